@@ -1,0 +1,109 @@
+package ircd
+
+import (
+	"fmt"
+
+	"gopkg.in/irc.v4"
+)
+
+// Backend is the gateway behind the IRC server: everything that concerns
+// state beyond one connection (channels, other users, the user's away state)
+// lives there. ircd calls it from connection goroutines.
+type Backend interface {
+	// CheckNick is asked before a client registers with nick, and before a
+	// registered client's NICK is dispatched to its Session. It returns nil
+	// when the nick may be used, or an *Error (usually 433 ERR_NICKNAMEINUSE)
+	// when the backend owns that name (a contact, an occupant, its service nick).
+	CheckNick(nick string) error
+
+	// Attach is called once a client has registered and received its welcome
+	// burst and MOTD. The returned Session receives every command ircd does not
+	// handle itself, until Detach.
+	Attach(d Downstream) Session
+}
+
+// Session is one attached client as the backend sees it.
+type Session interface {
+	// Handle runs one dispatched command (JOIN PART PRIVMSG NOTICE TAGMSG WHO
+	// WHOIS NAMES TOPIC MODE ISON USERHOST INVITE KICK LIST AWAY NICK, and any
+	// other command ircd routes to the backend). The parameter count has
+	// already been checked against the command table.
+	//
+	// Replies that answer the command go through r.Reply or r.Numeric so that
+	// labeled-response can wrap them; a returned *Error is sent as a numeric
+	// reply; any other error is logged and answered with a generic 400. Handle
+	// may block until the backend has processed the command; it must not block
+	// on network I/O to the client.
+	Handle(r *Request) error
+
+	// Detach is called once when the client is gone (QUIT, error, timeout,
+	// shutdown). reason is the QUIT reason or a description of the failure.
+	Detach(reason string)
+}
+
+// Downstream is a registered client connection. Every method is safe to call
+// from any goroutine: sending only enqueues.
+type Downstream interface {
+	// ID is unique for the lifetime of the server.
+	ID() uint64
+	// Nick, User and Host describe the client's own prefix.
+	Nick() string
+	User() string
+	Host() string
+	// SetNick changes the nick ircd uses for this client's numerics and
+	// prefix. The backend calls it after telling the client with a NICK message.
+	SetNick(nick string)
+	// Account is the SASL or PASS account the client authenticated as, if any.
+	Account() string
+	// HasCap reports whether the client negotiated the IRCv3 capability.
+	HasCap(name string) bool
+	// ServerName is the server's name for message prefixes.
+	ServerName() string
+	// Send enqueues a message. Tags the client did not negotiate are removed,
+	// CR/LF/NUL never leave, and overlong text is split at the output edge.
+	// A client whose queue overflows is disconnected; Send never blocks.
+	Send(m *irc.Message)
+	// Close sends ERROR with reason and disconnects the client.
+	Close(reason string)
+}
+
+// Request is one dispatched command and the replies collected for it.
+type Request struct {
+	// Msg is the command as received; Msg.Command is upper case.
+	Msg *irc.Message
+	// Client is the connection the command came from.
+	Client Downstream
+
+	replies []*irc.Message
+}
+
+// Reply adds a reply to the command. Replies are sent in order when Handle
+// returns, wrapped in a labeled-response batch when the client asked for one.
+func (r *Request) Reply(m *irc.Message) { r.replies = append(r.replies, m) }
+
+// Numeric adds a numeric reply from the server to the client: the client's
+// nick is prepended to params.
+func (r *Request) Numeric(code string, params ...string) {
+	r.Reply(&irc.Message{
+		Prefix:  &irc.Prefix{Name: r.Client.ServerName()},
+		Command: code,
+		Params:  append([]string{r.Client.Nick()}, params...),
+	})
+}
+
+// Replies returns what has been collected so far.
+func (r *Request) Replies() []*irc.Message { return r.replies }
+
+// Error is an IRC error reply: a numeric and its parameters after the
+// client's nick, e.g. &Error{Code: irc.ERR_NOSUCHNICK, Params: []string{nick, "No such nick/channel"}}.
+type Error struct {
+	Code   string
+	Params []string
+}
+
+func (e *Error) Error() string { return fmt.Sprintf("%s %v", e.Code, e.Params) }
+
+// Errorf returns an *Error whose last parameter is the formatted text.
+func Errorf(code string, params []string, format string, args ...any) *Error {
+	return &Error{Code: code, Params: append(append([]string(nil), params...), fmt.Sprintf(format, args...))}
+}

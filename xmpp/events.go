@@ -1,0 +1,154 @@
+package xmpp
+
+import "time"
+
+// Event is something that happened on the XMPP session. Events are delivered
+// in the order the server sent the stanzas, on the channel from Session.Events.
+type Event interface{ isEvent() }
+
+// Connected: the session is online (bound, roster requested, initial presence
+// sent). JID is the full JID the server bound. Every Connected after the first
+// follows a Disconnected; the receiver should expect a fresh Roster next.
+type Connected struct {
+	JID string
+}
+
+// Disconnected: the stream is gone. Err says why (nil after Close). When the
+// supervisor will retry, RetryIn is the delay before the next attempt.
+type Disconnected struct {
+	Err     error
+	RetryIn time.Duration
+}
+
+// RosterItem is one contact of the user's roster (RFC 6121).
+type RosterItem struct {
+	JID          string // bare JID
+	Name         string
+	Groups       []string
+	Subscription string // "none" | "to" | "from" | "both" | "remove" (pushes only)
+	Ask          string // "subscribe" when a request of ours is pending
+}
+
+// Roster is the whole roster, sent after every Connected.
+type Roster struct {
+	Items []RosterItem
+}
+
+// RosterPush is a change to one roster item pushed by the server (already
+// acknowledged). Item.Subscription is "remove" when the contact was removed.
+type RosterPush struct {
+	Item RosterItem
+}
+
+// Presence is a presence stanza of type available, unavailable or error
+// (subscription types arrive as Subscription). From is a full JID.
+type Presence struct {
+	From     string
+	Type     string // "" (available) | "unavailable" | "error"
+	Show     string // "" | "chat" | "away" | "xa" | "dnd"
+	Status   string
+	Priority int
+	Error    *StanzaError // Type == "error"
+	MUC      *MUCPresence // non-nil when the presence carries XEP-0045 muc#user data
+	Client   string       // XEP-0115 caps node, when given
+}
+
+// MUCPresence is the muc#user payload of an occupant's presence.
+type MUCPresence struct {
+	Affiliation string // owner | admin | member | outcast | none
+	Role        string // moderator | participant | visitor | none
+	JID         string // occupant's real JID, when the room reveals it
+	Nick        string // new nick on a nick change (status 303)
+	Codes       []int  // status codes: 110 self, 201 created, 303 nick change, 307 kicked, 301 banned, ...
+	Reason      string
+	Actor       string
+}
+
+// Subscription is a subscription-related presence from a contact: Type is
+// "subscribe" (a request: answer with Approve or Deny), "subscribed",
+// "unsubscribe" or "unsubscribed". From is a bare JID.
+type Subscription struct {
+	From   string
+	Type   string
+	Status string
+	Nick   string // XEP-0172 nick, when given
+}
+
+// CarbonDir tells whether a message is a XEP-0280 carbon and which way.
+type CarbonDir int
+
+const (
+	NotCarbon      CarbonDir = iota
+	CarbonSent               // the user sent it from another client of the account
+	CarbonReceived           // a copy of a message another client of ours received
+)
+
+// Message is a message stanza, carbons already unwrapped.
+type Message struct {
+	ID         string // the stanza's id attribute
+	OriginID   string // XEP-0359 origin-id
+	StanzaID   string // XEP-0359 stanza-id set by the user's server (by=our bare JID)
+	From       string
+	To         string
+	Type       string // "chat" | "groupchat" | "normal" | "headline" | "error"
+	Body       string // as received, after the body rule documented in xmpp's package doc
+	Subject    string
+	HasSubject bool // a <subject/> element was present (even empty: MUC subject clear)
+	Thread     string
+	Delay      time.Time // XEP-0203 stamp in UTC; zero when the message is live
+	Carbon     CarbonDir
+	ChatState  string       // XEP-0085: "" | active | composing | paused | inactive | gone
+	Error      *StanzaError // Type == "error"
+	Invite     *MUCInvite   // XEP-0045 mediated or XEP-0249 direct invitation
+}
+
+// MUCInvite is an invitation to a room.
+type MUCInvite struct {
+	Room     string
+	From     string
+	Reason   string
+	Password string
+}
+
+// StanzaError is the <error/> of an error stanza.
+type StanzaError struct {
+	Type      string // cancel | continue | modify | auth | wait
+	Condition string // e.g. "service-unavailable", "item-not-found"
+	Text      string
+}
+
+func (e *StanzaError) Error() string {
+	if e.Text != "" {
+		return e.Condition + ": " + e.Text
+	}
+	return e.Condition
+}
+
+func (Connected) isEvent()    {}
+func (Disconnected) isEvent() {}
+func (Roster) isEvent()       {}
+func (RosterPush) isEvent()   {}
+func (Presence) isEvent()     {}
+func (Subscription) isEvent() {}
+func (Message) isEvent()      {}
+
+// RequestFailed reports that the server answered one of our IQ requests
+// (roster set/remove, and later room or bookmark requests) with an error. ID
+// is the id the request method returned.
+type RequestFailed struct {
+	ID  string
+	Op  string // e.g. "roster-set", "roster-remove"
+	Err *StanzaError
+}
+
+func (RequestFailed) isEvent() {}
+
+// OutMessage is a message the user sends.
+type OutMessage struct {
+	To         string // bare or full JID
+	Type       string // "chat" (default) | "groupchat" | "normal"
+	Body       string // may be empty for a pure chat-state notification
+	ChatState  string // XEP-0085 state to include, "" for none
+	Subject    string // groupchat subject change when HasSubject
+	HasSubject bool
+}
