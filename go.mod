@@ -3,10 +3,8 @@ module xircd
 go 1.25.0
 
 require (
-	github.com/BurntSushi/toml v1.6.0 // indirect
-	github.com/google/uuid v1.6.0 // indirect
-	github.com/xmppo/go-xmpp v0.3.7 // indirect
-	golang.org/x/net v0.56.0 // indirect
-	golang.org/x/time v0.0.0-20220722155302-e5dcc9cfc0b9 // indirect
-	gopkg.in/irc.v4 v4.0.0 // indirect
+	github.com/BurntSushi/toml v1.6.0
+	gopkg.in/irc.v4 v4.0.0
 )
+
+require golang.org/x/time v0.0.0-20220722155302-e5dcc9cfc0b9 // indirect

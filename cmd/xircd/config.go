@@ -1,0 +1,270 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/BurntSushi/toml"
+)
+
+// Config is the whole configuration file. Every key is documented, with its
+// default, in config.example.toml.
+type Config struct {
+	IRC    IRCConfig    `toml:"irc"`
+	XMPP   XMPPConfig   `toml:"xmpp"`
+	Bridge BridgeConfig `toml:"bridge"`
+}
+
+// IRCConfig is the [irc] table.
+type IRCConfig struct {
+	ServerName   string   `toml:"server_name"`
+	Network      string   `toml:"network"`
+	Listen       string   `toml:"listen"`
+	TLSListen    string   `toml:"tls_listen"`
+	TLSCert      string   `toml:"tls_cert"`
+	TLSKey       string   `toml:"tls_key"`
+	Password     string   `toml:"password"`
+	MOTD         string   `toml:"motd"`
+	PingInterval duration `toml:"ping_interval"`
+	PingTimeout  duration `toml:"ping_timeout"`
+}
+
+// XMPPConfig is the [xmpp] table.
+type XMPPConfig struct {
+	JID                string   `toml:"jid"`
+	Password           string   `toml:"password"`
+	PasswordFile       string   `toml:"password_file"`
+	Server             string   `toml:"server"`
+	TLS                string   `toml:"tls"`
+	CAFile             string   `toml:"ca_file"`
+	InsecureSkipVerify bool     `toml:"insecure_skip_verify"`
+	Resource           string   `toml:"resource"`
+	Priority           int      `toml:"priority"`
+	MUCService         string   `toml:"muc_service"`
+	PingInterval       duration `toml:"ping_interval"`
+	DeadTimeout        duration `toml:"dead_timeout"`
+}
+
+// BridgeConfig is the [bridge] table.
+type BridgeConfig struct {
+	ControlChannel string `toml:"control_channel"`
+	StateDir       string `toml:"state_dir"`
+	ShowOffline    bool   `toml:"show_offline"`
+	Backlog        int    `toml:"backlog"`
+}
+
+// duration is a time.Duration written as a string such as "90s" or "2m".
+type duration struct{ time.Duration }
+
+func (d *duration) UnmarshalText(b []byte) error {
+	v, err := time.ParseDuration(string(b))
+	if err != nil {
+		return fmt.Errorf("not a duration (use e.g. \"90s\" or \"2m\"): %q", b)
+	}
+	if v < 0 {
+		return fmt.Errorf("duration must not be negative: %q", b)
+	}
+	d.Duration = v
+	return nil
+}
+
+func defaultConfig() Config {
+	return Config{
+		IRC: IRCConfig{
+			ServerName:   "xircd",
+			Network:      "xircd",
+			Listen:       "127.0.0.1:6667",
+			PingInterval: duration{90 * time.Second},
+			PingTimeout:  duration{60 * time.Second},
+		},
+		XMPP: XMPPConfig{
+			TLS:          "starttls",
+			Resource:     "xircd",
+			PingInterval: duration{30 * time.Second},
+			DeadTimeout:  duration{60 * time.Second},
+		},
+		Bridge: BridgeConfig{
+			ControlChannel: "&xmpp",
+			Backlog:        1000,
+		},
+	}
+}
+
+// loadConfig reads, decodes and validates the file at path. Errors are one
+// line naming the key and, where known, the line.
+func loadConfig(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	return parseConfig(path, data)
+}
+
+func parseConfig(path string, data []byte) (*Config, error) {
+	cfg := defaultConfig()
+	md, err := toml.NewDecoder(bytes.NewReader(data)).Decode(&cfg)
+	if err != nil {
+		var pe toml.ParseError
+		if errors.As(err, &pe) {
+			msg := strings.TrimPrefix(pe.Message, "toml: ")
+			if pe.LastKey != "" {
+				return nil, fmt.Errorf("%s:%d: %s: %s", path, pe.Position.Line, pe.LastKey, msg)
+			}
+			return nil, fmt.Errorf("%s:%d: %s", path, pe.Position.Line, msg)
+		}
+		if m := decodeErr.FindStringSubmatch(err.Error()); m != nil {
+			return nil, fmt.Errorf("%s:%s: %s: %s", path, m[1], m[2], m[3])
+		}
+		return nil, fmt.Errorf("%s: %s", path, strings.TrimPrefix(err.Error(), "toml: "))
+	}
+	if und := md.Undecoded(); len(und) > 0 {
+		k := und[0]
+		if line := keyLine(data, k); line > 0 {
+			return nil, fmt.Errorf("%s:%d: unknown key %s", path, line, k)
+		}
+		return nil, fmt.Errorf("%s: unknown key %s", path, k)
+	}
+	if err := cfg.resolve(path); err != nil {
+		return nil, err
+	}
+	if err := cfg.validate(); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return &cfg, nil
+}
+
+// decodeErr matches the decoder's type errors, which are not ParseErrors.
+var decodeErr = regexp.MustCompile(`^toml: line (\d+) \(last key "([^"]*)"\): (.*)$`)
+
+var tableHeader = regexp.MustCompile(`^\s*\[\s*([A-Za-z0-9_.\-]+)\s*\]`)
+
+// keyLine finds the line where key k is set; the TOML decoder does not say
+// where an unknown key stands.
+func keyLine(data []byte, k toml.Key) int {
+	if len(k) == 0 {
+		return 0
+	}
+	table, name := strings.Join(k[:len(k)-1], "."), k[len(k)-1]
+	keyRE := regexp.MustCompile(`^\s*"?` + regexp.QuoteMeta(name) + `"?\s*=`)
+	cur := ""
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	for n := 1; sc.Scan(); n++ {
+		line := sc.Text()
+		if m := tableHeader.FindStringSubmatch(line); m != nil {
+			cur = m[1]
+			if cur == k.String() {
+				return n
+			}
+			continue
+		}
+		if cur == table && keyRE.MatchString(line) {
+			return n
+		}
+	}
+	return 0
+}
+
+// resolve reads secrets kept in files.
+func (c *Config) resolve(path string) error {
+	if c.XMPP.PasswordFile != "" {
+		if c.XMPP.Password != "" {
+			return fmt.Errorf("%s: xmpp.password and xmpp.password_file are both set; keep one", path)
+		}
+		b, err := os.ReadFile(c.XMPP.PasswordFile)
+		if err != nil {
+			return fmt.Errorf("%s: xmpp.password_file: %w", path, err)
+		}
+		c.XMPP.Password = strings.TrimRight(string(b), "\r\n")
+	}
+	return nil
+}
+
+func (c *Config) validate() error {
+	irc := &c.IRC
+	if irc.ServerName == "" || strings.ContainsAny(irc.ServerName, " \t\r\n\x00:!@") {
+		return fmt.Errorf("irc.server_name must be a non-empty name without spaces, ':', '!' or '@'")
+	}
+	if irc.Listen == "" && irc.TLSListen == "" {
+		return fmt.Errorf("irc.listen and irc.tls_listen are both empty: xircd would accept no clients")
+	}
+	for _, l := range []struct{ key, addr string }{{"irc.listen", irc.Listen}, {"irc.tls_listen", irc.TLSListen}} {
+		if l.addr == "" {
+			continue
+		}
+		host, _, err := net.SplitHostPort(l.addr)
+		if err != nil {
+			return fmt.Errorf("%s: %q is not host:port", l.key, l.addr)
+		}
+		if irc.Password == "" && !isLoopbackHost(host) {
+			return fmt.Errorf("%s: %q is not a loopback address; set irc.password before listening on the network", l.key, l.addr)
+		}
+	}
+	if irc.TLSListen != "" && (irc.TLSCert == "" || irc.TLSKey == "") {
+		return fmt.Errorf("irc.tls_listen needs irc.tls_cert and irc.tls_key")
+	}
+	if irc.TLSListen == "" && (irc.TLSCert != "" || irc.TLSKey != "") {
+		return fmt.Errorf("irc.tls_cert and irc.tls_key are set but irc.tls_listen is empty")
+	}
+
+	x := &c.XMPP
+	if x.JID == "" {
+		return fmt.Errorf("xmpp.jid is required")
+	}
+	if at := strings.IndexByte(x.JID, '@'); at <= 0 || at == len(x.JID)-1 || strings.ContainsAny(x.JID, " /") {
+		return fmt.Errorf("xmpp.jid %q must be a bare JID such as me@example.org", x.JID)
+	}
+	if x.Password == "" {
+		return fmt.Errorf("xmpp.password or xmpp.password_file is required")
+	}
+	switch x.TLS {
+	case "starttls", "direct":
+	case "plain":
+		host, _, err := net.SplitHostPort(x.Server)
+		if x.Server == "" || err != nil || !isLoopbackHost(host) {
+			return fmt.Errorf("xmpp.tls = \"plain\" is allowed only with xmpp.server on a loopback address")
+		}
+	default:
+		return fmt.Errorf("xmpp.tls must be \"starttls\", \"direct\" or \"plain\", not %q", x.TLS)
+	}
+	if x.Server != "" {
+		if _, _, err := net.SplitHostPort(x.Server); err != nil {
+			return fmt.Errorf("xmpp.server: %q is not host:port", x.Server)
+		}
+	}
+	if x.MUCService != "" && strings.ContainsAny(x.MUCService, "@/ ") {
+		return fmt.Errorf("xmpp.muc_service must be a domain such as conference.example.org")
+	}
+
+	b := &c.Bridge
+	if len(b.ControlChannel) < 2 || (b.ControlChannel[0] != '&' && b.ControlChannel[0] != '#') ||
+		strings.ContainsAny(b.ControlChannel, " ,\x07\r\n\x00") {
+		return fmt.Errorf("bridge.control_channel %q must start with & or # and contain no spaces or commas", b.ControlChannel)
+	}
+	if b.Backlog < 0 {
+		return fmt.Errorf("bridge.backlog must not be negative")
+	}
+	return nil
+}
+
+func isLoopbackHost(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// motdLines splits the configured MOTD into lines.
+func (c *IRCConfig) motdLines() []string {
+	if strings.TrimSpace(c.MOTD) == "" {
+		return nil
+	}
+	return strings.Split(strings.TrimRight(strings.ReplaceAll(c.MOTD, "\r\n", "\n"), "\n"), "\n")
+}
