@@ -1,0 +1,138 @@
+package ircd
+
+import (
+	"sort"
+	"strconv"
+	"strings"
+)
+
+// capability is one IRCv3 capability the server offers. Adding a
+// capability is one entry in capabilities; the backend learns whether a
+// client has it through Downstream.HasCap, and the output edge (tagCap,
+// commandCap) strips what the client did not ask for.
+type capability struct {
+	name string
+	// value is the CAP LS 302 value, if any.
+	value func(s *Server) string
+	// available reports whether the capability is offered at all.
+	available func(s *Server) bool
+}
+
+var capabilities = []capability{
+	{name: "cap-notify"},
+	{name: "sasl", value: func(*Server) string { return "PLAIN" }, available: func(s *Server) bool { return s.cfg.Password != "" }},
+	{name: "server-time"},
+	{name: "message-tags"},
+	{name: "multi-prefix"},
+	{name: "userhost-in-names"},
+	{name: "away-notify"},
+	{name: "extended-join"},
+	{name: "echo-message"},
+	{name: "batch"},
+	{name: "labeled-response"},
+}
+
+// findCap returns the offered capability called name.
+func (s *Server) findCap(name string) (capability, bool) {
+	for _, c := range capabilities {
+		if c.name == name && (c.available == nil || c.available(s)) {
+			return c, true
+		}
+	}
+	return capability{}, false
+}
+
+// capList returns the offered capabilities as "name" or "name=value" tokens.
+func (s *Server) capList(withValues bool) []string {
+	var out []string
+	for _, c := range capabilities {
+		if c.available != nil && !c.available(s) {
+			continue
+		}
+		tok := c.name
+		if withValues && c.value != nil {
+			if v := c.value(s); v != "" {
+				tok += "=" + v
+			}
+		}
+		out = append(out, tok)
+	}
+	return out
+}
+
+// joinLimited packs tokens into space-separated lines of at most max bytes.
+func joinLimited(tokens []string, max int) []string {
+	var lines []string
+	var cur strings.Builder
+	for _, t := range tokens {
+		if cur.Len() > 0 && cur.Len()+1+len(t) > max {
+			lines = append(lines, cur.String())
+			cur.Reset()
+		}
+		if cur.Len() > 0 {
+			cur.WriteByte(' ')
+		}
+		cur.WriteString(t)
+	}
+	if cur.Len() > 0 || lines == nil {
+		lines = append(lines, cur.String())
+	}
+	return lines
+}
+
+// Limits advertised in ISUPPORT. NickLen and ChannelLen live in names.go.
+const (
+	// TopicLen is the longest topic (ISUPPORT TOPICLEN).
+	TopicLen = 390
+	// AwayLen is the longest away message (ISUPPORT AWAYLEN).
+	AwayLen = 390
+	// KickLen is the longest kick reason (ISUPPORT KICKLEN).
+	KickLen = 390
+	// ChanLimit is how many channels a client may be in (ISUPPORT CHANLIMIT).
+	ChanLimit = 100
+)
+
+// ChannelPrefixes maps MUC-style channel membership prefixes to modes in
+// rank order, as advertised by ISUPPORT PREFIX.
+const (
+	PrefixModes   = "qaohv"
+	PrefixSymbols = "~&@%+"
+)
+
+// isupportTokens returns the ISUPPORT tokens, sorted.
+func (s *Server) isupportTokens() []string {
+	toks := []string{
+		"AWAYLEN=" + strconv.Itoa(AwayLen),
+		"CASEMAPPING=ascii",
+		"CHANLIMIT=#&:" + strconv.Itoa(ChanLimit),
+		"CHANMODES=b,k,l,imnst",
+		"CHANNELLEN=" + strconv.Itoa(ChannelLen),
+		"CHANTYPES=&#",
+		"KICKLEN=" + strconv.Itoa(KickLen),
+		"MODES=4",
+		"NETWORK=" + sanitizeWord(s.cfg.Network, "xircd"),
+		"NICKLEN=" + strconv.Itoa(NickLen),
+		"PREFIX=(" + PrefixModes + ")" + PrefixSymbols,
+		"TOPICLEN=" + strconv.Itoa(TopicLen),
+		"UTF8ONLY",
+	}
+	sort.Strings(toks)
+	return toks
+}
+
+// isupportLines groups the tokens into 005 parameter lists of at most 13
+// tokens so that the burst spans several lines.
+func (s *Server) isupportLines() [][]string {
+	toks := s.isupportTokens()
+	var out [][]string
+	for len(toks) > 0 {
+		n := min(len(toks), isupportPerLine)
+		out = append(out, toks[:n])
+		toks = toks[n:]
+	}
+	return out
+}
+
+// isupportPerLine keeps 005 lines short; RFC-era clients expect at most
+// 13 tokens per line.
+const isupportPerLine = 10

@@ -1,0 +1,448 @@
+package ircd
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"runtime/debug"
+	"strings"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"gopkg.in/irc.v4"
+)
+
+// conn is one client connection. The reader goroutine (serve) owns
+// registration state and runs commands one at a time; the writer goroutine
+// owns the socket's write side. Fields under mu are read by other goroutines
+// through the Downstream methods.
+type conn struct {
+	s    *Server
+	id   uint64
+	nc   net.Conn
+	log  *slog.Logger
+	host string
+
+	out        chan string
+	sendMu     sync.Mutex // keeps the lines of one message together
+	closing    chan struct{}
+	closeOnce  sync.Once
+	writerDone chan struct{}
+	reader     *lineReader
+
+	mu          sync.Mutex
+	nick        string
+	user        string
+	realname    string
+	account     string
+	caps        map[string]bool
+	registered  bool
+	closeReason string
+	abrupt      bool
+
+	// Reader goroutine only.
+	pass           string
+	passGiven      bool
+	capNegotiating bool
+	capVersion     int
+	umodeI         bool
+	sasl           saslState
+	session        Session
+}
+
+func newConn(s *Server, nc net.Conn) *conn {
+	id := s.nextID.Add(1)
+	host := "localhost"
+	if a, ok := nc.RemoteAddr().(*net.TCPAddr); ok && !a.IP.IsLoopback() {
+		host = a.IP.String()
+	}
+	return &conn{
+		s:          s,
+		id:         id,
+		nc:         nc,
+		log:        s.log.With("conn", id, "remote", nc.RemoteAddr().String()),
+		host:       host,
+		out:        make(chan string, s.cfg.SendQueueLen),
+		closing:    make(chan struct{}),
+		writerDone: make(chan struct{}),
+		reader:     newLineReader(nc),
+		caps:       make(map[string]bool),
+	}
+}
+
+// Downstream implementation.
+
+func (c *conn) ID() uint64 { return c.id }
+
+func (c *conn) Nick() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.nick == "" {
+		return "*"
+	}
+	return c.nick
+}
+
+func (c *conn) User() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.user == "" {
+		return "*"
+	}
+	return c.user
+}
+
+func (c *conn) Host() string { return c.host }
+
+func (c *conn) SetNick(nick string) {
+	c.mu.Lock()
+	c.nick = nick
+	c.mu.Unlock()
+}
+
+func (c *conn) Account() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.account
+}
+
+func (c *conn) HasCap(name string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.caps[name]
+}
+
+func (c *conn) ServerName() string { return c.s.cfg.ServerName }
+
+func (c *conn) isRegistered() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.registered
+}
+
+func (c *conn) prefix() *irc.Prefix {
+	return &irc.Prefix{Name: c.Nick(), User: c.User(), Host: c.host}
+}
+
+func (c *conn) serverPrefix() *irc.Prefix { return &irc.Prefix{Name: c.s.cfg.ServerName} }
+
+// Send renders m for this client (see FormatLines) and queues the lines.
+func (c *conn) Send(m *irc.Message) {
+	if m == nil {
+		return
+	}
+	if capName, ok := commandCap[m.Command]; ok && !c.HasCap(capName) {
+		return
+	}
+	lines := FormatLines(m, keepTagFor(c.HasCap))
+	if lines == nil {
+		c.log.Warn("dropped unsendable message", "command", m.Command)
+		return
+	}
+	c.sendMu.Lock()
+	defer c.sendMu.Unlock()
+	for _, l := range lines {
+		select {
+		case <-c.closing:
+			return
+		default:
+		}
+		select {
+		case c.out <- l:
+		default:
+			c.log.Info("send queue full, disconnecting")
+			c.abort("SendQ exceeded")
+			return
+		}
+	}
+}
+
+// numeric sends a numeric reply directly (outside a Request).
+func (c *conn) numeric(code string, params ...string) {
+	c.Send(&irc.Message{Prefix: c.serverPrefix(), Command: code, Params: append([]string{c.Nick()}, params...)})
+}
+
+// Close flushes what is queued, sends ERROR with reason and disconnects.
+func (c *conn) Close(reason string) {
+	c.closeOnce.Do(func() {
+		c.mu.Lock()
+		c.closeReason = reason
+		c.mu.Unlock()
+		close(c.closing)
+	})
+}
+
+// abort disconnects at once, without flushing.
+func (c *conn) abort(reason string) {
+	c.closeOnce.Do(func() {
+		c.mu.Lock()
+		c.closeReason = reason
+		c.abrupt = true
+		c.mu.Unlock()
+		close(c.closing)
+	})
+	c.nc.Close()
+}
+
+func (c *conn) reason() (string, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.closeReason, c.abrupt
+}
+
+// writeLoop is the only writer of the socket. It batches whatever is queued
+// into one write, each bounded by WriteTimeout.
+func (c *conn) writeLoop() {
+	defer close(c.writerDone)
+	defer c.nc.Close()
+	var buf []byte
+	flush := func(deadline time.Time) error {
+		if len(buf) == 0 {
+			return nil
+		}
+		c.nc.SetWriteDeadline(deadline)
+		_, err := c.nc.Write(buf)
+		buf = buf[:0]
+		return err
+	}
+	gather := func(first string) {
+		buf = append(append(buf, first...), '\r', '\n')
+		for len(buf) < 16*1024 {
+			select {
+			case l := <-c.out:
+				buf = append(append(buf, l...), '\r', '\n')
+			default:
+				return
+			}
+		}
+	}
+	for {
+		select {
+		case l := <-c.out:
+			gather(l)
+			if err := flush(time.Now().Add(c.s.cfg.WriteTimeout)); err != nil {
+				c.abort("Write error")
+				return
+			}
+		case <-c.closing:
+			reason, abrupt := c.reason()
+			if abrupt {
+				return
+			}
+			deadline := time.Now().Add(c.s.cfg.WriteTimeout)
+			for {
+				select {
+				case l := <-c.out:
+					gather(l)
+					if flush(deadline) != nil {
+						return
+					}
+					continue
+				default:
+				}
+				break
+			}
+			for _, l := range FormatLines(&irc.Message{Command: "ERROR", Params: []string{reason}}, nil) {
+				buf = append(append(buf, l...), '\r', '\n')
+			}
+			flush(deadline)
+			return
+		}
+	}
+}
+
+// serve runs the connection until it closes.
+func (c *conn) serve() {
+	go c.writeLoop()
+	reason := c.readLoop()
+	c.Close(reason)
+	if c.session != nil {
+		final, _ := c.reason()
+		func() {
+			defer c.recoverPanic("Detach")
+			c.session.Detach(final)
+		}()
+	}
+	c.s.removeConn(c)
+	<-c.writerDone
+	c.log.Debug("connection closed")
+}
+
+// readLoop reads and runs commands until the connection ends, and returns
+// why it ended. Deadlines implement the registration timeout and the idle
+// PING.
+func (c *conn) readLoop() string {
+	if !c.s.allowed(c.nc.RemoteAddr()) {
+		c.log.Info("refused non-loopback client: no password configured")
+		return "Only local connections are accepted"
+	}
+	cfg := &c.s.cfg
+	regDeadline := time.Now().Add(cfg.RegistrationTimeout)
+	lastActive := time.Now()
+	var pingSent time.Time
+	for {
+		select {
+		case <-c.closing:
+			r, _ := c.reason()
+			return r
+		default:
+		}
+		switch {
+		case !c.isRegistered():
+			c.nc.SetReadDeadline(regDeadline)
+		case !pingSent.IsZero():
+			c.nc.SetReadDeadline(pingSent.Add(cfg.PingTimeout))
+		default:
+			c.nc.SetReadDeadline(lastActive.Add(cfg.PingInterval))
+		}
+		line, err := c.reader.readLine()
+		if err != nil {
+			switch {
+			case errors.Is(err, errLineTooLong):
+				c.numeric(ERR_INPUTTOOLONG, "Input line was too long")
+				continue
+			case errors.Is(err, os.ErrDeadlineExceeded):
+				if !c.isRegistered() {
+					return "Registration timed out"
+				}
+				if pingSent.IsZero() {
+					pingSent = time.Now()
+					c.Send(&irc.Message{Command: "PING", Params: []string{cfg.ServerName}})
+					continue
+				}
+				return fmt.Sprintf("Ping timeout: %d seconds", int(cfg.PingTimeout/time.Second))
+			default:
+				if r, _ := c.reason(); r != "" {
+					return r
+				}
+				return "Connection closed"
+			}
+		}
+		lastActive = time.Now()
+		pingSent = time.Time{}
+		if !c.handleLine(line) {
+			r, _ := c.reason()
+			return r
+		}
+	}
+}
+
+// ParseLine parses one received line (without CR LF) like irc.ParseMessage
+// but turns a panic of the parser into an error.
+func ParseLine(line string) (m *irc.Message, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			m, err = nil, fmt.Errorf("irc: parser panic: %v", p)
+		}
+	}()
+	return irc.ParseMessage(line)
+}
+
+// handleLine runs one line; it returns false when the connection must end.
+func (c *conn) handleLine(line []byte) (ok bool) {
+	if len(line) == 0 {
+		return true
+	}
+	defer func() {
+		if p := recover(); p != nil {
+			c.log.Error("panic while handling a command", "panic", p, "stack", string(debug.Stack()))
+			c.Close("Internal error")
+			ok = false
+		}
+	}()
+	m, err := ParseLine(string(line))
+	if err != nil {
+		c.numeric(ERR_UNKNOWNERROR, "*", "Malformed line")
+		return true
+	}
+	if !utf8.Valid(line) {
+		c.Send(&irc.Message{Prefix: c.serverPrefix(), Command: "FAIL",
+			Params: []string{m.Command, "INVALID_UTF8", "Line rejected: it is not valid UTF-8"}})
+		return true
+	}
+	c.log.Debug("recv", "command", m.Command)
+	c.dispatch(m)
+	select {
+	case <-c.closing:
+		return false
+	default:
+		return true
+	}
+}
+
+func (c *conn) dispatch(m *irc.Message) {
+	r := &Request{Msg: m, Client: c}
+	cmd, ok := commands[m.Command]
+	var err error
+	switch {
+	case !ok:
+		err = &Error{Code: irc.ERR_UNKNOWNCOMMAND, Params: []string{m.Command, "Unknown command"}}
+	case !c.isRegistered() && !cmd.preReg:
+		err = &Error{Code: irc.ERR_NOTREGISTERED, Params: []string{"You have not registered"}}
+	case len(m.Params) < cmd.minParams:
+		err = &Error{Code: irc.ERR_NEEDMOREPARAMS, Params: []string{m.Command, "Not enough parameters"}}
+	default:
+		err = cmd.handler(c, r)
+	}
+	if err != nil {
+		var e *Error
+		if errors.As(err, &e) {
+			r.Numeric(e.Code, e.Params...)
+		} else {
+			c.log.Error("command failed", "command", m.Command, "err", err)
+			r.Numeric(ERR_UNKNOWNERROR, m.Command, "Internal error")
+		}
+	}
+	c.flush(r)
+}
+
+// flush sends the replies of r, applying labeled-response.
+func (c *conn) flush(r *Request) {
+	label := r.Msg.Tags["label"]
+	if label == "" || !c.HasCap("labeled-response") {
+		for _, m := range r.replies {
+			c.Send(m)
+		}
+		return
+	}
+	switch len(r.replies) {
+	case 0:
+		c.Send(&irc.Message{Tags: irc.Tags{"label": label}, Prefix: c.serverPrefix(), Command: "ACK"})
+	case 1:
+		m := r.replies[0].Copy()
+		m.Tags["label"] = label
+		c.Send(m)
+	default:
+		if !c.HasCap("batch") {
+			for _, m := range r.replies {
+				c.Send(m)
+			}
+			return
+		}
+		id := fmt.Sprintf("L%d", c.s.nextBatchID.Add(1))
+		c.Send(&irc.Message{Tags: irc.Tags{"label": label}, Prefix: c.serverPrefix(), Command: "BATCH",
+			Params: []string{"+" + id, "labeled-response"}})
+		for _, m := range r.replies {
+			m = m.Copy()
+			if m.Tags["batch"] == "" {
+				m.Tags["batch"] = id
+			}
+			c.Send(m)
+		}
+		c.Send(&irc.Message{Prefix: c.serverPrefix(), Command: "BATCH", Params: []string{"-" + id}})
+	}
+}
+
+func (c *conn) recoverPanic(what string) {
+	if p := recover(); p != nil {
+		c.log.Error("panic in backend", "call", what, "panic", p, "stack", string(debug.Stack()))
+	}
+}
+
+// isChannel reports whether target names a channel (CHANTYPES=&#).
+func isChannel(target string) bool {
+	return strings.HasPrefix(target, "#") || strings.HasPrefix(target, "&")
+}

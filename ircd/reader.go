@@ -1,0 +1,95 @@
+package ircd
+
+import (
+	"bytes"
+	"errors"
+	"io"
+)
+
+const (
+	// MaxLineLen is the longest IRC line without tags, CR LF included.
+	MaxLineLen = 512
+	// MaxTagsLen is the longest tag section, '@' and the separating space
+	// included.
+	MaxTagsLen = 8191
+	// maxInputLen bounds one received line (tags and CR LF included); the
+	// reader's buffer never grows beyond it.
+	maxInputLen = MaxTagsLen + MaxLineLen
+)
+
+// errLineTooLong is returned once per overlong line; the rest of that line is
+// discarded up to its newline.
+var errLineTooLong = errors.New("ircd: input line too long")
+
+// lineReader splits a byte stream into lines with a fixed buffer. Unlike
+// bufio.Scanner it recovers from an overlong line: it reports it once, skips
+// to the next newline and carries on, so a hostile client can neither grow
+// memory nor desynchronise the stream. It keeps partial input across read
+// errors, so a read deadline can interrupt it without losing data.
+type lineReader struct {
+	r          io.Reader
+	buf        []byte // fixed capacity maxInputLen
+	start, end int
+	discarding bool
+}
+
+func newLineReader(r io.Reader) *lineReader {
+	return &lineReader{r: r, buf: make([]byte, maxInputLen)}
+}
+
+// readLine returns the next line without its LF and a trailing CR. The slice
+// is only valid until the next call. It returns errLineTooLong for a line
+// that does not fit (exactly once per such line), and the reader's error
+// otherwise.
+func (lr *lineReader) readLine() ([]byte, error) {
+	for {
+		if i := bytes.IndexByte(lr.buf[lr.start:lr.end], '\n'); i >= 0 {
+			line := lr.buf[lr.start : lr.start+i]
+			lr.start += i + 1
+			if lr.discarding {
+				lr.discarding = false
+				continue
+			}
+			if n := len(line); n > 0 && line[n-1] == '\r' {
+				line = line[:n-1]
+			}
+			if tooLong(line) {
+				return nil, errLineTooLong
+			}
+			return line, nil
+		}
+		if lr.discarding {
+			lr.start, lr.end = 0, 0
+		} else if lr.end-lr.start >= len(lr.buf) {
+			lr.start, lr.end = 0, 0
+			lr.discarding = true
+			return nil, errLineTooLong
+		}
+		if lr.start > 0 {
+			lr.end = copy(lr.buf, lr.buf[lr.start:lr.end])
+			lr.start = 0
+		}
+		n, err := lr.r.Read(lr.buf[lr.end:])
+		lr.end += n
+		if err != nil && n == 0 {
+			return nil, err
+		}
+	}
+}
+
+// tooLong reports whether a line (without CR LF) exceeds the limits: 8191
+// bytes of tag section and 510 bytes for the rest.
+func tooLong(line []byte) bool {
+	rest := line
+	if len(line) > 0 && line[0] == '@' {
+		i := bytes.IndexByte(line, ' ')
+		if i < 0 {
+			return len(line) > MaxTagsLen
+		}
+		if i+1 > MaxTagsLen {
+			return true
+		}
+		rest = line[i+1:]
+	}
+	return len(rest) > MaxLineLen-2
+}

@@ -1,0 +1,243 @@
+package ircd
+
+import (
+	"errors"
+	"log/slog"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Defaults for zero Config fields.
+const (
+	DefaultServerName          = "xircd"
+	DefaultPingInterval        = 90 * time.Second // idle time before the server PINGs
+	DefaultPingTimeout         = 60 * time.Second // time to answer that PING
+	DefaultRegistrationTimeout = 60 * time.Second // time to complete NICK/USER/CAP END
+	DefaultSendQueueLen        = 512              // queued lines before a client is dropped
+	DefaultWriteTimeout        = 30 * time.Second // one write to a client socket
+)
+
+// shutdownGrace is how long Shutdown lets clients drain their queues and
+// receive ERROR before connections are cut.
+const shutdownGrace = 2 * time.Second
+
+// Config configures a Server. Zero values take the defaults above.
+type Config struct {
+	// ServerName is the server's name in prefixes and numerics.
+	ServerName string
+	// Network is ISUPPORT NETWORK; defaults to ServerName.
+	Network string
+	// Version appears in 002, 004 and VERSION.
+	Version string
+	// MOTD lines; none means 422 ERR_NOMOTD.
+	MOTD []string
+	// Password is required (PASS or SASL PLAIN) when set. When empty, only
+	// loopback (and non-IP, e.g. Unix socket) clients are accepted.
+	Password string
+	// PingInterval is the idle time after which the client is PINGed;
+	// PingTimeout the time it then has to send anything.
+	PingInterval, PingTimeout time.Duration
+	// RegistrationTimeout bounds the time from connect to registration.
+	RegistrationTimeout time.Duration
+	// SendQueueLen bounds each client's queue of outgoing lines; a client
+	// whose queue overflows is disconnected.
+	SendQueueLen int
+	// WriteTimeout bounds every write to a client socket.
+	WriteTimeout time.Duration
+	// Logger receives connection logs; nil means slog.Default().
+	Logger *slog.Logger
+}
+
+func (c *Config) setDefaults() {
+	if c.ServerName == "" {
+		c.ServerName = DefaultServerName
+	}
+	if c.Network == "" {
+		c.Network = c.ServerName
+	}
+	if c.Version == "" {
+		c.Version = "xircd"
+	}
+	if c.PingInterval <= 0 {
+		c.PingInterval = DefaultPingInterval
+	}
+	if c.PingTimeout <= 0 {
+		c.PingTimeout = DefaultPingTimeout
+	}
+	if c.RegistrationTimeout <= 0 {
+		c.RegistrationTimeout = DefaultRegistrationTimeout
+	}
+	if c.SendQueueLen <= 0 {
+		c.SendQueueLen = DefaultSendQueueLen
+	}
+	if c.WriteTimeout <= 0 {
+		c.WriteTimeout = DefaultWriteTimeout
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+}
+
+// Server is the IRC server. It accepts any number of clients on any number
+// of listeners and hands registered clients to its Backend.
+type Server struct {
+	cfg     Config
+	backend Backend
+	log     *slog.Logger
+	created time.Time
+
+	nextID      atomic.Uint64
+	nextBatchID atomic.Uint64
+
+	mu        sync.Mutex
+	closed    bool
+	listeners map[net.Listener]struct{}
+	conns     map[*conn]struct{}
+	maxUsers  int
+	wg        sync.WaitGroup
+}
+
+// NewServer returns a server that serves b. Call Serve for each listener.
+func NewServer(cfg Config, b Backend) *Server {
+	cfg.setDefaults()
+	return &Server{
+		cfg:       cfg,
+		backend:   b,
+		log:       cfg.Logger,
+		created:   time.Now(),
+		listeners: make(map[net.Listener]struct{}),
+		conns:     make(map[*conn]struct{}),
+	}
+}
+
+// Serve accepts connections on l (plain TCP or a tls.Listener) until l is
+// closed or Shutdown is called. It returns nil after Shutdown and the accept
+// error otherwise.
+func (s *Server) Serve(l net.Listener) error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		l.Close()
+		return nil
+	}
+	s.listeners[l] = struct{}{}
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		delete(s.listeners, l)
+		s.mu.Unlock()
+	}()
+
+	var backoff time.Duration
+	for {
+		nc, err := l.Accept()
+		if err != nil {
+			s.mu.Lock()
+			closed := s.closed
+			s.mu.Unlock()
+			if closed {
+				return nil
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
+				time.Sleep(backoff)
+				continue
+			}
+			return err
+		}
+		backoff = 0
+		s.mu.Lock()
+		if s.closed {
+			s.mu.Unlock()
+			nc.Close()
+			return nil
+		}
+		c := newConn(s, nc)
+		s.conns[c] = struct{}{}
+		s.wg.Add(1)
+		s.mu.Unlock()
+		go func() {
+			defer s.wg.Done()
+			c.serve()
+		}()
+	}
+}
+
+// Shutdown stops all listeners, sends every client ERROR with reason and
+// closes the connections. It waits, bounded, for connection goroutines
+// (including the backend's Detach calls) to finish.
+func (s *Server) Shutdown(reason string) {
+	s.mu.Lock()
+	s.closed = true
+	for l := range s.listeners {
+		l.Close()
+	}
+	conns := make([]*conn, 0, len(s.conns))
+	for c := range s.conns {
+		conns = append(conns, c)
+	}
+	s.mu.Unlock()
+
+	for _, c := range conns {
+		c.Close(reason)
+	}
+	done := make(chan struct{})
+	go func() {
+		s.wg.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return
+	case <-time.After(shutdownGrace):
+	}
+	// Clients that do not drain their queue are cut off.
+	for _, c := range conns {
+		c.abort(reason)
+	}
+	select {
+	case <-done:
+	case <-time.After(shutdownGrace):
+		s.log.Warn("shutdown: connection goroutines still running")
+	}
+}
+
+func (s *Server) removeConn(c *conn) {
+	s.mu.Lock()
+	delete(s.conns, c)
+	s.mu.Unlock()
+}
+
+// userCounts returns the number of registered clients now and at most.
+func (s *Server) userCounts() (cur, most int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for c := range s.conns {
+		if c.isRegistered() {
+			cur++
+		}
+	}
+	if cur > s.maxUsers {
+		s.maxUsers = cur
+	}
+	return cur, s.maxUsers
+}
+
+// allowed reports whether a client from addr may connect: any client when
+// a password is set, otherwise only loopback or non-IP (Unix, in-memory)
+// peers.
+func (s *Server) allowed(addr net.Addr) bool {
+	if s.cfg.Password != "" {
+		return true
+	}
+	switch a := addr.(type) {
+	case *net.TCPAddr:
+		return a.IP.IsLoopback()
+	case *net.UDPAddr:
+		return a.IP.IsLoopback()
+	}
+	return true
+}
