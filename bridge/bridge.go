@@ -1,0 +1,355 @@
+// Package bridge is the gateway's state and translation: it shows the XMPP
+// roster as nicks in a control channel, presence as voice and away, chats as
+// queries, and runs the control commands. It implements ircd.Backend over
+// the XMPP interface; it opens no sockets.
+//
+// One goroutine (Run) owns all state. Calls from IRC connections (CheckNick,
+// Attach, Handle, Detach) and XMPP events reach it as typed events.
+package bridge
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"gopkg.in/irc.v4"
+
+	"xircd/ircd"
+	"xircd/xmpp"
+)
+
+// Config configures a Bridge.
+type Config struct {
+	ServerName     string // the IRC server's name, for numerics and prefixes
+	ControlChannel string // default "&xmpp"
+	ServiceNick    string // default "xircd"; reserved, never given to a contact
+	StateDir       string // where nicks and settings persist; "" = nowhere
+	ShowOffline    bool   // keep offline contacts in the control channel
+	MUCService     string // default conference service for "JOIN #room"
+	Backlog        int    // messages kept while no client is attached; default 1000
+	Logger         *slog.Logger
+}
+
+// Defaults for Config fields left empty.
+const (
+	DefaultControlChannel = "&xmpp"
+	DefaultServiceNick    = "xircd"
+	DefaultBacklog        = 1000
+)
+
+// Limits on what the bridge keeps in memory.
+const (
+	maxPending  = 100 // messages queued while XMPP is down
+	maxSentIDs  = 512 // sent stanza ids remembered to match error replies
+	settleDelay = 5 * time.Second
+)
+
+// Bridge is the gateway between one XMPP session and any number of attached
+// IRC clients. It implements ircd.Backend.
+type Bridge struct {
+	cfg   Config
+	x     XMPP
+	log   *slog.Logger
+	ops   chan op
+	done  chan struct{}
+	start time.Time
+
+	// Everything below is owned by the Run goroutine.
+	state       *stateFile
+	showOffline bool
+	sessions    []*session
+	nick        string // the user's nick, shared by all attached clients
+	connected   bool
+	ownJID      string
+	contacts    map[string]*contact // by bare JID (lower case)
+	byNick      map[string]*contact // by casefolded nick
+	away        string              // the user's AWAY text, "" when present
+	pending     []pendingMessage    // unsent while XMPP is down
+	sent        map[string]sentMessage
+	sentOrder   []string
+	backlog     []backlogEntry
+	dropped     int // backlog entries dropped since the last delivery
+	settleTimer *time.Timer
+	settleC     <-chan time.Time
+	settleAfter time.Duration
+	now         func() time.Time
+}
+
+// op is a request from an IRC connection goroutine to the Run goroutine.
+type op interface{ isOp() }
+
+type opCheckNick struct {
+	nick  string
+	reply chan error
+}
+
+type opAttach struct {
+	d     ircd.Downstream
+	reply chan *session
+}
+
+type opHandle struct {
+	s    *session
+	r    *ircd.Request
+	done chan error
+}
+
+type opDetach struct {
+	s      *session
+	reason string
+}
+
+func (opCheckNick) isOp() {}
+func (opAttach) isOp()    {}
+func (opHandle) isOp()    {}
+func (opDetach) isOp()    {}
+
+// errStopped is returned to IRC connections once Run has returned.
+var errStopped = errors.New("the gateway is shutting down")
+
+// New returns a Bridge over x, with state loaded from cfg.StateDir.
+func New(cfg Config, x XMPP) (*Bridge, error) {
+	if cfg.ControlChannel == "" {
+		cfg.ControlChannel = DefaultControlChannel
+	}
+	if cfg.ServiceNick == "" {
+		cfg.ServiceNick = DefaultServiceNick
+	}
+	if cfg.Backlog <= 0 {
+		cfg.Backlog = DefaultBacklog
+	}
+	if cfg.ServerName == "" {
+		cfg.ServerName = "xircd"
+	}
+	if !ircd.ValidNick(cfg.ServiceNick) {
+		return nil, fmt.Errorf("bridge: service nick %q is not a valid nick", cfg.ServiceNick)
+	}
+	if len(cfg.ControlChannel) < 2 || cfg.ControlChannel[0] != '&' && cfg.ControlChannel[0] != '#' {
+		return nil, fmt.Errorf("bridge: control channel %q must start with & or #", cfg.ControlChannel)
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	st, err := loadState(cfg.StateDir)
+	if err != nil {
+		return nil, err
+	}
+	b := &Bridge{
+		cfg:         cfg,
+		x:           x,
+		log:         log,
+		ops:         make(chan op),
+		done:        make(chan struct{}),
+		start:       time.Now(),
+		state:       st,
+		showOffline: cfg.ShowOffline,
+		contacts:    make(map[string]*contact),
+		byNick:      make(map[string]*contact),
+		sent:        make(map[string]sentMessage),
+		settleAfter: settleDelay,
+		now:         time.Now,
+	}
+	if v, ok := st.Settings["show_offline"]; ok {
+		b.showOffline = v == "true"
+	}
+	return b, nil
+}
+
+// Run processes XMPP events and IRC requests until ctx is done or the XMPP
+// event channel is closed. It is the only goroutine touching the bridge's
+// state.
+func (b *Bridge) Run(ctx context.Context) error {
+	defer close(b.done)
+	events := b.x.Events()
+	for {
+		select {
+		case <-ctx.Done():
+			b.saveState()
+			return ctx.Err()
+		case ev, ok := <-events:
+			if !ok {
+				b.saveState()
+				return nil
+			}
+			b.handleEvent(ev)
+		case o := <-b.ops:
+			b.handleOp(o)
+		case <-b.settleC:
+			b.settleC = nil
+			b.settle()
+		}
+	}
+}
+
+// post hands o to the Run goroutine; false when Run has returned.
+func (b *Bridge) post(o op) bool {
+	select {
+	case b.ops <- o:
+		return true
+	case <-b.done:
+		return false
+	}
+}
+
+// CheckNick implements ircd.Backend: nicks of contacts and the service nick
+// are taken.
+func (b *Bridge) CheckNick(nick string) error {
+	reply := make(chan error, 1)
+	if !b.post(opCheckNick{nick: nick, reply: reply}) {
+		return nil
+	}
+	return <-reply
+}
+
+// Attach implements ircd.Backend.
+func (b *Bridge) Attach(d ircd.Downstream) ircd.Session {
+	reply := make(chan *session, 1)
+	if !b.post(opAttach{d: d, reply: reply}) {
+		return &session{b: b, d: d}
+	}
+	return <-reply
+}
+
+func (b *Bridge) handleOp(o op) {
+	switch o := o.(type) {
+	case opCheckNick:
+		o.reply <- b.checkNick(o.nick, true)
+	case opAttach:
+		o.reply <- b.attach(o.d)
+	case opHandle:
+		o.done <- b.handle(o.s, o.r)
+	case opDetach:
+		b.detach(o.s, o.reason)
+	}
+}
+
+func (b *Bridge) handleEvent(ev xmpp.Event) {
+	switch ev := ev.(type) {
+	case xmpp.Connected:
+		b.onConnected(ev)
+	case xmpp.Disconnected:
+		b.onDisconnected(ev)
+	case xmpp.Roster:
+		b.onRoster(ev)
+	case xmpp.RosterPush:
+		b.onRosterPush(ev)
+	case xmpp.Presence:
+		b.onPresence(ev)
+	case xmpp.Subscription:
+		b.onSubscription(ev)
+	case xmpp.Message:
+		b.onMessage(ev)
+	case xmpp.RequestFailed:
+		b.onRequestFailed(ev)
+	default:
+		b.log.Debug("unhandled xmpp event", "type", fmt.Sprintf("%T", ev))
+	}
+}
+
+// checkNick reports whether the user may take nick. A nick the user already
+// has is always allowed.
+func (b *Bridge) checkNick(nick string, forRegistration bool) error {
+	f := ircd.Casefold(nick)
+	if f == ircd.Casefold(b.cfg.ServiceNick) {
+		return &ircd.Error{Code: irc.ERR_NICKNAMEINUSE, Params: []string{nick, "Nickname is reserved for the gateway's service"}}
+	}
+	if c := b.byNick[f]; c != nil {
+		return &ircd.Error{Code: irc.ERR_NICKNAMEINUSE, Params: []string{nick, "Nickname is in use by XMPP contact " + c.jid}}
+	}
+	return nil
+}
+
+// nickTaken reports whether a folded nick is unavailable for a contact.
+func (b *Bridge) nickTaken(folded string, except *contact) bool {
+	if folded == ircd.Casefold(b.cfg.ServiceNick) || (b.nick != "" && folded == ircd.Casefold(b.nick)) {
+		return true
+	}
+	for _, s := range b.sessions {
+		if folded == ircd.Casefold(s.d.Nick()) {
+			return true
+		}
+	}
+	c := b.byNick[folded]
+	return c != nil && c != except
+}
+
+// session is one attached IRC client. It implements ircd.Session.
+type session struct {
+	b         *Bridge
+	d         ircd.Downstream
+	inControl bool   // joined to the control channel
+	umodes    string // user modes the client set (+i, +w)
+	detached  bool
+}
+
+// Handle implements ircd.Session.
+func (s *session) Handle(r *ircd.Request) error {
+	done := make(chan error, 1)
+	if !s.b.post(opHandle{s: s, r: r, done: done}) {
+		return errStopped
+	}
+	return <-done
+}
+
+// Detach implements ircd.Session.
+func (s *session) Detach(reason string) {
+	s.b.post(opDetach{s: s, reason: reason})
+}
+
+func (b *Bridge) attach(d ircd.Downstream) *session {
+	s := &session{b: b, d: d}
+	if len(b.sessions) == 0 || b.nick == "" {
+		b.nick = d.Nick()
+	} else if d.Nick() != b.nick {
+		// All clients share one identity: move the newcomer to it.
+		d.Send(&irc.Message{Prefix: userPrefix(d), Command: "NICK", Params: []string{b.nick}})
+		d.SetNick(b.nick)
+	}
+	b.sessions = append(b.sessions, s)
+	b.log.Info("client attached", "client", d.ID(), "nick", d.Nick(), "clients", len(b.sessions))
+	b.joinControl(s, nil)
+	if !b.connected {
+		b.serviceNotice(s, "XMPP is not connected at the moment; contacts and messages will appear once it is.")
+	}
+	b.deliverBacklog(s)
+	return s
+}
+
+func (b *Bridge) detach(s *session, reason string) {
+	if s.detached {
+		return
+	}
+	s.detached = true
+	for i, o := range b.sessions {
+		if o == s {
+			b.sessions = append(b.sessions[:i], b.sessions[i+1:]...)
+			break
+		}
+	}
+	b.log.Info("client detached", "client", s.d.ID(), "reason", reason, "clients", len(b.sessions))
+}
+
+// handle runs one IRC command for s.
+func (b *Bridge) handle(s *session, r *ircd.Request) error {
+	if s.detached {
+		return nil
+	}
+	h, ok := commandHandlers[r.Msg.Command]
+	if !ok {
+		return &ircd.Error{Code: irc.ERR_UNKNOWNCOMMAND, Params: []string{r.Msg.Command, "Unknown command"}}
+	}
+	return h(b, s, r)
+}
+
+func userPrefix(d ircd.Downstream) *irc.Prefix {
+	return &irc.Prefix{Name: d.Nick(), User: d.User(), Host: d.Host()}
+}
+
+func (b *Bridge) serverPrefix() *irc.Prefix { return &irc.Prefix{Name: b.cfg.ServerName} }
+
+func (b *Bridge) servicePrefix() *irc.Prefix {
+	return &irc.Prefix{Name: b.cfg.ServiceNick, User: b.cfg.ServiceNick, Host: b.cfg.ServerName}
+}

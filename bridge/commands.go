@@ -1,0 +1,401 @@
+package bridge
+
+import (
+	"sort"
+	"strconv"
+	"strings"
+
+	"gopkg.in/irc.v4"
+
+	"xircd/ircd"
+	"xircd/xmpp"
+)
+
+// controlCommand is one command of the control channel and service nick.
+type controlCommand struct {
+	usage string   // the command with its arguments
+	help  []string // what "help COMMAND" prints after the usage
+	min   int      // required arguments
+	max   int      // allowed arguments; -1 = the rest of the line is the last
+	run   func(b *Bridge, out func(string), args []string)
+}
+
+// controlCommands are the control channel's commands.
+var controlCommands map[string]*controlCommand
+
+func init() {
+	controlCommands = map[string]*controlCommand{
+		"help": {usage: "help [COMMAND]", max: 1, run: (*Bridge).cmdHelp, help: []string{
+			"Lists the commands, or explains one.",
+		}},
+		"add": {usage: "add JID [NICK]", min: 1, max: 2, run: (*Bridge).cmdAdd, help: []string{
+			"Adds JID to your roster and asks to see its presence.",
+			"With NICK, the contact gets that nick (and roster name).",
+		}},
+		"remove": {usage: "remove NICK", min: 1, max: 1, run: (*Bridge).cmdRemove, help: []string{
+			"Removes the contact from your roster; subscriptions both ways are cancelled.",
+		}},
+		"rename": {usage: "rename NICK NEWNICK", min: 2, max: 2, run: (*Bridge).cmdRename, help: []string{
+			"Gives a contact another IRC nick. The choice is kept across restarts.",
+		}},
+		"accept": {usage: "accept JID", min: 1, max: 1, run: (*Bridge).cmdAccept, help: []string{
+			"Allows JID to see your presence (answers its subscription request)",
+			"and asks to see JID's presence in return.",
+		}},
+		"deny": {usage: "deny JID", min: 1, max: 1, run: (*Bridge).cmdDeny, help: []string{
+			"Refuses JID's request to see your presence, or revokes it.",
+		}},
+		"info": {usage: "info NICK", min: 1, max: 1, run: (*Bridge).cmdInfo, help: []string{
+			"Shows a contact's JID, roster name, groups, subscription and online resources.",
+		}},
+		"status": {usage: "status", run: (*Bridge).cmdStatus, help: []string{
+			"Shows the XMPP connection, contacts online, attached clients and queued messages.",
+		}},
+		"set": {usage: "set [KEY [VALUE]]", max: 2, run: (*Bridge).cmdSet, help: []string{
+			"Shows the settings, one setting, or changes one. Changes are kept across restarts.",
+			"Keys: show_offline (true/false): keep offline contacts in the channel.",
+		}},
+		"save": {usage: "save", run: (*Bridge).cmdSave, help: []string{
+			"Writes nicks and settings to the state directory now (they are also saved on every change).",
+		}},
+		"join": {usage: "join ROOM", min: 1, max: 2, run: (*Bridge).cmdRooms, help: []string{
+			"Group chats are not supported yet.",
+		}},
+		"rooms": {usage: "rooms", run: (*Bridge).cmdRooms, help: []string{
+			"Group chats are not supported yet.",
+		}},
+	}
+}
+
+// commandNames lists the commands in alphabetical order.
+func commandNames() []string {
+	names := make([]string, 0, len(controlCommands))
+	for n := range controlCommands {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// runCommand runs a control command typed by the user. Replies go to
+// channel (or as private messages when channel is ""), to every client
+// there: the requester through r so labeled-response can wrap them.
+func (b *Bridge) runCommand(s *session, r *ircd.Request, channel, text string) {
+	out := func(line string) {
+		for _, l := range bodyToIRC(line, lineBudget(b.servicePrefix(), b.userNick())) {
+			target := channel
+			if target == "" {
+				target = b.nick
+			}
+			m := &irc.Message{Prefix: b.servicePrefix(), Command: "PRIVMSG", Params: []string{target, l.Text}}
+			for _, o := range b.sessions {
+				switch {
+				case o == s:
+					r.Reply(m)
+				case channel == "" || o.inControl:
+					o.d.Send(m)
+				}
+			}
+		}
+	}
+	text = strings.TrimSpace(stripFormatting(text))
+	// "xircd: help" and "xircd, help" address the service in the channel.
+	if rest, ok := strings.CutPrefix(text, b.cfg.ServiceNick); ok && (strings.HasPrefix(rest, ":") || strings.HasPrefix(rest, ",")) {
+		text = strings.TrimSpace(rest[1:])
+	}
+	fields := strings.Fields(text)
+	if len(fields) == 0 {
+		return
+	}
+	name := strings.ToLower(fields[0])
+	cmd, ok := controlCommands[name]
+	if !ok {
+		out("Unknown command \"" + fields[0] + "\". Commands: " + strings.Join(commandNames(), ", ") + ". Type \"help COMMAND\" for details.")
+		return
+	}
+	args := fields[1:]
+	if len(args) < cmd.min || (cmd.max >= 0 && len(args) > cmd.max) {
+		out("Usage: " + cmd.usage)
+		return
+	}
+	cmd.run(b, out, args)
+}
+
+func (b *Bridge) cmdHelp(out func(string), args []string) {
+	if len(args) == 1 {
+		cmd, ok := controlCommands[strings.ToLower(args[0])]
+		if !ok {
+			out("No command \"" + args[0] + "\". Commands: " + strings.Join(commandNames(), ", ") + ".")
+			return
+		}
+		out("Usage: " + cmd.usage)
+		for _, l := range cmd.help {
+			out(l)
+		}
+		return
+	}
+	out("Commands (type them here or send them to " + b.cfg.ServiceNick + "):")
+	for _, n := range commandNames() {
+		c := controlCommands[n]
+		out("  " + c.usage + " — " + c.help[0])
+	}
+	out("Contacts appear in " + b.cfg.ControlChannel + " when online (voiced when available); /msg NICK to chat, /away to set your presence (\"dnd: text\" or \"xa: text\" for those states).")
+}
+
+// validJID is a loose check that s looks like a bare JID.
+func validJID(s string) bool {
+	if s == "" || len(s) > 3071 || strings.ContainsAny(s, " \t\r\n/\"'<>&") {
+		return false
+	}
+	local, domain := splitJID(s)
+	if strings.Contains(s, "@") && local == "" {
+		return false
+	}
+	return domain != "" && !strings.Contains(domain, "@")
+}
+
+func (b *Bridge) cmdAdd(out func(string), args []string) {
+	jid := args[0]
+	if !validJID(jid) {
+		out("\"" + jid + "\" is not a JID. Usage: add JID [NICK]")
+		return
+	}
+	if b.isOwnJID(jid) {
+		out("That is your own JID.")
+		return
+	}
+	item := xmpp.RosterItem{JID: jid}
+	if c := b.contacts[bareJID(jid)]; c != nil && c.inRoster {
+		item.Name, item.Groups = c.name, c.groups
+	}
+	if len(args) == 2 {
+		nick := args[1]
+		if err := b.nickFree(nick, b.contacts[bareJID(jid)]); err != "" {
+			out(err)
+			return
+		}
+		item.Name = nick
+		key := bareJID(jid)
+		if c := b.contacts[key]; c != nil {
+			b.setNick(c, nick)
+			c.override = true
+		}
+		b.state.Nicks[key] = nick
+		b.state.Overrides[key] = true
+		b.saveState()
+	}
+	if _, err := b.x.RosterSet(item); err != nil {
+		out("Could not add " + jid + ": " + err.Error())
+		return
+	}
+	if err := b.x.Subscribe(jid); err != nil {
+		out("Added " + jid + ", but the subscription request failed: " + err.Error())
+		return
+	}
+	out("Adding " + jid + " and asking to see its presence.")
+}
+
+// nickFree explains why nick cannot be given to c, or returns "".
+func (b *Bridge) nickFree(nick string, c *contact) string {
+	switch {
+	case !ircd.ValidNick(nick):
+		return "\"" + nick + "\" is not a valid nick (letters, digits and []\\`_^{|}- only, at most " + strconv.Itoa(ircd.NickLen) + " characters, not starting with a digit or -)."
+	case b.nickTaken(ircd.Casefold(nick), c):
+		return "The nick \"" + nick + "\" is already in use."
+	}
+	return ""
+}
+
+// rosterContact finds a roster contact by nick or JID, telling the user
+// when there is none.
+func (b *Bridge) rosterContact(out func(string), ref string) *contact {
+	c := b.contactByRef(ref)
+	if c == nil || !c.inRoster {
+		out("No contact \"" + ref + "\" in your roster.")
+		return nil
+	}
+	return c
+}
+
+func (b *Bridge) cmdRemove(out func(string), args []string) {
+	c := b.rosterContact(out, args[0])
+	if c == nil {
+		return
+	}
+	if _, err := b.x.RosterRemove(c.jid); err != nil {
+		out("Could not remove " + c.jid + ": " + err.Error())
+		return
+	}
+	out("Removing " + c.nick + " (" + c.jid + ") from your roster.")
+}
+
+func (b *Bridge) cmdRename(out func(string), args []string) {
+	c := b.contactByRef(args[0])
+	if c == nil {
+		out("No contact \"" + args[0] + "\".")
+		return
+	}
+	nick := args[1]
+	if err := b.nickFree(nick, c); err != "" {
+		out(err)
+		return
+	}
+	old := c.nick
+	c.override = true
+	if c.inRoster {
+		b.state.Overrides[c.key] = true
+	}
+	b.setNick(c, nick)
+	if !c.view.shown {
+		// Clients that did not see the contact in the channel still may
+		// have a query open with it.
+		b.toAll(&irc.Message{Prefix: &irc.Prefix{Name: old, User: c.prefix().User, Host: c.prefix().Host}, Command: "NICK", Params: []string{nick}})
+	}
+	b.saveState()
+	out(old + " is now known as " + nick + ".")
+}
+
+func (b *Bridge) cmdAccept(out func(string), args []string) {
+	jid := args[0]
+	if c := b.contactByRef(jid); c != nil {
+		jid = c.jid
+	}
+	if !validJID(jid) {
+		out("\"" + args[0] + "\" is not a JID. Usage: accept JID")
+		return
+	}
+	if err := b.x.Approve(jid); err != nil {
+		out("Could not accept " + jid + ": " + err.Error())
+		return
+	}
+	c := b.contacts[bareJID(jid)]
+	if c == nil || !c.inRoster || (c.sub != "to" && c.sub != "both" && c.ask != "subscribe") {
+		if err := b.x.Subscribe(jid); err != nil {
+			out("Accepted " + jid + ", but asking for its presence failed: " + err.Error())
+			return
+		}
+		out("Accepted " + jid + " and asked to see its presence in return.")
+		return
+	}
+	out("Accepted " + jid + ".")
+}
+
+func (b *Bridge) cmdDeny(out func(string), args []string) {
+	jid := args[0]
+	if c := b.contactByRef(jid); c != nil {
+		jid = c.jid
+	}
+	if !validJID(jid) {
+		out("\"" + args[0] + "\" is not a JID. Usage: deny JID")
+		return
+	}
+	if err := b.x.Deny(jid); err != nil {
+		out("Could not deny " + jid + ": " + err.Error())
+		return
+	}
+	out("Denied " + jid + " your presence.")
+}
+
+func (b *Bridge) cmdInfo(out func(string), args []string) {
+	c := b.contactByRef(args[0])
+	if c == nil {
+		out("No contact \"" + args[0] + "\".")
+		return
+	}
+	out(c.nick + ":")
+	for _, l := range b.contactInfo(c) {
+		out("  " + l)
+	}
+}
+
+func (b *Bridge) cmdStatus(out func(string), args []string) {
+	jid := b.ownJID
+	if jid == "" {
+		jid = b.x.JID()
+	}
+	if b.connected {
+		out("XMPP: connected as " + jid + ".")
+	} else {
+		out("XMPP: not connected (" + jid + ").")
+	}
+	total, online := 0, 0
+	for _, c := range b.contacts {
+		if c.inRoster {
+			total++
+			if len(c.resources) > 0 {
+				online++
+			}
+		}
+	}
+	out("Contacts: " + strconv.Itoa(online) + " online of " + strconv.Itoa(total) + ".")
+	away := "available"
+	if b.away != "" {
+		show, status := awayToPresence(b.away)
+		away = awayText(show, status)
+	}
+	out("Your presence: " + away + ".")
+	out("IRC clients attached: " + strconv.Itoa(len(b.sessions)) + ".")
+	if len(b.pending) > 0 {
+		out("Messages queued for sending: " + strconv.Itoa(len(b.pending)) + ".")
+	}
+}
+
+// settings are the keys "set" knows, with their current values.
+func (b *Bridge) settings() map[string]string {
+	return map[string]string{"show_offline": strconv.FormatBool(b.showOffline)}
+}
+
+func (b *Bridge) cmdSet(out func(string), args []string) {
+	cur := b.settings()
+	if len(args) == 0 {
+		keys := make([]string, 0, len(cur))
+		for k := range cur {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			out(k + " = " + cur[k])
+		}
+		return
+	}
+	key := strings.ToLower(args[0])
+	if _, ok := cur[key]; !ok {
+		out("Unknown setting \"" + args[0] + "\". Usage: set [KEY [VALUE]]; keys: show_offline.")
+		return
+	}
+	if len(args) == 1 {
+		out(key + " = " + cur[key])
+		return
+	}
+	switch key {
+	case "show_offline":
+		v, err := strconv.ParseBool(strings.ToLower(args[1]))
+		if err != nil {
+			out("show_offline takes true or false. Usage: set show_offline true|false")
+			return
+		}
+		b.showOffline = v
+		b.state.Settings[key] = strconv.FormatBool(v)
+		b.saveState()
+		for _, c := range b.sortedContacts() {
+			b.render(c, "offline")
+		}
+	}
+	out(key + " = " + b.settings()[key])
+}
+
+func (b *Bridge) cmdSave(out func(string), args []string) {
+	if b.state.path == "" {
+		out("No state directory is configured (bridge.state_dir); nothing is saved.")
+		return
+	}
+	if err := b.state.save(); err != nil {
+		out("Saving failed: " + err.Error())
+		return
+	}
+	out("Saved to " + b.state.path + ".")
+}
+
+func (b *Bridge) cmdRooms(out func(string), args []string) {
+	out("Group chats are not supported yet.")
+}

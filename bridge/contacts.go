@@ -1,0 +1,452 @@
+package bridge
+
+import (
+	"sort"
+	"strings"
+	"time"
+
+	"gopkg.in/irc.v4"
+
+	"xircd/ircd"
+	"xircd/xmpp"
+)
+
+// contact is a roster contact, or a temporary entry for someone not in the
+// roster who wrote to the user.
+type contact struct {
+	jid      string // bare JID as the server spelled it
+	key      string // bareJID(jid)
+	nick     string
+	base     string // sanitised name the nick was derived from
+	name     string
+	groups   []string
+	sub, ask string
+	inRoster bool
+	override bool // nick set by the user with rename/add; kept as is
+
+	resources map[string]*resource
+	lastRes   string // resource the last message came from
+
+	view view // what attached clients have been shown
+}
+
+// resource is one online resource of a contact.
+type resource struct {
+	name     string
+	show     string
+	status   string
+	priority int
+	client   string
+}
+
+// view is a contact's membership in the control channel as clients see it.
+type view struct {
+	shown  bool
+	voiced bool
+	away   string // away message, "" when not away
+}
+
+// best returns the resource that represents the contact: highest
+// priority, then most available, then first by name. nil when offline.
+func (c *contact) best() *resource {
+	var best *resource
+	for _, r := range c.sortedResources() {
+		if best == nil || r.priority > best.priority ||
+			(r.priority == best.priority && showRank(r.show) > showRank(best.show)) {
+			best = r
+		}
+	}
+	return best
+}
+
+func (c *contact) sortedResources() []*resource {
+	rs := make([]*resource, 0, len(c.resources))
+	for _, r := range c.resources {
+		rs = append(rs, r)
+	}
+	sort.Slice(rs, func(i, j int) bool { return rs[i].name < rs[j].name })
+	return rs
+}
+
+// prefix is the contact's hostmask nick!localpart@domain.
+func (c *contact) prefix() *irc.Prefix {
+	local, domain := splitJID(c.jid)
+	if local == "" {
+		local = domain
+	}
+	return &irc.Prefix{Name: c.nick, User: maskPart(local), Host: maskPart(domain)}
+}
+
+// target is where a chat to the contact goes: the resource last heard
+// from, else the bare JID.
+func (c *contact) target() string {
+	if c.lastRes != "" {
+		if _, ok := c.resources[c.lastRes]; ok {
+			return c.jid + "/" + c.lastRes
+		}
+	}
+	return c.jid
+}
+
+// desiredView is what clients should see of c now.
+func (b *Bridge) desiredView(c *contact) view {
+	if !c.inRoster {
+		return view{}
+	}
+	if r := c.best(); r != nil {
+		v := view{shown: true, voiced: isVoicedShow(r.show)}
+		if !v.voiced {
+			v.away = awayText(r.show, r.status)
+		}
+		return v
+	}
+	if b.showOffline {
+		return view{shown: true, away: "offline"}
+	}
+	return view{}
+}
+
+// sortedContacts returns the contacts ordered by nick, for stable output.
+func (b *Bridge) sortedContacts() []*contact {
+	cs := make([]*contact, 0, len(b.contacts))
+	for _, c := range b.contacts {
+		cs = append(cs, c)
+	}
+	sort.Slice(cs, func(i, j int) bool { return ircd.Casefold(cs[i].nick) < ircd.Casefold(cs[j].nick) })
+	return cs
+}
+
+// render brings what clients see of c in line with its state. quitReason is
+// used when c leaves the channel.
+func (b *Bridge) render(c *contact, quitReason string) {
+	old, want := c.view, b.desiredView(c)
+	c.view = want
+	if old == want {
+		return
+	}
+	ch := b.cfg.ControlChannel
+	switch {
+	case old.shown && !want.shown:
+		if quitReason == "" {
+			quitReason = "offline"
+		}
+		b.toChannel(&irc.Message{Prefix: c.prefix(), Command: "QUIT", Params: []string{quitReason}})
+		return
+	case !old.shown && want.shown:
+		for _, s := range b.sessions {
+			if s.inControl {
+				s.d.Send(b.joinMessage(s.d, c.prefix(), c.jid))
+			}
+		}
+		old = view{shown: true}
+	}
+	if old.voiced != want.voiced {
+		mode := "-v"
+		if want.voiced {
+			mode = "+v"
+		}
+		b.toChannel(&irc.Message{Prefix: b.serverPrefix(), Command: "MODE", Params: []string{ch, mode, c.nick}})
+	}
+	if old.away != want.away {
+		m := &irc.Message{Prefix: c.prefix(), Command: "AWAY"}
+		if want.away != "" {
+			m.Params = []string{want.away}
+		}
+		for _, s := range b.sessions {
+			if s.inControl && s.d.HasCap("away-notify") {
+				s.d.Send(m)
+			}
+		}
+	}
+}
+
+// joinMessage is a JOIN of the control channel by prefix, extended-join
+// aware.
+func (b *Bridge) joinMessage(d ircd.Downstream, p *irc.Prefix, realname string) *irc.Message {
+	params := []string{b.cfg.ControlChannel}
+	if d.HasCap("extended-join") {
+		params = append(params, "*", realname)
+	}
+	return &irc.Message{Prefix: p, Command: "JOIN", Params: params}
+}
+
+// toChannel sends m to every client in the control channel.
+func (b *Bridge) toChannel(m *irc.Message) {
+	for _, s := range b.sessions {
+		if s.inControl {
+			s.d.Send(m)
+		}
+	}
+}
+
+// toAll sends m to every attached client.
+func (b *Bridge) toAll(m *irc.Message) {
+	for _, s := range b.sessions {
+		s.d.Send(m)
+	}
+}
+
+// setNick gives c a new nick and tells the clients.
+func (b *Bridge) setNick(c *contact, nick string) {
+	if c.nick == nick {
+		return
+	}
+	old := c.prefix()
+	delete(b.byNick, ircd.Casefold(c.nick))
+	c.nick = nick
+	b.byNick[ircd.Casefold(nick)] = c
+	if c.view.shown {
+		b.toAll(&irc.Message{Prefix: old, Command: "NICK", Params: []string{nick}})
+	}
+	if c.inRoster {
+		b.state.Nicks[c.key] = nick
+		b.saveState()
+	}
+}
+
+// upsertContact adds or updates a roster contact from item and returns it.
+func (b *Bridge) upsertContact(item xmpp.RosterItem) *contact {
+	key := bareJID(item.JID)
+	c := b.contacts[key]
+	base := baseNick(item.Name, item.JID)
+	if c == nil {
+		c = &contact{jid: item.JID, key: key, resources: make(map[string]*resource)}
+		c.override = b.state.Overrides[key]
+		nick := b.state.Nicks[key]
+		if nick == "" || !ircd.ValidNick(nick) || b.nickTaken(ircd.Casefold(nick), nil) {
+			if c.override && nick != "" && ircd.ValidNick(nick) {
+				base = nick
+			}
+			nick = uniqueNick(base, func(f string) bool { return b.nickTaken(f, nil) })
+		}
+		c.nick, c.base = nick, base
+		b.contacts[key] = c
+		b.byNick[ircd.Casefold(nick)] = c
+		c.inRoster = true
+		b.state.Nicks[key] = nick
+		b.saveState()
+	} else {
+		if !c.inRoster {
+			// A temporary contact joined the roster: keep its nick.
+			c.inRoster = true
+			c.base = base
+			b.state.Nicks[key] = c.nick
+			b.saveState()
+		} else if !c.override && base != c.base {
+			c.base = base
+			b.setNick(c, uniqueNick(base, func(f string) bool { return b.nickTaken(f, c) }))
+		}
+	}
+	c.name, c.groups, c.sub, c.ask = item.Name, item.Groups, item.Subscription, item.Ask
+	return c
+}
+
+// removeContact forgets c (removed from the roster).
+func (b *Bridge) removeContact(c *contact, reason string) {
+	c.inRoster = false
+	b.render(c, reason)
+	delete(b.contacts, c.key)
+	delete(b.byNick, ircd.Casefold(c.nick))
+	delete(b.state.Nicks, c.key)
+	delete(b.state.Overrides, c.key)
+	b.saveState()
+}
+
+// tempContact returns the contact for jid, creating a temporary one (not in
+// the roster, not in the channel, not persisted) for a stranger.
+func (b *Bridge) tempContact(jid string) *contact {
+	bare, _ := splitResource(jid)
+	key := bareJID(bare)
+	if c := b.contacts[key]; c != nil {
+		return c
+	}
+	c := &contact{jid: bare, key: key, resources: make(map[string]*resource)}
+	c.base = baseNick("", bare)
+	c.nick = uniqueNick(c.base, func(f string) bool { return b.nickTaken(f, nil) })
+	b.contacts[key] = c
+	b.byNick[ircd.Casefold(c.nick)] = c
+	return c
+}
+
+// contactByNick finds a contact by nick (any case).
+func (b *Bridge) contactByNick(nick string) *contact { return b.byNick[ircd.Casefold(nick)] }
+
+// contactByRef finds a contact by nick or by JID.
+func (b *Bridge) contactByRef(ref string) *contact {
+	if c := b.contactByNick(ref); c != nil {
+		return c
+	}
+	return b.contacts[bareJID(ref)]
+}
+
+func (b *Bridge) isOwnJID(jid string) bool {
+	own := b.ownJID
+	if own == "" {
+		own = b.x.JID()
+	}
+	return own != "" && bareJID(jid) == bareJID(own)
+}
+
+func (b *Bridge) onRoster(ev xmpp.Roster) {
+	seen := make(map[string]bool, len(ev.Items))
+	items := append([]xmpp.RosterItem(nil), ev.Items...)
+	sort.Slice(items, func(i, j int) bool { return bareJID(items[i].JID) < bareJID(items[j].JID) })
+	for _, it := range items {
+		if it.JID == "" || it.Subscription == "remove" || b.isOwnJID(it.JID) {
+			continue
+		}
+		seen[bareJID(it.JID)] = true
+	}
+	for _, c := range b.sortedContacts() {
+		if c.inRoster && !seen[c.key] {
+			b.removeContact(c, "removed from the roster")
+		}
+	}
+	for _, it := range items {
+		if seen[bareJID(it.JID)] {
+			b.upsertContact(it)
+		}
+	}
+	// Presence arrives after the roster; give it a moment before showing
+	// who is offline, so a reconnect does not flap every contact.
+	b.scheduleSettle()
+}
+
+func (b *Bridge) scheduleSettle() {
+	if b.settleAfter <= 0 {
+		b.settle()
+		return
+	}
+	if b.settleTimer != nil {
+		b.settleTimer.Stop()
+	}
+	b.settleTimer = time.NewTimer(b.settleAfter)
+	b.settleC = b.settleTimer.C
+}
+
+// settle renders every contact after a roster (re)load.
+func (b *Bridge) settle() {
+	for _, c := range b.sortedContacts() {
+		b.render(c, "offline")
+	}
+}
+
+func (b *Bridge) onRosterPush(ev xmpp.RosterPush) {
+	it := ev.Item
+	if it.JID == "" || b.isOwnJID(it.JID) {
+		return
+	}
+	if it.Subscription == "remove" {
+		if c := b.contacts[bareJID(it.JID)]; c != nil && c.inRoster {
+			b.removeContact(c, "removed from the roster")
+			b.announce("Contact "+c.nick+" ("+c.jid+") was removed from the roster.", true)
+		}
+		return
+	}
+	_, existed := b.contacts[bareJID(it.JID)]
+	wasRoster := existed && b.contacts[bareJID(it.JID)].inRoster
+	c := b.upsertContact(it)
+	if !wasRoster {
+		b.announce("Contact "+c.nick+" ("+c.jid+") was added to the roster.", true)
+	}
+	b.render(c, "")
+}
+
+func (b *Bridge) onPresence(p xmpp.Presence) {
+	if p.MUC != nil {
+		b.roomPresence(p)
+		return
+	}
+	bare, res := splitResource(p.From)
+	if b.isOwnJID(bare) {
+		return
+	}
+	c := b.contacts[bareJID(bare)]
+	if c == nil {
+		return
+	}
+	reason := ""
+	switch p.Type {
+	case "unavailable", "error":
+		delete(c.resources, res)
+		if c.lastRes == res {
+			c.lastRes = ""
+		}
+		reason = p.Status
+		if p.Type == "error" && p.Error != nil {
+			reason = "presence error: " + p.Error.Error()
+		}
+	case "":
+		c.resources[res] = &resource{name: res, show: p.Show, status: p.Status, priority: p.Priority, client: p.Client}
+	default:
+		return
+	}
+	if reason == "" {
+		reason = "offline"
+	}
+	b.render(c, reason)
+}
+
+func (b *Bridge) onSubscription(ev xmpp.Subscription) {
+	who := ev.From
+	if c := b.contacts[bareJID(ev.From)]; c != nil && c.inRoster {
+		who = c.nick + " (" + c.jid + ")"
+	} else if ev.Nick != "" {
+		who = ev.From + " (" + strings.TrimSpace(cleanText(ev.Nick)) + ")"
+	}
+	switch ev.Type {
+	case "subscribe":
+		text := who + " asks to see your presence"
+		if ev.Status != "" {
+			text += ": " + cleanText(ev.Status)
+		}
+		b.announce(text+". Type \"accept "+ev.From+"\" to allow it or \"deny "+ev.From+"\" to refuse.", true)
+	case "subscribed":
+		b.announce(who+" accepted your presence subscription.", true)
+	case "unsubscribe":
+		b.announce(who+" no longer wants to see your presence.", true)
+	case "unsubscribed":
+		b.announce(who+" denied or cancelled your presence subscription.", true)
+	}
+}
+
+func (b *Bridge) onConnected(ev xmpp.Connected) {
+	b.connected = true
+	if ev.JID != "" {
+		b.ownJID, _ = splitResource(ev.JID)
+	}
+	// Presence restarts from nothing; the view keeps what clients saw so
+	// that contacts still online do not flap (see settle).
+	for _, c := range b.contacts {
+		c.resources = make(map[string]*resource)
+		c.lastRes = ""
+	}
+	b.announce("Connected to XMPP as "+ev.JID+".", false)
+	if b.away != "" {
+		show, status := awayToPresence(b.away)
+		if err := b.x.SetPresence(show, status); err != nil {
+			b.log.Warn("restoring away presence failed", "err", err)
+		}
+	}
+	b.flushPending()
+}
+
+func (b *Bridge) onDisconnected(ev xmpp.Disconnected) {
+	b.connected = false
+	text := "Disconnected from XMPP"
+	if ev.Err != nil {
+		text += ": " + cleanText(ev.Err.Error())
+	}
+	if ev.RetryIn > 0 {
+		text += "; reconnecting in " + ev.RetryIn.Round(time.Second).String()
+	}
+	b.announce(text+". Messages you send meanwhile are queued.", false)
+}
+
+func (b *Bridge) onRequestFailed(ev xmpp.RequestFailed) {
+	reason := "unknown error"
+	if ev.Err != nil {
+		reason = cleanText(ev.Err.Error())
+	}
+	b.announce("The XMPP server refused "+ev.Op+": "+reason+".", true)
+}

@@ -1,0 +1,722 @@
+package bridge
+
+import (
+	"strconv"
+	"strings"
+
+	"gopkg.in/irc.v4"
+
+	"xircd/ircd"
+	"xircd/xmpp"
+)
+
+// Numerics gopkg.in/irc.v4 does not export.
+const (
+	rplWhoisSpecial = "320"
+	rplCreationTime = "329"
+	rplTopicWhoTime = "333"
+)
+
+type handlerFunc func(b *Bridge, s *session, r *ircd.Request) error
+
+// commandHandlers are the IRC commands ircd routes to the bridge.
+var commandHandlers map[string]handlerFunc
+
+func init() {
+	commandHandlers = map[string]handlerFunc{
+		"PRIVMSG":  (*Bridge).handlePrivmsg,
+		"NOTICE":   (*Bridge).handlePrivmsg,
+		"TAGMSG":   (*Bridge).handleTagmsg,
+		"JOIN":     (*Bridge).handleJoin,
+		"PART":     (*Bridge).handlePart,
+		"NAMES":    (*Bridge).handleNames,
+		"WHO":      (*Bridge).handleWho,
+		"WHOIS":    (*Bridge).handleWhois,
+		"ISON":     (*Bridge).handleIson,
+		"USERHOST": (*Bridge).handleUserhost,
+		"TOPIC":    (*Bridge).handleTopic,
+		"MODE":     (*Bridge).handleMode,
+		"LIST":     (*Bridge).handleList,
+		"AWAY":     (*Bridge).handleAway,
+		"NICK":     (*Bridge).handleNick,
+		"INVITE":   (*Bridge).handleInvite,
+		"KICK":     (*Bridge).handleKick,
+	}
+}
+
+func (b *Bridge) isControl(name string) bool {
+	return ircd.Casefold(name) == ircd.Casefold(b.cfg.ControlChannel)
+}
+
+func (b *Bridge) isService(nick string) bool {
+	return ircd.Casefold(nick) == ircd.Casefold(b.cfg.ServiceNick)
+}
+
+func (b *Bridge) isUser(nick string) bool {
+	return b.nick != "" && ircd.Casefold(nick) == ircd.Casefold(b.nick)
+}
+
+func (b *Bridge) topic() string {
+	jid := b.ownJID
+	if jid == "" {
+		jid = b.x.JID()
+	}
+	return "XMPP contacts of " + jid + " — type \"help\" here for commands"
+}
+
+func errNoSuchNick(nick string) error {
+	return &ircd.Error{Code: irc.ERR_NOSUCHNICK, Params: []string{nick, "No such nick/channel"}}
+}
+
+func errNoSuchChannel(ch string) error {
+	return &ircd.Error{Code: irc.ERR_NOSUCHCHANNEL, Params: []string{ch, "No such channel"}}
+}
+
+// numericErr adds err to r's replies when it is an *ircd.Error, for
+// commands with several targets where one failing must not stop the rest.
+func numericErr(r *ircd.Request, err error) {
+	if e, ok := err.(*ircd.Error); ok {
+		r.Numeric(e.Code, e.Params...)
+	}
+}
+
+// joinControl sends s the control channel's JOIN, topic and names. r is
+// the request to reply through, nil at attach.
+func (b *Bridge) joinControl(s *session, r *ircd.Request) {
+	s.inControl = true
+	send := s.d.Send
+	if r != nil {
+		send = r.Reply
+	}
+	ch := b.cfg.ControlChannel
+	send(b.joinMessage(s.d, userPrefix(s.d), s.d.Nick()))
+	for _, m := range b.topicReplies(s.d) {
+		send(m)
+	}
+	for _, m := range b.namesReplies(s.d) {
+		send(m)
+	}
+	_ = ch
+}
+
+func (b *Bridge) topicReplies(d ircd.Downstream) []*irc.Message {
+	ch := b.cfg.ControlChannel
+	return []*irc.Message{
+		{Prefix: b.serverPrefix(), Command: irc.RPL_TOPIC, Params: []string{d.Nick(), ch, b.topic()}},
+		{Prefix: b.serverPrefix(), Command: rplTopicWhoTime, Params: []string{d.Nick(), ch, b.cfg.ServiceNick, strconv.FormatInt(b.start.Unix(), 10)}},
+	}
+}
+
+// namesReplies are 353/366 for the control channel: the user and the
+// service nick as operators, contacts voiced when available.
+func (b *Bridge) namesReplies(d ircd.Downstream) []*irc.Message {
+	ch := b.cfg.ControlChannel
+	uh := d.HasCap("userhost-in-names")
+	name := func(prefix string, p *irc.Prefix) string {
+		if uh {
+			return prefix + p.String()
+		}
+		return prefix + p.Name
+	}
+	names := []string{name("@", userPrefix(d)), name("@", b.servicePrefix())}
+	for _, c := range b.sortedContacts() {
+		if !c.view.shown {
+			continue
+		}
+		pfx := ""
+		if c.view.voiced {
+			pfx = "+"
+		}
+		names = append(names, name(pfx, c.prefix()))
+	}
+	var out []*irc.Message
+	budget := 400 - len(d.Nick()) - len(ch)
+	line := ""
+	for _, n := range names {
+		if line != "" && len(line)+1+len(n) > budget {
+			out = append(out, &irc.Message{Prefix: b.serverPrefix(), Command: irc.RPL_NAMREPLY, Params: []string{d.Nick(), "=", ch, line}})
+			line = ""
+		}
+		if line != "" {
+			line += " "
+		}
+		line += n
+	}
+	out = append(out, &irc.Message{Prefix: b.serverPrefix(), Command: irc.RPL_NAMREPLY, Params: []string{d.Nick(), "=", ch, line}})
+	out = append(out, &irc.Message{Prefix: b.serverPrefix(), Command: irc.RPL_ENDOFNAMES, Params: []string{d.Nick(), ch, "End of /NAMES list"}})
+	return out
+}
+
+// PRIVMSG <target>{,<target>} <text>   (NOTICE alike)
+func (b *Bridge) handlePrivmsg(s *session, r *ircd.Request) error {
+	notice := r.Msg.Command == "NOTICE"
+	if len(r.Msg.Params) < 2 || r.Msg.Params[1] == "" {
+		if notice {
+			return nil
+		}
+		if len(r.Msg.Params) < 1 {
+			return &ircd.Error{Code: irc.ERR_NORECIPIENT, Params: []string{"No recipient given (PRIVMSG)"}}
+		}
+		return &ircd.Error{Code: irc.ERR_NOTEXTTOSEND, Params: []string{"No text to send"}}
+	}
+	text := r.Msg.Params[1]
+	for _, target := range strings.Split(r.Msg.Params[0], ",") {
+		if target == "" {
+			continue
+		}
+		if err := b.privmsgTarget(s, r, target, text, notice); err != nil {
+			if notice {
+				continue // NOTICE never gets automatic replies
+			}
+			numericErr(r, err)
+		}
+	}
+	return nil
+}
+
+// echo shows the user's own message to the other attached clients, and to
+// the sender when it asked for echo-message.
+func (b *Bridge) echo(s *session, r *ircd.Request, target, text string) {
+	m := &irc.Message{Prefix: userPrefix(s.d), Command: r.Msg.Command, Params: []string{target, text}}
+	if s.d.HasCap("echo-message") {
+		mm := m.Copy()
+		if len(r.Msg.Tags) > 0 {
+			mm.Tags = irc.Tags{}
+			for k, v := range r.Msg.Tags {
+				if strings.HasPrefix(k, "+") {
+					mm.Tags[k] = v
+				}
+			}
+		}
+		r.Reply(mm)
+	}
+	for _, o := range b.sessions {
+		if o != s && (!b.isControl(target) || o.inControl) {
+			o.d.Send(m)
+		}
+	}
+}
+
+func (b *Bridge) privmsgTarget(s *session, r *ircd.Request, target, text string, notice bool) error {
+	switch {
+	case b.isControl(target):
+		b.echo(s, r, target, text)
+		if !notice {
+			if _, isCTCP := parseCTCP(text); !isCTCP {
+				b.runCommand(s, r, target, text)
+			}
+		}
+		return nil
+	case b.isService(target):
+		b.echo(s, r, b.cfg.ServiceNick, text)
+		if notice {
+			return nil
+		}
+		if q, isCTCP := parseCTCP(text); isCTCP {
+			if q.Command != "ACTION" {
+				b.answerCTCP(r, b.servicePrefix(), q, "")
+			}
+			return nil
+		}
+		b.runCommand(s, r, "", text)
+		return nil
+	case b.isRoomChannel(target):
+		return errNoRooms(target)
+	case strings.HasPrefix(target, "&") || strings.HasPrefix(target, "#"):
+		return errNoSuchChannel(target)
+	}
+	c := b.contactByNick(target)
+	if c == nil && strings.Contains(target, "@") && !strings.ContainsAny(target, " ,*?!") {
+		c = b.tempContact(target)
+	}
+	if c == nil {
+		return errNoSuchNick(target)
+	}
+	body, ok := ircToBody(text)
+	if !ok {
+		if q, _ := parseCTCP(text); !notice {
+			client := ""
+			if best := c.best(); best != nil {
+				client = best.client
+			}
+			b.answerCTCP(r, c.prefix(), q, client)
+		}
+		return nil
+	}
+	if strings.TrimSpace(body) == "" || body == "/me " {
+		return nil
+	}
+	b.echo(s, r, c.nick, text)
+	if !notice && c.view.away != "" && c.view.shown {
+		r.Numeric(irc.RPL_AWAY, c.nick, c.view.away)
+	}
+	b.sendChat(c, body)
+	return nil
+}
+
+// TAGMSG <target>   (only +typing is meaningful)
+func (b *Bridge) handleTagmsg(s *session, r *ircd.Request) error {
+	typing, ok := r.Msg.Tags["+typing"]
+	if !ok || len(r.Msg.Params) < 1 {
+		return nil
+	}
+	c := b.contactByNick(r.Msg.Params[0])
+	state := typingToChatState(typing)
+	if c == nil || state == "" || !b.connected {
+		return nil
+	}
+	if _, err := b.x.SendMessage(xmpp.OutMessage{To: c.target(), Type: "chat", ChatState: state}); err != nil {
+		b.log.Debug("chat state not sent", "err", err)
+	}
+	return nil
+}
+
+// JOIN <channel>{,<channel>} [<key>{,<key>}]   |   JOIN 0
+func (b *Bridge) handleJoin(s *session, r *ircd.Request) error {
+	if r.Msg.Params[0] == "0" {
+		if s.inControl {
+			b.partControl(s, r, "")
+		}
+		return nil
+	}
+	for _, ch := range strings.Split(r.Msg.Params[0], ",") {
+		switch {
+		case ch == "":
+		case b.isControl(ch):
+			if !s.inControl {
+				b.joinControl(s, r)
+			}
+		case b.isRoomChannel(ch):
+			numericErr(r, errNoRooms(ch))
+		default:
+			numericErr(r, errNoSuchChannel(ch))
+		}
+	}
+	return nil
+}
+
+// PART <channel>{,<channel>} [<reason>]
+func (b *Bridge) handlePart(s *session, r *ircd.Request) error {
+	reason := r.Msg.Param(1)
+	for _, ch := range strings.Split(r.Msg.Params[0], ",") {
+		switch {
+		case ch == "":
+		case b.isControl(ch) && s.inControl:
+			b.partControl(s, r, reason)
+		case b.isControl(ch):
+			numericErr(r, &ircd.Error{Code: irc.ERR_NOTONCHANNEL, Params: []string{ch, "You're not on that channel"}})
+		case b.isRoomChannel(ch):
+			numericErr(r, errNoRooms(ch))
+		default:
+			numericErr(r, errNoSuchChannel(ch))
+		}
+	}
+	return nil
+}
+
+func (b *Bridge) partControl(s *session, r *ircd.Request, reason string) {
+	s.inControl = false
+	params := []string{b.cfg.ControlChannel}
+	if reason != "" {
+		params = append(params, reason)
+	}
+	r.Reply(&irc.Message{Prefix: userPrefix(s.d), Command: "PART", Params: params})
+}
+
+// NAMES [<channel>{,<channel>}]
+func (b *Bridge) handleNames(s *session, r *ircd.Request) error {
+	if len(r.Msg.Params) == 0 || r.Msg.Params[0] == "" {
+		if s.inControl {
+			for _, m := range b.namesReplies(s.d) {
+				r.Reply(m)
+			}
+		} else {
+			r.Numeric(irc.RPL_ENDOFNAMES, "*", "End of /NAMES list")
+		}
+		return nil
+	}
+	for _, ch := range strings.Split(r.Msg.Params[0], ",") {
+		if b.isControl(ch) {
+			for _, m := range b.namesReplies(s.d) {
+				r.Reply(m)
+			}
+			continue
+		}
+		r.Numeric(irc.RPL_ENDOFNAMES, ch, "End of /NAMES list")
+	}
+	return nil
+}
+
+// whoEntry is one user as WHO and USERHOST see it.
+type whoEntry struct {
+	prefix   *irc.Prefix
+	away     bool
+	chanPfx  string // "@", "+" or ""
+	realname string
+	inChan   bool
+}
+
+// everyone lists the users the gateway knows: the user, the service nick,
+// contacts in the channel, then other known contacts.
+func (b *Bridge) everyone(s *session) []whoEntry {
+	out := []whoEntry{
+		{prefix: userPrefix(s.d), away: b.away != "", chanPfx: "@", realname: b.x.JID(), inChan: s.inControl},
+		{prefix: b.servicePrefix(), chanPfx: "@", realname: "xircd gateway service", inChan: true},
+	}
+	for _, c := range b.sortedContacts() {
+		e := whoEntry{prefix: c.prefix(), away: c.view.away != "", realname: c.jid, inChan: c.view.shown}
+		if c.view.voiced {
+			e.chanPfx = "+"
+		}
+		out = append(out, e)
+	}
+	return out
+}
+
+// WHO <mask>
+func (b *Bridge) handleWho(s *session, r *ircd.Request) error {
+	mask := r.Msg.Param(0)
+	if mask == "" || mask == "0" {
+		mask = "*"
+	}
+	whole := b.isControl(mask)
+	ch := b.cfg.ControlChannel
+	for _, e := range b.everyone(s) {
+		if whole && !e.inChan {
+			continue
+		}
+		if !whole && !matchMask(mask, e.prefix.Name) {
+			continue
+		}
+		flags := "H"
+		if e.away {
+			flags = "G"
+		}
+		where := "*"
+		if e.inChan {
+			where = ch
+			if s.d.HasCap("multi-prefix") || e.chanPfx != "" {
+				flags += e.chanPfx
+			}
+		}
+		r.Numeric(irc.RPL_WHOREPLY, where, e.prefix.User, e.prefix.Host, b.cfg.ServerName, e.prefix.Name, flags, "0 "+e.realname)
+	}
+	r.Numeric(irc.RPL_ENDOFWHO, mask, "End of /WHO list")
+	return nil
+}
+
+// WHOIS [<server>] <nick>{,<nick>}
+func (b *Bridge) handleWhois(s *session, r *ircd.Request) error {
+	nicks := r.Msg.Params[len(r.Msg.Params)-1]
+	for _, nick := range strings.Split(nicks, ",") {
+		if nick == "" {
+			continue
+		}
+		b.whois(s, r, nick)
+		r.Numeric(irc.RPL_ENDOFWHOIS, nick, "End of /WHOIS list")
+	}
+	return nil
+}
+
+func (b *Bridge) whois(s *session, r *ircd.Request, nick string) {
+	ch := b.cfg.ControlChannel
+	switch {
+	case b.isUser(nick):
+		p := userPrefix(s.d)
+		r.Numeric(irc.RPL_WHOISUSER, p.Name, p.User, p.Host, "*", b.x.JID())
+		if s.inControl {
+			r.Numeric(irc.RPL_WHOISCHANNELS, p.Name, "@"+ch)
+		}
+		r.Numeric(irc.RPL_WHOISSERVER, p.Name, b.cfg.ServerName, "xircd XMPP gateway")
+		if b.away != "" {
+			r.Numeric(irc.RPL_AWAY, p.Name, b.away)
+		}
+		return
+	case b.isService(nick):
+		p := b.servicePrefix()
+		r.Numeric(irc.RPL_WHOISUSER, p.Name, p.User, p.Host, "*", "xircd gateway service")
+		r.Numeric(irc.RPL_WHOISCHANNELS, p.Name, "@"+ch)
+		r.Numeric(irc.RPL_WHOISSERVER, p.Name, b.cfg.ServerName, "xircd XMPP gateway")
+		return
+	}
+	c := b.contactByNick(nick)
+	if c == nil {
+		numericErr(r, errNoSuchNick(nick))
+		return
+	}
+	p := c.prefix()
+	realname := c.name
+	if realname == "" {
+		realname = c.jid
+	}
+	r.Numeric(irc.RPL_WHOISUSER, p.Name, p.User, p.Host, "*", cleanText(realname))
+	if c.view.shown {
+		pfx := ""
+		if c.view.voiced {
+			pfx = "+"
+		}
+		r.Numeric(irc.RPL_WHOISCHANNELS, p.Name, pfx+ch)
+	}
+	r.Numeric(irc.RPL_WHOISSERVER, p.Name, b.cfg.ServerName, "XMPP contact")
+	if c.view.away != "" {
+		r.Numeric(irc.RPL_AWAY, p.Name, c.view.away)
+	}
+	for _, line := range b.contactInfo(c) {
+		r.Numeric(rplWhoisSpecial, p.Name, line)
+	}
+}
+
+// contactInfo describes c for WHOIS and the info command.
+func (b *Bridge) contactInfo(c *contact) []string {
+	lines := []string{"JID: " + c.jid}
+	if !c.inRoster {
+		lines = append(lines, "not in your roster (use \"add "+c.jid+"\" to add)")
+	} else {
+		name := c.name
+		if name == "" {
+			name = "(none)"
+		}
+		lines = append(lines, "roster name: "+cleanText(name))
+		if len(c.groups) > 0 {
+			lines = append(lines, "groups: "+cleanText(strings.Join(c.groups, ", ")))
+		}
+		sub := c.sub
+		if sub == "" {
+			sub = "none"
+		}
+		if c.ask == "subscribe" {
+			sub += " (subscription request pending)"
+		}
+		lines = append(lines, "subscription: "+sub)
+	}
+	rs := c.sortedResources()
+	if len(rs) == 0 {
+		lines = append(lines, "offline")
+	}
+	for _, res := range rs {
+		line := "resource " + cleanText(res.name) + ": " + showName(res.show)
+		if res.status != "" {
+			line += " (" + cleanText(res.status) + ")"
+		}
+		line += ", priority " + strconv.Itoa(res.priority)
+		if res.client != "" {
+			line += ", client " + cleanText(res.client)
+		}
+		lines = append(lines, line)
+	}
+	return lines
+}
+
+// ISON <nick>{ <nick>}
+func (b *Bridge) handleIson(s *session, r *ircd.Request) error {
+	var on []string
+	for _, p := range r.Msg.Params {
+		for _, nick := range strings.Fields(p) {
+			switch {
+			case b.isUser(nick):
+				on = append(on, b.nick)
+			case b.isService(nick):
+				on = append(on, b.cfg.ServiceNick)
+			default:
+				if c := b.contactByNick(nick); c != nil && (len(c.resources) > 0 || c.view.shown) {
+					on = append(on, c.nick)
+				}
+			}
+		}
+	}
+	r.Numeric(irc.RPL_ISON, strings.Join(on, " "))
+	return nil
+}
+
+// USERHOST <nick>{ <nick>}   (at most 5)
+func (b *Bridge) handleUserhost(s *session, r *ircd.Request) error {
+	var out []string
+	n := 0
+	for _, p := range r.Msg.Params {
+		for _, nick := range strings.Fields(p) {
+			if n++; n > 5 {
+				break
+			}
+			for _, e := range b.everyone(s) {
+				if ircd.Casefold(e.prefix.Name) == ircd.Casefold(nick) {
+					sign := "+"
+					if e.away {
+						sign = "-"
+					}
+					out = append(out, e.prefix.Name+"="+sign+e.prefix.User+"@"+e.prefix.Host)
+					break
+				}
+			}
+		}
+	}
+	r.Numeric(irc.RPL_USERHOST, strings.Join(out, " "))
+	return nil
+}
+
+// TOPIC <channel> [<topic>]
+func (b *Bridge) handleTopic(s *session, r *ircd.Request) error {
+	ch := r.Msg.Params[0]
+	switch {
+	case b.isControl(ch):
+		if len(r.Msg.Params) > 1 {
+			return &ircd.Error{Code: irc.ERR_CHANOPRIVSNEEDED, Params: []string{ch, "The control channel's topic is fixed"}}
+		}
+		for _, m := range b.topicReplies(s.d) {
+			r.Reply(m)
+		}
+		return nil
+	case b.isRoomChannel(ch):
+		return errNoRooms(ch)
+	}
+	return errNoSuchChannel(ch)
+}
+
+// MODE <target> [<modes> [<args>...]]
+func (b *Bridge) handleMode(s *session, r *ircd.Request) error {
+	target := r.Msg.Params[0]
+	switch {
+	case b.isControl(target):
+		if len(r.Msg.Params) == 1 {
+			r.Numeric(irc.RPL_CHANNELMODEIS, target, "+nt")
+			r.Numeric(rplCreationTime, target, strconv.FormatInt(b.start.Unix(), 10))
+			return nil
+		}
+		modes := strings.TrimLeft(r.Msg.Params[1], "+")
+		switch modes {
+		case "b":
+			r.Numeric(irc.RPL_ENDOFBANLIST, target, "End of channel ban list")
+			return nil
+		case "e":
+			r.Numeric(irc.RPL_ENDOFEXCEPTLIST, target, "End of channel exception list")
+			return nil
+		case "I":
+			r.Numeric(irc.RPL_ENDOFINVITELIST, target, "End of channel invite list")
+			return nil
+		}
+		return &ircd.Error{Code: irc.ERR_CHANOPRIVSNEEDED, Params: []string{target, "The control channel's modes follow XMPP presence and cannot be changed"}}
+	case b.isRoomChannel(target):
+		return errNoRooms(target)
+	case strings.HasPrefix(target, "&") || strings.HasPrefix(target, "#"):
+		return errNoSuchChannel(target)
+	case ircd.Casefold(target) != ircd.Casefold(s.d.Nick()):
+		if b.contactByNick(target) != nil || b.isService(target) {
+			return &ircd.Error{Code: irc.ERR_USERSDONTMATCH, Params: []string{"Can't change mode for other users"}}
+		}
+		return errNoSuchNick(target)
+	}
+	if len(r.Msg.Params) == 1 {
+		r.Numeric(irc.RPL_UMODEIS, "+"+s.umodes)
+		return nil
+	}
+	add, changed, bad := true, "", false
+	for _, m := range r.Msg.Params[1] {
+		switch m {
+		case '+':
+			add = true
+		case '-':
+			add = false
+		case 'i', 'w':
+			has := strings.ContainsRune(s.umodes, m)
+			if add && !has {
+				s.umodes += string(m)
+				changed += "+" + string(m)
+			} else if !add && has {
+				s.umodes = strings.ReplaceAll(s.umodes, string(m), "")
+				changed += "-" + string(m)
+			}
+		default:
+			bad = true
+		}
+	}
+	if changed != "" {
+		r.Reply(&irc.Message{Prefix: userPrefix(s.d), Command: "MODE", Params: []string{s.d.Nick(), changed}})
+	}
+	if bad {
+		return &ircd.Error{Code: irc.ERR_UMODEUNKNOWNFLAG, Params: []string{"Unknown MODE flag"}}
+	}
+	return nil
+}
+
+// LIST [<channel>{,<channel>}]
+func (b *Bridge) handleList(s *session, r *ircd.Request) error {
+	r.Numeric(irc.RPL_LISTSTART, "Channel", "Users  Name")
+	n := 2
+	for _, c := range b.contacts {
+		if c.view.shown {
+			n++
+		}
+	}
+	r.Numeric(irc.RPL_LIST, b.cfg.ControlChannel, strconv.Itoa(n), b.topic())
+	r.Numeric(irc.RPL_LISTEND, "End of /LIST")
+	return nil
+}
+
+// AWAY [<text>]
+func (b *Bridge) handleAway(s *session, r *ircd.Request) error {
+	text := strings.TrimSpace(cleanText(r.Msg.Param(0)))
+	b.away = text
+	show, status := awayToPresence(text)
+	if err := b.x.SetPresence(show, status); err != nil {
+		b.log.Info("presence not sent now, will be restored on connect", "err", err)
+	}
+	code, msg := irc.RPL_UNAWAY, "You are no longer marked as being away"
+	if text != "" {
+		code, msg = irc.RPL_NOWAWAY, "You have been marked as being away"
+	}
+	r.Numeric(code, msg)
+	for _, o := range b.sessions {
+		if o != s {
+			o.d.Send(&irc.Message{Prefix: b.serverPrefix(), Command: code, Params: []string{o.d.Nick(), msg}})
+		}
+	}
+	return nil
+}
+
+// NICK <nick>: the nick is shared by every attached client.
+func (b *Bridge) handleNick(s *session, r *ircd.Request) error {
+	nick := r.Msg.Params[0]
+	if !ircd.ValidNick(nick) {
+		return &ircd.Error{Code: irc.ERR_ERRONEUSNICKNAME, Params: []string{nick, "Erroneous nickname"}}
+	}
+	if nick == s.d.Nick() {
+		return nil
+	}
+	if err := b.checkNick(nick, false); err != nil {
+		return err
+	}
+	b.nick = nick
+	for _, o := range b.sessions {
+		m := &irc.Message{Prefix: userPrefix(o.d), Command: "NICK", Params: []string{nick}}
+		if o == s {
+			r.Reply(m)
+		} else {
+			o.d.Send(m)
+		}
+		o.d.SetNick(nick)
+	}
+	return nil
+}
+
+// INVITE <nick> <channel>
+func (b *Bridge) handleInvite(s *session, r *ircd.Request) error {
+	ch := r.Msg.Param(1)
+	switch {
+	case b.isControl(ch):
+		return &ircd.Error{Code: irc.ERR_CHANOPRIVSNEEDED, Params: []string{ch, "Contacts join the control channel by being in your roster: use \"add JID\""}}
+	case b.isRoomChannel(ch):
+		return errNoRooms(ch)
+	}
+	return errNoSuchChannel(ch)
+}
+
+// KICK <channel> <nick> [<reason>]
+func (b *Bridge) handleKick(s *session, r *ircd.Request) error {
+	ch := r.Msg.Params[0]
+	switch {
+	case b.isControl(ch):
+		return &ircd.Error{Code: irc.ERR_CHANOPRIVSNEEDED, Params: []string{ch, "Use \"remove nick\" to remove a contact from your roster"}}
+	case b.isRoomChannel(ch):
+		return errNoRooms(ch)
+	}
+	return errNoSuchChannel(ch)
+}

@@ -1,0 +1,341 @@
+package bridge
+
+import (
+	"strconv"
+	"strings"
+	"time"
+
+	"gopkg.in/irc.v4"
+
+	"xircd/ircd"
+	"xircd/xmpp"
+)
+
+// timestampReserve is room left in each line for a visible time stamp.
+const timestampReserve = len("[2006-01-02 15:04:05] ")
+
+// backlogEntry is a message kept while no client is attached.
+type backlogEntry struct {
+	msg *irc.Message
+	at  time.Time
+}
+
+// pendingMessage is a message the user sent while XMPP was down.
+type pendingMessage struct {
+	out  xmpp.OutMessage
+	nick string
+}
+
+// sentMessage remembers a sent chat to match an error reply to it.
+type sentMessage struct {
+	jid  string
+	body string
+}
+
+// lineBudget is the text room of a PRIVMSG from prefix to target.
+func lineBudget(p *irc.Prefix, target string) int {
+	n := 510 - len(":"+p.String()+" PRIVMSG "+target+" :") - timestampReserve
+	if n < 64 {
+		n = 64
+	}
+	return n
+}
+
+// deliver sends m to every attached client, or keeps it for the next one.
+// at is when the message was written; delayed says whether clients should
+// be shown that time.
+func (b *Bridge) deliver(m *irc.Message, at time.Time, delayed bool) {
+	if len(b.sessions) == 0 {
+		if at.IsZero() {
+			at = b.now()
+		}
+		b.keep(m, at)
+		return
+	}
+	for _, s := range b.sessions {
+		sendTimed(s.d, m, at, delayed)
+	}
+}
+
+// keep appends to the backlog, dropping the oldest entry when full.
+func (b *Bridge) keep(m *irc.Message, at time.Time) {
+	if len(b.backlog) >= b.cfg.Backlog {
+		n := len(b.backlog) - b.cfg.Backlog + 1
+		b.backlog = append(b.backlog[:0], b.backlog[n:]...)
+		b.dropped += n
+	}
+	b.backlog = append(b.backlog, backlogEntry{msg: m, at: at})
+}
+
+// deliverBacklog replays what arrived while no client was attached.
+func (b *Bridge) deliverBacklog(s *session) {
+	if b.dropped > 0 {
+		b.serviceNotice(s, strconv.Itoa(b.dropped)+" older messages were dropped while no IRC client was attached (the backlog keeps "+strconv.Itoa(b.cfg.Backlog)+").")
+	}
+	for _, e := range b.backlog {
+		sendTimed(s.d, e.msg, e.at, true)
+	}
+	b.backlog, b.dropped = nil, 0
+}
+
+// sendTimed sends m to d with a server-time tag for at, and a visible time
+// stamp for delayed text when d lacks server-time.
+func sendTimed(d ircd.Downstream, m *irc.Message, at time.Time, delayed bool) {
+	if at.IsZero() {
+		d.Send(m)
+		return
+	}
+	mm := m.Copy()
+	if mm.Tags == nil {
+		mm.Tags = irc.Tags{}
+	}
+	mm.Tags["time"] = serverTime(at)
+	if delayed && !d.HasCap("server-time") && (mm.Command == "PRIVMSG" || mm.Command == "NOTICE") && len(mm.Params) > 0 {
+		last := len(mm.Params) - 1
+		mm.Params[last] = withTimestamp(mm.Params[last], at)
+	}
+	d.Send(mm)
+}
+
+// serviceNotice sends one NOTICE from the service nick to one client.
+func (b *Bridge) serviceNotice(s *session, text string) {
+	s.d.Send(&irc.Message{Prefix: b.servicePrefix(), Command: "NOTICE", Params: []string{s.d.Nick(), text}})
+}
+
+// announce tells the user something in the control channel. keep says
+// whether it matters enough to keep for a client that attaches later.
+func (b *Bridge) announce(text string, keep bool) {
+	ch := b.cfg.ControlChannel
+	for _, line := range bodyToIRC(text, lineBudget(b.servicePrefix(), ch)) {
+		m := &irc.Message{Prefix: b.servicePrefix(), Command: "NOTICE", Params: []string{ch, line.Text}}
+		if len(b.sessions) == 0 {
+			if keep {
+				b.keep(m, b.now())
+			}
+			continue
+		}
+		b.toChannel(m)
+	}
+}
+
+// queryNotice is a NOTICE from the gateway shown in the query with c.
+func (b *Bridge) queryNotice(c *contact, text string) {
+	m := &irc.Message{Prefix: c.prefix(), Command: "NOTICE", Params: []string{b.userNick(), "[" + b.cfg.ServiceNick + "] " + text}}
+	b.deliver(m, time.Time{}, false)
+}
+
+// userNick is the user's nick, or "*" before any client attached.
+func (b *Bridge) userNick() string {
+	if b.nick == "" {
+		return "*"
+	}
+	return b.nick
+}
+
+// ownPrefix is the user's own hostmask for messages shown as sent by the
+// user from elsewhere (carbons).
+func (b *Bridge) ownPrefix() *irc.Prefix {
+	if len(b.sessions) > 0 {
+		return userPrefix(b.sessions[0].d)
+	}
+	local, domain := splitJID(b.x.JID())
+	return &irc.Prefix{Name: b.userNick(), User: maskPart(local), Host: maskPart(domain)}
+}
+
+// sendChat sends the text of the user's PRIVMSG/NOTICE to c.
+func (b *Bridge) sendChat(c *contact, body string) {
+	out := xmpp.OutMessage{To: c.target(), Type: "chat", Body: body, ChatState: "active"}
+	b.sendOut(out, c)
+}
+
+// sendOut sends out, queueing it while XMPP is down. The user is told
+// about anything that is not sent at once.
+func (b *Bridge) sendOut(out xmpp.OutMessage, c *contact) {
+	if b.connected {
+		id, err := b.x.SendMessage(out)
+		if err == nil {
+			b.rememberSent(id, c.jid, out.Body)
+			return
+		}
+		b.log.Info("sending failed, queueing", "err", err)
+	}
+	if len(b.pending) >= maxPending {
+		b.queryNotice(c, "XMPP is not connected and the queue is full; NOT sent: "+excerpt(out.Body))
+		return
+	}
+	b.pending = append(b.pending, pendingMessage{out: out, nick: c.nick})
+	b.queryNotice(c, "XMPP is not connected; message queued ("+strconv.Itoa(len(b.pending))+" waiting), it will be sent on reconnect: "+excerpt(out.Body))
+}
+
+// flushPending sends the queued messages after a reconnect.
+func (b *Bridge) flushPending() {
+	queue := b.pending
+	b.pending = nil
+	for i, p := range queue {
+		c := b.contactByRef(p.out.To)
+		if c == nil {
+			c = b.tempContact(p.out.To)
+		}
+		p.out.To = c.jid // the old resource may be gone
+		id, err := b.x.SendMessage(p.out)
+		if err != nil {
+			for _, q := range queue[i:] {
+				qc := b.contactByRef(q.out.To)
+				if qc == nil {
+					qc = b.tempContact(q.out.To)
+				}
+				b.queryNotice(qc, "queued message NOT sent ("+cleanText(err.Error())+"): "+excerpt(q.out.Body))
+			}
+			return
+		}
+		b.rememberSent(id, c.jid, p.out.Body)
+		b.queryNotice(c, "queued message sent: "+excerpt(p.out.Body))
+	}
+}
+
+func (b *Bridge) rememberSent(id, jid, body string) {
+	if id == "" {
+		return
+	}
+	if len(b.sentOrder) >= maxSentIDs {
+		delete(b.sent, b.sentOrder[0])
+		b.sentOrder = b.sentOrder[1:]
+	}
+	b.sent[id] = sentMessage{jid: jid, body: body}
+	b.sentOrder = append(b.sentOrder, id)
+}
+
+// excerpt shortens a body for notices about it.
+func excerpt(body string) string {
+	lines := bodyToIRC(body, 1<<20)
+	if len(lines) == 0 {
+		return `""`
+	}
+	s := lines[0].Text
+	if lines[0].Action {
+		s = "/me " + s
+	}
+	more := len(lines) > 1
+	if len(s) > 60 {
+		s = splitText(s, 60)[0]
+		more = true
+	}
+	if more {
+		s += " …"
+	}
+	return `"` + s + `"`
+}
+
+func (b *Bridge) onMessage(m xmpp.Message) {
+	switch {
+	case m.Type == "error":
+		b.onMessageError(m)
+		return
+	case m.Type == "groupchat":
+		b.roomMessage(m)
+		return
+	case m.Invite != nil:
+		b.announceInvite(m)
+		return
+	}
+	peer := m.From
+	if m.Carbon == xmpp.CarbonSent {
+		peer = m.To
+	}
+	if peer == "" || b.isOwnJID(peer) {
+		return
+	}
+	_, res := splitResource(peer)
+	if m.Body == "" {
+		b.showChatState(m, peer)
+		return
+	}
+	c := b.tempContact(peer)
+	if m.Carbon != xmpp.CarbonSent && res != "" {
+		c.lastRes = res
+	}
+	command := "PRIVMSG"
+	if m.Type == "headline" {
+		command = "NOTICE"
+	}
+	from, to := c.prefix(), b.userNick()
+	if m.Carbon == xmpp.CarbonSent {
+		from, to = b.ownPrefix(), c.nick
+	}
+	at, delayed := m.Delay, !m.Delay.IsZero()
+	for _, line := range bodyToIRC(m.Body, lineBudget(from, to)) {
+		b.deliver(&irc.Message{Prefix: from, Command: command, Params: []string{to, line.Wire()}}, at, delayed)
+	}
+}
+
+// showChatState turns a body-less chat state into a +typing TAGMSG for
+// clients that take message tags. Typing is not kept for later.
+func (b *Bridge) showChatState(m xmpp.Message, peer string) {
+	typing := chatStateToTyping(m.ChatState)
+	if typing == "" || m.Carbon != xmpp.NotCarbon {
+		return
+	}
+	c := b.contacts[bareJID(peer)]
+	if c == nil {
+		return
+	}
+	tm := &irc.Message{Tags: irc.Tags{"+typing": typing}, Prefix: c.prefix(), Command: "TAGMSG", Params: []string{b.userNick()}}
+	for _, s := range b.sessions {
+		if s.d.HasCap("message-tags") {
+			s.d.Send(tm)
+		}
+	}
+}
+
+func (b *Bridge) onMessageError(m xmpp.Message) {
+	reason := "unknown error"
+	if m.Error != nil {
+		reason = cleanText(m.Error.Error())
+	}
+	jid, what := m.From, "a message"
+	if sm, ok := b.sent[m.ID]; ok {
+		jid, what = sm.jid, "your message "+excerpt(sm.body)
+	}
+	if jid == "" || b.isOwnJID(jid) {
+		b.announce("XMPP error: "+reason, true)
+		return
+	}
+	c := b.tempContact(jid)
+	b.queryNotice(c, what+" was not delivered: "+reason)
+}
+
+func (b *Bridge) announceInvite(m xmpp.Message) {
+	inv := m.Invite
+	from := inv.From
+	if from == "" {
+		from = m.From
+	}
+	text := cleanText(from) + " invites you to the group chat " + cleanText(inv.Room)
+	if inv.Reason != "" {
+		text += " (" + cleanText(inv.Reason) + ")"
+	}
+	b.announce(text+". Group chats are not supported yet.", true)
+}
+
+// answerCTCP answers a CTCP request the user sent to c locally, as XMPP
+// has no equivalent.
+func (b *Bridge) answerCTCP(r *ircd.Request, from *irc.Prefix, q ctcp, clientInfo string) {
+	var reply string
+	switch q.Command {
+	case "VERSION":
+		reply = "VERSION xircd XMPP gateway"
+		if clientInfo != "" {
+			reply += "; the contact uses " + clientInfo
+		}
+	case "PING":
+		reply = "PING " + q.Arg
+	case "TIME":
+		reply = "TIME " + b.now().Format(time.RFC1123Z)
+	case "CLIENTINFO":
+		reply = "CLIENTINFO ACTION CLIENTINFO PING TIME VERSION"
+	default:
+		reply = "ERRMSG " + q.Command + " :not available over XMPP"
+	}
+	reply = strings.TrimSpace(cleanText(reply))
+	r.Reply(&irc.Message{Prefix: from, Command: "NOTICE", Params: []string{r.Client.Nick(), "\x01" + reply + "\x01"}})
+}

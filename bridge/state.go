@@ -1,0 +1,94 @@
+package bridge
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+)
+
+// stateFileName is the file in state_dir holding the bridge's state.
+const stateFileName = "bridge.json"
+
+// stateFile is what persists across restarts: each contact's nick (by bare
+// JID), which nicks the user chose, and settings changed with "set".
+type stateFile struct {
+	Nicks     map[string]string `json:"nicks"`
+	Overrides map[string]bool   `json:"overrides,omitempty"`
+	Settings  map[string]string `json:"settings,omitempty"`
+
+	path string // "" when nothing persists
+}
+
+// loadState reads dir's state file; a missing file is an empty state.
+func loadState(dir string) (*stateFile, error) {
+	st := &stateFile{}
+	if dir != "" {
+		st.path = filepath.Join(dir, stateFileName)
+		data, err := os.ReadFile(st.path)
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+		case err != nil:
+			return nil, fmt.Errorf("bridge: reading state: %w", err)
+		default:
+			if err := json.Unmarshal(data, st); err != nil {
+				return nil, fmt.Errorf("bridge: state file %s is corrupt: %w", st.path, err)
+			}
+		}
+	}
+	if st.Nicks == nil {
+		st.Nicks = map[string]string{}
+	}
+	if st.Overrides == nil {
+		st.Overrides = map[string]bool{}
+	}
+	if st.Settings == nil {
+		st.Settings = map[string]string{}
+	}
+	return st, nil
+}
+
+// save writes the state atomically: a temporary file in the same
+// directory, synced, then renamed over the old one.
+func (st *stateFile) save() error {
+	if st.path == "" {
+		return nil
+	}
+	data, err := json.MarshalIndent(st, "", "  ")
+	if err != nil {
+		return err
+	}
+	dir := filepath.Dir(st.path)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	f, err := os.CreateTemp(dir, stateFileName+".tmp*")
+	if err != nil {
+		return err
+	}
+	tmp := f.Name()
+	_, err = f.Write(append(data, '\n'))
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, st.path)
+	}
+	if err != nil {
+		os.Remove(tmp)
+	}
+	return err
+}
+
+// saveState persists the state, logging failures: losing a nick mapping
+// must not stop the gateway.
+func (b *Bridge) saveState() {
+	if err := b.state.save(); err != nil {
+		b.log.Error("saving state failed", "path", b.state.path, "err", err)
+	}
+}
