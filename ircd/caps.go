@@ -127,7 +127,7 @@ func (s *Server) isupportLines() [][]string {
 	var out [][]string
 	for len(toks) > 0 {
 		n := min(len(toks), isupportPerLine)
-		out = append(out, toks[:n])
+		out = append(out, append([]string(nil), toks[:n]...))
 		toks = toks[n:]
 	}
 	return out

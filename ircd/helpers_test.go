@@ -1,0 +1,320 @@
+package ircd
+
+import (
+	"bufio"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"gopkg.in/irc.v4"
+)
+
+// waitTimeout bounds every wait in these tests; nothing should take long,
+// the bound only keeps a broken test from hanging.
+const waitTimeout = 5 * time.Second
+
+// pipeListener hands net.Pipe connections to Server.Serve.
+type pipeListener struct {
+	conns  chan net.Conn
+	closed chan struct{}
+	once   sync.Once
+}
+
+func newPipeListener() *pipeListener {
+	return &pipeListener{conns: make(chan net.Conn), closed: make(chan struct{})}
+}
+
+func (l *pipeListener) Accept() (net.Conn, error) {
+	select {
+	case c := <-l.conns:
+		return c, nil
+	case <-l.closed:
+		return nil, net.ErrClosed
+	}
+}
+
+func (l *pipeListener) Close() error {
+	l.once.Do(func() { close(l.closed) })
+	return nil
+}
+
+func (l *pipeListener) Addr() net.Addr { return pipeAddr{} }
+
+type pipeAddr struct{}
+
+func (pipeAddr) Network() string { return "pipe" }
+func (pipeAddr) String() string  { return "pipe" }
+
+// fakeBackend reserves some nicks and records what its sessions get.
+type fakeBackend struct {
+	mu       sync.Mutex
+	reserved map[string]bool
+	sessions []*fakeSession
+	attached chan *fakeSession
+	detached chan string
+}
+
+func newFakeBackend(reserved ...string) *fakeBackend {
+	b := &fakeBackend{reserved: map[string]bool{}, attached: make(chan *fakeSession, 16), detached: make(chan string, 16)}
+	for _, n := range reserved {
+		b.reserved[Casefold(n)] = true
+	}
+	return b
+}
+
+func (b *fakeBackend) CheckNick(nick string) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.reserved[Casefold(nick)] {
+		return &Error{Code: irc.ERR_NICKNAMEINUSE, Params: []string{nick, "Nickname is already in use"}}
+	}
+	return nil
+}
+
+func (b *fakeBackend) Attach(d Downstream) Session {
+	s := &fakeSession{b: b, d: d, handled: make(chan *irc.Message, 64)}
+	b.mu.Lock()
+	b.sessions = append(b.sessions, s)
+	b.mu.Unlock()
+	b.attached <- s
+	return s
+}
+
+type fakeSession struct {
+	b       *fakeBackend
+	d       Downstream
+	handled chan *irc.Message
+}
+
+func (s *fakeSession) Handle(r *Request) error {
+	s.handled <- r.Msg
+	m := r.Msg
+	switch m.Command {
+	case "PRIVMSG", "NOTICE":
+		if m.Params[0] == "nobody" {
+			return &Error{Code: irc.ERR_NOSUCHNICK, Params: []string{"nobody", "No such nick/channel"}}
+		}
+		if r.Client.HasCap("echo-message") {
+			r.Reply(&irc.Message{Prefix: &irc.Prefix{Name: r.Client.Nick(), User: r.Client.User(), Host: r.Client.Host()},
+				Command: m.Command, Params: m.Params})
+		}
+	case "WHOIS":
+		r.Numeric(irc.RPL_WHOISUSER, m.Params[0], "user", "host", "*", "Real Name")
+		r.Numeric(irc.RPL_ENDOFWHOIS, m.Params[0], "End of /WHOIS list")
+	case "ISON":
+		r.Numeric(irc.RPL_ISON, "alice")
+	case "NICK":
+		old := &irc.Prefix{Name: r.Client.Nick(), User: r.Client.User(), Host: r.Client.Host()}
+		r.Reply(&irc.Message{Prefix: old, Command: "NICK", Params: []string{m.Params[0]}})
+		r.Client.SetNick(m.Params[0])
+	case "TOPIC":
+		if m.Params[0] == "#panic" {
+			panic("backend bug")
+		}
+	case "LIST":
+		return errors.New("backend broken")
+	}
+	return nil
+}
+
+func (s *fakeSession) Detach(reason string) { s.b.detached <- reason }
+
+// testServer starts a server on a pipe listener.
+func testServer(t *testing.T, cfg Config, b Backend) (*Server, *pipeListener) {
+	t.Helper()
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	s := NewServer(cfg, b)
+	l := newPipeListener()
+	done := make(chan error, 1)
+	go func() { done <- s.Serve(l) }()
+	t.Cleanup(func() {
+		s.Shutdown("test over")
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("Serve: %v", err)
+			}
+		case <-time.After(waitTimeout):
+			t.Error("Serve did not return after Shutdown")
+		}
+	})
+	return s, l
+}
+
+// client is the test's side of one connection.
+type client struct {
+	t  *testing.T
+	nc net.Conn
+	r  *bufio.Reader
+}
+
+func dial(t *testing.T, l *pipeListener) *client {
+	t.Helper()
+	a, b := net.Pipe()
+	select {
+	case l.conns <- b:
+	case <-time.After(waitTimeout):
+		t.Fatal("server did not accept")
+	}
+	t.Cleanup(func() { a.Close() })
+	return &client{t: t, nc: a, r: bufio.NewReader(a)}
+}
+
+func (c *client) send(lines ...string) {
+	c.t.Helper()
+	for _, l := range lines {
+		c.nc.SetWriteDeadline(time.Now().Add(waitTimeout))
+		if _, err := io.WriteString(c.nc, l+"\r\n"); err != nil {
+			c.t.Fatalf("send %q: %v", l, err)
+		}
+	}
+}
+
+// next reads one message.
+func (c *client) next() *irc.Message {
+	c.t.Helper()
+	c.nc.SetReadDeadline(time.Now().Add(waitTimeout))
+	line, err := c.r.ReadString('\n')
+	if err != nil {
+		c.t.Fatalf("read: %v", err)
+	}
+	if !strings.HasSuffix(line, "\r\n") {
+		c.t.Fatalf("line not CRLF terminated: %q", line)
+	}
+	m, err := irc.ParseMessage(line)
+	if err != nil {
+		c.t.Fatalf("parse %q: %v", line, err)
+	}
+	return m
+}
+
+// expect reads one message and checks its command and leading params.
+func (c *client) expect(command string, params ...string) *irc.Message {
+	c.t.Helper()
+	m := c.next()
+	if m.Command != command {
+		c.t.Fatalf("got %q, want command %s", m.String(), command)
+	}
+	for i, p := range params {
+		if i >= len(m.Params) || m.Params[i] != p {
+			c.t.Fatalf("got %q, want params %q", m.String(), params)
+		}
+	}
+	return m
+}
+
+// until reads messages up to and including one with command, returning all.
+func (c *client) until(command string) []*irc.Message {
+	c.t.Helper()
+	var got []*irc.Message
+	for {
+		m := c.next()
+		got = append(got, m)
+		if m.Command == command {
+			return got
+		}
+	}
+}
+
+// expectClosed reads until the server closes the connection and returns
+// the ERROR reason.
+func (c *client) expectClosed() string {
+	c.t.Helper()
+	reason := ""
+	for {
+		c.nc.SetReadDeadline(time.Now().Add(waitTimeout))
+		line, err := c.r.ReadString('\n')
+		if err != nil {
+			if errors.Is(err, io.EOF) || errors.Is(err, io.ErrClosedPipe) {
+				return reason
+			}
+			c.t.Fatalf("waiting for close: %v", err)
+		}
+		if m, err := irc.ParseMessage(line); err == nil && m.Command == "ERROR" {
+			reason = m.Trailing()
+		}
+	}
+}
+
+// register runs NICK/USER and reads the burst through MOTD (376 or 422).
+func (c *client) register(nick string) []*irc.Message {
+	c.t.Helper()
+	c.send("NICK "+nick, "USER u 0 * :Real Name")
+	return c.untilMOTDEnd()
+}
+
+func (c *client) untilMOTDEnd() []*irc.Message {
+	c.t.Helper()
+	var got []*irc.Message
+	for {
+		m := c.next()
+		got = append(got, m)
+		if m.Command == irc.RPL_ENDOFMOTD || m.Command == irc.ERR_NOMOTD {
+			return got
+		}
+	}
+}
+
+// roundtrip is a barrier: everything sent before it has been processed.
+func (c *client) roundtrip() {
+	c.t.Helper()
+	c.send("PING barrier")
+	for {
+		m := c.next()
+		if m.Command == "PONG" && m.Trailing() == "barrier" {
+			return
+		}
+	}
+}
+
+func (b *fakeBackend) waitAttach(t *testing.T) *fakeSession {
+	t.Helper()
+	select {
+	case s := <-b.attached:
+		return s
+	case <-time.After(waitTimeout):
+		t.Fatal("backend Attach not called")
+		return nil
+	}
+}
+
+func (b *fakeBackend) waitDetach(t *testing.T) string {
+	t.Helper()
+	select {
+	case r := <-b.detached:
+		return r
+	case <-time.After(waitTimeout):
+		t.Fatal("backend Detach not called")
+		return ""
+	}
+}
+
+func (s *fakeSession) waitHandled(t *testing.T) *irc.Message {
+	t.Helper()
+	select {
+	case m := <-s.handled:
+		return m
+	case <-time.After(waitTimeout):
+		t.Fatal("backend Handle not called")
+		return nil
+	}
+}
+
+func commandsOf(ms []*irc.Message) []string {
+	var out []string
+	for _, m := range ms {
+		out = append(out, m.Command)
+	}
+	return out
+}
+
+func discardLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+func newReader(nc net.Conn) *bufio.Reader { return bufio.NewReader(nc) }
