@@ -78,12 +78,10 @@ func (c *contact) prefix() *irc.Prefix {
 }
 
 // target is where a chat to the contact goes: the resource last heard
-// from, else the bare JID.
+// from (forgotten when it goes offline), else the bare JID.
 func (c *contact) target() string {
 	if c.lastRes != "" {
-		if _, ok := c.resources[c.lastRes]; ok {
-			return c.jid + "/" + c.lastRes
-		}
+		return c.jid + "/" + c.lastRes
 	}
 	return c.jid
 }

@@ -1,0 +1,112 @@
+package bridge
+
+import (
+	"strings"
+	"testing"
+
+	"xircd/xmpp"
+)
+
+func TestAttachShowsRosterWithVoiceAndAway(t *testing.T) {
+	h := newHarness(t, Config{})
+	h.connect(item("alice@example.org", "Alice"), item("bob@example.org", ""), item("carol@example.org", "Carol C"))
+	h.event(avail("alice@example.org/phone", "", "", 0))
+	h.event(avail("bob@example.org/pc", "dnd", "meeting", 0))
+
+	c := h.attach("me")
+	c.expect(
+		":me!user@localhost JOIN &xmpp",
+		":irc.test 332 me &xmpp :XMPP contacts of me@example.org — type \"help\" here for commands",
+		":irc.test 333 me &xmpp xircd 1772600767",
+		":irc.test 353 me = &xmpp :@me @xircd +Alice bob",
+		":irc.test 366 me &xmpp :End of /NAMES list",
+	)
+
+	c.send("WHO &xmpp")
+	c.expect(
+		":irc.test 352 me &xmpp user localhost irc.test me H@ :0 me@example.org",
+		":irc.test 352 me &xmpp xircd irc.test irc.test xircd H@ :0 xircd gateway service",
+		":irc.test 352 me &xmpp alice example.org irc.test Alice H+ :0 alice@example.org",
+		":irc.test 352 me &xmpp bob example.org irc.test bob G :0 bob@example.org",
+		":irc.test 315 me &xmpp :End of /WHO list",
+	)
+}
+
+func TestAttachHonoursNamesCaps(t *testing.T) {
+	h := newHarness(t, Config{})
+	h.connect(item("alice@example.org", "Alice"))
+	h.event(avail("alice@example.org/phone", "chat", "", 0))
+	c := h.attach("me", "extended-join", "userhost-in-names", "multi-prefix")
+	c.expect(
+		":me!user@localhost JOIN &xmpp * me",
+		":irc.test 332 me &xmpp :XMPP contacts of me@example.org — type \"help\" here for commands",
+		":irc.test 333 me &xmpp xircd 1772600767",
+		":irc.test 353 me = &xmpp :@me!user@localhost @xircd!xircd@irc.test +Alice!alice@example.org",
+		":irc.test 366 me &xmpp :End of /NAMES list",
+	)
+}
+
+func TestPresenceChanges(t *testing.T) {
+	h := newHarness(t, Config{})
+	h.connect(item("alice@example.org", "Alice"))
+	plain := h.attach("me")
+	notify := h.attach("me", "away-notify", "extended-join")
+	plain.take()
+	notify.take()
+
+	h.event(avail("alice@example.org/phone", "", "", 5))
+	plain.expect(":Alice!alice@example.org JOIN &xmpp", ":irc.test MODE &xmpp +v Alice")
+	notify.expect(":Alice!alice@example.org JOIN &xmpp * alice@example.org", ":irc.test MODE &xmpp +v Alice")
+
+	h.event(avail("alice@example.org/phone", "away", "lunch", 5))
+	plain.expect(":irc.test MODE &xmpp -v Alice")
+	notify.expect(":irc.test MODE &xmpp -v Alice", ":Alice!alice@example.org AWAY :away: lunch")
+
+	plain.send("PRIVMSG Alice :hi")
+	plain.expect(":irc.test 301 me Alice :away: lunch")
+	notify.expect(":me!user@localhost PRIVMSG Alice hi")
+	h.expectCalls(`message id=id1 to=alice@example.org type=chat state=active body="hi"`)
+	plain.send("WHOIS alice")
+	got := plain.expectContains(
+		":irc.test 311 me Alice alice example.org * Alice",
+		":irc.test 319 me Alice &xmpp",
+		":irc.test 301 me Alice :away: lunch",
+		":irc.test 320 me Alice :JID: alice@example.org",
+		":irc.test 320 me Alice :subscription: both",
+		":irc.test 320 me Alice :resource phone: away (lunch), priority 5",
+		":irc.test 318 me alice :End of /WHOIS list",
+	)
+	_ = got
+
+	// A second resource with lower priority does not win even though it
+	// is more available; an equal priority decides by availability.
+	h.event(avail("alice@example.org/pc", "chat", "", 1))
+	plain.expect()
+	h.event(avail("alice@example.org/pc", "chat", "", 5))
+	plain.expect(":irc.test MODE &xmpp +v Alice")
+	notify.expect(":irc.test MODE &xmpp +v Alice", ":Alice!alice@example.org AWAY")
+
+	h.event(xmpp.Presence{From: "alice@example.org/pc", Type: "unavailable"})
+	h.event(xmpp.Presence{From: "alice@example.org/phone", Type: "unavailable", Status: "gone home"})
+	plain.expect(":irc.test MODE &xmpp -v Alice", ":Alice!alice@example.org QUIT :gone home")
+}
+
+func TestShowOffline(t *testing.T) {
+	h := newHarness(t, Config{ShowOffline: true})
+	h.connect(item("alice@example.org", "Alice"))
+	c := h.attach("me", "away-notify")
+	got := c.take()
+	if !strings.Contains(strings.Join(got, "\n"), "353 me = &xmpp :@me @xircd Alice") {
+		t.Fatalf("offline contact not listed unvoiced:\n%s", strings.Join(got, "\n"))
+	}
+	h.event(avail("alice@example.org/x", "", "", 0))
+	c.expect(":irc.test MODE &xmpp +v Alice", ":Alice!alice@example.org AWAY")
+	h.event(xmpp.Presence{From: "alice@example.org/x", Type: "unavailable"})
+	c.expect(":irc.test MODE &xmpp -v Alice", ":Alice!alice@example.org AWAY offline")
+
+	c.send("PRIVMSG &xmpp :set show_offline false")
+	c.expect(
+		":Alice!alice@example.org QUIT offline",
+		":xircd!xircd@irc.test PRIVMSG &xmpp :show_offline = false",
+	)
+}

@@ -1,0 +1,281 @@
+package bridge
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"xircd/xmpp"
+)
+
+// online returns a harness with alice online and one attached client.
+func online(t *testing.T, caps ...string) (*harness, *fakeClient) {
+	h := newHarness(t, Config{})
+	h.connect(item("alice@example.org", "Alice"))
+	h.event(avail("alice@example.org/phone", "", "", 0))
+	c := h.attach("me", caps...)
+	c.take()
+	return h, c
+}
+
+func TestIncomingChat(t *testing.T) {
+	h, c := online(t)
+	h.event(xmpp.Message{From: "alice@example.org/phone", Type: "chat", Body: "hello\r\nsecond line\n\n/me not an action here\x00\nQUIT :bye\r\n:evil!x@y PRIVMSG #a :b"})
+	c.expect(
+		":Alice!alice@example.org PRIVMSG me hello",
+		":Alice!alice@example.org PRIVMSG me :second line",
+		":Alice!alice@example.org PRIVMSG me :/me not an action here",
+		":Alice!alice@example.org PRIVMSG me :QUIT :bye",
+		":Alice!alice@example.org PRIVMSG me ::evil!x@y PRIVMSG #a :b",
+	)
+	h.event(xmpp.Message{From: "alice@example.org/phone", Type: "chat", Body: "/me waves"})
+	c.expect(":Alice!alice@example.org PRIVMSG me :\x01ACTION waves\x01")
+
+	// Replies go to the resource last heard from.
+	c.send("PRIVMSG alice :\x01ACTION waves back\x01")
+	h.expectCalls(`message id=id1 to=alice@example.org/phone type=chat state=active body="/me waves back"`)
+	c.expect()
+}
+
+func TestLongBodyIsSplit(t *testing.T) {
+	h, c := online(t)
+	body := strings.Repeat("ünïcödé ", 400) // 4800 bytes
+	h.event(xmpp.Message{From: "alice@example.org/phone", Type: "chat", Body: body})
+	lines := c.take()
+	if len(lines) < 8 {
+		t.Fatalf("4800 bytes became %d lines", len(lines))
+	}
+	var joined []string
+	for _, l := range lines {
+		if len(l)+2 > 512 {
+			t.Errorf("line of %d bytes: %q", len(l), l)
+		}
+		const p = ":Alice!alice@example.org PRIVMSG me :"
+		if !strings.HasPrefix(l, p) {
+			t.Fatalf("unexpected line %q", l)
+		}
+		joined = append(joined, strings.TrimPrefix(l, p))
+	}
+	if got, want := strings.TrimSpace(strings.Join(joined, " ")), strings.TrimSpace(body); got != want {
+		i := 0
+		for i < len(got) && i < len(want) && got[i] == want[i] {
+			i++
+		}
+		t.Errorf("text changed by splitting at byte %d: %q", i, got[max(0, i-20):min(len(got), i+20)])
+	}
+}
+
+func TestDelayedMessages(t *testing.T) {
+	h := newHarness(t, Config{})
+	h.connect(item("alice@example.org", "Alice"))
+	tagged := h.attach("me", "server-time")
+	plain := h.attach("me")
+	tagged.take()
+	plain.take()
+	stamp := time.Date(2025, 12, 24, 18, 30, 0, 0, time.UTC)
+	h.event(xmpp.Message{From: "alice@example.org/phone", Type: "chat", Body: "sent while you were away", Delay: stamp})
+	tagged.expect("@time=2025-12-24T18:30:00.000Z :Alice!alice@example.org PRIVMSG me :sent while you were away")
+	plain.expect(":Alice!alice@example.org PRIVMSG me :" + timestampPrefix(stamp) + "sent while you were away")
+}
+
+func TestEchoAndOtherClients(t *testing.T) {
+	h, a := online(t, "echo-message")
+	b := h.attach("other") // moved to the shared nick
+	b.expectContains(":other!user@localhost NICK me")
+	if b.Nick() != "me" {
+		t.Fatalf("second client's nick is %q, want me", b.Nick())
+	}
+	a.send("PRIVMSG Alice :hi there")
+	a.expect(":me!user@localhost PRIVMSG Alice :hi there")
+	b.expect(":me!user@localhost PRIVMSG Alice :hi there")
+	h.expectCalls(`message id=id1 to=alice@example.org type=chat state=active body="hi there"`)
+
+	b.send("NOTICE Alice :a notice")
+	a.expect(":me!user@localhost NOTICE Alice :a notice")
+	b.expect()
+	h.expectCalls(`message id=id2 to=alice@example.org type=chat state=active body="a notice"`)
+}
+
+func TestCarbons(t *testing.T) {
+	h, c := online(t)
+	h.event(xmpp.Message{From: "me@example.org/laptop", To: "alice@example.org/phone", Type: "chat", Body: "from my laptop", Carbon: xmpp.CarbonSent})
+	c.expect(":me!user@localhost PRIVMSG Alice :from my laptop")
+	h.event(xmpp.Message{From: "alice@example.org/phone", To: "me@example.org/laptop", Type: "chat", Body: "to my laptop", Carbon: xmpp.CarbonReceived})
+	c.expect(":Alice!alice@example.org PRIVMSG me :to my laptop")
+}
+
+func TestErrorReplyBecomesNotice(t *testing.T) {
+	h, c := online(t)
+	c.send("PRIVMSG Alice :are you there?")
+	h.expectCalls(`message id=id1 to=alice@example.org type=chat state=active body="are you there?"`)
+	h.event(xmpp.Message{ID: "id1", From: "alice@example.org", Type: "error", Error: &xmpp.StanzaError{Type: "cancel", Condition: "service-unavailable"}})
+	c.expect(`:Alice!alice@example.org NOTICE me :[xircd] your message "are you there?" was not delivered: service-unavailable`)
+}
+
+func TestQueueWhileDisconnected(t *testing.T) {
+	h, c := online(t)
+	h.x.setConnected(false)
+	h.event(xmpp.Disconnected{Err: errFakeNotConnected, RetryIn: 2 * time.Second})
+	c.expect(":xircd!xircd@irc.test NOTICE &xmpp :Disconnected from XMPP: xmpp: not connected; reconnecting in 2s. Messages you send meanwhile are queued.")
+	c.send("PRIVMSG Alice :later")
+	c.expect(`:Alice!alice@example.org NOTICE me :[xircd] XMPP is not connected; message queued (1 waiting), it will be sent on reconnect: "later"`)
+	h.expectCalls()
+
+	h.x.setConnected(true)
+	h.event(xmpp.Connected{JID: "me@example.org/xircd"})
+	h.expectCalls(`message id=id1 to=alice@example.org type=chat state=active body="later"`)
+	c.expect(
+		":xircd!xircd@irc.test NOTICE &xmpp :Connected to XMPP as me@example.org/xircd.",
+		`:Alice!alice@example.org NOTICE me :[xircd] queued message sent: "later"`,
+	)
+}
+
+func TestQueueIsBounded(t *testing.T) {
+	h, c := online(t)
+	h.x.setConnected(false)
+	h.event(xmpp.Disconnected{})
+	c.take()
+	for i := 0; i < maxPending; i++ {
+		c.send("PRIVMSG Alice :m")
+	}
+	c.take()
+	c.send("PRIVMSG Alice :one too many")
+	c.expect(`:Alice!alice@example.org NOTICE me :[xircd] XMPP is not connected and the queue is full; NOT sent: "one too many"`)
+}
+
+func TestUnknownSenderCanBeAnswered(t *testing.T) {
+	h, c := online(t)
+	h.event(xmpp.Message{From: "stranger@elsewhere.net/x", Type: "chat", Body: "hi, remember me?"})
+	c.expect(":stranger!stranger@elsewhere.net PRIVMSG me :hi, remember me?")
+	c.send("PRIVMSG stranger :who are you?")
+	h.expectCalls(`message id=id1 to=stranger@elsewhere.net/x type=chat state=active body="who are you?"`)
+	if err := h.b.CheckNick("stranger"); err == nil {
+		t.Error("a temporary nick is free for the user to take")
+	}
+	c.send("WHOIS stranger")
+	c.expectContains(`:irc.test 320 me stranger :not in your roster (use "add stranger@elsewhere.net" to add)`)
+
+	// Writing to a JID directly works as well.
+	c.send("PRIVMSG new@example.com :hello")
+	h.expectCalls(`message id=id2 to=new@example.com type=chat state=active body="hello"`)
+}
+
+func TestTyping(t *testing.T) {
+	h, c := online(t, "message-tags")
+	h.event(xmpp.Message{From: "alice@example.org/phone", Type: "chat", ChatState: "composing"})
+	c.expect("@+typing=active :Alice!alice@example.org TAGMSG me")
+	h.event(xmpp.Message{From: "alice@example.org/phone", Type: "chat", ChatState: "paused"})
+	c.expect("@+typing=paused :Alice!alice@example.org TAGMSG me")
+
+	c.send("@+typing=active TAGMSG Alice")
+	c.send("@+typing=done TAGMSG Alice")
+	h.expectCalls(
+		`message id=id1 to=alice@example.org type=chat state=composing body=""`,
+		`message id=id2 to=alice@example.org type=chat state=active body=""`,
+	)
+}
+
+func TestCTCPAnsweredLocally(t *testing.T) {
+	h, c := online(t)
+	c.send("PRIVMSG Alice :\x01PING 12345\x01")
+	c.expect(":Alice!alice@example.org NOTICE me :\x01PING 12345\x01")
+	c.send("PRIVMSG Alice :\x01VERSION\x01")
+	c.expect(":Alice!alice@example.org NOTICE me :\x01VERSION xircd XMPP gateway\x01")
+	c.send("PRIVMSG Alice :\x01CLIENTINFO\x01")
+	c.expect(":Alice!alice@example.org NOTICE me :\x01CLIENTINFO ACTION CLIENTINFO PING TIME VERSION\x01")
+	h.expectCalls()
+}
+
+func TestBacklogWhileDetached(t *testing.T) {
+	h := newHarness(t, Config{Backlog: 2})
+	h.connect(item("alice@example.org", "Alice"))
+	first := h.attach("me")
+	first.detach()
+	for _, body := range []string{"one", "two", "three"} {
+		h.event(xmpp.Message{From: "alice@example.org/phone", Type: "chat", Body: body})
+	}
+	c := h.attach("me", "server-time")
+	got := c.take()
+	want := []string{
+		":xircd!xircd@irc.test NOTICE me :1 older messages were dropped while no IRC client was attached (the backlog keeps 2).",
+		"@time=2026-03-04T05:06:07.000Z :Alice!alice@example.org PRIVMSG me two",
+		"@time=2026-03-04T05:06:07.000Z :Alice!alice@example.org PRIVMSG me three",
+	}
+	if tail := got[len(got)-3:]; strings.Join(tail, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("backlog replay:\n%s", strings.Join(got, "\n"))
+	}
+	// Delivered once.
+	c.detach()
+	d := h.attach("me")
+	for _, l := range d.take() {
+		if strings.Contains(l, "PRIVMSG me") {
+			t.Errorf("backlog delivered twice: %q", l)
+		}
+	}
+}
+
+func TestAwaySetsPresence(t *testing.T) {
+	h, c := online(t)
+	c.send("AWAY :dnd: in a meeting")
+	c.expect(":irc.test 306 me :You have been marked as being away")
+	c.send("AWAY :lunch")
+	c.send("AWAY :xa:gone")
+	c.send("AWAY")
+	c.take()
+	h.expectCalls(
+		`presence show="dnd" status="in a meeting"`,
+		`presence show="away" status="lunch"`,
+		`presence show="xa" status="gone"`,
+		`presence show="" status=""`,
+	)
+}
+
+func TestReconnectResync(t *testing.T) {
+	h := newHarness(t, Config{})
+	h.connect(item("alice@example.org", "Alice"), item("bob@example.org", "Bob"))
+	h.event(avail("alice@example.org/phone", "", "", 0))
+	h.event(avail("bob@example.org/pc", "", "", 0))
+	c := h.attach("me")
+	c.take()
+	c.send("AWAY :brb")
+	c.take()
+	h.x.takeCalls()
+
+	h.event(xmpp.Disconnected{})
+	h.b.settleAfter = time.Hour // settle only when the test says so
+	h.event(xmpp.Connected{JID: "me@example.org/xircd"})
+	h.event(xmpp.Roster{Items: []xmpp.RosterItem{item("alice@example.org", "Alice"), item("dave@example.org", "Dave")}})
+	h.expectCalls(`presence show="away" status="brb"`)
+	c.expect(
+		":xircd!xircd@irc.test NOTICE &xmpp :Disconnected from XMPP. Messages you send meanwhile are queued.",
+		":xircd!xircd@irc.test NOTICE &xmpp :Connected to XMPP as me@example.org/xircd.",
+		":Bob!bob@example.org QUIT :removed from the roster",
+	)
+	// Alice is still there: her presence coming back changes nothing.
+	h.event(avail("alice@example.org/phone", "", "", 0))
+	h.event(avail("dave@example.org/x", "", "", 0))
+	c.expect(":Dave!dave@example.org JOIN &xmpp", ":irc.test MODE &xmpp +v Dave")
+}
+
+func TestReconnectSettlesOfflineContacts(t *testing.T) {
+	h := newHarness(t, Config{})
+	h.connect(item("alice@example.org", "Alice"))
+	h.event(avail("alice@example.org/phone", "", "", 0))
+	c := h.attach("me")
+	c.take()
+	h.event(xmpp.Disconnected{})
+	h.b.settleAfter = 10 * time.Millisecond
+	h.event(xmpp.Connected{JID: "me@example.org/xircd"})
+	h.event(xmpp.Roster{Items: []xmpp.RosterItem{item("alice@example.org", "Alice")}})
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		got := strings.Join(c.take(), "\n")
+		if strings.Contains(got, ":Alice!alice@example.org QUIT offline") {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("offline contact never left after the reconnect")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
