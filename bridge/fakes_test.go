@@ -225,6 +225,7 @@ type harness struct {
 	x      *fakeXMPP
 	cancel context.CancelFunc
 	done   chan error
+	once   sync.Once
 }
 
 // fixedNow is the clock of every test bridge.
@@ -251,12 +252,14 @@ func newHarness(t *testing.T, cfg Config) *harness {
 }
 
 func (h *harness) stop() {
-	h.cancel()
-	select {
-	case <-h.done:
-	case <-time.After(10 * time.Second):
-		h.t.Error("Run did not return")
-	}
+	h.once.Do(func() {
+		h.cancel()
+		select {
+		case <-h.done:
+		case <-time.After(10 * time.Second):
+			h.t.Error("Run did not return")
+		}
+	})
 }
 
 // barrier returns once everything posted before has been processed.

@@ -1,0 +1,237 @@
+package bridge
+
+import (
+	"strings"
+	"testing"
+
+	"xircd/ircd"
+	"xircd/xmpp"
+)
+
+func TestNickAssignment(t *testing.T) {
+	h := newHarness(t, Config{})
+	c := h.attach("me")
+	c.take()
+	long := strings.Repeat("x", 40)
+	h.connect(
+		item("a1@example.org", "Ann Lee"),
+		item("a2@example.org", "Ann Lee"),
+		item("a3@example.org", "ann lee"),
+		item("me@other.org", ""),       // collides with the user's nick
+		item("xircd@other.org", ""),    // collides with the service nick
+		item("9lives@example.org", ""), // may not start with a digit
+		item("jörg@example.org", "Jörg!"),
+		item("@@@@", ""),
+		item("long@example.org", long),
+	)
+	want := map[string]string{
+		"a1@example.org":     "Ann_Lee",
+		"a2@example.org":     "Ann_Lee_2",
+		"a3@example.org":     "ann_lee_3",
+		"me@other.org":       "me_2",
+		"xircd@other.org":    "xircd_2",
+		"9lives@example.org": "_9lives",
+		"jörg@example.org":   "Jrg",
+		"long@example.org":   strings.Repeat("x", ircd.NickLen),
+	}
+	for jid, nick := range want {
+		got := h.b.contacts[bareJID(jid)]
+		if got == nil || got.nick != nick {
+			t.Errorf("%s: nick %v, want %q", jid, got, nick)
+		}
+	}
+	for _, ct := range h.b.contacts {
+		if !ircd.ValidNick(ct.nick) {
+			t.Errorf("%s got invalid nick %q", ct.jid, ct.nick)
+		}
+	}
+	for _, n := range []string{"Ann_Lee", "ann_LEE_2", "xircd", "XIRCD"} {
+		if err := h.b.CheckNick(n); err == nil {
+			t.Errorf("CheckNick(%q) allowed a taken nick", n)
+		} else if e, ok := err.(*ircd.Error); !ok || e.Code != "433" {
+			t.Errorf("CheckNick(%q) = %v, want 433", n, err)
+		}
+	}
+	if err := h.b.CheckNick("someone"); err != nil {
+		t.Errorf("CheckNick(someone) = %v", err)
+	}
+}
+
+func TestRenameSurvivesRestart(t *testing.T) {
+	dir := t.TempDir()
+	h := newHarness(t, Config{StateDir: dir})
+	h.connect(item("alice@example.org", "Alice"), item("bob@example.org", "Bob"))
+	h.event(avail("alice@example.org/phone", "", "", 0))
+	c := h.attach("me")
+	c.take()
+	c.send("PRIVMSG &xmpp :rename Alice ally")
+	c.expect(
+		":Alice!alice@example.org NICK ally",
+		":xircd!xircd@irc.test PRIVMSG &xmpp :Alice is now known as ally.",
+	)
+	c.send("PRIVMSG &xmpp :rename ally Bob")
+	c.expect(`:xircd!xircd@irc.test PRIVMSG &xmpp :The nick "Bob" is already in use.`)
+	c.send("PRIVMSG &xmpp :rename ally bad!nick")
+	c.expectContains(":xircd!xircd@irc.test PRIVMSG &xmpp :\"bad!nick\" is not a valid nick (letters, digits and []\\`_^{|}- only, at most 32 characters, not starting with a digit or -).")
+	h.stop()
+
+	// A new bridge over the same state directory; the roster name changes
+	// and the roster order changes, yet both nicks stay.
+	h2 := newHarness(t, Config{StateDir: dir})
+	h2.connect(item("bob@example.org", "Robert"), item("alice@example.org", "Alice Smith"))
+	if got := h2.b.contacts["alice@example.org"].nick; got != "ally" {
+		t.Errorf("after restart alice is %q, want ally", got)
+	}
+	if got := h2.b.contacts["bob@example.org"].nick; got != "Bob" {
+		t.Errorf("after restart bob is %q, want Bob (persisted)", got)
+	}
+}
+
+func TestRosterNameChangeRenames(t *testing.T) {
+	h := newHarness(t, Config{})
+	h.connect(item("bob@example.org", "Bob"))
+	h.event(avail("bob@example.org/pc", "", "", 0))
+	c := h.attach("me")
+	c.take()
+	h.event(xmpp.RosterPush{Item: item("bob@example.org", "Robert")})
+	c.expect(":Bob!bob@example.org NICK Robert")
+}
+
+func TestControlCommands(t *testing.T) {
+	h := newHarness(t, Config{})
+	h.connect(item("alice@example.org", "Alice"))
+	c := h.attach("me")
+	other := h.attach("me")
+	c.take()
+	other.take()
+
+	c.send("PRIVMSG &xmpp :help rename")
+	c.expect(
+		":xircd!xircd@irc.test PRIVMSG &xmpp :Usage: rename NICK NEWNICK",
+		":xircd!xircd@irc.test PRIVMSG &xmpp :Gives a contact another IRC nick. The choice is kept across restarts.",
+	)
+	// The other client sees the question and the answer.
+	other.expect(
+		":me!user@localhost PRIVMSG &xmpp :help rename",
+		":xircd!xircd@irc.test PRIVMSG &xmpp :Usage: rename NICK NEWNICK",
+		":xircd!xircd@irc.test PRIVMSG &xmpp :Gives a contact another IRC nick. The choice is kept across restarts.",
+	)
+
+	c.send("PRIVMSG &xmpp :frobnicate")
+	c.expect(`:xircd!xircd@irc.test PRIVMSG &xmpp :Unknown command "frobnicate". Commands: accept, add, deny, help, info, join, remove, rename, rooms, save, set, status. Type "help COMMAND" for details.`)
+	c.send("PRIVMSG &xmpp :rename Alice")
+	c.expect(":xircd!xircd@irc.test PRIVMSG &xmpp :Usage: rename NICK NEWNICK")
+
+	c.send("PRIVMSG &xmpp :add bob@example.org Bobby")
+	h.expectCalls(`roster-set bob@example.org name="Bobby"`, "subscribe bob@example.org")
+	c.expect(":xircd!xircd@irc.test PRIVMSG &xmpp :Adding bob@example.org and asking to see its presence.")
+	h.event(xmpp.RosterPush{Item: xmpp.RosterItem{JID: "bob@example.org", Name: "Bobby", Subscription: "none", Ask: "subscribe"}})
+	c.expect(":xircd!xircd@irc.test NOTICE &xmpp :Contact Bobby (bob@example.org) was added to the roster.")
+	c.send("PRIVMSG &xmpp :add not-a-jid/x")
+	c.expect(`:xircd!xircd@irc.test PRIVMSG &xmpp :"not-a-jid/x" is not a JID. Usage: add JID [NICK]`)
+
+	// Commands work in a query with the service nick, too.
+	c.send("PRIVMSG xircd :info Bobby")
+	c.expect(
+		":xircd!xircd@irc.test PRIVMSG me Bobby:",
+		":xircd!xircd@irc.test PRIVMSG me :  JID: bob@example.org",
+		":xircd!xircd@irc.test PRIVMSG me :  roster name: Bobby",
+		":xircd!xircd@irc.test PRIVMSG me :  subscription: none (subscription request pending)",
+		":xircd!xircd@irc.test PRIVMSG me :  offline",
+	)
+
+	h.event(xmpp.Subscription{From: "carol@example.org", Type: "subscribe"})
+	c.expect(`:xircd!xircd@irc.test NOTICE &xmpp :carol@example.org asks to see your presence. Type "accept carol@example.org" to allow it or "deny carol@example.org" to refuse.`)
+	c.send("PRIVMSG &xmpp :accept carol@example.org")
+	h.expectCalls("approve carol@example.org", "subscribe carol@example.org")
+	c.send("PRIVMSG &xmpp :deny dave@example.org")
+	h.expectCalls("deny dave@example.org")
+	c.send("PRIVMSG &xmpp :remove Alice")
+	h.expectCalls("roster-remove alice@example.org")
+	c.take()
+	h.event(xmpp.RosterPush{Item: xmpp.RosterItem{JID: "alice@example.org", Subscription: "remove"}})
+	c.expect(":xircd!xircd@irc.test NOTICE &xmpp :Contact Alice (alice@example.org) was removed from the roster.")
+	if h.b.CheckNick("Alice") != nil {
+		t.Error("a removed contact's nick is still taken")
+	}
+
+	c.send("PRIVMSG &xmpp :status")
+	c.expect(
+		":xircd!xircd@irc.test PRIVMSG &xmpp :XMPP: connected as me@example.org.",
+		":xircd!xircd@irc.test PRIVMSG &xmpp :Contacts: 0 online of 1.",
+		":xircd!xircd@irc.test PRIVMSG &xmpp :Your presence: available.",
+		":xircd!xircd@irc.test PRIVMSG &xmpp :IRC clients attached: 2.",
+	)
+	c.send("PRIVMSG &xmpp :set")
+	c.expect(":xircd!xircd@irc.test PRIVMSG &xmpp :show_offline = false")
+	c.send("PRIVMSG &xmpp :set show_offline maybe")
+	c.expect(":xircd!xircd@irc.test PRIVMSG &xmpp :show_offline takes true or false. Usage: set show_offline true|false")
+	c.send("PRIVMSG &xmpp :save")
+	c.expect(":xircd!xircd@irc.test PRIVMSG &xmpp :No state directory is configured (bridge.state_dir); nothing is saved.")
+}
+
+func TestEveryCommandHasHelp(t *testing.T) {
+	for name, cmd := range controlCommands {
+		if len(cmd.help) == 0 || !strings.HasPrefix(cmd.usage, name) {
+			t.Errorf("command %s lacks help or usage", name)
+		}
+	}
+}
+
+func TestIRCQueries(t *testing.T) {
+	h, c := online(t)
+	h.event(avail("alice@example.org/phone", "away", "", 0))
+	c.take()
+	c.send("ISON Alice nobody xircd me")
+	c.expect(":irc.test 303 me :Alice xircd me")
+	c.send("USERHOST Alice me")
+	c.expect(":irc.test 302 me :Alice=-alice@example.org me=+user@localhost")
+	c.send("MODE &xmpp")
+	c.expect(":irc.test 324 me &xmpp +nt", ":irc.test 329 me &xmpp 1772600767")
+	c.send("MODE &xmpp +o Alice")
+	c.expectContains(":irc.test 482 me &xmpp :The control channel's modes follow XMPP presence and cannot be changed")
+	c.send("MODE me +i")
+	c.expect(":me!user@localhost MODE me +i")
+	c.send("MODE me")
+	c.expect(":irc.test 221 me +i")
+	c.send("JOIN #room@conference.example.org")
+	c.expect(":irc.test 403 me #room@conference.example.org :Group chats are not supported yet")
+	c.send("PART &xmpp :bye")
+	c.expect(":me!user@localhost PART &xmpp bye")
+	// Presence changes no longer reach a client outside the channel.
+	h.event(avail("alice@example.org/phone", "", "", 0))
+	c.expect()
+	c.send("JOIN &xmpp")
+	c.expectContains(":me!user@localhost JOIN &xmpp", ":irc.test 353 me = &xmpp :@me @xircd +Alice")
+	c.send("TOPIC &xmpp :new")
+	c.expect(":irc.test 482 me &xmpp :The control channel's topic is fixed")
+	c.send("LIST")
+	c.expect(
+		":irc.test 321 me Channel :Users  Name",
+		`:irc.test 322 me &xmpp 3 :XMPP contacts of me@example.org — type "help" here for commands`,
+		":irc.test 323 me :End of /LIST",
+	)
+	c.send("WHOIS nobody")
+	c.expect(":irc.test 401 me nobody :No such nick/channel", ":irc.test 318 me nobody :End of /WHOIS list")
+	c.send("PRIVMSG nobody :hi")
+	c.expect(":irc.test 401 me nobody :No such nick/channel")
+}
+
+func TestNickChangeSharedByClients(t *testing.T) {
+	h, a := online(t)
+	b := h.attach("me")
+	b.take()
+	a.send("NICK Alice")
+	a.expect(":irc.test 433 me Alice :Nickname is in use by XMPP contact alice@example.org")
+	a.send("NICK newme")
+	a.expect(":me!user@localhost NICK newme")
+	b.expect(":me!user@localhost NICK newme")
+	if b.Nick() != "newme" {
+		t.Errorf("other client's nick %q", b.Nick())
+	}
+	// New contacts avoid the user's nick.
+	h.event(xmpp.RosterPush{Item: item("newme@example.org", "")})
+	if got := h.b.contacts["newme@example.org"].nick; got != "newme_2" {
+		t.Errorf("contact got %q, want newme_2", got)
+	}
+}
