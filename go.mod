@@ -7,4 +7,9 @@ require (
 	gopkg.in/irc.v4 v4.0.0
 )
 
-require golang.org/x/time v0.0.0-20220722155302-e5dcc9cfc0b9 // indirect
+require (
+	github.com/google/uuid v1.6.0 // indirect
+	github.com/xmppo/go-xmpp v0.3.7
+	golang.org/x/net v0.56.0 // indirect
+	golang.org/x/time v0.0.0-20220722155302-e5dcc9cfc0b9 // indirect
+)

@@ -2,4 +2,40 @@
 // the stream alive, reconnects, and turns stanzas into typed events and typed
 // requests into stanzas. It is the only package that imports go-xmpp and it
 // knows nothing of IRC.
+//
+// # Connection
+//
+// New validates a Config; Start runs a supervisor that connects (StartTLS by
+// default, direct TLS, or plain TCP to a loopback server only), logs in with
+// SASL, binds a resource, requests the roster, enables carbons (XEP-0280)
+// and sends the initial presence. When the stream breaks it emits
+// Disconnected and reconnects with exponential backoff and jitter until
+// Close. A stream that stays silent for Config.DeadTimeout is considered
+// dead; keepalive pings (XEP-0199) are sent after PingInterval of silence.
+// One goroutine reads the stream and one writes it.
+//
+// The session answers IQ ping, disco#info (listing only what it handles)
+// and jabber:iq:version; every other get or set is answered with
+// service-unavailable. Roster pushes are accepted only from the account
+// itself, carbons only when sent by the account's bare JID: anything else
+// would let a contact forge roster changes or messages.
+//
+// # Body rule
+//
+// The same rule applies to every text the session passes on (message
+// bodies, subjects, statuses, roster names, error texts) in both
+// directions, see CleanText:
+//
+//   - Text is kept as is otherwise: LF stays a line break inside the text
+//     (splitting into lines is the receiver's business), "<", "&", quotes
+//     and emoji arrive unchanged after XML unescaping.
+//   - CR LF and a lone CR become LF.
+//   - Control characters other than TAB and LF (U+0000–U+001F) are
+//     removed: XML 1.0 cannot carry them.
+//   - Invalid UTF-8 and the non-characters U+FFFE and U+FFFF become U+FFFD.
+//
+// Outgoing text is cleaned by the same rule and then escaped (&amp; &lt;
+// &gt;, and quotes in attributes), so no text can inject markup. Incoming
+// stanzas that are not well-formed XML are a stream error: the connection is
+// dropped and re-established, nothing of the broken stanza is delivered.
 package xmpp

@@ -66,8 +66,9 @@ func Installed() bool {
 	return err == nil
 }
 
-// StartT starts a server for a test and stops it in t.Cleanup. When prosody
-// is missing the test is skipped, except with CI=true where it fails.
+// StartT starts a server for a test and stops it in t.Cleanup, which also
+// removes Dir unless PROSODYTEST_KEEP is set. When prosody is missing the
+// test is skipped, except with CI=true where it fails.
 func StartT(t testing.TB, opts Options) *Server {
 	t.Helper()
 	if !Installed() {
@@ -88,6 +89,10 @@ func StartT(t testing.TB, opts Options) *Server {
 			if b, err := os.ReadFile(s.LogFile); err == nil {
 				t.Logf("prosody log (%s):\n%s", s.LogFile, tail(b, 4000))
 			}
+		}
+		if os.Getenv("PROSODYTEST_KEEP") != "" {
+			t.Logf("keeping %s (PROSODYTEST_KEEP)", s.Dir)
+			return
 		}
 		os.RemoveAll(s.Dir)
 	})

@@ -1,0 +1,191 @@
+package xmpp
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Config describes the account and how to reach its server.
+type Config struct {
+	JID          string // bare JID of the account; "user@domain/res" sets Resource
+	Password     string
+	PasswordFile string // read when Password is empty; one trailing newline is ignored
+
+	// Server is "host:port" or "host" (port 5222, 5223 for direct TLS). Empty
+	// means a DNS SRV lookup (_xmpp-client._tcp, or _xmpps-client._tcp for
+	// direct TLS) of the JID's domain, then the domain itself.
+	Server string
+	// TLS is "starttls" (default), "direct" (TLS from the first byte) or
+	// "plain" (no TLS; refused unless Server is a loopback address).
+	TLS                string
+	CAFile             string // extra PEM CA(s) trusted for the server certificate
+	InsecureSkipVerify bool
+
+	Resource string // default "xircd"
+	Priority int    // presence priority, -128..127
+
+	ConnectTimeout time.Duration // whole connect: dial, TLS, SASL, bind; default 30s
+	DeadTimeout    time.Duration // silence after which the stream is dead; default 60s
+	PingInterval   time.Duration // keepalive XEP-0199 pings when idle; default DeadTimeout/2
+	MinBackoff     time.Duration // first reconnect delay; default 1s
+	MaxBackoff     time.Duration // reconnect delay cap; default 5m
+
+	ClientName    string // jabber:iq:version name and disco identity; default "xircd"
+	ClientVersion string // jabber:iq:version version; default "dev"
+
+	Logger *slog.Logger
+}
+
+// Connection modes of Config.TLS.
+const (
+	TLSStartTLS = "starttls"
+	TLSDirect   = "direct"
+	TLSPlain    = "plain"
+)
+
+func (cfg *Config) normalize() error {
+	jid := strings.TrimSpace(cfg.JID)
+	if i := strings.IndexByte(jid, '/'); i >= 0 {
+		if cfg.Resource == "" {
+			cfg.Resource = jid[i+1:]
+		}
+		jid = jid[:i]
+	}
+	local, domain, ok := strings.Cut(jid, "@")
+	if !ok || local == "" || domain == "" || strings.ContainsAny(jid, " \t\r\n\"'<>&") {
+		return fmt.Errorf("xmpp: jid %q is not a bare JID like user@example.org", cfg.JID)
+	}
+	cfg.JID = strings.ToLower(local) + "@" + strings.ToLower(domain)
+	if cfg.Password == "" && cfg.PasswordFile != "" {
+		b, err := os.ReadFile(cfg.PasswordFile)
+		if err != nil {
+			return fmt.Errorf("xmpp: password_file: %w", err)
+		}
+		cfg.Password = strings.TrimSuffix(strings.TrimSuffix(string(b), "\n"), "\r")
+	}
+	if cfg.Password == "" {
+		return errors.New("xmpp: no password (password or password_file)")
+	}
+	switch cfg.TLS {
+	case "":
+		cfg.TLS = TLSStartTLS
+	case TLSStartTLS, TLSDirect, TLSPlain:
+	default:
+		return fmt.Errorf("xmpp: tls = %q: want \"starttls\", \"direct\" or \"plain\"", cfg.TLS)
+	}
+	if cfg.Server != "" {
+		host, port, err := net.SplitHostPort(cfg.Server)
+		if err != nil {
+			host = cfg.Server
+			port = "5222"
+			if cfg.TLS == TLSDirect {
+				port = "5223"
+			}
+		}
+		if p, err := strconv.Atoi(port); err != nil || p <= 0 || p > 65535 || host == "" {
+			return fmt.Errorf("xmpp: server %q is not host:port", cfg.Server)
+		}
+		cfg.Server = net.JoinHostPort(host, port)
+	}
+	if cfg.TLS == TLSPlain && !isLoopback(cfg.Server) {
+		return fmt.Errorf("xmpp: tls = \"plain\" is only allowed to a loopback server address, not %q", cfg.Server)
+	}
+	if cfg.Resource == "" {
+		cfg.Resource = "xircd"
+	}
+	if cfg.Priority < -128 || cfg.Priority > 127 {
+		return fmt.Errorf("xmpp: priority %d outside -128..127", cfg.Priority)
+	}
+	def := func(d *time.Duration, v time.Duration) {
+		if *d <= 0 {
+			*d = v
+		}
+	}
+	def(&cfg.ConnectTimeout, 30*time.Second)
+	def(&cfg.DeadTimeout, 60*time.Second)
+	def(&cfg.PingInterval, cfg.DeadTimeout/2)
+	def(&cfg.MinBackoff, time.Second)
+	def(&cfg.MaxBackoff, 5*time.Minute)
+	if cfg.PingInterval >= cfg.DeadTimeout {
+		return fmt.Errorf("xmpp: ping interval %v must be shorter than the dead timeout %v", cfg.PingInterval, cfg.DeadTimeout)
+	}
+	if cfg.MaxBackoff < cfg.MinBackoff {
+		cfg.MaxBackoff = cfg.MinBackoff
+	}
+	if cfg.ClientName == "" {
+		cfg.ClientName = "xircd"
+	}
+	if cfg.ClientVersion == "" {
+		cfg.ClientVersion = "dev"
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	return nil
+}
+
+// isLoopback reports whether hostport names the local machine literally.
+func isLoopback(hostport string) bool {
+	if hostport == "" {
+		return false
+	}
+	host, _, err := net.SplitHostPort(hostport)
+	if err != nil {
+		host = hostport
+	}
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+func (s *Session) tlsConfig() (*tls.Config, error) {
+	tc := &tls.Config{
+		ServerName:         s.domain,
+		InsecureSkipVerify: s.cfg.InsecureSkipVerify, //nolint:gosec // explicit user choice
+		MinVersion:         tls.VersionTLS12,
+	}
+	if s.cfg.CAFile != "" {
+		pem, err := os.ReadFile(s.cfg.CAFile)
+		if err != nil {
+			return nil, fmt.Errorf("xmpp: ca_file: %w", err)
+		}
+		pool, err := x509.SystemCertPool()
+		if err != nil || pool == nil {
+			pool = x509.NewCertPool()
+		}
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("xmpp: ca_file %s holds no PEM certificate", s.cfg.CAFile)
+		}
+		tc.RootCAs = pool
+	}
+	return tc, nil
+}
+
+// serverAddr returns the address to dial: the configured server, else the
+// best SRV target, else the domain on the default port.
+func (s *Session) serverAddr(ctx context.Context) string {
+	if s.cfg.Server != "" {
+		return s.cfg.Server
+	}
+	service, port := "xmpp-client", "5222"
+	if s.cfg.TLS == TLSDirect {
+		service, port = "xmpps-client", "5223"
+	}
+	_, addrs, err := net.DefaultResolver.LookupSRV(ctx, service, "tcp", s.domain)
+	if err == nil && len(addrs) > 0 && addrs[0].Target != "." {
+		// LookupSRV sorts by priority and randomizes by weight.
+		return net.JoinHostPort(strings.TrimSuffix(addrs[0].Target, "."), strconv.Itoa(int(addrs[0].Port)))
+	}
+	return net.JoinHostPort(s.domain, port)
+}

@@ -1,0 +1,283 @@
+package xmpp
+
+import (
+	"context"
+	"encoding/xml"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// SendMessage sends a message and returns the stanza id it used, which is
+// also its XEP-0359 origin-id. The body and subject follow the body rule of
+// the package documentation.
+func (s *Session) SendMessage(m OutMessage) (string, error) {
+	if !validJID(m.To) {
+		return "", fmt.Errorf("xmpp: invalid recipient %q", m.To)
+	}
+	typ := m.Type
+	switch typ {
+	case "":
+		typ = "chat"
+	case "chat", "groupchat", "normal", "headline":
+	default:
+		return "", fmt.Errorf("xmpp: invalid message type %q", m.Type)
+	}
+	switch m.ChatState {
+	case "", "active", "composing", "paused", "inactive", "gone":
+	default:
+		return "", fmt.Errorf("xmpp: invalid chat state %q", m.ChatState)
+	}
+	id := newID()
+	var b strings.Builder
+	fmt.Fprintf(&b, "<message to='%s' type='%s' id='%s'>", escapeAttr(m.To), typ, id)
+	if m.Body != "" {
+		fmt.Fprintf(&b, "<body>%s</body>", escapeText(m.Body))
+	}
+	if m.HasSubject {
+		fmt.Fprintf(&b, "<subject>%s</subject>", escapeText(m.Subject))
+	}
+	if m.ChatState != "" {
+		fmt.Fprintf(&b, "<%s xmlns='%s'/>", m.ChatState, nsChatStates)
+	}
+	if m.Body == "" && !m.HasSubject {
+		// A pure chat-state notification is not worth storing.
+		b.WriteString("<no-store xmlns='urn:xmpp:hints'/>")
+	}
+	fmt.Fprintf(&b, "<origin-id xmlns='%s' id='%s'/></message>", nsSID, id)
+	if err := s.send(b.String()); err != nil {
+		return "", err
+	}
+	return id, nil
+}
+
+// SetPresence sets the user's own presence, to the server and to every
+// joined room: show is "" (available), "away", "xa", "dnd" or "chat". It
+// is remembered and sent again after a reconnect.
+func (s *Session) SetPresence(show, status string) error {
+	switch show {
+	case "", "away", "xa", "dnd", "chat":
+	default:
+		return fmt.Errorf("xmpp: invalid show %q", show)
+	}
+	s.mu.Lock()
+	s.show, s.status = show, status
+	rooms := make(map[string]string, len(s.rooms))
+	for r, n := range s.rooms {
+		rooms[r] = n
+	}
+	s.mu.Unlock()
+	if err := s.send(s.presenceStanza("", "", show, status)); err != nil {
+		return err
+	}
+	for room, nick := range rooms {
+		s.send(s.presenceStanza(room+"/"+nick, "", show, status))
+	}
+	return nil
+}
+
+// presenceStanza builds an available presence (with our priority) to the
+// given address ("" = broadcast); extra is raw XML appended inside.
+func (s *Session) presenceStanza(to, extra, show, status string) string {
+	var b strings.Builder
+	b.WriteString("<presence")
+	if to != "" {
+		fmt.Fprintf(&b, " to='%s'", escapeAttr(to))
+	}
+	b.WriteString(">")
+	if show != "" {
+		fmt.Fprintf(&b, "<show>%s</show>", show)
+	}
+	if status != "" {
+		fmt.Fprintf(&b, "<status>%s</status>", escapeText(status))
+	}
+	fmt.Fprintf(&b, "<priority>%d</priority>%s</presence>", s.cfg.Priority, extra)
+	return b.String()
+}
+
+// RosterSet adds or updates a roster item (name, groups). It returns the
+// IQ id; a refusal arrives as RequestFailed{Op: "roster-set"}.
+func (s *Session) RosterSet(item RosterItem) (string, error) {
+	if !validJID(item.JID) || strings.Contains(item.JID, "/") {
+		return "", fmt.Errorf("xmpp: invalid roster JID %q", item.JID)
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "<query xmlns='%s'><item jid='%s'", nsRoster, escapeAttr(item.JID))
+	if item.Name != "" {
+		fmt.Fprintf(&b, " name='%s'", escapeAttr(item.Name))
+	}
+	b.WriteString(">")
+	for _, g := range item.Groups {
+		if g != "" {
+			fmt.Fprintf(&b, "<group>%s</group>", escapeText(g))
+		}
+	}
+	b.WriteString("</item></query>")
+	return s.request("roster-set", "", "set", b.String())
+}
+
+// RosterRemove removes a contact, which also cancels the subscriptions
+// both ways. A refusal arrives as RequestFailed{Op: "roster-remove"}.
+func (s *Session) RosterRemove(jid string) (string, error) {
+	if !validJID(jid) {
+		return "", fmt.Errorf("xmpp: invalid roster JID %q", jid)
+	}
+	return s.request("roster-remove", "", "set",
+		fmt.Sprintf("<query xmlns='%s'><item jid='%s' subscription='remove'/></query>", nsRoster, escapeAttr(bareJID(jid))))
+}
+
+func (s *Session) request(op, to, typ, payload string) (string, error) {
+	c, err := s.current()
+	if err != nil {
+		return "", err
+	}
+	return c.requestIQ(op, to, typ, payload, nil)
+}
+
+// Subscribe asks jid for its presence.
+func (s *Session) Subscribe(jid string) error { return s.subscription(jid, "subscribe") }
+
+// Approve accepts jid's subscription request.
+func (s *Session) Approve(jid string) error { return s.subscription(jid, "subscribed") }
+
+// Deny refuses jid's subscription request (or revokes an approval).
+func (s *Session) Deny(jid string) error { return s.subscription(jid, "unsubscribed") }
+
+// Unsubscribe stops receiving jid's presence.
+func (s *Session) Unsubscribe(jid string) error { return s.subscription(jid, "unsubscribe") }
+
+func (s *Session) subscription(jid, typ string) error {
+	if !validJID(jid) {
+		return fmt.Errorf("xmpp: invalid JID %q", jid)
+	}
+	return s.send(fmt.Sprintf("<presence to='%s' type='%s'/>", escapeAttr(bareJID(jid)), typ))
+}
+
+// JoinRoom joins a XEP-0045 room (bare JID) as nick, with the room
+// password if any. History: historyMaxStanzas < 0 leaves the amount to the
+// room, 0 asks for none, n > 0 for at most n messages; a non-zero since asks
+// only for messages after that time. The room answers with presences
+// (status 110 marks our own) or an error presence. Joined rooms are
+// forgotten when the connection drops: rejoin after Connected.
+func (s *Session) JoinRoom(room, nick, password string, historyMaxStanzas int, since time.Time) error {
+	room = bareJID(room)
+	if !validJID(room) || !strings.Contains(room, "@") || nick == "" || !validJID(room+"/"+nick) {
+		return fmt.Errorf("xmpp: invalid room %q or nick %q", room, nick)
+	}
+	var x strings.Builder
+	fmt.Fprintf(&x, "<x xmlns='%s'>", nsMUC)
+	if password != "" {
+		fmt.Fprintf(&x, "<password>%s</password>", escapeText(password))
+	}
+	if historyMaxStanzas >= 0 || !since.IsZero() {
+		x.WriteString("<history")
+		if historyMaxStanzas >= 0 {
+			fmt.Fprintf(&x, " maxstanzas='%d'", historyMaxStanzas)
+		}
+		if !since.IsZero() {
+			fmt.Fprintf(&x, " since='%s'", since.UTC().Format("2006-01-02T15:04:05.000Z"))
+		}
+		x.WriteString("/>")
+	}
+	x.WriteString("</x>")
+	s.mu.Lock()
+	show, status := s.show, s.status
+	s.mu.Unlock()
+	if err := s.send(s.presenceStanza(room+"/"+nick, x.String(), show, status)); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	s.rooms[strings.ToLower(room)] = nick
+	s.mu.Unlock()
+	return nil
+}
+
+// LeaveRoom leaves a room given by its bare JID (our nick is remembered
+// from JoinRoom) or by our occupant JID, with an optional status message.
+func (s *Session) LeaveRoom(room, status string) error {
+	bare := strings.ToLower(bareJID(room))
+	s.mu.Lock()
+	nick, joined := s.rooms[bare]
+	delete(s.rooms, bare)
+	s.mu.Unlock()
+	to := room
+	if !strings.Contains(room, "/") {
+		if !joined {
+			return fmt.Errorf("xmpp: not in room %q", room)
+		}
+		to = room + "/" + nick
+	}
+	if !validJID(to) {
+		return fmt.Errorf("xmpp: invalid room %q", room)
+	}
+	st := ""
+	if status != "" {
+		st = "<status>" + escapeText(status) + "</status>"
+	}
+	return s.send(fmt.Sprintf("<presence to='%s' type='unavailable'>%s</presence>", escapeAttr(to), st))
+}
+
+// IQResult is the answer to SendIQ.
+type IQResult struct {
+	From    string
+	Type    string       // "result" or "error"
+	Payload []byte       // inner XML of the answer
+	Err     *StanzaError // Type == "error"
+}
+
+// SendIQ sends an IQ of type get or set to to ("" = the account) with
+// payload as its child and waits for the answer. payload is raw XML that the
+// caller must build well-formed and escaped; it is checked for
+// well-formedness before sending. The answer must come from to (or, for "",
+// from the account or its server); anything else is ignored.
+func (s *Session) SendIQ(ctx context.Context, to, typ, payload string) (*IQResult, error) {
+	if typ != "get" && typ != "set" {
+		return nil, fmt.Errorf("xmpp: invalid iq type %q", typ)
+	}
+	if to != "" && !validJID(to) {
+		return nil, fmt.Errorf("xmpp: invalid JID %q", to)
+	}
+	if err := checkWellFormed(payload); err != nil {
+		return nil, fmt.Errorf("xmpp: iq payload: %w", err)
+	}
+	c, err := s.current()
+	if err != nil {
+		return nil, err
+	}
+	reply := make(chan *xmlIQ, 1)
+	id, err := c.requestIQ("iq", to, typ, payload, reply)
+	if err != nil {
+		return nil, err
+	}
+	select {
+	case iq := <-reply:
+		res := &IQResult{From: iq.From, Type: iq.Type, Payload: iq.Inner}
+		if iq.Type == "error" {
+			res.Err = iq.Error.toStanzaError()
+			if res.Err == nil {
+				res.Err = &StanzaError{Condition: "undefined-condition"}
+			}
+		}
+		return res, nil
+	case <-c.done:
+		return nil, ErrNotConnected
+	case <-ctx.Done():
+		c.mu.Lock()
+		delete(c.pending, id)
+		c.mu.Unlock()
+		return nil, ctx.Err()
+	}
+}
+
+func checkWellFormed(payload string) error {
+	d := xml.NewDecoder(strings.NewReader("<x>" + payload + "</x>"))
+	for {
+		_, err := d.Token()
+		if err != nil {
+			if err.Error() == "EOF" {
+				return nil
+			}
+			return err
+		}
+	}
+}

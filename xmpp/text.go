@@ -1,0 +1,174 @@
+package xmpp
+
+import (
+	"errors"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// CleanText applies the body rule (see the package documentation) to s:
+// invalid UTF-8 becomes U+FFFD, CR LF and lone CR become LF, control
+// characters other than TAB and LF are removed, and the non-characters
+// U+FFFE and U+FFFF become U+FFFD. Everything else, including emoji and
+// XML-special characters, is kept as is.
+func CleanText(s string) string {
+	if isClean(s) {
+		return s
+	}
+	var b strings.Builder
+	b.Grow(len(s))
+	for i := 0; i < len(s); {
+		r, n := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == utf8.RuneError && n <= 1:
+			b.WriteRune(utf8.RuneError)
+		case r == '\r':
+			b.WriteByte('\n')
+			if i+1 < len(s) && s[i+1] == '\n' {
+				n++
+			}
+		case r == '\t' || r == '\n':
+			b.WriteRune(r)
+		case r < 0x20:
+			// dropped: not allowed in XML 1.0
+		case r == 0xFFFE || r == 0xFFFF:
+			b.WriteRune(utf8.RuneError)
+		default:
+			b.WriteString(s[i : i+n])
+		}
+		i += n
+	}
+	return b.String()
+}
+
+func isClean(s string) bool {
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if c < 0x20 && c != '\t' && c != '\n' {
+				return false
+			}
+			i++
+			continue
+		}
+		r, n := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && n <= 1 || r == 0xFFFE || r == 0xFFFF {
+			return false
+		}
+		i += n
+	}
+	return true
+}
+
+// escapeText cleans s and escapes it for XML character data.
+func escapeText(s string) string {
+	s = CleanText(s)
+	if !strings.ContainsAny(s, "&<>") {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		switch s[i] {
+		case '&':
+			b.WriteString("&amp;")
+		case '<':
+			b.WriteString("&lt;")
+		case '>':
+			b.WriteString("&gt;")
+		default:
+			b.WriteByte(s[i])
+		}
+	}
+	return b.String()
+}
+
+// escapeAttr cleans s and escapes it for an attribute value in either
+// kind of quotes; TAB and LF are written as character references so that
+// attribute-value normalisation keeps them.
+func escapeAttr(s string) string {
+	s = CleanText(s)
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		switch s[i] {
+		case '&':
+			b.WriteString("&amp;")
+		case '<':
+			b.WriteString("&lt;")
+		case '>':
+			b.WriteString("&gt;")
+		case '"':
+			b.WriteString("&quot;")
+		case '\'':
+			b.WriteString("&apos;")
+		case '\n':
+			b.WriteString("&#xA;")
+		case '\t':
+			b.WriteString("&#x9;")
+		default:
+			b.WriteByte(s[i])
+		}
+	}
+	return b.String()
+}
+
+var errBadStamp = errors.New("xmpp: bad XEP-0082 timestamp")
+
+// ParseStamp parses a XEP-0082 DateTime (CCYY-MM-DDThh:mm:ss[.sss]TZD, any
+// number of fraction digits, TZD "Z" or ±hh:mm) or a legacy XEP-0091 stamp
+// (CCYYMMDDThh:mm:ss, UTC) and returns it in UTC.
+func ParseStamp(s string) (time.Time, error) {
+	s = strings.ToUpper(strings.TrimSpace(s))
+	if len(s) == 17 && s[8] == 'T' {
+		t, err := time.Parse("20060102T15:04:05", s)
+		if err != nil {
+			return time.Time{}, errBadStamp
+		}
+		return t.UTC(), nil
+	}
+	// time.RFC3339Nano accepts at most nine fraction digits; XEP-0082 has
+	// no limit, and digits beyond nanoseconds carry no information here.
+	if dot := strings.IndexByte(s, '.'); dot >= 0 {
+		end := dot + 1
+		for end < len(s) && s[end] >= '0' && s[end] <= '9' {
+			end++
+		}
+		if end == dot+1 {
+			return time.Time{}, errBadStamp
+		}
+		if end-dot-1 > 9 {
+			s = s[:dot+10] + s[end:]
+		}
+	}
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return time.Time{}, errBadStamp
+	}
+	return t.UTC(), nil
+}
+
+// bareJID strips the resource.
+func bareJID(jid string) string {
+	if i := strings.IndexByte(jid, '/'); i >= 0 {
+		return jid[:i]
+	}
+	return jid
+}
+
+// validJID is a cheap sanity check for JIDs we put into stanzas: non-empty,
+// no whitespace or control characters, at most 3071 bytes (RFC 7622).
+func validJID(jid string) bool {
+	if jid == "" || len(jid) > 3071 || !utf8.ValidString(jid) {
+		return false
+	}
+	for _, r := range jid {
+		if r <= ' ' || r == 0x7f {
+			return false
+		}
+	}
+	d := bareJID(jid)
+	if i := strings.IndexByte(d, '@'); i >= 0 {
+		d = d[i+1:]
+	}
+	return d != ""
+}
