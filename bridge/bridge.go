@@ -43,6 +43,7 @@ const (
 const (
 	maxPending  = 100 // messages queued while XMPP is down
 	maxSentIDs  = 512 // sent stanza ids remembered to match error replies
+	maxTemp     = 200 // strangers (not in the roster) given a nick
 	settleDelay = 5 * time.Second
 )
 
@@ -65,6 +66,7 @@ type Bridge struct {
 	ownJID      string
 	contacts    map[string]*contact // by bare JID (lower case)
 	byNick      map[string]*contact // by casefolded nick
+	tempOrder   []string            // keys of strangers, oldest first
 	away        string              // the user's AWAY text, "" when present
 	pending     []pendingMessage    // unsent while XMPP is down
 	sent        map[string]sentMessage

@@ -2,7 +2,6 @@ package bridge
 
 import (
 	"sort"
-	"strings"
 	"time"
 
 	"gopkg.in/irc.v4"
@@ -251,13 +250,27 @@ func (b *Bridge) removeContact(c *contact, reason string) {
 }
 
 // tempContact returns the contact for jid, creating a temporary one (not in
-// the roster, not in the channel, not persisted) for a stranger.
+// the roster, not in the channel, not persisted) for a stranger. It
+// returns nil for a JID that cannot be shown safely. Only the most recent
+// maxTemp strangers are kept.
 func (b *Bridge) tempContact(jid string) *contact {
+	if !jidOK(jid) {
+		return nil
+	}
 	bare, _ := splitResource(jid)
 	key := bareJID(bare)
 	if c := b.contacts[key]; c != nil {
 		return c
 	}
+	for len(b.tempOrder) >= maxTemp {
+		old := b.contacts[b.tempOrder[0]]
+		b.tempOrder = b.tempOrder[1:]
+		if old != nil && !old.inRoster {
+			delete(b.contacts, old.key)
+			delete(b.byNick, ircd.Casefold(old.nick))
+		}
+	}
+	b.tempOrder = append(b.tempOrder, key)
 	c := &contact{jid: bare, key: key, resources: make(map[string]*resource)}
 	c.base = baseNick("", bare)
 	c.nick = uniqueNick(c.base, func(f string) bool { return b.nickTaken(f, nil) })
@@ -290,7 +303,7 @@ func (b *Bridge) onRoster(ev xmpp.Roster) {
 	items := append([]xmpp.RosterItem(nil), ev.Items...)
 	sort.Slice(items, func(i, j int) bool { return bareJID(items[i].JID) < bareJID(items[j].JID) })
 	for _, it := range items {
-		if it.JID == "" || it.Subscription == "remove" || b.isOwnJID(it.JID) {
+		if !jidOK(it.JID) || it.Subscription == "remove" || b.isOwnJID(it.JID) {
 			continue
 		}
 		seen[bareJID(it.JID)] = true
@@ -331,7 +344,7 @@ func (b *Bridge) settle() {
 
 func (b *Bridge) onRosterPush(ev xmpp.RosterPush) {
 	it := ev.Item
-	if it.JID == "" || b.isOwnJID(it.JID) {
+	if !jidOK(it.JID) || b.isOwnJID(it.JID) {
 		return
 	}
 	if it.Subscription == "remove" {
@@ -356,7 +369,7 @@ func (b *Bridge) onPresence(p xmpp.Presence) {
 		return
 	}
 	bare, res := splitResource(p.From)
-	if b.isOwnJID(bare) {
+	if !jidOK(bare) || b.isOwnJID(bare) {
 		return
 	}
 	c := b.contacts[bareJID(bare)]
@@ -370,12 +383,12 @@ func (b *Bridge) onPresence(p xmpp.Presence) {
 		if c.lastRes == res {
 			c.lastRes = ""
 		}
-		reason = p.Status
+		reason = oneLine(p.Status)
 		if p.Type == "error" && p.Error != nil {
-			reason = "presence error: " + p.Error.Error()
+			reason = "presence error: " + oneLine(p.Error.Error())
 		}
 	case "":
-		c.resources[res] = &resource{name: res, show: p.Show, status: p.Status, priority: p.Priority, client: p.Client}
+		c.resources[res] = &resource{name: oneLine(res), show: p.Show, status: oneLine(p.Status), priority: p.Priority, client: oneLine(p.Client)}
 	default:
 		return
 	}
@@ -386,17 +399,20 @@ func (b *Bridge) onPresence(p xmpp.Presence) {
 }
 
 func (b *Bridge) onSubscription(ev xmpp.Subscription) {
+	if !jidOK(ev.From) {
+		return
+	}
 	who := ev.From
 	if c := b.contacts[bareJID(ev.From)]; c != nil && c.inRoster {
 		who = c.nick + " (" + c.jid + ")"
 	} else if ev.Nick != "" {
-		who = ev.From + " (" + strings.TrimSpace(cleanText(ev.Nick)) + ")"
+		who = ev.From + " (" + oneLine(ev.Nick) + ")"
 	}
 	switch ev.Type {
 	case "subscribe":
 		text := who + " asks to see your presence"
 		if ev.Status != "" {
-			text += ": " + cleanText(ev.Status)
+			text += ": " + oneLine(ev.Status)
 		}
 		b.announce(text+". Type \"accept "+ev.From+"\" to allow it or \"deny "+ev.From+"\" to refuse.", true)
 	case "subscribed":
@@ -433,7 +449,7 @@ func (b *Bridge) onDisconnected(ev xmpp.Disconnected) {
 	b.connected = false
 	text := "Disconnected from XMPP"
 	if ev.Err != nil {
-		text += ": " + cleanText(ev.Err.Error())
+		text += ": " + oneLine(ev.Err.Error())
 	}
 	if ev.RetryIn > 0 {
 		text += "; reconnecting in " + ev.RetryIn.Round(time.Second).String()
@@ -444,7 +460,7 @@ func (b *Bridge) onDisconnected(ev xmpp.Disconnected) {
 func (b *Bridge) onRequestFailed(ev xmpp.RequestFailed) {
 	reason := "unknown error"
 	if ev.Err != nil {
-		reason = cleanText(ev.Err.Error())
+		reason = oneLine(ev.Err.Error())
 	}
 	b.announce("The XMPP server refused "+ev.Op+": "+reason+".", true)
 }

@@ -226,7 +226,7 @@ func (b *Bridge) privmsgTarget(s *session, r *ircd.Request, target, text string,
 		return errNoSuchChannel(target)
 	}
 	c := b.contactByNick(target)
-	if c == nil && strings.Contains(target, "@") && !strings.ContainsAny(target, " ,*?!") {
+	if c == nil && strings.Contains(target, "@") && validJID(target) {
 		c = b.tempContact(target)
 	}
 	if c == nil {

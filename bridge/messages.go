@@ -176,6 +176,9 @@ func (b *Bridge) flushPending() {
 		if c == nil {
 			c = b.tempContact(p.out.To)
 		}
+		if c == nil {
+			continue
+		}
 		p.out.To = c.jid // the old resource may be gone
 		id, err := b.x.SendMessage(p.out)
 		if err != nil {
@@ -184,7 +187,9 @@ func (b *Bridge) flushPending() {
 				if qc == nil {
 					qc = b.tempContact(q.out.To)
 				}
-				b.queryNotice(qc, "queued message NOT sent ("+cleanText(err.Error())+"): "+excerpt(q.out.Body))
+				if qc != nil {
+					b.queryNotice(qc, "queued message NOT sent ("+oneLine(err.Error())+"): "+excerpt(q.out.Body))
+				}
 			}
 			return
 		}
@@ -251,6 +256,10 @@ func (b *Bridge) onMessage(m xmpp.Message) {
 		return
 	}
 	c := b.tempContact(peer)
+	if c == nil {
+		b.log.Warn("message from an unusable JID dropped", "from", peer)
+		return
+	}
 	if m.Carbon != xmpp.CarbonSent && res != "" {
 		c.lastRes = res
 	}
@@ -290,7 +299,7 @@ func (b *Bridge) showChatState(m xmpp.Message, peer string) {
 func (b *Bridge) onMessageError(m xmpp.Message) {
 	reason := "unknown error"
 	if m.Error != nil {
-		reason = cleanText(m.Error.Error())
+		reason = oneLine(m.Error.Error())
 	}
 	jid, what := m.From, "a message"
 	if sm, ok := b.sent[m.ID]; ok {
@@ -301,6 +310,10 @@ func (b *Bridge) onMessageError(m xmpp.Message) {
 		return
 	}
 	c := b.tempContact(jid)
+	if c == nil {
+		b.announce("XMPP error from "+oneLine(jid)+": "+reason, true)
+		return
+	}
 	b.queryNotice(c, what+" was not delivered: "+reason)
 }
 
@@ -310,9 +323,9 @@ func (b *Bridge) announceInvite(m xmpp.Message) {
 	if from == "" {
 		from = m.From
 	}
-	text := cleanText(from) + " invites you to the group chat " + cleanText(inv.Room)
+	text := oneLine(from) + " invites you to the group chat " + oneLine(inv.Room)
 	if inv.Reason != "" {
-		text += " (" + cleanText(inv.Reason) + ")"
+		text += " (" + oneLine(inv.Reason) + ")"
 	}
 	b.announce(text+". Group chats are not supported yet.", true)
 }

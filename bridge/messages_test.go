@@ -279,3 +279,30 @@ func TestReconnectSettlesOfflineContacts(t *testing.T) {
 		time.Sleep(5 * time.Millisecond)
 	}
 }
+
+func TestHostileXMPPInput(t *testing.T) {
+	h, c := online(t, "away-notify")
+	h.event(avail("alice@example.org/phone", "away", "line one\r\nQUIT :x\x00", 0))
+	c.expect(":irc.test MODE &xmpp -v Alice", ":Alice!alice@example.org AWAY :away: line one  QUIT :x")
+	h.event(xmpp.Presence{From: "alice@example.org/phone", Type: "unavailable", Status: "bye\nJOIN #x"})
+	c.expect(":Alice!alice@example.org QUIT :bye JOIN #x")
+
+	h.event(xmpp.Message{From: "evil user@example.org/x", Type: "chat", Body: "hi"})
+	h.event(xmpp.Message{From: "", Type: "chat", Body: "hi"})
+	c.expect()
+
+	for i := 0; i < maxTemp+50; i++ {
+		h.event(xmpp.Message{From: "s" + strings.Repeat("x", i%3) + string(rune('a'+i%26)) + "@spam" + strings.Repeat("z", i/26) + ".example/r", Type: "chat", Body: "spam"})
+	}
+	c.take()
+	temps := 0
+	h.barrier()
+	for _, ct := range h.b.contacts {
+		if !ct.inRoster {
+			temps++
+		}
+	}
+	if temps > maxTemp {
+		t.Errorf("%d strangers kept, limit %d", temps, maxTemp)
+	}
+}

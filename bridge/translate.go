@@ -119,6 +119,36 @@ func maskPart(s string) string {
 	return out
 }
 
+// maxInfoLen bounds status texts, reasons and names taken from XMPP.
+const maxInfoLen = 300
+
+// oneLine is cleanText bounded to maxInfoLen bytes, for texts from XMPP
+// shown inside other messages (status, reasons).
+func oneLine(s string) string {
+	s = strings.TrimSpace(cleanText(s))
+	if len(s) > maxInfoLen {
+		s = splitText(s, maxInfoLen)[0] + "…"
+	}
+	return s
+}
+
+// jidOK reports whether a JID received from XMPP is safe to show and to
+// key state by: valid UTF-8 without spaces or control characters, with a
+// domain.
+func jidOK(jid string) bool {
+	bare, _ := splitResource(jid)
+	if bare == "" || len(jid) > 3071 || !utf8.ValidString(jid) {
+		return false
+	}
+	for _, r := range bare {
+		if r <= ' ' || r == 0x7f {
+			return false
+		}
+	}
+	_, domain := splitJID(bare)
+	return domain != ""
+}
+
 // ircLine is one line of text to show on IRC, as a PRIVMSG text or as a
 // CTCP ACTION.
 type ircLine struct {
@@ -170,8 +200,10 @@ func bodyToIRC(body string, max int) []ircLine {
 	return out
 }
 
-// cleanText removes C0 control characters (tab becomes a space) and DEL.
+// cleanText makes s one line of valid UTF-8: tab, CR and LF become spaces,
+// other C0 control characters and DEL are removed.
 func cleanText(s string) string {
+	s = strings.ToValidUTF8(s, "\uFFFD")
 	clean := true
 	for i := 0; i < len(s); i++ {
 		if s[i] < ' ' || s[i] == 0x7f {
@@ -185,7 +217,7 @@ func cleanText(s string) string {
 	var b strings.Builder
 	for i := 0; i < len(s); i++ {
 		switch c := s[i]; {
-		case c == '\t':
+		case c == '\t' || c == '\r' || c == '\n':
 			b.WriteByte(' ')
 		case c < ' ' || c == 0x7f:
 		default:
