@@ -218,7 +218,7 @@ func (b *Bridge) Attach(d ircd.Downstream) ircd.Session {
 func (b *Bridge) handleOp(o op) {
 	switch o := o.(type) {
 	case opCheckNick:
-		o.reply <- b.checkNick(o.nick, true)
+		o.reply <- b.checkNick(o.nick)
 	case opAttach:
 		o.reply <- b.attach(o.d)
 	case opHandle:
@@ -251,9 +251,9 @@ func (b *Bridge) handleEvent(ev xmpp.Event) {
 	}
 }
 
-// checkNick reports whether the user may take nick. A nick the user already
-// has is always allowed.
-func (b *Bridge) checkNick(nick string, forRegistration bool) error {
+// checkNick reports whether the user may take nick: not the service nick,
+// not a contact's.
+func (b *Bridge) checkNick(nick string) error {
 	f := ircd.Casefold(nick)
 	if f == ircd.Casefold(b.cfg.ServiceNick) {
 		return &ircd.Error{Code: irc.ERR_NICKNAMEINUSE, Params: []string{nick, "Nickname is reserved for the gateway's service"}}

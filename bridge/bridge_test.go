@@ -3,6 +3,7 @@ package bridge
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"xircd/xmpp"
 )
@@ -93,6 +94,7 @@ func TestPresenceChanges(t *testing.T) {
 
 func TestShowOffline(t *testing.T) {
 	h := newHarness(t, Config{ShowOffline: true})
+	h.b.settleAfter = time.Hour // the first roster is shown at once anyway
 	h.connect(item("alice@example.org", "Alice"))
 	c := h.attach("me", "away-notify")
 	got := c.take()

@@ -318,13 +318,17 @@ func (b *Bridge) onRoster(ev xmpp.Roster) {
 			b.upsertContact(it)
 		}
 	}
-	// Presence arrives after the roster; give it a moment before showing
-	// who is offline, so a reconnect does not flap every contact.
+	// Presence arrives after the roster; after a reconnect, give it a
+	// moment before showing who went offline, so contacts do not flap.
 	b.scheduleSettle()
 }
 
 func (b *Bridge) scheduleSettle() {
-	if b.settleAfter <= 0 {
+	shown := false
+	for _, c := range b.contacts {
+		shown = shown || c.view.shown
+	}
+	if b.settleAfter <= 0 || !shown {
 		b.settle()
 		return
 	}

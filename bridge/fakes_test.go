@@ -16,8 +16,11 @@ import (
 	"xircd/xmpp"
 )
 
-// errFakeNotConnected stands for the XMPP session's "not connected" error.
-var errFakeNotConnected = errors.New("xmpp: not connected")
+// errFakeNotConnected is what the session returns while the stream is down.
+var errFakeNotConnected = fmt.Errorf("fake: %w", xmpp.ErrNotConnected)
+
+// The real session satisfies the interface the bridge consumes.
+var _ XMPP = (*xmpp.Session)(nil)
 
 // fakeXMPP records requests as readable lines and lets the test feed events.
 type fakeXMPP struct {
@@ -28,6 +31,7 @@ type fakeXMPP struct {
 	calls     []string
 	nextID    int
 	connected bool
+	failWith  error // returned by SendMessage when set
 }
 
 func newFakeXMPP() *fakeXMPP {
@@ -68,6 +72,10 @@ func (f *fakeXMPP) SendMessage(m xmpp.OutMessage) (string, error) {
 		return "", errFakeNotConnected
 	}
 	f.mu.Lock()
+	if f.failWith != nil {
+		f.mu.Unlock()
+		return "", f.failWith
+	}
 	f.nextID++
 	id := fmt.Sprintf("id%d", f.nextID)
 	f.mu.Unlock()

@@ -88,7 +88,6 @@ func (b *Bridge) joinControl(s *session, r *ircd.Request) {
 	if r != nil {
 		send = r.Reply
 	}
-	ch := b.cfg.ControlChannel
 	send(b.joinMessage(s.d, userPrefix(s.d), s.d.Nick()))
 	for _, m := range b.topicReplies(s.d) {
 		send(m)
@@ -96,7 +95,6 @@ func (b *Bridge) joinControl(s *session, r *ircd.Request) {
 	for _, m := range b.namesReplies(s.d) {
 		send(m)
 	}
-	_ = ch
 }
 
 func (b *Bridge) topicReplies(d ircd.Downstream) []*irc.Message {
@@ -681,7 +679,7 @@ func (b *Bridge) handleNick(s *session, r *ircd.Request) error {
 	if nick == s.d.Nick() {
 		return nil
 	}
-	if err := b.checkNick(nick, false); err != nil {
+	if err := b.checkNick(nick); err != nil {
 		return err
 	}
 	b.nick = nick

@@ -1,6 +1,7 @@
 package bridge
 
 import (
+	"errors"
 	"strconv"
 	"strings"
 	"time"
@@ -102,8 +103,9 @@ func (b *Bridge) serviceNotice(s *session, text string) {
 	s.d.Send(&irc.Message{Prefix: b.servicePrefix(), Command: "NOTICE", Params: []string{s.d.Nick(), text}})
 }
 
-// announce tells the user something in the control channel. keep says
-// whether it matters enough to keep for a client that attaches later.
+// announce tells the user something in the control channel (privately to
+// clients that left it). keep says whether it matters enough to keep for a
+// client that attaches later.
 func (b *Bridge) announce(text string, keep bool) {
 	ch := b.cfg.ControlChannel
 	for _, line := range bodyToIRC(text, lineBudget(b.servicePrefix(), ch)) {
@@ -114,7 +116,13 @@ func (b *Bridge) announce(text string, keep bool) {
 			}
 			continue
 		}
-		b.toChannel(m)
+		for _, s := range b.sessions {
+			if s.inControl {
+				s.d.Send(m)
+			} else {
+				b.serviceNotice(s, line.Text)
+			}
+		}
 	}
 }
 
@@ -157,7 +165,10 @@ func (b *Bridge) sendOut(out xmpp.OutMessage, c *contact) {
 			b.rememberSent(id, c.jid, out.Body)
 			return
 		}
-		b.log.Info("sending failed, queueing", "err", err)
+		if !errors.Is(err, xmpp.ErrNotConnected) {
+			b.queryNotice(c, "message NOT sent ("+oneLine(err.Error())+"): "+excerpt(out.Body))
+			return
+		}
 	}
 	if len(b.pending) >= maxPending {
 		b.queryNotice(c, "XMPP is not connected and the queue is full; NOT sent: "+excerpt(out.Body))

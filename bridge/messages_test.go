@@ -1,6 +1,7 @@
 package bridge
 
 import (
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -115,8 +116,8 @@ func TestErrorReplyBecomesNotice(t *testing.T) {
 func TestQueueWhileDisconnected(t *testing.T) {
 	h, c := online(t)
 	h.x.setConnected(false)
-	h.event(xmpp.Disconnected{Err: errFakeNotConnected, RetryIn: 2 * time.Second})
-	c.expect(":xircd!xircd@irc.test NOTICE &xmpp :Disconnected from XMPP: xmpp: not connected; reconnecting in 2s. Messages you send meanwhile are queued.")
+	h.event(xmpp.Disconnected{Err: errors.New("connection reset\r\nby peer"), RetryIn: 2 * time.Second})
+	c.expect(":xircd!xircd@irc.test NOTICE &xmpp :Disconnected from XMPP: connection reset  by peer; reconnecting in 2s. Messages you send meanwhile are queued.")
 	c.send("PRIVMSG Alice :later")
 	c.expect(`:Alice!alice@example.org NOTICE me :[xircd] XMPP is not connected; message queued (1 waiting), it will be sent on reconnect: "later"`)
 	h.expectCalls()
@@ -128,6 +129,23 @@ func TestQueueWhileDisconnected(t *testing.T) {
 		":xircd!xircd@irc.test NOTICE &xmpp :Connected to XMPP as me@example.org/xircd.",
 		`:Alice!alice@example.org NOTICE me :[xircd] queued message sent: "later"`,
 	)
+}
+
+func TestSendErrorIsShown(t *testing.T) {
+	h, c := online(t)
+	h.x.failWith = errors.New("stanza too large")
+	c.send("PRIVMSG Alice :huge")
+	c.expect(`:Alice!alice@example.org NOTICE me :[xircd] message NOT sent (stanza too large): "huge"`)
+	h.expectCalls()
+}
+
+// A stream that drops between the Disconnected event and the request is
+// caught by the session's error: the message is queued.
+func TestSendRacingDisconnectIsQueued(t *testing.T) {
+	h, c := online(t)
+	h.x.setConnected(false)
+	c.send("PRIVMSG Alice :racing")
+	c.expect(`:Alice!alice@example.org NOTICE me :[xircd] XMPP is not connected; message queued (1 waiting), it will be sent on reconnect: "racing"`)
 }
 
 func TestQueueIsBounded(t *testing.T) {

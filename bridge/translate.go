@@ -279,6 +279,7 @@ func parseCTCP(text string) (ctcp, bool) {
 // becomes "/me ", IRC formatting codes are removed. ok is false for other
 // CTCP, which must not be forwarded.
 func ircToBody(text string) (body string, ok bool) {
+	text = strings.ToValidUTF8(text, "\uFFFD")
 	if c, isCTCP := parseCTCP(text); isCTCP {
 		if c.Command != "ACTION" {
 			return "", false
