@@ -413,7 +413,8 @@ type conn struct {
 	done     chan struct{}
 	doneOnce sync.Once
 	err      error
-	lastRecv atomic.Int64
+	lastRecv atomic.Int64 // unix nanoseconds of the last data from the server
+	busy     atomic.Bool  // the reader is handing a stanza to the receiver
 
 	mu      sync.Mutex
 	pending map[string]*pendingIQ
@@ -484,6 +485,9 @@ func (c *conn) writer() {
 			return
 		case stanza = <-c.out:
 		case <-tick.C:
+			if c.busy.Load() {
+				continue
+			}
 			idle := time.Since(time.Unix(0, c.lastRecv.Load()))
 			if idle >= cfg.DeadTimeout {
 				c.fail(fmt.Errorf("xmpp: no data from the server for %v", idle.Round(time.Second)))
@@ -521,7 +525,13 @@ func (c *conn) reader() {
 		c.lastRecv.Store(time.Now().UnixNano())
 		switch t := tok.(type) {
 		case xml.StartElement:
-			if err := c.handle(t); err != nil {
+			// A slow receiver of events must not make a healthy stream
+			// look dead: silence is only counted while reading.
+			c.busy.Store(true)
+			err := c.handle(t)
+			c.lastRecv.Store(time.Now().UnixNano())
+			c.busy.Store(false)
+			if err != nil {
 				c.fail(err)
 				return
 			}

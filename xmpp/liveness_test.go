@@ -1,0 +1,193 @@
+package xmpp_test
+
+import (
+	"errors"
+	"io"
+	"net"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	goxmpp "github.com/xmppo/go-xmpp"
+
+	"xircd/internal/prosodytest"
+	"xircd/xmpp"
+)
+
+// blackhole is a TCP proxy to the server that can silently swallow all
+// traffic, like a network path that died without a reset.
+type blackhole struct {
+	ln     net.Listener
+	frozen atomic.Bool
+	mu     sync.Mutex
+	conns  []net.Conn
+}
+
+func newBlackhole(t *testing.T, target string) *blackhole {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := &blackhole{ln: ln}
+	t.Cleanup(func() {
+		ln.Close()
+		b.mu.Lock()
+		for _, c := range b.conns {
+			c.Close()
+		}
+		b.mu.Unlock()
+	})
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			u, err := net.Dial("tcp", target)
+			if err != nil {
+				c.Close()
+				continue
+			}
+			b.mu.Lock()
+			b.conns = append(b.conns, c, u)
+			b.mu.Unlock()
+			go b.pipe(c, u)
+			go b.pipe(u, c)
+		}
+	}()
+	return b
+}
+
+func (b *blackhole) pipe(dst, src net.Conn) {
+	buf := make([]byte, 32*1024)
+	for {
+		n, err := src.Read(buf)
+		if n > 0 && !b.frozen.Load() {
+			if _, werr := dst.Write(buf[:n]); werr != nil {
+				return
+			}
+		}
+		if err != nil {
+			if !errors.Is(err, io.EOF) || !b.frozen.Load() {
+				dst.Close()
+			}
+			return
+		}
+	}
+}
+
+func TestDeadConnectionDetectedAndCloseDoesNotHang(t *testing.T) {
+	srv := prosodytest.StartT(t, prosodytest.Options{})
+	register(t, srv, "alice")
+	bh := newBlackhole(t, srv.Addr)
+	s := newSession(t, srv, "alice", func(c *xmpp.Config) {
+		c.Server = bh.ln.Addr().String()
+		c.DeadTimeout = 2 * time.Second
+		c.PingInterval = 500 * time.Millisecond
+	})
+	start(t, s)
+
+	// Quiet but healthy: keepalive pings keep it up well past DeadTimeout.
+	noEvent[xmpp.Disconnected](t, s, 3*time.Second, nil)
+
+	bh.frozen.Store(true)
+	d := waitFor[xmpp.Disconnected](t, s, nil)
+	if d.Err == nil || !strings.Contains(d.Err.Error(), "no data") {
+		t.Errorf("Disconnected = %v, want the dead-connection error", d.Err)
+	}
+	bh.frozen.Store(false)
+	start(t, s) // Start again is a no-op; this waits for the reconnect
+
+	bh.frozen.Store(true)
+	done := make(chan struct{})
+	go func() {
+		s.Close()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(15 * time.Second):
+		t.Fatal("Close hangs on a dead connection")
+	}
+	if _, err := s.SendMessage(xmpp.OutMessage{To: "bob@localhost", Body: "x"}); !errors.Is(err, xmpp.ErrClosed) {
+		t.Errorf("SendMessage after Close = %v, want ErrClosed", err)
+	}
+}
+
+func TestGroupChat(t *testing.T) {
+	srv := prosodytest.StartT(t, prosodytest.Options{})
+	register(t, srv, "alice", "bob")
+	s := newSession(t, srv, "alice", nil)
+	start(t, s)
+	room := "lobby@" + srv.MUCDomain
+
+	if err := s.JoinRoom(room, "Alice", "", 20, time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	self := waitFor(t, s, func(p xmpp.Presence) bool { return p.From == room+"/Alice" })
+	if self.MUC == nil || !hasCode(self.MUC.Codes, 110) || self.MUC.Affiliation != "owner" || self.MUC.Role != "moderator" {
+		t.Fatalf("self presence = %+v %+v", self, self.MUC)
+	}
+	// A fresh room is locked until configured; accept the default config.
+	if hasCode(self.MUC.Codes, 201) {
+		res, err := s.SendIQ(t.Context(), room, "set", "<query xmlns='http://jabber.org/protocol/muc#owner'><x xmlns='jabber:x:data' type='submit'/></query>")
+		if err != nil || res.Type != "result" {
+			t.Fatalf("room config = %+v, %v", res, err)
+		}
+	}
+
+	bob := newPeer(t, srv, "bob", "desk")
+	bob.send(t, "<presence to='%s/Bob'><x xmlns='http://jabber.org/protocol/muc'/></presence>", room)
+	p := waitFor(t, s, func(p xmpp.Presence) bool { return p.From == room+"/Bob" })
+	if p.MUC == nil || p.MUC.Role != "participant" || p.MUC.JID != "bob@localhost/desk" {
+		t.Errorf("bob's occupant presence = %+v %+v", p, p.MUC)
+	}
+
+	id, err := s.SendMessage(xmpp.OutMessage{To: room, Type: "groupchat", Body: "hi room"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	echo := waitFor(t, s, func(m xmpp.Message) bool { return m.Type == "groupchat" && m.Body == "hi room" })
+	if echo.From != room+"/Alice" || echo.OriginID != id || echo.StanzaID == "" {
+		t.Errorf("reflected message = %+v (sent id %s)", echo, id)
+	}
+	recvPeer(t, bob, func(c goxmpp.Chat) bool { return c.Type == "groupchat" && c.Text == "hi room" })
+
+	if _, err := s.SendMessage(xmpp.OutMessage{To: room, Type: "groupchat", Subject: "new topic", HasSubject: true}); err != nil {
+		t.Fatal(err)
+	}
+	subj := waitFor(t, s, func(m xmpp.Message) bool { return m.HasSubject })
+	if subj.Subject != "new topic" {
+		t.Errorf("subject message = %+v", subj)
+	}
+
+	// Direct invitation (XEP-0249) from bob.
+	bob.send(t, "<message to='alice@localhost'><x xmlns='jabber:x:conference' jid='%s' reason='come'/></message>", room)
+	inv := waitFor(t, s, func(m xmpp.Message) bool { return m.Invite != nil })
+	if inv.Invite.Room != room || inv.Invite.Reason != "come" || inv.Invite.From != "bob@localhost/desk" {
+		t.Errorf("invite = %+v", inv.Invite)
+	}
+
+	if err := s.LeaveRoom(room, "bye"); err != nil {
+		t.Fatal(err)
+	}
+	left := waitFor(t, s, func(p xmpp.Presence) bool { return p.From == room+"/Alice" && p.Type == "unavailable" })
+	if left.MUC == nil || !hasCode(left.MUC.Codes, 110) {
+		t.Errorf("leave presence = %+v", left)
+	}
+	if err := s.LeaveRoom(room, ""); err == nil {
+		t.Error("leaving a room twice succeeded")
+	}
+}
+
+func hasCode(codes []int, c int) bool {
+	for _, x := range codes {
+		if x == c {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,188 @@
+package xmpp
+
+import (
+	"encoding/xml"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	goxmpp "github.com/xmppo/go-xmpp"
+)
+
+func TestParseStamp(t *testing.T) {
+	cases := []struct {
+		in   string
+		want time.Time
+	}{
+		{"2002-09-10T23:08:25Z", time.Date(2002, 9, 10, 23, 8, 25, 0, time.UTC)},
+		{"2002-09-10T23:08:25.123Z", time.Date(2002, 9, 10, 23, 8, 25, 123e6, time.UTC)},
+		{"2002-09-10T23:08:25.123456789123Z", time.Date(2002, 9, 10, 23, 8, 25, 123456789, time.UTC)},
+		{"2002-09-10T23:08:25-07:00", time.Date(2002, 9, 11, 6, 8, 25, 0, time.UTC)},
+		{"2002-09-10T23:08:25.5+02:30", time.Date(2002, 9, 10, 20, 38, 25, 5e8, time.UTC)},
+		{"2002-09-10t23:08:25z", time.Date(2002, 9, 10, 23, 8, 25, 0, time.UTC)},
+		{"20020910T23:08:25", time.Date(2002, 9, 10, 23, 8, 25, 0, time.UTC)},
+	}
+	for _, c := range cases {
+		got, err := ParseStamp(c.in)
+		if err != nil || !got.Equal(c.want) || got.Location() != time.UTC {
+			t.Errorf("ParseStamp(%q) = %v, %v; want %v", c.in, got, err, c.want)
+		}
+	}
+	for _, bad := range []string{"", "yesterday", "2002-09-10", "2002-09-10T23:08:25", "2002-09-10T23:08:25.Z", "2002-13-10T23:08:25Z"} {
+		if got, err := ParseStamp(bad); err == nil {
+			t.Errorf("ParseStamp(%q) = %v, want an error", bad, got)
+		}
+	}
+}
+
+func TestCleanText(t *testing.T) {
+	cases := map[string]string{
+		"plain":            "plain",
+		"a\nb\tc":          "a\nb\tc",
+		"a\r\nb\rc":        "a\nb\nc",
+		"x\x00y\x01z\x1f":  "xyz",
+		"bad\xffutf8":      "bad\uFFFDutf8",
+		"\uFFFE\uFFFF":     "\uFFFD\uFFFD",
+		"<&>\"' 😀":         "<&>\"' 😀",
+		"\x7f\u0085 kept":  "\x7f\u0085 kept",
+		"trailing cr\r":    "trailing cr\n",
+		"\xed\xa0\x80surr": "\uFFFD\uFFFD\uFFFDsurr",
+	}
+	for in, want := range cases {
+		if got := CleanText(in); got != want {
+			t.Errorf("CleanText(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestEscapingIsWellFormed(t *testing.T) {
+	hostile := "</body><evil/>&amp;&#x0;\x00'\"\n\t\xff]]>"
+	stanza := "<m a='" + escapeAttr(hostile) + "' b=\"" + escapeAttr(hostile) + "\">" + escapeText(hostile) + "</m>"
+	var m struct {
+		A    string   `xml:"a,attr"`
+		B    string   `xml:"b,attr"`
+		Text string   `xml:",chardata"`
+		Any  []xmlAny `xml:",any"`
+	}
+	if err := xml.Unmarshal([]byte(stanza), &m); err != nil {
+		t.Fatalf("escaped stanza is not well-formed: %v\n%s", err, stanza)
+	}
+	want := CleanText(hostile)
+	if m.A != want || m.B != want || m.Text != want || len(m.Any) != 0 {
+		t.Errorf("round trip: a=%q b=%q text=%q children=%d, want %q", m.A, m.B, m.Text, len(m.Any), want)
+	}
+}
+
+func decodeMessage(t *testing.T, s string) *xmlMessage {
+	t.Helper()
+	var m xmlMessage
+	if err := xml.Unmarshal([]byte(s), &m); err != nil {
+		t.Fatal(err)
+	}
+	return &m
+}
+
+func TestMessageParsing(t *testing.T) {
+	m := decodeMessage(t, `<message xmlns='jabber:client' from='room@muc.example/nick' to='me@example/r' type='groupchat' id='i1'>
+		<body xml:lang='de'>hallo</body><body>hello</body><subject/>
+		<delay xmlns='urn:xmpp:delay' from='room@muc.example' stamp='2020-01-01T10:00:00.250+01:00'/>
+		<stanza-id xmlns='urn:xmpp:sid:0' by='other@example' id='wrong'/>
+		<stanza-id xmlns='urn:xmpp:sid:0' by='room@muc.example' id='room-sid'/>
+		<origin-id xmlns='urn:xmpp:sid:0' id='orig'/>
+		<paused xmlns='http://jabber.org/protocol/chatstates'/></message>`).toMessage("me@example", nil)
+	want := Message{ID: "i1", OriginID: "orig", StanzaID: "room-sid", From: "room@muc.example/nick", To: "me@example/r",
+		Type: "groupchat", Body: "hello", HasSubject: true, Delay: time.Date(2020, 1, 1, 9, 0, 0, 25e7, time.UTC), ChatState: "paused"}
+	if m.ID != want.ID || m.OriginID != want.OriginID || m.StanzaID != want.StanzaID || m.Body != want.Body ||
+		!m.HasSubject || m.Subject != "" || !m.Delay.Equal(want.Delay) || m.ChatState != want.ChatState || m.Type != want.Type {
+		t.Errorf("got %+v\nwant %+v", m, want)
+	}
+
+	e := decodeMessage(t, `<message xmlns='jabber:client' from='x@y' type='error' id='e1'><error type='cancel'><item-not-found xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/><text xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'>gone</text></error></message>`).toMessage("me@example", nil)
+	if e.Error == nil || e.Error.Condition != "item-not-found" || e.Error.Type != "cancel" || e.Error.Text != "gone" || e.ID != "e1" {
+		t.Errorf("error message = %+v %+v", e, e.Error)
+	}
+
+	inv := decodeMessage(t, `<message xmlns='jabber:client' from='room@muc.example'><x xmlns='http://jabber.org/protocol/muc#user'><invite from='friend@example/r'><reason>join us</reason></invite><password>pw</password></x></message>`).toMessage("me@example", nil)
+	if inv.Invite == nil || *inv.Invite != (MUCInvite{Room: "room@muc.example", From: "friend@example/r", Reason: "join us", Password: "pw"}) {
+		t.Errorf("mediated invite = %+v", inv.Invite)
+	}
+	dir := decodeMessage(t, `<message xmlns='jabber:client' from='friend@example/r'><x xmlns='jabber:x:conference' jid='room@muc.example' reason='hi' password='s'/></message>`).toMessage("me@example", nil)
+	if dir.Invite == nil || *dir.Invite != (MUCInvite{Room: "room@muc.example", From: "friend@example/r", Reason: "hi", Password: "s"}) {
+		t.Errorf("direct invite = %+v", dir.Invite)
+	}
+	if n := decodeMessage(t, `<message xmlns='jabber:client' from='a@b'><body>x</body></message>`).toMessage("me@example", nil); n.Type != "normal" || n.Invite != nil {
+		t.Errorf("plain message = %+v", n)
+	}
+}
+
+func TestPresenceParsing(t *testing.T) {
+	var p xmlPresence
+	err := xml.Unmarshal([]byte(`<presence xmlns='jabber:client' from='room@muc.example/old'>
+		<show>bogus</show><priority> 200 </priority><status>bye</status>
+		<x xmlns='http://jabber.org/protocol/muc#user'>
+		  <item affiliation='member' role='none' jid='real@example/r' nick='new'><reason>because</reason><actor nick='mod'/></item>
+		  <status code='303'/><status code='110'/></x>
+		<c xmlns='http://jabber.org/protocol/caps' node='https://client.example' ver='v' hash='sha-1'/></presence>`), &p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := p.toPresence()
+	if got.Show != "" || got.Priority != 127 || got.Status != "bye" || got.Client != "https://client.example" || got.MUC == nil {
+		t.Fatalf("presence = %+v", got)
+	}
+	mp := got.MUC
+	if mp.Affiliation != "member" || mp.Role != "none" || mp.JID != "real@example/r" || mp.Nick != "new" ||
+		mp.Reason != "because" || mp.Actor != "mod" || !slices.Equal(mp.Codes, []int{303, 110}) {
+		t.Errorf("muc = %+v", mp)
+	}
+}
+
+func TestConfigValidation(t *testing.T) {
+	ok := Config{JID: "Me@Example.org/home", Password: "x"}
+	if err := ok.normalize(); err != nil || ok.JID != "me@example.org" || ok.Resource != "home" || ok.TLS != "starttls" {
+		t.Errorf("normalize = %+v, %v", ok, err)
+	}
+	bad := []Config{
+		{JID: "nodomain", Password: "x"},
+		{JID: "a@b", Password: ""},
+		{JID: "a@b", Password: "x", TLS: "maybe"},
+		{JID: "a@b", Password: "x", TLS: "plain", Server: "example.org:5222"},
+		{JID: "a@b", Password: "x", TLS: "plain"},
+		{JID: "a@b", Password: "x", Server: "host:99999"},
+		{JID: "a@b", Password: "x", PingInterval: time.Minute, DeadTimeout: time.Second},
+	}
+	for _, c := range bad {
+		if err := c.normalize(); err == nil {
+			t.Errorf("normalize(%+v) accepted", c)
+		}
+	}
+	for _, srv := range []string{"127.0.0.1:5222", "localhost", "[::1]:5222"} {
+		c := Config{JID: "a@b", Password: "x", TLS: "plain", Server: srv}
+		if err := c.normalize(); err != nil {
+			t.Errorf("plain to %s refused: %v", srv, err)
+		}
+	}
+}
+
+func TestBackoffGrowsWithJitter(t *testing.T) {
+	s := &Session{cfg: Config{MinBackoff: time.Second, MaxBackoff: 8 * time.Second}}
+	for attempt, max := range []time.Duration{time.Second, 2 * time.Second, 4 * time.Second, 8 * time.Second, 8 * time.Second, 8 * time.Second} {
+		for i := 0; i < 50; i++ {
+			d := s.backoff(attempt)
+			if d < max/2 || d > max {
+				t.Fatalf("backoff(%d) = %v, want in [%v, %v]", attempt, d, max/2, max)
+			}
+		}
+	}
+}
+
+// The session reads go-xmpp's stream itself; this fails when a go-xmpp
+// upgrade renames the fields it relies on.
+func TestGoXMPPInternalsPresent(t *testing.T) {
+	var c goxmpp.Client
+	_, _, err := streamOf(&c)
+	if err == nil || !strings.Contains(err.Error(), "no stream") {
+		t.Errorf("streamOf(empty client) = %v, want the no-stream error (fields found)", err)
+	}
+}
