@@ -59,6 +59,7 @@ type Bridge struct {
 
 	// Everything below is owned by the Run goroutine.
 	state       *stateFile
+	stateDirty  bool
 	showOffline bool
 	sessions    []*session
 	nick        string // the user's nick, shared by all attached clients
@@ -169,11 +170,11 @@ func (b *Bridge) Run(ctx context.Context) error {
 	for {
 		select {
 		case <-ctx.Done():
-			b.saveState()
+			b.flushState()
 			return ctx.Err()
 		case ev, ok := <-events:
 			if !ok {
-				b.saveState()
+				b.flushState()
 				return nil
 			}
 			b.handleEvent(ev)
@@ -183,6 +184,7 @@ func (b *Bridge) Run(ctx context.Context) error {
 			b.settleC = nil
 			b.settle()
 		}
+		b.flushState()
 	}
 }
 

@@ -369,8 +369,8 @@ func (b *Bridge) cmdSet(out func(string), args []string) {
 	}
 	switch key {
 	case "show_offline":
-		v, err := strconv.ParseBool(strings.ToLower(args[1]))
-		if err != nil {
+		v, ok := parseBool(args[1])
+		if !ok {
 			out("show_offline takes true or false. Usage: set show_offline true|false")
 			return
 		}
@@ -384,6 +384,17 @@ func (b *Bridge) cmdSet(out func(string), args []string) {
 	out(key + " = " + b.settings()[key])
 }
 
+// parseBool accepts the usual ways of saying yes and no.
+func parseBool(s string) (v, ok bool) {
+	switch strings.ToLower(s) {
+	case "true", "on", "yes", "1":
+		return true, true
+	case "false", "off", "no", "0":
+		return false, true
+	}
+	return false, false
+}
+
 func (b *Bridge) cmdSave(out func(string), args []string) {
 	if b.state.path == "" {
 		out("No state directory is configured (bridge.state_dir); nothing is saved.")
@@ -393,6 +404,7 @@ func (b *Bridge) cmdSave(out func(string), args []string) {
 		out("Saving failed: " + err.Error())
 		return
 	}
+	b.stateDirty = false
 	out("Saved to " + b.state.path + ".")
 }
 

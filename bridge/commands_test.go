@@ -75,10 +75,14 @@ func TestRenameSurvivesRestart(t *testing.T) {
 	c.expectContains(":xircd!xircd@irc.test PRIVMSG &xmpp :\"bad!nick\" is not a valid nick (letters, digits and []\\`_^{|}- only, at most 32 characters, not starting with a digit or -).")
 	h.stop()
 
-	// A new bridge over the same state directory; the roster name changes
-	// and the roster order changes, yet both nicks stay.
+	// A new bridge over the same state directory; the roster name changes,
+	// the roster order changes and a newcomer wants the same nick, yet both
+	// nicks stay.
 	h2 := newHarness(t, Config{StateDir: dir})
-	h2.connect(item("bob@example.org", "Robert"), item("alice@example.org", "Alice Smith"))
+	h2.connect(item("bob@example.org", "Robert"), item("aaron@example.org", "ally"), item("alice@example.org", "Alice Smith"))
+	if got := h2.b.contacts["aaron@example.org"].nick; got != "ally_2" {
+		t.Errorf("newcomer got %q, want ally_2", got)
+	}
 	if got := h2.b.contacts["alice@example.org"].nick; got != "ally" {
 		t.Errorf("after restart alice is %q, want ally", got)
 	}

@@ -300,8 +300,17 @@ func (b *Bridge) isOwnJID(jid string) bool {
 
 func (b *Bridge) onRoster(ev xmpp.Roster) {
 	seen := make(map[string]bool, len(ev.Items))
+	// Contacts with a saved nick go first so that a newcomer cannot take
+	// it; then the order is by JID, so collisions resolve the same way.
 	items := append([]xmpp.RosterItem(nil), ev.Items...)
-	sort.Slice(items, func(i, j int) bool { return bareJID(items[i].JID) < bareJID(items[j].JID) })
+	sort.Slice(items, func(i, j int) bool {
+		ki, kj := bareJID(items[i].JID), bareJID(items[j].JID)
+		si, sj := b.state.Nicks[ki] != "", b.state.Nicks[kj] != ""
+		if si != sj {
+			return si
+		}
+		return ki < kj
+	})
 	for _, it := range items {
 		if !jidOK(it.JID) || it.Subscription == "remove" || b.isOwnJID(it.JID) {
 			continue

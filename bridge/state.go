@@ -85,9 +85,17 @@ func (st *stateFile) save() error {
 	return err
 }
 
-// saveState persists the state, logging failures: losing a nick mapping
-// must not stop the gateway.
-func (b *Bridge) saveState() {
+// saveState marks the state changed; Run writes it once the current event
+// is handled, so a roster of hundreds costs one write.
+func (b *Bridge) saveState() { b.stateDirty = true }
+
+// flushState persists a changed state, logging failures: losing a nick
+// mapping must not stop the gateway.
+func (b *Bridge) flushState() {
+	if !b.stateDirty {
+		return
+	}
+	b.stateDirty = false
 	if err := b.state.save(); err != nil {
 		b.log.Error("saving state failed", "path", b.state.path, "err", err)
 	}
