@@ -634,6 +634,7 @@ func TestMalformedLinesDoNotKill(t *testing.T) {
 
 func TestBackendPanicClosesOnlyThatClient(t *testing.T) {
 	b := newFakeBackend()
+	b.panicky = true
 	_, l := testServer(t, Config{}, b)
 	c := dial(t, l)
 	c.register("me")
