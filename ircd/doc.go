@@ -1,0 +1,69 @@
+// Package ircd is xircd's IRC server: listeners, connections, registration
+// (PASS, NICK, USER, CAP, AUTHENTICATE PLAIN), the command table, numerics,
+// ISUPPORT and the output edge. It knows nothing of XMPP: every command
+// about other users and channels goes to a Backend.
+//
+// # Connections
+//
+// Each connection has a reader goroutine that reads bounded lines, parses
+// them and runs commands one at a time (Session.Handle is called from it, so
+// a client's commands are handled in order), and a writer goroutine that
+// drains a bounded queue with a write deadline. Downstream.Send only
+// enqueues; a client whose queue overflows is disconnected ("SendQ
+// exceeded") without affecting anyone else.
+//
+// Without Config.Password only loopback (and non-IP) peers are served;
+// others get ERROR and are closed. With a password, PASS or SASL PLAIN must
+// match it (compared in constant time): a missing or wrong PASS gets 464 and
+// ERROR "Bad password" at registration; a failed AUTHENTICATE gets 904 and
+// the third failure closes the connection.
+//
+// Timers (defaults in parentheses): RegistrationTimeout (60s) from connect;
+// after registration, PingInterval (90s) of silence makes the server send
+// PING, and PingTimeout (60s) without any line then closes the connection.
+// Any received line counts as activity.
+//
+// # Input rules
+//
+//   - A line longer than 512 bytes (CR LF included) plus 8191 bytes of tag
+//     section is answered with 417 ERR_INPUTTOOLONG and skipped up to its
+//     newline; the read buffer has a fixed size.
+//   - Empty lines are ignored. A line that does not parse (including those
+//     that make irc.ParseMessage panic, such as "@a=b ") is answered with
+//     400 "* :Malformed line".
+//   - A line that is not valid UTF-8 is not run; the client gets
+//     "FAIL <command> INVALID_UTF8 :..." (ISUPPORT advertises UTF8ONLY).
+//   - A panic in a handler or the backend is logged and closes only that
+//     connection, with ERROR "Internal error".
+//
+// # Commands
+//
+// ircd answers PING, PONG, QUIT, MOTD, LUSERS, VERSION, TIME, CAP,
+// AUTHENTICATE, PASS, USER, and MODE on the client's own nick (only +i is
+// known and it is merely reported; 221, 501, 502). Unknown commands get 421,
+// commands before registration 451, missing parameters 461 (PRIVMSG/NOTICE:
+// 411/412; NICK, WHOIS: 431). NICK is checked with ValidNick (432) and
+// Backend.CheckNick (433) before registration and before every change to a
+// new name; a registered client's NICK then goes to the Session, which
+// announces it and calls Downstream.SetNick. JOIN PART PRIVMSG NOTICE
+// TAGMSG WHO WHOIS NAMES TOPIC ISON USERHOST INVITE KICK LIST AWAY and
+// channel MODE go to the Session.
+//
+// Replies added with Request.Reply / Request.Numeric (and a returned *Error)
+// are sent when Handle returns. For a client with labeled-response and a
+// label tag, one reply carries the label, several are wrapped in a
+// "labeled-response" BATCH, none produce ACK. Messages sent with
+// Downstream.Send are never labeled, so an echo-message echo belongs in
+// Request.Reply.
+//
+// # Capabilities
+//
+// Offered: cap-notify, sasl (only with a password), server-time,
+// message-tags, multi-prefix, userhost-in-names, away-notify, extended-join,
+// echo-message, batch, labeled-response. CAP LS 302 gets values and
+// multi-line replies; REQ is all-or-nothing and is also allowed after
+// registration. The output edge strips tags and commands a client did not
+// ask for (see FormatLines and tagCap/commandCap); multi-prefix,
+// userhost-in-names, away-notify's AWAY content, extended-join and
+// echo-message are the backend's to honour via Downstream.HasCap.
+package ircd
