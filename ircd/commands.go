@@ -177,7 +177,7 @@ func (c *conn) welcome() {
 		r.Numeric(e.Code, e.Params...)
 	}
 	for _, m := range r.replies {
-		c.Send(m)
+		c.sendReply(m)
 	}
 }
 

@@ -130,7 +130,16 @@ func (c *conn) prefix() *irc.Prefix {
 func (c *conn) serverPrefix() *irc.Prefix { return &irc.Prefix{Name: c.s.cfg.ServerName} }
 
 // Send renders m for this client (see FormatLines) and queues the lines.
-func (c *conn) Send(m *irc.Message) {
+// It never blocks: a full queue disconnects the client.
+func (c *conn) Send(m *irc.Message) { c.send(m, false) }
+
+// sendReply is Send for the connection's own goroutine (replies to the
+// client's commands): when the queue is full it waits up to WriteTimeout for
+// room, so that a long reply (WHO on a big channel) does not count as a
+// client that stopped reading. Waiting only delays this client's commands.
+func (c *conn) sendReply(m *irc.Message) { c.send(m, true) }
+
+func (c *conn) send(m *irc.Message, wait bool) {
 	if m == nil {
 		return
 	}
@@ -152,17 +161,31 @@ func (c *conn) Send(m *irc.Message) {
 		}
 		select {
 		case c.out <- l:
+			continue
 		default:
-			c.log.Info("send queue full, disconnecting")
-			c.abort("SendQ exceeded")
-			return
 		}
+		if wait {
+			t := time.NewTimer(c.s.cfg.WriteTimeout)
+			select {
+			case c.out <- l:
+				t.Stop()
+				continue
+			case <-c.closing:
+				t.Stop()
+				return
+			case <-t.C:
+			}
+		}
+		c.log.Info("send queue full, disconnecting")
+		c.abort("SendQ exceeded")
+		return
 	}
 }
 
-// numeric sends a numeric reply directly (outside a Request).
+// numeric sends a numeric reply directly (outside a Request) from the
+// connection's goroutine.
 func (c *conn) numeric(code string, params ...string) {
-	c.Send(&irc.Message{Prefix: c.serverPrefix(), Command: code, Params: append([]string{c.Nick()}, params...)})
+	c.sendReply(&irc.Message{Prefix: c.serverPrefix(), Command: code, Params: append([]string{c.Nick()}, params...)})
 }
 
 // Close flushes what is queued, sends ERROR with reason and disconnects.
@@ -359,7 +382,7 @@ func (c *conn) handleLine(line []byte) (ok bool) {
 		return true
 	}
 	if !utf8.Valid(line) {
-		c.Send(&irc.Message{Prefix: c.serverPrefix(), Command: "FAIL",
+		c.sendReply(&irc.Message{Prefix: c.serverPrefix(), Command: "FAIL",
 			Params: []string{m.Command, "INVALID_UTF8", "Line rejected: it is not valid UTF-8"}})
 		return true
 	}
@@ -404,35 +427,35 @@ func (c *conn) flush(r *Request) {
 	label := r.Msg.Tags["label"]
 	if label == "" || !c.HasCap("labeled-response") {
 		for _, m := range r.replies {
-			c.Send(m)
+			c.sendReply(m)
 		}
 		return
 	}
 	switch len(r.replies) {
 	case 0:
-		c.Send(&irc.Message{Tags: irc.Tags{"label": label}, Prefix: c.serverPrefix(), Command: "ACK"})
+		c.sendReply(&irc.Message{Tags: irc.Tags{"label": label}, Prefix: c.serverPrefix(), Command: "ACK"})
 	case 1:
 		m := r.replies[0].Copy()
 		m.Tags["label"] = label
-		c.Send(m)
+		c.sendReply(m)
 	default:
 		if !c.HasCap("batch") {
 			for _, m := range r.replies {
-				c.Send(m)
+				c.sendReply(m)
 			}
 			return
 		}
 		id := fmt.Sprintf("L%d", c.s.nextBatchID.Add(1))
-		c.Send(&irc.Message{Tags: irc.Tags{"label": label}, Prefix: c.serverPrefix(), Command: "BATCH",
+		c.sendReply(&irc.Message{Tags: irc.Tags{"label": label}, Prefix: c.serverPrefix(), Command: "BATCH",
 			Params: []string{"+" + id, "labeled-response"}})
 		for _, m := range r.replies {
 			m = m.Copy()
 			if m.Tags["batch"] == "" {
 				m.Tags["batch"] = id
 			}
-			c.Send(m)
+			c.sendReply(m)
 		}
-		c.Send(&irc.Message{Prefix: c.serverPrefix(), Command: "BATCH", Params: []string{"-" + id}})
+		c.sendReply(&irc.Message{Prefix: c.serverPrefix(), Command: "BATCH", Params: []string{"-" + id}})
 	}
 }
 

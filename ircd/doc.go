@@ -10,7 +10,9 @@
 // a client's commands are handled in order), and a writer goroutine that
 // drains a bounded queue with a write deadline. Downstream.Send only
 // enqueues; a client whose queue overflows is disconnected ("SendQ
-// exceeded") without affecting anyone else.
+// exceeded") without affecting anyone else. Replies to the client's own
+// commands (and the welcome burst) may wait up to WriteTimeout for room in
+// the queue instead, so a long WHO or NAMES reply does not count as overflow.
 //
 // Without Config.Password only loopback (and non-IP) peers are served;
 // others get ERROR and are closed. With a password, PASS or SASL PLAIN must

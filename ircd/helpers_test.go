@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -113,6 +114,11 @@ func (s *fakeSession) Handle(r *Request) error {
 	case "WHOIS":
 		r.Numeric(irc.RPL_WHOISUSER, m.Params[0], "user", "host", "*", "Real Name")
 		r.Numeric(irc.RPL_ENDOFWHOIS, m.Params[0], "End of /WHOIS list")
+	case "WHO":
+		for i := 0; i < 100; i++ {
+			r.Numeric(irc.RPL_WHOREPLY, m.Params[0], "u", "h", "xircd", "n"+strconv.Itoa(i), "H", "0 R")
+		}
+		r.Numeric(irc.RPL_ENDOFWHO, m.Params[0], "End of WHO list")
 	case "ISON":
 		r.Numeric(irc.RPL_ISON, "alice")
 	case "NICK":

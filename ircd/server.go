@@ -15,7 +15,7 @@ const (
 	DefaultPingInterval        = 90 * time.Second // idle time before the server PINGs
 	DefaultPingTimeout         = 60 * time.Second // time to answer that PING
 	DefaultRegistrationTimeout = 60 * time.Second // time to complete NICK/USER/CAP END
-	DefaultSendQueueLen        = 512              // queued lines before a client is dropped
+	DefaultSendQueueLen        = 2048             // queued lines before a client is dropped
 	DefaultWriteTimeout        = 30 * time.Second // one write to a client socket
 )
 

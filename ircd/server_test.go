@@ -742,6 +742,18 @@ func TestSlowReaderDoesNotStallOthers(t *testing.T) {
 	fine.expect("PONG", "xircd", "alive")
 }
 
+func TestLongReplyWithSmallQueue(t *testing.T) {
+	b := newFakeBackend()
+	_, l := testServer(t, Config{SendQueueLen: 4}, b)
+	c := dial(t, l)
+	c.register("me")
+	c.send("WHO #big")
+	if got := c.until(irc.RPL_ENDOFWHO); len(got) != 101 {
+		t.Errorf("got %d lines, want 100 WHO replies and 315", len(got))
+	}
+	c.roundtrip()
+}
+
 func TestShutdownReachesEveryClient(t *testing.T) {
 	b := newFakeBackend()
 	s, l := testServer(t, Config{}, b)
