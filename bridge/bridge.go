@@ -78,6 +78,11 @@ type Bridge struct {
 	settleC     <-chan time.Time
 	settleAfter time.Duration
 	now         func() time.Time
+
+	// The command being handled, so that what it causes for its own client
+	// follows its replies (see session.send).
+	curSess *session
+	curReq  *ircd.Request
 }
 
 // op is a request from an IRC connection goroutine to the Run goroutine.
@@ -345,7 +350,21 @@ func (b *Bridge) handle(s *session, r *ircd.Request) error {
 	if !ok {
 		return &ircd.Error{Code: irc.ERR_UNKNOWNCOMMAND, Params: []string{r.Msg.Command, "Unknown command"}}
 	}
+	b.curSess, b.curReq = s, r
+	defer func() { b.curSess, b.curReq = nil, nil }()
 	return h(b, s, r)
+}
+
+// send delivers m to the client. While the client's own command is being
+// handled, m joins that command's replies: it then arrives in the order it
+// was caused (after the echo, before the answer) and inside the command's
+// labeled-response batch.
+func (s *session) send(m *irc.Message) {
+	if s.b.curSess == s && s.b.curReq != nil {
+		s.b.curReq.Reply(m)
+		return
+	}
+	s.d.Send(m)
 }
 
 func userPrefix(d ircd.Downstream) *irc.Prefix {

@@ -93,7 +93,7 @@ func (b *Bridge) runCommand(s *session, r *ircd.Request, channel, text string) {
 				case o == s:
 					r.Reply(m)
 				case channel == "" || o.inControl:
-					o.d.Send(m)
+					o.send(m)
 				}
 			}
 		}

@@ -132,7 +132,7 @@ func (b *Bridge) render(c *contact, quitReason string) {
 	case !old.shown && want.shown:
 		for _, s := range b.sessions {
 			if s.inControl {
-				s.d.Send(b.joinMessage(s.d, c.prefix(), c.jid))
+				s.send(b.joinMessage(s.d, c.prefix(), c.jid))
 			}
 		}
 		old = view{shown: true}
@@ -151,7 +151,7 @@ func (b *Bridge) render(c *contact, quitReason string) {
 		}
 		for _, s := range b.sessions {
 			if s.inControl && s.d.HasCap("away-notify") {
-				s.d.Send(m)
+				s.send(m)
 			}
 		}
 	}
@@ -171,7 +171,7 @@ func (b *Bridge) joinMessage(d ircd.Downstream, p *irc.Prefix, realname string) 
 func (b *Bridge) toChannel(m *irc.Message) {
 	for _, s := range b.sessions {
 		if s.inControl {
-			s.d.Send(m)
+			s.send(m)
 		}
 	}
 }
@@ -179,7 +179,7 @@ func (b *Bridge) toChannel(m *irc.Message) {
 // toAll sends m to every attached client.
 func (b *Bridge) toAll(m *irc.Message) {
 	for _, s := range b.sessions {
-		s.d.Send(m)
+		s.send(m)
 	}
 }
 

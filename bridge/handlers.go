@@ -190,7 +190,7 @@ func (b *Bridge) echo(s *session, r *ircd.Request, target, text string) {
 	}
 	for _, o := range b.sessions {
 		if o != s && (!b.isControl(target) || o.inControl) {
-			o.d.Send(m)
+			o.send(m)
 		}
 	}
 }
@@ -664,7 +664,7 @@ func (b *Bridge) handleAway(s *session, r *ircd.Request) error {
 	r.Numeric(code, msg)
 	for _, o := range b.sessions {
 		if o != s {
-			o.d.Send(&irc.Message{Prefix: b.serverPrefix(), Command: code, Params: []string{o.d.Nick(), msg}})
+			o.send(&irc.Message{Prefix: b.serverPrefix(), Command: code, Params: []string{o.d.Nick(), msg}})
 		}
 	}
 	return nil
@@ -688,7 +688,7 @@ func (b *Bridge) handleNick(s *session, r *ircd.Request) error {
 		if o == s {
 			r.Reply(m)
 		} else {
-			o.d.Send(m)
+			o.send(m)
 		}
 		o.d.SetNick(nick)
 	}

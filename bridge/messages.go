@@ -54,7 +54,7 @@ func (b *Bridge) deliver(m *irc.Message, at time.Time, delayed bool) {
 		return
 	}
 	for _, s := range b.sessions {
-		sendTimed(s.d, m, at, delayed)
+		sendTimed(s, m, at, delayed)
 	}
 }
 
@@ -74,16 +74,16 @@ func (b *Bridge) deliverBacklog(s *session) {
 		b.serviceNotice(s, strconv.Itoa(b.dropped)+" older messages were dropped while no IRC client was attached (the backlog keeps "+strconv.Itoa(b.cfg.Backlog)+").")
 	}
 	for _, e := range b.backlog {
-		sendTimed(s.d, e.msg, e.at, true)
+		sendTimed(s, e.msg, e.at, true)
 	}
 	b.backlog, b.dropped = nil, 0
 }
 
 // sendTimed sends m to d with a server-time tag for at, and a visible time
 // stamp for delayed text when d lacks server-time.
-func sendTimed(d ircd.Downstream, m *irc.Message, at time.Time, delayed bool) {
+func sendTimed(s *session, m *irc.Message, at time.Time, delayed bool) {
 	if at.IsZero() {
-		d.Send(m)
+		s.send(m)
 		return
 	}
 	mm := m.Copy()
@@ -91,16 +91,16 @@ func sendTimed(d ircd.Downstream, m *irc.Message, at time.Time, delayed bool) {
 		mm.Tags = irc.Tags{}
 	}
 	mm.Tags["time"] = serverTime(at)
-	if delayed && !d.HasCap("server-time") && (mm.Command == "PRIVMSG" || mm.Command == "NOTICE") && len(mm.Params) > 0 {
+	if delayed && !s.d.HasCap("server-time") && (mm.Command == "PRIVMSG" || mm.Command == "NOTICE") && len(mm.Params) > 0 {
 		last := len(mm.Params) - 1
 		mm.Params[last] = withTimestamp(mm.Params[last], at)
 	}
-	d.Send(mm)
+	s.send(mm)
 }
 
 // serviceNotice sends one NOTICE from the service nick to one client.
 func (b *Bridge) serviceNotice(s *session, text string) {
-	s.d.Send(&irc.Message{Prefix: b.servicePrefix(), Command: "NOTICE", Params: []string{s.d.Nick(), text}})
+	s.send(&irc.Message{Prefix: b.servicePrefix(), Command: "NOTICE", Params: []string{s.d.Nick(), text}})
 }
 
 // announce tells the user something in the control channel (privately to
@@ -118,7 +118,7 @@ func (b *Bridge) announce(text string, keep bool) {
 		}
 		for _, s := range b.sessions {
 			if s.inControl {
-				s.d.Send(m)
+				s.send(m)
 			} else {
 				b.serviceNotice(s, line.Text)
 			}
@@ -302,7 +302,7 @@ func (b *Bridge) showChatState(m xmpp.Message, peer string) {
 	tm := &irc.Message{Tags: irc.Tags{"+typing": typing}, Prefix: c.prefix(), Command: "TAGMSG", Params: []string{b.userNick()}}
 	for _, s := range b.sessions {
 		if s.d.HasCap("message-tags") {
-			s.d.Send(tm)
+			s.send(tm)
 		}
 	}
 }
