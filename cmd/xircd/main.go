@@ -3,9 +3,21 @@
 package main
 
 import (
+	"context"
+	"crypto/tls"
+	"errors"
 	"flag"
 	"fmt"
+	"log/slog"
+	"net"
 	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"xircd/bridge"
+	"xircd/ircd"
+	"xircd/xmpp"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -15,12 +27,14 @@ func main() {
 	configPath := flag.String("config", "xircd.toml", "path to the configuration file")
 	checkOnly := flag.Bool("check-config", false, "validate the configuration and exit")
 	showVersion := flag.Bool("version", false, "print the version and exit")
+	debug := flag.Bool("debug", false, "log protocol detail (passwords are never logged)")
 	flag.Parse()
 	if *showVersion {
 		fmt.Println("xircd", version)
 		return
 	}
-	if _, err := loadConfig(*configPath); err != nil {
+	cfg, err := loadConfig(*configPath)
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "xircd:", err)
 		os.Exit(2)
 	}
@@ -28,6 +42,118 @@ func main() {
 		fmt.Println("xircd: configuration OK")
 		return
 	}
-	fmt.Fprintln(os.Stderr, "xircd: not wired yet")
-	os.Exit(1)
+	level := slog.LevelInfo
+	if *debug {
+		level = slog.LevelDebug
+	}
+	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	if err := run(cfg, logger); err != nil {
+		logger.Error("xircd stopped", "err", err)
+		os.Exit(1)
+	}
+}
+
+// run wires the XMPP session, the bridge and the IRC server together and
+// serves until SIGINT or SIGTERM.
+func run(cfg *Config, logger *slog.Logger) error {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+
+	xs, err := xmpp.New(xmpp.Config{
+		JID:                cfg.XMPP.JID,
+		Password:           cfg.XMPP.Password,
+		Server:             cfg.XMPP.Server,
+		TLS:                cfg.XMPP.TLS,
+		CAFile:             cfg.XMPP.CAFile,
+		InsecureSkipVerify: cfg.XMPP.InsecureSkipVerify,
+		Resource:           cfg.XMPP.Resource,
+		Priority:           cfg.XMPP.Priority,
+		DeadTimeout:        cfg.XMPP.DeadTimeout.Duration,
+		PingInterval:       cfg.XMPP.PingInterval.Duration,
+		ClientVersion:      version,
+		Logger:             logger.With("part", "xmpp"),
+	})
+	if err != nil {
+		return fmt.Errorf("xmpp: %w", err)
+	}
+	br, err := bridge.New(bridge.Config{
+		ServerName:     cfg.IRC.ServerName,
+		ControlChannel: cfg.Bridge.ControlChannel,
+		StateDir:       cfg.Bridge.StateDir,
+		ShowOffline:    cfg.Bridge.ShowOffline,
+		MUCService:     cfg.XMPP.MUCService,
+		Backlog:        cfg.Bridge.Backlog,
+		Logger:         logger.With("part", "bridge"),
+	}, xs)
+	if err != nil {
+		return fmt.Errorf("bridge: %w", err)
+	}
+	srv := ircd.NewServer(ircd.Config{
+		ServerName:   cfg.IRC.ServerName,
+		Network:      cfg.IRC.Network,
+		Version:      "xircd-" + version,
+		MOTD:         cfg.IRC.motdLines(),
+		Password:     cfg.IRC.Password,
+		PingInterval: cfg.IRC.PingInterval.Duration,
+		PingTimeout:  cfg.IRC.PingTimeout.Duration,
+		Logger:       logger.With("part", "ircd"),
+	}, br)
+
+	var listeners []net.Listener
+	defer func() {
+		for _, l := range listeners {
+			l.Close()
+		}
+	}()
+	if cfg.IRC.Listen != "" {
+		l, err := net.Listen("tcp", cfg.IRC.Listen)
+		if err != nil {
+			return fmt.Errorf("irc.listen: %w", err)
+		}
+		listeners = append(listeners, l)
+	}
+	if cfg.IRC.TLSListen != "" {
+		cert, err := tls.LoadX509KeyPair(cfg.IRC.TLSCert, cfg.IRC.TLSKey)
+		if err != nil {
+			return fmt.Errorf("irc.tls_cert/irc.tls_key: %w", err)
+		}
+		l, err := tls.Listen("tcp", cfg.IRC.TLSListen, &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12})
+		if err != nil {
+			return fmt.Errorf("irc.tls_listen: %w", err)
+		}
+		listeners = append(listeners, l)
+	}
+
+	bridgeDone := make(chan error, 1)
+	go func() { bridgeDone <- br.Run(ctx) }()
+	xs.Start()
+	serveErr := make(chan error, len(listeners))
+	for _, l := range listeners {
+		logger.Info("listening for IRC clients", "addr", l.Addr().String())
+		go func(l net.Listener) { serveErr <- srv.Serve(l) }(l)
+	}
+	logger.Info("xircd started", "version", version, "jid", cfg.XMPP.JID)
+
+	var runErr error
+	select {
+	case <-ctx.Done():
+		logger.Info("shutting down")
+	case err := <-serveErr:
+		runErr = fmt.Errorf("irc listener: %w", err)
+	case err := <-bridgeDone:
+		runErr = fmt.Errorf("bridge: %w", err)
+	}
+	stop()
+	srv.Shutdown("xircd is shutting down")
+	closed := make(chan struct{})
+	go func() { xs.Close(); close(closed) }()
+	select {
+	case <-closed:
+	case <-time.After(5 * time.Second):
+		logger.Warn("XMPP session did not close in time")
+	}
+	if errors.Is(runErr, net.ErrClosed) {
+		runErr = nil
+	}
+	return runErr
 }
