@@ -19,6 +19,8 @@ const timestampReserve = len("[2006-01-02 15:04:05] ")
 type backlogEntry struct {
 	msg *irc.Message
 	at  time.Time
+	// The user's nick may be unknown ("*") or change before replay.
+	toUser, fromUser bool
 }
 
 // pendingMessage is a message the user sent while XMPP was down.
@@ -65,7 +67,10 @@ func (b *Bridge) keep(m *irc.Message, at time.Time) {
 		b.backlog = append(b.backlog[:0], b.backlog[n:]...)
 		b.dropped += n
 	}
-	b.backlog = append(b.backlog, backlogEntry{msg: m, at: at})
+	e := backlogEntry{msg: m, at: at}
+	e.toUser = len(m.Params) > 0 && m.Params[0] == b.userNick()
+	e.fromUser = m.Prefix != nil && m.Prefix.Name == b.userNick()
+	b.backlog = append(b.backlog, e)
 }
 
 // deliverBacklog replays what arrived while no client was attached.
@@ -74,7 +79,17 @@ func (b *Bridge) deliverBacklog(s *session) {
 		b.serviceNotice(s, strconv.Itoa(b.dropped)+" older messages were dropped while no IRC client was attached (the backlog keeps "+strconv.Itoa(b.cfg.Backlog)+").")
 	}
 	for _, e := range b.backlog {
-		sendTimed(s, e.msg, e.at, true)
+		m := e.msg
+		if e.toUser || e.fromUser {
+			m = m.Copy()
+			if e.toUser {
+				m.Params[0] = s.d.Nick()
+			}
+			if e.fromUser {
+				m.Prefix = userPrefix(s.d)
+			}
+		}
+		sendTimed(s, m, e.at, true)
 	}
 	b.backlog, b.dropped = nil, 0
 }

@@ -324,3 +324,45 @@ func TestHostileXMPPInput(t *testing.T) {
 		t.Errorf("%d strangers kept, limit %d", temps, maxTemp)
 	}
 }
+
+func TestOfflineMessagesKeepTheirTime(t *testing.T) {
+	h := newHarness(t, Config{})
+	h.connect(item("alice@example.org", "Alice"))
+	stamp := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	// Handed over at login, before any client attached.
+	h.event(xmpp.Message{From: "alice@example.org/phone", Type: "chat", Body: "/me left a note", Delay: stamp})
+	h.event(xmpp.Subscription{From: "carol@example.org", Type: "subscribe"})
+	c := h.attach("me")
+	got := c.take()
+	want := []string{
+		":Alice!alice@example.org PRIVMSG me :\x01ACTION " + timestampPrefix(stamp) + "left a note\x01",
+		":xircd!xircd@irc.test NOTICE &xmpp :" + timestampPrefix(fixedNow) + `carol@example.org asks to see your presence. Type "accept carol@example.org" to allow it or "deny carol@example.org" to refuse.`,
+	}
+	if tail := got[len(got)-2:]; strings.Join(tail, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("replay:\n%s\nwant tail:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+func TestAnnouncementsReachClientsOutsideTheChannel(t *testing.T) {
+	h, c := online(t)
+	c.send("PART &xmpp")
+	c.take()
+	h.event(xmpp.Subscription{From: "carol@example.org", Type: "unsubscribed"})
+	c.expect(":xircd!xircd@irc.test NOTICE me :carol@example.org denied or cancelled your presence subscription.")
+}
+
+func TestWhoMask(t *testing.T) {
+	h, c := online(t)
+	h.event(xmpp.Message{From: "stranger@elsewhere.net/x", Type: "chat", Body: "hi"})
+	c.take()
+	c.send("WHO a*")
+	c.expect(
+		":irc.test 352 me &xmpp alice example.org irc.test Alice H+ :0 alice@example.org",
+		":irc.test 315 me a* :End of /WHO list",
+	)
+	c.send("WHO stranger")
+	c.expect(
+		":irc.test 352 me * stranger elsewhere.net irc.test stranger H :0 stranger@elsewhere.net",
+		":irc.test 315 me stranger :End of /WHO list",
+	)
+}
