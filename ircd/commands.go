@@ -223,8 +223,8 @@ func handleVersion(c *conn, r *Request) error {
 
 // TIME [<server>]
 func handleTime(c *conn, r *Request) error {
-	now := time.Now()
-	r.Numeric(irc.RPL_TIME, c.s.cfg.ServerName, strconv.FormatInt(now.Unix(), 10), "0", now.Format(time.RFC1123Z))
+	// The RFC 1459 form; clients print every parameter, so no extra ones.
+	r.Numeric(irc.RPL_TIME, c.s.cfg.ServerName, time.Now().Format(time.RFC1123Z))
 	return nil
 }
 
