@@ -239,3 +239,25 @@ func TestNickChangeSharedByClients(t *testing.T) {
 		t.Errorf("contact got %q, want newme_2", got)
 	}
 }
+
+func TestIncompleteRosterKeepsRenames(t *testing.T) {
+	h := newHarness(t, Config{})
+	h.connect(item("alice@example.org", "Alice"))
+	c := h.attach("me")
+	c.take()
+	c.send("PRIVMSG &xmpp :rename Alice ally")
+	h.event(xmpp.Disconnected{})
+	h.event(xmpp.Connected{JID: "me@example.org/xircd"})
+	h.event(xmpp.Roster{})
+	h.event(xmpp.Connected{JID: "me@example.org/xircd"})
+	h.event(xmpp.Roster{Items: []xmpp.RosterItem{item("alice@example.org", "Alice")}})
+	if got := h.b.contacts["alice@example.org"].nick; got != "ally" {
+		t.Errorf("after an empty roster alice is %q, want ally", got)
+	}
+	// An explicit removal forgets the nick.
+	h.event(xmpp.RosterPush{Item: xmpp.RosterItem{JID: "alice@example.org", Subscription: "remove"}})
+	h.event(xmpp.RosterPush{Item: item("alice@example.org", "Alice")})
+	if got := h.b.contacts["alice@example.org"].nick; got != "Alice" {
+		t.Errorf("after remove and add alice is %q, want Alice", got)
+	}
+}

@@ -238,15 +238,19 @@ func (b *Bridge) upsertContact(item xmpp.RosterItem) *contact {
 	return c
 }
 
-// removeContact forgets c (removed from the roster).
-func (b *Bridge) removeContact(c *contact, reason string) {
+// removeContact forgets c, gone from the roster. forget also drops its
+// saved nick: only for an explicit removal, so that a roster that comes
+// back incomplete after a reconnect does not cost the user's renames.
+func (b *Bridge) removeContact(c *contact, reason string, forget bool) {
 	c.inRoster = false
 	b.render(c, reason)
 	delete(b.contacts, c.key)
 	delete(b.byNick, ircd.Casefold(c.nick))
-	delete(b.state.Nicks, c.key)
-	delete(b.state.Overrides, c.key)
-	b.saveState()
+	if forget {
+		delete(b.state.Nicks, c.key)
+		delete(b.state.Overrides, c.key)
+		b.saveState()
+	}
 }
 
 // tempContact returns the contact for jid, creating a temporary one (not in
@@ -319,7 +323,7 @@ func (b *Bridge) onRoster(ev xmpp.Roster) {
 	}
 	for _, c := range b.sortedContacts() {
 		if c.inRoster && !seen[c.key] {
-			b.removeContact(c, "removed from the roster")
+			b.removeContact(c, "removed from the roster", false)
 		}
 	}
 	for _, it := range items {
@@ -362,7 +366,7 @@ func (b *Bridge) onRosterPush(ev xmpp.RosterPush) {
 	}
 	if it.Subscription == "remove" {
 		if c := b.contacts[bareJID(it.JID)]; c != nil && c.inRoster {
-			b.removeContact(c, "removed from the roster")
+			b.removeContact(c, "removed from the roster", true)
 			b.announce("Contact "+c.nick+" ("+c.jid+") was removed from the roster.", true)
 		}
 		return
