@@ -133,7 +133,8 @@ func (s *Session) Start() {
 
 // Check connects once, logs in and disconnects, returning the connect
 // error (a *ConnectError naming the cause) if any. It does not emit events
-// and may be used without Start, e.g. to validate a configuration.
+// and may be used without Start, e.g. to validate a configuration. It is
+// bounded by ctx and Config.ConnectTimeout.
 func (s *Session) Check(ctx context.Context) error {
 	c, err := s.connect(ctx)
 	if err != nil {
@@ -247,18 +248,18 @@ func (s *Session) sleep(d time.Duration) {
 	}
 }
 
-// connect dials, negotiates TLS, authenticates and binds, bounded by ctx.
+// connect dials, negotiates TLS, authenticates and binds, bounded by ctx
+// and ConnectTimeout.
 func (s *Session) connect(ctx context.Context) (*conn, error) {
 	tc, err := s.tlsConfig()
 	if err != nil {
 		return nil, err
 	}
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.ConnectTimeout)
+	defer cancel()
 	addr := s.serverAddr(ctx)
-	deadline, ok := ctx.Deadline()
-	dialTimeout := s.cfg.ConnectTimeout
-	if ok {
-		dialTimeout = time.Until(deadline)
-	}
+	deadline, _ := ctx.Deadline()
+	dialTimeout := max(time.Until(deadline), time.Millisecond)
 	opts := goxmpp.Options{
 		Host:            addr,
 		User:            s.bare,
@@ -344,18 +345,19 @@ func (s *Session) serve(c *conn) error {
 	s.rooms = map[string]string{}
 	show, status := s.show, s.status
 	s.mu.Unlock()
-	s.log.Info("xmpp connected", "bound", c.jid)
-	s.emit(Connected{JID: c.jid})
-
 	go c.writer()
+	c.requestIQ("roster-get", "", "get", "<query xmlns='jabber:iq:roster'/>", nil)
+	c.requestIQ("carbons", "", "set", "<enable xmlns='urn:xmpp:carbons:2'/>", nil)
+	c.send(s.presenceStanza("", "", show, status))
+	s.log.Info("xmpp connected", "bound", c.jid)
+	// Connected goes out before the reader starts, so that it precedes
+	// every event of this stream (the Roster first of all).
+	s.emit(Connected{JID: c.jid})
 	readerDone := make(chan struct{})
 	go func() {
 		defer close(readerDone)
 		c.reader()
 	}()
-	c.requestIQ("roster-get", "", "get", "<query xmlns='jabber:iq:roster'/>", nil)
-	c.requestIQ("carbons", "", "set", "<enable xmlns='urn:xmpp:carbons:2'/>", nil)
-	c.send(s.presenceStanza("", "", show, status))
 
 	select {
 	case <-c.done:

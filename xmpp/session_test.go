@@ -3,6 +3,7 @@ package xmpp_test
 import (
 	"context"
 	"errors"
+	"net"
 	"slices"
 	"strings"
 	"testing"
@@ -437,5 +438,47 @@ func TestBodyRule(t *testing.T) {
 		if m.Body != tc.want {
 			t.Errorf("bob sent %q, alice got %q, want %q", tc.xml, m.Body, tc.want)
 		}
+	}
+}
+
+func TestLoginDirectTLS(t *testing.T) {
+	srv := prosodytest.StartT(t, prosodytest.Options{DirectTLS: true})
+	register(t, srv, "alice")
+	s := newSession(t, srv, "alice", func(c *xmpp.Config) { c.TLS = "direct"; c.Server = srv.DirectTLSAddr })
+	c, _ := start(t, s)
+	if c.JID != "alice@localhost/gw" {
+		t.Errorf("bound JID %q", c.JID)
+	}
+}
+
+func TestConnectToSilentServerIsBounded(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			defer c.Close() // accept, then say nothing
+		}
+	}()
+	s, err := xmpp.New(xmpp.Config{JID: "alice@localhost", Password: "pw", Server: ln.Addr().String(), ConnectTimeout: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	done := make(chan error, 1)
+	go func() { done <- s.Check(context.Background()) }()
+	select {
+	case err := <-done:
+		if err == nil || !strings.Contains(err.Error(), "timed out") {
+			t.Errorf("Check against a silent server = %v, want a timeout", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("Check against a silent server does not return")
 	}
 }

@@ -37,16 +37,29 @@ func (s *Server) Register(user, pass string) (string, error) {
 	if !userRE.MatchString(user) {
 		return "", fmt.Errorf("prosodytest: invalid user name %q", user)
 	}
-	salt := rand.Text()
-	salted, err := pbkdf2.Key(sha1.New, pass, []byte(salt), scramIterations, sha1.Size)
-	if err != nil {
-		return "", err
+	s.mu.Lock()
+	text, ok := s.accountFiles[pass]
+	s.mu.Unlock()
+	if !ok {
+		// Accounts with the same password share salt and keys, which
+		// makes creating thousands of them cheap.
+		salt := rand.Text()
+		salted, err := pbkdf2.Key(sha1.New, pass, []byte(salt), scramIterations, sha1.Size)
+		if err != nil {
+			return "", err
+		}
+		clientKey := hmacSHA1(salted, "Client Key")
+		storedKey := sha1.Sum(clientKey)
+		serverKey := hmacSHA1(salted, "Server Key")
+		text = fmt.Sprintf("return {\n\t[\"iteration_count\"] = %d;\n\t[\"salt\"] = %s;\n\t[\"stored_key\"] = %s;\n\t[\"server_key\"] = %s;\n};\n",
+			scramIterations, luaQuote(salt), luaQuote(hex.EncodeToString(storedKey[:])), luaQuote(hex.EncodeToString(serverKey)))
+		s.mu.Lock()
+		if s.accountFiles == nil {
+			s.accountFiles = map[string]string{}
+		}
+		s.accountFiles[pass] = text
+		s.mu.Unlock()
 	}
-	clientKey := hmacSHA1(salted, "Client Key")
-	storedKey := sha1.Sum(clientKey)
-	serverKey := hmacSHA1(salted, "Server Key")
-	text := fmt.Sprintf("return {\n\t[\"iteration_count\"] = %d;\n\t[\"salt\"] = %s;\n\t[\"stored_key\"] = %s;\n\t[\"server_key\"] = %s;\n};\n",
-		scramIterations, luaQuote(salt), luaQuote(hex.EncodeToString(storedKey[:])), luaQuote(hex.EncodeToString(serverKey)))
 	if err := s.writeStore("accounts", user, text); err != nil {
 		return "", err
 	}

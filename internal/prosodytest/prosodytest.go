@@ -35,6 +35,8 @@ type Options struct {
 	ExtraModules []string
 	// ExtraConfig is appended verbatim to the global section of the config.
 	ExtraConfig string
+	// DirectTLS also opens a direct-TLS (XEP-0368) client port, DirectTLSAddr.
+	DirectTLS bool
 	// StartTimeout bounds the wait for the port to accept; 0 means 15s.
 	StartTimeout time.Duration
 }
@@ -45,16 +47,21 @@ type Server struct {
 	MUCDomain string // "conference.localhost"
 	Addr      string // 127.0.0.1:port of the client (c2s) listener
 	Port      int
-	CAFile    string // PEM of the self-signed certificate clients should trust
-	Dir       string // temporary directory holding config, data, cert and log
-	LogFile   string
+	// DirectTLSAddr is 127.0.0.1:port of the direct-TLS client listener
+	// when Options.DirectTLS is set.
+	DirectTLSAddr string
+	CAFile        string // PEM of the self-signed certificate clients should trust
+	Dir           string // temporary directory holding config, data, cert and log
+	LogFile       string
 
-	opts   Options
-	config string
+	opts       Options
+	config     string
+	directPort int
 
-	mu   sync.Mutex
-	cmd  *exec.Cmd
-	done chan struct{} // closed when cmd has exited
+	mu           sync.Mutex
+	accountFiles map[string]string // password -> account file text
+	cmd          *exec.Cmd
+	done         chan struct{} // closed when cmd has exited
 }
 
 // ErrNotInstalled is returned by Start when no prosody binary is found.
@@ -139,6 +146,14 @@ func Start(opts Options) (*Server, error) {
 	}
 	s.Port = port
 	s.Addr = fmt.Sprintf("127.0.0.1:%d", port)
+	if opts.DirectTLS {
+		p, err := freePort()
+		if err != nil {
+			return nil, err
+		}
+		s.directPort = p
+		s.DirectTLSAddr = fmt.Sprintf("127.0.0.1:%d", p)
+	}
 	if err := os.WriteFile(s.config, []byte(s.configText(keyFile)), 0o600); err != nil {
 		return nil, err
 	}
@@ -180,7 +195,13 @@ func (s *Server) configText(keyFile string) string {
 	b.WriteString("daemonize = false\n")
 	b.WriteString("interfaces = { \"127.0.0.1\" }\nc2s_interfaces = { \"127.0.0.1\" }\n")
 	fmt.Fprintf(&b, "c2s_ports = { %d }\n", s.Port)
-	b.WriteString("c2s_direct_tls_ports = {}\nlegacy_ssl_ports = {}\ns2s_ports = {}\ncomponent_ports = {}\nhttp_ports = {}\nhttps_ports = {}\n")
+	if s.directPort != 0 {
+		fmt.Fprintf(&b, "c2s_direct_tls_ports = { %d }\nc2s_direct_tls_interfaces = { \"127.0.0.1\" }\n", s.directPort)
+		fmt.Fprintf(&b, "c2s_direct_tls_ssl = { certificate = %s; key = %s; }\n", luaQuote(s.CAFile), luaQuote(keyFile))
+	} else {
+		b.WriteString("c2s_direct_tls_ports = {}\n")
+	}
+	b.WriteString("legacy_ssl_ports = {}\ns2s_ports = {}\ncomponent_ports = {}\nhttp_ports = {}\nhttps_ports = {}\n")
 	b.WriteString("modules_disabled = { \"s2s\", \"limits\" }\n")
 	b.WriteString("modules_enabled = {")
 	for _, m := range modules {
