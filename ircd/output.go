@@ -298,3 +298,20 @@ func keepTagFor(has func(string) bool) func(string) bool {
 		return has("message-tags")
 	}
 }
+
+// TextRoom returns how many bytes of text fit in one "PRIVMSG target :text"
+// (or NOTICE) line sent with prefix, so that callers can split text
+// themselves (e.g. with SplitText) before the output edge would.
+func TextRoom(prefix *irc.Prefix, command, target string) int {
+	n := len(command) + 1 + len(sanitizeMiddle(target)) + 2
+	if prefix != nil && prefix.Name != "" {
+		n += 2 + len(sanitizeWord(prefix.Name, "*"))
+		if prefix.User != "" {
+			n += 1 + len(sanitizeWord(prefix.User, "*"))
+		}
+		if prefix.Host != "" {
+			n += 1 + len(sanitizeWord(prefix.Host, "*"))
+		}
+	}
+	return MaxLineLen - 2 - n
+}

@@ -166,3 +166,15 @@ func checkLine(t testing.TB, l string) {
 		t.Fatalf("line is %d bytes without tags: %q", len(rest)+2, l)
 	}
 }
+
+func TestTextRoom(t *testing.T) {
+	p := &irc.Prefix{Name: "bob", User: "bob", Host: "example.org"}
+	room := TextRoom(p, "PRIVMSG", "#room@conference.example.org")
+	fits := "a " + strings.Repeat("x", room-2) // with a space, so the trailing needs its colon
+	if lines := FormatLines(&irc.Message{Prefix: p, Command: "PRIVMSG", Params: []string{"#room@conference.example.org", fits}}, nil); len(lines) != 1 || len(lines[0]) != MaxLineLen-2 {
+		t.Errorf("text of TextRoom bytes gave %d lines", len(lines))
+	}
+	if lines := FormatLines(&irc.Message{Prefix: p, Command: "PRIVMSG", Params: []string{"#room@conference.example.org", fits + "x"}}, nil); len(lines) != 2 {
+		t.Errorf("one byte more gave %d lines", len(lines))
+	}
+}

@@ -742,6 +742,25 @@ func TestSlowReaderDoesNotStallOthers(t *testing.T) {
 	fine.expect("PONG", "xircd", "alive")
 }
 
+func TestBackendClosesClient(t *testing.T) {
+	b := newFakeBackend()
+	_, l := testServer(t, Config{}, b)
+	c := dial(t, l)
+	c.register("me")
+	s := b.waitAttach(t)
+	s.d.Send(&irc.Message{Prefix: &irc.Prefix{Name: "xircd"}, Command: "NOTICE", Params: []string{"me", "bye now"}})
+	s.d.Close("Closed by the gateway")
+	c.expect("NOTICE", "me", "bye now")
+	if reason := c.expectClosed(); reason != "Closed by the gateway" {
+		t.Errorf("ERROR reason %q", reason)
+	}
+	if r := b.waitDetach(t); r != "Closed by the gateway" {
+		t.Errorf("Detach(%q)", r)
+	}
+	// Sending to a closed client is harmless.
+	s.d.Send(&irc.Message{Command: "NOTICE", Params: []string{"me", "late"}})
+}
+
 func TestLongReplyWithSmallQueue(t *testing.T) {
 	b := newFakeBackend()
 	_, l := testServer(t, Config{SendQueueLen: 4}, b)
