@@ -186,3 +186,15 @@ func TestGoXMPPInternalsPresent(t *testing.T) {
 		t.Errorf("streamOf(empty client) = %v, want the no-stream error (fields found)", err)
 	}
 }
+
+func TestValidJID(t *testing.T) {
+	for jid, want := range map[string]bool{
+		"a@b": true, "b": true, "room@muc/Nick With Spaces": true, "a@b/r/s": true,
+		"": false, "a b@c": false, "@b": false, "a@": false, "a@b/": false,
+		"a@b/x\ny": false, "a@b\x00": false, "a@b/\xff": false,
+	} {
+		if got := validJID(jid); got != want {
+			t.Errorf("validJID(%q) = %v, want %v", jid, got, want)
+		}
+	}
+}

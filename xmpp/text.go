@@ -155,19 +155,32 @@ func bareJID(jid string) string {
 	return jid
 }
 
-// validJID is a cheap sanity check for JIDs we put into stanzas: non-empty,
-// no whitespace or control characters, at most 3071 bytes (RFC 7622).
+// validJID is a cheap sanity check for JIDs we put into stanzas: non-empty
+// domain, at most 3071 bytes (RFC 7622), valid UTF-8, no control
+// characters, and no spaces except in the resource (MUC nicks may have them).
 func validJID(jid string) bool {
 	if jid == "" || len(jid) > 3071 || !utf8.ValidString(jid) {
 		return false
 	}
-	for _, r := range jid {
+	bare, res, hasRes := strings.Cut(jid, "/")
+	for _, r := range bare {
 		if r <= ' ' || r == 0x7f {
 			return false
 		}
 	}
-	d := bareJID(jid)
+	for _, r := range res {
+		if r < ' ' || r == 0x7f {
+			return false
+		}
+	}
+	if hasRes && res == "" {
+		return false
+	}
+	d := bare
 	if i := strings.IndexByte(d, '@'); i >= 0 {
+		if i == 0 {
+			return false
+		}
 		d = d[i+1:]
 	}
 	return d != ""
