@@ -452,13 +452,8 @@ func (b *Bridge) onConnected(ev xmpp.Connected) {
 		c.resources = make(map[string]*resource)
 		c.lastRes = ""
 	}
+	// The user's own presence is restored by the session itself.
 	b.announce("Connected to XMPP as "+ev.JID+".", false)
-	if b.away != "" {
-		show, status := awayToPresence(b.away)
-		if err := b.x.SetPresence(show, status); err != nil {
-			b.log.Warn("restoring away presence failed", "err", err)
-		}
-	}
 	b.flushPending()
 }
 

@@ -655,7 +655,7 @@ func (b *Bridge) handleAway(s *session, r *ircd.Request) error {
 	b.away = text
 	show, status := awayToPresence(text)
 	if err := b.x.SetPresence(show, status); err != nil {
-		b.log.Info("presence not sent now, will be restored on connect", "err", err)
+		b.log.Info("presence not sent now; the session sends it on reconnect", "err", err)
 	}
 	code, msg := irc.RPL_UNAWAY, "You are no longer marked as being away"
 	if text != "" {

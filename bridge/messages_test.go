@@ -263,7 +263,7 @@ func TestReconnectResync(t *testing.T) {
 	h.b.settleAfter = time.Hour // settle only when the test says so
 	h.event(xmpp.Connected{JID: "me@example.org/xircd"})
 	h.event(xmpp.Roster{Items: []xmpp.RosterItem{item("alice@example.org", "Alice"), item("dave@example.org", "Dave")}})
-	h.expectCalls(`presence show="away" status="brb"`)
+	h.expectCalls() // the session restores the presence itself
 	c.expect(
 		":xircd!xircd@irc.test NOTICE &xmpp :Disconnected from XMPP. Messages you send meanwhile are queued.",
 		":xircd!xircd@irc.test NOTICE &xmpp :Connected to XMPP as me@example.org/xircd.",

@@ -15,7 +15,9 @@ type XMPP interface {
 	// used as its XEP-0359 origin-id).
 	SendMessage(m xmpp.OutMessage) (id string, err error)
 	// SetPresence sets the user's own presence: show is "" (available),
-	// "away", "xa", "dnd" or "chat".
+	// "away", "xa", "dnd" or "chat". The session remembers it (even when the
+	// call fails while the stream is down) and sends it again after every
+	// reconnect.
 	SetPresence(show, status string) error
 	// RosterSet adds or updates a roster item (name, groups); RosterRemove
 	// removes it (which also cancels subscriptions both ways).
