@@ -64,20 +64,24 @@ type Bridge struct {
 	sessions    []*session
 	nick        string // the user's nick, shared by all attached clients
 	connected   bool
-	ownJID      string
-	contacts    map[string]*contact // by bare JID (lower case)
-	byNick      map[string]*contact // by casefolded nick
-	tempOrder   []string            // keys of strangers, oldest first
-	away        string              // the user's AWAY text, "" when present
-	pending     []pendingMessage    // unsent while XMPP is down
-	sent        map[string]sentMessage
-	sentOrder   []string
-	backlog     []backlogEntry
-	dropped     int // backlog entries dropped since the last delivery
-	settleTimer *time.Timer
-	settleC     <-chan time.Time
-	settleAfter time.Duration
-	now         func() time.Time
+	// downAnnounced: the user was told the connection is down; lastErr is
+	// why the last attempt failed.
+	downAnnounced bool
+	lastErr       string
+	ownJID        string
+	contacts      map[string]*contact // by bare JID (lower case)
+	byNick        map[string]*contact // by casefolded nick
+	tempOrder     []string            // keys of strangers, oldest first
+	away          string              // the user's AWAY text, "" when present
+	pending       []pendingMessage    // unsent while XMPP is down
+	sent          map[string]sentMessage
+	sentOrder     []string
+	backlog       []backlogEntry
+	dropped       int // backlog entries dropped since the last delivery
+	settleTimer   *time.Timer
+	settleC       <-chan time.Time
+	settleAfter   time.Duration
+	now           func() time.Time
 
 	// The command being handled, so that what it causes for its own client
 	// follows its replies (see session.send).
@@ -321,7 +325,11 @@ func (b *Bridge) attach(d ircd.Downstream) *session {
 	b.log.Info("client attached", "client", d.ID(), "nick", d.Nick(), "clients", len(b.sessions))
 	b.joinControl(s, nil)
 	if !b.connected {
-		b.serviceNotice(s, "XMPP is not connected at the moment; contacts and messages will appear once it is.")
+		text := "XMPP is not connected at the moment"
+		if b.lastErr != "" {
+			text += " (" + b.lastErr + ")"
+		}
+		b.serviceNotice(s, text+"; contacts and messages will appear once it is.")
 	}
 	b.deliverBacklog(s)
 	return s

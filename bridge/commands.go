@@ -315,6 +315,8 @@ func (b *Bridge) cmdStatus(out func(string), args []string) {
 	}
 	if b.connected {
 		out("XMPP: connected as " + jid + ".")
+	} else if b.lastErr != "" {
+		out("XMPP: not connected (" + jid + "); last attempt: " + b.lastErr + ".")
 	} else {
 		out("XMPP: not connected (" + jid + ").")
 	}

@@ -442,7 +442,7 @@ func (b *Bridge) onSubscription(ev xmpp.Subscription) {
 }
 
 func (b *Bridge) onConnected(ev xmpp.Connected) {
-	b.connected = true
+	b.connected, b.downAnnounced, b.lastErr = true, false, ""
 	if ev.JID != "" {
 		b.ownJID, _ = splitResource(ev.JID)
 	}
@@ -459,9 +459,19 @@ func (b *Bridge) onConnected(ev xmpp.Connected) {
 
 func (b *Bridge) onDisconnected(ev xmpp.Disconnected) {
 	b.connected = false
-	text := "Disconnected from XMPP"
+	b.lastErr = ""
 	if ev.Err != nil {
-		text += ": " + oneLine(ev.Err.Error())
+		b.lastErr = oneLine(ev.Err.Error())
+	}
+	// Every failed attempt is one event; the user hears of the first one
+	// and finds the latest in "status".
+	if b.downAnnounced {
+		return
+	}
+	b.downAnnounced = true
+	text := "Disconnected from XMPP"
+	if b.lastErr != "" {
+		text += ": " + b.lastErr
 	}
 	if ev.RetryIn > 0 {
 		text += "; reconnecting in " + ev.RetryIn.Round(time.Second).String()

@@ -118,6 +118,10 @@ func TestQueueWhileDisconnected(t *testing.T) {
 	h.x.setConnected(false)
 	h.event(xmpp.Disconnected{Err: errors.New("connection reset\r\nby peer"), RetryIn: 2 * time.Second})
 	c.expect(":xircd!xircd@irc.test NOTICE &xmpp :Disconnected from XMPP: connection reset  by peer; reconnecting in 2s. Messages you send meanwhile are queued.")
+	h.event(xmpp.Disconnected{Err: errors.New("connection refused"), RetryIn: 4 * time.Second})
+	c.expect() // told once
+	c.send("PRIVMSG &xmpp :status")
+	c.expectContains(":xircd!xircd@irc.test PRIVMSG &xmpp :XMPP: not connected (me@example.org); last attempt: connection refused.")
 	c.send("PRIVMSG Alice :later")
 	c.expect(`:Alice!alice@example.org NOTICE me :[xircd] XMPP is not connected; message queued (1 waiting), it will be sent on reconnect: "later"`)
 	h.expectCalls()
