@@ -25,8 +25,7 @@ type backlogEntry struct {
 
 // pendingMessage is a message the user sent while XMPP was down.
 type pendingMessage struct {
-	out  xmpp.OutMessage
-	nick string
+	out xmpp.OutMessage
 }
 
 // sentMessage remembers a sent chat to match an error reply to it.
@@ -189,7 +188,7 @@ func (b *Bridge) sendOut(out xmpp.OutMessage, c *contact) {
 		b.queryNotice(c, "XMPP is not connected and the queue is full; NOT sent: "+excerpt(out.Body))
 		return
 	}
-	b.pending = append(b.pending, pendingMessage{out: out, nick: c.nick})
+	b.pending = append(b.pending, pendingMessage{out: out})
 	b.queryNotice(c, "XMPP is not connected; message queued ("+strconv.Itoa(len(b.pending))+" waiting), it will be sent on reconnect: "+excerpt(out.Body))
 }
 
