@@ -5,6 +5,21 @@
 //
 // One goroutine (Run) owns all state. Calls from IRC connections (CheckNick,
 // Attach, Handle, Detach) and XMPP events reach it as typed events.
+//
+// Behaviour worth knowing:
+//   - All attached clients share one identity. The first client's nick
+//     becomes the user's nick; a client that attaches later with another
+//     nick is moved to it (NICK, then SetNick), and NICK from any client
+//     renames all of them.
+//   - Contacts get nicks from their roster name, else the JID localpart,
+//     made valid and unique with "_2", "_3"… suffixes (in JID order, saved
+//     nicks first). Nicks and renames are saved in state_dir.
+//   - Messages for the user that arrive while no client is attached are
+//     kept (Config.Backlog, oldest dropped) and replayed, with their time,
+//     to the next client that attaches.
+//   - After an XMPP reconnect, contacts stay as they were shown while their
+//     presence comes back; whoever has not reappeared a few seconds after
+//     the roster leaves then, so a reconnect does not flap the channel.
 package bridge
 
 import (
