@@ -156,6 +156,14 @@ func TestGroupChat(t *testing.T) {
 	}
 	recvPeer(t, bob, func(c goxmpp.Chat) bool { return c.Type == "groupchat" && c.Text == "hi room" })
 
+	page, err := s.QueryArchive(t.Context(), xmpp.ArchiveQuery{Archive: room})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(page.Messages) != 1 || page.Messages[0].Body != "hi room" || page.Messages[0].From != room+"/Alice" || page.Messages[0].Delay.IsZero() {
+		t.Errorf("room archive = %+v", page)
+	}
+
 	if _, err := s.SendMessage(xmpp.OutMessage{To: room, Type: "groupchat", Subject: "new topic", HasSubject: true}); err != nil {
 		t.Fatal(err)
 	}

@@ -418,8 +418,9 @@ type conn struct {
 	lastRecv atomic.Int64 // unix nanoseconds of the last data from the server
 	busy     atomic.Bool  // the reader is handing a stanza to the receiver
 
-	mu      sync.Mutex
-	pending map[string]*pendingIQ
+	mu       sync.Mutex
+	pending  map[string]*pendingIQ
+	archives map[string]*archiveCollector // by MAM query id
 }
 
 // fail records the first cause and tears the connection down.
@@ -593,6 +594,9 @@ func (c *conn) fromAccount(from string) bool {
 
 func (c *conn) handleMessage(m *xmlMessage) {
 	own := c.s.bare
+	if c.archiveResult(m) {
+		return
+	}
 	carbon := m.Sent
 	dir := CarbonSent
 	if carbon == nil {

@@ -109,23 +109,24 @@ type xmlCarbon struct {
 }
 
 type xmlMessage struct {
-	ID         string       `xml:"id,attr"`
-	From       string       `xml:"from,attr"`
-	To         string       `xml:"to,attr"`
-	Type       string       `xml:"type,attr"`
-	Bodies     []xmlLang    `xml:"body"`
-	Subject    *string      `xml:"subject"`
-	Thread     string       `xml:"thread"`
-	Error      *xmlError    `xml:"error"`
-	Delays     []xmlDelay   `xml:"urn:xmpp:delay delay"`
-	OldDelay   *xmlDelay    `xml:"jabber:x:delay x"`
-	StanzaIDs  []xmlSID     `xml:"urn:xmpp:sid:0 stanza-id"`
-	OriginID   *xmlSID      `xml:"urn:xmpp:sid:0 origin-id"`
-	Sent       *xmlCarbon   `xml:"urn:xmpp:carbons:2 sent"`
-	Received   *xmlCarbon   `xml:"urn:xmpp:carbons:2 received"`
-	MUCUser    *xmlMUCUser  `xml:"http://jabber.org/protocol/muc#user x"`
-	Conference *xmlConfInv  `xml:"jabber:x:conference x"`
-	Other      []xmlAnyName `xml:",any"`
+	ID         string        `xml:"id,attr"`
+	From       string        `xml:"from,attr"`
+	To         string        `xml:"to,attr"`
+	Type       string        `xml:"type,attr"`
+	Bodies     []xmlLang     `xml:"body"`
+	Subject    *string       `xml:"subject"`
+	Thread     string        `xml:"thread"`
+	Error      *xmlError     `xml:"error"`
+	Delays     []xmlDelay    `xml:"urn:xmpp:delay delay"`
+	OldDelay   *xmlDelay     `xml:"jabber:x:delay x"`
+	StanzaIDs  []xmlSID      `xml:"urn:xmpp:sid:0 stanza-id"`
+	OriginID   *xmlSID       `xml:"urn:xmpp:sid:0 origin-id"`
+	Sent       *xmlCarbon    `xml:"urn:xmpp:carbons:2 sent"`
+	Received   *xmlCarbon    `xml:"urn:xmpp:carbons:2 received"`
+	MUCUser    *xmlMUCUser   `xml:"http://jabber.org/protocol/muc#user x"`
+	Conference *xmlConfInv   `xml:"jabber:x:conference x"`
+	MAMResult  *xmlMAMResult `xml:"urn:xmpp:mam:2 result"`
+	Other      []xmlAnyName  `xml:",any"`
 }
 
 type xmlLang struct {

@@ -1,0 +1,170 @@
+package xmpp
+
+import (
+	"context"
+	"encoding/xml"
+	"fmt"
+	"strings"
+	"time"
+)
+
+const (
+	nsMAM = "urn:xmpp:mam:2"
+	nsRSM = "http://jabber.org/protocol/rsm"
+)
+
+// ArchiveQuery selects messages from a XEP-0313 archive.
+type ArchiveQuery struct {
+	Archive string    // "" for the account's archive, or a room's bare JID
+	With    string    // only messages with this JID (account archive only)
+	Start   time.Time // only messages at or after this time
+	End     time.Time // only messages at or before this time
+	After   string    // page after this archive id (ArchivePage.Last)
+	Max     int       // page size; 0 means 100
+}
+
+// ArchivePage is one page of archived messages, oldest first. Each
+// Message has StanzaID set to its archive id and Delay to its archive time.
+type ArchivePage struct {
+	Messages []Message
+	Complete bool   // the server says there is nothing more
+	Last     string // archive id of the last message, for the next page's After
+}
+
+type xmlMAMResult struct {
+	QueryID   string        `xml:"queryid,attr"`
+	ID        string        `xml:"id,attr"`
+	Forwarded *xmlForwarded `xml:"urn:xmpp:forward:0 forwarded"`
+}
+
+type xmlMAMFin struct {
+	Complete string `xml:"complete,attr"`
+	Set      struct {
+		Last string `xml:"last"`
+	} `xml:"http://jabber.org/protocol/rsm set"`
+}
+
+// archiveCollector gathers the result messages of one query.
+type archiveCollector struct {
+	from string // the archive that must send them ("" = our account)
+	msgs []Message
+}
+
+// QueryArchive fetches one page of archived messages and waits for it.
+// Only messages sent by the queried archive itself are accepted.
+func (s *Session) QueryArchive(ctx context.Context, q ArchiveQuery) (*ArchivePage, error) {
+	if q.Archive != "" && !validJID(q.Archive) {
+		return nil, fmt.Errorf("xmpp: invalid archive %q", q.Archive)
+	}
+	if q.With != "" && !validJID(q.With) {
+		return nil, fmt.Errorf("xmpp: invalid JID %q", q.With)
+	}
+	max := q.Max
+	if max <= 0 {
+		max = 100
+	}
+	c, err := s.current()
+	if err != nil {
+		return nil, err
+	}
+	qid := newID()
+	var b strings.Builder
+	fmt.Fprintf(&b, "<query xmlns='%s' queryid='%s'><x xmlns='jabber:x:data' type='submit'>", nsMAM, qid)
+	fmt.Fprintf(&b, "<field var='FORM_TYPE' type='hidden'><value>%s</value></field>", nsMAM)
+	field := func(name, value string) {
+		fmt.Fprintf(&b, "<field var='%s'><value>%s</value></field>", name, escapeText(value))
+	}
+	if q.With != "" {
+		field("with", q.With)
+	}
+	if !q.Start.IsZero() {
+		field("start", q.Start.UTC().Format(time.RFC3339Nano))
+	}
+	if !q.End.IsZero() {
+		field("end", q.End.UTC().Format(time.RFC3339Nano))
+	}
+	fmt.Fprintf(&b, "</x><set xmlns='%s'><max>%d</max>", nsRSM, max)
+	if q.After != "" {
+		fmt.Fprintf(&b, "<after>%s</after>", escapeText(q.After))
+	}
+	b.WriteString("</set></query>")
+
+	col := &archiveCollector{from: strings.ToLower(bareJID(q.Archive))}
+	c.mu.Lock()
+	if c.archives == nil {
+		c.archives = map[string]*archiveCollector{}
+	}
+	c.archives[qid] = col
+	c.mu.Unlock()
+	defer func() {
+		c.mu.Lock()
+		delete(c.archives, qid)
+		c.mu.Unlock()
+	}()
+
+	reply := make(chan *xmlIQ, 1)
+	id, err := c.requestIQ("mam", q.Archive, "set", b.String(), reply)
+	if err != nil {
+		return nil, err
+	}
+	select {
+	case iq := <-reply:
+		if iq.Type == "error" {
+			se := iq.Error.toStanzaError()
+			if se == nil {
+				se = &StanzaError{Condition: "undefined-condition"}
+			}
+			return nil, se
+		}
+		var fin struct {
+			Fin *xmlMAMFin `xml:"urn:xmpp:mam:2 fin"`
+		}
+		xml.Unmarshal(append(append([]byte("<x>"), iq.Inner...), "</x>"...), &fin)
+		page := &ArchivePage{}
+		c.mu.Lock()
+		page.Messages = col.msgs
+		c.mu.Unlock()
+		if fin.Fin != nil {
+			page.Complete = fin.Fin.Complete == "true" || fin.Fin.Complete == "1"
+			page.Last = fin.Fin.Set.Last
+		}
+		if page.Last == "" && len(page.Messages) > 0 {
+			page.Last = page.Messages[len(page.Messages)-1].StanzaID
+		}
+		return page, nil
+	case <-c.done:
+		return nil, ErrNotConnected
+	case <-ctx.Done():
+		c.mu.Lock()
+		delete(c.pending, id)
+		c.mu.Unlock()
+		return nil, ctx.Err()
+	}
+}
+
+// archiveResult files a MAM result message; it reports whether m was one
+// (results of unknown queries or from the wrong sender are dropped).
+func (c *conn) archiveResult(m *xmlMessage) bool {
+	if m.MAMResult == nil {
+		return false
+	}
+	r := m.MAMResult
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	col := c.archives[r.QueryID]
+	if col == nil || r.Forwarded == nil || r.Forwarded.Message == nil {
+		return true
+	}
+	from := strings.ToLower(m.From)
+	if col.from == "" {
+		if from != "" && from != c.s.bare {
+			return true
+		}
+	} else if from != col.from {
+		return true
+	}
+	msg := r.Forwarded.Message.toMessage(c.s.bare, r.Forwarded.Delay)
+	msg.StanzaID = r.ID
+	col.msgs = append(col.msgs, msg)
+	return true
+}
