@@ -27,7 +27,8 @@ type conn struct {
 	host string
 
 	out        chan string
-	sendMu     sync.Mutex // keeps the lines of one message together
+	sendMu     sync.Mutex    // keeps the lines of one message together
+	drained    chan struct{} // signalled by the writer after each write
 	closing    chan struct{}
 	closeOnce  sync.Once
 	writerDone chan struct{}
@@ -68,6 +69,7 @@ func newConn(s *Server, nc net.Conn) *conn {
 		out:        make(chan string, s.cfg.SendQueueLen),
 		closing:    make(chan struct{}),
 		writerDone: make(chan struct{}),
+		drained:    make(chan struct{}, 1),
 		reader:     newLineReader(nc),
 		caps:       make(map[string]bool),
 	}
@@ -151,6 +153,9 @@ func (c *conn) send(m *irc.Message, wait bool) {
 		c.log.Warn("dropped unsendable message", "command", m.Command)
 		return
 	}
+	if wait && !c.waitForRoom(len(lines)) {
+		return
+	}
 	c.sendMu.Lock()
 	defer c.sendMu.Unlock()
 	for _, l := range lines {
@@ -161,25 +166,37 @@ func (c *conn) send(m *irc.Message, wait bool) {
 		}
 		select {
 		case c.out <- l:
-			continue
 		default:
+			c.log.Info("send queue full, disconnecting")
+			c.abort("SendQ exceeded")
+			return
 		}
-		if wait {
-			t := time.NewTimer(c.s.cfg.WriteTimeout)
-			select {
-			case c.out <- l:
-				t.Stop()
-				continue
-			case <-c.closing:
-				t.Stop()
-				return
-			case <-t.C:
-			}
-		}
-		c.log.Info("send queue full, disconnecting")
-		c.abort("SendQ exceeded")
-		return
 	}
+}
+
+// waitForRoom blocks until the queue is at most half full (so that replies
+// never take the room asynchronous messages need), for at most
+// WriteTimeout. It returns false when the connection closed or the client
+// did not drain in time (it is then disconnected).
+func (c *conn) waitForRoom(n int) bool {
+	limit := max(cap(c.out)/2, 1)
+	if len(c.out)+n <= limit || len(c.out) == 0 {
+		return true
+	}
+	t := time.NewTimer(c.s.cfg.WriteTimeout)
+	defer t.Stop()
+	for len(c.out)+n > limit && len(c.out) > 0 {
+		select {
+		case <-c.drained:
+		case <-c.closing:
+			return false
+		case <-t.C:
+			c.log.Info("client does not read its replies, disconnecting")
+			c.abort("SendQ exceeded")
+			return false
+		}
+	}
+	return true
 }
 
 // numeric sends a numeric reply directly (outside a Request) from the
@@ -249,6 +266,10 @@ func (c *conn) writeLoop() {
 			if err := flush(time.Now().Add(c.s.cfg.WriteTimeout)); err != nil {
 				c.abort("Write error")
 				return
+			}
+			select {
+			case c.drained <- struct{}{}:
+			default:
 			}
 		case <-c.closing:
 			reason, abrupt := c.reason()

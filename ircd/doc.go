@@ -11,8 +11,9 @@
 // drains a bounded queue with a write deadline. Downstream.Send only
 // enqueues; a client whose queue overflows is disconnected ("SendQ
 // exceeded") without affecting anyone else. Replies to the client's own
-// commands (and the welcome burst) may wait up to WriteTimeout for room in
-// the queue instead, so a long WHO or NAMES reply does not count as overflow.
+// commands (and the welcome burst) instead wait, up to WriteTimeout, while
+// the queue is more than half full: a long WHO or NAMES reply is paced by
+// the client's reading and leaves the other half for asynchronous messages.
 //
 // Without Config.Password only loopback (and non-IP) peers are served;
 // others get ERROR and are closed. With a password, PASS or SASL PLAIN must
