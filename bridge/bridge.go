@@ -27,6 +27,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime/debug"
 	"time"
 
 	"gopkg.in/irc.v4"
@@ -201,12 +202,12 @@ func (b *Bridge) Run(ctx context.Context) error {
 				b.flushState()
 				return nil
 			}
-			b.handleEvent(ev)
+			b.safely(fmt.Sprintf("%T", ev), func() { b.handleEvent(ev) })
 		case o := <-b.ops:
 			b.handleOp(o)
 		case <-b.settleC:
 			b.settleC = nil
-			b.settle()
+			b.safely("settle", b.settle)
 		}
 		b.flushState()
 	}
@@ -241,17 +242,37 @@ func (b *Bridge) Attach(d ircd.Downstream) ircd.Session {
 	return <-reply
 }
 
+// errInternal answers a command whose handling failed unexpectedly.
+var errInternal = errors.New("internal error in the gateway")
+
 func (b *Bridge) handleOp(o op) {
 	switch o := o.(type) {
 	case opCheckNick:
-		o.reply <- b.checkNick(o.nick)
+		var err error
+		b.safely("CheckNick", func() { err = b.checkNick(o.nick) })
+		o.reply <- err
 	case opAttach:
-		o.reply <- b.attach(o.d)
+		s := &session{b: b, d: o.d}
+		b.safely("Attach", func() { s = b.attach(o.d) })
+		o.reply <- s
 	case opHandle:
-		o.done <- b.handle(o.s, o.r)
+		err := errInternal
+		b.safely(o.r.Msg.Command, func() { err = b.handle(o.s, o.r) })
+		o.done <- err
 	case opDetach:
-		b.detach(o.s, o.reason)
+		b.safely("Detach", func() { b.detach(o.s, o.reason) })
 	}
+}
+
+// safely runs f, turning a panic into a log entry: one bad event or
+// command must not take the gateway and every client down with it.
+func (b *Bridge) safely(what string, f func()) {
+	defer func() {
+		if p := recover(); p != nil {
+			b.log.Error("panic in the bridge", "in", what, "panic", p, "stack", string(debug.Stack()))
+		}
+	}()
+	f()
 }
 
 func (b *Bridge) handleEvent(ev xmpp.Event) {

@@ -5,6 +5,10 @@ import (
 	"testing"
 	"time"
 
+	"gopkg.in/irc.v4"
+
+	"xircd/ircd"
+
 	"xircd/xmpp"
 )
 
@@ -111,4 +115,40 @@ func TestShowOffline(t *testing.T) {
 		":Alice!alice@example.org QUIT offline",
 		":xircd!xircd@irc.test PRIVMSG &xmpp :show_offline = false",
 	)
+}
+
+func TestPanicIsContained(t *testing.T) {
+	h := newHarness(t, Config{})
+	h.connect(item("alice@example.org", "Alice"))
+	c := h.attach("me")
+	c.take()
+	c.mu.Lock()
+	c.panicOn = "MODE"
+	c.mu.Unlock()
+	// The presence handler panics while telling the client.
+	h.event(avail("alice@example.org/phone", "", "", 0))
+	c.mu.Lock()
+	c.panicOn = ""
+	c.mu.Unlock()
+	c.take()
+	// The bridge goes on.
+	c.send("PRIVMSG Alice :still there?")
+	h.expectCalls(`message id=id1 to=alice@example.org type=chat state=active body="still there?"`)
+
+	// A command whose handling panics is answered with an error.
+	other := h.attach("me")
+	other.take()
+	other.mu.Lock()
+	other.panicOn = "PRIVMSG" // the echo to the other client panics
+	other.mu.Unlock()
+	r := &ircd.Request{Msg: &irc.Message{Command: "PRIVMSG", Params: []string{"Alice", "boom"}}, Client: c}
+	if err := c.sess.Handle(r); err != errInternal {
+		t.Errorf("Handle after a panic = %v, want errInternal", err)
+	}
+	other.mu.Lock()
+	other.panicOn = ""
+	other.mu.Unlock()
+	if err := h.b.CheckNick("free"); err != nil {
+		t.Errorf("bridge unusable after a panic: %v", err)
+	}
 }

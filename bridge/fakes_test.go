@@ -119,9 +119,10 @@ type fakeClient struct {
 	caps map[string]bool
 	sess ircd.Session
 
-	mu   sync.Mutex
-	nick string
-	got  []string
+	mu      sync.Mutex
+	nick    string
+	got     []string
+	panicOn string // Send panics on this command, to test recovery
 }
 
 func (c *fakeClient) ID() uint64 { return c.id }
@@ -143,6 +144,12 @@ func (c *fakeClient) ServerName() string      { return "irc.test" }
 func (c *fakeClient) Close(reason string)     {}
 
 func (c *fakeClient) Send(m *irc.Message) {
+	c.mu.Lock()
+	p := c.panicOn
+	c.mu.Unlock()
+	if p != "" && m.Command == p {
+		panic("test panic in Send")
+	}
 	for _, p := range m.Params {
 		if strings.ContainsAny(p, "\r\n\x00") {
 			c.t.Errorf("line with CR/LF/NUL sent: %q", m.String())
