@@ -261,3 +261,11 @@ func TestIncompleteRosterKeepsRenames(t *testing.T) {
 		t.Errorf("after remove and add alice is %q, want Alice", got)
 	}
 }
+
+func TestListFilters(t *testing.T) {
+	_, c := online(t)
+	c.send("LIST #other")
+	c.expect(":irc.test 321 me Channel :Users  Name", ":irc.test 323 me :End of /LIST")
+	c.send("LIST &xmpp")
+	c.expectContains(":irc.test 322 me &xmpp 3 :XMPP contacts of me@example.org — type \"help\" here for commands")
+}

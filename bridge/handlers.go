@@ -638,6 +638,16 @@ func (b *Bridge) handleMode(s *session, r *ircd.Request) error {
 // LIST [<channel>{,<channel>}]
 func (b *Bridge) handleList(s *session, r *ircd.Request) error {
 	r.Numeric(irc.RPL_LISTSTART, "Channel", "Users  Name")
+	if p := r.Msg.Param(0); p != "" && !strings.HasPrefix(p, ">") && !strings.HasPrefix(p, "<") {
+		wanted := false
+		for _, ch := range strings.Split(p, ",") {
+			wanted = wanted || b.isControl(ch) || matchMask(ch, b.cfg.ControlChannel)
+		}
+		if !wanted {
+			r.Numeric(irc.RPL_LISTEND, "End of /LIST")
+			return nil
+		}
+	}
 	n := 2
 	for _, c := range b.contacts {
 		if c.view.shown {
