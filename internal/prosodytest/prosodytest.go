@@ -35,6 +35,10 @@ type Options struct {
 	ExtraModules []string
 	// ExtraConfig is appended verbatim to the global section of the config.
 	ExtraConfig string
+	// LogLevel is the lowest level written to LogFile: "debug" (default,
+	// every stanza; handy for failing tests), "info", "warn" or "error"
+	// (for benchmarks).
+	LogLevel string
 	// DirectTLS also opens a direct-TLS (XEP-0368) client port, DirectTLSAddr.
 	DirectTLS bool
 	// StartTimeout bounds the wait for the port to accept; 0 means 15s.
@@ -115,8 +119,8 @@ func tail(b []byte, n int) []byte {
 
 // Start creates the temporary directory, writes config and certificate and
 // starts Prosody; it returns once the client port accepts connections. The
-// caller must call Stop (and may remove Dir afterwards).
-func Start(opts Options) (*Server, error) {
+// caller must call Close (or Stop, keeping Dir for inspection).
+func Start(opts Options) (_ *Server, err error) {
 	if !Installed() {
 		return nil, ErrNotInstalled
 	}
@@ -124,6 +128,11 @@ func Start(opts Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	defer func() {
+		if err != nil {
+			os.RemoveAll(dir)
+		}
+	}()
 	s := &Server{
 		Domain:    "localhost",
 		MUCDomain: "conference.localhost",
@@ -191,7 +200,15 @@ func (s *Server) configText(keyFile string) string {
 	fmt.Fprintf(&b, "pidfile = %s\n", luaQuote(filepath.Join(s.Dir, "prosody.pid")))
 	fmt.Fprintf(&b, "data_path = %s\n", luaQuote(filepath.Join(s.Dir, "data")))
 	fmt.Fprintf(&b, "certificates = %s\n", luaQuote(s.Dir))
-	fmt.Fprintf(&b, "log = { debug = %s }\n", luaQuote(s.LogFile))
+	level := s.opts.LogLevel
+	switch level {
+	case "":
+		level = "debug"
+	case "debug", "info", "warn", "error":
+	default:
+		level = "debug"
+	}
+	fmt.Fprintf(&b, "log = { %s = %s }\n", level, luaQuote(s.LogFile))
 	b.WriteString("daemonize = false\n")
 	b.WriteString("interfaces = { \"127.0.0.1\" }\nc2s_interfaces = { \"127.0.0.1\" }\n")
 	fmt.Fprintf(&b, "c2s_ports = { %d }\n", s.Port)
@@ -312,6 +329,15 @@ func (s *Server) killLocked() error {
 		time.Sleep(20 * time.Millisecond)
 	}
 	return nil
+}
+
+// Close stops Prosody and removes Dir.
+func (s *Server) Close() error {
+	err := s.Stop()
+	if rerr := os.RemoveAll(s.Dir); err == nil {
+		err = rerr
+	}
+	return err
 }
 
 // Restart stops and starts Prosody on the same port with the same data.
