@@ -238,6 +238,9 @@ func (c *Config) validate() error {
 			return fmt.Errorf("xmpp.server: %q is not host:port", x.Server)
 		}
 	}
+	if x.DeadTimeout.Duration == 0 || x.PingInterval.Duration == 0 || x.PingInterval.Duration >= x.DeadTimeout.Duration {
+		return fmt.Errorf("xmpp.ping_interval (%s) must be positive and shorter than xmpp.dead_timeout (%s)", x.PingInterval.Duration, x.DeadTimeout.Duration)
+	}
 	if x.MUCService != "" && strings.ContainsAny(x.MUCService, "@/ ") {
 		return fmt.Errorf("xmpp.muc_service must be a domain such as conference.example.org")
 	}

@@ -42,6 +42,7 @@ func TestParseConfigErrors(t *testing.T) {
 		{"plain to remote", "[xmpp]\njid = \"me@example.org\"\npassword = \"p\"\ntls = \"plain\"\nserver = \"example.org:5222\"\n", "loopback"},
 		{"bad tls", "[xmpp]\njid = \"me@example.org\"\npassword = \"p\"\ntls = \"maybe\"\n", "xmpp.tls"},
 		{"bad channel", "[bridge]\ncontrol_channel = \"xmpp\"\n" + minimal, "bridge.control_channel"},
+		{"ping after dead", "[xmpp]\njid = \"me@example.org\"\npassword = \"p\"\ndead_timeout = \"10s\"\n", "xmpp.ping_interval (30s) must be positive and shorter than xmpp.dead_timeout (10s)"},
 		{"no listeners", "[irc]\nlisten = \"\"\n" + minimal, "accept no clients"},
 	}
 	for _, tt := range tests {

@@ -74,7 +74,7 @@ func run(cfg *Config, logger *slog.Logger) error {
 		Logger:             logger.With("part", "xmpp"),
 	})
 	if err != nil {
-		return fmt.Errorf("xmpp: %w", err)
+		return err
 	}
 	br, err := bridge.New(bridge.Config{
 		ServerName:     cfg.IRC.ServerName,
