@@ -269,3 +269,25 @@ func TestListFilters(t *testing.T) {
 	c.send("LIST &xmpp")
 	c.expectContains(":irc.test 322 me &xmpp 3 :XMPP contacts of me@example.org — type \"help\" here for commands")
 }
+
+func TestBlockedSavedNickIsKept(t *testing.T) {
+	dir := t.TempDir()
+	h := newHarness(t, Config{StateDir: dir})
+	h.connect(item("alice@example.org", "alice"))
+	h.stop()
+
+	h2 := newHarness(t, Config{StateDir: dir})
+	c := h2.attach("alice") // the user picked the contact's nick before the roster came
+	c.take()
+	h2.connect(item("alice@example.org", "alice"))
+	if got := h2.b.contacts["alice@example.org"].nick; got != "alice_2" {
+		t.Fatalf("contact got %q while the user is alice, want alice_2", got)
+	}
+	h2.stop()
+
+	h3 := newHarness(t, Config{StateDir: dir})
+	h3.connect(item("alice@example.org", "alice"))
+	if got := h3.b.contacts["alice@example.org"].nick; got != "alice" {
+		t.Errorf("saved nick not restored: %q", got)
+	}
+}

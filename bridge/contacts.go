@@ -220,8 +220,12 @@ func (b *Bridge) upsertContact(item xmpp.RosterItem) *contact {
 		b.contacts[key] = c
 		b.byNick[ircd.Casefold(nick)] = c
 		c.inRoster = true
-		b.state.Nicks[key] = nick
-		b.saveState()
+		// A saved nick that is blocked for now (say, by the user's current
+		// nick) stays saved, so the contact gets it back later.
+		if b.state.Nicks[key] == "" {
+			b.state.Nicks[key] = nick
+			b.saveState()
+		}
 	} else {
 		if !c.inRoster {
 			// A temporary contact joined the roster: keep its nick.
