@@ -139,7 +139,7 @@ func (b *Bridge) cmdHelp(out func(string), args []string) {
 		c := controlCommands[n]
 		out("  " + c.usage + " — " + c.help[0])
 	}
-	out("Contacts appear in " + b.cfg.ControlChannel + " when online (voiced when available); /msg NICK to chat, /away to set your presence (\"dnd: text\" or \"xa: text\" for those states).")
+	out("Contacts appear in " + b.cfg.ControlChannel + " when online (voiced when available). Chat with /msg NICK text, or \"NICK: text\" here; set your presence with /away text (\"dnd: text\" or \"xa: text\" for those states, /away alone to come back).")
 }
 
 // validJID is a loose check that s looks like a bare JID.

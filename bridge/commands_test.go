@@ -291,3 +291,16 @@ func TestBlockedSavedNickIsKept(t *testing.T) {
 		t.Errorf("saved nick not restored: %q", got)
 	}
 }
+
+func TestAddressingAContactInTheChannel(t *testing.T) {
+	h, c := online(t)
+	c.send("PRIVMSG &xmpp :Alice: hello there")
+	h.expectCalls(`message id=id1 to=alice@example.org type=chat state=active body="hello there"`)
+	c.send("PRIVMSG &xmpp :alice, \x01ACTION waves\x01")
+	h.expectCalls(`message id=id2 to=alice@example.org type=chat state=active body="/me waves"`)
+	c.expect()
+	// Commands still work, and an unknown nick is not a message.
+	c.send("PRIVMSG &xmpp :nobody: hi")
+	h.expectCalls()
+	c.expectContains(`:xircd!xircd@irc.test PRIVMSG &xmpp :Unknown command "nobody:". Commands: accept, add, deny, help, info, join, remove, rename, rooms, save, set, status. Type "help COMMAND" for details.`)
+}

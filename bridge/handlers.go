@@ -199,11 +199,20 @@ func (b *Bridge) privmsgTarget(s *session, r *ircd.Request, target, text string,
 	switch {
 	case b.isControl(target):
 		b.echo(s, r, target, text)
-		if !notice {
-			if _, isCTCP := parseCTCP(text); !isCTCP {
-				b.runCommand(s, r, target, text)
-			}
+		if notice {
+			return nil
 		}
+		if _, isCTCP := parseCTCP(text); isCTCP {
+			return nil
+		}
+		// "nick: text" in the channel talks to that contact.
+		if c, rest := b.addressedContact(text); c != nil {
+			if body, ok := ircToBody(rest); ok && strings.TrimSpace(body) != "" {
+				b.sendChat(c, body)
+			}
+			return nil
+		}
+		b.runCommand(s, r, target, text)
 		return nil
 	case b.isService(target):
 		b.echo(s, r, b.cfg.ServiceNick, text)
@@ -250,6 +259,20 @@ func (b *Bridge) privmsgTarget(s *session, r *ircd.Request, target, text string,
 	}
 	b.sendChat(c, body)
 	return nil
+}
+
+// addressedContact recognises "nick: text" and "nick, text" addressed to
+// a contact, returning the contact and the text.
+func (b *Bridge) addressedContact(text string) (*contact, string) {
+	i := strings.IndexAny(text, ":,")
+	if i <= 0 || i+1 >= len(text) || text[i+1] != ' ' {
+		return nil, ""
+	}
+	c := b.contactByNick(text[:i])
+	if c == nil {
+		return nil, ""
+	}
+	return c, strings.TrimSpace(text[i+2:])
 }
 
 // TAGMSG <target>   (only +typing is meaningful)
