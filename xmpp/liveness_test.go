@@ -85,13 +85,13 @@ func TestDeadConnectionDetectedAndCloseDoesNotHang(t *testing.T) {
 	bh := newBlackhole(t, srv.Addr)
 	s := newSession(t, srv, "alice", func(c *xmpp.Config) {
 		c.Server = bh.ln.Addr().String()
-		c.DeadTimeout = 2 * time.Second
+		c.DeadTimeout = 4 * time.Second
 		c.PingInterval = 500 * time.Millisecond
 	})
 	start(t, s)
 
 	// Quiet but healthy: keepalive pings keep it up well past DeadTimeout.
-	noEvent[xmpp.Disconnected](t, s, 3*time.Second, nil)
+	noEvent[xmpp.Disconnected](t, s, 6*time.Second, nil)
 
 	bh.frozen.Store(true)
 	d := waitFor[xmpp.Disconnected](t, s, nil)

@@ -418,6 +418,10 @@ type conn struct {
 	lastRecv atomic.Int64 // unix nanoseconds of the last data from the server
 	busy     atomic.Bool  // the reader is handing a stanza to the receiver
 
+	// Owned by the reader goroutine: presence held until the roster is in.
+	rosterDone   bool
+	heldPresence []Presence
+
 	mu       sync.Mutex
 	pending  map[string]*pendingIQ
 	archives map[string]*archiveCollector // by MAM query id
@@ -629,10 +633,30 @@ func (c *conn) handlePresence(p *xmlPresence) {
 		}
 		c.s.emit(ev)
 	case "", "unavailable", "error":
+		if !c.rosterDone && len(c.heldPresence) < maxHeldPresence {
+			c.heldPresence = append(c.heldPresence, p.toPresence())
+			return
+		}
 		c.s.emit(p.toPresence())
 	default:
 		// probe and unknown types are for servers.
 	}
+}
+
+// maxHeldPresence bounds the presences held back before the roster arrives;
+// past it they are passed on at once.
+const maxHeldPresence = 100000
+
+// releasePresence passes on the presences that arrived before the roster.
+// The server sends contacts' presence in answer to our initial presence,
+// which the client library sends at login before we can ask for the roster;
+// holding them keeps the promised order: Roster first, then presence.
+func (c *conn) releasePresence() {
+	c.rosterDone = true
+	for _, p := range c.heldPresence {
+		c.s.emit(p)
+	}
+	c.heldPresence = nil
 }
 
 func (c *conn) handleIQ(iq *xmlIQ) {
@@ -757,10 +781,12 @@ func (c *conn) handleResult(iq *xmlIQ) {
 				}
 			}
 			c.s.emit(r)
+			c.releasePresence()
 			return
 		}
 		c.s.log.Warn("xmpp: roster request failed", "err", iq.Error.toStanzaError())
 		c.s.emit(RequestFailed{ID: iq.ID, Op: p.op, Err: iq.Error.toStanzaError()})
+		c.releasePresence()
 	case "ping":
 		// Any answer, even an error, proves the stream is alive; the
 		// reader has already noted the traffic.
