@@ -1,0 +1,302 @@
+// Package e2e tests xircd as a user meets it: the real xircd binary, a real
+// Prosody behind it, real XMPP contacts on the other side and IRC clients
+// speaking over TCP.
+package e2e
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"xircd/internal/prosodytest"
+	"xircd/xmpp"
+)
+
+var xircdBin string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "xircd-e2e-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	xircdBin = filepath.Join(dir, "xircd")
+	build := exec.Command("go", "build", "-o", xircdBin, "xircd/cmd/xircd")
+	build.Stdout, build.Stderr = os.Stdout, os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "building xircd:", err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+const userPass = "user-pass"
+
+// env is one test's world: a Prosody, the user's account, contacts, and
+// xircd running against them.
+type env struct {
+	t        *testing.T
+	srv      *prosodytest.Server
+	userJID  string
+	dir      string
+	ircAddr  string
+	extra    string // appended to the generated config
+	proc     *exec.Cmd
+	procDone chan struct{}
+	logFile  string
+}
+
+// contact describes a roster entry of the user, and the account behind it.
+type contact struct {
+	user, name string
+	sub        string // subscription from the user's side; default both
+}
+
+func newEnv(t *testing.T, contacts ...contact) *env {
+	t.Helper()
+	srv := prosodytest.StartT(t, prosodytest.Options{})
+	e := &env{t: t, srv: srv, dir: t.TempDir()}
+	var err error
+	if e.userJID, err = srv.Register("me", userPass); err != nil {
+		t.Fatal(err)
+	}
+	var items []prosodytest.RosterEntry
+	for _, c := range contacts {
+		jid, err := srv.Register(c.user, c.user+"-pass")
+		if err != nil {
+			t.Fatal(err)
+		}
+		sub := c.sub
+		if sub == "" {
+			sub = "both"
+		}
+		items = append(items, prosodytest.RosterEntry{JID: jid, Name: c.name, Subscription: sub})
+		back := map[string]string{"both": "both", "to": "from", "from": "to", "none": "none"}[sub]
+		if err := srv.SetRoster(c.user, []prosodytest.RosterEntry{{JID: e.userJID, Name: "me", Subscription: back}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := srv.SetRoster("me", items); err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// start runs the xircd binary with a config for this env and waits until it
+// accepts IRC connections. It is stopped with SIGTERM at the end of the test.
+func (e *env) start() {
+	t := e.t
+	t.Helper()
+	if e.ircAddr == "" {
+		e.ircAddr = freeAddr(t)
+	}
+	cfg := fmt.Sprintf(`[irc]
+listen = %q
+motd = "e2e"
+[xmpp]
+jid = %q
+password = %q
+server = %q
+ca_file = %q
+muc_service = %q
+dead_timeout = "10s"
+ping_interval = "4s"
+[bridge]
+state_dir = %q
+%s
+`, e.ircAddr, e.userJID, userPass, e.srv.Addr, e.srv.CAFile, e.srv.MUCDomain, filepath.Join(e.dir, "state"), e.extra)
+	path := filepath.Join(e.dir, "xircd.toml")
+	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	e.logFile = filepath.Join(e.dir, "xircd.log")
+	logf, err := os.OpenFile(e.logFile, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(xircdBin, "-debug", "-config", path)
+	cmd.Stdout, cmd.Stderr = logf, logf
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	logf.Close()
+	e.proc, e.procDone = cmd, make(chan struct{})
+	go func() { cmd.Wait(); close(e.procDone) }()
+	t.Cleanup(func() {
+		e.stop()
+		if t.Failed() {
+			b, _ := os.ReadFile(e.logFile)
+			t.Logf("xircd log:\n%s", tailString(string(b), 6000))
+		}
+	})
+	deadline := time.Now().Add(waitTimeout)
+	for {
+		c, err := net.DialTimeout("tcp", e.ircAddr, time.Second)
+		if err == nil {
+			c.Close()
+			return
+		}
+		select {
+		case <-e.procDone:
+			b, _ := os.ReadFile(e.logFile)
+			t.Fatalf("xircd exited early:\n%s", b)
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("xircd does not accept on %s: %v", e.ircAddr, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// stop ends xircd with SIGTERM, as an init system would.
+func (e *env) stop() {
+	if e.proc == nil {
+		return
+	}
+	e.proc.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-e.procDone:
+	case <-time.After(15 * time.Second):
+		e.proc.Process.Kill()
+		<-e.procDone
+		e.t.Errorf("xircd did not exit within 15s of SIGTERM")
+	}
+	e.proc = nil
+}
+
+// client connects and registers an IRC client with the given caps.
+func (e *env) client(nick string, caps ...string) *ircClient {
+	e.t.Helper()
+	c := dialIRC(e.t, e.ircAddr)
+	c.register(nick, caps...)
+	return c
+}
+
+// peer logs in as a contact account with a real XMPP session.
+type peer struct {
+	t   *testing.T
+	s   *xmpp.Session
+	jid string
+
+	mu     sync.Mutex
+	cond   *sync.Cond
+	events []xmpp.Event
+}
+
+func (e *env) peer(user, resource string) *peer {
+	e.t.Helper()
+	jid := user + "@" + e.srv.Domain
+	pass := user + "-pass"
+	if user == "me" {
+		pass = userPass
+	}
+	s, err := xmpp.New(xmpp.Config{JID: jid, Password: pass, Server: e.srv.Addr, CAFile: e.srv.CAFile, Resource: resource,
+		MinBackoff: 100 * time.Millisecond, MaxBackoff: time.Second})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	p := &peer{t: e.t, s: s, jid: jid}
+	p.cond = sync.NewCond(&p.mu)
+	go func() {
+		for ev := range s.Events() {
+			p.mu.Lock()
+			p.events = append(p.events, ev)
+			p.cond.Broadcast()
+			p.mu.Unlock()
+		}
+	}()
+	s.Start()
+	e.t.Cleanup(func() { s.Close() })
+	p.expect(func(ev xmpp.Event) bool { _, ok := ev.(xmpp.Roster); return ok })
+	return p
+}
+
+// expect waits for an event that matches and consumes it.
+func (p *peer) expect(match func(xmpp.Event) bool) xmpp.Event {
+	p.t.Helper()
+	deadline := time.Now().Add(waitTimeout)
+	timer := time.AfterFunc(waitTimeout, func() { p.mu.Lock(); p.cond.Broadcast(); p.mu.Unlock() })
+	defer timer.Stop()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for {
+		for i, ev := range p.events {
+			if match(ev) {
+				p.events = append(p.events[:i:i], p.events[i+1:]...)
+				return ev
+			}
+		}
+		if time.Now().After(deadline) {
+			p.t.Fatalf("%s: expected XMPP event not received; have %d events: %s", p.jid, len(p.events), summarize(p.events))
+		}
+		p.cond.Wait()
+	}
+}
+
+// expectMessage waits for a chat message with a body from the user's account.
+func (p *peer) expectMessage(body string) xmpp.Message {
+	p.t.Helper()
+	return p.expect(func(ev xmpp.Event) bool {
+		m, ok := ev.(xmpp.Message)
+		return ok && m.Body == body
+	}).(xmpp.Message)
+}
+
+func (p *peer) send(to, body string) {
+	p.t.Helper()
+	if _, err := p.s.SendMessage(xmpp.OutMessage{To: to, Type: "chat", Body: body}); err != nil {
+		p.t.Fatal(err)
+	}
+}
+
+func summarize(evs []xmpp.Event) string {
+	var b strings.Builder
+	for i, ev := range evs {
+		if i > 20 {
+			b.WriteString(" …")
+			break
+		}
+		fmt.Fprintf(&b, " %T%+v", ev, ev)
+	}
+	return b.String()
+}
+
+func tailString(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return "…" + s[len(s)-n:]
+}
+
+// waitFor polls cond until it holds or waitTimeout passes. Use it only for
+// state that arrives in no particular order.
+func waitFor(t *testing.T, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(waitTimeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatal("condition not reached in time")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
