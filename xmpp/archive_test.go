@@ -51,3 +51,32 @@ func TestQueryArchive(t *testing.T) {
 		t.Fatalf("second page = %+v", page)
 	}
 }
+
+func TestBookmarks(t *testing.T) {
+	srv := prosodytest.StartT(t, prosodytest.Options{})
+	register(t, srv, "alice")
+	s := newSession(t, srv, "alice", nil)
+	start(t, s)
+	if bms, err := s.Bookmarks(t.Context()); err != nil || len(bms) != 0 {
+		t.Fatalf("Bookmarks on a new account = %+v, %v", bms, err)
+	}
+	// Stored the XEP-0048 way, as older clients do; the server converts.
+	res, err := s.SendIQ(t.Context(), "", "set", "<query xmlns='jabber:iq:private'><storage xmlns='storage:bookmarks'>"+
+		"<conference jid='lobby@conference.localhost' name='The &lt;Lobby&gt;' autojoin='true'><nick>Al</nick><password>pw</password></conference>"+
+		"<conference jid='quiet@conference.localhost' autojoin='false'/></storage></query>")
+	if err != nil || res.Type != "result" {
+		t.Fatalf("storing bookmarks = %+v, %v", res, err)
+	}
+	bms, err := s.Bookmarks(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]xmpp.Bookmark{}
+	for _, b := range bms {
+		got[b.JID] = b
+	}
+	if len(got) != 2 || got["lobby@conference.localhost"] != (xmpp.Bookmark{JID: "lobby@conference.localhost", Name: "The <Lobby>", Nick: "Al", Password: "pw", Autojoin: true}) ||
+		got["quiet@conference.localhost"].Autojoin {
+		t.Errorf("Bookmarks = %+v", bms)
+	}
+}

@@ -20,6 +20,11 @@
 // itself, carbons only when sent by the account's bare JID: anything else
 // would let a contact forge roster changes or messages.
 //
+// Beyond the bridge's interface the session offers group chats (JoinRoom,
+// LeaveRoom; occupants arrive as Presence with MUC data), archive queries
+// (QueryArchive, XEP-0313), bookmarks (Bookmarks, XEP-0402/0048), a generic
+// SendIQ, and Check to validate a configuration by logging in once.
+//
 // # Body rule
 //
 // The same rule applies to every text the session passes on (message
