@@ -22,7 +22,7 @@ func TestAttachShowsRosterWithVoiceAndAway(t *testing.T) {
 	c.expect(
 		":me!user@localhost JOIN &xmpp",
 		":irc.test 332 me &xmpp :XMPP contacts of me@example.org — type \"help\" here for commands",
-		":irc.test 333 me &xmpp xircd 1772600767",
+		":irc.test 333 me &xmpp xircd!xircd@irc.test 1772600767",
 		":irc.test 353 me = &xmpp :@me @xircd +Alice bob",
 		":irc.test 366 me &xmpp :End of /NAMES list",
 	)
@@ -45,7 +45,7 @@ func TestAttachHonoursNamesCaps(t *testing.T) {
 	c.expect(
 		":me!user@localhost JOIN &xmpp * me",
 		":irc.test 332 me &xmpp :XMPP contacts of me@example.org — type \"help\" here for commands",
-		":irc.test 333 me &xmpp xircd 1772600767",
+		":irc.test 333 me &xmpp xircd!xircd@irc.test 1772600767",
 		":irc.test 353 me = &xmpp :@me!user@localhost @xircd!xircd@irc.test +Alice!alice@example.org",
 		":irc.test 366 me &xmpp :End of /NAMES list",
 	)

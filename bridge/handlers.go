@@ -101,7 +101,7 @@ func (b *Bridge) topicReplies(d ircd.Downstream) []*irc.Message {
 	ch := b.cfg.ControlChannel
 	return []*irc.Message{
 		{Prefix: b.serverPrefix(), Command: irc.RPL_TOPIC, Params: []string{d.Nick(), ch, b.topic()}},
-		{Prefix: b.serverPrefix(), Command: rplTopicWhoTime, Params: []string{d.Nick(), ch, b.cfg.ServiceNick, strconv.FormatInt(b.start.Unix(), 10)}},
+		{Prefix: b.serverPrefix(), Command: rplTopicWhoTime, Params: []string{d.Nick(), ch, b.servicePrefix().String(), strconv.FormatInt(b.start.Unix(), 10)}},
 	}
 }
 
