@@ -91,7 +91,8 @@ func (s *Session) presenceStanza(to, extra, show, status string) string {
 	if status != "" {
 		fmt.Fprintf(&b, "<status>%s</status>", escapeText(status))
 	}
-	fmt.Fprintf(&b, "<priority>%d</priority>%s</presence>", s.cfg.Priority, extra)
+	fmt.Fprintf(&b, "<priority>%d</priority><c xmlns='%s' hash='sha-1' node='%s' ver='%s'/>%s</presence>",
+		s.cfg.Priority, nsCaps, capsNode, s.capsVer, extra)
 	return b.String()
 }
 

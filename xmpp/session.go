@@ -65,10 +65,11 @@ func (e *ConnectError) Unwrap() []error {
 // concurrent use. Requests are queued to the connection's writer and return
 // at once; they fail with ErrNotConnected while the stream is down.
 type Session struct {
-	cfg    Config
-	log    *slog.Logger
-	bare   string
-	domain string
+	cfg     Config
+	log     *slog.Logger
+	bare    string
+	domain  string
+	capsVer string
 
 	events    chan Event
 	closing   chan struct{}
@@ -99,6 +100,7 @@ func New(cfg Config) (*Session, error) {
 		rooms:   map[string]string{},
 	}
 	s.log = cfg.Logger.With("jid", s.bare)
+	s.capsVer = capsVer(cfg.ClientName, ourFeatures)
 	if _, err := s.tlsConfig(); err != nil {
 		return nil, err
 	}

@@ -349,6 +349,13 @@ func TestAnswersIQs(t *testing.T) {
 		}
 	}
 
+	// Our presence advertises entity caps; disco#info on that node answers.
+	bob.send(t, "<iq type='get' id='d2' to='%s'><query xmlns='http://jabber.org/protocol/disco#info' node='https://xircd.invalid/caps#x'/></iq>", c.JID)
+	disco = recvPeer(t, bob, func(d goxmpp.DiscoResult) bool { return d.ID == "d2" })
+	if !slices.Contains(disco.Features, "http://jabber.org/protocol/chatstates") {
+		t.Errorf("disco#info with a node lacks chat states: %v", disco.Features)
+	}
+
 	bob.send(t, "<iq type='set' id='u1' to='%s'><query xmlns='urn:example:unknown'/></iq>", c.JID)
 	iq = recvPeer(t, bob, func(iq goxmpp.IQ) bool { return iq.ID == "u1" })
 	if iq.Type != "error" || iq.Error.Condition != "service-unavailable" {
@@ -481,4 +488,23 @@ func TestConnectToSilentServerIsBounded(t *testing.T) {
 	case <-time.After(20 * time.Second):
 		t.Fatal("Check against a silent server does not return")
 	}
+}
+
+func TestOwnPresenceSeenByAnotherSession(t *testing.T) {
+	srv := prosodytest.StartT(t, prosodytest.Options{})
+	register(t, srv, "alice", "bob")
+	mutual(t, srv, "alice", "bob")
+	bob := newSession(t, srv, "bob", nil)
+	start(t, bob)
+	alice := newSession(t, srv, "alice", func(c *xmpp.Config) { c.Priority = -5 })
+	start(t, alice)
+	if err := alice.SetPresence("chat", "free to chat"); err != nil {
+		t.Fatal(err)
+	}
+	p := waitFor(t, bob, func(p xmpp.Presence) bool { return p.From == "alice@localhost/gw" && p.Show == "chat" })
+	if p.Priority != -5 || p.Status != "free to chat" || p.Client != "https://xircd.invalid/caps" {
+		t.Errorf("bob sees %+v", p)
+	}
+	alice.Close()
+	waitFor(t, bob, func(p xmpp.Presence) bool { return p.From == "alice@localhost/gw" && p.Type == "unavailable" })
 }

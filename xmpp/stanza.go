@@ -1,7 +1,10 @@
 package xmpp
 
 import (
+	"crypto/sha1"
+	"encoding/base64"
 	"encoding/xml"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -33,6 +36,24 @@ const (
 var ourFeatures = []string{
 	nsDiscoInfo, nsPing, nsVersion, nsCarbons, nsChatStates, nsMUC,
 	nsConference, nsDelay, nsSID,
+}
+
+// capsNode is our XEP-0115 node.
+const capsNode = "https://xircd.invalid/caps"
+
+// capsVer is the XEP-0115 verification string of a disco#info answer with
+// the identity client/pc/name and the given features. Our presence carries
+// it so that contacts' clients learn what we support (chat states, ...).
+func capsVer(name string, features []string) string {
+	var b strings.Builder
+	b.WriteString("client/pc//" + name + "<")
+	fs := slices.Clone(features)
+	slices.Sort(fs)
+	for _, f := range fs {
+		b.WriteString(f + "<")
+	}
+	sum := sha1.Sum([]byte(b.String()))
+	return base64.StdEncoding.EncodeToString(sum[:])
 }
 
 type xmlAny struct {

@@ -198,3 +198,12 @@ func TestValidJID(t *testing.T) {
 		}
 	}
 }
+
+func TestCapsVer(t *testing.T) {
+	// The simple example of XEP-0115 section 5.2.
+	got := capsVer("Exodus 0.9.1", []string{"http://jabber.org/protocol/muc", "http://jabber.org/protocol/disco#info",
+		"http://jabber.org/protocol/disco#items", "http://jabber.org/protocol/caps"})
+	if got != "QgayPKawpkPSDYmwT/WM94uAlu0=" {
+		t.Errorf("capsVer = %q", got)
+	}
+}
