@@ -304,3 +304,50 @@ func TestAddressingAContactInTheChannel(t *testing.T) {
 	h.expectCalls()
 	c.expectContains(`:xircd!xircd@irc.test PRIVMSG &xmpp :Unknown command "nobody:". Commands: accept, add, deny, help, info, join, remove, rename, rooms, save, set, status. Type "help COMMAND" for details.`)
 }
+
+func TestMoreIRCCommands(t *testing.T) {
+	h, c := online(t)
+	c.send("NAMES &xmpp")
+	c.expect(":irc.test 353 me = &xmpp :@me @xircd +Alice", ":irc.test 366 me &xmpp :End of /NAMES list")
+	c.send("NAMES #nowhere")
+	c.expect(":irc.test 366 me #nowhere :End of /NAMES list")
+	c.send("INVITE Alice &xmpp")
+	c.expect(`:irc.test 482 me &xmpp :Contacts join the control channel by being in your roster: use "add JID"`)
+	c.send("KICK &xmpp Alice :go")
+	c.expect(`:irc.test 482 me &xmpp :Use "remove nick" to remove a contact from your roster`)
+	c.send("KICK #room Alice")
+	c.expect(":irc.test 403 me #room :Group chats are not supported yet")
+	c.send("TOPIC &xmpp")
+	c.expect(
+		`:irc.test 332 me &xmpp :XMPP contacts of me@example.org — type "help" here for commands`,
+		":irc.test 333 me &xmpp xircd!xircd@irc.test 1772600767",
+	)
+	c.send("PRIVMSG #room :hi")
+	c.expect(":irc.test 403 me #room :Group chats are not supported yet")
+	c.send("PRIVMSG &other :hi")
+	c.expect(":irc.test 403 me &other :No such channel")
+
+	h.event(xmpp.RequestFailed{ID: "r1", Op: "roster-set", Err: &xmpp.StanzaError{Condition: "not-allowed"}})
+	c.expect(":xircd!xircd@irc.test NOTICE &xmpp :The XMPP server refused roster-set: not-allowed.")
+	h.event(xmpp.Message{From: "bob@example.org/x", Type: "normal", Invite: &xmpp.MUCInvite{Room: "team@conference.example.org", From: "bob@example.org", Reason: "standup"}})
+	c.expect(":xircd!xircd@irc.test NOTICE &xmpp :bob@example.org invites you to the group chat team@conference.example.org (standup). Group chats are not supported yet.")
+
+	c.send("PRIVMSG xircd :help")
+	got := c.take()
+	if len(got) != len(controlCommands)+2 || !strings.Contains(got[1], "accept JID") {
+		t.Errorf("help lists:\n%s", strings.Join(got, "\n"))
+	}
+	c.send("PRIVMSG xircd :help nosuch")
+	c.expectContains(`:xircd!xircd@irc.test PRIVMSG me :No command "nosuch". Commands: accept, add, deny, help, info, join, remove, rename, rooms, save, set, status.`)
+	c.send("PRIVMSG xircd :\x01VERSION\x01")
+	c.expect(":xircd!xircd@irc.test NOTICE me :\x01VERSION xircd XMPP gateway\x01")
+}
+
+func TestSaveCommand(t *testing.T) {
+	dir := t.TempDir()
+	h := newHarness(t, Config{StateDir: dir})
+	c := h.attach("me")
+	c.take()
+	c.send("PRIVMSG &xmpp :save")
+	c.expect(":xircd!xircd@irc.test PRIVMSG &xmpp :Saved to " + dir + "/bridge.json.")
+}

@@ -370,3 +370,37 @@ func TestWhoMask(t *testing.T) {
 		":irc.test 315 me stranger :End of /WHO list",
 	)
 }
+
+func TestSentIDsAreBounded(t *testing.T) {
+	h, c := online(t)
+	for i := 0; i < maxSentIDs+10; i++ {
+		c.send("PRIVMSG Alice :x")
+	}
+	h.barrier()
+	if len(h.b.sent) != maxSentIDs || len(h.b.sentOrder) != maxSentIDs {
+		t.Errorf("%d sent ids remembered, limit %d", len(h.b.sent), maxSentIDs)
+	}
+	// The oldest is forgotten: an error for it is still shown, without the text.
+	h.x.takeCalls()
+	h.event(xmpp.Message{ID: "id1", From: "alice@example.org", Type: "error", Error: &xmpp.StanzaError{Condition: "item-not-found"}})
+	got := c.take()
+	if last := got[len(got)-1]; last != ":Alice!alice@example.org NOTICE me :[xircd] a message was not delivered: item-not-found" {
+		t.Errorf("got %q", last)
+	}
+}
+
+func TestFlushFailureIsReported(t *testing.T) {
+	h, c := online(t)
+	h.x.setConnected(false)
+	h.event(xmpp.Disconnected{})
+	c.send("PRIVMSG Alice :one")
+	c.send("PRIVMSG Alice :two")
+	c.take()
+	h.x.setConnected(true)
+	h.x.failWith = errors.New("policy-violation")
+	h.event(xmpp.Connected{JID: "me@example.org/xircd"})
+	c.expectContains(
+		`:Alice!alice@example.org NOTICE me :[xircd] queued message NOT sent (policy-violation): "one"`,
+		`:Alice!alice@example.org NOTICE me :[xircd] queued message NOT sent (policy-violation): "two"`,
+	)
+}
