@@ -189,3 +189,18 @@ func (s *Session) serverAddr(ctx context.Context) string {
 	}
 	return net.JoinHostPort(s.domain, port)
 }
+
+// String describes the configuration without the password.
+func (cfg Config) String() string {
+	pw := "(none)"
+	if cfg.Password != "" {
+		pw = "(redacted)"
+	}
+	return fmt.Sprintf("xmpp.Config{JID: %q, Password: %s, PasswordFile: %q, Server: %q, TLS: %q, CAFile: %q, InsecureSkipVerify: %v, Resource: %q, Priority: %d}",
+		cfg.JID, pw, cfg.PasswordFile, cfg.Server, cfg.TLS, cfg.CAFile, cfg.InsecureSkipVerify, cfg.Resource, cfg.Priority)
+}
+
+// LogValue keeps the password out of structured logs.
+func (cfg Config) LogValue() slog.Value {
+	return slog.StringValue(cfg.String())
+}

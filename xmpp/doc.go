@@ -43,4 +43,7 @@
 // &gt;, and quotes in attributes), so no text can inject markup. Incoming
 // stanzas that are not well-formed XML are a stream error: the connection is
 // dropped and re-established, nothing of the broken stanza is delivered.
+// The session does not bound the size of incoming stanzas itself: it relies
+// on the server's stanza size limits (Prosody: 256 KiB from clients, 512 KiB
+// from other servers by default).
 package xmpp

@@ -2,6 +2,8 @@ package xmpp
 
 import (
 	"encoding/xml"
+	"fmt"
+	"log/slog"
 	"slices"
 	"strings"
 	"testing"
@@ -205,5 +207,16 @@ func TestCapsVer(t *testing.T) {
 		"http://jabber.org/protocol/disco#items", "http://jabber.org/protocol/caps"})
 	if got != "QgayPKawpkPSDYmwT/WM94uAlu0=" {
 		t.Errorf("capsVer = %q", got)
+	}
+}
+
+func TestConfigNeverShowsPassword(t *testing.T) {
+	cfg := Config{JID: "a@b", Password: "hunter2"}
+	var buf strings.Builder
+	log := slog.New(slog.NewTextHandler(&buf, nil))
+	log.Info("config", "cfg", cfg)
+	s := fmt.Sprintf("%v %+v %s", cfg, cfg, cfg) + buf.String()
+	if strings.Contains(s, "hunter2") {
+		t.Errorf("password leaked: %s", s)
 	}
 }
