@@ -84,6 +84,11 @@ type Bridge struct {
 	// why the last attempt failed.
 	downAnnounced bool
 	lastErr       string
+	lastLive      time.Time // when the stream last delivered something
+	lostAt        time.Time // lastLive when the stream was lost; zero once caught up
+	seen          map[string]bool
+	seenOrder     []string
+	runCtx        context.Context
 	ownJID        string
 	contacts      map[string]*contact // by bare JID (lower case)
 	byNick        map[string]*contact // by casefolded nick
@@ -177,6 +182,7 @@ func New(cfg Config, x XMPP) (*Bridge, error) {
 		contacts:    make(map[string]*contact),
 		byNick:      make(map[string]*contact),
 		sent:        make(map[string]sentMessage),
+		seen:        make(map[string]bool),
 		settleAfter: settleDelay,
 		now:         time.Now,
 	}
@@ -191,6 +197,7 @@ func New(cfg Config, x XMPP) (*Bridge, error) {
 // state.
 func (b *Bridge) Run(ctx context.Context) error {
 	defer close(b.done)
+	b.runCtx = ctx
 	events := b.x.Events()
 	for {
 		select {
@@ -261,6 +268,8 @@ func (b *Bridge) handleOp(o op) {
 		o.done <- err
 	case opDetach:
 		b.safely("Detach", func() { b.detach(o.s, o.reason) })
+	case opArchive:
+		b.safely("archive", func() { b.onArchive(o) })
 	}
 }
 
@@ -276,6 +285,9 @@ func (b *Bridge) safely(what string, f func()) {
 }
 
 func (b *Bridge) handleEvent(ev xmpp.Event) {
+	if b.connected {
+		b.lastLive = b.now()
+	}
 	switch ev := ev.(type) {
 	case xmpp.Connected:
 		b.onConnected(ev)

@@ -246,11 +246,6 @@ func (b *Bridge) cmdRename(out func(string), args []string) {
 		b.state.Overrides[c.key] = true
 	}
 	b.setNick(c, nick)
-	if !c.view.shown {
-		// Clients that did not see the contact in the channel still may
-		// have a query open with it.
-		b.toAll(&irc.Message{Prefix: &irc.Prefix{Name: old, User: c.prefix().User, Host: c.prefix().Host}, Command: "NICK", Params: []string{nick}})
-	}
 	b.saveState()
 	out(old + " is now known as " + nick + ".")
 }

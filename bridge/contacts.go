@@ -183,7 +183,8 @@ func (b *Bridge) toAll(m *irc.Message) {
 	}
 }
 
-// setNick gives c a new nick and tells the clients.
+// setNick gives c a new nick and tells every client, also those that only
+// have a query open with it.
 func (b *Bridge) setNick(c *contact, nick string) {
 	if c.nick == nick {
 		return
@@ -192,9 +193,7 @@ func (b *Bridge) setNick(c *contact, nick string) {
 	delete(b.byNick, ircd.Casefold(c.nick))
 	c.nick = nick
 	b.byNick[ircd.Casefold(nick)] = c
-	if c.view.shown {
-		b.toAll(&irc.Message{Prefix: old, Command: "NICK", Params: []string{nick}})
-	}
+	b.toAll(&irc.Message{Prefix: old, Command: "NICK", Params: []string{nick}})
 	if c.inRoster {
 		b.state.Nicks[c.key] = nick
 		b.saveState()
@@ -228,9 +227,15 @@ func (b *Bridge) upsertContact(item xmpp.RosterItem) *contact {
 		}
 	} else {
 		if !c.inRoster {
-			// A temporary contact joined the roster: keep its nick.
-			c.inRoster = true
-			c.base = base
+			// A stranger joined the roster (or wrote before the roster
+			// arrived): it gets its saved or roster nick.
+			c.inRoster, c.base = true, base
+			c.override = b.state.Overrides[key]
+			nick := b.state.Nicks[key]
+			if nick == "" || !ircd.ValidNick(nick) || b.nickTaken(ircd.Casefold(nick), c) {
+				nick = uniqueNick(base, func(f string) bool { return b.nickTaken(f, c) })
+			}
+			b.setNick(c, nick)
 			b.state.Nicks[key] = c.nick
 			b.saveState()
 		} else if !c.override && base != c.base {
@@ -459,9 +464,16 @@ func (b *Bridge) onConnected(ev xmpp.Connected) {
 	// The user's own presence is restored by the session itself.
 	b.announce("Connected to XMPP as "+ev.JID+".", false)
 	b.flushPending()
+	b.startCatchUp()
 }
 
 func (b *Bridge) onDisconnected(ev xmpp.Disconnected) {
+	if b.connected {
+		b.lostAt = b.lastLive
+		if b.lostAt.IsZero() {
+			b.lostAt = b.now()
+		}
+	}
 	b.connected = false
 	b.lastErr = ""
 	if ev.Err != nil {

@@ -19,8 +19,11 @@ import (
 // errFakeNotConnected is what the session returns while the stream is down.
 var errFakeNotConnected = fmt.Errorf("fake: %w", xmpp.ErrNotConnected)
 
-// The real session satisfies the interface the bridge consumes.
-var _ XMPP = (*xmpp.Session)(nil)
+// The real session satisfies the interfaces the bridge consumes.
+var (
+	_ XMPP     = (*xmpp.Session)(nil)
+	_ archiver = (*xmpp.Session)(nil)
+)
 
 // fakeXMPP records requests as readable lines and lets the test feed events.
 type fakeXMPP struct {
@@ -32,6 +35,31 @@ type fakeXMPP struct {
 	nextID    int
 	connected bool
 	failWith  error // returned by SendMessage when set
+	archive   []xmpp.Message
+	archiveQ  []xmpp.ArchiveQuery
+}
+
+// QueryArchive serves f.archive in pages of q.Max after q.After.
+func (f *fakeXMPP) QueryArchive(ctx context.Context, q xmpp.ArchiveQuery) (*xmpp.ArchivePage, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.archiveQ = append(f.archiveQ, q)
+	i := 0
+	if q.After != "" {
+		for i < len(f.archive) && f.archive[i].StanzaID != q.After {
+			i++
+		}
+		i++
+	}
+	end := min(i+q.Max, len(f.archive))
+	if i > end {
+		i = end
+	}
+	p := &xmpp.ArchivePage{Messages: append([]xmpp.Message(nil), f.archive[i:end]...), Complete: end == len(f.archive)}
+	if end > i {
+		p.Last = f.archive[end-1].StanzaID
+	}
+	return p, nil
 }
 
 func newFakeXMPP() *fakeXMPP {

@@ -268,6 +268,11 @@ func (b *Bridge) onMessage(m xmpp.Message) {
 		b.announceInvite(m)
 		return
 	}
+	// Archived copies (see onArchive) and offline deliveries of the same
+	// message carry the same stanza id.
+	if m.StanzaID != "" && b.seen[m.StanzaID] {
+		return
+	}
 	peer := m.From
 	if m.Carbon == xmpp.CarbonSent {
 		peer = m.To
@@ -300,6 +305,7 @@ func (b *Bridge) onMessage(m xmpp.Message) {
 	for _, line := range bodyToIRC(m.Body, lineBudget(from, to)) {
 		b.deliver(&irc.Message{Prefix: from, Command: command, Params: []string{to, line.Wire()}}, at, delayed)
 	}
+	b.markSeen(m.StanzaID)
 }
 
 // showChatState turns a body-less chat state into a +typing TAGMSG for

@@ -404,3 +404,84 @@ func TestFlushFailureIsReported(t *testing.T) {
 		`:Alice!alice@example.org NOTICE me :[xircd] queued message NOT sent (policy-violation): "two"`,
 	)
 }
+
+// waitFor takes lines until one equals want, failing after a generous time.
+func (c *fakeClient) waitFor(want string) []string {
+	c.t.Helper()
+	var all []string
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		all = append(all, c.take()...)
+		for _, l := range all {
+			if l == want {
+				return all
+			}
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	c.t.Fatalf("never got %q; got:\n\t%s", want, strings.Join(all, "\n\t"))
+	return nil
+}
+
+func TestArchiveCatchUpAfterReconnect(t *testing.T) {
+	h, c := online(t, "server-time")
+	h.event(xmpp.Message{From: "alice@example.org/phone", Type: "chat", Body: "live", StanzaID: "s1"})
+	c.send("PRIVMSG Alice :sent by xircd")
+	c.take()
+	h.x.takeCalls()
+
+	missed := time.Date(2026, 3, 4, 5, 0, 0, 0, time.UTC)
+	h.x.mu.Lock()
+	h.x.archive = []xmpp.Message{
+		{StanzaID: "s1", From: "alice@example.org/phone", To: "me@example.org/xircd", Type: "chat", Body: "live", Delay: missed},
+		{StanzaID: "s2", ID: "id1", OriginID: "id1", From: "me@example.org/xircd", To: "alice@example.org", Type: "chat", Body: "sent by xircd", Delay: missed},
+		{StanzaID: "s3", From: "alice@example.org/phone", To: "me@example.org/xircd", Type: "chat", Body: "into the void", Delay: missed},
+		{StanzaID: "s4", From: "me@example.org/laptop", To: "alice@example.org", Type: "chat", Body: "from my laptop", Delay: missed},
+		{StanzaID: "s5", From: "alice@example.org/phone", Type: "chat", ChatState: "composing", Delay: missed},
+	}
+	h.x.mu.Unlock()
+
+	h.event(xmpp.Disconnected{})
+	h.event(xmpp.Connected{JID: "me@example.org/xircd"})
+	got := c.waitFor(":xircd!xircd@irc.test NOTICE &xmpp :Fetched 2 message(s) from the server's archive that arrived while XMPP was disconnected.")
+	want := []string{
+		"@time=2026-03-04T05:00:00.000Z :Alice!alice@example.org PRIVMSG me :into the void",
+		"@time=2026-03-04T05:00:00.000Z :me!user@localhost PRIVMSG Alice :from my laptop",
+	}
+	for _, w := range want {
+		found := false
+		for _, g := range got {
+			found = found || g == w
+		}
+		if !found {
+			t.Errorf("missing %q in:\n\t%s", w, strings.Join(got, "\n\t"))
+		}
+	}
+	if n := strings.Count(strings.Join(got, "\n"), "PRIVMSG"); n != 2 {
+		t.Errorf("%d messages replayed, want 2:\n\t%s", n, strings.Join(got, "\n\t"))
+	}
+	h.x.mu.Lock()
+	q := h.x.archiveQ
+	h.x.mu.Unlock()
+	if len(q) != 1 || !q[0].Start.Equal(fixedNow.Add(-archiveOverlap)) {
+		t.Errorf("archive queries %+v, want one starting %v", q, fixedNow.Add(-archiveOverlap))
+	}
+
+	// The server's offline copy of the same message is not shown again.
+	h.event(xmpp.Message{From: "alice@example.org/phone", Type: "chat", Body: "into the void", StanzaID: "s3", Delay: missed})
+	c.expect()
+}
+
+func TestMessageBeforeRosterGetsRosterNick(t *testing.T) {
+	h := newHarness(t, Config{})
+	c := h.attach("me")
+	c.take()
+	h.event(xmpp.Connected{JID: "me@example.org/xircd"})
+	h.event(xmpp.Message{From: "alice@example.org/phone", Type: "chat", Body: "offline note", Delay: fixedNow})
+	h.event(xmpp.Roster{Items: []xmpp.RosterItem{item("alice@example.org", "Alice W")}})
+	c.expect(
+		":xircd!xircd@irc.test NOTICE &xmpp :Connected to XMPP as me@example.org/xircd.",
+		":alice!alice@example.org PRIVMSG me :"+timestampPrefix(fixedNow)+"offline note",
+		":alice!alice@example.org NICK Alice_W",
+	)
+}
