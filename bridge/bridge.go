@@ -20,6 +20,9 @@
 //   - After an XMPP reconnect, contacts stay as they were shown while their
 //     presence comes back; whoever has not reappeared a few seconds after
 //     the roster leaves then, so a reconnect does not flap the channel.
+//   - After a reconnect, messages the server archived (XEP-0313) since
+//     shortly before the stream was lost are fetched; those already shown
+//     (same stanza id) or sent through the gateway are skipped.
 package bridge
 
 import (
