@@ -300,3 +300,17 @@ func waitFor(t *testing.T, cond func() bool) {
 		time.Sleep(100 * time.Millisecond)
 	}
 }
+
+// srvAccount creates an account that is not in the user's roster.
+func (e *env) srvAccount(t *testing.T, user string) string {
+	t.Helper()
+	jid, err := e.srv.Register(user, user+"-pass")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return jid
+}
+
+func containsFold(s, sub string) bool {
+	return strings.Contains(strings.ToLower(s), strings.ToLower(sub))
+}

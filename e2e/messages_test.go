@@ -91,17 +91,19 @@ func TestChatBothWays(t *testing.T) {
 }
 
 // A message sent while the user is offline reaches IRC with its original
-// time, as a server-time tag or, without the cap, a visible time stamp.
+// time: a server-time tag for clients with the cap, a visible time stamp for
+// the others. Here xircd runs with no IRC client attached when the message is
+// handed over, so this also covers the backlog.
 func TestOfflineMessageKeepsItsTime(t *testing.T) {
 	e := newEnv(t, contact{user: "alice"})
 	alice := e.peer("alice", "phone")
-	alice.send(e.userJID, "sent while you were away")
-	sent := time.Now()
-	time.Sleep(1500 * time.Millisecond) // so the stamp differs visibly from delivery time
-	e.start()
 
+	alice.send(e.userJID, "first while you were away")
+	sent := time.Now()
+	time.Sleep(1500 * time.Millisecond) // the stamp must differ from the delivery time
+	e.start()
 	c := e.client("me", "server-time")
-	m := c.expect(func(m *irc.Message) bool { return m.Command == "PRIVMSG" && strings.Contains(m.Trailing(), "sent while you were away") })
+	m := c.expect(func(m *irc.Message) bool { return m.Command == "PRIVMSG" && strings.Contains(m.Trailing(), "first while you were away") })
 	stamp, err := time.Parse(time.RFC3339, m.Tags["time"])
 	if err != nil {
 		t.Fatalf("no server-time tag: %q", m.String())
@@ -109,12 +111,24 @@ func TestOfflineMessageKeepsItsTime(t *testing.T) {
 	if d := stamp.Sub(sent); d < -3*time.Second || d > time.Second {
 		t.Errorf("time tag %s, message was sent at %s", stamp, sent)
 	}
+	if m.Trailing() != "first while you were away" {
+		t.Errorf("with server-time the text must be unchanged, got %q", m.Trailing())
+	}
 
-	// A second client without server-time sees a visible stamp instead.
-	alice.send(e.userJID, "second")
-	c.expect(func(m *irc.Message) bool { return m.Command == "PRIVMSG" && m.Trailing() == "second" })
+	e.stop()
+	alice.send(e.userJID, "second while you were away")
+	sent = time.Now()
+	time.Sleep(1500 * time.Millisecond)
+	e.start()
 	plain := e.client("me")
-	_ = plain
+	m = plain.expect(func(m *irc.Message) bool { return m.Command == "PRIVMSG" && strings.Contains(m.Trailing(), "second while you were away") })
+	if _, ok := m.Tags["time"]; ok {
+		t.Errorf("time tag sent to a client without server-time: %q", m.String())
+	}
+	want := "[" + sent.UTC().Format("2006-01-02 15:04")
+	if !strings.HasPrefix(m.Trailing(), want) && !strings.HasPrefix(m.Trailing(), "["+sent.Local().Format("2006-01-02 15:04")) {
+		t.Errorf("no visible time stamp: %q, want prefix %q", m.Trailing(), want)
+	}
 }
 
 // A message the user sent from another XMPP client shows up in the IRC query
