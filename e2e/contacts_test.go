@@ -69,7 +69,9 @@ func TestAddAcceptDenyRemove(t *testing.T) {
 
 	// A bad command gets one line of usage.
 	c.send("PRIVMSG &xmpp :add")
-	c.expect(func(m *irc.Message) bool { return m.Prefix.Name == "xircd" && strings.Contains(m.Trailing(), "add JID") })
+	c.expect(func(m *irc.Message) bool {
+		return m.Prefix.Name == "xircd" && strings.Contains(m.Trailing(), "add JID")
+	})
 }
 
 // rename gives a contact another nick, and the choice survives a restart.

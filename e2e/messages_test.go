@@ -103,7 +103,9 @@ func TestOfflineMessageKeepsItsTime(t *testing.T) {
 	time.Sleep(1500 * time.Millisecond) // the stamp must differ from the delivery time
 	e.start()
 	c := e.client("me", "server-time")
-	m := c.expect(func(m *irc.Message) bool { return m.Command == "PRIVMSG" && strings.Contains(m.Trailing(), "first while you were away") })
+	m := c.expect(func(m *irc.Message) bool {
+		return m.Command == "PRIVMSG" && strings.Contains(m.Trailing(), "first while you were away")
+	})
 	stamp, err := time.Parse(time.RFC3339, m.Tags["time"])
 	if err != nil {
 		t.Fatalf("no server-time tag: %q", m.String())
@@ -121,7 +123,9 @@ func TestOfflineMessageKeepsItsTime(t *testing.T) {
 	time.Sleep(1500 * time.Millisecond)
 	e.start()
 	plain := e.client("me")
-	m = plain.expect(func(m *irc.Message) bool { return m.Command == "PRIVMSG" && strings.Contains(m.Trailing(), "second while you were away") })
+	m = plain.expect(func(m *irc.Message) bool {
+		return m.Command == "PRIVMSG" && strings.Contains(m.Trailing(), "second while you were away")
+	})
 	if _, ok := m.Tags["time"]; ok {
 		t.Errorf("time tag sent to a client without server-time: %q", m.String())
 	}
