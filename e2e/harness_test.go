@@ -314,3 +314,12 @@ func (e *env) srvAccount(t *testing.T, user string) string {
 func containsFold(s, sub string) bool {
 	return strings.Contains(strings.ToLower(s), strings.ToLower(sub))
 }
+
+type xmppEvent = xmpp.Event
+
+// isPresence reports whether ev is a presence from one of jid's resources
+// with the given show and status.
+func isPresence(ev xmpp.Event, jid, show, status string) bool {
+	p, ok := ev.(xmpp.Presence)
+	return ok && strings.HasPrefix(p.From, jid+"/") && p.Show == show && p.Status == status
+}
