@@ -49,6 +49,7 @@ type env struct {
 	userJID  string
 	dir      string
 	ircAddr  string
+	ircExtra string // added to the [irc] table of the generated config
 	extra    string // appended to the generated config
 	proc     *exec.Cmd
 	procDone chan struct{}
@@ -112,6 +113,7 @@ func (e *env) start() {
 	cfg := fmt.Sprintf(`[irc]
 listen = %q
 motd = "e2e"
+%s
 [xmpp]
 jid = %q
 password = %q
@@ -123,7 +125,7 @@ ping_interval = "4s"
 [bridge]
 state_dir = %q
 %s
-`, e.ircAddr, e.userJID, userPass, e.srv.Addr, e.srv.CAFile, e.srv.MUCDomain, filepath.Join(e.dir, "state"), e.extra)
+`, e.ircAddr, e.ircExtra, e.userJID, userPass, e.srv.Addr, e.srv.CAFile, e.srv.MUCDomain, filepath.Join(e.dir, "state"), e.extra)
 	path := filepath.Join(e.dir, "xircd.toml")
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)

@@ -1,0 +1,63 @@
+package e2e
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"gopkg.in/irc.v4"
+)
+
+// IRC over TLS with a password: the TLS listener serves a client that trusts
+// the certificate and gives the password; a wrong password is refused.
+func TestIRCOverTLSWithPassword(t *testing.T) {
+	e := newEnv(t, contact{user: "alice"})
+	tlsAddr := freeAddr(t)
+	e.ircExtra = fmt.Sprintf("tls_listen = %q\ntls_cert = %q\ntls_key = %q\npassword = \"irc-secret\"",
+		tlsAddr, e.srv.CAFile, filepath.Join(e.srv.Dir, "key.pem"))
+	e.start()
+
+	pem, err := os.ReadFile(e.srv.CAFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(pem)
+	dial := func() *ircClient {
+		conn, err := tls.Dial("tcp", tlsAddr, &tls.Config{RootCAs: pool, ServerName: "localhost"})
+		if err != nil {
+			t.Fatalf("TLS dial: %v", err)
+		}
+		c := &ircClient{t: t, conn: conn}
+		c.cond = sync.NewCond(&c.mu)
+		go c.readLoop()
+		t.Cleanup(func() { conn.Close() })
+		return c
+	}
+
+	c := dial()
+	c.send("PASS irc-secret")
+	c.register("me")
+	waitContact(t, c, "alice")
+
+	bad := dial()
+	bad.send("PASS wrong")
+	bad.send("NICK me")
+	bad.send("USER me 0 * :x")
+	bad.expect(func(m *irc.Message) bool { return m.Command == "464" })
+	bad.expect(func(m *irc.Message) bool { return m.Command == "ERROR" })
+
+	// The plain listener asks for the password too.
+	plain := dialIRC(t, e.ircAddr)
+	plain.send("NICK me")
+	plain.send("USER me 0 * :x")
+	m := plain.expect(func(m *irc.Message) bool { return m.Command == "464" || m.Command == "001" })
+	if m.Command != "464" || !strings.Contains(strings.ToLower(m.Trailing()), "password") {
+		t.Errorf("registration without password answered %q", m.String())
+	}
+}
