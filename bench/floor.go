@@ -1,0 +1,126 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"time"
+
+	"xircd/xmpp"
+)
+
+// floorRun measures a plain XMPP client session of the user: the floor any
+// gateway is compared against.
+func floorRun(e *env, run int) (result, error) {
+	var res result
+	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	t0 := time.Now()
+	s, err := xmpp.New(xmpp.Config{JID: e.me, Password: e.pass, Server: e.srv.Addr, CAFile: e.srv.CAFile,
+		Resource: fmt.Sprintf("floor%d", run), Logger: logger})
+	if err != nil {
+		return res, err
+	}
+	s.Start()
+	defer closeWithin(s, 5*time.Second)
+
+	// Roster and presence of every contact.
+	want := e.n
+	seen := make(map[string]bool, want)
+	rosterN := -1
+	deadline := time.After(e.readyTimeout)
+	for rosterN != want || len(seen) < want {
+		select {
+		case ev, ok := <-s.Events():
+			if !ok {
+				return res, fmt.Errorf("floor: session closed")
+			}
+			switch ev := ev.(type) {
+			case xmpp.Roster:
+				rosterN = len(ev.Items)
+			case xmpp.Presence:
+				if ev.Type == "" && ev.MUC == nil {
+					bare, _, _ := strings.Cut(ev.From, "/")
+					if e.contacts[bare] {
+						seen[bare] = true
+					}
+				}
+			case xmpp.Disconnected:
+				return res, fmt.Errorf("floor: disconnected: %v", ev.Err)
+			}
+		case <-deadline:
+			return res, fmt.Errorf("floor: roster %d/%d, presence %d/%d after %v", rosterN, want, len(seen), want, e.readyTimeout)
+		}
+	}
+	res.ready = time.Since(t0)
+
+	// Sequential round trips to one available contact.
+	target := e.peers[0].user + "@" + e.srv.Domain
+	tag := fmt.Sprintf("f%d", run)
+	for i := 0; i < e.rttCount; i++ {
+		body := fmt.Sprintf("%s-rtt-%d", tag, i)
+		start := time.Now()
+		if _, err := s.SendMessage(xmpp.OutMessage{To: target, Type: "chat", Body: body}); err != nil {
+			return res, err
+		}
+		if err := waitMessage(s, body, 10*time.Second); err != nil {
+			res.lost++
+			continue
+		}
+		res.rtts = append(res.rtts, time.Since(start))
+	}
+
+	// Throughput: everything written at once, spread over available contacts.
+	targets := e.tpTargets()
+	pending := make(map[string]bool, e.tpCount)
+	start := time.Now()
+	for i := 0; i < e.tpCount; i++ {
+		body := fmt.Sprintf("%s-tp-%d", tag, i)
+		pending[body] = true
+		if _, err := s.SendMessage(xmpp.OutMessage{To: targets[i%len(targets)] + "@" + e.srv.Domain, Type: "chat", Body: body}); err != nil {
+			return res, err
+		}
+	}
+	idle := time.NewTimer(e.idleTimeout)
+	for len(pending) > 0 {
+		select {
+		case ev := <-s.Events():
+			if m, ok := ev.(xmpp.Message); ok && pending[m.Body] {
+				delete(pending, m.Body)
+				idle.Reset(e.idleTimeout)
+			}
+		case <-idle.C:
+			goto done
+		}
+	}
+	res.tp = time.Since(start)
+done:
+	res.tpLost = len(pending)
+	if res.tpLost > 0 {
+		res.tp = time.Since(start)
+	}
+	return res, nil
+}
+
+func waitMessage(s *xmpp.Session, body string, timeout time.Duration) error {
+	t := time.After(timeout)
+	for {
+		select {
+		case ev := <-s.Events():
+			if m, ok := ev.(xmpp.Message); ok && m.Body == body {
+				return nil
+			}
+		case <-t:
+			return fmt.Errorf("no echo of %q", body)
+		}
+	}
+}
+
+func closeWithin(s *xmpp.Session, d time.Duration) {
+	done := make(chan struct{})
+	go func() { s.Close(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(d):
+	}
+}

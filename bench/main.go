@@ -1,0 +1,192 @@
+// Command bench measures xircd against the floor of a plain XMPP client on
+// the same machine: it starts a throwaway Prosody on loopback, creates N
+// contacts that log in as echo peers with a mix of presences, and measures
+// roster readiness, round-trip time, throughput, lost messages, and xircd's
+// peak RSS and CPU time. It prints a Markdown table (and can write it to a
+// file).
+//
+//	go run ./bench -contacts 100,1000 -runs 3 -out docs/benchmarks.md
+package main
+
+import (
+	"flag"
+	"fmt"
+	"log"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"xircd/internal/prosodytest"
+)
+
+type env struct {
+	srv          *prosodytest.Server
+	work         string
+	xircd        string
+	me, pass     string
+	n            int
+	peers        []*peer
+	contacts     map[string]bool // bare JIDs
+	nicks        map[string]bool // expected IRC nicks
+	rttCount     int
+	tpCount      int
+	readyTimeout time.Duration
+	idleTimeout  time.Duration
+}
+
+// tpTargets are the user names of up to 50 available contacts.
+func (e *env) tpTargets() []string {
+	var t []string
+	for i, p := range e.peers {
+		if show, _ := presenceMix(i); show == "" {
+			t = append(t, p.user)
+			if len(t) == 50 {
+				break
+			}
+		}
+	}
+	return t
+}
+
+type result struct {
+	ready     time.Duration // from start (process or session) to all contacts visible
+	readyConn time.Duration // from IRC connect (gateway only)
+	voiced    int
+	rtts      []time.Duration
+	lost      int
+	tp        time.Duration
+	tpLost    int
+	rssKiB    int
+	cpu       time.Duration
+}
+
+func main() {
+	contactsFlag := flag.String("contacts", "100,1000", "comma-separated contact counts")
+	runs := flag.Int("runs", 3, "runs per contact count")
+	rtt := flag.Int("rtt", 1000, "sequential round trips per run")
+	tp := flag.Int("messages", 1000, "messages written at once for throughput")
+	xircdBin := flag.String("xircd", "", "xircd binary (default: build ./cmd/xircd)")
+	nomam := flag.Bool("nomam", false, "run Prosody without mod_mam")
+	out := flag.String("out", "", "also write the Markdown report to this file")
+	parallel := flag.Int("parallel", 16, "concurrent peer logins")
+	flag.Parse()
+	tpTotal = *tp
+	log.SetFlags(log.Ltime)
+	log.SetPrefix("bench: ")
+
+	var counts []int
+	for _, f := range strings.Split(*contactsFlag, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n < 1 {
+			log.Fatalf("bad -contacts %q", *contactsFlag)
+		}
+		counts = append(counts, n)
+	}
+	work, err := os.MkdirTemp("", "xircd-bench-")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer os.RemoveAll(work)
+	bin := *xircdBin
+	if bin == "" {
+		bin = filepath.Join(work, "xircd")
+		build := exec.Command("go", "build", "-o", bin, "./cmd/xircd")
+		build.Stdout, build.Stderr = os.Stderr, os.Stderr
+		if err := build.Run(); err != nil {
+			log.Fatalf("building xircd: %v", err)
+		}
+	}
+
+	rep := &report{runs: *runs, rtt: *rtt, tp: *tp, nomam: *nomam, command: "go run ./bench " + strings.Join(os.Args[1:], " ")}
+	for _, n := range counts {
+		rows, err := benchN(n, *runs, *rtt, *tp, *nomam, *parallel, work, bin)
+		if err != nil {
+			log.Printf("N=%d: %v", n, err)
+			rep.errors = append(rep.errors, fmt.Sprintf("N=%d: %v", n, err))
+		}
+		rep.sets = append(rep.sets, rows)
+	}
+	text := rep.markdown()
+	fmt.Print(text)
+	if *out != "" {
+		if err := os.WriteFile(*out, []byte(text), 0o644); err != nil {
+			log.Fatal(err)
+		}
+	}
+}
+
+// benchN sets up one server with n contacts and runs floor and gateway runs
+// times, alternating.
+func benchN(n, runs, rtt, tp int, nomam bool, parallel int, work, bin string) (set, error) {
+	s := set{n: n}
+	t0 := time.Now()
+	srv, err := prosodytest.Start(prosodytest.Options{AllowPlain: true, NoMAM: nomam, LogLevel: "error"})
+	if err != nil {
+		return s, err
+	}
+	defer srv.Close()
+	e := &env{srv: srv, work: work, xircd: bin, n: n, pass: "bench-password",
+		contacts: make(map[string]bool, n), nicks: make(map[string]bool, n),
+		rttCount: rtt, tpCount: tp, readyTimeout: 120 * time.Second, idleTimeout: 15 * time.Second}
+	if e.me, err = srv.Register("me", e.pass); err != nil {
+		return s, err
+	}
+	roster := make([]prosodytest.RosterEntry, 0, n)
+	back := []prosodytest.RosterEntry{{JID: e.me, Name: "me", Subscription: "both"}}
+	for i := 0; i < n; i++ {
+		user := fmt.Sprintf("peer%05d", i)
+		jid, err := srv.Register(user, e.pass)
+		if err != nil {
+			return s, err
+		}
+		if err := srv.SetRoster(user, back); err != nil {
+			return s, err
+		}
+		roster = append(roster, prosodytest.RosterEntry{JID: jid, Name: user, Groups: []string{"Bench"}, Subscription: "both"})
+		show, status := presenceMix(i)
+		e.peers = append(e.peers, &peer{user: user, show: show, status: status})
+		e.contacts[jid] = true
+		e.nicks[user] = true
+	}
+	if err := srv.SetRoster("me", roster); err != nil {
+		return s, err
+	}
+	s.setup = time.Since(t0)
+	log.Printf("N=%d: server and %d accounts ready in %v", n, n+1, s.setup.Round(time.Millisecond))
+	t1 := time.Now()
+	if err := loginPeers(e.peers, srv.Addr, srv.Domain, e.pass, parallel); err != nil {
+		return s, err
+	}
+	defer func() {
+		for _, p := range e.peers {
+			p.close()
+		}
+	}()
+	s.login = time.Since(t1)
+	log.Printf("N=%d: %d peers logged in in %v", n, n, s.login.Round(time.Millisecond))
+	time.Sleep(500 * time.Millisecond)
+
+	for r := 1; r <= runs; r++ {
+		f, err := floorRun(e, r)
+		if err != nil {
+			return s, fmt.Errorf("run %d floor: %w", r, err)
+		}
+		log.Printf("N=%d run %d floor: ready %v, rtt p50 %v, %d msgs in %v, lost %d", n, r,
+			f.ready.Round(time.Millisecond), pct(f.rtts, 50), tp, f.tp.Round(time.Millisecond), f.lost+f.tpLost)
+		s.floor = append(s.floor, f)
+		time.Sleep(300 * time.Millisecond)
+		g, err := gatewayRun(e, r)
+		if err != nil {
+			return s, fmt.Errorf("run %d xircd: %w", r, err)
+		}
+		log.Printf("N=%d run %d xircd: ready %v (%v from connect, %d voiced), rtt p50 %v, %d msgs in %v, lost %d, rss %d KiB, cpu %v", n, r,
+			g.ready.Round(time.Millisecond), g.readyConn.Round(time.Millisecond), g.voiced, pct(g.rtts, 50), tp,
+			g.tp.Round(time.Millisecond), g.lost+g.tpLost, g.rssKiB, g.cpu)
+		s.gateway = append(s.gateway, g)
+		time.Sleep(300 * time.Millisecond)
+	}
+	return s, nil
+}
