@@ -1,0 +1,176 @@
+package bridge
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"gopkg.in/irc.v4"
+
+	"xircd/ircd"
+	"xircd/xmpp"
+)
+
+// Benchmarks of the hot translation paths: presence fan-out to IRC lines
+// (through the bridge's event loop and the ircd output edge), message body
+// splitting, and nick handling.
+
+var (
+	benchLines []ircLine
+	benchStr   string
+	benchC     *contact
+)
+
+// benchClient is a Downstream that formats every message the way a real
+// connection would and counts the lines.
+type benchClient struct {
+	id    uint64
+	lines atomic.Int64
+}
+
+func (c *benchClient) ID() uint64              { return c.id }
+func (c *benchClient) Nick() string            { return "me" }
+func (c *benchClient) User() string            { return "user" }
+func (c *benchClient) Host() string            { return "localhost" }
+func (c *benchClient) SetNick(string)          {}
+func (c *benchClient) Account() string         { return "" }
+func (c *benchClient) HasCap(name string) bool { return name == "away-notify" }
+func (c *benchClient) ServerName() string      { return "irc.bench" }
+func (c *benchClient) Close(string)            {}
+func (c *benchClient) Send(m *irc.Message) {
+	c.lines.Add(int64(len(ircd.FormatLines(m, nil))))
+}
+
+// benchBridge runs a bridge with n roster contacts and one attached client.
+func benchBridge(b *testing.B, n int) (*Bridge, *fakeXMPP, *benchClient) {
+	b.Helper()
+	x := newFakeXMPP()
+	br, err := New(Config{ServerName: "irc.bench"}, x)
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- br.Run(ctx) }()
+	b.Cleanup(func() { cancel(); <-done })
+	items := make([]xmpp.RosterItem, n)
+	for i := range items {
+		items[i] = xmpp.RosterItem{JID: fmt.Sprintf("peer%05d@example.org", i), Name: fmt.Sprintf("Peer %d", i), Subscription: "both"}
+	}
+	x.events <- xmpp.Connected{JID: "me@example.org/xircd"}
+	x.events <- xmpp.Roster{Items: items}
+	c := &benchClient{id: 1}
+	br.Attach(c)
+	br.CheckNick("barrier") // everything posted before is processed
+	return br, x, c
+}
+
+// BenchmarkPresenceFanOut feeds presence changes (available, away with a
+// status, available again) for contacts of a 1000-contact roster and
+// measures the whole path to formatted IRC lines (JOIN, MODE, AWAY).
+func BenchmarkPresenceFanOut(b *testing.B) {
+	const n = 1000
+	br, x, c := benchBridge(b, n)
+	shows := []struct{ show, status string }{{"", ""}, {"away", "in a meeting until 3"}, {"dnd", "focus time"}}
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		s := shows[(i/n)%len(shows)]
+		x.events <- xmpp.Presence{From: fmt.Sprintf("peer%05d@example.org/phone", i%n), Show: s.show, Status: s.status}
+		i++
+	}
+	br.CheckNick("barrier")
+	b.ReportMetric(float64(c.lines.Load())/float64(i), "lines/op")
+}
+
+// BenchmarkRosterBurst measures a full roster of 1000 contacts arriving
+// with their presences while a client is attached.
+func BenchmarkRosterBurst(b *testing.B) {
+	const n = 1000
+	items := make([]xmpp.RosterItem, n)
+	pres := make([]xmpp.Presence, n)
+	for i := range items {
+		jid := fmt.Sprintf("peer%05d@example.org", i)
+		items[i] = xmpp.RosterItem{JID: jid, Name: fmt.Sprintf("Peer %d", i), Subscription: "both"}
+		pres[i] = xmpp.Presence{From: jid + "/phone"}
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		b.StopTimer()
+		x := newFakeXMPP()
+		br, err := New(Config{ServerName: "irc.bench"}, x)
+		if err != nil {
+			b.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- br.Run(ctx) }()
+		br.Attach(&benchClient{id: 1})
+		b.StartTimer()
+		x.events <- xmpp.Connected{JID: "me@example.org/xircd"}
+		x.events <- xmpp.Roster{Items: items}
+		for _, p := range pres {
+			x.events <- p
+		}
+		br.CheckNick("barrier")
+		b.StopTimer()
+		cancel()
+		<-done
+		b.StartTimer()
+	}
+}
+
+func BenchmarkBodyToIRCShort(b *testing.B) {
+	b.ReportAllocs()
+	for b.Loop() {
+		benchLines = bodyToIRC("hello there, how are you?", 400)
+	}
+}
+
+func BenchmarkBodyToIRCMultiline(b *testing.B) {
+	body := strings.Repeat("a line of a pasted log with\ttabs and ünïcödé\n", 40)
+	b.ReportAllocs()
+	for b.Loop() {
+		benchLines = bodyToIRC(body, 400)
+	}
+}
+
+func BenchmarkBodyToIRCLong(b *testing.B) {
+	body := strings.Repeat("lorem ipsum dolor ", 228)
+	b.ReportAllocs()
+	for b.Loop() {
+		benchLines = bodyToIRC(body, 400)
+	}
+}
+
+func BenchmarkBaseNick(b *testing.B) {
+	b.ReportAllocs()
+	for b.Loop() {
+		benchStr = baseNick("Zoë van der Berg", "zoe@example.org")
+	}
+}
+
+// BenchmarkNickLookup finds contacts by nick (case-insensitively) in a
+// 1000-contact roster, as every PRIVMSG to a contact does.
+func BenchmarkNickLookup(b *testing.B) {
+	const n = 1000
+	br, _, _ := benchBridge(b, n)
+	nicks := make([]string, 0, n)
+	for _, c := range br.sortedContacts() {
+		nicks = append(nicks, strings.ToUpper(c.nick))
+	}
+	if len(nicks) != n {
+		b.Fatalf("%d contacts, want %d", len(nicks), n)
+	}
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		benchC = br.contactByNick(nicks[i%n])
+		if benchC == nil {
+			b.Fatalf("no contact for %q", nicks[i%n])
+		}
+		i++
+	}
+}
