@@ -39,7 +39,10 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-const userPass = "user-pass"
+const (
+	userPass    = "user-pass"
+	ircPassword = "irc-secret" // used by tests that set irc.password
+)
 
 // env is one test's world: a Prosody, the user's account, contacts, and
 // xircd running against them.
@@ -145,6 +148,13 @@ state_dir = %q
 	go func() { cmd.Wait(); close(e.procDone) }()
 	t.Cleanup(func() {
 		e.stop()
+		// Passwords never reach the log, not even at debug level.
+		b, _ := os.ReadFile(e.logFile)
+		for _, secret := range []string{userPass, ircPassword, saslBlob} {
+			if strings.Contains(string(b), secret) {
+				t.Errorf("the xircd log contains the password %q", secret)
+			}
+		}
 		if t.Failed() {
 			b, _ := os.ReadFile(e.logFile)
 			t.Logf("xircd log:\n%s", tailString(string(b), 6000))
