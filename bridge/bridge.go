@@ -106,6 +106,7 @@ type Bridge struct {
 	settleC       <-chan time.Time
 	settleAfter   time.Duration
 	now           func() time.Time
+	rooms         roomSet // group chats (rooms.go)
 
 	// The command being handled, so that what it causes for its own client
 	// follows its replies (see session.send).
@@ -273,6 +274,8 @@ func (b *Bridge) handleOp(o op) {
 		b.safely("Detach", func() { b.detach(o.s, o.reason) })
 	case opArchive:
 		b.safely("archive", func() { b.onArchive(o) })
+	case opCall:
+		b.safely(o.name, o.f)
 	}
 }
 
@@ -323,6 +326,9 @@ func (b *Bridge) checkNick(nick string) error {
 	if c := b.byNick[f]; c != nil {
 		return &ircd.Error{Code: irc.ERR_NICKNAMEINUSE, Params: []string{nick, "Nickname is in use by XMPP contact " + c.jid}}
 	}
+	if b.occupantNickTaken(f) {
+		return &ircd.Error{Code: irc.ERR_NICKNAMEINUSE, Params: []string{nick, "Nickname is in use by a group chat occupant"}}
+	}
 	return nil
 }
 
@@ -335,6 +341,9 @@ func (b *Bridge) nickTaken(folded string, except *contact) bool {
 		if folded == ircd.Casefold(s.d.Nick()) {
 			return true
 		}
+	}
+	if b.occupantNickTaken(folded) {
+		return true
 	}
 	c := b.byNick[folded]
 	return c != nil && c != except
@@ -382,6 +391,7 @@ func (b *Bridge) attach(d ircd.Downstream) *session {
 		}
 		b.serviceNotice(s, text+"; contacts and messages will appear once it is.")
 	}
+	b.joinRooms(s)
 	b.deliverBacklog(s)
 	return s
 }

@@ -58,11 +58,12 @@ func init() {
 		"save": {usage: "save", run: (*Bridge).cmdSave, help: []string{
 			"Writes nicks and settings to the state directory now (they are also saved on every change).",
 		}},
-		"join": {usage: "join ROOM", min: 1, max: 2, run: (*Bridge).cmdRooms, help: []string{
-			"Group chats are not supported yet.",
+		"join": {usage: "join ROOM [PASSWORD]", min: 1, max: 2, run: (*Bridge).cmdJoin, help: []string{
+			"Joins a group chat, like \"/join #ROOM [PASSWORD]\": ROOM is room@conference.example.org,",
+			"or just the room's name on the default conference service (xmpp.muc_service).",
 		}},
 		"rooms": {usage: "rooms", run: (*Bridge).cmdRooms, help: []string{
-			"Group chats are not supported yet.",
+			"Lists the group chats you are in, with your nick there.",
 		}},
 	}
 }
@@ -403,8 +404,4 @@ func (b *Bridge) cmdSave(out func(string), args []string) {
 	}
 	b.stateDirty = false
 	out("Saved to " + b.state.path + ".")
-}
-
-func (b *Bridge) cmdRooms(out func(string), args []string) {
-	out("Group chats are not supported yet.")
 }

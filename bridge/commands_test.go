@@ -198,8 +198,8 @@ func TestIRCQueries(t *testing.T) {
 	c.expect(":me!user@localhost MODE me +i")
 	c.send("MODE me")
 	c.expect(":irc.test 221 me +i")
-	c.send("JOIN #room@conference.example.org")
-	c.expect(":irc.test 403 me #room@conference.example.org :Group chats are not supported yet")
+	c.send("JOIN #room")
+	c.expect(":irc.test 403 me #room :No default conference service (xmpp.muc_service) is configured: use #room@conference.example.org")
 	c.send("PART &xmpp :bye")
 	c.expect(":me!user@localhost PART &xmpp bye")
 	// Presence changes no longer reach a client outside the channel.
@@ -316,21 +316,21 @@ func TestMoreIRCCommands(t *testing.T) {
 	c.send("KICK &xmpp Alice :go")
 	c.expect(`:irc.test 482 me &xmpp :Use "remove nick" to remove a contact from your roster`)
 	c.send("KICK #room Alice")
-	c.expect(":irc.test 403 me #room :Group chats are not supported yet")
+	c.expect(":irc.test 442 me #room :You're not on that channel")
 	c.send("TOPIC &xmpp")
 	c.expect(
 		`:irc.test 332 me &xmpp :XMPP contacts of me@example.org — type "help" here for commands`,
 		":irc.test 333 me &xmpp xircd!xircd@irc.test 1772600767",
 	)
 	c.send("PRIVMSG #room :hi")
-	c.expect(":irc.test 403 me #room :Group chats are not supported yet")
+	c.expect(":irc.test 404 me #room :You are not in that room: JOIN it first")
 	c.send("PRIVMSG &other :hi")
 	c.expect(":irc.test 403 me &other :No such channel")
 
 	h.event(xmpp.RequestFailed{ID: "r1", Op: "roster-set", Err: &xmpp.StanzaError{Condition: "not-allowed"}})
 	c.expect(":xircd!xircd@irc.test NOTICE &xmpp :The XMPP server refused roster-set: not-allowed.")
 	h.event(xmpp.Message{From: "bob@example.org/x", Type: "normal", Invite: &xmpp.MUCInvite{Room: "team@conference.example.org", From: "bob@example.org", Reason: "standup"}})
-	c.expect(":xircd!xircd@irc.test NOTICE &xmpp :bob@example.org invites you to the group chat team@conference.example.org (standup). Group chats are not supported yet.")
+	c.expect(":xircd!xircd@irc.test NOTICE &xmpp :bob@example.org invites you to the group chat team@conference.example.org (standup). Type \"/join #team@conference.example.org\" to accept.")
 
 	c.send("PRIVMSG xircd :help")
 	got := c.take()

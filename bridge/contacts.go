@@ -465,6 +465,8 @@ func (b *Bridge) onConnected(ev xmpp.Connected) {
 	b.announce("Connected to XMPP as "+ev.JID+".", false)
 	b.flushPending()
 	b.startCatchUp()
+	b.roomsConnected()
+	b.roomsAutojoin()
 }
 
 func (b *Bridge) onDisconnected(ev xmpp.Disconnected) {
@@ -475,6 +477,7 @@ func (b *Bridge) onDisconnected(ev xmpp.Disconnected) {
 		}
 	}
 	b.connected = false
+	b.roomsDisconnected()
 	b.lastErr = ""
 	if ev.Err != nil {
 		b.lastErr = oneLine(ev.Err.Error())

@@ -228,9 +228,12 @@ func (b *Bridge) privmsgTarget(s *session, r *ircd.Request, target, text string,
 		b.runCommand(s, r, "", text)
 		return nil
 	case b.isRoomChannel(target):
-		return errNoRooms(target)
+		return b.roomPrivmsg(s, r, target, text)
 	case strings.HasPrefix(target, "&") || strings.HasPrefix(target, "#"):
 		return errNoSuchChannel(target)
+	}
+	if o, room := b.occupantByNick(target); o != nil {
+		return b.occupantPrivmsg(s, r, o, room, text)
 	}
 	c := b.contactByNick(target)
 	if c == nil && strings.Contains(target, "@") && validJID(target) {
@@ -300,7 +303,8 @@ func (b *Bridge) handleJoin(s *session, r *ircd.Request) error {
 		}
 		return nil
 	}
-	for _, ch := range strings.Split(r.Msg.Params[0], ",") {
+	keys := strings.Split(r.Msg.Param(1), ",")
+	for i, ch := range strings.Split(r.Msg.Params[0], ",") {
 		switch {
 		case ch == "":
 		case b.isControl(ch):
@@ -308,7 +312,11 @@ func (b *Bridge) handleJoin(s *session, r *ircd.Request) error {
 				b.joinControl(s, r)
 			}
 		case b.isRoomChannel(ch):
-			numericErr(r, errNoRooms(ch))
+			key := ""
+			if i < len(keys) {
+				key = keys[i]
+			}
+			numericErr(r, b.joinRoom(ch, key))
 		default:
 			numericErr(r, errNoSuchChannel(ch))
 		}
@@ -327,7 +335,7 @@ func (b *Bridge) handlePart(s *session, r *ircd.Request) error {
 		case b.isControl(ch):
 			numericErr(r, &ircd.Error{Code: irc.ERR_NOTONCHANNEL, Params: []string{ch, "You're not on that channel"}})
 		case b.isRoomChannel(ch):
-			numericErr(r, errNoRooms(ch))
+			numericErr(r, b.partRoom(ch, reason))
 		default:
 			numericErr(r, errNoSuchChannel(ch))
 		}
@@ -359,6 +367,12 @@ func (b *Bridge) handleNames(s *session, r *ircd.Request) error {
 	for _, ch := range strings.Split(r.Msg.Params[0], ",") {
 		if b.isControl(ch) {
 			for _, m := range b.namesReplies(s.d) {
+				r.Reply(m)
+			}
+			continue
+		}
+		if room := b.roomByChannel(ch); room != nil && room.shown {
+			for _, m := range b.roomNamesReplies(s.d, room) {
 				r.Reply(m)
 			}
 			continue
@@ -587,7 +601,7 @@ func (b *Bridge) handleTopic(s *session, r *ircd.Request) error {
 		}
 		return nil
 	case b.isRoomChannel(ch):
-		return errNoRooms(ch)
+		return b.roomTopic(s, r, ch)
 	}
 	return errNoSuchChannel(ch)
 }
@@ -616,7 +630,7 @@ func (b *Bridge) handleMode(s *session, r *ircd.Request) error {
 		}
 		return &ircd.Error{Code: irc.ERR_CHANOPRIVSNEEDED, Params: []string{target, "The control channel's modes follow XMPP presence and cannot be changed"}}
 	case b.isRoomChannel(target):
-		return errNoRooms(target)
+		return b.roomMode(s, r, target)
 	case strings.HasPrefix(target, "&") || strings.HasPrefix(target, "#"):
 		return errNoSuchChannel(target)
 	case ircd.Casefold(target) != ircd.Casefold(s.d.Nick()):
@@ -661,24 +675,32 @@ func (b *Bridge) handleMode(s *session, r *ircd.Request) error {
 // LIST [<channel>{,<channel>}]
 func (b *Bridge) handleList(s *session, r *ircd.Request) error {
 	r.Numeric(irc.RPL_LISTSTART, "Channel", "Users  Name")
+	want := func(string) bool { return true }
 	if p := r.Msg.Param(0); p != "" && !strings.HasPrefix(p, ">") && !strings.HasPrefix(p, "<") {
-		wanted := false
-		for _, ch := range strings.Split(p, ",") {
-			wanted = wanted || b.isControl(ch) || matchMask(ch, b.cfg.ControlChannel)
-		}
-		if !wanted {
-			r.Numeric(irc.RPL_LISTEND, "End of /LIST")
-			return nil
-		}
-	}
-	n := 2
-	for _, c := range b.contacts {
-		if c.view.shown {
-			n++
+		want = func(name string) bool {
+			for _, ch := range strings.Split(p, ",") {
+				if ircd.Casefold(ch) == ircd.Casefold(name) || matchMask(ch, name) {
+					return true
+				}
+			}
+			return false
 		}
 	}
-	r.Numeric(irc.RPL_LIST, b.cfg.ControlChannel, strconv.Itoa(n), b.topic())
-	r.Numeric(irc.RPL_LISTEND, "End of /LIST")
+	if want(b.cfg.ControlChannel) {
+		n := 2
+		for _, c := range b.contacts {
+			if c.view.shown {
+				n++
+			}
+		}
+		r.Numeric(irc.RPL_LIST, b.cfg.ControlChannel, strconv.Itoa(n), b.topic())
+	}
+	b.roomList(r, want)
+	// The conference service's public rooms follow, with the end of the
+	// list, once the service answers.
+	if !b.listPublicRooms(s, want) {
+		r.Numeric(irc.RPL_LISTEND, "End of /LIST")
+	}
 	return nil
 }
 
@@ -735,7 +757,7 @@ func (b *Bridge) handleInvite(s *session, r *ircd.Request) error {
 	case b.isControl(ch):
 		return &ircd.Error{Code: irc.ERR_CHANOPRIVSNEEDED, Params: []string{ch, "Contacts join the control channel by being in your roster: use \"add JID\""}}
 	case b.isRoomChannel(ch):
-		return errNoRooms(ch)
+		return b.roomInvite(s, r, r.Msg.Param(0), ch)
 	}
 	return errNoSuchChannel(ch)
 }
@@ -747,7 +769,7 @@ func (b *Bridge) handleKick(s *session, r *ircd.Request) error {
 	case b.isControl(ch):
 		return &ircd.Error{Code: irc.ERR_CHANOPRIVSNEEDED, Params: []string{ch, "Use \"remove nick\" to remove a contact from your roster"}}
 	case b.isRoomChannel(ch):
-		return errNoRooms(ch)
+		return b.roomKick(s, r, ch, r.Msg.Param(1), r.Msg.Param(2))
 	}
 	return errNoSuchChannel(ch)
 }

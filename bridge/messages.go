@@ -257,9 +257,19 @@ func excerpt(body string) string {
 }
 
 func (b *Bridge) onMessage(m xmpp.Message) {
+	r := b.roomByJID(m.From)
+	if m.Carbon == xmpp.CarbonSent {
+		r = b.roomByJID(m.To)
+	}
 	switch {
+	case m.Type == "error" && r != nil:
+		b.roomErrorMessage(r, m)
+		return
 	case m.Type == "error":
 		b.onMessageError(m)
+		return
+	case r != nil && m.Type != "groupchat" && m.Invite == nil:
+		b.roomPrivate(r, m)
 		return
 	case m.Type == "groupchat":
 		b.roomMessage(m)
@@ -358,7 +368,7 @@ func (b *Bridge) announceInvite(m xmpp.Message) {
 	if inv.Reason != "" {
 		text += " (" + oneLine(inv.Reason) + ")"
 	}
-	b.announce(text+". Group chats are not supported yet.", true)
+	b.announce(text+". "+b.inviteHint(inv), true)
 }
 
 // answerCTCP answers a CTCP request the user sent to c locally, as XMPP

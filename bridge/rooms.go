@@ -1,14 +1,130 @@
 package bridge
 
 import (
+	"context"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
 	"gopkg.in/irc.v4"
 
 	"xircd/ircd"
 	"xircd/xmpp"
 )
 
-// Group chats (MUC) live here. Room state is kept apart from the contacts
-// and the control channel: every '#' channel maps to one room.
+// Group chats (MUC, XEP-0045) as '#' channels.
+//
+// A room is a channel named "#" + its bare JID, or "#" + its localpart when
+// the room lives on Config.MUCService. The room is joined once for the
+// gateway: every attached client is in it, PART from any client leaves it.
+//
+// Occupant nicks share the server's one nick namespace with the user,
+// the service nick and the contacts:
+//   - the user's own occupant is the user's IRC nick, whatever the room
+//     calls it;
+//   - an occupant whose real JID the room reveals and who is a roster
+//     contact is that contact's nick;
+//   - any other occupant gets its room nick made valid (as for contacts),
+//     with "_2", "_3"… when that nick is already held by anyone (contact,
+//     user, service, an occupant of any room). Contacts and the user cannot
+//     take a nick an occupant holds while it is there.
+
+// roomsXMPP is implemented by sessions that can join group chats;
+// *xmpp.Session does.
+type roomsXMPP interface {
+	JoinRoom(room, nick, password string, historyMaxStanzas int, since time.Time) error
+	LeaveRoom(room, status string) error
+}
+
+// iqSender sends IQ requests and waits for the answer; *xmpp.Session does.
+type iqSender interface {
+	SendIQ(ctx context.Context, to, typ, payload string) (*xmpp.IQResult, error)
+}
+
+// Limits and timings of group chats.
+const (
+	maxRooms       = 100 // rooms joined at once
+	maxOccupants   = 2000
+	maxRoomSent    = 64 // ids of our own messages awaiting reflection, per room
+	maxRoomRecent  = 64 // recent messages remembered to drop history repeats after a rejoin
+	maxRoomPending = 50 // messages queued while XMPP is down, per room
+	maxJoinTries   = 5  // nick conflicts tolerated before giving up
+	roomIQTimeout  = 30 * time.Second
+)
+
+// MUC namespaces.
+const (
+	nsMUCAdmin  = "http://jabber.org/protocol/muc#admin"
+	nsDiscoItem = "http://jabber.org/protocol/disco#items"
+)
+
+// room is one group chat the user is in or joining.
+type room struct {
+	jid      string // bare JID as the user typed it (case kept)
+	key      string // bareJID(jid)
+	channel  string // IRC channel name
+	password string
+	nick     string // our nick in the room (wanted, then as the room says)
+	tries    int    // join attempts with another nick after a conflict
+
+	joining bool // presence sent, our own occupant presence not yet back
+	shown   bool // clients were sent the JOIN
+	// inHistory: between our own presence and the subject, when the room
+	// replays its history.
+	inHistory bool
+	subjectOK bool // the subject arrived since the last (re)join
+
+	occupants map[string]*occupant // by room nick
+	subject   string
+	subjectBy string
+	subjectAt time.Time
+
+	sent    map[string]bool // ids of our messages not yet reflected
+	sentIDs []string
+	recent  map[string]bool // keys of recently shown messages (see recentKey)
+	recents []string
+	lastAt  time.Time // time of the last message shown
+	pending []string  // bodies the user sent while XMPP was down
+}
+
+// occupant is someone in a room.
+type occupant struct {
+	nick        string // room nick
+	irc         string // IRC nick, for occupants that are not the user or a contact
+	jid         string // real bare JID when the room reveals it
+	affiliation string
+	role        string
+	self        bool
+	stale       bool // not seen again since a rejoin
+}
+
+// opCall runs f on the Run goroutine: results of background requests
+// come back this way.
+type opCall struct {
+	name string
+	f    func()
+}
+
+func (opCall) isOp() {}
+
+// roomSet is the group chat state of the bridge, owned by Run.
+type roomSet struct {
+	byKey  map[string]*room     // by bareJID
+	byNick map[string]*occupant // IRC nick (folded) of non-contact occupants
+	rooms  map[*occupant]*room  // the room of each occupant in byNick
+	// autojoined: the bookmarks were fetched once; later connections
+	// rejoin the rooms the user is in instead.
+	autojoined bool
+}
+
+func (rs *roomSet) init() {
+	if rs.byKey == nil {
+		rs.byKey = make(map[string]*room)
+		rs.byNick = make(map[string]*occupant)
+		rs.rooms = make(map[*occupant]*room)
+	}
+}
 
 // isRoomChannel reports whether name is a group chat channel (not the
 // control channel).
@@ -16,17 +132,309 @@ func (b *Bridge) isRoomChannel(name string) bool {
 	return len(name) > 1 && name[0] == '#' && ircd.Casefold(name) != ircd.Casefold(b.cfg.ControlChannel)
 }
 
-// errNoRooms answers any command about a group chat channel.
-func errNoRooms(channel string) error {
-	return &ircd.Error{Code: irc.ERR_NOSUCHCHANNEL, Params: []string{channel, "Group chats are not supported yet"}}
+// roomJIDForChannel resolves a channel name to a room's bare JID.
+func (b *Bridge) roomJIDForChannel(ch string) (string, error) {
+	name := strings.TrimPrefix(ch, "#")
+	if !strings.Contains(name, "@") {
+		if b.cfg.MUCService == "" {
+			return "", &ircd.Error{Code: irc.ERR_NOSUCHCHANNEL, Params: []string{ch, "No default conference service (xmpp.muc_service) is configured: use #room@conference.example.org"}}
+		}
+		name += "@" + b.cfg.MUCService
+	}
+	if !jidOK(name) || strings.Contains(name, "/") || strings.ContainsAny(name, ",\a") {
+		return "", &ircd.Error{Code: irc.ERR_NOSUCHCHANNEL, Params: []string{ch, "Not a valid room address"}}
+	}
+	local, _ := splitJID(name)
+	if local == "" {
+		return "", &ircd.Error{Code: irc.ERR_NOSUCHCHANNEL, Params: []string{ch, "Not a valid room address"}}
+	}
+	return name, nil
 }
 
-// roomPresence handles an occupant's presence.
-func (b *Bridge) roomPresence(p xmpp.Presence) {
-	b.log.Debug("ignoring room presence", "from", p.From)
+// channelForRoom is the channel name of a room joined without a typed
+// name (bookmarks): short on the default service.
+func (b *Bridge) channelForRoom(jid string) string {
+	local, domain := splitJID(jid)
+	if b.cfg.MUCService != "" && strings.EqualFold(domain, b.cfg.MUCService) {
+		return "#" + local
+	}
+	return "#" + jid
 }
 
-// roomMessage handles a groupchat message.
-func (b *Bridge) roomMessage(m xmpp.Message) {
-	b.log.Debug("ignoring groupchat message", "from", m.From)
+// roomByChannel finds the room a channel name refers to, nil when none.
+func (b *Bridge) roomByChannel(ch string) *room {
+	b.rooms.init()
+	f := ircd.Casefold(ch)
+	for _, r := range b.rooms.byKey {
+		if ircd.Casefold(r.channel) == f {
+			return r
+		}
+	}
+	if jid, err := b.roomJIDForChannel(ch); err == nil {
+		return b.rooms.byKey[bareJID(jid)]
+	}
+	return nil
+}
+
+// sortedRooms returns the rooms ordered by channel name.
+func (b *Bridge) sortedRooms() []*room {
+	b.rooms.init()
+	rs := make([]*room, 0, len(b.rooms.byKey))
+	for _, r := range b.rooms.byKey {
+		rs = append(rs, r)
+	}
+	sort.Slice(rs, func(i, j int) bool { return ircd.Casefold(rs[i].channel) < ircd.Casefold(rs[j].channel) })
+	return rs
+}
+
+// occupantNickTaken reports whether an occupant holds the folded nick.
+func (b *Bridge) occupantNickTaken(folded string) bool {
+	return b.rooms.byNick[folded] != nil
+}
+
+// occupantByNick finds a non-contact occupant by IRC nick, with its room.
+func (b *Bridge) occupantByNick(nick string) (*occupant, *room) {
+	o := b.rooms.byNick[ircd.Casefold(nick)]
+	if o == nil {
+		return nil, nil
+	}
+	return o, b.rooms.rooms[o]
+}
+
+// occupantContact is the roster contact an occupant is, if any.
+func (b *Bridge) occupantContact(o *occupant) *contact {
+	if o.jid == "" || o.self {
+		return nil
+	}
+	if c := b.contacts[bareJID(o.jid)]; c != nil && c.inRoster {
+		return c
+	}
+	return nil
+}
+
+// ircNick is the occupant's IRC nick.
+func (b *Bridge) ircNick(o *occupant) string {
+	if o.self {
+		return b.userNick()
+	}
+	if c := b.occupantContact(o); c != nil {
+		return c.nick
+	}
+	return o.irc
+}
+
+// occupantPrefix is the occupant's hostmask.
+func (b *Bridge) occupantPrefix(r *room, o *occupant) *irc.Prefix {
+	if o.self {
+		return b.ownPrefix()
+	}
+	if c := b.occupantContact(o); c != nil {
+		return c.prefix()
+	}
+	return &irc.Prefix{Name: o.irc, User: maskPart(sanitizeNick(o.nick)), Host: maskPart(r.jid)}
+}
+
+// strangerPrefix is the hostmask for a room nick that is not (or no
+// longer) an occupant, e.g. the author of a history message. Its nick is
+// never one another user holds, so it cannot be mistaken for them.
+func (b *Bridge) strangerPrefix(r *room, nick string) *irc.Prefix {
+	if o := r.occupants[nick]; o != nil {
+		return b.occupantPrefix(r, o)
+	}
+	base := sanitizeNick(nick)
+	if base == "" {
+		base = "occupant"
+	}
+	name := uniqueNick(base, func(f string) bool { return b.nickTaken(f, nil) })
+	return &irc.Prefix{Name: name, User: maskPart(base), Host: maskPart(r.jid)}
+}
+
+// assignNick gives a non-contact occupant an IRC nick and registers it.
+func (b *Bridge) assignNick(r *room, o *occupant) {
+	b.releaseNick(o)
+	if o.self || b.occupantContact(o) != nil {
+		return
+	}
+	base := sanitizeNick(o.nick)
+	if base == "" {
+		base = "occupant"
+	}
+	o.irc = uniqueNick(base, func(f string) bool { return b.nickTaken(f, nil) })
+	b.rooms.byNick[ircd.Casefold(o.irc)] = o
+	b.rooms.rooms[o] = r
+}
+
+// releaseNick frees the occupant's IRC nick.
+func (b *Bridge) releaseNick(o *occupant) {
+	if o.irc != "" && b.rooms.byNick[ircd.Casefold(o.irc)] == o {
+		delete(b.rooms.byNick, ircd.Casefold(o.irc))
+	}
+	delete(b.rooms.rooms, o)
+	o.irc = ""
+}
+
+// prefixes is the channel membership prefix of o: all of them with
+// multi-prefix, else the highest.
+func prefixes(o *occupant, multi bool) string {
+	var p string
+	switch o.affiliation {
+	case "owner":
+		p += "~"
+	case "admin":
+		p += "&"
+	}
+	switch o.role {
+	case "moderator":
+		p += "@"
+	case "participant":
+		p += "+"
+	}
+	if !multi && len(p) > 1 {
+		p = p[:1]
+	}
+	return p
+}
+
+// modeLetters maps prefix symbols to channel mode letters.
+var modeLetters = map[byte]byte{'~': 'q', '&': 'a', '@': 'o', '+': 'v'}
+
+// modeChanges returns the MODE changes ("+o", "-v", …) from old to new
+// prefixes.
+func modeChanges(old, now string) []string {
+	var out []string
+	for _, sym := range []byte("~&@+") {
+		had, has := strings.IndexByte(old, sym) >= 0, strings.IndexByte(now, sym) >= 0
+		switch {
+		case has && !had:
+			out = append(out, "+"+string(modeLetters[sym]))
+		case had && !has:
+			out = append(out, "-"+string(modeLetters[sym]))
+		}
+	}
+	return out
+}
+
+// toRoom sends m to every attached client (all are in every room).
+func (b *Bridge) toRoom(m *irc.Message) {
+	for _, s := range b.sessions {
+		s.send(m)
+	}
+}
+
+// roomJoinMessage is a JOIN of r by p, extended-join aware.
+func roomJoinMessage(d ircd.Downstream, r *room, p *irc.Prefix, realname string) *irc.Message {
+	params := []string{r.channel}
+	if d.HasCap("extended-join") {
+		params = append(params, "*", realname)
+	}
+	return &irc.Message{Prefix: p, Command: "JOIN", Params: params}
+}
+
+// showRoom sends one client the JOIN, topic and names of r.
+func (b *Bridge) showRoom(s *session, r *room, send func(*irc.Message)) {
+	send(roomJoinMessage(s.d, r, userPrefix(s.d), b.x.JID()))
+	for _, m := range b.roomTopicReplies(s.d, r, false) {
+		send(m)
+	}
+	for _, m := range b.roomNamesReplies(s.d, r) {
+		send(m)
+	}
+}
+
+// joinRooms shows a newly attached client the rooms the gateway is in.
+func (b *Bridge) joinRooms(s *session) {
+	for _, r := range b.sortedRooms() {
+		if r.shown {
+			b.showRoom(s, r, s.send)
+		}
+	}
+}
+
+func (b *Bridge) roomTopicReplies(d ircd.Downstream, r *room, explicit bool) []*irc.Message {
+	if r.subject == "" {
+		if !explicit {
+			return nil
+		}
+		return []*irc.Message{{Prefix: b.serverPrefix(), Command: irc.RPL_NOTOPIC, Params: []string{d.Nick(), r.channel, "No topic is set"}}}
+	}
+	text := strings.Join(strings.Fields(cleanText(r.subject)), " ")
+	setter := r.subjectBy
+	if setter == "" {
+		setter = r.jid
+	}
+	at := r.subjectAt
+	if at.IsZero() {
+		at = b.now()
+	}
+	return []*irc.Message{
+		{Prefix: b.serverPrefix(), Command: irc.RPL_TOPIC, Params: []string{d.Nick(), r.channel, text}},
+		{Prefix: b.serverPrefix(), Command: rplTopicWhoTime, Params: []string{d.Nick(), r.channel, setter, strconv.FormatInt(at.Unix(), 10)}},
+	}
+}
+
+// sortedOccupants returns r's occupants ordered by IRC nick.
+func (b *Bridge) sortedOccupants(r *room) []*occupant {
+	os := make([]*occupant, 0, len(r.occupants))
+	for _, o := range r.occupants {
+		os = append(os, o)
+	}
+	sort.Slice(os, func(i, j int) bool { return ircd.Casefold(b.ircNick(os[i])) < ircd.Casefold(b.ircNick(os[j])) })
+	return os
+}
+
+// roomNamesReplies are 353/366 for r.
+func (b *Bridge) roomNamesReplies(d ircd.Downstream, r *room) []*irc.Message {
+	multi, uh := d.HasCap("multi-prefix"), d.HasCap("userhost-in-names")
+	var names []string
+	selfSeen := false
+	for _, o := range b.sortedOccupants(r) {
+		p := b.occupantPrefix(r, o)
+		if o.self {
+			p = userPrefix(d)
+			selfSeen = true
+		}
+		n := p.Name
+		if uh {
+			n = p.String()
+		}
+		names = append(names, prefixes(o, multi)+n)
+	}
+	if !selfSeen {
+		names = append(names, userPrefix(d).Name)
+	}
+	var out []*irc.Message
+	budget := 400 - len(d.Nick()) - len(r.channel)
+	line := ""
+	for _, n := range names {
+		if line != "" && len(line)+1+len(n) > budget {
+			out = append(out, &irc.Message{Prefix: b.serverPrefix(), Command: irc.RPL_NAMREPLY, Params: []string{d.Nick(), "=", r.channel, line}})
+			line = ""
+		}
+		if line != "" {
+			line += " "
+		}
+		line += n
+	}
+	out = append(out, &irc.Message{Prefix: b.serverPrefix(), Command: irc.RPL_NAMREPLY, Params: []string{d.Nick(), "=", r.channel, line}})
+	out = append(out, &irc.Message{Prefix: b.serverPrefix(), Command: irc.RPL_ENDOFNAMES, Params: []string{d.Nick(), r.channel, "End of /NAMES list"}})
+	return out
+}
+
+// roomNumeric sends a numeric about r to every client.
+func (b *Bridge) roomNumeric(code, channel, text string) {
+	for _, s := range b.sessions {
+		s.send(&irc.Message{Prefix: b.serverPrefix(), Command: code, Params: []string{s.d.Nick(), channel, text}})
+	}
+}
+
+// roomNotice is a NOTICE from the service in r's channel.
+func (b *Bridge) roomNotice(r *room, text string) {
+	for _, line := range bodyToIRC(text, lineBudget(b.servicePrefix(), r.channel)) {
+		m := &irc.Message{Prefix: b.servicePrefix(), Command: "NOTICE", Params: []string{r.channel, line.Text}}
+		if r.shown {
+			b.deliver(m, time.Time{}, false)
+		} else {
+			b.announce(r.channel+": "+line.Text, true)
+		}
+	}
 }

@@ -1,0 +1,302 @@
+package bridge
+
+import (
+	"bytes"
+	"context"
+	"encoding/xml"
+	"strconv"
+	"strings"
+
+	"gopkg.in/irc.v4"
+
+	"xircd/ircd"
+	"xircd/xmpp"
+)
+
+// maxPublicRooms bounds the public rooms LIST shows.
+const maxPublicRooms = 500
+
+// inviter sends XEP-0045 mediated invitations; *xmpp.Session does.
+type inviter interface {
+	InviteToRoom(room, to, reason string) error
+}
+
+// partRoom runs PART for a room channel.
+func (b *Bridge) partRoom(ch, reason string) error {
+	r := b.roomByChannel(ch)
+	if r == nil {
+		return errNotInRoom(ch)
+	}
+	b.leaveRoom(r, cleanText(reason))
+	return nil
+}
+
+// occupantByIRCNick finds an occupant of r by its IRC nick.
+func (b *Bridge) occupantByIRCNick(r *room, nick string) *occupant {
+	f := ircd.Casefold(nick)
+	for _, o := range r.occupants {
+		if ircd.Casefold(b.ircNick(o)) == f {
+			return o
+		}
+	}
+	return nil
+}
+
+// xmlEscape escapes s for XML text and attribute values.
+func xmlEscape(s string) string {
+	var buf bytes.Buffer
+	_ = xml.EscapeText(&buf, []byte(xmpp.CleanText(s)))
+	return buf.String()
+}
+
+// moderate asks r to change an occupant's role (or, with role "none", to
+// kick it). The answer arrives in the background; a refusal is shown in
+// the channel.
+func (b *Bridge) moderate(r *room, o *occupant, role, reason, what string) error {
+	iq, ok := b.x.(iqSender)
+	if !ok || !b.connected || b.runCtx == nil {
+		return &ircd.Error{Code: irc.ERR_CHANOPRIVSNEEDED, Params: []string{r.channel, "XMPP is not connected"}}
+	}
+	payload := "<query xmlns='" + nsMUCAdmin + "'><item nick='" + xmlEscape(o.nick) + "' role='" + role + "'>"
+	if reason != "" {
+		payload += "<reason>" + xmlEscape(reason) + "</reason>"
+	}
+	payload += "</item></query>"
+	ctx, jid, key := b.runCtx, r.jid, r.key
+	go func() {
+		ctx, cancel := context.WithTimeout(ctx, roomIQTimeout)
+		defer cancel()
+		res, err := iq.SendIQ(ctx, jid, "set", payload)
+		why := ""
+		switch {
+		case err != nil:
+			why = oneLine(err.Error())
+		case res.Type == "error" && res.Err != nil:
+			why = oneLine(res.Err.Error())
+		case res.Type == "error":
+			why = "refused"
+		}
+		if why == "" {
+			return
+		}
+		b.post(opCall{name: "moderation", f: func() {
+			if r := b.rooms.byKey[key]; r != nil {
+				b.roomNumeric(irc.ERR_CHANOPRIVSNEEDED, r.channel, "The room refused to "+what+": "+why)
+			}
+		}})
+	}()
+	return nil
+}
+
+// roomKick runs KICK: the room is asked to kick the occupant.
+func (b *Bridge) roomKick(s *session, req *ircd.Request, ch, nick, reason string) error {
+	r := b.roomByChannel(ch)
+	if r == nil || !r.shown {
+		return errNotInRoom(ch)
+	}
+	o := b.occupantByIRCNick(r, nick)
+	if o == nil {
+		return &ircd.Error{Code: irc.ERR_USERNOTINCHANNEL, Params: []string{nick, ch, "They aren't on that channel"}}
+	}
+	return b.moderate(r, o, "none", reason, "kick "+nick)
+}
+
+// roomMode runs MODE for a room: shows the modes, or turns +o/-o/+v/-v
+// into role changes (moderator, participant, visitor).
+func (b *Bridge) roomMode(s *session, req *ircd.Request, ch string) error {
+	r := b.roomByChannel(ch)
+	if r == nil || !r.shown {
+		return errNotInRoom(ch)
+	}
+	if len(req.Msg.Params) == 1 {
+		modes := "+nt"
+		if r.password != "" {
+			modes += "k"
+		}
+		req.Numeric(irc.RPL_CHANNELMODEIS, r.channel, modes)
+		return nil
+	}
+	switch strings.TrimLeft(req.Msg.Params[1], "+") {
+	case "b":
+		req.Numeric(irc.RPL_ENDOFBANLIST, r.channel, "End of channel ban list")
+		return nil
+	case "e":
+		req.Numeric(irc.RPL_ENDOFEXCEPTLIST, r.channel, "End of channel exception list")
+		return nil
+	case "I":
+		req.Numeric(irc.RPL_ENDOFINVITELIST, r.channel, "End of channel invite list")
+		return nil
+	}
+	args := req.Msg.Params[2:]
+	add := true
+	for _, m := range req.Msg.Params[1] {
+		switch m {
+		case '+':
+			add = true
+		case '-':
+			add = false
+		case 'o', 'v':
+			if len(args) == 0 {
+				return &ircd.Error{Code: irc.ERR_NEEDMOREPARAMS, Params: []string{"MODE", "Not enough parameters"}}
+			}
+			nick := args[0]
+			args = args[1:]
+			o := b.occupantByIRCNick(r, nick)
+			if o == nil {
+				numericErr(req, &ircd.Error{Code: irc.ERR_USERNOTINCHANNEL, Params: []string{nick, ch, "They aren't on that channel"}})
+				continue
+			}
+			role := map[string]string{"+o": "moderator", "-o": "participant", "+v": "participant", "-v": "visitor"}[map[bool]string{true: "+", false: "-"}[add]+string(m)]
+			if err := b.moderate(r, o, role, "", "make "+nick+" a "+role); err != nil {
+				return err
+			}
+		default:
+			numericErr(req, &ircd.Error{Code: irc.ERR_UNKNOWNMODE, Params: []string{string(m), "is not a mode this gateway can set in a group chat (only +o/-o/+v/-v)"}})
+		}
+	}
+	return nil
+}
+
+// roomInvite runs INVITE nick #room: a mediated invitation through the
+// room to the contact (or to a JID given instead of a nick).
+func (b *Bridge) roomInvite(s *session, req *ircd.Request, nick, ch string) error {
+	r := b.roomByChannel(ch)
+	if r == nil || !r.shown {
+		return errNotInRoom(ch)
+	}
+	jid := ""
+	if c := b.contactByNick(nick); c != nil {
+		jid = c.jid
+	} else if o, _ := b.occupantByNick(nick); o != nil && o.jid != "" {
+		jid = o.jid
+	} else if strings.Contains(nick, "@") && validJID(nick) {
+		jid = nick
+	}
+	if jid == "" {
+		return errNoSuchNick(nick)
+	}
+	inv, ok := b.x.(inviter)
+	if !ok {
+		return &ircd.Error{Code: irc.ERR_CHANOPRIVSNEEDED, Params: []string{ch, "Invitations are not available"}}
+	}
+	if err := inv.InviteToRoom(r.jid, jid, ""); err != nil {
+		return &ircd.Error{Code: irc.ERR_CHANOPRIVSNEEDED, Params: []string{ch, "Invitation not sent: " + oneLine(err.Error())}}
+	}
+	req.Numeric(irc.RPL_INVITING, nick, r.channel)
+	return nil
+}
+
+// listPublicRooms asks the conference service for its public rooms and
+// sends s those want accepts, then the end of the LIST. It returns false
+// when there is no service to ask (the caller ends the LIST).
+func (b *Bridge) listPublicRooms(s *session, want func(string) bool) bool {
+	iq, ok := b.x.(iqSender)
+	if !ok || b.cfg.MUCService == "" || !b.connected || b.runCtx == nil {
+		return false
+	}
+	ctx, service := b.runCtx, b.cfg.MUCService
+	go func() {
+		ctx, cancel := context.WithTimeout(ctx, roomIQTimeout)
+		defer cancel()
+		res, err := iq.SendIQ(ctx, service, "get", "<query xmlns='"+nsDiscoItem+"'/>")
+		var items []discoItem
+		if err == nil && res.Type == "result" {
+			items = parseDiscoItems(res.Payload)
+		}
+		b.post(opCall{name: "list", f: func() {
+			if s.detached {
+				return
+			}
+			for _, it := range items {
+				ch := b.channelForRoom(it.JID)
+				if r := b.roomByJID(it.JID); (r != nil && r.shown) || !want(ch) {
+					continue
+				}
+				name := it.Name
+				if name == "" {
+					name = it.JID
+				}
+				s.d.Send(&irc.Message{Prefix: b.serverPrefix(), Command: irc.RPL_LIST, Params: []string{s.d.Nick(), ch, "0", oneLine(name)}})
+			}
+			s.d.Send(&irc.Message{Prefix: b.serverPrefix(), Command: irc.RPL_LISTEND, Params: []string{s.d.Nick(), "End of /LIST"}})
+		}})
+	}()
+	return true
+}
+
+// discoItem is one item of a disco#items answer.
+type discoItem struct {
+	JID  string
+	Name string
+}
+
+// parseDiscoItems extracts the items of a disco#items query, keeping only
+// usable room JIDs.
+func parseDiscoItems(payload []byte) []discoItem {
+	var out []discoItem
+	d := xml.NewDecoder(bytes.NewReader(payload))
+	for len(out) < maxPublicRooms {
+		tok, err := d.Token()
+		if err != nil {
+			break
+		}
+		se, ok := tok.(xml.StartElement)
+		if !ok || se.Name.Local != "item" {
+			continue
+		}
+		var it discoItem
+		for _, a := range se.Attr {
+			switch a.Name.Local {
+			case "jid":
+				it.JID = a.Value
+			case "name":
+				it.Name = a.Value
+			}
+		}
+		local, _ := splitJID(it.JID)
+		if local != "" && jidOK(it.JID) && !strings.Contains(it.JID, "/") && !strings.ContainsAny(it.JID, ",\a") {
+			out = append(out, it)
+		}
+	}
+	return out
+}
+
+// cmdJoin is the control command "join ROOM [PASSWORD]".
+func (b *Bridge) cmdJoin(out func(string), args []string) {
+	ch := args[0]
+	if !strings.HasPrefix(ch, "#") {
+		ch = "#" + ch
+	}
+	key := ""
+	if len(args) > 1 {
+		key = args[1]
+	}
+	if err := b.joinRoom(ch, key); err != nil {
+		out("Cannot join " + ch + ": " + errText(err))
+		return
+	}
+	out("Joining " + ch + "…")
+}
+
+// cmdRooms is the control command "rooms": the rooms the gateway is in.
+func (b *Bridge) cmdRooms(out func(string), args []string) {
+	rs := b.sortedRooms()
+	if len(rs) == 0 {
+		out("You are in no group chat. Use \"/join #room@conference.example.org\" (or \"join ROOM\" here).")
+		return
+	}
+	for _, r := range rs {
+		state := "joined"
+		switch {
+		case r.joining:
+			state = "joining"
+		case !r.shown:
+			state = "waiting for XMPP"
+		case !b.connected:
+			state = "rejoins on reconnect"
+		}
+		out(r.channel + " = " + r.jid + " as \"" + oneLine(r.nick) + "\", " + state + ", " + itoa(len(r.occupants)) + " occupants")
+	}
+}
+
+func itoa(n int) string { return strconv.Itoa(n) }

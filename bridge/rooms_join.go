@@ -1,0 +1,419 @@
+package bridge
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"gopkg.in/irc.v4"
+
+	"xircd/ircd"
+	"xircd/xmpp"
+)
+
+// MUC status codes (XEP-0045 §15.6).
+const (
+	mucSelf       = 110
+	mucBanned     = 301
+	mucNewNick    = 303
+	mucKicked     = 307
+	mucAffilLost  = 321
+	mucMembersOff = 322
+	mucShutdown   = 332
+)
+
+func hasCode(p xmpp.Presence, code int) bool {
+	return p.MUC != nil && slices.Contains(p.MUC.Codes, code)
+}
+
+// joinRoom joins the room behind channel ch with the room password key.
+// The JOIN is shown once the room accepts us.
+func (b *Bridge) joinRoom(ch, key string) error {
+	b.rooms.init()
+	if r := b.roomByChannel(ch); r != nil {
+		if key != "" {
+			r.password = key
+		}
+		return nil
+	}
+	jid, err := b.roomJIDForChannel(ch)
+	if err != nil {
+		return err
+	}
+	if _, ok := b.x.(roomsXMPP); !ok {
+		return &ircd.Error{Code: irc.ERR_NOSUCHCHANNEL, Params: []string{ch, "Group chats are not available"}}
+	}
+	if len(b.rooms.byKey) >= maxRooms {
+		return &ircd.Error{Code: irc.ERR_TOOMANYCHANNELS, Params: []string{ch, "You have joined too many rooms"}}
+	}
+	nick := b.userNick()
+	if nick == "*" {
+		nick = b.cfg.ServiceNick
+	}
+	r := &room{
+		jid: jid, key: bareJID(jid), channel: ch, password: key, nick: nick,
+		occupants: make(map[string]*occupant),
+		sent:      make(map[string]bool),
+		recent:    make(map[string]bool),
+	}
+	b.rooms.byKey[r.key] = r
+	if !b.connected {
+		b.announce("XMPP is not connected; "+ch+" will be joined once it is.", false)
+		return nil
+	}
+	return b.sendJoin(r)
+}
+
+// sendJoin sends our presence to r: on the first join, after a nick
+// conflict and after a reconnect.
+func (b *Bridge) sendJoin(r *room) error {
+	rx := b.x.(roomsXMPP)
+	for _, o := range r.occupants {
+		o.stale = true
+	}
+	r.joining, r.subjectOK = true, false
+	hist, since := -1, time.Time{}
+	if !r.lastAt.IsZero() {
+		since = r.lastAt
+	}
+	err := rx.JoinRoom(r.jid, r.nick, r.password, hist, since)
+	if err == nil || errors.Is(err, xmpp.ErrNotConnected) {
+		return nil
+	}
+	b.dropRoom(r, "cannot join: "+oneLine(err.Error()))
+	return &ircd.Error{Code: irc.ERR_NOSUCHCHANNEL, Params: []string{r.channel, "Cannot join: " + oneLine(err.Error())}}
+}
+
+// leaveRoom leaves r at the user's request.
+func (b *Bridge) leaveRoom(r *room, reason string) {
+	if rx, ok := b.x.(roomsXMPP); ok && b.connected {
+		if err := rx.LeaveRoom(r.jid, reason); err != nil {
+			b.log.Debug("leaving room", "room", r.jid, "err", err)
+		}
+	}
+	b.dropRoom(r, reason)
+}
+
+// dropRoom forgets r and, when clients were shown it, parts them.
+func (b *Bridge) dropRoom(r *room, reason string) {
+	if r.shown {
+		for _, s := range b.sessions {
+			params := []string{r.channel}
+			if reason != "" {
+				params = append(params, reason)
+			}
+			s.send(&irc.Message{Prefix: userPrefix(s.d), Command: "PART", Params: params})
+		}
+	}
+	b.forgetRoom(r)
+}
+
+func (b *Bridge) forgetRoom(r *room) {
+	for _, o := range r.occupants {
+		b.releaseNick(o)
+	}
+	delete(b.rooms.byKey, r.key)
+}
+
+// roomsConnected rejoins every room after (re)connecting.
+func (b *Bridge) roomsConnected() {
+	for _, r := range b.sortedRooms() {
+		if err := b.sendJoin(r); err != nil {
+			b.log.Info("rejoin failed", "room", r.jid, "err", err)
+		}
+	}
+}
+
+// roomsDisconnected notes that no room is joined any more.
+func (b *Bridge) roomsDisconnected() {
+	for _, r := range b.rooms.byKey {
+		r.joining = false
+	}
+}
+
+// roomPresence handles an occupant's presence.
+func (b *Bridge) roomPresence(p xmpp.Presence) {
+	bare, nick := splitResource(p.From)
+	r := b.rooms.byKey[bareJID(bare)]
+	if r == nil {
+		return
+	}
+	if p.Type == "error" {
+		b.roomJoinError(r, p)
+		return
+	}
+	if nick == "" || p.MUC == nil {
+		return
+	}
+	self := hasCode(p, mucSelf)
+	if p.Type == "unavailable" {
+		b.occupantLeft(r, nick, self, p)
+		return
+	}
+	if p.Type != "" {
+		return
+	}
+	o := r.occupants[nick]
+	isNew := o == nil
+	if isNew {
+		if len(r.occupants) >= maxOccupants && !self {
+			return
+		}
+		o = &occupant{nick: nick}
+		r.occupants[nick] = o
+	}
+	o.stale = false
+	old := prefixes(o, true)
+	if j := p.MUC.JID; j != "" && jidOK(j) {
+		o.jid = bareJID(j)
+	}
+	o.affiliation, o.role, o.self = p.MUC.Affiliation, p.MUC.Role, self
+	if isNew {
+		b.assignNick(r, o)
+	}
+	if r.shown && !(self && r.joining) {
+		if isNew && !self {
+			for _, s := range b.sessions {
+				s.send(roomJoinMessage(s.d, r, b.occupantPrefix(r, o), o.jid))
+			}
+			old = ""
+		}
+		b.roomModes(r, o, old)
+	}
+	if self {
+		b.selfJoined(r, nick)
+	}
+}
+
+// roomModes shows o's prefix changes as MODE.
+func (b *Bridge) roomModes(r *room, o *occupant, old string) {
+	changes := modeChanges(old, prefixes(o, true))
+	if len(changes) == 0 {
+		return
+	}
+	modes, args := "", []string{}
+	sign := byte(0)
+	for _, c := range changes {
+		if c[0] != sign {
+			sign = c[0]
+			modes += string(sign)
+		}
+		modes += c[1:]
+		args = append(args, b.ircNick(o))
+	}
+	b.toRoom(&irc.Message{Prefix: b.serverPrefix(), Command: "MODE", Params: append([]string{r.channel, modes}, args...)})
+}
+
+// selfJoined completes a join when the room sends our own presence.
+func (b *Bridge) selfJoined(r *room, nick string) {
+	r.nick = nick
+	if !r.joining {
+		return
+	}
+	r.joining, r.tries = false, 0
+	r.inHistory = true
+	if !r.shown {
+		r.shown = true
+		for _, s := range b.sessions {
+			b.showRoom(s, r, s.send)
+		}
+		if !strings.EqualFold(nick, b.userNick()) {
+			b.roomNotice(r, "Your nick in this room is \""+oneLine(nick)+"\".")
+		}
+	} else {
+		// After a rejoin: whoever left meanwhile leaves now.
+		for _, o := range b.sortedOccupants(r) {
+			if o.stale && !o.self {
+				b.toRoom(&irc.Message{Prefix: b.occupantPrefix(r, o), Command: "PART", Params: []string{r.channel, "left while the gateway was disconnected"}})
+				b.releaseNick(o)
+				delete(r.occupants, o.nick)
+			}
+		}
+	}
+	pending := r.pending
+	r.pending = nil
+	for _, body := range pending {
+		b.sendRoomMessage(r, body)
+		b.roomNotice(r, "queued message sent: "+excerpt(body))
+	}
+}
+
+// occupantLeft handles an unavailable presence: a leave, kick, ban or
+// nick change.
+func (b *Bridge) occupantLeft(r *room, nick string, self bool, p xmpp.Presence) {
+	o := r.occupants[nick]
+	if hasCode(p, mucNewNick) && p.MUC.Nick != "" {
+		if o == nil {
+			return
+		}
+		delete(r.occupants, nick)
+		o.nick = p.MUC.Nick
+		r.occupants[o.nick] = o
+		if self || o.self {
+			r.nick = o.nick
+			b.roomNotice(r, "Your nick in this room is now \""+oneLine(o.nick)+"\".")
+			return
+		}
+		if b.occupantContact(o) != nil {
+			return
+		}
+		old := b.occupantPrefix(r, o)
+		b.assignNick(r, o)
+		if r.shown && old.Name != o.irc {
+			b.toRoom(&irc.Message{Prefix: old, Command: "NICK", Params: []string{o.irc}})
+		}
+		return
+	}
+	reason := oneLine(p.Status)
+	kicked, banned := hasCode(p, mucKicked), hasCode(p, mucBanned)
+	if kicked || banned {
+		reason = oneLine(p.MUC.Reason)
+		what := "kicked"
+		if banned {
+			what = "banned"
+		}
+		if a := oneLine(p.MUC.Actor); a != "" {
+			what += " by " + a
+		}
+		if reason != "" {
+			reason = what + ": " + reason
+		} else {
+			reason = what
+		}
+	}
+	if self || (o != nil && o.self) {
+		if r.joining {
+			return // our old presence going away during a rejoin
+		}
+		switch {
+		case hasCode(p, mucShutdown):
+			reason = "the room service is shutting down"
+		case hasCode(p, mucAffilLost), hasCode(p, mucMembersOff):
+			reason = "removed from the room: membership required"
+		}
+		if r.shown && (kicked || banned) {
+			for _, s := range b.sessions {
+				s.send(&irc.Message{Prefix: b.servicePrefix(), Command: "KICK", Params: []string{r.channel, s.d.Nick(), reason}})
+			}
+			r.shown = false
+		}
+		if reason == "" {
+			reason = "left the room"
+		}
+		b.dropRoom(r, reason)
+		return
+	}
+	if o == nil {
+		return
+	}
+	if r.shown {
+		if kicked || banned {
+			b.toRoom(&irc.Message{Prefix: b.servicePrefix(), Command: "KICK", Params: []string{r.channel, b.ircNick(o), reason}})
+		} else {
+			params := []string{r.channel}
+			if reason != "" {
+				params = append(params, reason)
+			}
+			b.toRoom(&irc.Message{Prefix: b.occupantPrefix(r, o), Command: "PART", Params: params})
+		}
+	}
+	b.releaseNick(o)
+	delete(r.occupants, nick)
+}
+
+// roomJoinError handles an error presence from r: while joining, a nick
+// conflict is retried with another nick, anything else ends the join.
+func (b *Bridge) roomJoinError(r *room, p xmpp.Presence) {
+	if !r.joining {
+		if p.Error != nil {
+			b.roomNotice(r, "The room reports an error: "+oneLine(p.Error.Error()))
+		}
+		return
+	}
+	cond, text := "", ""
+	if p.Error != nil {
+		cond, text = p.Error.Condition, oneLine(p.Error.Text)
+	}
+	if cond == "conflict" && r.tries < maxJoinTries {
+		r.tries++
+		base := b.userNick()
+		next := base + "_" + strconv.Itoa(r.tries+1)
+		b.roomNotice(r, "The nick \""+oneLine(r.nick)+"\" is taken in "+r.jid+"; trying \""+next+"\".")
+		r.nick = next
+		if err := b.sendJoin(r); err != nil {
+			b.log.Info("rejoin with another nick failed", "room", r.jid, "err", err)
+		}
+		return
+	}
+	code, why := irc.ERR_NOSUCHCHANNEL, "Cannot join the room"
+	switch cond {
+	case "not-authorized":
+		code, why = irc.ERR_BADCHANNELKEY, "Cannot join the room: password required or wrong (+k)"
+	case "forbidden":
+		code, why = irc.ERR_BANNEDFROMCHAN, "Cannot join the room: you are banned (+b)"
+	case "registration-required":
+		code, why = irc.ERR_INVITEONLYCHAN, "Cannot join the room: members only (+i)"
+	case "service-unavailable":
+		code, why = irc.ERR_CHANNELISFULL, "Cannot join the room: it is full (+l)"
+	case "item-not-found", "not-allowed":
+		why = "Cannot join the room: it does not exist and cannot be created"
+	case "conflict":
+		why = "Cannot join the room: every nick tried is taken"
+	case "":
+	default:
+		why += ": " + cond
+	}
+	if text != "" {
+		why += " (" + text + ")"
+	}
+	b.roomNumeric(code, r.channel, why)
+	b.dropRoom(r, why)
+}
+
+// roomsAutojoin fetches the bookmarks in the background and joins those
+// marked autojoin.
+func (b *Bridge) roomsAutojoin() {
+	type bookmarker interface {
+		Bookmarks(ctx context.Context) ([]xmpp.Bookmark, error)
+	}
+	bm, ok := b.x.(bookmarker)
+	if !ok || b.runCtx == nil || b.rooms.autojoined {
+		return
+	}
+	b.rooms.autojoined = true
+	ctx := b.runCtx
+	go func() {
+		ctx, cancel := context.WithTimeout(ctx, roomIQTimeout)
+		defer cancel()
+		list, err := bm.Bookmarks(ctx)
+		b.post(opCall{name: "bookmarks", f: func() { b.onBookmarks(list, err) }})
+	}()
+}
+
+func (b *Bridge) onBookmarks(list []xmpp.Bookmark, err error) {
+	if err != nil {
+		b.log.Info("bookmarks not fetched", "err", err)
+		return
+	}
+	for _, bm := range list {
+		if !bm.Autojoin || !jidOK(bm.JID) {
+			continue
+		}
+		ch := b.channelForRoom(bm.JID)
+		if err := b.joinRoom(ch, bm.Password); err != nil {
+			b.announce("Bookmarked room "+oneLine(bm.JID)+" not joined: "+errText(err), true)
+		}
+	}
+}
+
+// errText is the text of an error, the last parameter of a numeric.
+func errText(err error) string {
+	var e *ircd.Error
+	if errors.As(err, &e) && len(e.Params) > 0 {
+		return e.Params[len(e.Params)-1]
+	}
+	return oneLine(err.Error())
+}

@@ -1,0 +1,290 @@
+package bridge
+
+import (
+	"errors"
+	"strconv"
+	"strings"
+	"time"
+
+	"gopkg.in/irc.v4"
+
+	"xircd/ircd"
+	"xircd/xmpp"
+)
+
+// roomByJID finds the room of a bare or full JID.
+func (b *Bridge) roomByJID(jid string) *room {
+	if b.rooms.byKey == nil {
+		return nil
+	}
+	return b.rooms.byKey[bareJID(jid)]
+}
+
+// rememberRoomSent notes the id of a message we sent to r, to recognise
+// its reflection.
+func (r *room) rememberSent(id string) {
+	if id == "" {
+		return
+	}
+	if len(r.sentIDs) >= maxRoomSent {
+		delete(r.sent, r.sentIDs[0])
+		r.sentIDs = r.sentIDs[1:]
+	}
+	r.sent[id] = true
+	r.sentIDs = append(r.sentIDs, id)
+}
+
+// recentKey identifies a message for spotting history repeats after a
+// rejoin (the room's history has no ids we could rely on).
+func recentKey(nick, body string) string { return nick + "\x00" + body }
+
+func (r *room) rememberRecent(key string, at time.Time) {
+	if len(r.recents) >= maxRoomRecent {
+		delete(r.recent, r.recents[0])
+		r.recents = r.recents[1:]
+	}
+	r.recent[key] = true
+	r.recents = append(r.recents, key)
+	if at.After(r.lastAt) {
+		r.lastAt = at
+	}
+}
+
+// roomMessage handles a groupchat message: a subject change or a message
+// (live or history).
+func (b *Bridge) roomMessage(m xmpp.Message) {
+	_, nick := splitResource(m.From)
+	r := b.roomByJID(m.From)
+	if r == nil {
+		return
+	}
+	if m.HasSubject && m.Body == "" {
+		b.roomSubject(r, nick, m)
+		return
+	}
+	if m.Body == "" {
+		return
+	}
+	own := nick != "" && nick == r.nick
+	if own && (r.sent[m.ID] || (m.OriginID != "" && r.sent[m.OriginID])) {
+		delete(r.sent, m.ID)
+		delete(r.sent, m.OriginID)
+		r.rememberRecent(recentKey(nick, m.Body), b.now())
+		return
+	}
+	at, delayed := m.Delay, !m.Delay.IsZero()
+	key := recentKey(nick, m.Body)
+	if delayed && r.recent[key] && !at.After(r.lastAt.Add(2*time.Second)) {
+		return // history we showed before a rejoin
+	}
+	if !delayed {
+		at = b.now()
+	}
+	r.rememberRecent(key, at)
+	var from *irc.Prefix
+	command := "PRIVMSG"
+	switch {
+	case nick == "":
+		from, command = b.servicePrefix(), "NOTICE"
+	case own:
+		from = b.ownPrefix()
+	default:
+		from = b.strangerPrefix(r, nick)
+	}
+	for _, line := range bodyToIRC(m.Body, lineBudget(from, r.channel)) {
+		text := line.Wire()
+		if command == "NOTICE" {
+			text = line.Text
+		}
+		msg := &irc.Message{Prefix: from, Command: command, Params: []string{r.channel, text}}
+		if delayed {
+			b.deliver(msg, at, true)
+		} else {
+			b.deliver(msg, time.Time{}, false)
+		}
+	}
+}
+
+// roomSubject handles a subject message: the topic shown on join, or a
+// change.
+func (b *Bridge) roomSubject(r *room, nick string, m xmpp.Message) {
+	first := !r.subjectOK
+	r.subjectOK, r.inHistory = true, false
+	text := m.Subject
+	if first && text == r.subject {
+		return // the same topic again after a rejoin
+	}
+	setter := r.jid
+	var from *irc.Prefix
+	if nick != "" {
+		from = b.strangerPrefix(r, nick)
+		if nick == r.nick {
+			from = b.ownPrefix()
+		}
+		setter = from.String()
+	}
+	at := m.Delay
+	if at.IsZero() {
+		at = b.now()
+	}
+	hadTopic := r.subject != ""
+	r.subject, r.subjectBy, r.subjectAt = text, setter, at
+	if !r.shown {
+		return
+	}
+	if first && !hadTopic {
+		// Part of the join: clients get it as the channel's topic.
+		for _, s := range b.sessions {
+			for _, t := range b.roomTopicReplies(s.d, r, false) {
+				s.send(t)
+			}
+		}
+		return
+	}
+	if from == nil {
+		from = b.servicePrefix()
+	}
+	b.toRoom(&irc.Message{Prefix: from, Command: "TOPIC", Params: []string{r.channel, strings.Join(strings.Fields(cleanText(text)), " ")}})
+}
+
+// roomPrivate handles a chat message through a room: a private message
+// from an occupant (or, as a carbon, from the user to one).
+func (b *Bridge) roomPrivate(r *room, m xmpp.Message) {
+	peer := m.From
+	if m.Carbon == xmpp.CarbonSent {
+		peer = m.To
+	}
+	_, nick := splitResource(peer)
+	if m.Body == "" || nick == "" {
+		return
+	}
+	p := b.strangerPrefix(r, nick)
+	from, to := p, b.userNick()
+	if m.Carbon == xmpp.CarbonSent {
+		from, to = b.ownPrefix(), p.Name
+	}
+	at, delayed := m.Delay, !m.Delay.IsZero()
+	for _, line := range bodyToIRC(m.Body, lineBudget(from, to)) {
+		b.deliver(&irc.Message{Prefix: from, Command: "PRIVMSG", Params: []string{to, line.Wire()}}, at, delayed)
+	}
+}
+
+// roomErrorMessage handles an error message from a room, e.g. a refused
+// message or subject change.
+func (b *Bridge) roomErrorMessage(r *room, m xmpp.Message) {
+	reason := "unknown error"
+	if m.Error != nil {
+		reason = oneLine(m.Error.Error())
+	}
+	what := "The room refused a request"
+	if r.sent[m.ID] {
+		delete(r.sent, m.ID)
+		what = "Your message was not delivered"
+	}
+	if !r.shown {
+		b.announce(r.channel+": "+what+": "+reason, true)
+		return
+	}
+	b.roomNotice(r, what+": "+reason)
+}
+
+// errNotInRoom answers a command about a room the gateway is not in.
+func errNotInRoom(ch string) error {
+	return &ircd.Error{Code: irc.ERR_NOTONCHANNEL, Params: []string{ch, "You're not on that channel"}}
+}
+
+// roomPrivmsg sends the user's PRIVMSG/NOTICE to a room.
+func (b *Bridge) roomPrivmsg(s *session, req *ircd.Request, ch, text string) error {
+	r := b.roomByChannel(ch)
+	if r == nil || !r.shown {
+		return &ircd.Error{Code: irc.ERR_CANNOTSENDTOCHAN, Params: []string{ch, "You are not in that room: JOIN it first"}}
+	}
+	body, ok := ircToBody(text)
+	if !ok || strings.TrimSpace(body) == "" || body == "/me " {
+		return nil
+	}
+	b.echo(s, req, r.channel, text)
+	if !b.connected || r.joining {
+		if len(r.pending) >= maxRoomPending {
+			b.roomNotice(r, "XMPP is not connected and the queue is full; NOT sent: "+excerpt(body))
+			return nil
+		}
+		r.pending = append(r.pending, body)
+		b.roomNotice(r, "Not in the room at the moment; message queued, it will be sent on rejoin: "+excerpt(body))
+		return nil
+	}
+	b.sendRoomMessage(r, body)
+	return nil
+}
+
+func (b *Bridge) sendRoomMessage(r *room, body string) {
+	id, err := b.x.SendMessage(xmpp.OutMessage{To: r.jid, Type: "groupchat", Body: body})
+	if err != nil {
+		if errors.Is(err, xmpp.ErrNotConnected) && len(r.pending) < maxRoomPending {
+			r.pending = append(r.pending, body)
+			b.roomNotice(r, "XMPP is not connected; message queued: "+excerpt(body))
+			return
+		}
+		b.roomNotice(r, "message NOT sent ("+oneLine(err.Error())+"): "+excerpt(body))
+		return
+	}
+	r.rememberSent(id)
+}
+
+// occupantPrivmsg sends a private message to a room occupant.
+func (b *Bridge) occupantPrivmsg(s *session, req *ircd.Request, o *occupant, r *room, text string) error {
+	body, ok := ircToBody(text)
+	if !ok || strings.TrimSpace(body) == "" || body == "/me " {
+		return nil
+	}
+	b.echo(s, req, o.irc, text)
+	_, err := b.x.SendMessage(xmpp.OutMessage{To: r.jid + "/" + o.nick, Type: "chat", Body: body, ChatState: "active"})
+	if err != nil {
+		req.Reply(&irc.Message{Prefix: b.occupantPrefix(r, o), Command: "NOTICE", Params: []string{b.userNick(), "[" + b.cfg.ServiceNick + "] message NOT sent (" + oneLine(err.Error()) + "): " + excerpt(body)}})
+	}
+	return nil
+}
+
+// roomTopic runs TOPIC for a room: shows it or asks the room to change it.
+func (b *Bridge) roomTopic(s *session, req *ircd.Request, ch string) error {
+	r := b.roomByChannel(ch)
+	if r == nil || !r.shown {
+		return errNotInRoom(ch)
+	}
+	if len(req.Msg.Params) < 2 {
+		for _, m := range b.roomTopicReplies(s.d, r, true) {
+			req.Reply(m)
+		}
+		return nil
+	}
+	if !b.connected {
+		return &ircd.Error{Code: irc.ERR_CHANOPRIVSNEEDED, Params: []string{ch, "XMPP is not connected"}}
+	}
+	_, err := b.x.SendMessage(xmpp.OutMessage{To: r.jid, Type: "groupchat", Subject: cleanText(req.Msg.Params[1]), HasSubject: true})
+	if err != nil {
+		return &ircd.Error{Code: irc.ERR_CHANOPRIVSNEEDED, Params: []string{ch, "Topic not sent: " + oneLine(err.Error())}}
+	}
+	return nil
+}
+
+// roomList adds the LIST lines of the joined rooms matching want.
+func (b *Bridge) roomList(req *ircd.Request, want func(ch string) bool) {
+	for _, r := range b.sortedRooms() {
+		if !r.shown || !want(r.channel) {
+			continue
+		}
+		req.Numeric(irc.RPL_LIST, r.channel, strconv.Itoa(len(r.occupants)), strings.Join(strings.Fields(cleanText(r.subject)), " "))
+	}
+}
+
+// inviteHint tells the user how to accept an invitation.
+func (b *Bridge) inviteHint(inv *xmpp.MUCInvite) string {
+	if !jidOK(inv.Room) || strings.Contains(inv.Room, "/") || strings.ContainsAny(inv.Room, ",\a") {
+		return "The room address is not usable."
+	}
+	cmd := "/join " + b.channelForRoom(inv.Room)
+	if inv.Password != "" {
+		cmd += " " + oneLine(inv.Password)
+	}
+	return "Type \"" + cmd + "\" to accept."
+}
