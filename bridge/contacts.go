@@ -390,7 +390,7 @@ func (b *Bridge) onRosterPush(ev xmpp.RosterPush) {
 }
 
 func (b *Bridge) onPresence(p xmpp.Presence) {
-	if p.MUC != nil {
+	if p.MUC != nil || b.roomByJID(p.From) != nil {
 		b.roomPresence(p)
 		return
 	}

@@ -37,6 +37,7 @@ type fakeXMPP struct {
 	failWith  error // returned by SendMessage when set
 	archive   []xmpp.Message
 	archiveQ  []xmpp.ArchiveQuery
+	bookmarks []xmpp.Bookmark // served by Bookmarks (rooms_test.go)
 }
 
 // QueryArchive serves f.archive in pages of q.Max after q.After.

@@ -223,7 +223,8 @@ func (b *Bridge) ircNick(o *occupant) string {
 	return o.irc
 }
 
-// occupantPrefix is the occupant's hostmask.
+// occupantPrefix is the occupant's hostmask: a contact's own, else
+// nick!room@conference.service.
 func (b *Bridge) occupantPrefix(r *room, o *occupant) *irc.Prefix {
 	if o.self {
 		return b.ownPrefix()
@@ -231,7 +232,8 @@ func (b *Bridge) occupantPrefix(r *room, o *occupant) *irc.Prefix {
 	if c := b.occupantContact(o); c != nil {
 		return c.prefix()
 	}
-	return &irc.Prefix{Name: o.irc, User: maskPart(sanitizeNick(o.nick)), Host: maskPart(r.jid)}
+	local, domain := splitJID(r.jid)
+	return &irc.Prefix{Name: o.irc, User: maskPart(local), Host: maskPart(domain)}
 }
 
 // strangerPrefix is the hostmask for a room nick that is not (or no
@@ -246,7 +248,8 @@ func (b *Bridge) strangerPrefix(r *room, nick string) *irc.Prefix {
 		base = "occupant"
 	}
 	name := uniqueNick(base, func(f string) bool { return b.nickTaken(f, nil) })
-	return &irc.Prefix{Name: name, User: maskPart(base), Host: maskPart(r.jid)}
+	local, domain := splitJID(r.jid)
+	return &irc.Prefix{Name: name, User: maskPart(local), Host: maskPart(domain)}
 }
 
 // assignNick gives a non-contact occupant an IRC nick and registers it.

@@ -1,0 +1,321 @@
+package bridge
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"xircd/xmpp"
+)
+
+// The real session satisfies the group chat interfaces.
+var (
+	_ roomsXMPP = (*xmpp.Session)(nil)
+	_ iqSender  = (*xmpp.Session)(nil)
+	_ inviter   = (*xmpp.Session)(nil)
+)
+
+func (f *fakeXMPP) JoinRoom(room, nick, password string, hist int, since time.Time) error {
+	if !f.isConnected() {
+		return errFakeNotConnected
+	}
+	s := ""
+	if !since.IsZero() {
+		s = serverTime(since)
+	}
+	f.record("join %s nick=%s password=%q since=%s", room, nick, password, s)
+	return nil
+}
+
+func (f *fakeXMPP) LeaveRoom(room, status string) error {
+	f.record("leave %s status=%q", room, status)
+	return nil
+}
+
+func (f *fakeXMPP) InviteToRoom(room, to, reason string) error {
+	f.record("invite %s to=%s", room, to)
+	return nil
+}
+
+func (f *fakeXMPP) SendIQ(ctx context.Context, to, typ, payload string) (*xmpp.IQResult, error) {
+	f.record("iq %s %s %s", typ, to, payload)
+	if strings.Contains(payload, "disco#items") {
+		return &xmpp.IQResult{From: to, Type: "result", Payload: []byte(`<query xmlns='http://jabber.org/protocol/disco#items'><item jid='lobby@conference.example.org' name='The lobby'/><item jid='bad jid@x'/></query>`)}, nil
+	}
+	if strings.Contains(payload, "role='visitor'") {
+		return &xmpp.IQResult{From: to, Type: "error", Err: &xmpp.StanzaError{Type: "auth", Condition: "forbidden"}}, nil
+	}
+	return &xmpp.IQResult{From: to, Type: "result"}, nil
+}
+
+const roomJID = "room@conference.example.org"
+
+func occ(nick, affiliation, role, jid string, codes ...int) xmpp.Presence {
+	return xmpp.Presence{From: roomJID + "/" + nick, MUC: &xmpp.MUCPresence{Affiliation: affiliation, Role: role, JID: jid, Codes: codes}}
+}
+
+// joinedRoom returns a harness whose user "me" is in #room with alice (a
+// roster contact, owner), bob (a stranger, participant) and "Alice" (a
+// stranger whose room nick is a contact's nick).
+func joinedRoom(t *testing.T, caps ...string) (*harness, *fakeClient) {
+	t.Helper()
+	h := newHarness(t, Config{MUCService: "conference.example.org"})
+	c := h.attach("me", caps...)
+	h.connect(item("alice@example.org", "Alice"))
+	c.take()
+	h.x.takeCalls()
+	c.send("JOIN #room")
+	c.expect()
+	h.expectCalls(`join room@conference.example.org nick=me password="" since=`)
+	h.event(occ("alice", "owner", "moderator", "alice@example.org/phone"))
+	h.event(occ("bob", "none", "participant", ""))
+	h.event(occ("Alice", "member", "visitor", ""))
+	h.event(occ("me", "none", "participant", "me@example.org/xircd", 110))
+	return h, c
+}
+
+func TestRoomJoinNamesTopicHistory(t *testing.T) {
+	h, c := joinedRoom(t, "multi-prefix")
+	c.expect(
+		":me!user@localhost JOIN #room",
+		":irc.test 353 me = #room :~@Alice Alice_2 +bob +me",
+		":irc.test 366 me #room :End of /NAMES list",
+	)
+	stamp := time.Date(2026, 3, 4, 4, 0, 0, 0, time.UTC)
+	h.event(xmpp.Message{From: roomJID + "/bob", Type: "groupchat", Body: "earlier", Delay: stamp})
+	c.expect(":bob!room@conference.example.org PRIVMSG #room :[2026-03-04 04:00:00] earlier")
+	h.event(xmpp.Message{From: roomJID + "/alice", Type: "groupchat", Subject: "Plans", HasSubject: true, Delay: stamp})
+	c.expect(
+		":irc.test 332 me #room Plans",
+		":irc.test 333 me #room Alice!alice@example.org 1772596800",
+	)
+	// A later client gets the room too, without multi-prefix.
+	c2 := h.attach("me", "server-time")
+	got := c2.take()
+	want := []string{
+		":me!user@localhost JOIN #room",
+		":irc.test 332 me #room Plans",
+		":irc.test 333 me #room Alice!alice@example.org 1772596800",
+		":irc.test 353 me = #room :~Alice Alice_2 +bob +me",
+		":irc.test 366 me #room :End of /NAMES list",
+	}
+	joined := strings.Join(got, "\n")
+	if !strings.Contains(joined, strings.Join(want, "\n")) {
+		t.Fatalf("second client got:\n%s\nwant the sequence:\n%s", joined, strings.Join(want, "\n"))
+	}
+	// History for a server-time client keeps the stamp as a tag.
+	h.event(xmpp.Message{From: roomJID + "/bob", Type: "groupchat", Body: "old", Delay: stamp.Add(time.Minute)})
+	c2.expect("@time=2026-03-04T04:01:00.000Z :bob!room@conference.example.org PRIVMSG #room old")
+	// The user's nick is taken by an occupant's while it is there.
+	if err := h.b.CheckNick("Alice_2"); err == nil {
+		t.Fatal("the user could take an occupant's nick")
+	}
+}
+
+func TestRoomMessagesBothWays(t *testing.T) {
+	h, c := joinedRoom(t)
+	c2 := h.attach("me", "echo-message")
+	c.take()
+	c2.take()
+	h.x.takeCalls()
+	c.send("PRIVMSG #room :hello all")
+	c.expect()
+	c2.expect(":me!user@localhost PRIVMSG #room :hello all")
+	h.expectCalls(`message id=id1 to=room@conference.example.org type=groupchat state= body="hello all"`)
+	// The room's reflection is not shown again.
+	h.event(xmpp.Message{ID: "id1", From: roomJID + "/me", Type: "groupchat", Body: "hello all"})
+	c.expect()
+	c2.expect()
+	// The same text sent from another client of the account is shown.
+	h.event(xmpp.Message{ID: "other", From: roomJID + "/me", Type: "groupchat", Body: "from my phone"})
+	c.expect(":me!user@localhost PRIVMSG #room :from my phone")
+	c2.take()
+	h.event(xmpp.Message{From: roomJID + "/bob", Type: "groupchat", Body: "hi\n/me waves"})
+	c.expect(
+		":bob!room@conference.example.org PRIVMSG #room hi",
+		":bob!room@conference.example.org PRIVMSG #room :/me waves",
+	)
+	c2.take()
+	// A contact in the room speaks with the contact's nick.
+	h.event(xmpp.Message{From: roomJID + "/alice", Type: "groupchat", Body: "yo"})
+	c.expect(":Alice!alice@example.org PRIVMSG #room yo")
+	c2.take()
+	// Private messages with an occupant.
+	h.event(xmpp.Message{From: roomJID + "/bob", Type: "chat", Body: "psst"})
+	c.expect(":bob!room@conference.example.org PRIVMSG me psst")
+	c2.take()
+	c.send("PRIVMSG bob :what")
+	h.expectCalls(`message id=id2 to=room@conference.example.org/bob type=chat state=active body="what"`)
+	// A room error about our message.
+	h.event(xmpp.Message{ID: "id2", From: roomJID + "/bob", Type: "error", Error: &xmpp.StanzaError{Condition: "item-not-found"}})
+	c.expectContains(":xircd!xircd@irc.test NOTICE #room :The room refused a request: item-not-found")
+}
+
+func TestRoomEvents(t *testing.T) {
+	h, c := joinedRoom(t)
+	h.event(xmpp.Message{From: roomJID, Type: "groupchat", HasSubject: true})
+	c.take()
+	h.event(occ("carol", "none", "participant", ""))
+	c.expect(":carol!room@conference.example.org JOIN #room", ":irc.test MODE #room +v carol")
+	h.event(occ("bob", "none", "moderator", ""))
+	c.expect(":irc.test MODE #room +o-v bob bob")
+	p := occ("bob", "none", "participant", "", 303)
+	p.Type, p.MUC.Nick = "unavailable", "robert"
+	h.event(p)
+	c.expect(":bob!room@conference.example.org NICK robert")
+	h.event(occ("robert", "none", "moderator", ""))
+	c.expect()
+	k := occ("carol", "none", "none", "", 307)
+	k.Type, k.MUC.Reason, k.MUC.Actor = "unavailable", "spam", "alice"
+	h.event(k)
+	c.expect(":xircd!xircd@irc.test KICK #room carol :kicked by alice: spam")
+	l := occ("robert", "none", "none", "")
+	l.Type, l.Status = "unavailable", "gone home"
+	h.event(l)
+	c.expect(":robert!room@conference.example.org PART #room :gone home")
+	h.event(xmpp.Message{From: roomJID + "/alice", Type: "groupchat", Subject: "New plans", HasSubject: true})
+	c.expect(":Alice!alice@example.org TOPIC #room :New plans")
+	c.send("TOPIC #room :Newer")
+	h.expectCalls(`message id=id1 to=room@conference.example.org type=groupchat state= body=""`)
+	c.send("TOPIC #room")
+	c.expect(":irc.test 332 me #room :New plans", ":irc.test 333 me #room Alice!alice@example.org 1772600767")
+	// Moderation requests.
+	c.send("KICK #room Alice_2 :bye")
+	waitCall(t, h, `iq set room@conference.example.org <query xmlns='http://jabber.org/protocol/muc#admin'><item nick='Alice' role='none'><reason>bye</reason></item></query>`)
+	c.send("MODE #room -v Alice")
+	waitCall(t, h, `iq set room@conference.example.org <query xmlns='http://jabber.org/protocol/muc#admin'><item nick='alice' role='visitor'></item></query>`)
+	waitFor(t, func() bool {
+		return strings.Contains(strings.Join(c.take(), "\n"), ":irc.test 482 me #room :The room refused to make Alice a visitor: forbidden")
+	})
+	c.send("INVITE Alice #room")
+	c.expect(":irc.test 341 me Alice #room")
+	h.expectCalls("invite room@conference.example.org to=alice@example.org")
+	// Being banned ends the room.
+	b := occ("me", "outcast", "none", "", 110, 301)
+	b.Type, b.MUC.Reason = "unavailable", "enough"
+	h.event(b)
+	c.expect(":xircd!xircd@irc.test KICK #room me :banned: enough")
+	c.send("NAMES #room")
+	c.expect(":irc.test 366 me #room :End of /NAMES list")
+	if h.b.occupantNickTaken("alice_2") {
+		t.Fatal("occupant nicks are kept after the room was left")
+	}
+}
+
+func TestRoomJoinErrors(t *testing.T) {
+	h := newHarness(t, Config{})
+	c := h.attach("me")
+	h.connect()
+	c.take()
+	h.x.takeCalls()
+	c.send("JOIN #secret@conference.example.org,#full@conference.example.org wrong")
+	h.expectCalls(
+		`join secret@conference.example.org nick=me password="wrong" since=`,
+		`join full@conference.example.org nick=me password="" since=`,
+	)
+	h.event(xmpp.Presence{From: "secret@conference.example.org/me", Type: "error", Error: &xmpp.StanzaError{Type: "auth", Condition: "not-authorized"}})
+	c.expect(":irc.test 475 me #secret@conference.example.org :Cannot join the room: password required or wrong (+k)")
+	h.event(xmpp.Presence{From: "full@conference.example.org/me", Type: "error", Error: &xmpp.StanzaError{Type: "wait", Condition: "service-unavailable", Text: "Room is full"}})
+	c.expect(":irc.test 471 me #full@conference.example.org :Cannot join the room: it is full (+l) (Room is full)")
+	// A nick conflict is retried with another nick, and the user told.
+	c.send("JOIN #busy@conference.example.org")
+	h.expectCalls(`join busy@conference.example.org nick=me password="" since=`)
+	h.event(xmpp.Presence{From: "busy@conference.example.org/me", Type: "error", Error: &xmpp.StanzaError{Type: "cancel", Condition: "conflict"}})
+	c.expect(`:xircd!xircd@irc.test NOTICE &xmpp :#busy@conference.example.org: The nick "me" is taken in busy@conference.example.org; trying "me_2".`)
+	h.expectCalls(`join busy@conference.example.org nick=me_2 password="" since=`)
+	h.event(xmpp.Presence{From: "busy@conference.example.org/me_2", MUC: &xmpp.MUCPresence{Role: "participant", Codes: []int{110}}})
+	c.expect(
+		":me!user@localhost JOIN #busy@conference.example.org",
+		":irc.test 353 me = #busy@conference.example.org +me",
+		":irc.test 366 me #busy@conference.example.org :End of /NAMES list",
+		`:xircd!xircd@irc.test NOTICE #busy@conference.example.org :Your nick in this room is "me_2".`,
+	)
+	c.send("PART #busy@conference.example.org :later")
+	c.expect(":me!user@localhost PART #busy@conference.example.org later")
+	h.expectCalls(`leave busy@conference.example.org status="later"`)
+}
+
+func TestRoomRejoinAfterReconnect(t *testing.T) {
+	h, c := joinedRoom(t)
+	c.take()
+	h.event(xmpp.Message{From: roomJID + "/bob", Type: "groupchat", Body: "before"})
+	c.take()
+	h.x.setConnected(false)
+	h.event(xmpp.Disconnected{Err: context.DeadlineExceeded, RetryIn: time.Second})
+	c.take()
+	c.send("PRIVMSG #room :while down")
+	c.expect(`:xircd!xircd@irc.test NOTICE #room :Not in the room at the moment; message queued, it will be sent on rejoin: "while down"`)
+	h.x.setConnected(true)
+	h.x.takeCalls()
+	h.connect(item("alice@example.org", "Alice"))
+	h.expectCalls(`join room@conference.example.org nick=me password="" since=2026-03-04T05:06:07.000Z`)
+	c.take()
+	h.event(occ("alice", "owner", "moderator", "alice@example.org/phone"))
+	h.event(occ("dave", "none", "participant", ""))
+	h.event(occ("me", "none", "participant", "", 110))
+	c.expect(
+		":dave!room@conference.example.org JOIN #room",
+		":irc.test MODE #room +v dave",
+		":Alice_2!room@conference.example.org PART #room :left while the gateway was disconnected",
+		":bob!room@conference.example.org PART #room :left while the gateway was disconnected",
+		`:xircd!xircd@irc.test NOTICE #room :queued message sent: "while down"`,
+	)
+	h.expectCalls(`message id=id1 to=room@conference.example.org type=groupchat state= body="while down"`)
+	// History repeated by the room after the rejoin is not shown again.
+	h.event(xmpp.Message{From: roomJID + "/bob", Type: "groupchat", Body: "before", Delay: fixedNow})
+	c.expect()
+}
+
+func TestRoomBookmarksListInvites(t *testing.T) {
+	h := newHarness(t, Config{MUCService: "conference.example.org"})
+	c := h.attach("me")
+	h.x.mu.Lock()
+	h.x.bookmarks = []xmpp.Bookmark{{JID: "team@conference.example.org", Autojoin: true, Password: "pw"}, {JID: "quiet@elsewhere.org"}}
+	h.x.mu.Unlock()
+	h.connect()
+	waitCall(t, h, `join team@conference.example.org nick=me password="pw" since=`)
+	h.event(xmpp.Presence{From: "team@conference.example.org/me", MUC: &xmpp.MUCPresence{Role: "participant", Codes: []int{110}}})
+	c.expectContains(":me!user@localhost JOIN #team")
+	c.send("LIST")
+	waitFor(t, func() bool {
+		got := strings.Join(c.take(), "\n")
+		return strings.Contains(got, ":irc.test 322 me #lobby 0 :The lobby\n:irc.test 323 me :End of /LIST")
+	})
+	h.event(xmpp.Message{From: "lobby@conference.example.org", Type: "normal", Invite: &xmpp.MUCInvite{Room: "lobby@conference.example.org", From: "alice@example.org", Password: "s3"}})
+	c.expect(`:xircd!xircd@irc.test NOTICE &xmpp :alice@example.org invites you to the group chat lobby@conference.example.org. Type "/join #lobby s3" to accept.`)
+	c.send("PRIVMSG &xmpp :rooms")
+	c.expectContains(`:xircd!xircd@irc.test PRIVMSG &xmpp :#team = team@conference.example.org as "me", joined, 1 occupants`)
+}
+
+// waitFor polls cond (background requests answer asynchronously).
+func waitFor(t *testing.T, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatal("condition not met in time")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func (f *fakeXMPP) Bookmarks(ctx context.Context) ([]xmpp.Bookmark, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]xmpp.Bookmark(nil), f.bookmarks...), nil
+}
+
+// waitCall waits until the fake session was asked for want.
+func waitCall(t *testing.T, h *harness, want string) {
+	t.Helper()
+	waitFor(t, func() bool {
+		h.barrier()
+		for _, call := range h.x.takeCalls() {
+			if call == want {
+				return true
+			}
+		}
+		return false
+	})
+}
