@@ -3,10 +3,12 @@ package main
 import (
 	"bufio"
 	"fmt"
+	"log"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -142,26 +144,54 @@ func gatewayRun(e *env, run int) (result, error) {
 	defer c.conn.Close()
 	tConn := time.Now()
 	c.send("NICK me", "USER me 0 * :bench")
+	if err := measureIRC(e, c, "&xmpp", fmt.Sprintf("g%d", run), t0, tConn, &res); err != nil {
+		return fail("%v", err)
+	}
+	res.rssKiB, res.cpu = procUsage(cmd.Process.Pid)
+	return res, nil
+}
+
+// measureIRC runs the measurements over a registered IRC connection: all
+// contacts visible (and the available ones voiced) in channel, round trips
+// and throughput with PRIVMSG.
+func measureIRC(e *env, c *ircClient, channel, tag string, t0, tConn time.Time, res *result) error {
 
 	// Contacts visible in the control channel: initial NAMES, then JOINs,
 	// QUITs, PARTs and NICK changes.
-	const channel = "&xmpp"
 	members := make(map[string]bool, e.n)
 	voiced := make(map[string]bool, e.n)
-	count := func() int {
+	count := func(set map[string]bool, only map[string]bool) int {
 		k := 0
-		for n := range members {
-			if e.nicks[n] {
+		for n, ok := range set {
+			if ok && only[n] {
 				k++
 			}
 		}
 		return k
 	}
-	deadline := time.After(e.readyTimeout)
-	for count() < e.n {
-		l, err := c.next(deadline)
+	// Ready means every contact is visible and every available one voiced;
+	// voice that is still missing a few seconds after the last contact
+	// appeared is reported as a count instead of holding up the run.
+	const voiceGrace = 5 * time.Second
+	deadline := time.NewTimer(e.readyTimeout)
+	defer deadline.Stop()
+	var visibleAt time.Time
+	for {
+		now := time.Now()
+		if visibleAt.IsZero() && count(members, e.nicks) >= e.n {
+			visibleAt = now
+			deadline.Reset(voiceGrace)
+		}
+		if !visibleAt.IsZero() && count(voiced, e.avail) >= len(e.avail) {
+			break
+		}
+		l, err := c.next(deadline.C)
+		if err != nil && !visibleAt.IsZero() {
+			now = visibleAt
+			break
+		}
 		if err != nil {
-			return fail("contacts visible %d/%d: %v", count(), e.n, err)
+			return fmt.Errorf("contacts visible %d/%d: %v", count(members, e.nicks), e.n, err)
 		}
 		switch l.cmd {
 		case "353":
@@ -170,49 +200,59 @@ func gatewayRun(e *env, run int) (result, error) {
 					bare := trimPrefixes(n)
 					bare, _, _ = strings.Cut(bare, "!")
 					members[bare] = true
-					if strings.ContainsRune(n[:len(n)-len(strings.TrimLeft(n, "~&@%+"))], '+') {
-						voiced[bare] = true
-					}
+					voiced[bare] = strings.Contains(n[:len(n)-len(strings.TrimLeft(n, "~&@%+"))], "+")
 				}
 			}
 		case "JOIN":
 			if len(l.params) > 0 && l.params[0] == channel {
 				members[l.from] = true
 			}
-		case "PART":
+		case "PART", "QUIT":
 			delete(members, l.from)
-		case "QUIT":
-			delete(members, l.from)
+			delete(voiced, l.from)
 		case "NICK":
 			if len(l.params) > 0 && members[l.from] {
 				delete(members, l.from)
 				members[l.params[0]] = true
+				voiced[l.params[0]] = voiced[l.from]
+				delete(voiced, l.from)
 			}
 		case "MODE":
-			if len(l.params) >= 3 && l.params[0] == channel && l.params[1] == "+v" {
-				voiced[l.params[2]] = true
+			if len(l.params) >= 3 && l.params[0] == channel {
+				add, arg := true, 2
+				for _, m := range l.params[1] {
+					switch {
+					case m == '+' || m == '-':
+						add = m == '+'
+					case m == 'v' && arg < len(l.params):
+						voiced[l.params[arg]] = add
+						arg++
+					case strings.ContainsRune("ohqaklbeI", m) && arg < len(l.params):
+						arg++
+					}
+				}
 			}
 		case "ERROR":
-			return fail("ERROR %v", l.params)
+			return fmt.Errorf("ERROR %v", l.params)
 		}
 	}
-	now := time.Now()
-	res.ready = now.Sub(t0)
-	res.readyConn = now.Sub(tConn)
-	for n := range voiced {
-		if e.nicks[n] {
-			res.voiced++
-		}
+	if visibleAt.IsZero() {
+		visibleAt = time.Now()
 	}
+	res.ready = visibleAt.Sub(t0)
+	res.readyConn = visibleAt.Sub(tConn)
+	if full := time.Now(); count(voiced, e.avail) >= len(e.avail) {
+		res.voicedAt = full.Sub(t0)
+	}
+	res.voiced = count(voiced, e.avail)
 
 	// Round trips to one available contact.
 	target := e.peers[0].user
-	tag := fmt.Sprintf("g%d", run)
 	for i := 0; i < e.rttCount; i++ {
 		body := fmt.Sprintf("%s-rtt-%d", tag, i)
 		start := time.Now()
 		if err := c.send("PRIVMSG " + target + " :" + body); err != nil {
-			return fail("send: %v", err)
+			return fmt.Errorf("send: %v", err)
 		}
 		if err := waitPrivmsg(c, target, body, 10*time.Second); err != nil {
 			res.lost++
@@ -232,29 +272,44 @@ func gatewayRun(e *env, run int) (result, error) {
 	}
 	start := time.Now()
 	if err := c.send(lines...); err != nil {
-		return fail("send: %v", err)
+		return fmt.Errorf("send: %v", err)
 	}
 	idle := time.NewTimer(e.idleTimeout)
+	last := start
+	var other []string
 	for len(pending) > 0 {
 		select {
 		case l, ok := <-c.lines:
 			if !ok {
-				return fail("IRC connection closed")
+				return fmt.Errorf("IRC connection closed")
 			}
 			if l.cmd == "PRIVMSG" && len(l.params) == 2 && pending[l.params[1]] {
 				delete(pending, l.params[1])
+				last = time.Now()
 				idle.Reset(e.idleTimeout)
+			} else if len(other) < 5 {
+				other = append(other, fmt.Sprintf("%s %s %q", l.from, l.cmd, l.params))
 			}
 		case <-idle.C:
 			goto done
 		}
 	}
 done:
-	res.tp = time.Since(start)
+	// Until the last echo: a lost message is counted, not waited for.
+	res.tp = last.Sub(start)
 	res.tpLost = len(pending)
+	if len(pending) > 0 {
+		var some []string
+		for k := range pending {
+			if len(some) < 8 {
+				some = append(some, k)
+			}
+		}
+		slices.Sort(some)
+		log.Printf("%s: %d echoes missing (e.g. %v); other lines meanwhile: %v", tag, len(pending), some, other)
+	}
 
-	res.rssKiB, res.cpu = procUsage(cmd.Process.Pid)
-	return res, nil
+	return nil
 }
 
 func waitPrivmsg(c *ircClient, from, text string, timeout time.Duration) error {

@@ -31,10 +31,12 @@ type env struct {
 	peers        []*peer
 	contacts     map[string]bool // bare JIDs
 	nicks        map[string]bool // expected IRC nicks
+	avail        map[string]bool // nicks of the available contacts
 	rttCount     int
 	tpCount      int
 	readyTimeout time.Duration
 	idleTimeout  time.Duration
+	bitlbeePort  int // relay to Prosody for BitlBee; 0 = BitlBee not measured
 }
 
 // tpTargets are the user names of up to 50 available contacts.
@@ -54,6 +56,7 @@ func (e *env) tpTargets() []string {
 type result struct {
 	ready     time.Duration // from start (process or session) to all contacts visible
 	readyConn time.Duration // from IRC connect (gateway only)
+	voicedAt  time.Duration // from start to every available contact voiced; 0 if never
 	voiced    int
 	rtts      []time.Duration
 	lost      int
@@ -72,6 +75,7 @@ func main() {
 	nomam := flag.Bool("nomam", false, "run Prosody without mod_mam")
 	out := flag.String("out", "", "also write the Markdown report to this file")
 	parallel := flag.Int("parallel", 16, "concurrent peer logins")
+	withBitlBee := flag.Bool("bitlbee", true, "also measure BitlBee when it is installed")
 	flag.Parse()
 	tpTotal = *tp
 	log.SetFlags(log.Ltime)
@@ -101,8 +105,16 @@ func main() {
 	}
 
 	rep := &report{runs: *runs, rtt: *rtt, tp: *tp, nomam: *nomam, command: "go run ./bench " + strings.Join(os.Args[1:], " ")}
+	switch {
+	case !*withBitlBee:
+		rep.bitlbeeMissing = "not measured (-bitlbee=false)"
+	case !bitlbeeInstalled():
+		rep.bitlbeeMissing = "not measured (not installed)"
+	default:
+		rep.bitlbeeMissing = "not measured (failed, see below)"
+	}
 	for _, n := range counts {
-		rows, err := benchN(n, *runs, *rtt, *tp, *nomam, *parallel, work, bin)
+		rows, err := benchN(n, *runs, *rtt, *tp, *nomam, *parallel, *withBitlBee && bitlbeeInstalled(), work, bin)
 		if err != nil {
 			log.Printf("N=%d: %v", n, err)
 			rep.errors = append(rep.errors, fmt.Sprintf("N=%d: %v", n, err))
@@ -120,8 +132,9 @@ func main() {
 
 // benchN sets up one server with n contacts and runs floor and gateway runs
 // times, alternating.
-func benchN(n, runs, rtt, tp int, nomam bool, parallel int, work, bin string) (set, error) {
-	s := set{n: n}
+func benchN(n, runs, rtt, tp int, nomam bool, parallel int, bitlbee bool, work, bin string) (s set, err error) {
+	s = set{n: n, loadBefore: loadAvg()}
+	defer func() { s.loadAfter = loadAvg() }()
 	t0 := time.Now()
 	srv, err := prosodytest.Start(prosodytest.Options{AllowPlain: true, NoMAM: nomam, LogLevel: "error"})
 	if err != nil {
@@ -129,7 +142,7 @@ func benchN(n, runs, rtt, tp int, nomam bool, parallel int, work, bin string) (s
 	}
 	defer srv.Close()
 	e := &env{srv: srv, work: work, xircd: bin, n: n, pass: "bench-password",
-		contacts: make(map[string]bool, n), nicks: make(map[string]bool, n),
+		contacts: make(map[string]bool, n), nicks: make(map[string]bool, n), avail: make(map[string]bool, n),
 		rttCount: rtt, tpCount: tp, readyTimeout: 120 * time.Second, idleTimeout: 15 * time.Second}
 	if e.me, err = srv.Register("me", e.pass); err != nil {
 		return s, err
@@ -150,6 +163,9 @@ func benchN(n, runs, rtt, tp int, nomam bool, parallel int, work, bin string) (s
 		e.peers = append(e.peers, &peer{user: user, show: show, status: status})
 		e.contacts[jid] = true
 		e.nicks[user] = true
+		if show == "" {
+			e.avail[user] = true
+		}
 	}
 	if err := srv.SetRoster("me", roster); err != nil {
 		return s, err
@@ -167,7 +183,24 @@ func benchN(n, runs, rtt, tp int, nomam bool, parallel int, work, bin string) (s
 	}()
 	s.login = time.Since(t1)
 	log.Printf("N=%d: %d peers logged in in %v", n, n, s.login.Round(time.Millisecond))
+	if bitlbee {
+		if e.bitlbeePort, err = bitlbeePort(); err != nil {
+			return s, err
+		}
+		stop, err := relay(e.bitlbeePort, srv.Addr)
+		if err != nil {
+			return s, err
+		}
+		defer stop()
+	}
 	time.Sleep(500 * time.Millisecond)
+	// A warm-up login, so that the first measured client does not pay for
+	// Prosody loading the user's roster and archive from disk.
+	e.rttCount, e.tpCount = 10, 10
+	if _, err := floorRun(e, 0); err != nil {
+		return s, fmt.Errorf("warm-up: %w", err)
+	}
+	e.rttCount, e.tpCount = rtt, tp
 
 	for r := 1; r <= runs; r++ {
 		f, err := floorRun(e, r)
@@ -187,6 +220,17 @@ func benchN(n, runs, rtt, tp int, nomam bool, parallel int, work, bin string) (s
 			g.tp.Round(time.Millisecond), g.lost+g.tpLost, g.rssKiB, g.cpu)
 		s.gateway = append(s.gateway, g)
 		time.Sleep(300 * time.Millisecond)
+		if e.bitlbeePort != 0 {
+			bb, err := bitlbeeRun(e, r)
+			if err != nil {
+				return s, fmt.Errorf("run %d bitlbee: %w", r, err)
+			}
+			log.Printf("N=%d run %d bitlbee: ready %v (%v from connect, %d voiced), rtt p50 %v, %d msgs in %v, lost %d, rss %d KiB, cpu %v", n, r,
+				bb.ready.Round(time.Millisecond), bb.readyConn.Round(time.Millisecond), bb.voiced, pct(bb.rtts, 50), tp,
+				bb.tp.Round(time.Millisecond), bb.lost+bb.tpLost, bb.rssKiB, bb.cpu)
+			s.bitlbee = append(s.bitlbee, bb)
+			time.Sleep(300 * time.Millisecond)
+		}
 	}
 	return s, nil
 }

@@ -17,6 +17,9 @@ type set struct {
 	login   time.Duration // all peers online
 	floor   []result
 	gateway []result
+	bitlbee []result
+
+	loadBefore, loadAfter string // /proc/loadavg
 }
 
 type report struct {
@@ -25,6 +28,8 @@ type report struct {
 	command       string
 	sets          []set
 	errors        []string
+	// bitlbeeMissing says why BitlBee has no numbers.
+	bitlbeeMissing string
 }
 
 // pct is the p-th percentile (nearest rank) of ds.
@@ -104,7 +109,8 @@ func (r *report) markdown() string {
 		fmt.Fprintf(&b, "### %d contacts\n\n", s.n)
 		fmt.Fprintf(&b, "Set-up: Prosody and %d accounts with rosters in %v; %d echo contacts logged in in %v.\n\n",
 			s.n+1, s.setup.Round(time.Millisecond), s.n, s.login.Round(time.Millisecond))
-		f, g := s.floor, s.gateway
+		fmt.Fprintf(&b, "Load average before and after: %s / %s.\n\n", s.loadBefore, s.loadAfter)
+		f, g, bb := s.floor, s.gateway, s.bitlbee
 		rows := []struct {
 			name, unit string
 			prec       int
@@ -115,6 +121,7 @@ func (r *report) markdown() string {
 			{"roster + presence ready, from start", "ms", 0, func(r result) float64 { return ms(r.ready) }, true,
 				func(f, g stat) string { return target(g.med <= 1.05*f.med, "≤ 1.05× floor") }},
 			{"… from IRC connect", "ms", 0, func(r result) float64 { return ms(r.readyConn) }, false, nil},
+			{"… until every available contact is voiced, from start", "ms", 0, func(r result) float64 { return ms(r.voicedAt) }, false, nil},
 			{"contacts voiced at ready (of those available)", "", 0, func(r result) float64 { return float64(r.voiced) }, false, nil},
 			{"round trip p50", "ms", 3, func(r result) float64 { return ms(pct(r.rtts, 50)) }, true,
 				func(f, g stat) string { return target(g.med <= f.med+0.2, "≤ floor + 0.2 ms") }},
@@ -127,9 +134,10 @@ func (r *report) markdown() string {
 				func(f, g stat) string { return target(g.max <= 12, "≤ 12 MiB at 5000") }},
 			{"CPU time (user+sys), whole run", "s", 2, func(r result) float64 { return r.cpu.Seconds() }, false, nil},
 		}
-		b.WriteString("| metric | floor (XMPP client) | xircd | ratio | BitlBee | target |\n|---|---|---|---|---|---|\n")
+		b.WriteString("| metric | floor (XMPP client) | xircd | xircd / floor | BitlBee | BitlBee / floor | target for xircd |\n|---|---|---|---|---|---|---|\n")
 		for _, row := range rows {
 			gs := collect(g, row.fn)
+			bs := collect(bb, row.fn)
 			fs := stat{}
 			if row.floorToo {
 				fs = collect(f, row.fn)
@@ -146,8 +154,12 @@ func (r *report) markdown() string {
 					tgt = row.target(fs, gs)
 				}
 			}
-			fmt.Fprintf(&b, "| %s | %s | %s | %s | not measured | %s |\n", name, fs.format(row.unit, row.prec),
-				gs.format(row.unit, row.prec), ratio(gs, fs), tgt)
+			bcell := bs.format(row.unit, row.prec)
+			if len(bb) == 0 {
+				bcell = r.bitlbeeMissing
+			}
+			fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %s |\n", name, fs.format(row.unit, row.prec),
+				gs.format(row.unit, row.prec), ratio(gs, fs), bcell, ratio(bs, fs), tgt)
 		}
 		b.WriteString("\n")
 	}
