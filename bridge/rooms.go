@@ -56,6 +56,7 @@ const (
 // MUC namespaces.
 const (
 	nsMUCAdmin  = "http://jabber.org/protocol/muc#admin"
+	nsMUCOwner  = "http://jabber.org/protocol/muc#owner"
 	nsDiscoItem = "http://jabber.org/protocol/disco#items"
 )
 

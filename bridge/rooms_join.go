@@ -17,6 +17,7 @@ import (
 // MUC status codes (XEP-0045 §15.6).
 const (
 	mucSelf       = 110
+	mucCreated    = 201
 	mucBanned     = 301
 	mucNewNick    = 303
 	mucKicked     = 307
@@ -184,8 +185,41 @@ func (b *Bridge) roomPresence(p xmpp.Presence) {
 		b.roomModes(r, o, old)
 	}
 	if self {
+		if hasCode(p, mucCreated) {
+			b.createInstantRoom(r)
+		}
 		b.selfJoined(r, nick)
 	}
+}
+
+// createInstantRoom accepts the default configuration of a room the user
+// just created: until then the room is locked and nobody else can join.
+func (b *Bridge) createInstantRoom(r *room) {
+	iq, ok := b.x.(iqSender)
+	if !ok || b.runCtx == nil {
+		return
+	}
+	ctx, jid, key := b.runCtx, r.jid, r.key
+	go func() {
+		ctx, cancel := context.WithTimeout(ctx, roomIQTimeout)
+		defer cancel()
+		res, err := iq.SendIQ(ctx, jid, "set", "<query xmlns='"+nsMUCOwner+"'><x xmlns='jabber:x:data' type='submit'/></query>")
+		why := ""
+		switch {
+		case err != nil:
+			why = oneLine(err.Error())
+		case res.Type == "error" && res.Err != nil:
+			why = oneLine(res.Err.Error())
+		}
+		if why == "" {
+			return
+		}
+		b.post(opCall{name: "create-room", f: func() {
+			if r := b.rooms.byKey[key]; r != nil {
+				b.roomNotice(r, "The new room could not be opened to others: "+why)
+			}
+		}})
+	}()
 }
 
 // roomModes shows o's prefix changes as MODE.
