@@ -65,6 +65,10 @@ func init() {
 		"rooms": {usage: "rooms", run: (*Bridge).cmdRooms, help: []string{
 			"Lists the group chats you are in, with your nick there.",
 		}},
+		"bookmark": {usage: "bookmark list | add ROOM [noautojoin] | remove ROOM", min: 1, max: 3, run: (*Bridge).cmdBookmark, help: []string{
+			"Shows, adds or removes the bookmarks of your XMPP account (XEP-0402, or XEP-0048).",
+			"Bookmarked rooms are joined when xircd connects, unless added with noautojoin.",
+		}},
 	}
 }
 

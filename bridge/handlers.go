@@ -414,6 +414,10 @@ func (b *Bridge) handleWho(s *session, r *ircd.Request) error {
 	if mask == "" || mask == "0" {
 		mask = "*"
 	}
+	if b.isRoomChannel(mask) {
+		b.whoRoom(s, r, mask)
+		return nil
+	}
 	whole := b.isControl(mask)
 	ch := b.cfg.ControlChannel
 	for _, e := range b.everyone(s) {
@@ -476,7 +480,9 @@ func (b *Bridge) whois(s *session, r *ircd.Request, nick string) {
 	}
 	c := b.contactByNick(nick)
 	if c == nil {
-		numericErr(r, errNoSuchNick(nick))
+		if !b.whoisOccupant(r, nick) {
+			numericErr(r, errNoSuchNick(nick))
+		}
 		return
 	}
 	p := c.prefix()

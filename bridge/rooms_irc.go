@@ -300,3 +300,139 @@ func (b *Bridge) cmdRooms(out func(string), args []string) {
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
+
+// bookmarkStore edits the account's bookmarks; *xmpp.Session does.
+type bookmarkStore interface {
+	Bookmarks(ctx context.Context) ([]xmpp.Bookmark, error)
+	SetBookmark(ctx context.Context, bm xmpp.Bookmark) error
+	RemoveBookmark(ctx context.Context, room string) error
+}
+
+// cmdBookmark is the control command "bookmark list|add|remove".
+func (b *Bridge) cmdBookmark(out func(string), args []string) {
+	store, ok := b.x.(bookmarkStore)
+	if !ok || b.runCtx == nil {
+		out("Bookmarks are not available.")
+		return
+	}
+	if !b.connected {
+		out("XMPP is not connected; try again once it is.")
+		return
+	}
+	verb := strings.ToLower(args[0])
+	if (verb != "list" && verb != "add" && verb != "remove") || (verb != "list" && len(args) < 2) {
+		out("Usage: " + controlCommands["bookmark"].usage)
+		return
+	}
+	var bm xmpp.Bookmark
+	if verb != "list" {
+		ch := args[1]
+		if !strings.HasPrefix(ch, "#") {
+			ch = "#" + ch
+		}
+		jid, err := b.roomJIDForChannel(ch)
+		if err != nil {
+			out(errText(err))
+			return
+		}
+		bm = xmpp.Bookmark{JID: jid, Autojoin: true}
+		if r := b.roomByChannel(ch); r != nil {
+			bm.Password = r.password
+		}
+		if len(args) > 2 && strings.EqualFold(args[2], "noautojoin") {
+			bm.Autojoin = false
+		}
+	}
+	ctx := b.runCtx
+	go func() {
+		ctx, cancel := context.WithTimeout(ctx, roomIQTimeout)
+		defer cancel()
+		var text string
+		switch verb {
+		case "list":
+			list, err := store.Bookmarks(ctx)
+			if err != nil {
+				text = "Bookmarks not fetched: " + oneLine(err.Error())
+				break
+			}
+			if len(list) == 0 {
+				text = "No bookmarks."
+				break
+			}
+			var lines []string
+			for _, x := range list {
+				line := b.channelForRoom(x.JID) + " = " + x.JID
+				if x.Name != "" {
+					line += " (" + x.Name + ")"
+				}
+				if x.Autojoin {
+					line += ", autojoin"
+				}
+				lines = append(lines, oneLine(line))
+			}
+			text = "Bookmarks: " + strings.Join(lines, "; ")
+		case "add":
+			if err := store.SetBookmark(ctx, bm); err != nil {
+				text = "Bookmark for " + bm.JID + " not saved: " + oneLine(err.Error())
+			} else {
+				text = "Bookmarked " + bm.JID + map[bool]string{true: " (joined at connect)", false: ""}[bm.Autojoin] + "."
+			}
+		case "remove":
+			if err := store.RemoveBookmark(ctx, bm.JID); err != nil {
+				text = "Bookmark for " + bm.JID + " not removed: " + oneLine(err.Error())
+			} else {
+				text = "Bookmark for " + bm.JID + " removed."
+			}
+		}
+		b.post(opCall{name: "bookmark", f: func() { b.announce(text, true) }})
+	}()
+}
+
+// whoisOccupant answers WHOIS for an occupant who is not a contact; false
+// when nick is none.
+func (b *Bridge) whoisOccupant(req *ircd.Request, nick string) bool {
+	o, r := b.occupantByNick(nick)
+	if o == nil {
+		return false
+	}
+	p := b.occupantPrefix(r, o)
+	req.Numeric(irc.RPL_WHOISUSER, p.Name, p.User, p.Host, "*", cleanText(o.nick))
+	req.Numeric(irc.RPL_WHOISCHANNELS, p.Name, prefixes(o, false)+r.channel)
+	req.Numeric(irc.RPL_WHOISSERVER, p.Name, b.cfg.ServerName, "XMPP group chat occupant")
+	req.Numeric(rplWhoisSpecial, p.Name, "room "+r.jid+", nick "+oneLine(o.nick))
+	if o.jid != "" {
+		req.Numeric(rplWhoisSpecial, p.Name, "JID: "+o.jid)
+	}
+	req.Numeric(rplWhoisSpecial, p.Name, "affiliation: "+nonEmpty(o.affiliation)+", role: "+nonEmpty(o.role))
+	return true
+}
+
+func nonEmpty(s string) string {
+	if s == "" {
+		return "none"
+	}
+	return oneLine(s)
+}
+
+// whoRoom answers WHO #room with its occupants.
+func (b *Bridge) whoRoom(s *session, req *ircd.Request, ch string) {
+	if r := b.roomByChannel(ch); r != nil && r.shown {
+		multi := s.d.HasCap("multi-prefix")
+		for _, o := range b.sortedOccupants(r) {
+			p := b.occupantPrefix(r, o)
+			if o.self {
+				p = userPrefix(s.d)
+			}
+			real := o.jid
+			if real == "" {
+				real = r.jid + "/" + o.nick
+			}
+			flags := "H"
+			if o.self && b.away != "" {
+				flags = "G"
+			}
+			req.Numeric(irc.RPL_WHOREPLY, r.channel, p.User, p.Host, b.cfg.ServerName, p.Name, flags+prefixes(o, multi), "0 "+oneLine(real))
+		}
+	}
+	req.Numeric(irc.RPL_ENDOFWHO, ch, "End of /WHO list")
+}

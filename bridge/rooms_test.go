@@ -2,6 +2,7 @@ package bridge
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -145,6 +146,23 @@ func TestRoomMessagesBothWays(t *testing.T) {
 	h.event(xmpp.Message{From: roomJID + "/bob", Type: "chat", Body: "psst"})
 	c.expect(":bob!room@conference.example.org PRIVMSG me psst")
 	c2.take()
+	c.send("WHOIS bob")
+	c.expect(
+		":irc.test 311 me bob room conference.example.org * bob",
+		":irc.test 319 me bob +#room",
+		":irc.test 312 me bob irc.test :XMPP group chat occupant",
+		":irc.test 320 me bob :room room@conference.example.org, nick bob",
+		":irc.test 320 me bob :affiliation: none, role: participant",
+		":irc.test 318 me bob :End of /WHOIS list",
+	)
+	c.send("WHO #room")
+	c.expect(
+		":irc.test 352 me #room alice example.org irc.test Alice H~ :0 alice@example.org",
+		":irc.test 352 me #room room conference.example.org irc.test Alice_2 H :0 room@conference.example.org/Alice",
+		":irc.test 352 me #room room conference.example.org irc.test bob H+ :0 room@conference.example.org/bob",
+		":irc.test 352 me #room user localhost irc.test me H+ :0 me@example.org",
+		":irc.test 315 me #room :End of /WHO list",
+	)
 	c.send("PRIVMSG bob :what")
 	h.expectCalls(`message id=id2 to=room@conference.example.org/bob type=chat state=active body="what"`)
 	// A room error about our message.
@@ -318,4 +336,50 @@ func waitCall(t *testing.T, h *harness, want string) {
 		}
 		return false
 	})
+}
+
+func (f *fakeXMPP) SetBookmark(ctx context.Context, bm xmpp.Bookmark) error {
+	f.record("bookmark-set %s autojoin=%t password=%q", bm.JID, bm.Autojoin, bm.Password)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.bookmarks = append(f.bookmarks, bm)
+	return nil
+}
+
+func (f *fakeXMPP) RemoveBookmark(ctx context.Context, room string) error {
+	f.record("bookmark-remove %s", room)
+	return nil
+}
+
+var _ bookmarkStore = (*xmpp.Session)(nil)
+
+func TestRoomControlCommands(t *testing.T) {
+	h := newHarness(t, Config{MUCService: "conference.example.org"})
+	c := h.attach("me")
+	h.connect()
+	c.take()
+	h.x.takeCalls()
+	c.send("PRIVMSG &xmpp :join lounge pw")
+	c.expect(`:xircd!xircd@irc.test PRIVMSG &xmpp :Joining #lounge…`)
+	h.expectCalls(`join lounge@conference.example.org nick=me password="pw" since=`)
+	h.event(xmpp.Presence{From: "lounge@conference.example.org/me", MUC: &xmpp.MUCPresence{Role: "participant", Codes: []int{110}}})
+	c.expectContains(":me!user@localhost JOIN #lounge")
+	c.send("PRIVMSG &xmpp :bookmark add #lounge")
+	waitCall(t, h, `bookmark-set lounge@conference.example.org autojoin=true password="pw"`)
+	waitFor(t, func() bool {
+		return slices.Contains(c.take(), ":xircd!xircd@irc.test NOTICE &xmpp :Bookmarked lounge@conference.example.org (joined at connect).")
+	})
+	c.send("PRIVMSG &xmpp :bookmark list")
+	waitFor(t, func() bool {
+		return slices.Contains(c.take(), ":xircd!xircd@irc.test NOTICE &xmpp :Bookmarks: #lounge = lounge@conference.example.org, autojoin")
+	})
+	c.send("PRIVMSG &xmpp :bookmark remove other@elsewhere.org")
+	waitCall(t, h, "bookmark-remove other@elsewhere.org")
+	waitFor(t, func() bool {
+		return slices.Contains(c.take(), ":xircd!xircd@irc.test NOTICE &xmpp :Bookmark for other@elsewhere.org removed.")
+	})
+	c.send("PRIVMSG &xmpp :bookmark frob x")
+	c.expect(":xircd!xircd@irc.test PRIVMSG &xmpp :Usage: bookmark list | add ROOM [noautojoin] | remove ROOM")
+	c.send("WHOIS lounge")
+	c.expectContains(":irc.test 401 me lounge :No such nick/channel")
 }
