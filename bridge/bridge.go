@@ -23,6 +23,11 @@
 //   - After a reconnect, messages the server archived (XEP-0313) since
 //     shortly before the stream was lost are fetched; those already shown
 //     (same stanza id) or sent through the gateway are skipped.
+//   - Group chats are '#' channels shared by every client (rooms.go). Room
+//     occupants take part in the one nick namespace: the user is the user's
+//     nick, a roster contact is the contact's nick, anyone else gets the
+//     room nick made valid and unique with the same suffixes; rooms are
+//     rejoined after a reconnect.
 package bridge
 
 import (
