@@ -75,6 +75,7 @@ func main() {
 	nomam := flag.Bool("nomam", false, "run Prosody without mod_mam")
 	out := flag.String("out", "", "also write the Markdown report to this file")
 	parallel := flag.Int("parallel", 16, "concurrent peer logins")
+	keep := flag.Bool("keep", false, "keep the work directory with the gateways' logs")
 	withBitlBee := flag.Bool("bitlbee", true, "also measure BitlBee when it is installed")
 	flag.Parse()
 	tpTotal = *tp
@@ -93,7 +94,11 @@ func main() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	defer os.RemoveAll(work)
+	if *keep {
+		log.Printf("keeping %s (logs of xircd and BitlBee)", work)
+	} else {
+		defer os.RemoveAll(work)
+	}
 	bin := *xircdBin
 	if bin == "" {
 		bin = filepath.Join(work, "xircd")
@@ -213,22 +218,27 @@ func benchN(n, runs, rtt, tp int, nomam bool, parallel int, bitlbee bool, work, 
 		time.Sleep(300 * time.Millisecond)
 		g, err := gatewayRun(e, r)
 		if err != nil {
-			return s, fmt.Errorf("run %d xircd: %w", r, err)
+			// Keep going: the other runs and BitlBee still say something.
+			log.Printf("N=%d run %d xircd: %v", n, r, err)
+			s.failures = append(s.failures, fmt.Sprintf("run %d xircd: %v", r, err))
+		} else {
+			log.Printf("N=%d run %d xircd: ready %v (%v from connect, %d voiced), rtt p50 %v, %d msgs in %v, lost %d, rss %d KiB, cpu %v", n, r,
+				g.ready.Round(time.Millisecond), g.readyConn.Round(time.Millisecond), g.voiced, pct(g.rtts, 50), tp,
+				g.tp.Round(time.Millisecond), g.lost+g.tpLost, g.rssKiB, g.cpu)
+			s.gateway = append(s.gateway, g)
 		}
-		log.Printf("N=%d run %d xircd: ready %v (%v from connect, %d voiced), rtt p50 %v, %d msgs in %v, lost %d, rss %d KiB, cpu %v", n, r,
-			g.ready.Round(time.Millisecond), g.readyConn.Round(time.Millisecond), g.voiced, pct(g.rtts, 50), tp,
-			g.tp.Round(time.Millisecond), g.lost+g.tpLost, g.rssKiB, g.cpu)
-		s.gateway = append(s.gateway, g)
 		time.Sleep(300 * time.Millisecond)
 		if e.bitlbeePort != 0 {
 			bb, err := bitlbeeRun(e, r)
 			if err != nil {
-				return s, fmt.Errorf("run %d bitlbee: %w", r, err)
+				log.Printf("N=%d run %d bitlbee: %v", n, r, err)
+				s.failures = append(s.failures, fmt.Sprintf("run %d BitlBee: %v", r, err))
+			} else {
+				log.Printf("N=%d run %d bitlbee: ready %v (%v from connect, %d voiced), rtt p50 %v, %d msgs in %v, lost %d, rss %d KiB, cpu %v", n, r,
+					bb.ready.Round(time.Millisecond), bb.readyConn.Round(time.Millisecond), bb.voiced, pct(bb.rtts, 50), tp,
+					bb.tp.Round(time.Millisecond), bb.lost+bb.tpLost, bb.rssKiB, bb.cpu)
+				s.bitlbee = append(s.bitlbee, bb)
 			}
-			log.Printf("N=%d run %d bitlbee: ready %v (%v from connect, %d voiced), rtt p50 %v, %d msgs in %v, lost %d, rss %d KiB, cpu %v", n, r,
-				bb.ready.Round(time.Millisecond), bb.readyConn.Round(time.Millisecond), bb.voiced, pct(bb.rtts, 50), tp,
-				bb.tp.Round(time.Millisecond), bb.lost+bb.tpLost, bb.rssKiB, bb.cpu)
-			s.bitlbee = append(s.bitlbee, bb)
 			time.Sleep(300 * time.Millisecond)
 		}
 	}

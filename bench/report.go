@@ -18,6 +18,8 @@ type set struct {
 	floor   []result
 	gateway []result
 	bitlbee []result
+	// failures are runs that produced no numbers, with the reason.
+	failures []string
 
 	loadBefore, loadAfter string // /proc/loadavg
 }
@@ -162,6 +164,9 @@ func (r *report) markdown() string {
 				gs.format(row.unit, row.prec), ratio(gs, fs), bcell, ratio(bs, fs), tgt)
 		}
 		b.WriteString("\n")
+		for _, f := range s.failures {
+			fmt.Fprintf(&b, "Failed: %s\n\n", f)
+		}
 	}
 	for _, e := range r.errors {
 		fmt.Fprintf(&b, "Error: %s\n\n", e)
