@@ -2,6 +2,9 @@ package e2e
 
 import (
 	"context"
+	"fmt"
+	"os"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -288,4 +291,39 @@ func countRaw(c *ircClient, text string) int {
 		}
 	}
 	return n
+}
+
+// A real irssi in a room: it joins, shows the topic and the occupants
+// with their prefixes, and talks both ways.
+func TestIrssiRoom(t *testing.T) {
+	needTool(t, "tmux", "irssi")
+	e := newEnv(t, contact{user: "alice", name: "Alice"})
+	alice := e.peer("alice", "phone")
+	room := "team@" + e.srv.MUCDomain
+	alice.joinRoom(room, "alice", "", openRoom)
+	if _, err := alice.s.SendMessage(xmpp.OutMessage{To: room, Type: "groupchat", Subject: "Plans for today", HasSubject: true}); err != nil {
+		t.Fatal(err)
+	}
+	e.start()
+
+	host, port, _ := strings.Cut(e.ircAddr, ":")
+	home := filepath.Join(t.TempDir(), "irssi")
+	os.MkdirAll(home, 0o700)
+	term := startTmux(t, fmt.Sprintf("irssi --home=%s -n me -c %s -p %s", home, host, port))
+	term.waitScreen("Act: 2")
+	term.keys("/join #team")
+	term.waitScreen("Topic for #team: Plans for today", "[~Alice]", "[+me]")
+	term.keys("hello from irssi")
+	alice.expectGroupchat(room+"/me", "hello from irssi")
+	alice.groupchat(room, "hello irssi")
+	term.waitScreen("Alice> hello irssi")
+	if strings.Count(term.screen(), "hello from irssi") != 1 {
+		t.Fatalf("own message not shown exactly once:\n%s", term.screen())
+	}
+	term.keys("/part #team")
+	alice.expect(func(ev xmpp.Event) bool {
+		p, ok := ev.(xmpp.Presence)
+		return ok && p.From == room+"/me" && p.Type == "unavailable"
+	})
+	term.keys("/quit bye")
 }
