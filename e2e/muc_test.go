@@ -76,7 +76,7 @@ func (p *peer) expectGroupchat(from, body string) xmpp.Message {
 	}).(xmpp.Message)
 }
 
-var openRoom = map[string]string{"muc#roomconfig_whois": "anyone", "muc#roomconfig_persistentroom": "1", "muc#roomconfig_changesubject": "1"}
+var openRoom = map[string]string{"muc#roomconfig_whois": "anyone", "muc#roomconfig_persistentroom": "1", "muc#roomconfig_changesubject": "1", "muc#roomconfig_publicroom": "1"}
 
 // roomLine matches a message in channel by command and a part of its text.
 func roomLine(command, channel, text string) func(*irc.Message) bool {
@@ -187,6 +187,21 @@ func TestRoomBasics(t *testing.T) {
 	alice.iq(room, "set", "<query xmlns='http://jabber.org/protocol/muc#admin'><item nick='Zed' role='none'><reason>too loud</reason></item></query>")
 	c.expect(func(m *irc.Message) bool {
 		return m.Command == "KICK" && m.Param(0) == "#team" && m.Param(1) == "Zed" && strings.Contains(m.Trailing(), "too loud")
+	})
+
+	// LIST: the room we are in, and the service's other public rooms.
+	alice.joinRoom("lobby@"+e.srv.MUCDomain, "alice", "", openRoom)
+	c.send("LIST")
+	c.expectLine("322 me #team 2")
+	c.expectLine("322 me #lobby")
+	c.expectLine("323 me")
+
+	// A mediated invitation through the room.
+	c.send("INVITE Alice #team")
+	c.expectLine("341 me Alice #team")
+	alice.expect(func(ev xmpp.Event) bool {
+		m, ok := ev.(xmpp.Message)
+		return ok && m.Invite != nil && m.Invite.Room == room
 	})
 
 	// Leaving.
