@@ -743,6 +743,7 @@ func (b *Bridge) handleNick(s *session, r *ircd.Request) error {
 	if err := b.checkNick(nick); err != nil {
 		return err
 	}
+	b.roomsNickChanged(b.nick, nick)
 	b.nick = nick
 	for _, o := range b.sessions {
 		m := &irc.Message{Prefix: userPrefix(o.d), Command: "NICK", Params: []string{nick}}

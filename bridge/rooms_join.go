@@ -362,9 +362,21 @@ func (b *Bridge) occupantLeft(r *room, nick string, self bool, p xmpp.Presence) 
 // conflict is retried with another nick, anything else ends the join.
 func (b *Bridge) roomJoinError(r *room, p xmpp.Presence) {
 	if !r.joining {
-		if p.Error != nil {
-			b.roomNotice(r, "The room reports an error: "+oneLine(p.Error.Error()))
+		if p.Error == nil {
+			return
 		}
+		if _, nick := splitResource(p.From); nick != "" && nick != r.nick {
+			b.roomNotice(r, "The room refused the nick \""+oneLine(nick)+"\": "+oneLine(p.Error.Error()))
+			// Our presence in the room (and the session's idea of our
+			// nick there) goes back to the nick we still have.
+			if rx, ok := b.x.(roomsXMPP); ok && b.connected {
+				if err := rx.JoinRoom(r.jid, r.nick, r.password, 0, time.Time{}); err != nil {
+					b.log.Debug("restoring room nick", "room", r.jid, "err", err)
+				}
+			}
+			return
+		}
+		b.roomNotice(r, "The room reports an error: "+oneLine(p.Error.Error()))
 		return
 	}
 	cond, text := "", ""
@@ -450,4 +462,27 @@ func errText(err error) string {
 		return e.Params[len(e.Params)-1]
 	}
 	return oneLine(err.Error())
+}
+
+// roomsNickChanged follows the user's new IRC nick in the rooms where the
+// room nick was the old one (not one the room made us take instead).
+func (b *Bridge) roomsNickChanged(old, nick string) {
+	rx, ok := b.x.(roomsXMPP)
+	if !ok {
+		return
+	}
+	for _, r := range b.sortedRooms() {
+		if !strings.EqualFold(r.nick, old) {
+			continue
+		}
+		if !b.connected || !r.shown || r.joining {
+			r.nick = nick // used by the next (re)join
+			continue
+		}
+		// A presence to the new occupant JID is a nick change; the room
+		// confirms with status 303 or refuses with an error.
+		if err := rx.JoinRoom(r.jid, nick, r.password, 0, time.Time{}); err != nil {
+			b.log.Info("room nick change not sent", "room", r.jid, "err", err)
+		}
+	}
 }

@@ -209,8 +209,24 @@ func TestRoomEvents(t *testing.T) {
 	c.send("INVITE Alice #room")
 	c.expect(":irc.test 341 me Alice #room")
 	h.expectCalls("invite room@conference.example.org to=alice@example.org")
+	// The user's new IRC nick becomes the room nick.
+	c.send("NICK mee")
+	c.expect(":me!user@localhost NICK mee")
+	h.expectCalls(`join room@conference.example.org nick=mee password="" since=`)
+	self := occ("me", "none", "participant", "", 110, 303)
+	self.Type, self.MUC.Nick = "unavailable", "mee"
+	h.event(self)
+	c.expect(`:xircd!xircd@irc.test NOTICE #room :Your nick in this room is now "mee".`)
+	h.event(occ("mee", "none", "participant", "", 110))
+	c.expect()
+	c.send("NICK me")
+	c.take()
+	h.expectCalls(`join room@conference.example.org nick=me password="" since=`)
+	h.event(xmpp.Presence{From: roomJID + "/me", Type: "error", Error: &xmpp.StanzaError{Condition: "conflict"}})
+	c.expect(`:xircd!xircd@irc.test NOTICE #room :The room refused the nick "me": conflict`)
+	h.expectCalls(`join room@conference.example.org nick=mee password="" since=`)
 	// Being banned ends the room.
-	b := occ("me", "outcast", "none", "", 110, 301)
+	b := occ("mee", "outcast", "none", "", 110, 301)
 	b.Type, b.MUC.Reason = "unavailable", "enough"
 	h.event(b)
 	c.expect(":xircd!xircd@irc.test KICK #room me :banned: enough")
