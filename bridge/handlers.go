@@ -301,6 +301,9 @@ func (b *Bridge) handleJoin(s *session, r *ircd.Request) error {
 		if s.inControl {
 			b.partControl(s, r, "")
 		}
+		for _, room := range b.sortedRooms() {
+			b.leaveRoom(room, "")
+		}
 		return nil
 	}
 	keys := strings.Split(r.Msg.Param(1), ",")

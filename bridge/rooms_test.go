@@ -268,6 +268,16 @@ func TestRoomJoinErrors(t *testing.T) {
 	c.send("PART #busy@conference.example.org :later")
 	c.expect(":me!user@localhost PART #busy@conference.example.org later")
 	h.expectCalls(`leave busy@conference.example.org status="later"`)
+	c.send("PART #busy@conference.example.org")
+	c.expect(":irc.test 442 me #busy@conference.example.org :You're not on that channel")
+	// JOIN 0 leaves every room too.
+	c.send("JOIN #a@conference.example.org")
+	h.event(xmpp.Presence{From: "a@conference.example.org/me", MUC: &xmpp.MUCPresence{Role: "participant", Codes: []int{110}}})
+	c.take()
+	h.x.takeCalls()
+	c.send("JOIN 0")
+	c.expect(":me!user@localhost PART &xmpp", ":me!user@localhost PART #a@conference.example.org")
+	h.expectCalls(`leave a@conference.example.org status=""`)
 }
 
 func TestRoomRejoinAfterReconnect(t *testing.T) {
