@@ -97,7 +97,8 @@ type occupant struct {
 	affiliation string
 	role        string
 	self        bool
-	stale       bool // not seen again since a rejoin
+	stale       bool  // not seen again since a rejoin
+	room        *room // the room it is in
 }
 
 // opCall runs f on the Run goroutine: results of background requests
@@ -221,6 +222,10 @@ func (b *Bridge) ircNick(o *occupant) string {
 	if c := b.occupantContact(o); c != nil {
 		return c.nick
 	}
+	if o.irc == "" {
+		// A contact who left the roster while in the room.
+		b.assignNick(o.room, o)
+	}
 	return o.irc
 }
 
@@ -234,7 +239,7 @@ func (b *Bridge) occupantPrefix(r *room, o *occupant) *irc.Prefix {
 		return c.prefix()
 	}
 	local, domain := splitJID(r.jid)
-	return &irc.Prefix{Name: o.irc, User: maskPart(local), Host: maskPart(domain)}
+	return &irc.Prefix{Name: b.ircNick(o), User: maskPart(local), Host: maskPart(domain)}
 }
 
 // strangerPrefix is the hostmask for a room nick that is not (or no

@@ -163,7 +163,7 @@ func (b *Bridge) roomPresence(p xmpp.Presence) {
 		if len(r.occupants) >= maxOccupants && !self {
 			return
 		}
-		o = &occupant{nick: nick}
+		o = &occupant{nick: nick, room: r}
 		r.occupants[nick] = o
 	}
 	o.stale = false

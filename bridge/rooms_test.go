@@ -168,6 +168,13 @@ func TestRoomMessagesBothWays(t *testing.T) {
 	// A room error about our message.
 	h.event(xmpp.Message{ID: "id2", From: roomJID + "/bob", Type: "error", Error: &xmpp.StanzaError{Condition: "item-not-found"}})
 	c.expectContains(":xircd!xircd@irc.test NOTICE #room :The room refused a request: item-not-found")
+	// A contact in the room who leaves the roster keeps a usable nick.
+	h.event(xmpp.RosterPush{Item: xmpp.RosterItem{JID: "alice@example.org", Subscription: "remove"}})
+	c.take()
+	c2.take()
+	h.event(xmpp.Message{From: roomJID + "/alice", Type: "groupchat", Body: "still here"})
+	c.expect(":alice!room@conference.example.org PRIVMSG #room :still here")
+	c2.take()
 }
 
 func TestRoomEvents(t *testing.T) {
