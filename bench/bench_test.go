@@ -1,0 +1,93 @@
+package main
+
+import (
+	"os"
+	"testing"
+	"time"
+
+	"xircd/internal/prosodytest"
+	"xircd/xmpp"
+)
+
+func TestPercentileAndSummary(t *testing.T) {
+	var ds []time.Duration
+	for i := 100; i >= 1; i-- {
+		ds = append(ds, time.Duration(i)*time.Millisecond)
+	}
+	if got := pct(ds, 50); got != 50*time.Millisecond {
+		t.Errorf("p50 = %v, want 50ms", got)
+	}
+	if got := pct(ds, 99); got != 99*time.Millisecond {
+		t.Errorf("p99 = %v, want 99ms", got)
+	}
+	if got := pct(nil, 50); got != 0 {
+		t.Errorf("p50 of nothing = %v", got)
+	}
+	s := summarize([]float64{3, 1, 2, 10})
+	if s.med != 2.5 || s.min != 1 || s.max != 10 {
+		t.Errorf("summary = %+v, want median 2.5, 1–10", s)
+	}
+	if got := s.format("ms", 1); got != "2.5 ms (1.0–10.0)" {
+		t.Errorf("format = %q", got)
+	}
+}
+
+func TestProcUsageOfSelf(t *testing.T) {
+	rss, _ := procUsage(os.Getpid())
+	if rss <= 0 {
+		t.Fatalf("VmHWM of this process = %d KiB", rss)
+	}
+}
+
+// The raw echo peer logs in to a real Prosody and answers a real client.
+func TestEchoPeer(t *testing.T) {
+	srv := prosodytest.StartT(t, prosodytest.Options{AllowPlain: true})
+	const pass = "pw"
+	me, err := srv.Register("me", pass)
+	if err != nil {
+		t.Fatal(err)
+	}
+	peerJID, err := srv.Register("peer1", pass)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.SetRoster("me", []prosodytest.RosterEntry{{JID: peerJID, Name: "peer1", Subscription: "both"}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.SetRoster("peer1", []prosodytest.RosterEntry{{JID: me, Subscription: "both"}}); err != nil {
+		t.Fatal(err)
+	}
+	p := &peer{user: "peer1", show: "away", status: "out <to> lunch"}
+	if err := loginPeers([]*peer{p}, srv.Addr, srv.Domain, pass, 1); err != nil {
+		t.Fatal(err)
+	}
+	defer p.close()
+
+	s, err := xmpp.New(xmpp.Config{JID: me, Password: pass, Server: srv.Addr, CAFile: srv.CAFile})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Start()
+	defer closeWithin(s, 5*time.Second)
+	timeout := time.After(20 * time.Second)
+	sawPresence := false
+	for !sawPresence {
+		select {
+		case ev := <-s.Events():
+			if pr, ok := ev.(xmpp.Presence); ok && pr.From == peerJID+"/echo" {
+				if pr.Show != "away" || pr.Status != "out <to> lunch" {
+					t.Fatalf("peer presence %+v", pr)
+				}
+				sawPresence = true
+			}
+		case <-timeout:
+			t.Fatal("no presence from the peer")
+		}
+	}
+	if _, err := s.SendMessage(xmpp.OutMessage{To: peerJID, Body: "a & <b>"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := waitMessage(s, "a & <b>", 20*time.Second); err != nil {
+		t.Fatal(err)
+	}
+}
