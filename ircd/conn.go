@@ -26,8 +26,7 @@ type conn struct {
 	log  *slog.Logger
 	host string
 
-	out        chan string
-	sendMu     sync.Mutex    // keeps the lines of one message together
+	out        sendQueue
 	drained    chan struct{} // signalled by the writer after each write
 	closing    chan struct{}
 	closeOnce  sync.Once
@@ -66,7 +65,7 @@ func newConn(s *Server, nc net.Conn) *conn {
 		nc:         nc,
 		log:        s.log.With("conn", id, "remote", nc.RemoteAddr().String()),
 		host:       host,
-		out:        make(chan string, s.cfg.SendQueueLen),
+		out:        sendQueue{wake: make(chan struct{}, 1)},
 		closing:    make(chan struct{}),
 		writerDone: make(chan struct{}),
 		drained:    make(chan struct{}, 1),
@@ -153,39 +152,37 @@ func (c *conn) send(m *irc.Message, wait bool) {
 		c.log.Warn("dropped unsendable message", "command", m.Command)
 		return
 	}
-	if wait && !c.waitForRoom(len(lines)) {
+	n := queuedSize(lines)
+	if wait && !c.waitForRoom(n) {
 		return
 	}
-	c.sendMu.Lock()
-	defer c.sendMu.Unlock()
-	for _, l := range lines {
-		select {
-		case <-c.closing:
-			return
-		default:
-		}
-		select {
-		case c.out <- l:
-		default:
-			c.log.Info("send queue full, disconnecting")
-			c.abort("SendQ exceeded")
-			return
-		}
+	select {
+	case <-c.closing:
+		return
+	default:
+	}
+	if !c.out.push(lines, n, c.s.cfg.SendQueueBytes) {
+		c.log.Info("send queue full, disconnecting")
+		c.abort("SendQ exceeded")
 	}
 }
 
-// waitForRoom blocks until the queue is at most half full (so that replies
-// never take the room asynchronous messages need), for at most
-// WriteTimeout. It returns false when the connection closed or the client
-// did not drain in time (it is then disconnected).
+// waitForRoom blocks until n more bytes fit in half of the send queue's
+// budget (so that replies never take the room asynchronous messages need),
+// for at most WriteTimeout. It returns false when the connection closed or
+// the client did not drain in time (it is then disconnected).
 func (c *conn) waitForRoom(n int) bool {
-	limit := max(cap(c.out)/2, 1)
-	if len(c.out)+n <= limit || len(c.out) == 0 {
+	limit := max(c.s.cfg.SendQueueBytes/2, 1)
+	full := func() bool {
+		q := c.out.size()
+		return q > 0 && q+n > limit
+	}
+	if !full() {
 		return true
 	}
 	t := time.NewTimer(c.s.cfg.WriteTimeout)
 	defer t.Stop()
-	for len(c.out)+n > limit && len(c.out) > 0 {
+	for full() {
 		select {
 		case <-c.drained:
 		case <-c.closing:
@@ -239,60 +236,46 @@ func (c *conn) writeLoop() {
 	defer close(c.writerDone)
 	defer c.nc.Close()
 	var buf []byte
-	flush := func(deadline time.Time) error {
-		if len(buf) == 0 {
-			return nil
-		}
-		c.nc.SetWriteDeadline(deadline)
-		_, err := c.nc.Write(buf)
-		buf = buf[:0]
-		return err
-	}
-	gather := func(first string) {
-		buf = append(append(buf, first...), '\r', '\n')
-		for len(buf) < 16*1024 {
+	// writeQueued writes the queue until it is empty, in batches.
+	writeQueued := func(deadline func() time.Time) error {
+		for {
+			buf = c.out.take(buf[:0], writeBatch)
+			if len(buf) == 0 {
+				return nil
+			}
+			c.nc.SetWriteDeadline(deadline())
+			_, err := c.nc.Write(buf)
 			select {
-			case l := <-c.out:
-				buf = append(append(buf, l...), '\r', '\n')
+			case c.drained <- struct{}{}:
 			default:
-				return
+			}
+			if err != nil {
+				return err
 			}
 		}
 	}
 	for {
 		select {
-		case l := <-c.out:
-			gather(l)
-			if err := flush(time.Now().Add(c.s.cfg.WriteTimeout)); err != nil {
+		case <-c.out.wake:
+			if err := writeQueued(func() time.Time { return time.Now().Add(c.s.cfg.WriteTimeout) }); err != nil {
 				c.abort("Write error")
 				return
-			}
-			select {
-			case c.drained <- struct{}{}:
-			default:
 			}
 		case <-c.closing:
 			reason, abrupt := c.reason()
 			if abrupt {
 				return
 			}
-			deadline := time.Now().Add(c.s.cfg.WriteTimeout)
-			for {
-				select {
-				case l := <-c.out:
-					gather(l)
-					if flush(deadline) != nil {
-						return
-					}
-					continue
-				default:
-				}
-				break
+			end := time.Now().Add(c.s.cfg.WriteTimeout)
+			if writeQueued(func() time.Time { return end }) != nil {
+				return
 			}
+			buf = buf[:0]
 			for _, l := range FormatLines(&irc.Message{Command: "ERROR", Params: []string{reason}}, nil) {
 				buf = append(append(buf, l...), '\r', '\n')
 			}
-			flush(deadline)
+			c.nc.SetWriteDeadline(end)
+			c.nc.Write(buf)
 			return
 		}
 	}

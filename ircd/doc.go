@@ -8,12 +8,14 @@
 // Each connection has a reader goroutine that reads bounded lines, parses
 // them and runs commands one at a time (Session.Handle is called from it, so
 // a client's commands are handled in order), and a writer goroutine that
-// drains a bounded queue with a write deadline. Downstream.Send only
-// enqueues; a client whose queue overflows is disconnected ("SendQ
-// exceeded") without affecting anyone else. Replies to the client's own
-// commands (and the welcome burst) instead wait, up to WriteTimeout, while
-// the queue is more than half full: a long WHO or NAMES reply is paced by
-// the client's reading and leaves the other half for asynchronous messages.
+// drains a queue bounded in bytes (Config.SendQueueBytes, 8 MiB by default,
+// enough for a roster burst of tens of thousands of lines) with a write
+// deadline. Downstream.Send only enqueues; a client whose queue overflows
+// is disconnected ("SendQ exceeded") without affecting anyone else. Replies
+// to the client's own commands (and the welcome burst) instead wait, up to
+// WriteTimeout, while the queue is more than half full: a long WHO or NAMES
+// reply is paced by the client's reading and leaves the other half for
+// asynchronous messages.
 //
 // Without Config.Password only loopback (and non-IP) peers are served;
 // others get ERROR and are closed. With a password, PASS or SASL PLAIN must

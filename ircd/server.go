@@ -15,7 +15,7 @@ const (
 	DefaultPingInterval        = 90 * time.Second // idle time before the server PINGs
 	DefaultPingTimeout         = 60 * time.Second // time to answer that PING
 	DefaultRegistrationTimeout = 60 * time.Second // time to complete NICK/USER/CAP END
-	DefaultSendQueueLen        = 2048             // queued lines before a client is dropped
+	DefaultSendQueueBytes      = 8 << 20          // queued output bytes before a client is dropped
 	DefaultWriteTimeout        = 30 * time.Second // one write to a client socket
 )
 
@@ -41,9 +41,11 @@ type Config struct {
 	PingInterval, PingTimeout time.Duration
 	// RegistrationTimeout bounds the time from connect to registration.
 	RegistrationTimeout time.Duration
-	// SendQueueLen bounds each client's queue of outgoing lines; a client
-	// whose queue overflows is disconnected.
-	SendQueueLen int
+	// SendQueueBytes bounds each client's queue of outgoing lines, counted
+	// in bytes (CR LF included); a client whose queue would exceed it is
+	// disconnected with "SendQ exceeded". The memory is only used while a
+	// client lags behind; a single message always fits an empty queue.
+	SendQueueBytes int
 	// WriteTimeout bounds every write to a client socket.
 	WriteTimeout time.Duration
 	// Logger receives connection logs; nil means slog.Default().
@@ -69,8 +71,8 @@ func (c *Config) setDefaults() {
 	if c.RegistrationTimeout <= 0 {
 		c.RegistrationTimeout = DefaultRegistrationTimeout
 	}
-	if c.SendQueueLen <= 0 {
-		c.SendQueueLen = DefaultSendQueueLen
+	if c.SendQueueBytes <= 0 {
+		c.SendQueueBytes = DefaultSendQueueBytes
 	}
 	if c.WriteTimeout <= 0 {
 		c.WriteTimeout = DefaultWriteTimeout

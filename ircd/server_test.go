@@ -713,7 +713,7 @@ func TestLineReaderMemoryFlat(t *testing.T) {
 
 func TestSlowReaderDoesNotStallOthers(t *testing.T) {
 	b := newFakeBackend()
-	_, l := testServer(t, Config{SendQueueLen: 16, WriteTimeout: time.Minute}, b)
+	_, l := testServer(t, Config{SendQueueBytes: 1024, WriteTimeout: time.Minute}, b)
 
 	stuck := dial(t, l)
 	stuck.register("stuck") // then never reads again
@@ -763,7 +763,7 @@ func TestBackendClosesClient(t *testing.T) {
 
 func TestLongReplyWithSmallQueue(t *testing.T) {
 	b := newFakeBackend()
-	_, l := testServer(t, Config{SendQueueLen: 4}, b)
+	_, l := testServer(t, Config{SendQueueBytes: 256}, b)
 	c := dial(t, l)
 	c.register("me")
 	c.send("WHO #big")

@@ -1,0 +1,91 @@
+package ircd
+
+import "sync"
+
+// writeBatch is roughly how many bytes the writer gathers into one write.
+const writeBatch = 16 * 1024
+
+// sendQueue is a client's queue of outgoing lines, bounded in bytes rather
+// than lines: a burst of many short lines (a big roster) fits, while the
+// memory held for a client that stops reading stays bounded. Lines are
+// stored as the strings FormatLines made; the queue's backing array grows
+// with use and is dropped once it drains, so an idle client holds nothing.
+type sendQueue struct {
+	mu    sync.Mutex
+	lines []string // pending lines are lines[head:]
+	head  int
+	bytes int // queued bytes, each line counted with its CR LF
+
+	// wake holds a token when lines were queued since the writer last looked.
+	wake chan struct{}
+}
+
+// keepQueueCap is the largest backing array kept once the queue drains;
+// bigger ones (left by a burst) are released.
+const keepQueueCap = 64
+
+// queuedSize is what lines count against the budget.
+func queuedSize(lines []string) int {
+	n := 0
+	for _, l := range lines {
+		n += len(l) + 2
+	}
+	return n
+}
+
+// push queues all of lines (n bytes, see queuedSize) or, when that would
+// take the queue past budget bytes, none of them and reports false. The
+// lines of one message therefore stay together.
+func (q *sendQueue) push(lines []string, n, budget int) bool {
+	q.mu.Lock()
+	if q.bytes > 0 && q.bytes+n > budget {
+		q.mu.Unlock()
+		return false
+	}
+	if len(q.lines)+len(lines) > cap(q.lines) && q.head >= len(q.lines)/2 {
+		// Reuse the room before head instead of growing.
+		k := copy(q.lines, q.lines[q.head:])
+		clear(q.lines[k:])
+		q.lines = q.lines[:k]
+		q.head = 0
+	}
+	q.lines = append(q.lines, lines...)
+	q.bytes += n
+	q.mu.Unlock()
+	select {
+	case q.wake <- struct{}{}:
+	default:
+	}
+	return true
+}
+
+// take appends queued lines with CR LF to buf until it holds at least max
+// bytes or the queue is empty, removes them from the queue and returns buf.
+func (q *sendQueue) take(buf []byte, max int) []byte {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	start := q.head
+	for q.head < len(q.lines) && len(buf) < max {
+		l := q.lines[q.head]
+		buf = append(append(buf, l...), '\r', '\n')
+		q.bytes -= len(l) + 2
+		q.head++
+	}
+	clear(q.lines[start:q.head])
+	if q.head == len(q.lines) {
+		if cap(q.lines) > keepQueueCap {
+			q.lines = nil
+		} else {
+			q.lines = q.lines[:0]
+		}
+		q.head = 0
+	}
+	return buf
+}
+
+// size returns the queued bytes.
+func (q *sendQueue) size() int {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.bytes
+}
