@@ -43,8 +43,9 @@ type Config struct {
 	RegistrationTimeout time.Duration
 	// SendQueueBytes bounds each client's queue of outgoing lines, counted
 	// in bytes (CR LF included); a client whose queue would exceed it is
-	// disconnected with "SendQ exceeded". The memory is only used while a
-	// client lags behind; a single message always fits an empty queue.
+	// disconnected with "SendQ exceeded". The memory (the lines plus about
+	// 16 bytes each of bookkeeping) is only held while a client lags
+	// behind; a single message always fits an empty queue.
 	SendQueueBytes int
 	// WriteTimeout bounds every write to a client socket.
 	WriteTimeout time.Duration
