@@ -118,6 +118,12 @@ func TestOfflineMessageKeepsItsTime(t *testing.T) {
 	}
 
 	e.stop()
+	// Only once the server has seen the session go is the next message
+	// stored offline rather than routed to the closing stream.
+	alice.expect(func(ev xmpp.Event) bool {
+		p, ok := ev.(xmpp.Presence)
+		return ok && strings.HasPrefix(p.From, e.userJID+"/") && p.Type == "unavailable"
+	})
 	alice.send(e.userJID, "second while you were away")
 	sent = time.Now()
 	time.Sleep(1500 * time.Millisecond)
