@@ -127,7 +127,12 @@ func (b *Bridge) render(c *contact, quitReason string) {
 		if quitReason == "" {
 			quitReason = "offline"
 		}
-		b.toChannel(&irc.Message{Prefix: c.prefix(), Command: "QUIT", Params: []string{quitReason}})
+		// QUIT would take the contact out of the rooms it is still in, too.
+		cmd, params := "QUIT", []string{quitReason}
+		if b.contactInShownRoom(c) {
+			cmd, params = "PART", []string{ch, quitReason}
+		}
+		b.toChannel(&irc.Message{Prefix: c.prefix(), Command: cmd, Params: params})
 		return
 	case !old.shown && want.shown:
 		for _, s := range b.sessions {

@@ -214,6 +214,22 @@ func (b *Bridge) occupantContact(o *occupant) *contact {
 	return nil
 }
 
+// contactInShownRoom reports whether c is an occupant of a room the
+// clients have joined.
+func (b *Bridge) contactInShownRoom(c *contact) bool {
+	for _, r := range b.rooms.byKey {
+		if !r.shown {
+			continue
+		}
+		for _, o := range r.occupants {
+			if !o.self && b.occupantContact(o) == c {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // ircNick is the occupant's IRC nick.
 func (b *Bridge) ircNick(o *occupant) string {
 	if o.self {

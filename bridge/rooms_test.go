@@ -416,3 +416,22 @@ func TestRoomControlCommands(t *testing.T) {
 	c.send("WHOIS lounge")
 	c.expectContains(":irc.test 401 me lounge :No such nick/channel")
 }
+
+// A contact who goes offline while still in a room leaves the control
+// channel with PART: a QUIT would take it out of the room on IRC as well.
+func TestContactOfflineStaysInRoom(t *testing.T) {
+	h, c := joinedRoom(t)
+	h.event(xmpp.Presence{From: "alice@example.org/phone"})
+	c.take()
+	h.event(xmpp.Presence{From: "alice@example.org/phone", Type: "unavailable"})
+	c.expect(":Alice!alice@example.org PART &xmpp offline")
+	// Once it has left the room too, going offline is a QUIT again.
+	h.event(xmpp.Presence{From: "alice@example.org/phone"})
+	c.take()
+	l := occ("alice", "owner", "none", "alice@example.org/phone")
+	l.Type = "unavailable"
+	h.event(l)
+	c.take()
+	h.event(xmpp.Presence{From: "alice@example.org/phone", Type: "unavailable"})
+	c.expect(":Alice!alice@example.org QUIT offline")
+}
