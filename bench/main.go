@@ -102,7 +102,9 @@ func main() {
 	bin := *xircdBin
 	if bin == "" {
 		bin = filepath.Join(work, "xircd")
+		// Static, as the README builds it: without cgo the binary does not map libc.
 		build := exec.Command("go", "build", "-o", bin, "./cmd/xircd")
+		build.Env = append(os.Environ(), "CGO_ENABLED=0")
 		build.Stdout, build.Stderr = os.Stderr, os.Stderr
 		if err := build.Run(); err != nil {
 			log.Fatalf("building xircd: %v", err)

@@ -13,6 +13,6 @@ if ! command -v prosody >/dev/null 2>&1; then
 	DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends prosody >/dev/null
 fi
 mkdir -p .demo
-go build -o .demo/xircd ./cmd/xircd
+CGO_ENABLED=0 go build -o .demo/xircd ./cmd/xircd
 go build -o .demo/demo ./demo
 exec .demo/demo -xircd .demo/xircd -dir .demo "$@"
