@@ -160,16 +160,44 @@ func (s *Session) tlsConfig() (*tls.Config, error) {
 		if err != nil {
 			return nil, fmt.Errorf("xmpp: ca_file: %w", err)
 		}
-		pool, err := x509.SystemCertPool()
-		if err != nil || pool == nil {
-			pool = x509.NewCertPool()
-		}
-		if !pool.AppendCertsFromPEM(pem) {
+		extra := x509.NewCertPool()
+		if !extra.AppendCertsFromPEM(pem) {
 			return nil, fmt.Errorf("xmpp: ca_file %s holds no PEM certificate", s.cfg.CAFile)
 		}
-		tc.RootCAs = pool
+		if !s.cfg.InsecureSkipVerify {
+			// The system roots stay trusted, but they are parsed only when the
+			// extra CA does not verify the server: loading the system pool
+			// takes several MiB that a server signed by ca_file never needs.
+			// The chain and host name are checked in verifyWithExtra instead of
+			// by crypto/tls, which is why its own check is switched off here.
+			tc.InsecureSkipVerify = true //nolint:gosec // verified in VerifyConnection
+			tc.VerifyConnection = func(cs tls.ConnectionState) error {
+				return verifyWithExtra(cs, extra)
+			}
+		}
 	}
 	return tc, nil
+}
+
+// verifyWithExtra verifies the server's chain and name against the extra CA
+// pool first and then against the system roots.
+func verifyWithExtra(cs tls.ConnectionState, extra *x509.CertPool) error {
+	if len(cs.PeerCertificates) == 0 {
+		return errors.New("xmpp: server sent no certificate")
+	}
+	opts := x509.VerifyOptions{DNSName: cs.ServerName, Roots: extra, Intermediates: x509.NewCertPool()}
+	for _, c := range cs.PeerCertificates[1:] {
+		opts.Intermediates.AddCert(c)
+	}
+	leaf := cs.PeerCertificates[0]
+	if _, err := leaf.Verify(opts); err == nil {
+		return nil
+	}
+	opts.Roots = nil // the system roots
+	if _, err := leaf.Verify(opts); err != nil {
+		return fmt.Errorf("xmpp: server certificate: %w", err)
+	}
+	return nil
 }
 
 // serverAddr returns the address to dial: the configured server, else the
