@@ -37,9 +37,12 @@ type roomsXMPP interface {
 	LeaveRoom(room, status string) error
 }
 
-// iqSender sends IQ requests and waits for the answer; *xmpp.Session does.
-type iqSender interface {
-	SendIQ(ctx context.Context, to, typ, payload string) (*xmpp.IQResult, error)
+// roomAdmin asks rooms and conference services for things and waits for
+// the answer; *xmpp.Session does.
+type roomAdmin interface {
+	SetRole(ctx context.Context, room, nick, role, reason string) error
+	AcceptRoomDefaults(ctx context.Context, room string) error
+	RoomItems(ctx context.Context, service string) ([]xmpp.RoomItem, error)
 }
 
 // Limits and timings of group chats.
@@ -51,13 +54,6 @@ const (
 	maxRoomPending = 50 // messages queued while XMPP is down, per room
 	maxJoinTries   = 5  // nick conflicts tolerated before giving up
 	roomIQTimeout  = 30 * time.Second
-)
-
-// MUC namespaces.
-const (
-	nsMUCAdmin  = "http://jabber.org/protocol/muc#admin"
-	nsMUCOwner  = "http://jabber.org/protocol/muc#owner"
-	nsDiscoItem = "http://jabber.org/protocol/disco#items"
 )
 
 // room is one group chat the user is in or joining.

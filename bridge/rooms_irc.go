@@ -1,9 +1,7 @@
 package bridge
 
 import (
-	"bytes"
 	"context"
-	"encoding/xml"
 	"strconv"
 	"strings"
 
@@ -42,43 +40,23 @@ func (b *Bridge) occupantByIRCNick(r *room, nick string) *occupant {
 	return nil
 }
 
-// xmlEscape escapes s for XML text and attribute values.
-func xmlEscape(s string) string {
-	var buf bytes.Buffer
-	_ = xml.EscapeText(&buf, []byte(xmpp.CleanText(s)))
-	return buf.String()
-}
-
 // moderate asks r to change an occupant's role (or, with role "none", to
 // kick it). The answer arrives in the background; a refusal is shown in
 // the channel.
 func (b *Bridge) moderate(r *room, o *occupant, role, reason, what string) error {
-	iq, ok := b.x.(iqSender)
+	admin, ok := b.x.(roomAdmin)
 	if !ok || !b.connected || b.runCtx == nil {
 		return &ircd.Error{Code: irc.ERR_CHANOPRIVSNEEDED, Params: []string{r.channel, "XMPP is not connected"}}
 	}
-	payload := "<query xmlns='" + nsMUCAdmin + "'><item nick='" + xmlEscape(o.nick) + "' role='" + role + "'>"
-	if reason != "" {
-		payload += "<reason>" + xmlEscape(reason) + "</reason>"
-	}
-	payload += "</item></query>"
-	ctx, jid, key := b.runCtx, r.jid, r.key
+	ctx, jid, key, nick := b.runCtx, r.jid, r.key, o.nick
 	go func() {
 		ctx, cancel := context.WithTimeout(ctx, roomIQTimeout)
 		defer cancel()
-		res, err := iq.SendIQ(ctx, jid, "set", payload)
-		why := ""
-		switch {
-		case err != nil:
-			why = oneLine(err.Error())
-		case res.Type == "error" && res.Err != nil:
-			why = oneLine(res.Err.Error())
-		case res.Type == "error":
-			why = "refused"
-		}
-		if why == "" {
+		err := admin.SetRole(ctx, jid, nick, role, reason)
+		if err == nil {
 			return
 		}
+		why := oneLine(err.Error())
 		b.post(opCall{name: "moderation", f: func() {
 			if r := b.rooms.byKey[key]; r != nil {
 				b.roomNumeric(irc.ERR_CHANOPRIVSNEEDED, r.channel, "The room refused to "+what+": "+why)
@@ -190,7 +168,7 @@ func (b *Bridge) roomInvite(s *session, req *ircd.Request, nick, ch string) erro
 // sends s those want accepts, then the end of the LIST. It returns false
 // when there is no service to ask (the caller ends the LIST).
 func (b *Bridge) listPublicRooms(s *session, want func(string) bool) bool {
-	iq, ok := b.x.(iqSender)
+	admin, ok := b.x.(roomAdmin)
 	if !ok || b.cfg.MUCService == "" || !b.connected || b.runCtx == nil {
 		return false
 	}
@@ -198,16 +176,22 @@ func (b *Bridge) listPublicRooms(s *session, want func(string) bool) bool {
 	go func() {
 		ctx, cancel := context.WithTimeout(ctx, roomIQTimeout)
 		defer cancel()
-		res, err := iq.SendIQ(ctx, service, "get", "<query xmlns='"+nsDiscoItem+"'/>")
-		var items []discoItem
-		if err == nil && res.Type == "result" {
-			items = parseDiscoItems(res.Payload)
+		items, err := admin.RoomItems(ctx, service)
+		if err != nil {
+			items = nil
+		}
+		if len(items) > maxPublicRooms {
+			items = items[:maxPublicRooms]
 		}
 		b.post(opCall{name: "list", f: func() {
 			if s.detached {
 				return
 			}
 			for _, it := range items {
+				// A comma or BEL would break the channel name on IRC.
+				if !jidOK(it.JID) || strings.ContainsAny(it.JID, ",\a") {
+					continue
+				}
 				ch := b.channelForRoom(it.JID)
 				if r := b.roomByJID(it.JID); (r != nil && r.shown) || !want(ch) {
 					continue
@@ -222,43 +206,6 @@ func (b *Bridge) listPublicRooms(s *session, want func(string) bool) bool {
 		}})
 	}()
 	return true
-}
-
-// discoItem is one item of a disco#items answer.
-type discoItem struct {
-	JID  string
-	Name string
-}
-
-// parseDiscoItems extracts the items of a disco#items query, keeping only
-// usable room JIDs.
-func parseDiscoItems(payload []byte) []discoItem {
-	var out []discoItem
-	d := xml.NewDecoder(bytes.NewReader(payload))
-	for len(out) < maxPublicRooms {
-		tok, err := d.Token()
-		if err != nil {
-			break
-		}
-		se, ok := tok.(xml.StartElement)
-		if !ok || se.Name.Local != "item" {
-			continue
-		}
-		var it discoItem
-		for _, a := range se.Attr {
-			switch a.Name.Local {
-			case "jid":
-				it.JID = a.Value
-			case "name":
-				it.Name = a.Value
-			}
-		}
-		local, _ := splitJID(it.JID)
-		if local != "" && jidOK(it.JID) && !strings.Contains(it.JID, "/") && !strings.ContainsAny(it.JID, ",\a") {
-			out = append(out, it)
-		}
-	}
-	return out
 }
 
 // cmdJoin is the control command "join ROOM [PASSWORD]".

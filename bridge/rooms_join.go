@@ -195,7 +195,7 @@ func (b *Bridge) roomPresence(p xmpp.Presence) {
 // createInstantRoom accepts the default configuration of a room the user
 // just created: until then the room is locked and nobody else can join.
 func (b *Bridge) createInstantRoom(r *room) {
-	iq, ok := b.x.(iqSender)
+	admin, ok := b.x.(roomAdmin)
 	if !ok || b.runCtx == nil {
 		return
 	}
@@ -203,17 +203,11 @@ func (b *Bridge) createInstantRoom(r *room) {
 	go func() {
 		ctx, cancel := context.WithTimeout(ctx, roomIQTimeout)
 		defer cancel()
-		res, err := iq.SendIQ(ctx, jid, "set", "<query xmlns='"+nsMUCOwner+"'><x xmlns='jabber:x:data' type='submit'/></query>")
-		why := ""
-		switch {
-		case err != nil:
-			why = oneLine(err.Error())
-		case res.Type == "error" && res.Err != nil:
-			why = oneLine(res.Err.Error())
-		}
-		if why == "" {
+		err := admin.AcceptRoomDefaults(ctx, jid)
+		if err == nil {
 			return
 		}
+		why := oneLine(err.Error())
 		b.post(opCall{name: "create-room", f: func() {
 			if r := b.rooms.byKey[key]; r != nil {
 				b.roomNotice(r, "The new room could not be opened to others: "+why)

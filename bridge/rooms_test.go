@@ -13,7 +13,7 @@ import (
 // The real session satisfies the group chat interfaces.
 var (
 	_ roomsXMPP = (*xmpp.Session)(nil)
-	_ iqSender  = (*xmpp.Session)(nil)
+	_ roomAdmin = (*xmpp.Session)(nil)
 	_ inviter   = (*xmpp.Session)(nil)
 )
 
@@ -39,15 +39,22 @@ func (f *fakeXMPP) InviteToRoom(room, to, reason string) error {
 	return nil
 }
 
-func (f *fakeXMPP) SendIQ(ctx context.Context, to, typ, payload string) (*xmpp.IQResult, error) {
-	f.record("iq %s %s %s", typ, to, payload)
-	if strings.Contains(payload, "disco#items") {
-		return &xmpp.IQResult{From: to, Type: "result", Payload: []byte(`<query xmlns='http://jabber.org/protocol/disco#items'><item jid='lobby@conference.example.org' name='The lobby'/><item jid='bad jid@x'/></query>`)}, nil
+func (f *fakeXMPP) SetRole(ctx context.Context, room, nick, role, reason string) error {
+	f.record("set-role %s nick=%s role=%s reason=%q", room, nick, role, reason)
+	if role == "visitor" {
+		return &xmpp.StanzaError{Type: "auth", Condition: "forbidden"}
 	}
-	if strings.Contains(payload, "role='visitor'") {
-		return &xmpp.IQResult{From: to, Type: "error", Err: &xmpp.StanzaError{Type: "auth", Condition: "forbidden"}}, nil
-	}
-	return &xmpp.IQResult{From: to, Type: "result"}, nil
+	return nil
+}
+
+func (f *fakeXMPP) AcceptRoomDefaults(ctx context.Context, room string) error {
+	f.record("accept-defaults %s", room)
+	return nil
+}
+
+func (f *fakeXMPP) RoomItems(ctx context.Context, service string) ([]xmpp.RoomItem, error) {
+	f.record("room-items %s", service)
+	return []xmpp.RoomItem{{JID: "lobby@conference.example.org", Name: "The lobby"}, {JID: "bad,room@conference.example.org"}}, nil
 }
 
 const roomJID = "room@conference.example.org"
@@ -207,9 +214,9 @@ func TestRoomEvents(t *testing.T) {
 	c.expect(":irc.test 332 me #room :New plans", ":irc.test 333 me #room Alice!alice@example.org 1772600767")
 	// Moderation requests.
 	c.send("KICK #room Alice_2 :bye")
-	waitCall(t, h, `iq set room@conference.example.org <query xmlns='http://jabber.org/protocol/muc#admin'><item nick='Alice' role='none'><reason>bye</reason></item></query>`)
+	waitCall(t, h, `set-role room@conference.example.org nick=Alice role=none reason="bye"`)
 	c.send("MODE #room -v Alice")
-	waitCall(t, h, `iq set room@conference.example.org <query xmlns='http://jabber.org/protocol/muc#admin'><item nick='alice' role='visitor'></item></query>`)
+	waitCall(t, h, `set-role room@conference.example.org nick=alice role=visitor reason=""`)
 	waitFor(t, func() bool {
 		return strings.Contains(strings.Join(c.take(), "\n"), ":irc.test 482 me #room :The room refused to make Alice a visitor: forbidden")
 	})

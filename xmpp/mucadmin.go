@@ -1,0 +1,102 @@
+package xmpp
+
+import (
+	"bytes"
+	"context"
+	"encoding/xml"
+	"fmt"
+	"strings"
+)
+
+const (
+	nsMUCAdmin  = "http://jabber.org/protocol/muc#admin"
+	nsMUCOwner  = "http://jabber.org/protocol/muc#owner"
+	nsDiscoItem = "http://jabber.org/protocol/disco#items"
+)
+
+// maxRoomItems bounds how many rooms RoomItems returns.
+const maxRoomItems = 1000
+
+// RoomItem is a room a conference service lists (disco#items).
+type RoomItem struct {
+	JID  string // bare room JID
+	Name string
+}
+
+// iqError turns an IQ answer into an error: nil for a result, the
+// stanza error (or undefined-condition) for an error.
+func iqError(res *IQResult, err error) error {
+	switch {
+	case err != nil:
+		return err
+	case res.Type == "error" && res.Err != nil:
+		return res.Err
+	case res.Type == "error":
+		return &StanzaError{Condition: "undefined-condition"}
+	}
+	return nil
+}
+
+// SetRole asks room (a bare JID) to give the occupant with room nick nick
+// the role "moderator", "participant", "visitor" or "none" (a kick),
+// XEP-0045 §8 and §9. A refusal comes back as a *StanzaError.
+func (s *Session) SetRole(ctx context.Context, room, nick, role, reason string) error {
+	switch role {
+	case "moderator", "participant", "visitor", "none":
+	default:
+		return fmt.Errorf("xmpp: invalid role %q", role)
+	}
+	r := ""
+	if reason != "" {
+		r = "<reason>" + escapeText(reason) + "</reason>"
+	}
+	payload := fmt.Sprintf("<query xmlns='%s'><item nick='%s' role='%s'>%s</item></query>",
+		nsMUCAdmin, escapeAttr(nick), role, r)
+	return iqError(s.SendIQ(ctx, bareJID(room), "set", payload))
+}
+
+// AcceptRoomDefaults unlocks a room the user has just created with the
+// service's default configuration (an "instant room", XEP-0045 §10.1.2);
+// until then nobody else can enter it.
+func (s *Session) AcceptRoomDefaults(ctx context.Context, room string) error {
+	payload := "<query xmlns='" + nsMUCOwner + "'><x xmlns='jabber:x:data' type='submit'/></query>"
+	return iqError(s.SendIQ(ctx, bareJID(room), "set", payload))
+}
+
+// RoomItems lists the public rooms of a conference service (disco#items),
+// keeping only items that are usable bare room JIDs, at most maxRoomItems.
+func (s *Session) RoomItems(ctx context.Context, service string) ([]RoomItem, error) {
+	res, err := s.SendIQ(ctx, service, "get", "<query xmlns='"+nsDiscoItem+"'/>")
+	if err := iqError(res, err); err != nil {
+		return nil, err
+	}
+	return parseRoomItems(res.Payload), nil
+}
+
+func parseRoomItems(payload []byte) []RoomItem {
+	var out []RoomItem
+	d := xml.NewDecoder(bytes.NewReader(payload))
+	for len(out) < maxRoomItems {
+		tok, err := d.Token()
+		if err != nil {
+			break
+		}
+		se, ok := tok.(xml.StartElement)
+		if !ok || se.Name.Local != "item" {
+			continue
+		}
+		var it RoomItem
+		for _, a := range se.Attr {
+			switch a.Name.Local {
+			case "jid":
+				it.JID = a.Value
+			case "name":
+				it.Name = CleanText(a.Value)
+			}
+		}
+		if strings.Contains(it.JID, "@") && !strings.Contains(it.JID, "/") && validJID(it.JID) {
+			out = append(out, it)
+		}
+	}
+	return out
+}
