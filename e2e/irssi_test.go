@@ -54,6 +54,11 @@ func (s *tmuxSession) keys(text string) {
 	exec.Command("tmux", "send-keys", "-t", s.name, "Enter").Run()
 }
 
+// alive reports whether the program in the session is still running.
+func (s *tmuxSession) alive() bool {
+	return exec.Command("tmux", "has-session", "-t", s.name).Run() == nil
+}
+
 func (s *tmuxSession) screen() string {
 	out, _ := exec.Command("tmux", "capture-pane", "-p", "-t", s.name).Output()
 	return string(out)
@@ -110,7 +115,5 @@ func TestIrssi(t *testing.T) {
 	term.keys("/away gone home")
 	alice.expect(func(ev xmppEvent) bool { return isPresence(ev, e.userJID, "away", "gone home") })
 	term.keys("/quit bye")
-	waitFor(t, func() bool {
-		return exec.Command("tmux", "has-session", "-t", term.name).Run() != nil
-	})
+	waitFor(t, func() bool { return !term.alive() })
 }

@@ -1,0 +1,48 @@
+package e2e
+
+import (
+	"fmt"
+	"os"
+	"strings"
+	"testing"
+)
+
+// A real weechat connects, shows the contacts in &xmpp with voice, chats
+// with one both ways and quits.
+func TestWeechat(t *testing.T) {
+	needTool(t, "tmux", "weechat")
+	e := newEnv(t, contact{user: "alice", name: "Alice"}, contact{user: "bob"})
+	alice := e.peer("alice", "phone")
+	e.peer("bob", "laptop")
+	e.start()
+
+	host, port, _ := strings.Cut(e.ircAddr, ":")
+	// Not t.TempDir: weechat may still be writing its files while it is
+	// being stopped, and a failed removal would fail the test.
+	home, err := os.MkdirTemp("", "xircd-weechat-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(home) })
+	cmds := strings.Join([]string{
+		fmt.Sprintf("/server add xircd %s/%s -notls", host, port),
+		"/set irc.server.xircd.nicks me",
+		"/set irc.server.xircd.autojoin \"\"",
+		"/connect xircd",
+	}, ";")
+	term := startTmux(t, fmt.Sprintf("weechat --dir %s --run-command %q", home, cmds))
+	term.waitScreen("&xmpp")
+	term.keys("/buffer &xmpp")
+	term.waitScreen("+Alice", "bob")
+
+	term.keys("/msg Alice hello from weechat")
+	alice.expectMessage("hello from weechat")
+	alice.send(e.userJID, "hello back, weechat user")
+	// The query buffer exists once the message is in; switch when it does.
+	term.waitScreen(":Alice")
+	term.keys("/buffer Alice")
+	term.waitScreen("hello back, weechat user")
+
+	term.keys("/quit")
+	waitFor(t, func() bool { return !term.alive() })
+}
