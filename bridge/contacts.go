@@ -1,6 +1,7 @@
 package bridge
 
 import (
+	"slices"
 	"sort"
 	"time"
 
@@ -23,7 +24,9 @@ type contact struct {
 	inRoster bool
 	override bool // nick set by the user with rename/add; kept as is
 
-	resources map[string]*resource
+	// resources are the online resources ordered by name: usually one or
+	// two, so a sorted slice is smaller than a map and best needs no sort.
+	resources []*resource
 	lastRes   string // resource the last message came from
 
 	view view // what attached clients have been shown
@@ -31,7 +34,8 @@ type contact struct {
 
 // resource is one online resource of a contact.
 type resource struct {
-	name     string
+	id       string // resource part of the JID as received
+	name     string // id made safe to show
 	show     string
 	status   string
 	priority int
@@ -49,7 +53,7 @@ type view struct {
 // priority, then most available, then first by name. nil when offline.
 func (c *contact) best() *resource {
 	var best *resource
-	for _, r := range c.sortedResources() {
+	for _, r := range c.resources {
 		if best == nil || r.priority > best.priority ||
 			(r.priority == best.priority && showRank(r.show) > showRank(best.show)) {
 			best = r
@@ -58,13 +62,23 @@ func (c *contact) best() *resource {
 	return best
 }
 
+// sortedResources returns the online resources ordered by name; callers
+// must not modify the slice.
 func (c *contact) sortedResources() []*resource {
-	rs := make([]*resource, 0, len(c.resources))
-	for _, r := range c.resources {
-		rs = append(rs, r)
-	}
-	sort.Slice(rs, func(i, j int) bool { return rs[i].name < rs[j].name })
-	return rs
+	return c.resources
+}
+
+// setResource adds r, or replaces the resource with the same id, keeping
+// the order by name.
+func (c *contact) setResource(r *resource) {
+	c.removeResource(r.id)
+	i := sort.Search(len(c.resources), func(i int) bool { return c.resources[i].name > r.name })
+	c.resources = slices.Insert(c.resources, i, r)
+}
+
+// removeResource forgets the resource with id, if online.
+func (c *contact) removeResource(id string) {
+	c.resources = slices.DeleteFunc(c.resources, func(r *resource) bool { return r.id == id })
 }
 
 // prefix is the contact's hostmask nick!localpart@domain.
@@ -211,7 +225,7 @@ func (b *Bridge) upsertContact(item xmpp.RosterItem) *contact {
 	c := b.contacts[key]
 	base := baseNick(item.Name, item.JID)
 	if c == nil {
-		c = &contact{jid: item.JID, key: key, resources: make(map[string]*resource)}
+		c = &contact{jid: item.JID, key: key}
 		c.override = b.state.Overrides[key]
 		nick := b.state.Nicks[key]
 		if nick == "" || !ircd.ValidNick(nick) || b.nickTaken(ircd.Casefold(nick), nil) {
@@ -289,7 +303,7 @@ func (b *Bridge) tempContact(jid string) *contact {
 		}
 	}
 	b.tempOrder = append(b.tempOrder, key)
-	c := &contact{jid: bare, key: key, resources: make(map[string]*resource)}
+	c := &contact{jid: bare, key: key}
 	c.base = baseNick("", bare)
 	c.nick = uniqueNick(c.base, func(f string) bool { return b.nickTaken(f, nil) })
 	b.contacts[key] = c
@@ -410,7 +424,7 @@ func (b *Bridge) onPresence(p xmpp.Presence) {
 	reason := ""
 	switch p.Type {
 	case "unavailable", "error":
-		delete(c.resources, res)
+		c.removeResource(res)
 		if c.lastRes == res {
 			c.lastRes = ""
 		}
@@ -419,7 +433,7 @@ func (b *Bridge) onPresence(p xmpp.Presence) {
 			reason = "presence error: " + oneLine(p.Error.Error())
 		}
 	case "":
-		c.resources[res] = &resource{name: oneLine(res), show: p.Show, status: oneLine(p.Status), priority: p.Priority, client: oneLine(p.Client)}
+		c.setResource(&resource{id: res, name: oneLine(res), show: p.Show, status: oneLine(p.Status), priority: p.Priority, client: oneLine(p.Client)})
 	default:
 		return
 	}
@@ -463,7 +477,7 @@ func (b *Bridge) onConnected(ev xmpp.Connected) {
 	// Presence restarts from nothing; the view keeps what clients saw so
 	// that contacts still online do not flap (see settle).
 	for _, c := range b.contacts {
-		c.resources = make(map[string]*resource)
+		c.resources = nil
 		c.lastRes = ""
 	}
 	// The user's own presence is restored by the session itself.

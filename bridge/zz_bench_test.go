@@ -3,6 +3,9 @@ package bridge
 import (
 	"context"
 	"fmt"
+	"os"
+	"runtime"
+	"runtime/pprof"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -173,4 +176,64 @@ func BenchmarkNickLookup(b *testing.B) {
 		}
 		i++
 	}
+}
+
+// writeHeapProfile writes the live heap to path, for go tool pprof.
+func writeHeapProfile(b *testing.B, path string) {
+	f, err := os.Create(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer f.Close()
+	if err := pprof.Lookup("heap").WriteTo(f, 0); err != nil {
+		b.Fatal(err)
+	}
+}
+
+// BenchmarkRosterLiveHeap reports the heap that a 5000-contact roster with
+// presences keeps live in the bridge (bytes per contact, after a GC), the
+// bridge's share of xircd's resident size. With BRIDGE_HEAP_PROFILE=FILE
+// and -memprofilerate=1 it writes the live heap at that point to FILE.
+func BenchmarkRosterLiveHeap(b *testing.B) {
+	const n = 5000
+	items := make([]xmpp.RosterItem, n)
+	pres := make([]xmpp.Presence, n)
+	for i := range items {
+		jid := fmt.Sprintf("peer%05d@example.org", i)
+		items[i] = xmpp.RosterItem{JID: jid, Name: fmt.Sprintf("Peer %d", i), Subscription: "both"}
+		pres[i] = xmpp.Presence{From: jid + "/phone"}
+		if i%10 == 7 {
+			pres[i].Show, pres[i].Status = "away", "in a meeting until 3"
+		}
+	}
+	var perContact float64
+	for b.Loop() {
+		var before, after runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		x := newFakeXMPP()
+		br, err := New(Config{ServerName: "irc.bench"}, x)
+		if err != nil {
+			b.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- br.Run(ctx) }()
+		br.Attach(&benchClient{id: 1})
+		x.events <- xmpp.Connected{JID: "me@example.org/xircd"}
+		x.events <- xmpp.Roster{Items: items}
+		for _, p := range pres {
+			x.events <- p
+		}
+		br.CheckNick("barrier")
+		runtime.GC()
+		runtime.ReadMemStats(&after)
+		perContact = float64(after.HeapAlloc-before.HeapAlloc) / n
+		if path := os.Getenv("BRIDGE_HEAP_PROFILE"); path != "" {
+			writeHeapProfile(b, path)
+		}
+		cancel()
+		<-done
+	}
+	b.ReportMetric(perContact, "live-B/contact")
 }
