@@ -55,6 +55,10 @@ func main() {
 	}
 }
 
+// startProfiler serves runtime profiles; only builds with -tags pprof set it
+// (see pprof.go).
+var startProfiler = func(*slog.Logger) {}
+
 // defaultGCPercent is the garbage collector's target when GOGC is not set.
 // xircd's live heap is small (a few MiB even with thousands of contacts), so
 // collecting at 50 % growth instead of Go's 100 % costs little CPU and keeps
@@ -74,6 +78,7 @@ func setGCPercent() {
 func run(cfg *Config, logger *slog.Logger) error {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
+	startProfiler(logger)
 
 	xs, err := xmpp.New(xmpp.Config{
 		JID:                cfg.XMPP.JID,
