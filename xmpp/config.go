@@ -185,6 +185,10 @@ func verifyWithExtra(cs tls.ConnectionState, extra *x509.CertPool) error {
 	if len(cs.PeerCertificates) == 0 {
 		return errors.New("xmpp: server sent no certificate")
 	}
+	if cs.ServerName == "" {
+		// x509 skips the host name check for an empty name.
+		return errors.New("xmpp: no server name to verify the certificate against")
+	}
 	opts := x509.VerifyOptions{DNSName: cs.ServerName, Roots: extra, Intermediates: x509.NewCertPool()}
 	for _, c := range cs.PeerCertificates[1:] {
 		opts.Intermediates.AddCert(c)

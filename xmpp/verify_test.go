@@ -69,6 +69,9 @@ func TestVerifyWithExtra(t *testing.T) {
 	if err := verifyWithExtra(state("xmpp.example"), pool(other)); err == nil {
 		t.Error("leaf of an untrusted CA verified")
 	}
+	if err := verifyWithExtra(state(""), pool(ca)); err == nil {
+		t.Error("verified without a server name")
+	}
 	if err := verifyWithExtra(tls.ConnectionState{ServerName: "xmpp.example"}, pool(ca)); err == nil {
 		t.Error("no certificate verified")
 	}
