@@ -54,7 +54,7 @@ func main() {
 		log.Fatal(err)
 	}
 
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
 	defer stop()
 	bot, err := xmpp.New(xmpp.Config{JID: echo, Password: echoPass, Server: srv.Addr, CAFile: srv.CAFile, Resource: "bot"})
 	if err != nil {
