@@ -8,7 +8,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"time"
 )
 
@@ -49,32 +48,15 @@ func bitlbeeRun(e *env, run int) (result, error) {
 	if err := os.WriteFile(conf, []byte(text), 0o600); err != nil {
 		return res, err
 	}
-	logf, err := os.Create(filepath.Join(dir, "bitlbee.log"))
+	cmd := exec.Command("bitlbee", "-D", "-n", "-c", conf, "-d", dir, "-P", filepath.Join(dir, "pid"))
+	cmd.Dir = dir
+	proc, err := startGateway("bitlbee", dir, cmd)
 	if err != nil {
 		return res, err
 	}
-	defer logf.Close()
-	cmd := exec.Command("bitlbee", "-D", "-n", "-c", conf, "-d", dir, "-P", filepath.Join(dir, "pid"))
-	cmd.Dir = dir
-	cmd.Stdout, cmd.Stderr = logf, logf
-	t0 := time.Now()
-	if err := cmd.Start(); err != nil {
-		return res, err
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	defer func() {
-		cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-exited:
-		case <-time.After(10 * time.Second):
-			cmd.Process.Kill()
-			<-exited
-		}
-	}()
-	fail := func(format string, args ...any) (result, error) {
-		return res, fmt.Errorf("bitlbee (log %s): %s", logf.Name(), fmt.Sprintf(format, args...))
-	}
+	defer proc.stop()
+	t0 := proc.started
+	fail := func(format string, args ...any) (result, error) { return res, proc.errorf(format, args...) }
 	c, err := dialIRC(fmt.Sprintf("127.0.0.1:%d", port), 15*time.Second)
 	if err != nil {
 		return fail("connect: %v", err)
@@ -103,7 +85,7 @@ func bitlbeeRun(e *env, run int) (result, error) {
 	if err != nil {
 		return fail("%v", err)
 	}
-	res.rssKiB, res.cpu = procUsage(cmd.Process.Pid)
+	res.rssKiB, res.cpu = procUsage(proc.cmd.Process.Pid)
 	return res, nil
 }
 

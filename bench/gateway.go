@@ -11,7 +11,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"xircd/ircd"
@@ -111,31 +110,14 @@ func gatewayRun(e *env, run int) (result, error) {
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
 		return res, err
 	}
-	logf, err := os.Create(filepath.Join(dir, "xircd.log"))
+	cmd := exec.Command(e.xircd, "-config", cfgPath)
+	proc, err := startGateway("xircd", dir, cmd)
 	if err != nil {
 		return res, err
 	}
-	defer logf.Close()
-	cmd := exec.Command(e.xircd, "-config", cfgPath)
-	cmd.Stdout, cmd.Stderr = logf, logf
-	t0 := time.Now()
-	if err := cmd.Start(); err != nil {
-		return res, err
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	defer func() {
-		cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-exited:
-		case <-time.After(10 * time.Second):
-			cmd.Process.Kill()
-			<-exited
-		}
-	}()
-	fail := func(format string, args ...any) (result, error) {
-		return res, fmt.Errorf("xircd (log %s): %s", logf.Name(), fmt.Sprintf(format, args...))
-	}
+	defer proc.stop()
+	t0 := proc.started
+	fail := func(format string, args ...any) (result, error) { return res, proc.errorf(format, args...) }
 
 	c, err := dialIRC(listen, 15*time.Second)
 	if err != nil {
@@ -147,7 +129,7 @@ func gatewayRun(e *env, run int) (result, error) {
 	if err := measureIRC(e, c, "&xmpp", fmt.Sprintf("g%d", run), t0, tConn, &res); err != nil {
 		return fail("%v", err)
 	}
-	res.rssKiB, res.cpu = procUsage(cmd.Process.Pid)
+	res.rssKiB, res.cpu = procUsage(proc.cmd.Process.Pid)
 	return res, nil
 }
 
