@@ -91,3 +91,20 @@ func TestEchoPeer(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func TestNickSetCountsWanted(t *testing.T) {
+	s := newNickSet(map[string]bool{"a": true, "b": true})
+	s.set("a", true)
+	s.set("a", true) // again: no double count
+	s.set("x", true) // not wanted: in the set, not counted
+	s.set("b", true)
+	if s.n != 2 || !s.has["x"] {
+		t.Fatalf("n = %d, has = %v; want 2 wanted members and x present", s.n, s.has)
+	}
+	s.set("b", false)
+	s.set("b", false)
+	s.set("y", false)
+	if s.n != 1 || s.has["b"] {
+		t.Fatalf("after removing b: n = %d, has = %v", s.n, s.has)
+	}
+}

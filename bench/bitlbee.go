@@ -86,6 +86,7 @@ func bitlbeeRun(e *env, run int) (result, error) {
 		return fail("%v", err)
 	}
 	res.rssKiB, res.cpu = procUsage(proc.cmd.Process.Pid)
+	res.fileKiB = statusKiB(proc.cmd.Process.Pid, "RssFile")
 	return res, nil
 }
 

@@ -130,6 +130,7 @@ func gatewayRun(e *env, run int) (result, error) {
 		return fail("%v", err)
 	}
 	res.rssKiB, res.cpu = procUsage(proc.cmd.Process.Pid)
+	res.fileKiB = statusKiB(proc.cmd.Process.Pid, "RssFile")
 	return res, nil
 }
 
@@ -140,17 +141,8 @@ func measureIRC(e *env, c *ircClient, channel, tag string, t0, tConn time.Time, 
 
 	// Contacts visible in the control channel: initial NAMES, then JOINs,
 	// QUITs, PARTs and NICK changes.
-	members := make(map[string]bool, e.n)
-	voiced := make(map[string]bool, e.n)
-	count := func(set map[string]bool, only map[string]bool) int {
-		k := 0
-		for n, ok := range set {
-			if ok && only[n] {
-				k++
-			}
-		}
-		return k
-	}
+	members := newNickSet(e.nicks)
+	voiced := newNickSet(e.avail)
 	// Ready means every contact is visible and every available one voiced;
 	// voice that is still missing a few seconds after the last contact
 	// appeared is reported as a count instead of holding up the run.
@@ -160,11 +152,11 @@ func measureIRC(e *env, c *ircClient, channel, tag string, t0, tConn time.Time, 
 	var visibleAt time.Time
 	for {
 		now := time.Now()
-		if visibleAt.IsZero() && count(members, e.nicks) >= e.n {
+		if visibleAt.IsZero() && members.n >= e.n {
 			visibleAt = now
 			deadline.Reset(voiceGrace)
 		}
-		if !visibleAt.IsZero() && count(voiced, e.avail) >= len(e.avail) {
+		if !visibleAt.IsZero() && voiced.n >= len(e.avail) {
 			break
 		}
 		l, err := c.next(deadline.C)
@@ -173,7 +165,7 @@ func measureIRC(e *env, c *ircClient, channel, tag string, t0, tConn time.Time, 
 			break
 		}
 		if err != nil {
-			return fmt.Errorf("contacts visible %d/%d: %v", count(members, e.nicks), e.n, err)
+			return fmt.Errorf("contacts visible %d/%d: %v", members.n, e.n, err)
 		}
 		switch l.cmd {
 		case "353":
@@ -181,23 +173,24 @@ func measureIRC(e *env, c *ircClient, channel, tag string, t0, tConn time.Time, 
 				for _, n := range strings.Fields(l.params[3]) {
 					bare := trimPrefixes(n)
 					bare, _, _ = strings.Cut(bare, "!")
-					members[bare] = true
-					voiced[bare] = strings.Contains(n[:len(n)-len(strings.TrimLeft(n, "~&@%+"))], "+")
+					members.set(bare, true)
+					voiced.set(bare, strings.Contains(n[:len(n)-len(strings.TrimLeft(n, "~&@%+"))], "+"))
 				}
 			}
 		case "JOIN":
 			if len(l.params) > 0 && l.params[0] == channel {
-				members[l.from] = true
+				members.set(l.from, true)
 			}
 		case "PART", "QUIT":
-			delete(members, l.from)
-			delete(voiced, l.from)
+			members.set(l.from, false)
+			voiced.set(l.from, false)
 		case "NICK":
-			if len(l.params) > 0 && members[l.from] {
-				delete(members, l.from)
-				members[l.params[0]] = true
-				voiced[l.params[0]] = voiced[l.from]
-				delete(voiced, l.from)
+			if len(l.params) > 0 && members.has[l.from] {
+				v := voiced.has[l.from]
+				members.set(l.from, false)
+				voiced.set(l.from, false)
+				members.set(l.params[0], true)
+				voiced.set(l.params[0], v)
 			}
 		case "MODE":
 			if len(l.params) >= 3 && l.params[0] == channel {
@@ -207,7 +200,7 @@ func measureIRC(e *env, c *ircClient, channel, tag string, t0, tConn time.Time, 
 					case m == '+' || m == '-':
 						add = m == '+'
 					case m == 'v' && arg < len(l.params):
-						voiced[l.params[arg]] = add
+						voiced.set(l.params[arg], add)
 						arg++
 					case strings.ContainsRune("ohqaklbeI", m) && arg < len(l.params):
 						arg++
@@ -223,10 +216,24 @@ func measureIRC(e *env, c *ircClient, channel, tag string, t0, tConn time.Time, 
 	}
 	res.ready = visibleAt.Sub(t0)
 	res.readyConn = visibleAt.Sub(tConn)
-	if full := time.Now(); count(voiced, e.avail) >= len(e.avail) {
+	if full := time.Now(); voiced.n >= len(e.avail) {
 		res.voicedAt = full.Sub(t0)
 	}
-	res.voiced = count(voiced, e.avail)
+	res.voiced = voiced.n
+
+	// The IRC hop alone, answered by the gateway without XMPP: the part
+	// of a round trip that any gateway adds to the floor.
+	for i := 0; i < e.rttCount; i++ {
+		token := fmt.Sprintf("%s-ping-%d", tag, i)
+		start := time.Now()
+		if err := c.send("PING :" + token); err != nil {
+			return fmt.Errorf("send: %v", err)
+		}
+		if err := waitLine(c, "PONG", "", token, 10*time.Second); err != nil {
+			return fmt.Errorf("PONG %s: %v", token, err)
+		}
+		res.pings = append(res.pings, time.Since(start))
+	}
 
 	// Round trips to one available contact.
 	target := e.peers[0].user
@@ -294,14 +301,52 @@ done:
 	return nil
 }
 
+// nickSet is a set of nicks that also counts how many of them are in want,
+// so that checking readiness after every line costs nothing (counting the
+// whole set each time made the benchmark's own client the bottleneck with
+// thousands of contacts).
+type nickSet struct {
+	has  map[string]bool
+	want map[string]bool
+	n    int // members that are in want
+}
+
+func newNickSet(want map[string]bool) *nickSet {
+	return &nickSet{has: make(map[string]bool, len(want)), want: want}
+}
+
+func (s *nickSet) set(nick string, on bool) {
+	if s.has[nick] == on {
+		return
+	}
+	if on {
+		s.has[nick] = true
+	} else {
+		delete(s.has, nick)
+	}
+	if s.want[nick] {
+		if on {
+			s.n++
+		} else {
+			s.n--
+		}
+	}
+}
+
 func waitPrivmsg(c *ircClient, from, text string, timeout time.Duration) error {
+	return waitLine(c, "PRIVMSG", from, text, timeout)
+}
+
+// waitLine waits for a cmd line whose last parameter is text, from the
+// given nick ("" for any sender).
+func waitLine(c *ircClient, cmd, from, text string, timeout time.Duration) error {
 	t := time.After(timeout)
 	for {
 		l, err := c.next(t)
 		if err != nil {
 			return err
 		}
-		if l.cmd == "PRIVMSG" && l.from == from && len(l.params) == 2 && l.params[1] == text {
+		if l.cmd == cmd && (from == "" || l.from == from) && len(l.params) > 0 && l.params[len(l.params)-1] == text {
 			return nil
 		}
 	}
@@ -310,16 +355,7 @@ func waitPrivmsg(c *ircClient, from, text string, timeout time.Duration) error {
 // procUsage reads peak resident set size (VmHWM, KiB) and user+system CPU
 // time of a live process from /proc.
 func procUsage(pid int) (rssKiB int, cpu time.Duration) {
-	if b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid)); err == nil {
-		for _, line := range strings.Split(string(b), "\n") {
-			if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
-				f := strings.Fields(v)
-				if len(f) > 0 {
-					rssKiB, _ = strconv.Atoi(f[0])
-				}
-			}
-		}
-	}
+	rssKiB = statusKiB(pid, "VmHWM")
 	if b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid)); err == nil {
 		s := string(b)
 		if i := strings.LastIndexByte(s, ')'); i >= 0 {
@@ -334,6 +370,23 @@ func procUsage(pid int) (rssKiB int, cpu time.Duration) {
 		}
 	}
 	return rssKiB, cpu
+}
+
+// statusKiB reads one of the memory fields (in KiB) of /proc/PID/status.
+func statusKiB(pid int, field string) int {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, field+":"); ok {
+			if f := strings.Fields(v); len(f) > 0 {
+				n, _ := strconv.Atoi(f[0])
+				return n
+			}
+		}
+	}
+	return 0
 }
 
 // clockTicks is USER_HZ, 100 on every Linux architecture Go supports.

@@ -59,10 +59,12 @@ type result struct {
 	voicedAt  time.Duration // from start to every available contact voiced; 0 if never
 	voiced    int
 	rtts      []time.Duration
+	pings     []time.Duration // IRC PING to PONG, answered by the gateway itself
 	lost      int
 	tp        time.Duration
 	tpLost    int
 	rssKiB    int
+	fileKiB   int // of the RSS at the end, pages of the binary and libraries (RssFile)
 	cpu       time.Duration
 }
 
@@ -208,6 +210,7 @@ func benchN(n, runs, rtt, tp int, nomam bool, parallel int, bitlbee bool, work, 
 		return s, fmt.Errorf("warm-up: %w", err)
 	}
 	e.rttCount, e.tpCount = rtt, tp
+	quiesce(e)
 
 	for r := 1; r <= runs; r++ {
 		f, err := floorRun(e, r)
@@ -217,7 +220,7 @@ func benchN(n, runs, rtt, tp int, nomam bool, parallel int, bitlbee bool, work, 
 		log.Printf("N=%d run %d floor: ready %v, rtt p50 %v, %d msgs in %v, lost %d", n, r,
 			f.ready.Round(time.Millisecond), pct(f.rtts, 50), tp, f.tp.Round(time.Millisecond), f.lost+f.tpLost)
 		s.floor = append(s.floor, f)
-		time.Sleep(300 * time.Millisecond)
+		quiesce(e)
 		g, err := gatewayRun(e, r)
 		if err != nil {
 			// Keep going: the other runs and BitlBee still say something.
@@ -229,7 +232,7 @@ func benchN(n, runs, rtt, tp int, nomam bool, parallel int, bitlbee bool, work, 
 				g.tp.Round(time.Millisecond), g.lost+g.tpLost, g.rssKiB, g.cpu)
 			s.gateway = append(s.gateway, g)
 		}
-		time.Sleep(300 * time.Millisecond)
+		quiesce(e)
 		if e.bitlbeePort != 0 {
 			bb, err := bitlbeeRun(e, r)
 			if err != nil {
@@ -241,7 +244,7 @@ func benchN(n, runs, rtt, tp int, nomam bool, parallel int, bitlbee bool, work, 
 					bb.tp.Round(time.Millisecond), bb.lost+bb.tpLost, bb.rssKiB, bb.cpu)
 				s.bitlbee = append(s.bitlbee, bb)
 			}
-			time.Sleep(300 * time.Millisecond)
+			quiesce(e)
 		}
 	}
 	return s, nil

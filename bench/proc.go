@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"log"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -48,4 +49,43 @@ func (p *gatewayProc) stop() {
 // errorf is an error that points at the process's log.
 func (p *gatewayProc) errorf(format string, args ...any) error {
 	return fmt.Errorf("%s (log %s): %s", p.name, p.log, fmt.Sprintf(format, args...))
+}
+
+// quiesce waits until Prosody and the echo peers are idle, so that the next
+// client measured does not pay for the previous one's logout: when a user
+// with N contacts goes offline, Prosody sends N presences to the peers, and
+// at 5000 contacts that takes longer than any fixed pause.
+func quiesce(e *env) {
+	const (
+		poll    = 200 * time.Millisecond
+		idle    = 3                     // consecutive quiet polls
+		busyMax = 10 * time.Millisecond // one clock tick: at most 5% of a core
+		limit   = 60 * time.Second
+	)
+	pid := e.srv.PID()
+	if pid == 0 {
+		return
+	}
+	start := time.Now()
+	_, srvLast := procUsage(pid)
+	_, selfLast := procUsage(os.Getpid())
+	quiet := 0
+	for quiet < idle {
+		if time.Since(start) > limit {
+			log.Printf("machine still busy after %v; measuring anyway", limit)
+			return
+		}
+		time.Sleep(poll)
+		_, srv := procUsage(pid)
+		_, self := procUsage(os.Getpid())
+		if srv-srvLast <= busyMax && self-selfLast <= busyMax {
+			quiet++
+		} else {
+			quiet = 0
+		}
+		srvLast, selfLast = srv, self
+	}
+	if d := time.Since(start); d > time.Second {
+		log.Printf("waited %v for Prosody and the peers to go idle", d.Round(100*time.Millisecond))
+	}
 }

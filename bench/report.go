@@ -129,12 +129,14 @@ func (r *report) markdown() string {
 			{"round trip p50", "ms", 3, func(r result) float64 { return ms(pct(r.rtts, 50)) }, true,
 				func(f, g stat) string { return target(g.med <= f.med+0.2, "≤ floor + 0.2 ms") }},
 			{"round trip p99", "ms", 3, func(r result) float64 { return ms(pct(r.rtts, 99)) }, true, nil},
+			{"IRC hop alone: PING → PONG p50", "ms", 3, func(r result) float64 { return ms(pct(r.pings, 50)) }, false, nil},
 			{"throughput", "msg/s", 0, func(r result) float64 { return float64(r.tpCountOK()) / r.tp.Seconds() }, true,
 				func(f, g stat) string { return target(g.med >= 0.95*f.med, "≥ 0.95× floor") }},
 			{"messages lost (round trips + throughput)", "", 0, func(r result) float64 { return float64(r.lost + r.tpLost) }, true,
 				func(f, g stat) string { return target(g.max == 0, "0") }},
 			{"peak RSS (VmHWM)", "MiB", 1, func(r result) float64 { return float64(r.rssKiB) / 1024 }, false,
 				func(f, g stat) string { return target(g.max <= 12, "≤ 12 MiB at 5000") }},
+			{"… of it binary and library pages (RssFile at the end)", "MiB", 1, func(r result) float64 { return float64(r.fileKiB) / 1024 }, false, nil},
 			{"CPU time (user+sys), whole run", "s", 2, func(r result) float64 { return r.cpu.Seconds() }, false, nil},
 		}
 		b.WriteString("| metric | floor (XMPP client) | xircd | xircd / floor | BitlBee | BitlBee / floor | target for xircd |\n|---|---|---|---|---|---|---|\n")

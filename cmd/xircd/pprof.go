@@ -13,7 +13,7 @@ import (
 // In a build with -tags pprof, XIRCD_PPROF=host:port serves the runtime
 // profiles (net/http/pprof) on that address, which must be a loopback one:
 // profiles show message contents and must not leave the machine. Normal
-// builds do not link net/http at all, so this costs them nothing.
+// builds leave this code out.
 func init() {
 	startProfiler = func(logger *slog.Logger) {
 		addr := os.Getenv("XIRCD_PPROF")
@@ -29,6 +29,7 @@ func init() {
 		mux.HandleFunc("/debug/pprof/", pprof.Index)
 		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
 		mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
 		l, err := net.Listen("tcp", addr)
 		if err != nil {
 			logger.Error("pprof listener", "err", err)

@@ -355,6 +355,16 @@ func (s *Server) Running() bool {
 	return s.cmd != nil
 }
 
+// PID returns the process id of the running server, or 0.
+func (s *Server) PID() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cmd == nil {
+		return 0
+	}
+	return s.cmd.Process.Pid
+}
+
 // Dial connects to the client port (a convenience for raw-socket tests).
 func (s *Server) Dial(ctx context.Context) (net.Conn, error) {
 	var d net.Dialer
