@@ -15,9 +15,9 @@ import (
 // SASL SCRAM, resource binding) well, but its Recv drops what a gateway
 // needs: the id and error of messages, presence priority, entity caps and
 // MUC status codes. So after login the session reads stanzas itself from
-// the same decoder (which may already hold buffered input) and writes with
-// SendOrg. The field names are checked here and by a unit test, so a
-// go-xmpp upgrade that changes them fails loudly instead of misbehaving.
+// the same decoder (which may already hold buffered input) and writes to
+// the same connection. The field names are checked here and by a unit
+// test, so a go-xmpp upgrade that changes them fails loudly instead of misbehaving.
 func streamOf(c *goxmpp.Client) (net.Conn, *xml.Decoder, error) {
 	v := reflect.ValueOf(c).Elem()
 	fc, fp := v.FieldByName("conn"), v.FieldByName("p")

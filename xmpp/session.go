@@ -3,6 +3,7 @@ package xmpp
 import (
 	"context"
 	"crypto/rand"
+	"encoding/base32"
 	"encoding/xml"
 	"errors"
 	"fmt"
@@ -393,9 +394,29 @@ func (s *Session) send(stanza string) error {
 	return c.send(stanza)
 }
 
-// newID returns a random stanza id.
+// ids is the source of stanza ids: ChaCha8 seeded once from the system's
+// random source, so ids stay unguessable without a system call per stanza.
+var ids = struct {
+	sync.Mutex
+	r   *mrand.ChaCha8
+	enc *base32.Encoding
+}{
+	r:   mrand.NewChaCha8(seed()),
+	enc: base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567").WithPadding(base32.NoPadding),
+}
+
+func seed() (s [32]byte) {
+	rand.Read(s[:]) // never fails (crypto/rand panics rather than return an error)
+	return s
+}
+
+// newID returns a random stanza id: 20 characters, 100 random bits.
 func newID() string {
-	return strings.ToLower(rand.Text()[:20])
+	var b [13]byte
+	ids.Lock()
+	ids.r.Read(b[:])
+	ids.Unlock()
+	return ids.enc.EncodeToString(b[:])[:20]
 }
 
 // pendingIQ is an IQ request of ours awaiting its result.
@@ -461,6 +482,11 @@ func (c *conn) closeStream() {
 
 // send queues a stanza for the writer.
 func (c *conn) send(stanza string) error {
+	if lim := c.client.LimitMaxBytes; lim > 0 && len(stanza)+1 > lim {
+		// The server announced this limit (XEP-0478) and would close the
+		// stream over a bigger stanza: refuse just this one.
+		return fmt.Errorf("xmpp: stanza of %d bytes is over the server's limit of %d", len(stanza)+1, lim)
+	}
 	select {
 	case c.out <- stanza:
 		return nil
@@ -487,6 +513,7 @@ func (c *conn) writer() {
 	tick := time.NewTicker(max(cfg.PingInterval/4, 10*time.Millisecond))
 	defer tick.Stop()
 	lastPing := time.Now()
+	var buf []byte
 	for {
 		var stanza string
 		select {
@@ -509,13 +536,31 @@ func (c *conn) writer() {
 			id := c.register("ping", "", nil)
 			stanza = fmt.Sprintf("<iq type='get' id='%s' to='%s'><ping xmlns='urn:xmpp:ping'/></iq>", id, escapeAttr(c.s.domain))
 		}
+		// Whatever else is queued goes out in the same write: one TLS
+		// record and one system call for a burst instead of one each.
+		buf = append(append(buf[:0], stanza...), '\n')
+	gather:
+		for len(buf) < writeBatch {
+			select {
+			case more := <-c.out:
+				buf = append(append(buf, more...), '\n')
+			default:
+				break gather
+			}
+		}
 		c.netConn.SetWriteDeadline(time.Now().Add(cfg.DeadTimeout))
-		if _, err := c.client.SendOrg(stanza); err != nil {
+		if _, err := c.netConn.Write(buf); err != nil {
 			c.fail(fmt.Errorf("xmpp: write: %w", err))
 			return
 		}
+		if cap(buf) > 4*writeBatch {
+			buf = nil // a huge stanza's buffer is not kept
+		}
 	}
 }
+
+// writeBatch is roughly how many bytes the writer gathers into one write.
+const writeBatch = 16 * 1024
 
 // reader is the only goroutine reading the stream.
 func (c *conn) reader() {
@@ -778,9 +823,13 @@ func (c *conn) handleResult(iq *xmlIQ) {
 		if iq.Type == "result" {
 			var r Roster
 			if iq.Roster != nil {
+				r.Items = make([]RosterItem, 0, len(iq.Roster.Items))
 				for _, it := range iq.Roster.Items {
 					r.Items = append(r.Items, it.toItem())
 				}
+				// A big roster's parsed XML can go while the receiver
+				// works on the items.
+				iq.Roster = nil
 			}
 			c.s.emit(r)
 			c.releasePresence()

@@ -239,11 +239,14 @@ func (it xmlRosterItem) toItem() RosterItem {
 	if sub == "" {
 		sub = "none"
 	}
-	var groups []string
+	groups := it.Groups[:0] // filtered in place: the item is not used again
 	for _, g := range it.Groups {
 		if g = CleanText(strings.TrimSpace(g)); g != "" {
 			groups = append(groups, g)
 		}
+	}
+	if len(groups) == 0 {
+		groups = nil
 	}
 	ask := ""
 	if it.Ask == "subscribe" {

@@ -220,3 +220,17 @@ func TestConfigNeverShowsPassword(t *testing.T) {
 		t.Errorf("password leaked: %s", s)
 	}
 }
+
+func TestNewIDUniqueAndSafe(t *testing.T) {
+	seen := make(map[string]bool, 10000)
+	for range 10000 {
+		id := newID()
+		if len(id) != 20 || strings.Trim(id, "abcdefghijklmnopqrstuvwxyz234567") != "" {
+			t.Fatalf("id %q: want 20 characters of [a-z2-7]", id)
+		}
+		if seen[id] {
+			t.Fatalf("id %q repeated", id)
+		}
+		seen[id] = true
+	}
+}
