@@ -218,7 +218,7 @@ func (b *Bridge) Run(ctx context.Context) error {
 				b.flushState()
 				return nil
 			}
-			b.safely(fmt.Sprintf("%T", ev), func() { b.handleEvent(ev) })
+			b.safely(ev, func() { b.handleEvent(ev) })
 		case o := <-b.ops:
 			b.handleOp(o)
 		case <-b.settleC:
@@ -286,10 +286,17 @@ func (b *Bridge) handleOp(o op) {
 
 // safely runs f, turning a panic into a log entry: one bad event or
 // command must not take the gateway and every client down with it.
-func (b *Bridge) safely(what string, f func()) {
+//
+// what names the work: a string, or an event whose type names it (formatted
+// only on a panic, so that the hot path does not pay for it).
+func (b *Bridge) safely(what any, f func()) {
 	defer func() {
 		if p := recover(); p != nil {
-			b.log.Error("panic in the bridge", "in", what, "panic", p, "stack", string(debug.Stack()))
+			name, ok := what.(string)
+			if !ok {
+				name = fmt.Sprintf("%T", what)
+			}
+			b.log.Error("panic in the bridge", "in", name, "panic", p, "stack", string(debug.Stack()))
 		}
 	}()
 	f()

@@ -1,6 +1,8 @@
 package bridge
 
 import (
+	"bytes"
+	"log/slog"
 	"strings"
 	"testing"
 	"time"
@@ -150,5 +152,21 @@ func TestPanicIsContained(t *testing.T) {
 	other.mu.Unlock()
 	if err := h.b.CheckNick("free"); err != nil {
 		t.Errorf("bridge unusable after a panic: %v", err)
+	}
+}
+
+func TestSafelyNamesTheEventOfAPanic(t *testing.T) {
+	var logs bytes.Buffer
+	b, err := New(Config{ServerName: "irc.test", Logger: slog.New(slog.NewTextHandler(&logs, nil))}, newFakeXMPP())
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.safely(xmpp.Presence{From: "a@example.org"}, func() { panic("boom") })
+	b.safely("settle", func() { panic("bang") })
+	out := logs.String()
+	for _, want := range []string{"in=xmpp.Presence", "panic=boom", "in=settle", "panic=bang"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("log lacks %q:\n%s", want, out)
+		}
 	}
 }

@@ -334,7 +334,7 @@ func (b *Bridge) onRoster(ev xmpp.Roster) {
 	seen := make(map[string]bool, len(ev.Items))
 	// Contacts with a saved nick go first so that a newcomer cannot take
 	// it; then the order is by JID, so collisions resolve the same way.
-	items := append([]xmpp.RosterItem(nil), ev.Items...)
+	items := ev.Items // sorted in place: an event belongs to its receiver
 	sort.Slice(items, func(i, j int) bool {
 		ki, kj := bareJID(items[i].JID), bareJID(items[j].JID)
 		si, sj := b.state.Nicks[ki] != "", b.state.Nicks[kj] != ""
