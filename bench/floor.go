@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os/exec"
+	"strconv"
 	"strings"
 	"time"
 
@@ -114,6 +116,38 @@ func waitMessage(s *xmpp.Session, body string, timeout time.Duration) error {
 			return fmt.Errorf("no echo of %q", body)
 		}
 	}
+}
+
+// floorMemory runs the floorproc binary, a process that only logs in and
+// receives the roster and presences with the same session code, and returns
+// its peak RSS and its RssFile (KiB): the memory floor.
+func floorMemory(e *env, run int) (rssKiB, fileKiB int, err error) {
+	cmd := exec.Command(e.floorProc, "-jid", e.me, "-password", e.pass, "-server", e.srv.Addr,
+		"-ca", e.srv.CAFile, "-contacts", strconv.Itoa(e.n), "-resource", fmt.Sprintf("mem%d", run))
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return 0, 0, fmt.Errorf("%v: %s", err, strings.TrimSpace(stderr.String()))
+	}
+	for _, l := range strings.Split(string(out), "\n") {
+		k, v, _ := strings.Cut(l, ":")
+		f := strings.Fields(v)
+		if len(f) == 0 {
+			continue
+		}
+		n, _ := strconv.Atoi(f[0])
+		switch k {
+		case "VmHWM":
+			rssKiB = n
+		case "RssFile":
+			fileKiB = n
+		}
+	}
+	if rssKiB == 0 {
+		return 0, 0, fmt.Errorf("no VmHWM in %q", out)
+	}
+	return rssKiB, fileKiB, nil
 }
 
 func closeWithin(s *xmpp.Session, d time.Duration) {

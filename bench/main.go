@@ -26,6 +26,7 @@ type env struct {
 	srv          *prosodytest.Server
 	work         string
 	xircd        string
+	floorProc    string // the floorproc binary: the floor's memory
 	me, pass     string
 	n            int
 	peers        []*peer
@@ -113,6 +114,14 @@ func main() {
 		}
 	}
 
+	floorProc := filepath.Join(work, "floorproc")
+	build := exec.Command("go", "build", "-o", floorProc, "./bench/floorproc")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		log.Fatalf("building floorproc: %v", err)
+	}
+
 	rep := &report{runs: *runs, rtt: *rtt, tp: *tp, nomam: *nomam, command: "go run ./bench " + strings.Join(os.Args[1:], " ")}
 	switch {
 	case !*withBitlBee:
@@ -123,7 +132,7 @@ func main() {
 		rep.bitlbeeMissing = "not measured (failed, see below)"
 	}
 	for _, n := range counts {
-		rows, err := benchN(n, *runs, *rtt, *tp, *nomam, *parallel, *withBitlBee && bitlbeeInstalled(), work, bin)
+		rows, err := benchN(n, *runs, *rtt, *tp, *nomam, *parallel, *withBitlBee && bitlbeeInstalled(), work, bin, floorProc)
 		if err != nil {
 			log.Printf("N=%d: %v", n, err)
 			rep.errors = append(rep.errors, fmt.Sprintf("N=%d: %v", n, err))
@@ -141,7 +150,7 @@ func main() {
 
 // benchN sets up one server with n contacts and runs floor and gateway runs
 // times, alternating.
-func benchN(n, runs, rtt, tp int, nomam bool, parallel int, bitlbee bool, work, bin string) (s set, err error) {
+func benchN(n, runs, rtt, tp int, nomam bool, parallel int, bitlbee bool, work, bin, floorProc string) (s set, err error) {
 	s = set{n: n, loadBefore: loadAvg()}
 	defer func() { s.loadAfter = loadAvg() }()
 	t0 := time.Now()
@@ -150,7 +159,7 @@ func benchN(n, runs, rtt, tp int, nomam bool, parallel int, bitlbee bool, work, 
 		return s, err
 	}
 	defer srv.Close()
-	e := &env{srv: srv, work: work, xircd: bin, n: n, pass: "bench-password",
+	e := &env{srv: srv, work: work, xircd: bin, floorProc: floorProc, n: n, pass: "bench-password",
 		contacts: make(map[string]bool, n), nicks: make(map[string]bool, n), avail: make(map[string]bool, n),
 		rttCount: rtt, tpCount: tp, readyTimeout: 120 * time.Second, idleTimeout: 15 * time.Second}
 	if e.me, err = srv.Register("me", e.pass); err != nil {
@@ -219,8 +228,14 @@ func benchN(n, runs, rtt, tp int, nomam bool, parallel int, bitlbee bool, work, 
 		}
 		log.Printf("N=%d run %d floor: ready %v, rtt p50 %v, %d msgs in %v, lost %d", n, r,
 			f.ready.Round(time.Millisecond), pct(f.rtts, 50), tp, f.tp.Round(time.Millisecond), f.lost+f.tpLost)
-		s.floor = append(s.floor, f)
 		quiesce(e)
+		if f.rssKiB, f.fileKiB, err = floorMemory(e, r); err != nil {
+			log.Printf("N=%d run %d floor process: %v", n, r, err)
+		} else {
+			log.Printf("N=%d run %d floor process: rss %d KiB", n, r, f.rssKiB)
+			quiesce(e)
+		}
+		s.floor = append(s.floor, f)
 		g, err := gatewayRun(e, r)
 		if err != nil {
 			// Keep going: the other runs and BitlBee still say something.
