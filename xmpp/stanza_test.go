@@ -234,3 +234,19 @@ func TestNewIDUniqueAndSafe(t *testing.T) {
 		seen[id] = true
 	}
 }
+
+func TestSendRefusesStanzaOverServerLimit(t *testing.T) {
+	c := &conn{client: &goxmpp.Client{LimitMaxBytes: 16}, out: make(chan string, 1), done: make(chan struct{})}
+	if err := c.send("<message>this is too long</message>"); err == nil || !strings.Contains(err.Error(), "limit of 16") {
+		t.Fatalf("send over the limit: err = %v, want the limit named", err)
+	}
+	if len(c.out) != 0 {
+		t.Fatal("a refused stanza was queued")
+	}
+	if err := c.send("<presence/>"); err != nil {
+		t.Fatalf("send under the limit: %v", err)
+	}
+	if got := <-c.out; got != "<presence/>" {
+		t.Fatalf("queued %q", got)
+	}
+}
