@@ -118,12 +118,18 @@ func waitMessage(s *xmpp.Session, body string, timeout time.Duration) error {
 	}
 }
 
-// floorMemory runs the floorproc binary, a process that only logs in and
-// receives the roster and presences with the same session code, and returns
-// its peak RSS and its RssFile (KiB): the memory floor.
+// floorMemory runs the floorproc binary, a process that does the same work
+// as the floor client (roster and presences, round trips, a burst) with the
+// same session code, and returns its peak RSS and its RssFile (KiB): the
+// memory floor.
 func floorMemory(e *env, run int) (rssKiB, fileKiB int, err error) {
+	var to []string
+	for _, t := range e.tpTargets() {
+		to = append(to, t+"@"+e.srv.Domain)
+	}
 	cmd := exec.Command(e.floorProc, "-jid", e.me, "-password", e.pass, "-server", e.srv.Addr,
-		"-ca", e.srv.CAFile, "-contacts", strconv.Itoa(e.n), "-resource", fmt.Sprintf("mem%d", run))
+		"-ca", e.srv.CAFile, "-contacts", strconv.Itoa(e.n), "-resource", fmt.Sprintf("mem%d", run),
+		"-rtt", strconv.Itoa(e.rttCount), "-messages", strconv.Itoa(e.tpCount), "-targets", strings.Join(to, ","))
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()

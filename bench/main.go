@@ -150,6 +150,52 @@ func main() {
 
 // benchN sets up one server with n contacts and runs floor and gateway runs
 // times, alternating.
+// floorTurn measures the floor client and then the floor process's memory.
+func floorTurn(e *env, s *set, r int) error {
+	f, err := floorRun(e, r)
+	if err != nil {
+		return fmt.Errorf("run %d floor: %w", r, err)
+	}
+	log.Printf("N=%d run %d floor: ready %v, rtt p50 %v, %d msgs in %v, lost %d", e.n, r,
+		f.ready.Round(time.Millisecond), pct(f.rtts, 50), e.tpCount, f.tp.Round(time.Millisecond), f.lost+f.tpLost)
+	quiesce(e)
+	if f.rssKiB, f.fileKiB, err = floorMemory(e, r); err != nil {
+		log.Printf("N=%d run %d floor process: %v", e.n, r, err)
+	} else {
+		log.Printf("N=%d run %d floor process: rss %d KiB", e.n, r, f.rssKiB)
+	}
+	s.floor = append(s.floor, f)
+	return nil
+}
+
+// gatewayTurn measures xircd; a failure is recorded and the runs go on.
+func gatewayTurn(e *env, s *set, r int) {
+	g, err := gatewayRun(e, r)
+	if err != nil {
+		log.Printf("N=%d run %d xircd: %v", e.n, r, err)
+		s.failures = append(s.failures, fmt.Sprintf("run %d xircd: %v", r, err))
+		return
+	}
+	log.Printf("N=%d run %d xircd: ready %v (%v from connect, %d voiced), rtt p50 %v, %d msgs in %v, lost %d, rss %d KiB, cpu %v", e.n, r,
+		g.ready.Round(time.Millisecond), g.readyConn.Round(time.Millisecond), g.voiced, pct(g.rtts, 50), e.tpCount,
+		g.tp.Round(time.Millisecond), g.lost+g.tpLost, g.rssKiB, g.cpu)
+	s.gateway = append(s.gateway, g)
+}
+
+// bitlbeeTurn measures BitlBee; a failure is recorded and the runs go on.
+func bitlbeeTurn(e *env, s *set, r int) {
+	bb, err := bitlbeeRun(e, r)
+	if err != nil {
+		log.Printf("N=%d run %d bitlbee: %v", e.n, r, err)
+		s.failures = append(s.failures, fmt.Sprintf("run %d BitlBee: %v", r, err))
+		return
+	}
+	log.Printf("N=%d run %d bitlbee: ready %v (%v from connect, %d voiced), rtt p50 %v, %d msgs in %v, lost %d, rss %d KiB, cpu %v", e.n, r,
+		bb.ready.Round(time.Millisecond), bb.readyConn.Round(time.Millisecond), bb.voiced, pct(bb.rtts, 50), e.tpCount,
+		bb.tp.Round(time.Millisecond), bb.lost+bb.tpLost, bb.rssKiB, bb.cpu)
+	s.bitlbee = append(s.bitlbee, bb)
+}
+
 func benchN(n, runs, rtt, tp int, nomam bool, parallel int, bitlbee bool, work, bin, floorProc string) (s set, err error) {
 	s = set{n: n, loadBefore: loadAvg()}
 	defer func() { s.loadAfter = loadAvg() }()
@@ -222,42 +268,18 @@ func benchN(n, runs, rtt, tp int, nomam bool, parallel int, bitlbee bool, work, 
 	quiesce(e)
 
 	for r := 1; r <= runs; r++ {
-		f, err := floorRun(e, r)
-		if err != nil {
-			return s, fmt.Errorf("run %d floor: %w", r, err)
+		// The clients take turns in a rotating order, so that none of them
+		// always comes first (say, to a server whose archive grew less).
+		turns := []func() error{
+			func() error { return floorTurn(e, &s, r) },
+			func() error { gatewayTurn(e, &s, r); return nil },
 		}
-		log.Printf("N=%d run %d floor: ready %v, rtt p50 %v, %d msgs in %v, lost %d", n, r,
-			f.ready.Round(time.Millisecond), pct(f.rtts, 50), tp, f.tp.Round(time.Millisecond), f.lost+f.tpLost)
-		quiesce(e)
-		if f.rssKiB, f.fileKiB, err = floorMemory(e, r); err != nil {
-			log.Printf("N=%d run %d floor process: %v", n, r, err)
-		} else {
-			log.Printf("N=%d run %d floor process: rss %d KiB", n, r, f.rssKiB)
-			quiesce(e)
-		}
-		s.floor = append(s.floor, f)
-		g, err := gatewayRun(e, r)
-		if err != nil {
-			// Keep going: the other runs and BitlBee still say something.
-			log.Printf("N=%d run %d xircd: %v", n, r, err)
-			s.failures = append(s.failures, fmt.Sprintf("run %d xircd: %v", r, err))
-		} else {
-			log.Printf("N=%d run %d xircd: ready %v (%v from connect, %d voiced), rtt p50 %v, %d msgs in %v, lost %d, rss %d KiB, cpu %v", n, r,
-				g.ready.Round(time.Millisecond), g.readyConn.Round(time.Millisecond), g.voiced, pct(g.rtts, 50), tp,
-				g.tp.Round(time.Millisecond), g.lost+g.tpLost, g.rssKiB, g.cpu)
-			s.gateway = append(s.gateway, g)
-		}
-		quiesce(e)
 		if e.bitlbeePort != 0 {
-			bb, err := bitlbeeRun(e, r)
-			if err != nil {
-				log.Printf("N=%d run %d bitlbee: %v", n, r, err)
-				s.failures = append(s.failures, fmt.Sprintf("run %d BitlBee: %v", r, err))
-			} else {
-				log.Printf("N=%d run %d bitlbee: ready %v (%v from connect, %d voiced), rtt p50 %v, %d msgs in %v, lost %d, rss %d KiB, cpu %v", n, r,
-					bb.ready.Round(time.Millisecond), bb.readyConn.Round(time.Millisecond), bb.voiced, pct(bb.rtts, 50), tp,
-					bb.tp.Round(time.Millisecond), bb.lost+bb.tpLost, bb.rssKiB, bb.cpu)
-				s.bitlbee = append(s.bitlbee, bb)
+			turns = append(turns, func() error { bitlbeeTurn(e, &s, r); return nil })
+		}
+		for i := range turns {
+			if err := turns[(i+r-1)%len(turns)](); err != nil {
+				return s, err
 			}
 			quiesce(e)
 		}

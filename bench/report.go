@@ -106,7 +106,7 @@ func (r *report) markdown() string {
 	fmt.Fprintf(&b, "Prosody %s on loopback, %s; the user logs in with StartTLS, contacts without TLS. "+
 		"%d runs per row; each cell is the median with min–max over runs; a ratio is the gateway's median over the floor's. "+
 		"Round trips: %d sequential messages to one available contact; throughput: %d messages written at once, spread over up to 50 contacts, until the last echo is back. "+
-		"The floor's memory is that of a separate process (bench/floorproc) that only logs in with the same session code and receives the roster and presences. "+
+		"The floor's memory is that of a separate process (bench/floorproc) that does the same with the same session code: roster and presences, round trips, the burst. "+
 		"BitlBee (no SCRAM, refuses ports outside 5220–5229) logs in with PLAIN without TLS through a loopback relay in the benchmark.\n\n",
 		prosodyVersion(), mam, r.runs, r.rtt, r.tp)
 	for _, s := range r.sets {
