@@ -3,6 +3,7 @@ package xmpp_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"slices"
 	"strings"
@@ -507,4 +508,39 @@ func TestOwnPresenceSeenByAnotherSession(t *testing.T) {
 	}
 	alice.Close()
 	waitFor(t, bob, func(p xmpp.Presence) bool { return p.From == "alice@localhost/gw" && p.Type == "unavailable" })
+}
+
+// A burst goes out in batched writes: every message must arrive whole and
+// in order, a body bigger than one batch among them.
+func TestBurstArrivesWholeAndInOrder(t *testing.T) {
+	srv := prosodytest.StartT(t, prosodytest.Options{})
+	register(t, srv, "alice", "bob")
+	mutual(t, srv, "alice", "bob")
+	alice := newSession(t, srv, "alice", nil)
+	start(t, alice)
+	bob := newSession(t, srv, "bob", nil)
+	start(t, bob)
+
+	const n = 400
+	big := strings.Repeat("0123456789abcdef<&>", 3000) // 57 kB, several batches' worth
+	want := make([]string, n)
+	for i := range n {
+		want[i] = fmt.Sprintf("burst-%03d", i)
+		if i == n/2 {
+			want[i] = big
+		}
+		if _, err := alice.SendMessage(xmpp.OutMessage{To: "bob@localhost", Type: "chat", Body: want[i]}); err != nil {
+			t.Fatalf("message %d: %v", i, err)
+		}
+	}
+	for i := range n {
+		m := waitFor(t, bob, func(m xmpp.Message) bool { return m.Body != "" })
+		if m.Body != want[i] {
+			got := m.Body
+			if len(got) > 40 {
+				got = got[:40] + "…"
+			}
+			t.Fatalf("message %d: got %q (%d bytes), want %d bytes", i, got, len(m.Body), len(want[i]))
+		}
+	}
 }
