@@ -29,6 +29,11 @@ type contact struct {
 	resources []*resource
 	lastRes   string // resource the last message came from
 
+	// chatStates is what the contact's messages told of XEP-0085 support:
+	// 0 not known yet, 1 they carry chat states, -1 they do not. After a
+	// reply without one, the contact gets no more chat states from us.
+	chatStates int8
+
 	view view // what attached clients have been shown
 }
 

@@ -286,7 +286,7 @@ func (b *Bridge) handleTagmsg(s *session, r *ircd.Request) error {
 	}
 	c := b.contactByNick(r.Msg.Params[0])
 	state := typingToChatState(typing)
-	if c == nil || state == "" || !b.connected {
+	if c == nil || state == "" || !b.connected || c.chatStates < 0 {
 		return nil
 	}
 	if _, err := b.x.SendMessage(xmpp.OutMessage{To: c.target(), Type: "chat", ChatState: state}); err != nil {

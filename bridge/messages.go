@@ -166,7 +166,10 @@ func (b *Bridge) ownPrefix() *irc.Prefix {
 
 // sendChat sends the text of the user's PRIVMSG/NOTICE to c.
 func (b *Bridge) sendChat(c *contact, body string) {
-	out := xmpp.OutMessage{To: c.target(), Type: "chat", Body: body, ChatState: "active"}
+	out := xmpp.OutMessage{To: c.target(), Type: "chat", Body: body}
+	if c.chatStates >= 0 {
+		out.ChatState = "active"
+	}
 	b.sendOut(out, c)
 }
 
@@ -292,6 +295,9 @@ func (b *Bridge) onMessage(m xmpp.Message) {
 	}
 	_, res := splitResource(peer)
 	if m.Body == "" {
+		if c := b.contacts[bareJID(peer)]; c != nil && m.ChatState != "" && m.Carbon != xmpp.CarbonSent {
+			c.chatStates = 1
+		}
 		b.showChatState(m, peer)
 		return
 	}
@@ -302,6 +308,14 @@ func (b *Bridge) onMessage(m xmpp.Message) {
 	}
 	if m.Carbon != xmpp.CarbonSent && res != "" {
 		c.lastRes = res
+	}
+	if m.Carbon != xmpp.CarbonSent && m.Delay.IsZero() {
+		// XEP-0085: a live reply tells whether the contact's client
+		// takes chat states.
+		c.chatStates = -1
+		if m.ChatState != "" {
+			c.chatStates = 1
+		}
 	}
 	command := "PRIVMSG"
 	if m.Type == "headline" {

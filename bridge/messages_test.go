@@ -32,9 +32,10 @@ func TestIncomingChat(t *testing.T) {
 	h.event(xmpp.Message{From: "alice@example.org/phone", Type: "chat", Body: "/me waves"})
 	c.expect(":Alice!alice@example.org PRIVMSG me :\x01ACTION waves\x01")
 
-	// Replies go to the resource last heard from.
+	// Replies go to the resource last heard from, without a chat state:
+	// Alice's client sent none (XEP-0085).
 	c.send("PRIVMSG alice :\x01ACTION waves back\x01")
-	h.expectCalls(`message id=id1 to=alice@example.org/phone type=chat state=active body="/me waves back"`)
+	h.expectCalls(`message id=id1 to=alice@example.org/phone type=chat state= body="/me waves back"`)
 	c.expect()
 }
 
@@ -170,7 +171,7 @@ func TestUnknownSenderCanBeAnswered(t *testing.T) {
 	h.event(xmpp.Message{From: "stranger@elsewhere.net/x", Type: "chat", Body: "hi, remember me?"})
 	c.expect(":stranger!stranger@elsewhere.net PRIVMSG me :hi, remember me?")
 	c.send("PRIVMSG stranger :who are you?")
-	h.expectCalls(`message id=id1 to=stranger@elsewhere.net/x type=chat state=active body="who are you?"`)
+	h.expectCalls(`message id=id1 to=stranger@elsewhere.net/x type=chat state= body="who are you?"`)
 	if err := h.b.CheckNick("stranger"); err == nil {
 		t.Error("a temporary nick is free for the user to take")
 	}
@@ -194,6 +195,36 @@ func TestTyping(t *testing.T) {
 	h.expectCalls(
 		`message id=id1 to=alice@example.org type=chat state=composing body=""`,
 		`message id=id2 to=alice@example.org type=chat state=active body=""`,
+	)
+}
+
+// XEP-0085: the first message carries <active/>; a live reply without a
+// chat state stops them (typing included), one with a chat state resumes
+// them. Offline deliveries and archived copies say nothing about the
+// contact's current client.
+func TestChatStatesFollowTheContact(t *testing.T) {
+	h, c := online(t, "message-tags")
+	c.send("PRIVMSG Alice :first")
+	h.expectCalls(`message id=id1 to=alice@example.org type=chat state=active body="first"`)
+
+	h.event(xmpp.Message{From: "alice@example.org/old", Type: "chat", Body: "plain reply"})
+	c.expect(":Alice!alice@example.org PRIVMSG me :plain reply")
+	c.send("PRIVMSG Alice :second")
+	c.send("@+typing=active TAGMSG Alice")
+	h.expectCalls(`message id=id2 to=alice@example.org/old type=chat state= body="second"`)
+
+	h.event(xmpp.Message{From: "alice@example.org/old", Type: "chat", Body: "stored", Delay: fixedNow.Add(-time.Hour)})
+	c.expect(":Alice!alice@example.org PRIVMSG me :[2026-03-04 04:06:07] stored")
+	c.send("PRIVMSG Alice :third")
+	h.expectCalls(`message id=id3 to=alice@example.org/old type=chat state= body="third"`)
+
+	h.event(xmpp.Message{From: "alice@example.org/new", Type: "chat", Body: "new client", ChatState: "active"})
+	c.expect(":Alice!alice@example.org PRIVMSG me :new client")
+	c.send("PRIVMSG Alice :fourth")
+	c.send("@+typing=active TAGMSG Alice")
+	h.expectCalls(
+		`message id=id4 to=alice@example.org/new type=chat state=active body="fourth"`,
+		`message id=id5 to=alice@example.org/new type=chat state=composing body=""`,
 	)
 }
 
