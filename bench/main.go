@@ -168,32 +168,19 @@ func floorTurn(e *env, s *set, r int) error {
 	return nil
 }
 
-// gatewayTurn measures xircd; a failure is recorded and the runs go on.
-func gatewayTurn(e *env, s *set, r int) {
-	g, err := gatewayRun(e, r)
+// gatewayTurn measures one gateway (xircd or BitlBee) with run and adds
+// the result to *into; a failure is recorded and the runs go on.
+func gatewayTurn(e *env, s *set, r int, name string, run func(*env, int) (result, error), into *[]result) {
+	g, err := run(e, r)
 	if err != nil {
-		log.Printf("N=%d run %d xircd: %v", e.n, r, err)
-		s.failures = append(s.failures, fmt.Sprintf("run %d xircd: %v", r, err))
+		log.Printf("N=%d run %d %s: %v", e.n, r, name, err)
+		s.failures = append(s.failures, fmt.Sprintf("run %d %s: %v", r, name, err))
 		return
 	}
-	log.Printf("N=%d run %d xircd: ready %v (%v from connect, %d voiced), rtt p50 %v, %d msgs in %v, lost %d, rss %d KiB, cpu %v", e.n, r,
+	log.Printf("N=%d run %d %s: ready %v (%v from connect, %d voiced), rtt p50 %v, %d msgs in %v, lost %d, rss %d KiB, cpu %v", e.n, r, name,
 		g.ready.Round(time.Millisecond), g.readyConn.Round(time.Millisecond), g.voiced, pct(g.rtts, 50), e.tpCount,
 		g.tp.Round(time.Millisecond), g.lost+g.tpLost, g.rssKiB, g.cpu)
-	s.gateway = append(s.gateway, g)
-}
-
-// bitlbeeTurn measures BitlBee; a failure is recorded and the runs go on.
-func bitlbeeTurn(e *env, s *set, r int) {
-	bb, err := bitlbeeRun(e, r)
-	if err != nil {
-		log.Printf("N=%d run %d bitlbee: %v", e.n, r, err)
-		s.failures = append(s.failures, fmt.Sprintf("run %d BitlBee: %v", r, err))
-		return
-	}
-	log.Printf("N=%d run %d bitlbee: ready %v (%v from connect, %d voiced), rtt p50 %v, %d msgs in %v, lost %d, rss %d KiB, cpu %v", e.n, r,
-		bb.ready.Round(time.Millisecond), bb.readyConn.Round(time.Millisecond), bb.voiced, pct(bb.rtts, 50), e.tpCount,
-		bb.tp.Round(time.Millisecond), bb.lost+bb.tpLost, bb.rssKiB, bb.cpu)
-	s.bitlbee = append(s.bitlbee, bb)
+	*into = append(*into, g)
 }
 
 func benchN(n, runs, rtt, tp int, nomam bool, parallel int, bitlbee bool, work, bin, floorProc string) (s set, err error) {
@@ -272,10 +259,10 @@ func benchN(n, runs, rtt, tp int, nomam bool, parallel int, bitlbee bool, work, 
 		// always comes first (say, to a server whose archive grew less).
 		turns := []func() error{
 			func() error { return floorTurn(e, &s, r) },
-			func() error { gatewayTurn(e, &s, r); return nil },
+			func() error { gatewayTurn(e, &s, r, "xircd", gatewayRun, &s.gateway); return nil },
 		}
 		if e.bitlbeePort != 0 {
-			turns = append(turns, func() error { bitlbeeTurn(e, &s, r); return nil })
+			turns = append(turns, func() error { gatewayTurn(e, &s, r, "BitlBee", bitlbeeRun, &s.bitlbee); return nil })
 		}
 		for i := range turns {
 			if err := turns[(i+r-1)%len(turns)](); err != nil {
