@@ -200,8 +200,8 @@ func TestTyping(t *testing.T) {
 
 // XEP-0085: the first message carries <active/>; a live reply without a
 // chat state stops them (typing included), one with a chat state resumes
-// them. Offline deliveries and archived copies say nothing about the
-// contact's current client.
+// them. Offline deliveries, archived copies and headlines say nothing
+// about the contact's current client.
 func TestChatStatesFollowTheContact(t *testing.T) {
 	h, c := online(t, "message-tags")
 	c.send("PRIVMSG Alice :first")
@@ -213,7 +213,9 @@ func TestChatStatesFollowTheContact(t *testing.T) {
 	c.send("@+typing=active TAGMSG Alice")
 	h.expectCalls(`message id=id2 to=alice@example.org/old type=chat state= body="second"`)
 
-	h.event(xmpp.Message{From: "alice@example.org/old", Type: "chat", Body: "stored", Delay: fixedNow.Add(-time.Hour)})
+	h.event(xmpp.Message{From: "alice@example.org/old", Type: "headline", Body: "news", ChatState: "active"})
+	c.expect(":Alice!alice@example.org NOTICE me news")
+	h.event(xmpp.Message{From: "alice@example.org/old", Type: "chat", Body: "stored", Delay: fixedNow.Add(-time.Hour), ChatState: "active"})
 	c.expect(":Alice!alice@example.org PRIVMSG me :[2026-03-04 04:06:07] stored")
 	c.send("PRIVMSG Alice :third")
 	h.expectCalls(`message id=id3 to=alice@example.org/old type=chat state= body="third"`)
