@@ -61,56 +61,21 @@ func isClean(s string) bool {
 	return true
 }
 
-// escapeText cleans s and escapes it for XML character data.
-func escapeText(s string) string {
-	s = CleanText(s)
-	if !strings.ContainsAny(s, "&<>") {
-		return s
-	}
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		switch s[i] {
-		case '&':
-			b.WriteString("&amp;")
-		case '<':
-			b.WriteString("&lt;")
-		case '>':
-			b.WriteString("&gt;")
-		default:
-			b.WriteByte(s[i])
-		}
-	}
-	return b.String()
-}
+// The escapers of XML character data and of attribute values (in either
+// kind of quotes). TAB and LF in attributes are written as character
+// references so that attribute-value normalisation keeps them; CleanText
+// has already turned CR into LF and dropped what XML cannot carry.
+var (
+	textEscaper = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;")
+	attrEscaper = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;", `"`, "&quot;", "'", "&apos;",
+		"\n", "&#xA;", "\t", "&#x9;")
+)
 
-// escapeAttr cleans s and escapes it for an attribute value in either
-// kind of quotes; TAB and LF are written as character references so that
-// attribute-value normalisation keeps them.
-func escapeAttr(s string) string {
-	s = CleanText(s)
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		switch s[i] {
-		case '&':
-			b.WriteString("&amp;")
-		case '<':
-			b.WriteString("&lt;")
-		case '>':
-			b.WriteString("&gt;")
-		case '"':
-			b.WriteString("&quot;")
-		case '\'':
-			b.WriteString("&apos;")
-		case '\n':
-			b.WriteString("&#xA;")
-		case '\t':
-			b.WriteString("&#x9;")
-		default:
-			b.WriteByte(s[i])
-		}
-	}
-	return b.String()
-}
+// escapeText cleans s and escapes it for XML character data.
+func escapeText(s string) string { return textEscaper.Replace(CleanText(s)) }
+
+// escapeAttr cleans s and escapes it for an attribute value.
+func escapeAttr(s string) string { return attrEscaper.Replace(CleanText(s)) }
 
 var errBadStamp = errors.New("xmpp: bad XEP-0082 timestamp")
 
