@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"xircd/internal/prosodytest"
 )
 
 // bitlbeeInstalled reports whether the reference gateway can be measured.
@@ -39,7 +41,7 @@ func bitlbeeRun(e *env, run int) (result, error) {
 	if err != nil {
 		return res, err
 	}
-	port, err := freePort()
+	port, err := prosodytest.FreePort()
 	if err != nil {
 		return res, err
 	}

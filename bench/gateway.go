@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"xircd/internal/prosodytest"
 	"xircd/ircd"
 )
 
@@ -99,7 +100,7 @@ func gatewayRun(e *env, run int) (result, error) {
 	if err != nil {
 		return res, err
 	}
-	port, err := freePort()
+	port, err := prosodytest.FreePort()
 	if err != nil {
 		return res, err
 	}
@@ -391,12 +392,3 @@ func statusKiB(pid int, field string) int {
 
 // clockTicks is USER_HZ, 100 on every Linux architecture Go supports.
 const clockTicks = 100
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}

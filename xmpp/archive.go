@@ -107,39 +107,29 @@ func (s *Session) QueryArchive(ctx context.Context, q ArchiveQuery) (*ArchivePag
 	if err != nil {
 		return nil, err
 	}
-	select {
-	case iq := <-reply:
-		if iq.Type == "error" {
-			se := iq.Error.toStanzaError()
-			if se == nil {
-				se = &StanzaError{Condition: "undefined-condition"}
-			}
-			return nil, se
-		}
-		var fin struct {
-			Fin *xmlMAMFin `xml:"urn:xmpp:mam:2 fin"`
-		}
-		xml.Unmarshal(append(append([]byte("<x>"), iq.Inner...), "</x>"...), &fin)
-		page := &ArchivePage{}
-		c.mu.Lock()
-		page.Messages = col.msgs
-		c.mu.Unlock()
-		if fin.Fin != nil {
-			page.Complete = fin.Fin.Complete == "true" || fin.Fin.Complete == "1"
-			page.Last = fin.Fin.Set.Last
-		}
-		if page.Last == "" && len(page.Messages) > 0 {
-			page.Last = page.Messages[len(page.Messages)-1].StanzaID
-		}
-		return page, nil
-	case <-c.done:
-		return nil, ErrNotConnected
-	case <-ctx.Done():
-		c.mu.Lock()
-		delete(c.pending, id)
-		c.mu.Unlock()
-		return nil, ctx.Err()
+	iq, err := c.awaitIQ(ctx, id, reply)
+	if err != nil {
+		return nil, err
 	}
+	if iq.Type == "error" {
+		return nil, iq.Error.errorOf()
+	}
+	var fin struct {
+		Fin *xmlMAMFin `xml:"urn:xmpp:mam:2 fin"`
+	}
+	xml.Unmarshal(append(append([]byte("<x>"), iq.Inner...), "</x>"...), &fin)
+	page := &ArchivePage{}
+	c.mu.Lock()
+	page.Messages = col.msgs
+	c.mu.Unlock()
+	if fin.Fin != nil {
+		page.Complete = fin.Fin.Complete == "true" || fin.Fin.Complete == "1"
+		page.Last = fin.Fin.Set.Last
+	}
+	if page.Last == "" && len(page.Messages) > 0 {
+		page.Last = page.Messages[len(page.Messages)-1].StanzaID
+	}
+	return page, nil
 }
 
 // archiveResult files a MAM result message; it reports whether m was one

@@ -250,24 +250,15 @@ func (s *Session) SendIQ(ctx context.Context, to, typ, payload string) (*IQResul
 	if err != nil {
 		return nil, err
 	}
-	select {
-	case iq := <-reply:
-		res := &IQResult{From: iq.From, Type: iq.Type, Payload: iq.Inner}
-		if iq.Type == "error" {
-			res.Err = iq.Error.toStanzaError()
-			if res.Err == nil {
-				res.Err = &StanzaError{Condition: "undefined-condition"}
-			}
-		}
-		return res, nil
-	case <-c.done:
-		return nil, ErrNotConnected
-	case <-ctx.Done():
-		c.mu.Lock()
-		delete(c.pending, id)
-		c.mu.Unlock()
-		return nil, ctx.Err()
+	iq, err := c.awaitIQ(ctx, id, reply)
+	if err != nil {
+		return nil, err
 	}
+	res := &IQResult{From: iq.From, Type: iq.Type, Payload: iq.Inner}
+	if iq.Type == "error" {
+		res.Err = iq.Error.errorOf()
+	}
+	return res, nil
 }
 
 func checkWellFormed(payload string) error {

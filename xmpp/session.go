@@ -794,6 +794,22 @@ func (c *conn) requestIQ(op, to, typ, payload string, reply chan *xmlIQ) (string
 	return id, nil
 }
 
+// awaitIQ waits for the answer to the request id made with reply; when
+// ctx ends first, the request is forgotten.
+func (c *conn) awaitIQ(ctx context.Context, id string, reply chan *xmlIQ) (*xmlIQ, error) {
+	select {
+	case iq := <-reply:
+		return iq, nil
+	case <-c.done:
+		return nil, ErrNotConnected
+	case <-ctx.Done():
+		c.mu.Lock()
+		delete(c.pending, id)
+		c.mu.Unlock()
+		return nil, ctx.Err()
+	}
+}
+
 func (c *conn) handleResult(iq *xmlIQ) {
 	c.mu.Lock()
 	p := c.pending[iq.ID]
@@ -847,11 +863,7 @@ func (c *conn) handleResult(iq *xmlIQ) {
 		}
 	default:
 		if iq.Type == "error" {
-			se := iq.Error.toStanzaError()
-			if se == nil {
-				se = &StanzaError{Condition: "undefined-condition"}
-			}
-			c.s.emit(RequestFailed{ID: iq.ID, Op: p.op, Err: se})
+			c.s.emit(RequestFailed{ID: iq.ID, Op: p.op, Err: iq.Error.errorOf()})
 		}
 	}
 }

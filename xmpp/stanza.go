@@ -68,6 +68,15 @@ type xmlError struct {
 	Any  []xmlAny `xml:",any"`
 }
 
+// errorOf is the StanzaError of an error stanza, undefined-condition when
+// the stanza carries none.
+func (e *xmlError) errorOf() *StanzaError {
+	if se := e.toStanzaError(); se != nil {
+		return se
+	}
+	return &StanzaError{Condition: "undefined-condition"}
+}
+
 func (e *xmlError) toStanzaError() *StanzaError {
 	if e == nil {
 		return nil
@@ -324,10 +333,7 @@ func (m *xmlMessage) toMessage(own string, extraDelay *xmlDelay) Message {
 		}
 	}
 	if out.Type == "error" {
-		out.Error = m.Error.toStanzaError()
-		if out.Error == nil {
-			out.Error = &StanzaError{Condition: "undefined-condition"}
-		}
+		out.Error = m.Error.errorOf()
 	}
 	switch {
 	case m.MUCUser != nil && m.MUCUser.Invite != nil:
@@ -356,10 +362,7 @@ func (p *xmlPresence) toPresence() Presence {
 		out.Client = CleanText(p.Caps.Node)
 	}
 	if p.Type == "error" {
-		out.Error = p.Error.toStanzaError()
-		if out.Error == nil {
-			out.Error = &StanzaError{Condition: "undefined-condition"}
-		}
+		out.Error = p.Error.errorOf()
 	}
 	if u := p.MUCUser; u != nil {
 		mp := &MUCPresence{}

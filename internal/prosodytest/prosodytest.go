@@ -149,14 +149,14 @@ func Start(opts Options) (_ *Server, err error) {
 	if err := writeCert(s.CAFile, keyFile, []string{s.Domain, s.MUCDomain}); err != nil {
 		return nil, fmt.Errorf("prosodytest: certificate: %w", err)
 	}
-	port, err := freePort()
+	port, err := FreePort()
 	if err != nil {
 		return nil, err
 	}
 	s.Port = port
 	s.Addr = fmt.Sprintf("127.0.0.1:%d", port)
 	if opts.DirectTLS {
-		p, err := freePort()
+		p, err := FreePort()
 		if err != nil {
 			return nil, err
 		}
@@ -172,7 +172,8 @@ func Start(opts Options) (_ *Server, err error) {
 	return s, nil
 }
 
-func freePort() (int, error) {
+// FreePort returns a TCP port on 127.0.0.1 that was free a moment ago.
+func FreePort() (int, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return 0, err
