@@ -36,15 +36,9 @@ func (opArchive) isOp() {}
 // markSeen remembers the stanza id of a message shown to the user, so the
 // archive catch-up does not show it twice.
 func (b *Bridge) markSeen(id string) {
-	if id == "" || b.seen[id] {
-		return
+	if id != "" {
+		b.seen.put(id, struct{}{})
 	}
-	if len(b.seenOrder) >= maxSeenIDs {
-		delete(b.seen, b.seenOrder[0])
-		b.seenOrder = b.seenOrder[1:]
-	}
-	b.seen[id] = true
-	b.seenOrder = append(b.seenOrder, id)
 }
 
 // startCatchUp fetches, in the background, what the server archived since
@@ -87,13 +81,15 @@ func (b *Bridge) startCatchUp() {
 func (b *Bridge) onArchive(res opArchive) {
 	shown := 0
 	for _, m := range res.msgs {
-		if m.Type == "groupchat" || m.Type == "error" || m.Body == "" || b.seen[m.StanzaID] {
+		if m.Type == "groupchat" || m.Type == "error" || m.Body == "" || b.seen.has(m.StanzaID) {
 			continue
 		}
 		if b.isOwnJID(m.From) {
 			// Sent by the user: through this gateway (already shown) or
 			// from another client (shown as a carbon would be).
-			if b.sent[m.OriginID].jid != "" || b.sent[m.ID].jid != "" {
+			byOrigin, _ := b.sent.get(m.OriginID)
+			byID, _ := b.sent.get(m.ID)
+			if byOrigin.jid != "" || byID.jid != "" {
 				continue
 			}
 			m.Carbon = xmpp.CarbonSent

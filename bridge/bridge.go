@@ -92,19 +92,17 @@ type Bridge struct {
 	// why the last attempt failed.
 	downAnnounced bool
 	lastErr       string
-	lastLive      time.Time // when the stream last delivered something
-	lostAt        time.Time // lastLive when the stream was lost; zero once caught up
-	seen          map[string]bool
-	seenOrder     []string
+	lastLive      time.Time          // when the stream last delivered something
+	lostAt        time.Time          // lastLive when the stream was lost; zero once caught up
+	seen          *bounded[struct{}] // stanza ids of messages shown
 	runCtx        context.Context
 	ownJID        string
-	contacts      map[string]*contact // by bare JID (lower case)
-	byNick        map[string]*contact // by casefolded nick
-	tempOrder     []string            // keys of strangers, oldest first
-	away          string              // the user's AWAY text, "" when present
-	pending       []pendingMessage    // unsent while XMPP is down
-	sent          map[string]sentMessage
-	sentOrder     []string
+	contacts      map[string]*contact   // by bare JID (lower case)
+	byNick        map[string]*contact   // by casefolded nick
+	tempOrder     []string              // keys of strangers, oldest first
+	away          string                // the user's AWAY text, "" when present
+	pending       []pendingMessage      // unsent while XMPP is down
+	sent          *bounded[sentMessage] // by stanza id
 	backlog       []backlogEntry
 	dropped       int // backlog entries dropped since the last delivery
 	settleTimer   *time.Timer
@@ -190,8 +188,8 @@ func New(cfg Config, x XMPP) (*Bridge, error) {
 		showOffline: cfg.ShowOffline,
 		contacts:    make(map[string]*contact),
 		byNick:      make(map[string]*contact),
-		sent:        make(map[string]sentMessage),
-		seen:        make(map[string]bool),
+		sent:        newBounded[sentMessage](maxSentIDs),
+		seen:        newBounded[struct{}](maxSeenIDs),
 		settleAfter: settleDelay,
 		now:         time.Now,
 	}

@@ -230,12 +230,7 @@ func (b *Bridge) rememberSent(id, jid, body string) {
 	if id == "" {
 		return
 	}
-	if len(b.sentOrder) >= maxSentIDs {
-		delete(b.sent, b.sentOrder[0])
-		b.sentOrder = b.sentOrder[1:]
-	}
-	b.sent[id] = sentMessage{jid: jid, body: body}
-	b.sentOrder = append(b.sentOrder, id)
+	b.sent.put(id, sentMessage{jid: jid, body: body})
 }
 
 // excerpt shortens a body for notices about it.
@@ -283,7 +278,7 @@ func (b *Bridge) onMessage(m xmpp.Message) {
 	}
 	// Archived copies (see onArchive) and offline deliveries of the same
 	// message carry the same stanza id.
-	if m.StanzaID != "" && b.seen[m.StanzaID] {
+	if m.StanzaID != "" && b.seen.has(m.StanzaID) {
 		return
 	}
 	peer := m.From
@@ -357,7 +352,7 @@ func (b *Bridge) onMessageError(m xmpp.Message) {
 		reason = oneLine(m.Error.Error())
 	}
 	jid, what := m.From, "a message"
-	if sm, ok := b.sent[m.ID]; ok {
+	if sm, ok := b.sent.get(m.ID); ok {
 		jid, what = sm.jid, "your message "+excerpt(sm.body)
 	}
 	if jid == "" || b.isOwnJID(jid) {

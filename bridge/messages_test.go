@@ -410,8 +410,8 @@ func TestSentIDsAreBounded(t *testing.T) {
 		c.send("PRIVMSG Alice :x")
 	}
 	h.barrier()
-	if len(h.b.sent) != maxSentIDs || len(h.b.sentOrder) != maxSentIDs {
-		t.Errorf("%d sent ids remembered, limit %d", len(h.b.sent), maxSentIDs)
+	if h.b.sent.len() != maxSentIDs || len(h.b.sent.order) != maxSentIDs {
+		t.Errorf("%d sent ids remembered, limit %d", h.b.sent.len(), maxSentIDs)
 	}
 	// The oldest is forgotten: an error for it is still shown, without the text.
 	h.x.takeCalls()

@@ -77,12 +77,10 @@ type room struct {
 	subjectBy string
 	subjectAt time.Time
 
-	sent    map[string]bool // ids of our messages not yet reflected
-	sentIDs []string
-	recent  map[string]bool // keys of recently shown messages (see recentKey)
-	recents []string
-	lastAt  time.Time // time of the last message shown
-	pending []string  // bodies the user sent while XMPP was down
+	sent    *bounded[struct{}] // ids of our messages not yet reflected
+	recent  *bounded[struct{}] // keys of recently shown messages (see recentKey)
+	lastAt  time.Time          // time of the last message shown
+	pending []string           // bodies the user sent while XMPP was down
 }
 
 // occupant is someone in a room.

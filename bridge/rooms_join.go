@@ -57,8 +57,8 @@ func (b *Bridge) joinRoom(ch, key string) error {
 	r := &room{
 		jid: jid, key: bareJID(jid), channel: ch, password: key, nick: nick,
 		occupants: make(map[string]*occupant),
-		sent:      make(map[string]bool),
-		recent:    make(map[string]bool),
+		sent:      newBounded[struct{}](maxRoomSent),
+		recent:    newBounded[struct{}](maxRoomRecent),
 	}
 	b.rooms.byKey[r.key] = r
 	if !b.connected {

@@ -26,12 +26,7 @@ func (r *room) rememberSent(id string) {
 	if id == "" {
 		return
 	}
-	if len(r.sentIDs) >= maxRoomSent {
-		delete(r.sent, r.sentIDs[0])
-		r.sentIDs = r.sentIDs[1:]
-	}
-	r.sent[id] = true
-	r.sentIDs = append(r.sentIDs, id)
+	r.sent.put(id, struct{}{})
 }
 
 // recentKey identifies a message for spotting history repeats after a
@@ -39,12 +34,7 @@ func (r *room) rememberSent(id string) {
 func recentKey(nick, body string) string { return nick + "\x00" + body }
 
 func (r *room) rememberRecent(key string, at time.Time) {
-	if len(r.recents) >= maxRoomRecent {
-		delete(r.recent, r.recents[0])
-		r.recents = r.recents[1:]
-	}
-	r.recent[key] = true
-	r.recents = append(r.recents, key)
+	r.recent.put(key, struct{}{})
 	if at.After(r.lastAt) {
 		r.lastAt = at
 	}
@@ -66,15 +56,15 @@ func (b *Bridge) roomMessage(m xmpp.Message) {
 		return
 	}
 	own := nick != "" && nick == r.nick
-	if own && (r.sent[m.ID] || (m.OriginID != "" && r.sent[m.OriginID])) {
-		delete(r.sent, m.ID)
-		delete(r.sent, m.OriginID)
+	if own && (r.sent.has(m.ID) || (m.OriginID != "" && r.sent.has(m.OriginID))) {
+		r.sent.remove(m.ID)
+		r.sent.remove(m.OriginID)
 		r.rememberRecent(recentKey(nick, m.Body), b.now())
 		return
 	}
 	at, delayed := m.Delay, !m.Delay.IsZero()
 	key := recentKey(nick, m.Body)
-	if delayed && r.recent[key] && !at.After(r.lastAt.Add(2*time.Second)) {
+	if delayed && r.recent.has(key) && !at.After(r.lastAt.Add(2*time.Second)) {
 		return // history we showed before a rejoin
 	}
 	if !delayed {
@@ -177,8 +167,8 @@ func (b *Bridge) roomErrorMessage(r *room, m xmpp.Message) {
 		reason = oneLine(m.Error.Error())
 	}
 	what := "The room refused a request"
-	if r.sent[m.ID] {
-		delete(r.sent, m.ID)
+	if r.sent.has(m.ID) {
+		r.sent.remove(m.ID)
 		what = "Your message was not delivered"
 	}
 	if !r.shown {
