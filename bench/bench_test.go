@@ -2,6 +2,9 @@ package main
 
 import (
 	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -106,5 +109,53 @@ func TestNickSetCountsWanted(t *testing.T) {
 	s.set("y", false)
 	if s.n != 1 || s.has["b"] {
 		t.Fatalf("after removing b: n = %d, has = %v", s.n, s.has)
+	}
+}
+
+// The load tool end to end, small: a real Prosody, echo peers, the floor
+// client and process, and the real xircd binary driven over IRC. Nothing
+// here is timed; it proves that every measurement comes back and that no
+// message is lost.
+func TestBenchSmoke(t *testing.T) {
+	if _, err := exec.LookPath("prosody"); err != nil && os.Getenv("CI") == "" {
+		t.Skip("prosody is not installed (CI installs it and runs this test)")
+	}
+	work := t.TempDir()
+	bin, floorProc := filepath.Join(work, "xircd"), filepath.Join(work, "floorproc")
+	if err := buildStatic(bin, "xircd/cmd/xircd"); err != nil {
+		t.Fatal(err)
+	}
+	if err := buildStatic(floorProc, "xircd/bench/floorproc"); err != nil {
+		t.Fatal(err)
+	}
+	const n, msgs = 20, 20
+	s, err := benchN(n, 1, msgs, msgs, false, 4, false, work, bin, floorProc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(s.failures) > 0 || len(s.floor) != 1 || len(s.gateway) != 1 {
+		t.Fatalf("failures %v, %d floor and %d xircd results", s.failures, len(s.floor), len(s.gateway))
+	}
+	f, g := s.floor[0], s.gateway[0]
+	if f.ready <= 0 || g.ready <= 0 || g.readyConn <= 0 || g.voiced != s.available() {
+		t.Errorf("readiness: floor %v, xircd %v (%v from connect), %d of %d available voiced", f.ready, g.ready, g.readyConn, g.voiced, s.available())
+	}
+	for name, r := range map[string]result{"floor": f, "xircd": g} {
+		if len(r.rtts) != msgs || r.lost != 0 || r.tpLost != 0 || r.tp <= 0 {
+			t.Errorf("%s: %d round trips, %d lost, %d lost in the burst, burst %v", name, len(r.rtts), r.lost, r.tpLost, r.tp)
+		}
+		if r.rssKiB <= 0 || r.fileKiB <= 0 || r.fileKiB > r.rssKiB {
+			t.Errorf("%s: peak RSS %d KiB, of it file pages %d KiB", name, r.rssKiB, r.fileKiB)
+		}
+	}
+	if len(g.pings) != msgs || g.cpu <= 0 {
+		t.Errorf("xircd: %d PINGs answered, CPU %v", len(g.pings), g.cpu)
+	}
+	rep := &report{runs: 1, rtt: msgs, tp: msgs, sets: []set{s}, bitlbeeMissing: "not measured"}
+	md := rep.markdown()
+	for _, row := range []string{"| roster + presence ready, from start |", "| IRC hop alone: PING → PONG p50 |", "| peak RSS (VmHWM) |"} {
+		if !strings.Contains(md, row) {
+			t.Errorf("report lacks the row %q", row)
+		}
 	}
 }

@@ -105,21 +105,13 @@ func main() {
 	bin := *xircdBin
 	if bin == "" {
 		bin = filepath.Join(work, "xircd")
-		// Static, as the README builds it: without cgo the binary does not map libc.
-		build := exec.Command("go", "build", "-o", bin, "./cmd/xircd")
-		build.Env = append(os.Environ(), "CGO_ENABLED=0")
-		build.Stdout, build.Stderr = os.Stderr, os.Stderr
-		if err := build.Run(); err != nil {
-			log.Fatalf("building xircd: %v", err)
+		if err := buildStatic(bin, "xircd/cmd/xircd"); err != nil {
+			log.Fatal(err)
 		}
 	}
-
 	floorProc := filepath.Join(work, "floorproc")
-	build := exec.Command("go", "build", "-o", floorProc, "./bench/floorproc")
-	build.Env = append(os.Environ(), "CGO_ENABLED=0")
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
-		log.Fatalf("building floorproc: %v", err)
+	if err := buildStatic(floorProc, "xircd/bench/floorproc"); err != nil {
+		log.Fatal(err)
 	}
 
 	rep := &report{runs: *runs, rtt: *rtt, tp: *tp, nomam: *nomam, command: "go run ./bench " + strings.Join(os.Args[1:], " ")}
@@ -150,6 +142,18 @@ func main() {
 
 // benchN sets up one server with n contacts and runs floor and gateway runs
 // times, alternating.
+// buildStatic builds the package pkg into out without cgo, as the README
+// builds xircd: the binary then does not map libc.
+func buildStatic(out, pkg string) error {
+	build := exec.Command("go", "build", "-o", out, pkg)
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		return fmt.Errorf("building %s: %w", pkg, err)
+	}
+	return nil
+}
+
 // floorTurn measures the floor client and then the floor process's memory.
 func floorTurn(e *env, s *set, r int) error {
 	f, err := floorRun(e, r)
