@@ -12,11 +12,7 @@ import (
 )
 
 func TestQueryArchive(t *testing.T) {
-	srv := prosodytest.StartT(t, prosodytest.Options{})
-	register(t, srv, "alice", "bob")
-	mutual(t, srv, "alice", "bob")
-	s := newSession(t, srv, "alice", nil)
-	start(t, s)
+	srv, s := aliceWithBob(t)
 	bob := newPeer(t, srv, "bob", "desk")
 	before := time.Now().Add(-2 * time.Second)
 	for i := 1; i <= 3; i++ {

@@ -191,6 +191,18 @@ func register(t *testing.T, srv *prosodytest.Server, users ...string) {
 }
 
 // mutual writes rosters in which a and b are subscribed to each other.
+// aliceWithBob starts a server where alice and bob have each other in
+// their rosters, and alice's session, connected.
+func aliceWithBob(t *testing.T) (*prosodytest.Server, *xmpp.Session) {
+	t.Helper()
+	srv := prosodytest.StartT(t, prosodytest.Options{})
+	register(t, srv, "alice", "bob")
+	mutual(t, srv, "alice", "bob")
+	s := newSession(t, srv, "alice", nil)
+	start(t, s)
+	return srv, s
+}
+
 func mutual(t *testing.T, srv *prosodytest.Server, a, b string) {
 	t.Helper()
 	d := "@" + srv.Domain

@@ -164,11 +164,7 @@ func TestRosterPushFromSecondResource(t *testing.T) {
 }
 
 func TestTwoResourcesPriorities(t *testing.T) {
-	srv := prosodytest.StartT(t, prosodytest.Options{})
-	register(t, srv, "alice", "bob")
-	mutual(t, srv, "alice", "bob")
-	s := newSession(t, srv, "alice", nil)
-	start(t, s)
+	srv, s := aliceWithBob(t)
 
 	desk := newPeer(t, srv, "bob", "desk")
 	desk.send(t, "<presence><show>dnd</show><status>busy &amp; away</status><priority>5</priority><c xmlns='http://jabber.org/protocol/caps' hash='sha-1' node='https://example.org/deskclient' ver='x'/></presence>")
@@ -197,11 +193,7 @@ func TestTwoResourcesPriorities(t *testing.T) {
 }
 
 func TestChatBothWaysWithIDs(t *testing.T) {
-	srv := prosodytest.StartT(t, prosodytest.Options{})
-	register(t, srv, "alice", "bob")
-	mutual(t, srv, "alice", "bob")
-	s := newSession(t, srv, "alice", nil)
-	start(t, s)
+	srv, s := aliceWithBob(t)
 	bob := newPeer(t, srv, "bob", "desk")
 
 	id, err := s.SendMessage(xmpp.OutMessage{To: "bob@localhost", Body: "hello bob", ChatState: "active"})
@@ -256,11 +248,7 @@ func TestOfflineMessageHasDelay(t *testing.T) {
 }
 
 func TestCarbonOfMessageSentElsewhere(t *testing.T) {
-	srv := prosodytest.StartT(t, prosodytest.Options{})
-	register(t, srv, "alice", "bob")
-	mutual(t, srv, "alice", "bob")
-	s := newSession(t, srv, "alice", nil)
-	start(t, s)
+	srv, s := aliceWithBob(t)
 	// A round trip to the server after connect: carbons are enabled by now.
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -365,11 +353,7 @@ func TestAnswersIQs(t *testing.T) {
 }
 
 func TestReconnectAfterServerRestart(t *testing.T) {
-	srv := prosodytest.StartT(t, prosodytest.Options{})
-	register(t, srv, "alice", "bob")
-	mutual(t, srv, "alice", "bob")
-	s := newSession(t, srv, "alice", nil)
-	start(t, s)
+	srv, s := aliceWithBob(t)
 	if err := s.SetPresence("away", "lunch"); err != nil {
 		t.Fatal(err)
 	}
@@ -405,11 +389,7 @@ func TestReconnectAfterServerRestart(t *testing.T) {
 }
 
 func TestBodyRule(t *testing.T) {
-	srv := prosodytest.StartT(t, prosodytest.Options{})
-	register(t, srv, "alice", "bob")
-	mutual(t, srv, "alice", "bob")
-	s := newSession(t, srv, "alice", nil)
-	start(t, s)
+	srv, s := aliceWithBob(t)
 	bob := newPeer(t, srv, "bob", "desk")
 
 	// Outgoing: markup is escaped, controls and invalid UTF-8 handled.
