@@ -46,10 +46,11 @@ func (c *benchClient) Send(m *irc.Message) {
 	c.lines.Add(int64(len(ircd.FormatLines(m, nil))))
 }
 
-// benchBridge runs a bridge with n roster contacts and one attached client.
-func benchBridge(b *testing.B, n int) (*Bridge, *fakeXMPP, *benchClient) {
+// startBenchBridge runs a bridge over a fake XMPP session with one client
+// attached and the session connected; stop ends it.
+func startBenchBridge(b *testing.B, c *benchClient) (br *Bridge, x *fakeXMPP, stop func()) {
 	b.Helper()
-	x := newFakeXMPP()
+	x = newFakeXMPP()
 	br, err := New(Config{ServerName: "irc.bench"}, x)
 	if err != nil {
 		b.Fatal(err)
@@ -57,16 +58,37 @@ func benchBridge(b *testing.B, n int) (*Bridge, *fakeXMPP, *benchClient) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- br.Run(ctx) }()
-	b.Cleanup(func() { cancel(); <-done })
-	items := make([]xmpp.RosterItem, n)
-	for i := range items {
-		items[i] = xmpp.RosterItem{JID: fmt.Sprintf("peer%05d@example.org", i), Name: fmt.Sprintf("Peer %d", i), Subscription: "both"}
-	}
-	x.events <- xmpp.Connected{JID: "me@example.org/xircd"}
-	x.events <- xmpp.Roster{Items: items}
-	c := &benchClient{id: 1}
 	br.Attach(c)
+	x.events <- xmpp.Connected{JID: "me@example.org/xircd"}
+	return br, x, func() { cancel(); <-done }
+}
+
+// benchRoster returns n roster items and a presence from each contact:
+// available, and away with a status for every tenth (when away is set).
+func benchRoster(n int, away bool) ([]xmpp.RosterItem, []xmpp.Presence) {
+	items := make([]xmpp.RosterItem, n)
+	pres := make([]xmpp.Presence, n)
+	for i := range items {
+		jid := fmt.Sprintf("peer%05d@example.org", i)
+		items[i] = xmpp.RosterItem{JID: jid, Name: fmt.Sprintf("Peer %d", i), Subscription: "both"}
+		pres[i] = xmpp.Presence{From: jid + "/phone"}
+		if away && i%10 == 7 {
+			pres[i].Show, pres[i].Status = "away", "in a meeting until 3"
+		}
+	}
+	return items, pres
+}
+
+// benchBridge runs a bridge with n roster contacts and one attached client.
+func benchBridge(b *testing.B, n int) (*Bridge, *fakeXMPP, *benchClient) {
+	b.Helper()
+	c := &benchClient{id: 1}
+	br, x, stop := startBenchBridge(b, c)
+	b.Cleanup(stop)
+	items, _ := benchRoster(n, false)
+	x.events <- xmpp.Roster{Items: items}
 	br.CheckNick("barrier") // everything posted before is processed
+	c.lines.Store(0)        // count only what the benchmark itself causes
 	return br, x, c
 }
 
@@ -92,35 +114,19 @@ func BenchmarkPresenceFanOut(b *testing.B) {
 // with their presences while a client is attached.
 func BenchmarkRosterBurst(b *testing.B) {
 	const n = 1000
-	items := make([]xmpp.RosterItem, n)
-	pres := make([]xmpp.Presence, n)
-	for i := range items {
-		jid := fmt.Sprintf("peer%05d@example.org", i)
-		items[i] = xmpp.RosterItem{JID: jid, Name: fmt.Sprintf("Peer %d", i), Subscription: "both"}
-		pres[i] = xmpp.Presence{From: jid + "/phone"}
-	}
+	items, pres := benchRoster(n, false)
 	b.ReportAllocs()
 	for b.Loop() {
 		b.StopTimer()
-		x := newFakeXMPP()
-		br, err := New(Config{ServerName: "irc.bench"}, x)
-		if err != nil {
-			b.Fatal(err)
-		}
-		ctx, cancel := context.WithCancel(context.Background())
-		done := make(chan error, 1)
-		go func() { done <- br.Run(ctx) }()
-		br.Attach(&benchClient{id: 1})
+		br, x, stop := startBenchBridge(b, &benchClient{id: 1})
 		b.StartTimer()
-		x.events <- xmpp.Connected{JID: "me@example.org/xircd"}
 		x.events <- xmpp.Roster{Items: items}
 		for _, p := range pres {
 			x.events <- p
 		}
 		br.CheckNick("barrier")
 		b.StopTimer()
-		cancel()
-		<-done
+		stop()
 		b.StartTimer()
 	}
 }
@@ -196,31 +202,13 @@ func writeHeapProfile(b *testing.B, path string) {
 // and -memprofilerate=1 it writes the live heap at that point to FILE.
 func BenchmarkRosterLiveHeap(b *testing.B) {
 	const n = 5000
-	items := make([]xmpp.RosterItem, n)
-	pres := make([]xmpp.Presence, n)
-	for i := range items {
-		jid := fmt.Sprintf("peer%05d@example.org", i)
-		items[i] = xmpp.RosterItem{JID: jid, Name: fmt.Sprintf("Peer %d", i), Subscription: "both"}
-		pres[i] = xmpp.Presence{From: jid + "/phone"}
-		if i%10 == 7 {
-			pres[i].Show, pres[i].Status = "away", "in a meeting until 3"
-		}
-	}
+	items, pres := benchRoster(n, true)
 	var perContact float64
 	for b.Loop() {
 		var before, after runtime.MemStats
 		runtime.GC()
 		runtime.ReadMemStats(&before)
-		x := newFakeXMPP()
-		br, err := New(Config{ServerName: "irc.bench"}, x)
-		if err != nil {
-			b.Fatal(err)
-		}
-		ctx, cancel := context.WithCancel(context.Background())
-		done := make(chan error, 1)
-		go func() { done <- br.Run(ctx) }()
-		br.Attach(&benchClient{id: 1})
-		x.events <- xmpp.Connected{JID: "me@example.org/xircd"}
+		br, x, stop := startBenchBridge(b, &benchClient{id: 1})
 		x.events <- xmpp.Roster{Items: items}
 		for _, p := range pres {
 			x.events <- p
@@ -232,8 +220,7 @@ func BenchmarkRosterLiveHeap(b *testing.B) {
 		if path := os.Getenv("BRIDGE_HEAP_PROFILE"); path != "" {
 			writeHeapProfile(b, path)
 		}
-		cancel()
-		<-done
+		stop()
 	}
 	b.ReportMetric(perContact, "live-B/contact")
 }
