@@ -14,6 +14,9 @@
 //   - Contacts get nicks from their roster name, else the JID localpart,
 //     made valid and unique with "_2", "_3"… suffixes (in JID order, saved
 //     nicks first). Nicks and renames are saved in state_dir.
+//   - The user always gets the nick they ask for (only the service nick is
+//     refused): a contact or occupant holding it moves to the next free
+//     suffix, and the user is told (nicks.go).
 //   - Messages for the user that arrive while no client is attached are
 //     kept (Config.Backlog, oldest dropped) and replayed, with their time,
 //     to the next client that attaches.
@@ -86,7 +89,7 @@ type Bridge struct {
 	stateDirty  bool
 	showOffline bool
 	sessions    []*session
-	nick        string // the user's nick, shared by all attached clients
+	nicks       nickSpace // who holds which nick, the user's included
 	connected   bool
 	// downAnnounced: the user was told the connection is down; lastErr is
 	// why the last attempt failed.
@@ -98,7 +101,6 @@ type Bridge struct {
 	runCtx        context.Context
 	ownJID        string
 	contacts      map[string]*contact   // by bare JID (lower case)
-	byNick        map[string]*contact   // by casefolded nick
 	tempOrder     []string              // keys of strangers, oldest first
 	away          string                // the user's AWAY text, "" when present
 	pending       []pendingMessage      // unsent while XMPP is down
@@ -186,8 +188,8 @@ func New(cfg Config, x XMPP) (*Bridge, error) {
 		start:       time.Now(),
 		state:       st,
 		showOffline: cfg.ShowOffline,
+		nicks:       newNickSpace(cfg.ServiceNick),
 		contacts:    make(map[string]*contact),
-		byNick:      make(map[string]*contact),
 		sent:        newBounded[sentMessage](maxSentIDs),
 		seen:        newBounded[struct{}](maxSeenIDs),
 		settleAfter: settleDelay,
@@ -237,8 +239,9 @@ func (b *Bridge) post(o op) bool {
 	}
 }
 
-// CheckNick implements ircd.Backend: nicks of contacts and the service nick
-// are taken.
+// CheckNick implements ircd.Backend: only the service nick is refused. A
+// contact or occupant holding the nick is moved aside when the user takes
+// it (see takeUserNick).
 func (b *Bridge) CheckNick(nick string) error {
 	reply := make(chan error, 1)
 	if !b.post(opCheckNick{nick: nick, reply: reply}) {
@@ -326,37 +329,13 @@ func (b *Bridge) handleEvent(ev xmpp.Event) {
 	}
 }
 
-// checkNick reports whether the user may take nick: not the service nick,
-// not a contact's.
+// checkNick reports whether the user may take nick: any nick but the
+// service's.
 func (b *Bridge) checkNick(nick string) error {
-	f := ircd.Casefold(nick)
-	if f == ircd.Casefold(b.cfg.ServiceNick) {
+	if b.nicks.isService(nick) {
 		return &ircd.Error{Code: irc.ERR_NICKNAMEINUSE, Params: []string{nick, "Nickname is reserved for the gateway's service"}}
 	}
-	if c := b.byNick[f]; c != nil {
-		return &ircd.Error{Code: irc.ERR_NICKNAMEINUSE, Params: []string{nick, "Nickname is in use by XMPP contact " + c.jid}}
-	}
-	if b.occupantNickTaken(f) {
-		return &ircd.Error{Code: irc.ERR_NICKNAMEINUSE, Params: []string{nick, "Nickname is in use by a group chat occupant"}}
-	}
 	return nil
-}
-
-// nickTaken reports whether a folded nick is unavailable for a contact.
-func (b *Bridge) nickTaken(folded string, except *contact) bool {
-	if folded == ircd.Casefold(b.cfg.ServiceNick) || (b.nick != "" && folded == ircd.Casefold(b.nick)) {
-		return true
-	}
-	for _, s := range b.sessions {
-		if folded == ircd.Casefold(s.d.Nick()) {
-			return true
-		}
-	}
-	if b.occupantNickTaken(folded) {
-		return true
-	}
-	c := b.byNick[folded]
-	return c != nil && c != except
 }
 
 // session is one attached IRC client. It implements ircd.Session.
@@ -384,12 +363,16 @@ func (s *session) Detach(reason string) {
 
 func (b *Bridge) attach(d ircd.Downstream) *session {
 	s := &session{b: b, d: d}
-	if len(b.sessions) == 0 || b.nick == "" {
-		b.nick = d.Nick()
-	} else if d.Nick() != b.nick {
+	var movedAside []string
+	if len(b.sessions) == 0 || b.nicks.user == "" {
+		// Before the newcomer joins anything: it has not seen whoever
+		// held its nick, and a NICK from its own nick would read as its
+		// own nick change.
+		movedAside = b.takeUserNick(d.Nick())
+	} else if d.Nick() != b.nicks.user {
 		// All clients share one identity: move the newcomer to it.
-		d.Send(&irc.Message{Prefix: userPrefix(d), Command: "NICK", Params: []string{b.nick}})
-		d.SetNick(b.nick)
+		d.Send(&irc.Message{Prefix: userPrefix(d), Command: "NICK", Params: []string{b.nicks.user}})
+		d.SetNick(b.nicks.user)
 	}
 	b.sessions = append(b.sessions, s)
 	b.log.Info("client attached", "client", d.ID(), "nick", d.Nick(), "clients", len(b.sessions))
@@ -400,6 +383,9 @@ func (b *Bridge) attach(d ircd.Downstream) *session {
 			text += " (" + b.lastErr + ")"
 		}
 		b.serviceNotice(s, text+"; contacts and messages will appear once it is.")
+	}
+	for _, text := range movedAside {
+		b.announce(text, false)
 	}
 	b.joinRooms(s)
 	b.deliverBacklog(s)

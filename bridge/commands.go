@@ -90,7 +90,7 @@ func (b *Bridge) runCommand(s *session, r *ircd.Request, channel, text string) {
 		for _, l := range bodyToIRC(line, lineBudget(b.servicePrefix(), b.userNick())) {
 			target := channel
 			if target == "" {
-				target = b.nick
+				target = b.nicks.user
 			}
 			m := &irc.Message{Prefix: b.servicePrefix(), Command: "PRIVMSG", Params: []string{target, l.Text}}
 			for _, o := range b.sessions {
@@ -205,7 +205,7 @@ func (b *Bridge) nickFree(nick string, c *contact) string {
 	switch {
 	case !ircd.ValidNick(nick):
 		return "\"" + nick + "\" is not a valid nick (letters, digits and []\\`_^{|}- only, at most " + strconv.Itoa(ircd.NickLen) + " characters, not starting with a digit or -)."
-	case b.nickTaken(ircd.Casefold(nick), c):
+	case !b.nicks.free(nick, c):
 		return "The nick \"" + nick + "\" is already in use."
 	}
 	return ""

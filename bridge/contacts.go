@@ -214,10 +214,10 @@ func (b *Bridge) setNick(c *contact, nick string) {
 		return
 	}
 	old := c.prefix()
-	delete(b.byNick, ircd.Casefold(c.nick))
+	b.nicks.hold(c, c.nick, nick)
 	c.nick = nick
-	b.byNick[ircd.Casefold(nick)] = c
 	b.toAll(&irc.Message{Prefix: old, Command: "NICK", Params: []string{nick}})
+	b.renameInBacklog(old.Name, nick)
 	if c.inRoster {
 		b.state.Nicks[c.key] = nick
 		b.saveState()
@@ -233,15 +233,15 @@ func (b *Bridge) upsertContact(item xmpp.RosterItem) *contact {
 		c = &contact{jid: item.JID, key: key}
 		c.override = b.state.Overrides[key]
 		nick := b.state.Nicks[key]
-		if nick == "" || !ircd.ValidNick(nick) || b.nickTaken(ircd.Casefold(nick), nil) {
+		if nick == "" || !ircd.ValidNick(nick) || !b.nicks.free(nick, c) {
 			if c.override && nick != "" && ircd.ValidNick(nick) {
 				base = nick
 			}
-			nick = uniqueNick(base, func(f string) bool { return b.nickTaken(f, nil) })
+			nick = b.nicks.unique(base, c)
 		}
 		c.nick, c.base = nick, base
 		b.contacts[key] = c
-		b.byNick[ircd.Casefold(nick)] = c
+		b.nicks.hold(c, "", nick)
 		c.inRoster = true
 		// A saved nick that is blocked for now (say, by the user's current
 		// nick) stays saved, so the contact gets it back later.
@@ -256,15 +256,15 @@ func (b *Bridge) upsertContact(item xmpp.RosterItem) *contact {
 			c.inRoster, c.base = true, base
 			c.override = b.state.Overrides[key]
 			nick := b.state.Nicks[key]
-			if nick == "" || !ircd.ValidNick(nick) || b.nickTaken(ircd.Casefold(nick), c) {
-				nick = uniqueNick(base, func(f string) bool { return b.nickTaken(f, c) })
+			if nick == "" || !ircd.ValidNick(nick) || !b.nicks.free(nick, c) {
+				nick = b.nicks.unique(base, c)
 			}
 			b.setNick(c, nick)
 			b.state.Nicks[key] = c.nick
 			b.saveState()
 		} else if !c.override && base != c.base {
 			c.base = base
-			b.setNick(c, uniqueNick(base, func(f string) bool { return b.nickTaken(f, c) }))
+			b.setNick(c, b.nicks.unique(base, c))
 		}
 	}
 	c.name, c.groups, c.sub, c.ask = item.Name, item.Groups, item.Subscription, item.Ask
@@ -278,7 +278,7 @@ func (b *Bridge) removeContact(c *contact, reason string, forget bool) {
 	c.inRoster = false
 	b.render(c, reason)
 	delete(b.contacts, c.key)
-	delete(b.byNick, ircd.Casefold(c.nick))
+	b.nicks.release(c, c.nick)
 	if forget {
 		delete(b.state.Nicks, c.key)
 		delete(b.state.Overrides, c.key)
@@ -304,20 +304,20 @@ func (b *Bridge) tempContact(jid string) *contact {
 		b.tempOrder = b.tempOrder[1:]
 		if old != nil && !old.inRoster {
 			delete(b.contacts, old.key)
-			delete(b.byNick, ircd.Casefold(old.nick))
+			b.nicks.release(old, old.nick)
 		}
 	}
 	b.tempOrder = append(b.tempOrder, key)
 	c := &contact{jid: bare, key: key}
 	c.base = baseNick("", bare)
-	c.nick = uniqueNick(c.base, func(f string) bool { return b.nickTaken(f, nil) })
+	c.nick = b.nicks.unique(c.base, c)
 	b.contacts[key] = c
-	b.byNick[ircd.Casefold(c.nick)] = c
+	b.nicks.hold(c, "", c.nick)
 	return c
 }
 
 // contactByNick finds a contact by nick (any case).
-func (b *Bridge) contactByNick(nick string) *contact { return b.byNick[ircd.Casefold(nick)] }
+func (b *Bridge) contactByNick(nick string) *contact { return b.nicks.contact(nick) }
 
 // contactByRef finds a contact by nick or by JID.
 func (b *Bridge) contactByRef(ref string) *contact {

@@ -48,13 +48,9 @@ func (b *Bridge) isControl(name string) bool {
 	return ircd.Casefold(name) == ircd.Casefold(b.cfg.ControlChannel)
 }
 
-func (b *Bridge) isService(nick string) bool {
-	return ircd.Casefold(nick) == ircd.Casefold(b.cfg.ServiceNick)
-}
+func (b *Bridge) isService(nick string) bool { return b.nicks.isService(nick) }
 
-func (b *Bridge) isUser(nick string) bool {
-	return b.nick != "" && ircd.Casefold(nick) == ircd.Casefold(b.nick)
-}
+func (b *Bridge) isUser(nick string) bool { return b.nicks.isUser(nick) }
 
 func (b *Bridge) topic() string {
 	jid := b.ownJID
@@ -558,7 +554,7 @@ func (b *Bridge) handleIson(s *session, r *ircd.Request) error {
 		for _, nick := range strings.Fields(p) {
 			switch {
 			case b.isUser(nick):
-				on = append(on, b.nick)
+				on = append(on, b.nicks.user)
 			case b.isService(nick):
 				on = append(on, b.cfg.ServiceNick)
 			default:
@@ -734,7 +730,9 @@ func (b *Bridge) handleAway(s *session, r *ircd.Request) error {
 	return nil
 }
 
-// NICK <nick>: the nick is shared by every attached client.
+// NICK <nick>: the nick is shared by every attached client. A contact or
+// occupant holding it is renamed first, while the clients still have the
+// old nick, so that its NICK cannot read as theirs.
 func (b *Bridge) handleNick(s *session, r *ircd.Request) error {
 	nick := r.Msg.Params[0]
 	if !ircd.ValidNick(nick) {
@@ -746,8 +744,9 @@ func (b *Bridge) handleNick(s *session, r *ircd.Request) error {
 	if err := b.checkNick(nick); err != nil {
 		return err
 	}
-	b.roomsNickChanged(b.nick, nick)
-	b.nick = nick
+	old := b.nicks.user
+	movedAside := b.takeUserNick(nick)
+	b.roomsNickChanged(old, nick)
 	for _, o := range b.sessions {
 		m := &irc.Message{Prefix: userPrefix(o.d), Command: "NICK", Params: []string{nick}}
 		if o == s {
@@ -756,6 +755,9 @@ func (b *Bridge) handleNick(s *session, r *ircd.Request) error {
 			o.send(m)
 		}
 		o.d.SetNick(nick)
+	}
+	for _, text := range movedAside {
+		b.announce(text, false)
 	}
 	return nil
 }

@@ -148,10 +148,10 @@ func (b *Bridge) queryNotice(c *contact, text string) {
 
 // userNick is the user's nick, or "*" before any client attached.
 func (b *Bridge) userNick() string {
-	if b.nick == "" {
+	if b.nicks.user == "" {
 		return "*"
 	}
-	return b.nick
+	return b.nicks.user
 }
 
 // ownPrefix is the user's own hostmask for messages shown as sent by the
@@ -401,4 +401,18 @@ func (b *Bridge) answerCTCP(r *ircd.Request, from *irc.Prefix, q ctcp, clientInf
 	}
 	reply = strings.TrimSpace(cleanText(reply))
 	r.Reply(&irc.Message{Prefix: from, Command: "NOTICE", Params: []string{r.Client.Nick(), "\x01" + reply + "\x01"}})
+}
+
+// renameInBacklog makes kept messages from nick old come from nick, so
+// that the replay names whoever is behind them now.
+func (b *Bridge) renameInBacklog(old, nick string) {
+	for i, e := range b.backlog {
+		if p := e.msg.Prefix; !e.fromUser && p != nil && ircd.Casefold(p.Name) == ircd.Casefold(old) {
+			renamed := *p
+			renamed.Name = nick
+			m := e.msg.Copy()
+			m.Prefix = &renamed
+			b.backlog[i].msg = m
+		}
+	}
 }

@@ -27,8 +27,9 @@ import (
 //     contact is that contact's nick;
 //   - any other occupant gets its room nick made valid (as for contacts),
 //     with "_2", "_3"… when that nick is already held by anyone (contact,
-//     user, service, an occupant of any room). Contacts and the user cannot
-//     take a nick an occupant holds while it is there.
+//     user, service, an occupant of any room). Contacts cannot take a nick
+//     an occupant holds while it is there; the user can, and the occupant
+//     moves to a suffix (see nickSpace).
 
 // roomsXMPP is implemented by sessions that can join group chats;
 // *xmpp.Session does.
@@ -106,9 +107,7 @@ func (opCall) isOp() {}
 
 // roomSet is the group chat state of the bridge, owned by Run.
 type roomSet struct {
-	byKey  map[string]*room     // by bareJID
-	byNick map[string]*occupant // IRC nick (folded) of non-contact occupants
-	rooms  map[*occupant]*room  // the room of each occupant in byNick
+	byKey map[string]*room // by bareJID
 	// autojoined: the bookmarks were fetched once; later connections
 	// rejoin the rooms the user is in instead.
 	autojoined bool
@@ -117,8 +116,6 @@ type roomSet struct {
 func (rs *roomSet) init() {
 	if rs.byKey == nil {
 		rs.byKey = make(map[string]*room)
-		rs.byNick = make(map[string]*occupant)
-		rs.rooms = make(map[*occupant]*room)
 	}
 }
 
@@ -183,18 +180,13 @@ func (b *Bridge) sortedRooms() []*room {
 	return rs
 }
 
-// occupantNickTaken reports whether an occupant holds the folded nick.
-func (b *Bridge) occupantNickTaken(folded string) bool {
-	return b.rooms.byNick[folded] != nil
-}
-
 // occupantByNick finds a non-contact occupant by IRC nick, with its room.
 func (b *Bridge) occupantByNick(nick string) (*occupant, *room) {
-	o := b.rooms.byNick[ircd.Casefold(nick)]
+	o := b.nicks.occupant(nick)
 	if o == nil {
 		return nil, nil
 	}
-	return o, b.rooms.rooms[o]
+	return o, o.room
 }
 
 // occupantContact is the roster contact an occupant is, if any.
@@ -234,7 +226,7 @@ func (b *Bridge) ircNick(o *occupant) string {
 	}
 	if o.irc == "" {
 		// A contact who left the roster while in the room.
-		b.assignNick(o.room, o)
+		b.assignNick(o)
 	}
 	return o.irc
 }
@@ -263,13 +255,13 @@ func (b *Bridge) strangerPrefix(r *room, nick string) *irc.Prefix {
 	if base == "" {
 		base = "occupant"
 	}
-	name := uniqueNick(base, func(f string) bool { return b.nickTaken(f, nil) })
+	name := b.nicks.unique(base, nil)
 	local, domain := splitJID(r.jid)
 	return &irc.Prefix{Name: name, User: maskPart(local), Host: maskPart(domain)}
 }
 
 // assignNick gives a non-contact occupant an IRC nick and registers it.
-func (b *Bridge) assignNick(r *room, o *occupant) {
+func (b *Bridge) assignNick(o *occupant) {
 	b.releaseNick(o)
 	if o.self || b.occupantContact(o) != nil {
 		return
@@ -278,17 +270,13 @@ func (b *Bridge) assignNick(r *room, o *occupant) {
 	if base == "" {
 		base = "occupant"
 	}
-	o.irc = uniqueNick(base, func(f string) bool { return b.nickTaken(f, nil) })
-	b.rooms.byNick[ircd.Casefold(o.irc)] = o
-	b.rooms.rooms[o] = r
+	o.irc = b.nicks.unique(base, o)
+	b.nicks.hold(o, "", o.irc)
 }
 
 // releaseNick frees the occupant's IRC nick.
 func (b *Bridge) releaseNick(o *occupant) {
-	if o.irc != "" && b.rooms.byNick[ircd.Casefold(o.irc)] == o {
-		delete(b.rooms.byNick, ircd.Casefold(o.irc))
-	}
-	delete(b.rooms.rooms, o)
+	b.nicks.release(o, o.irc)
 	o.irc = ""
 }
 

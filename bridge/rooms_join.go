@@ -173,7 +173,7 @@ func (b *Bridge) roomPresence(p xmpp.Presence) {
 	}
 	o.affiliation, o.role, o.self = p.MUC.Affiliation, p.MUC.Role, self
 	if isNew {
-		b.assignNick(r, o)
+		b.assignNick(o)
 	}
 	if r.shown && !(self && r.joining) {
 		if isNew && !self {
@@ -289,7 +289,7 @@ func (b *Bridge) occupantLeft(r *room, nick string, self bool, p xmpp.Presence) 
 			return
 		}
 		old := b.occupantPrefix(r, o)
-		b.assignNick(r, o)
+		b.assignNick(o)
 		if r.shown && old.Name != o.irc {
 			b.toRoom(&irc.Message{Prefix: old, Command: "NICK", Params: []string{o.irc}})
 		}

@@ -13,7 +13,9 @@ type Backend interface {
 	// CheckNick is asked before a client registers with nick, and before a
 	// registered client's NICK is dispatched to its Session. It returns nil
 	// when the nick may be used, or an *Error (usually 433 ERR_NICKNAMEINUSE)
-	// when the backend owns that name (a contact, an occupant, its service nick).
+	// for a name the user may never have (the backend's service nick). A name
+	// the backend only lends to others (a contact, an occupant) is allowed:
+	// the backend moves its holder aside in Attach or in the NICK handler.
 	CheckNick(nick string) error
 
 	// Attach is called once a client has registered and received its welcome

@@ -1,0 +1,113 @@
+package bridge
+
+import (
+	"gopkg.in/irc.v4"
+
+	"xircd/ircd"
+)
+
+// nickSpace is the gateway's one IRC nick namespace, and the only place
+// that decides whether a nick is free. Its holders:
+//   - the service nick, reserved: nobody else ever gets it;
+//   - the user's nick, shared by every attached client: the user always
+//     gets the nick they ask for, whoever held it is moved aside
+//     (Bridge.takeUserNick), and a newcomer whose name it is gets a suffix;
+//   - contacts (roster contacts and strangers who wrote) and the room
+//     occupants that are neither the user nor a contact, one nick each.
+//
+// Nicks compare under ircd.Casefold.
+type nickSpace struct {
+	service string                // the service nick as configured
+	user    string                // the user's nick; "" until a client attaches
+	holders map[string]nickHolder // by folded nick
+}
+
+// nickHolder is a contact or an occupant: someone other than the user and
+// the service who holds a nick.
+type nickHolder interface{ holdsNick() }
+
+func (*contact) holdsNick()  {}
+func (*occupant) holdsNick() {}
+
+func newNickSpace(service string) nickSpace {
+	return nickSpace{service: service, holders: make(map[string]nickHolder)}
+}
+
+// isService reports whether nick is the service nick.
+func (ns *nickSpace) isService(nick string) bool {
+	return ircd.Casefold(nick) == ircd.Casefold(ns.service)
+}
+
+// isUser reports whether nick is the user's.
+func (ns *nickSpace) isUser(nick string) bool {
+	return ns.user != "" && ircd.Casefold(nick) == ircd.Casefold(ns.user)
+}
+
+// holder returns who other than the user and the service holds nick, or nil.
+func (ns *nickSpace) holder(nick string) nickHolder { return ns.holders[ircd.Casefold(nick)] }
+
+// contact returns the contact holding nick, or nil.
+func (ns *nickSpace) contact(nick string) *contact {
+	c, _ := ns.holder(nick).(*contact)
+	return c
+}
+
+// occupant returns the occupant holding nick, or nil.
+func (ns *nickSpace) occupant(nick string) *occupant {
+	o, _ := ns.holder(nick).(*occupant)
+	return o
+}
+
+// free reports whether h may take nick: it is not the service's, not the
+// user's, and held by nobody but h. h may be nil.
+func (ns *nickSpace) free(nick string, h nickHolder) bool {
+	if ns.isService(nick) || ns.isUser(nick) {
+		return false
+	}
+	held := ns.holder(nick)
+	return held == nil || held == h
+}
+
+// unique returns the first of base, base_2, base_3… (see uniqueNick) that
+// h may take. base must be a valid nick.
+func (ns *nickSpace) unique(base string, h nickHolder) string {
+	return uniqueNick(base, func(folded string) bool { return !ns.free(folded, h) })
+}
+
+// hold moves h from the nick old ("" for none) to nick. Callers check
+// with free first.
+func (ns *nickSpace) hold(h nickHolder, old, nick string) {
+	ns.release(h, old)
+	ns.holders[ircd.Casefold(nick)] = h
+}
+
+// release frees nick if h holds it.
+func (ns *nickSpace) release(h nickHolder, nick string) {
+	if f := ircd.Casefold(nick); nick != "" && ns.holders[f] == h {
+		delete(ns.holders, f)
+	}
+}
+
+// takeUserNick makes nick the user's. A contact or occupant holding it is
+// moved to the first free suffix of it; attached clients see it change
+// nick (so callers take the nick before any client is shown as the user
+// with it), and a contact's new nick is saved. It returns the notices that
+// tell the user why.
+func (b *Bridge) takeUserNick(nick string) []string {
+	b.nicks.user = nick
+	why := ": " + nick + " is your own nick."
+	switch h := b.nicks.holder(nick).(type) {
+	case *contact:
+		b.setNick(h, b.nicks.unique(h.nick, h))
+		return []string{h.jid + " is now " + h.nick + why}
+	case *occupant:
+		r := h.room
+		old := b.occupantPrefix(r, h)
+		b.assignNick(h)
+		if r.shown {
+			b.toRoom(&irc.Message{Prefix: old, Command: "NICK", Params: []string{h.irc}})
+		}
+		return []string{oneLine(h.nick) + " in " + r.channel + " is now " + h.irc + why}
+	}
+	return nil
+}
