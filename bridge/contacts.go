@@ -243,9 +243,10 @@ func (b *Bridge) upsertContact(item xmpp.RosterItem) *contact {
 		b.contacts[key] = c
 		b.nicks.hold(c, "", nick)
 		c.inRoster = true
-		// A saved nick that is blocked for now (say, by the user's current
-		// nick) stays saved, so the contact gets it back later.
-		if b.state.Nicks[key] == "" {
+		// A saved nick that is blocked for now (say, by an occupant) stays
+		// saved, so the contact gets it back later; the user's nick is the
+		// user's, so one blocked by it is replaced, as takeUserNick would.
+		if saved := b.state.Nicks[key]; saved == "" || b.nicks.isUser(saved) {
 			b.state.Nicks[key] = nick
 			b.saveState()
 		}

@@ -46,6 +46,31 @@ func TestRegisterWithContactsNick(t *testing.T) {
 	}
 }
 
+func TestSavedNickThatIsTheUsersIsReplaced(t *testing.T) {
+	dir := t.TempDir()
+	h := newHarness(t, Config{StateDir: dir})
+	h.connect(item("carol@example.org", "carol"))
+	h.stop()
+	// After a restart the client attaches before the roster arrives: the
+	// saved nick is the user's, so the contact's suffixed nick is saved
+	// instead and stays the same whatever comes first next time.
+	h = newHarness(t, Config{StateDir: dir})
+	c := h.attach("carol")
+	c.take()
+	h.connect(item("carol@example.org", "carol"))
+	if got := h.b.contacts["carol@example.org"].nick; got != "carol_2" {
+		t.Errorf("contact is %q, want carol_2", got)
+	}
+	h.stop()
+	st, err := loadState(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := st.Nicks["carol@example.org"]; got != "carol_2" {
+		t.Errorf("saved nick %q, want carol_2", got)
+	}
+}
+
 func TestLaterClientKeepsSharedNick(t *testing.T) {
 	h := newHarness(t, Config{})
 	h.connect(item("carol@example.org", "carol"))
