@@ -48,10 +48,6 @@ func (b *Bridge) isControl(name string) bool {
 	return ircd.Casefold(name) == ircd.Casefold(b.cfg.ControlChannel)
 }
 
-func (b *Bridge) isService(nick string) bool { return b.nicks.isService(nick) }
-
-func (b *Bridge) isUser(nick string) bool { return b.nicks.isUser(nick) }
-
 func (b *Bridge) topic() string {
 	jid := b.ownJID
 	if jid == "" {
@@ -210,7 +206,7 @@ func (b *Bridge) privmsgTarget(s *session, r *ircd.Request, target, text string,
 		}
 		b.runCommand(s, r, target, text)
 		return nil
-	case b.isService(target):
+	case b.nicks.isService(target):
 		b.echo(s, r, b.cfg.ServiceNick, text)
 		if notice {
 			return nil
@@ -459,7 +455,7 @@ func (b *Bridge) handleWhois(s *session, r *ircd.Request) error {
 func (b *Bridge) whois(s *session, r *ircd.Request, nick string) {
 	ch := b.cfg.ControlChannel
 	switch {
-	case b.isUser(nick):
+	case b.nicks.isUser(nick):
 		p := userPrefix(s.d)
 		r.Numeric(irc.RPL_WHOISUSER, p.Name, p.User, p.Host, "*", b.x.JID())
 		if s.inControl {
@@ -470,7 +466,7 @@ func (b *Bridge) whois(s *session, r *ircd.Request, nick string) {
 			r.Numeric(irc.RPL_AWAY, p.Name, b.away)
 		}
 		return
-	case b.isService(nick):
+	case b.nicks.isService(nick):
 		p := b.servicePrefix()
 		r.Numeric(irc.RPL_WHOISUSER, p.Name, p.User, p.Host, "*", "xircd gateway service")
 		r.Numeric(irc.RPL_WHOISCHANNELS, p.Name, "@"+ch)
@@ -553,9 +549,9 @@ func (b *Bridge) handleIson(s *session, r *ircd.Request) error {
 	for _, p := range r.Msg.Params {
 		for _, nick := range strings.Fields(p) {
 			switch {
-			case b.isUser(nick):
+			case b.nicks.isUser(nick):
 				on = append(on, b.nicks.user)
-			case b.isService(nick):
+			case b.nicks.isService(nick):
 				on = append(on, b.cfg.ServiceNick)
 			default:
 				if c := b.contactByNick(nick); c != nil && (len(c.resources) > 0 || c.view.shown) {
@@ -639,7 +635,7 @@ func (b *Bridge) handleMode(s *session, r *ircd.Request) error {
 	case strings.HasPrefix(target, "&") || strings.HasPrefix(target, "#"):
 		return errNoSuchChannel(target)
 	case ircd.Casefold(target) != ircd.Casefold(s.d.Nick()):
-		if b.contactByNick(target) != nil || b.isService(target) {
+		if b.contactByNick(target) != nil || b.nicks.isService(target) {
 			return &ircd.Error{Code: irc.ERR_USERSDONTMATCH, Params: []string{"Can't change mode for other users"}}
 		}
 		return errNoSuchNick(target)
