@@ -170,3 +170,40 @@ func TestOccupantsAndUsersNick(t *testing.T) {
 		":irc.test 366 bob #room :End of /NAMES list",
 	)
 }
+
+func TestNickSpace(t *testing.T) {
+	ns := newNickSpace("xircd")
+	ns.user = "Me"
+	alice, bob := &contact{}, &occupant{}
+	ns.hold(alice, "", "Alice")
+	ns.hold(bob, "", "bob")
+	for _, tc := range []struct {
+		nick string
+		h    nickHolder
+		free bool
+	}{
+		{"XIRCD", nil, false}, // the service's, for everyone
+		{"xircd", alice, false},
+		{"me", nil, false},     // the user's
+		{"alice", nil, false},  // held, any case
+		{"ALICE", alice, true}, // by the one asking
+		{"alice", bob, false},
+		{"bob", alice, false},
+		{"carol", nil, true},
+	} {
+		if got := ns.free(tc.nick, tc.h); got != tc.free {
+			t.Errorf("free(%q, %v) = %v, want %v", tc.nick, tc.h, got, tc.free)
+		}
+	}
+	if got := ns.unique("alice", bob); got != "alice_2" {
+		t.Errorf("unique(alice) = %q, want alice_2", got)
+	}
+	if got := ns.unique("me", nil); got != "me_2" {
+		t.Errorf("unique(me) = %q, want me_2", got)
+	}
+	ns.hold(alice, "Alice", "ally")
+	ns.release(bob, "ally") // not bob's: stays
+	if ns.contact("ALLY") != alice || ns.holder("alice") != nil || ns.occupant("bob") != bob || ns.contact("bob") != nil {
+		t.Errorf("holders after moves: %v", ns.holders)
+	}
+}
