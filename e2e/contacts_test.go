@@ -139,13 +139,29 @@ func TestTwoClientsAttached(t *testing.T) {
 	if m.Prefix.Name != "me" || m.Param(0) != "alice" {
 		t.Errorf("client two saw %q", m.String())
 	}
-	// echo-message: the sender with the cap sees its own message once.
+	// echo-message: the sender with the cap sees its own message too.
 	two.send("PRIVMSG alice :sent from client two")
 	alice.expectMessage("sent from client two")
 	two.expect(func(m *irc.Message) bool { return m.Command == "PRIVMSG" && m.Trailing() == "sent from client two" })
 	one.expect(func(m *irc.Message) bool { return m.Command == "PRIVMSG" && m.Trailing() == "sent from client two" })
-	two.roundtrip()
-	if n := len(two.all(func(m *irc.Message) bool { return m.Trailing() == "sent from client two" })); n != 0 {
-		t.Errorf("client two saw its message %d more times", n)
+
+	// Each client saw each message once: client one, without echo-message,
+	// not its own.
+	for _, tc := range []struct {
+		name   string
+		c      *ircClient
+		text   string
+		wanted int
+	}{
+		{"one", one, "to both of you", 1},
+		{"two", two, "to both of you", 1},
+		{"one", one, "sent from client one", 0},
+		{"two", two, "sent from client one", 1},
+		{"one", one, "sent from client two", 1},
+		{"two", two, "sent from client two", 1},
+	} {
+		if n := tc.c.count(func(m *irc.Message) bool { return m.Command == "PRIVMSG" && m.Trailing() == tc.text }); n != tc.wanted {
+			t.Errorf("client %s saw %q %d times, want %d", tc.name, tc.text, n, tc.wanted)
+		}
 	}
 }

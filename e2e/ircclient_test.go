@@ -13,16 +13,24 @@ import (
 )
 
 // ircClient is a minimal IRC client for tests: it writes raw lines and lets
-// the test wait for the messages it expects, keeping everything it has read.
+// the test wait for the messages it expects. It keeps the whole transcript,
+// so a test can count over everything the server sent, not only what is left
+// after its last expect.
 type ircClient struct {
 	t    testing.TB
 	conn net.Conn
 
-	mu    sync.Mutex
-	cond  *sync.Cond
-	lines []*irc.Message
-	raw   []string
-	err   error
+	mu       sync.Mutex
+	cond     *sync.Cond
+	received []receivedLine // every line, in the order it arrived
+	next     int            // index in received of the first line expect has not passed
+	err      error
+}
+
+// receivedLine is one line from the server; msg is nil when it does not parse.
+type receivedLine struct {
+	raw string
+	msg *irc.Message
 }
 
 const waitTimeout = 20 * time.Second
@@ -33,6 +41,11 @@ func dialIRC(t testing.TB, addr string) *ircClient {
 	if err != nil {
 		t.Fatalf("dial %s: %v", addr, err)
 	}
+	return newIRCClient(t, conn)
+}
+
+// newIRCClient starts reading from conn, which is closed at the end of the test.
+func newIRCClient(t testing.TB, conn net.Conn) *ircClient {
 	c := &ircClient{t: t, conn: conn}
 	c.cond = sync.NewCond(&c.mu)
 	go c.readLoop()
@@ -52,13 +65,13 @@ func (c *ircClient) readLoop() {
 			return
 		}
 		line = strings.TrimRight(line, "\r\n")
-		c.raw = append(c.raw, line)
-		if m, perr := irc.ParseMessage(line); perr == nil {
-			if m.Command == "PING" {
-				fmt.Fprintf(c.conn, "PONG :%s\r\n", m.Trailing())
-			}
-			c.lines = append(c.lines, m)
+		m, perr := irc.ParseMessage(line)
+		if perr != nil {
+			m = nil
+		} else if m.Command == "PING" {
+			fmt.Fprintf(c.conn, "PONG :%s\r\n", m.Trailing())
 		}
+		c.received = append(c.received, receivedLine{raw: line, msg: m})
 		c.cond.Broadcast()
 		c.mu.Unlock()
 	}
@@ -89,8 +102,9 @@ func (c *ircClient) register(nick string, caps ...string) {
 	c.expect(func(m *irc.Message) bool { return m.Command == "376" || m.Command == "422" })
 }
 
-// expect waits for the next message, after the ones already consumed by an
-// earlier expect, that matches; it fails the test after waitTimeout.
+// expect waits for the next message, after the ones an earlier expect has
+// passed, that matches; it fails the test after waitTimeout. The lines it
+// skips stay in the transcript for count.
 func (c *ircClient) expect(match func(*irc.Message) bool) *irc.Message {
 	c.t.Helper()
 	deadline := time.Now().Add(waitTimeout)
@@ -98,11 +112,10 @@ func (c *ircClient) expect(match func(*irc.Message) bool) *irc.Message {
 	defer timer.Stop()
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	for i := 0; ; {
-		for ; i < len(c.lines); i++ {
-			if match(c.lines[i]) {
-				m := c.lines[i]
-				c.lines = append(c.lines[:0:0], c.lines[i+1:]...)
+	for {
+		for ; c.next < len(c.received); c.next++ {
+			if m := c.received[c.next].msg; m != nil && match(m) {
+				c.next++
 				return m
 			}
 		}
@@ -116,7 +129,12 @@ func (c *ircClient) expect(match func(*irc.Message) bool) *irc.Message {
 // expectLine waits for a message whose raw text, without tags, contains all parts.
 func (c *ircClient) expectLine(parts ...string) *irc.Message {
 	c.t.Helper()
-	return c.expect(func(m *irc.Message) bool {
+	return c.expect(lineWith(parts...))
+}
+
+// lineWith matches a message whose raw text, without tags, contains all parts.
+func lineWith(parts ...string) func(*irc.Message) bool {
+	return func(m *irc.Message) bool {
 		s := stripTags(m)
 		for _, p := range parts {
 			if !strings.Contains(s, p) {
@@ -124,20 +142,25 @@ func (c *ircClient) expectLine(parts ...string) *irc.Message {
 			}
 		}
 		return true
-	})
+	}
 }
 
-// none reports every message received so far that matches, without consuming.
-func (c *ircClient) all(match func(*irc.Message) bool) []*irc.Message {
+// count makes a PING/PONG round trip, so that every line the server sent
+// before it has arrived, and then counts the messages of the whole
+// transcript that match, including those expect has passed. Like
+// roundtrip, it moves expect past everything received so far.
+func (c *ircClient) count(match func(*irc.Message) bool) int {
+	c.t.Helper()
+	c.roundtrip()
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	var out []*irc.Message
-	for _, m := range c.lines {
-		if match(m) {
-			out = append(out, m)
+	n := 0
+	for _, l := range c.received {
+		if l.msg != nil && match(l.msg) {
+			n++
 		}
 	}
-	return out
+	return n
 }
 
 // roundtrip sends a PING with a unique token and waits for its PONG: every
@@ -149,18 +172,24 @@ func (c *ircClient) roundtrip() {
 	c.expect(func(m *irc.Message) bool { return m.Command == "PONG" && m.Trailing() == tok })
 }
 
+// rawLines returns every line received so far, as sent, in order.
 func (c *ircClient) rawLines() []string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return append([]string(nil), c.raw...)
+	out := make([]string, len(c.received))
+	for i, l := range c.received {
+		out[i] = l.raw
+	}
+	return out
 }
 
 func (c *ircClient) recentLocked() string {
-	from := 0
-	if len(c.raw) > 40 {
-		from = len(c.raw) - 40
+	from := max(0, len(c.received)-40)
+	var b strings.Builder
+	for _, l := range c.received[from:] {
+		b.WriteString("  " + l.raw + "\n")
 	}
-	return "  " + strings.Join(c.raw[from:], "\n  ")
+	return b.String()
 }
 
 func stripTags(m *irc.Message) string {

@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 
 	"gopkg.in/irc.v4"
@@ -36,11 +35,7 @@ func TestIRCOverTLSWithPassword(t *testing.T) {
 		if err != nil {
 			t.Fatalf("TLS dial: %v", err)
 		}
-		c := &ircClient{t: t, conn: conn}
-		c.cond = sync.NewCond(&c.mu)
-		go c.readLoop()
-		t.Cleanup(func() { conn.Close() })
-		return c
+		return newIRCClient(t, conn)
 	}
 
 	c := dial()
