@@ -44,13 +44,46 @@ func dialIRC(t testing.TB, addr string) *ircClient {
 	return newIRCClient(t, conn)
 }
 
-// newIRCClient starts reading from conn, which is closed at the end of the test.
+// newIRCClient starts reading from conn. At the end of the test conn is
+// closed and every line received is checked against IRC's line limits.
 func newIRCClient(t testing.TB, conn net.Conn) *ircClient {
 	c := &ircClient{t: t, conn: conn}
 	c.cond = sync.NewCond(&c.mu)
 	go c.readLoop()
-	t.Cleanup(func() { conn.Close() })
+	t.Cleanup(func() {
+		conn.Close()
+		for _, raw := range c.rawLines() {
+			if err := lineLimitError(raw); err != nil {
+				t.Errorf("%v: %.300q", err, raw)
+			}
+		}
+	})
 	return c
+}
+
+// IRC's line limits: the tag section, with its leading '@' and its trailing
+// space, at most 8191 bytes (IRCv3 message-tags); the rest, with its CR LF,
+// at most 512 bytes (RFC 1459).
+const (
+	maxTagSection = 8191
+	maxLineRest   = 512
+)
+
+// lineLimitError reports how raw, a line without its CR LF, breaks IRC's
+// line limits, or nil.
+func lineLimitError(raw string) error {
+	rest := raw
+	if strings.HasPrefix(raw, "@") {
+		tags, after, _ := strings.Cut(raw, " ")
+		if n := len(tags) + len(" "); n > maxTagSection {
+			return fmt.Errorf("tag section of %d bytes, more than %d", n, maxTagSection)
+		}
+		rest = after
+	}
+	if n := len(rest) + len("\r\n"); n > maxLineRest {
+		return fmt.Errorf("line of %d bytes without tags, more than %d", n, maxLineRest)
+	}
+	return nil
 }
 
 func (c *ircClient) readLoop() {
@@ -196,4 +229,24 @@ func stripTags(m *irc.Message) string {
 	cp := m.Copy()
 	cp.Tags = nil
 	return cp.String()
+}
+
+// The line limit check itself, at its boundaries.
+func TestLineLimitError(t *testing.T) {
+	tags := func(n int) string { return "@a=" + strings.Repeat("x", n-len("@a= ")) + " " }              // n bytes with the space
+	text := func(n int) string { return "PRIVMSG me :" + strings.Repeat("y", n-len("PRIVMSG me :")-2) } // n bytes with CR LF
+	for _, tc := range []struct {
+		raw string
+		ok  bool
+	}{
+		{text(512), true},
+		{text(513), false},
+		{tags(8191) + text(512), true},
+		{tags(8192) + text(100), false},
+		{tags(100) + text(513), false},
+	} {
+		if err := lineLimitError(tc.raw); (err == nil) != tc.ok {
+			t.Errorf("line of %d bytes: error %v, want ok=%v", len(tc.raw), err, tc.ok)
+		}
+	}
 }
