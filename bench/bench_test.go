@@ -2,7 +2,6 @@ package main
 
 import (
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -117,9 +116,7 @@ func TestNickSetCountsWanted(t *testing.T) {
 // here is timed; it proves that every measurement comes back and that no
 // message is lost.
 func TestBenchSmoke(t *testing.T) {
-	if _, err := exec.LookPath("prosody"); err != nil && os.Getenv("CI") == "" {
-		t.Skip("prosody is not installed (CI installs it and runs this test)")
-	}
+	prosodytest.Require(t)
 	work := t.TempDir()
 	bin, floorProc := filepath.Join(work, "xircd"), filepath.Join(work, "floorproc")
 	if err := buildStatic(bin, "xircd/cmd/xircd"); err != nil {

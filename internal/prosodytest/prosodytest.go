@@ -77,10 +77,9 @@ func Installed() bool {
 	return err == nil
 }
 
-// StartT starts a server for a test and stops it in t.Cleanup, which also
-// removes Dir unless PROSODYTEST_KEEP is set. When prosody is missing the
-// test is skipped, except with CI=true where it fails.
-func StartT(t testing.TB, opts Options) *Server {
+// Require stops a test that needs prosody when it is missing: the test is
+// skipped, except with CI=true where it fails.
+func Require(t testing.TB) {
 	t.Helper()
 	if !Installed() {
 		if os.Getenv("CI") == "true" {
@@ -88,6 +87,14 @@ func StartT(t testing.TB, opts Options) *Server {
 		}
 		t.Skip(ErrNotInstalled.Error())
 	}
+}
+
+// StartT starts a server for a test and stops it in t.Cleanup, which also
+// removes Dir unless PROSODYTEST_KEEP is set. When prosody is missing it
+// stops the test as Require does.
+func StartT(t testing.TB, opts Options) *Server {
+	t.Helper()
+	Require(t)
 	s, err := Start(opts)
 	if err != nil {
 		t.Fatal(err)
