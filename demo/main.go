@@ -91,7 +91,7 @@ xircd's configuration is %s. Starting xircd on %s now.
 
 Connect an IRC client:
     irssi -c %s -p %s
-    weechat:  /server add xircd %s/%s  then  /connect xircd
+    weechat:  /server add xircd %s/%s -notls  then  /connect xircd
 then say hello to echo: type in the &xmpp channel  "echo: hello"  or  /msg echo hello
 Press Ctrl-C to stop everything.
 

@@ -24,6 +24,8 @@ func TestWeechat(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { os.RemoveAll(home) })
+	// The commands of the README: -notls for weechat 4 and later, which
+	// use TLS by default; weechat 3 ignores it.
 	cmds := strings.Join([]string{
 		fmt.Sprintf("/server add xircd %s/%s -notls", host, port),
 		"/set irc.server.xircd.nicks me",
