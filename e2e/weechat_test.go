@@ -30,6 +30,9 @@ func TestWeechat(t *testing.T) {
 		fmt.Sprintf("/server add xircd %s/%s -notls", host, port),
 		"/set irc.server.xircd.nicks me",
 		"/set irc.server.xircd.autojoin \"\"",
+		// Keys typed while weechat is busy arrive together; without this
+		// weechat takes them for a paste and waits for a confirmation.
+		"/set weechat.look.paste_max_lines -1",
 		"/connect xircd",
 	}, ";")
 	term := startTmux(t, fmt.Sprintf("weechat --dir %s --run-command %q", home, cmds))
