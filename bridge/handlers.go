@@ -72,8 +72,9 @@ func numericErr(r *ircd.Request, err error) {
 	}
 }
 
-// joinControl sends s the control channel's JOIN, topic and names. r is
-// the request to reply through, nil at attach.
+// joinControl sends s the control channel's JOIN, topic and names (no
+// names for a client with no-implicit-names). r is the request to reply
+// through, nil at attach.
 func (b *Bridge) joinControl(s *session, r *ircd.Request) {
 	s.inControl = true
 	send := s.d.Send
@@ -83,6 +84,9 @@ func (b *Bridge) joinControl(s *session, r *ircd.Request) {
 	send(b.joinMessage(s.d, userPrefix(s.d), s.d.Nick()))
 	for _, m := range b.topicReplies(s.d) {
 		send(m)
+	}
+	if s.d.HasCap("no-implicit-names") {
+		return
 	}
 	for _, m := range b.namesReplies(s.d) {
 		send(m)

@@ -337,11 +337,15 @@ func roomJoinMessage(d ircd.Downstream, r *room, p *irc.Prefix, realname string)
 	return &irc.Message{Prefix: p, Command: "JOIN", Params: params}
 }
 
-// showRoom sends one client the JOIN, topic and names of r.
+// showRoom sends one client the JOIN, topic and names of r (no names for
+// a client with no-implicit-names).
 func (b *Bridge) showRoom(s *session, r *room, send func(*irc.Message)) {
 	send(roomJoinMessage(s.d, r, userPrefix(s.d), b.x.JID()))
 	for _, m := range b.roomTopicReplies(s.d, r, false) {
 		send(m)
+	}
+	if s.d.HasCap("no-implicit-names") {
+		return
 	}
 	for _, m := range b.roomNamesReplies(s.d, r) {
 		send(m)

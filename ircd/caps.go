@@ -30,6 +30,7 @@ var capabilities = []capability{
 	{name: "echo-message"},
 	{name: "batch"},
 	{name: "labeled-response"},
+	{name: "no-implicit-names"},
 }
 
 // findCap returns the offered capability called name.
