@@ -33,7 +33,7 @@ func TestAttachShowsRosterWithVoiceAndAway(t *testing.T) {
 	c.expect(
 		":irc.test 352 me &xmpp user localhost irc.test me H@ :0 me@example.org",
 		":irc.test 352 me &xmpp xircd irc.test irc.test xircd H@ :0 xircd gateway service",
-		":irc.test 352 me &xmpp alice example.org irc.test Alice H+ :0 alice@example.org",
+		":irc.test 352 me &xmpp alice example.org irc.test Alice H+ :0 Alice",
 		":irc.test 352 me &xmpp bob example.org irc.test bob G :0 bob@example.org",
 		":irc.test 315 me &xmpp :End of /WHO list",
 	)
@@ -63,7 +63,7 @@ func TestPresenceChanges(t *testing.T) {
 
 	h.event(avail("alice@example.org/phone", "", "", 5))
 	plain.expect(":Alice!alice@example.org JOIN &xmpp", ":irc.test MODE &xmpp +v Alice")
-	notify.expect(":Alice!alice@example.org JOIN &xmpp * alice@example.org", ":irc.test MODE &xmpp +v Alice")
+	notify.expect(":Alice!alice@example.org JOIN &xmpp alice@example.org Alice", ":irc.test MODE &xmpp +v Alice")
 
 	h.event(avail("alice@example.org/phone", "away", "lunch", 5))
 	plain.expect(":irc.test MODE &xmpp -v Alice")

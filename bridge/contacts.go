@@ -95,6 +95,29 @@ func (c *contact) prefix() *irc.Prefix {
 	return &irc.Prefix{Name: c.nick, User: maskPart(local), Host: maskPart(domain)}
 }
 
+// account is the contact's IRC account (account-tag, extended-join,
+// WHOIS 330): the bare JID, which the XMPP servers have authenticated.
+func (c *contact) account() string { return c.jid }
+
+// realname is what clients see as the contact's real name: the roster
+// name, else the JID.
+func (c *contact) realname() string {
+	if c.name != "" {
+		return cleanText(c.name)
+	}
+	return c.jid
+}
+
+// accountTags are the tags of a message sent by someone whose account is
+// account: none when it is not known. The output edge keeps the tag only
+// for clients with account-tag.
+func accountTags(account string) irc.Tags {
+	if account == "" {
+		return nil
+	}
+	return irc.Tags{"account": account}
+}
+
 // target is where a chat to the contact goes: the resource last heard
 // from (forgotten when it goes offline), else the bare JID.
 func (c *contact) target() string {
@@ -151,12 +174,12 @@ func (b *Bridge) render(c *contact, quitReason string) {
 		if b.contactInShownRoom(c) {
 			cmd, params = "PART", []string{ch, quitReason}
 		}
-		b.toChannel(&irc.Message{Prefix: c.prefix(), Command: cmd, Params: params})
+		b.toChannel(&irc.Message{Tags: accountTags(c.account()), Prefix: c.prefix(), Command: cmd, Params: params})
 		return
 	case !old.shown && want.shown:
 		for _, s := range b.sessions {
 			if s.inControl {
-				s.send(b.joinMessage(s.d, c.prefix(), c.jid))
+				s.send(b.joinMessage(s.d, c.prefix(), c.account(), c.realname()))
 			}
 		}
 		old = view{shown: true}
@@ -169,7 +192,7 @@ func (b *Bridge) render(c *contact, quitReason string) {
 		b.toChannel(&irc.Message{Prefix: b.serverPrefix(), Command: "MODE", Params: []string{ch, mode, c.nick}})
 	}
 	if old.away != want.away {
-		m := &irc.Message{Prefix: c.prefix(), Command: "AWAY"}
+		m := &irc.Message{Tags: accountTags(c.account()), Prefix: c.prefix(), Command: "AWAY"}
 		if want.away != "" {
 			m.Params = []string{want.away}
 		}
@@ -182,13 +205,23 @@ func (b *Bridge) render(c *contact, quitReason string) {
 }
 
 // joinMessage is a JOIN of the control channel by prefix, extended-join
-// aware.
-func (b *Bridge) joinMessage(d ircd.Downstream, p *irc.Prefix, realname string) *irc.Message {
-	params := []string{b.cfg.ControlChannel}
+// aware; account is "" when not known.
+func (b *Bridge) joinMessage(d ircd.Downstream, p *irc.Prefix, account, realname string) *irc.Message {
+	return joinOf(d, b.cfg.ControlChannel, p, account, realname)
+}
+
+// joinOf is a JOIN of channel by p. For extended-join clients it carries
+// the account ("*" when not known) and the real name.
+func joinOf(d ircd.Downstream, channel string, p *irc.Prefix, account, realname string) *irc.Message {
+	params := []string{channel}
 	if d.HasCap("extended-join") {
-		params = append(params, "*", realname)
+		acct := account
+		if acct == "" {
+			acct = "*"
+		}
+		params = append(params, acct, realname)
 	}
-	return &irc.Message{Prefix: p, Command: "JOIN", Params: params}
+	return &irc.Message{Tags: accountTags(account), Prefix: p, Command: "JOIN", Params: params}
 }
 
 // toChannel sends m to every client in the control channel.
@@ -216,7 +249,7 @@ func (b *Bridge) setNick(c *contact, nick string) {
 	old := c.prefix()
 	b.nicks.hold(c, c.nick, nick)
 	c.nick = nick
-	b.toAll(&irc.Message{Prefix: old, Command: "NICK", Params: []string{nick}})
+	b.toAll(&irc.Message{Tags: accountTags(c.account()), Prefix: old, Command: "NICK", Params: []string{nick}})
 	b.renameInBacklog(old.Name, nick)
 	if c.inRoster {
 		b.state.Nicks[c.key] = nick

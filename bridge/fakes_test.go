@@ -190,6 +190,7 @@ func (c *fakeClient) Send(m *irc.Message) {
 		for k := range m.Tags {
 			switch {
 			case k == "time" && c.caps["server-time"]:
+			case k == "account" && c.caps["account-tag"]:
 			case strings.HasPrefix(k, "+") && c.caps["message-tags"]:
 			default:
 				delete(m.Tags, k)

@@ -81,7 +81,7 @@ func (b *Bridge) joinControl(s *session, r *ircd.Request) {
 	if r != nil {
 		send = r.Reply
 	}
-	send(b.joinMessage(s.d, userPrefix(s.d), s.d.Nick()))
+	send(b.joinMessage(s.d, userPrefix(s.d), "", s.d.Nick()))
 	for _, m := range b.topicReplies(s.d) {
 		send(m)
 	}
@@ -398,7 +398,7 @@ func (b *Bridge) everyone(s *session) []whoEntry {
 		{prefix: b.servicePrefix(), chanPfx: "@", realname: "xircd gateway service", inChan: true},
 	}
 	for _, c := range b.sortedContacts() {
-		e := whoEntry{prefix: c.prefix(), away: c.view.away != "", realname: c.jid, inChan: c.view.shown}
+		e := whoEntry{prefix: c.prefix(), away: c.view.away != "", realname: c.realname(), inChan: c.view.shown}
 		if c.view.voiced {
 			e.chanPfx = "+"
 		}
@@ -485,11 +485,7 @@ func (b *Bridge) whois(s *session, r *ircd.Request, nick string) {
 		return
 	}
 	p := c.prefix()
-	realname := c.name
-	if realname == "" {
-		realname = c.jid
-	}
-	r.Numeric(irc.RPL_WHOISUSER, p.Name, p.User, p.Host, "*", cleanText(realname))
+	r.Numeric(irc.RPL_WHOISUSER, p.Name, p.User, p.Host, "*", c.realname())
 	if c.view.shown {
 		pfx := ""
 		if c.view.voiced {
@@ -498,6 +494,7 @@ func (b *Bridge) whois(s *session, r *ircd.Request, nick string) {
 		r.Numeric(irc.RPL_WHOISCHANNELS, p.Name, pfx+ch)
 	}
 	r.Numeric(irc.RPL_WHOISSERVER, p.Name, b.cfg.ServerName, "XMPP contact")
+	r.Numeric(ircd.RPL_WHOISACCOUNT, p.Name, c.account(), "is logged in as")
 	if c.view.away != "" {
 		r.Numeric(irc.RPL_AWAY, p.Name, c.view.away)
 	}

@@ -1,7 +1,10 @@
 package bridge
 
 import (
+	"strings"
 	"testing"
+
+	"xircd/xmpp"
 )
 
 func TestNoImplicitNames(t *testing.T) {
@@ -30,4 +33,66 @@ func TestNoImplicitNames(t *testing.T) {
 		":irc.test 332 me &xmpp :XMPP contacts of me@example.org — type \"help\" here for commands",
 		":irc.test 333 me &xmpp xircd!xircd@irc.test 1772600767",
 	)
+}
+
+func TestAccountTagAndExtendedJoin(t *testing.T) {
+	h := newHarness(t, Config{})
+	h.connect(item("alice@example.org", "Alice A"), item("bob@example.org", ""))
+	tagged := h.attach("me", "account-tag", "extended-join", "message-tags")
+	plain := h.attach("me", "message-tags")
+	tagged.take()
+	plain.take()
+
+	h.event(avail("alice@example.org/phone", "", "", 0))
+	tagged.expect("@account=alice@example.org :Alice_A!alice@example.org JOIN &xmpp alice@example.org :Alice A", ":irc.test MODE &xmpp +v Alice_A")
+	plain.expect(":Alice_A!alice@example.org JOIN &xmpp", ":irc.test MODE &xmpp +v Alice_A")
+
+	h.event(xmpp.Message{From: "alice@example.org/phone", Type: "chat", Body: "hi"})
+	tagged.expect("@account=alice@example.org :Alice_A!alice@example.org PRIVMSG me hi")
+	plain.expect(":Alice_A!alice@example.org PRIVMSG me hi")
+	h.event(xmpp.Message{From: "alice@example.org/phone", Type: "chat", ChatState: "composing"})
+	// Two tags: their order in the line is not fixed.
+	if got := tagged.take(); len(got) != 1 || !strings.Contains(got[0], "+typing=active") || !strings.Contains(got[0], "account=alice@example.org") {
+		t.Fatalf("TAGMSG = %q, want +typing and account", got)
+	}
+	plain.expect("@+typing=active :Alice_A!alice@example.org TAGMSG me")
+	h.event(xmpp.Message{From: "alice@example.org/phone", Type: "headline", Body: "news"})
+	tagged.expect("@account=alice@example.org :Alice_A!alice@example.org NOTICE me news")
+
+	// A stranger's JID is known too: the message is the stranger's.
+	h.event(xmpp.Message{From: "zed@example.net/x", Type: "chat", Body: "hello"})
+	tagged.expect("@account=zed@example.net :zed!zed@example.net PRIVMSG me hello")
+
+	// WHOIS names the account; the real name is the roster name, else the JID.
+	tagged.send("WHOIS Alice_A")
+	tagged.expectContains(
+		":irc.test 311 me Alice_A alice example.org * :Alice A",
+		":irc.test 330 me Alice_A alice@example.org :is logged in as",
+	)
+	tagged.send("WHOIS bob")
+	tagged.expectContains(
+		":irc.test 311 me bob bob example.org * bob@example.org",
+		":irc.test 330 me bob bob@example.org :is logged in as",
+	)
+}
+
+func TestAccountTagInRooms(t *testing.T) {
+	h, c := joinedRoom(t, "account-tag", "extended-join")
+	c.take()
+	// alice's real JID is known (a contact); bob's is not.
+	h.event(xmpp.Message{From: roomJID + "/alice", Type: "groupchat", Body: "hello all"})
+	c.expect("@account=alice@example.org :Alice!alice@example.org PRIVMSG #room :hello all")
+	h.event(xmpp.Message{From: roomJID + "/bob", Type: "groupchat", Body: "hi"})
+	c.expect(":bob!room@conference.example.org PRIVMSG #room hi")
+	h.event(occ("carol", "none", "participant", "carol@example.net/pc"))
+	c.expect(
+		"@account=carol@example.net :carol!room@conference.example.org JOIN #room carol@example.net carol",
+		":irc.test MODE #room +v carol",
+	)
+	h.event(occ("dave", "none", "participant", ""))
+	c.expect(":dave!room@conference.example.org JOIN #room * dave", ":irc.test MODE #room +v dave")
+	h.event(xmpp.Message{From: roomJID + "/carol", Type: "chat", Body: "psst"})
+	c.expect("@account=carol@example.net :carol!room@conference.example.org PRIVMSG me psst")
+	c.send("WHOIS carol")
+	c.expectContains(":irc.test 330 me carol carol@example.net :is logged in as")
 }

@@ -316,13 +316,13 @@ func (b *Bridge) onMessage(m xmpp.Message) {
 	if m.Type == "headline" {
 		command = "NOTICE"
 	}
-	from, to := c.prefix(), b.userNick()
+	from, to, tags := c.prefix(), b.userNick(), accountTags(c.account())
 	if m.Carbon == xmpp.CarbonSent {
-		from, to = b.ownPrefix(), c.nick
+		from, to, tags = b.ownPrefix(), c.nick, nil
 	}
 	at, delayed := m.Delay, !m.Delay.IsZero()
 	for _, line := range bodyToIRC(m.Body, lineBudget(from, to)) {
-		b.deliver(&irc.Message{Prefix: from, Command: command, Params: []string{to, line.Wire()}}, at, delayed)
+		b.deliver(&irc.Message{Tags: tags, Prefix: from, Command: command, Params: []string{to, line.Wire()}}, at, delayed)
 	}
 	b.markSeen(m.StanzaID)
 }
@@ -338,7 +338,7 @@ func (b *Bridge) showChatState(m xmpp.Message, peer string) {
 	if c == nil {
 		return
 	}
-	tm := &irc.Message{Tags: irc.Tags{"+typing": typing}, Prefix: c.prefix(), Command: "TAGMSG", Params: []string{b.userNick()}}
+	tm := &irc.Message{Tags: irc.Tags{"+typing": typing, "account": c.account()}, Prefix: c.prefix(), Command: "TAGMSG", Params: []string{b.userNick()}}
 	for _, s := range b.sessions {
 		if s.d.HasCap("message-tags") {
 			s.send(tm)

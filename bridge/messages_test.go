@@ -394,7 +394,7 @@ func TestWhoMask(t *testing.T) {
 	c.take()
 	c.send("WHO a*")
 	c.expect(
-		":irc.test 352 me &xmpp alice example.org irc.test Alice H+ :0 alice@example.org",
+		":irc.test 352 me &xmpp alice example.org irc.test Alice H+ :0 Alice",
 		":irc.test 315 me a* :End of /WHO list",
 	)
 	c.send("WHO stranger")

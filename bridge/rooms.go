@@ -244,6 +244,24 @@ func (b *Bridge) occupantPrefix(r *room, o *occupant) *irc.Prefix {
 	return &irc.Prefix{Name: b.ircNick(o), User: maskPart(local), Host: maskPart(domain)}
 }
 
+// occupantRealname is an occupant's real name: a contact's, else the
+// room nick.
+func (b *Bridge) occupantRealname(o *occupant) string {
+	if c := b.occupantContact(o); c != nil {
+		return c.realname()
+	}
+	return cleanText(o.nick)
+}
+
+// occupantAccount is the account of the room nick's occupant: its real
+// bare JID when the room reveals it, else "".
+func (b *Bridge) occupantAccount(r *room, nick string) string {
+	if o := r.occupants[nick]; o != nil && !o.self {
+		return o.jid
+	}
+	return ""
+}
+
 // strangerPrefix is the hostmask for a room nick that is not (or no
 // longer) an occupant, e.g. the author of a history message. Its nick is
 // never one another user holds, so it cannot be mistaken for them.
@@ -328,19 +346,10 @@ func (b *Bridge) toRoom(m *irc.Message) {
 	}
 }
 
-// roomJoinMessage is a JOIN of r by p, extended-join aware.
-func roomJoinMessage(d ircd.Downstream, r *room, p *irc.Prefix, realname string) *irc.Message {
-	params := []string{r.channel}
-	if d.HasCap("extended-join") {
-		params = append(params, "*", realname)
-	}
-	return &irc.Message{Prefix: p, Command: "JOIN", Params: params}
-}
-
 // showRoom sends one client the JOIN, topic and names of r (no names for
 // a client with no-implicit-names).
 func (b *Bridge) showRoom(s *session, r *room, send func(*irc.Message)) {
-	send(roomJoinMessage(s.d, r, userPrefix(s.d), b.x.JID()))
+	send(joinOf(s.d, r.channel, userPrefix(s.d), "", b.x.JID()))
 	for _, m := range b.roomTopicReplies(s.d, r, false) {
 		send(m)
 	}

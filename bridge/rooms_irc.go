@@ -346,6 +346,9 @@ func (b *Bridge) whoisOccupant(req *ircd.Request, nick string) bool {
 	req.Numeric(irc.RPL_WHOISUSER, p.Name, p.User, p.Host, "*", cleanText(o.nick))
 	req.Numeric(irc.RPL_WHOISCHANNELS, p.Name, prefixes(o, false)+r.channel)
 	req.Numeric(irc.RPL_WHOISSERVER, p.Name, b.cfg.ServerName, "XMPP group chat occupant")
+	if o.jid != "" {
+		req.Numeric(ircd.RPL_WHOISACCOUNT, p.Name, o.jid, "is logged in as")
+	}
 	req.Numeric(rplWhoisSpecial, p.Name, "room "+r.jid+", nick "+oneLine(o.nick))
 	if o.jid != "" {
 		req.Numeric(rplWhoisSpecial, p.Name, "JID: "+o.jid)
@@ -371,14 +374,16 @@ func (b *Bridge) whoRoom(s *session, req *ircd.Request, ch string) {
 				p = userPrefix(s.d)
 			}
 			real := o.jid
-			if real == "" {
-				real = r.jid + "/" + o.nick
+			if c := b.occupantContact(o); c != nil {
+				real = c.realname()
+			} else if real == "" {
+				real = r.jid + "/" + oneLine(o.nick)
 			}
 			flags := "H"
 			if o.self && b.away != "" {
 				flags = "G"
 			}
-			req.Numeric(irc.RPL_WHOREPLY, r.channel, p.User, p.Host, b.cfg.ServerName, p.Name, flags+prefixes(o, multi), "0 "+oneLine(real))
+			req.Numeric(irc.RPL_WHOREPLY, r.channel, p.User, p.Host, b.cfg.ServerName, p.Name, flags+prefixes(o, multi), "0 "+real)
 		}
 	}
 	req.Numeric(irc.RPL_ENDOFWHO, ch, "End of /WHO list")

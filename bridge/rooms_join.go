@@ -178,7 +178,7 @@ func (b *Bridge) roomPresence(p xmpp.Presence) {
 	if r.shown && !(self && r.joining) {
 		if isNew && !self {
 			for _, s := range b.sessions {
-				s.send(roomJoinMessage(s.d, r, b.occupantPrefix(r, o), o.jid))
+				s.send(joinOf(s.d, r.channel, b.occupantPrefix(r, o), o.jid, b.occupantRealname(o)))
 			}
 			old = ""
 		}

@@ -72,6 +72,7 @@ func (b *Bridge) roomMessage(m xmpp.Message) {
 	}
 	r.rememberRecent(key, at)
 	var from *irc.Prefix
+	var tags irc.Tags
 	command := "PRIVMSG"
 	switch {
 	case nick == "":
@@ -79,14 +80,14 @@ func (b *Bridge) roomMessage(m xmpp.Message) {
 	case own:
 		from = b.ownPrefix()
 	default:
-		from = b.strangerPrefix(r, nick)
+		from, tags = b.strangerPrefix(r, nick), accountTags(b.occupantAccount(r, nick))
 	}
 	for _, line := range bodyToIRC(m.Body, lineBudget(from, r.channel)) {
 		text := line.Wire()
 		if command == "NOTICE" {
 			text = line.Text
 		}
-		msg := &irc.Message{Prefix: from, Command: command, Params: []string{r.channel, text}}
+		msg := &irc.Message{Tags: tags, Prefix: from, Command: command, Params: []string{r.channel, text}}
 		if delayed {
 			b.deliver(msg, at, true)
 		} else {
@@ -149,13 +150,13 @@ func (b *Bridge) roomPrivate(r *room, m xmpp.Message) {
 		return
 	}
 	p := b.strangerPrefix(r, nick)
-	from, to := p, b.userNick()
+	from, to, tags := p, b.userNick(), accountTags(b.occupantAccount(r, nick))
 	if m.Carbon == xmpp.CarbonSent {
-		from, to = b.ownPrefix(), p.Name
+		from, to, tags = b.ownPrefix(), p.Name, nil
 	}
 	at, delayed := m.Delay, !m.Delay.IsZero()
 	for _, line := range bodyToIRC(m.Body, lineBudget(from, to)) {
-		b.deliver(&irc.Message{Prefix: from, Command: "PRIVMSG", Params: []string{to, line.Wire()}}, at, delayed)
+		b.deliver(&irc.Message{Tags: tags, Prefix: from, Command: "PRIVMSG", Params: []string{to, line.Wire()}}, at, delayed)
 	}
 }
 

@@ -31,6 +31,7 @@ var capabilities = []capability{
 	{name: "batch"},
 	{name: "labeled-response"},
 	{name: "no-implicit-names"},
+	{name: "account-tag"},
 }
 
 // findCap returns the offered capability called name.
