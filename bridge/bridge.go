@@ -103,6 +103,7 @@ type Bridge struct {
 	contacts      map[string]*contact   // by bare JID (lower case)
 	tempOrder     []string              // keys of strangers, oldest first
 	away          string                // the user's AWAY text, "" when present
+	realname      string                // the user's SETNAME, "" when never set
 	pending       []pendingMessage      // unsent while XMPP is down
 	sent          *bounded[sentMessage] // by stanza id
 	backlog       []backlogEntry

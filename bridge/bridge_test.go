@@ -45,7 +45,7 @@ func TestAttachHonoursNamesCaps(t *testing.T) {
 	h.event(avail("alice@example.org/phone", "chat", "", 0))
 	c := h.attach("me", "extended-join", "userhost-in-names", "multi-prefix")
 	c.expect(
-		":me!user@localhost JOIN &xmpp * me",
+		":me!user@localhost JOIN &xmpp * me@example.org",
 		":irc.test 332 me &xmpp :XMPP contacts of me@example.org — type \"help\" here for commands",
 		":irc.test 333 me &xmpp xircd!xircd@irc.test 1772600767",
 		":irc.test 353 me = &xmpp :@me!user@localhost @xircd!xircd@irc.test +Alice!alice@example.org",

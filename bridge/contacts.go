@@ -301,8 +301,23 @@ func (b *Bridge) upsertContact(item xmpp.RosterItem) *contact {
 			b.setNick(c, b.nicks.unique(base, c))
 		}
 	}
+	oldRealname := c.realname()
 	c.name, c.groups, c.sub, c.ask = item.Name, item.Groups, item.Subscription, item.Ask
+	if c.realname() != oldRealname {
+		b.toObservers(c, "setname", &irc.Message{Tags: accountTags(c.account()), Prefix: c.prefix(), Command: "SETNAME", Params: []string{c.realname()}})
+	}
 	return c
+}
+
+// toObservers sends m, a change of c's, to the clients with capability
+// capName that share a channel with c.
+func (b *Bridge) toObservers(c *contact, capName string, m *irc.Message) {
+	inRoom := b.contactInShownRoom(c)
+	for _, s := range b.sessions {
+		if s.d.HasCap(capName) && (inRoom || s.inControl && c.view.shown) {
+			s.send(m)
+		}
+	}
 }
 
 // removeContact forgets c, gone from the roster. forget also drops its

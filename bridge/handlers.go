@@ -41,6 +41,7 @@ func init() {
 		"NICK":     (*Bridge).handleNick,
 		"INVITE":   (*Bridge).handleInvite,
 		"KICK":     (*Bridge).handleKick,
+		"SETNAME":  (*Bridge).handleSetname,
 	}
 }
 
@@ -81,7 +82,7 @@ func (b *Bridge) joinControl(s *session, r *ircd.Request) {
 	if r != nil {
 		send = r.Reply
 	}
-	send(b.joinMessage(s.d, userPrefix(s.d), "", s.d.Nick()))
+	send(b.joinMessage(s.d, userPrefix(s.d), "", b.userRealname()))
 	for _, m := range b.topicReplies(s.d) {
 		send(m)
 	}
@@ -394,7 +395,7 @@ type whoEntry struct {
 // contacts in the channel, then other known contacts.
 func (b *Bridge) everyone(s *session) []whoEntry {
 	out := []whoEntry{
-		{prefix: userPrefix(s.d), away: b.away != "", chanPfx: "@", realname: b.x.JID(), inChan: s.inControl},
+		{prefix: userPrefix(s.d), away: b.away != "", chanPfx: "@", realname: b.userRealname(), inChan: s.inControl},
 		{prefix: b.servicePrefix(), chanPfx: "@", realname: "xircd gateway service", inChan: true},
 	}
 	for _, c := range b.sortedContacts() {
@@ -461,7 +462,7 @@ func (b *Bridge) whois(s *session, r *ircd.Request, nick string) {
 	switch {
 	case b.nicks.isUser(nick):
 		p := userPrefix(s.d)
-		r.Numeric(irc.RPL_WHOISUSER, p.Name, p.User, p.Host, "*", b.x.JID())
+		r.Numeric(irc.RPL_WHOISUSER, p.Name, p.User, p.Host, "*", b.userRealname())
 		if s.inControl {
 			r.Numeric(irc.RPL_WHOISCHANNELS, p.Name, "@"+ch)
 		}
@@ -757,6 +758,27 @@ func (b *Bridge) handleNick(s *session, r *ircd.Request) error {
 		b.announce(text, false)
 	}
 	return nil
+}
+
+// SETNAME <realname>: the user's real name, shared by all attached
+// clients (ircd has checked it). Clients with setname are told.
+func (b *Bridge) handleSetname(s *session, r *ircd.Request) error {
+	b.realname = r.Msg.Params[0]
+	for _, o := range b.sessions {
+		if o.d.HasCap("setname") {
+			o.send(&irc.Message{Prefix: userPrefix(o.d), Command: "SETNAME", Params: []string{b.realname}})
+		}
+	}
+	return nil
+}
+
+// userRealname is the user's real name: the one set with SETNAME, else
+// the XMPP account's JID.
+func (b *Bridge) userRealname() string {
+	if b.realname != "" {
+		return b.realname
+	}
+	return b.x.JID()
 }
 
 // INVITE <nick> <channel>

@@ -96,3 +96,37 @@ func TestAccountTagInRooms(t *testing.T) {
 	c.send("WHOIS carol")
 	c.expectContains(":irc.test 330 me carol carol@example.net :is logged in as")
 }
+
+func TestSetname(t *testing.T) {
+	h := newHarness(t, Config{})
+	h.connect(item("alice@example.org", "Alice"))
+	h.event(avail("alice@example.org/phone", "", "", 0))
+	named := h.attach("me", "setname", "extended-join")
+	plain := h.attach("me")
+	named.take()
+	plain.take()
+
+	// The user's SETNAME is confirmed to every client that has the cap.
+	plain.send("SETNAME :Me Myself")
+	plain.expect()
+	named.expect(":me!user@localhost SETNAME :Me Myself")
+	named.send("WHOIS me")
+	named.expectContains(":irc.test 311 me me user localhost * :Me Myself")
+	later := h.attach("me", "extended-join")
+	later.expectContains(":me!user@localhost JOIN &xmpp * :Me Myself")
+
+	// A roster name change is the contact's SETNAME (after its NICK).
+	h.event(xmpp.RosterPush{Item: item("alice@example.org", "Alice Liddell")})
+	named.expect(
+		":Alice!alice@example.org NICK Alice_Liddell",
+		":Alice_Liddell!alice@example.org SETNAME :Alice Liddell",
+	)
+	plain.expect(":Alice!alice@example.org NICK Alice_Liddell")
+	// A renamed contact keeps its nick; its real name still follows.
+	named.send("PRIVMSG &xmpp :rename Alice_Liddell ali")
+	named.take()
+	h.event(xmpp.RosterPush{Item: item("alice@example.org", "")})
+	named.expect(":ali!alice@example.org SETNAME alice@example.org")
+	named.send("WHO ali")
+	named.expectContains(":irc.test 352 me &xmpp alice example.org irc.test ali H+ :0 alice@example.org")
+}

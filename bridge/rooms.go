@@ -349,7 +349,7 @@ func (b *Bridge) toRoom(m *irc.Message) {
 // showRoom sends one client the JOIN, topic and names of r (no names for
 // a client with no-implicit-names).
 func (b *Bridge) showRoom(s *session, r *room, send func(*irc.Message)) {
-	send(joinOf(s.d, r.channel, userPrefix(s.d), "", b.x.JID()))
+	send(joinOf(s.d, r.channel, userPrefix(s.d), "", b.userRealname()))
 	for _, m := range b.roomTopicReplies(s.d, r, false) {
 		send(m)
 	}

@@ -27,9 +27,9 @@ type Backend interface {
 // Session is one attached client as the backend sees it.
 type Session interface {
 	// Handle runs one dispatched command (JOIN PART PRIVMSG NOTICE TAGMSG WHO
-	// WHOIS NAMES TOPIC MODE ISON USERHOST INVITE KICK LIST AWAY NICK, and any
-	// other command ircd routes to the backend). The parameter count has
-	// already been checked against the command table.
+	// WHOIS NAMES TOPIC MODE ISON USERHOST INVITE KICK LIST AWAY NICK
+	// SETNAME, and any other command ircd routes to the backend). The
+	// parameter count has already been checked against the command table.
 	//
 	// Replies that answer the command go through r.Reply or r.Numeric so that
 	// labeled-response can wrap them; a returned *Error is sent as a numeric
@@ -91,6 +91,19 @@ func (r *Request) Numeric(code string, params ...string) {
 		Command: code,
 		Params:  append([]string{r.Client.Nick()}, params...),
 	})
+}
+
+// Fail adds an IRCv3 standard reply "FAIL <command> <code> [<context>...]
+// :<text>" for the command being handled.
+func (r *Request) Fail(code string, context []string, text string) {
+	r.Reply(standardReply(r.Client.ServerName(), "FAIL", r.Msg.Command, code, context, text))
+}
+
+// standardReply builds a FAIL, WARN or NOTE message (IRCv3 standard
+// replies) from the server.
+func standardReply(server, kind, command, code string, context []string, text string) *irc.Message {
+	params := append([]string{command, code}, context...)
+	return &irc.Message{Prefix: &irc.Prefix{Name: server}, Command: kind, Params: append(params, text)}
 }
 
 // Replies returns what has been collected so far.

@@ -32,6 +32,7 @@ var capabilities = []capability{
 	{name: "labeled-response"},
 	{name: "no-implicit-names"},
 	{name: "account-tag"},
+	{name: "setname"},
 }
 
 // findCap returns the offered capability called name.
@@ -92,6 +93,8 @@ const (
 	KickLen = 390
 	// ChanLimit is how many channels a client may be in (ISUPPORT CHANLIMIT).
 	ChanLimit = 100
+	// NameLen is the longest real name SETNAME accepts (ISUPPORT NAMELEN).
+	NameLen = 128
 )
 
 // ChannelPrefixes maps MUC-style channel membership prefixes to modes in
@@ -112,6 +115,7 @@ func (s *Server) isupportTokens() []string {
 		"CHANTYPES=&#",
 		"KICKLEN=" + strconv.Itoa(KickLen),
 		"MODES=4",
+		"NAMELEN=" + strconv.Itoa(NameLen),
 		"NETWORK=" + sanitizeWord(s.cfg.Network, "xircd"),
 		"NICKLEN=" + strconv.Itoa(NickLen),
 		"PREFIX=(" + PrefixModes + ")" + PrefixSymbols,

@@ -40,6 +40,7 @@ func init() {
 		"PRIVMSG":      {handler: handleMessage},
 		"NOTICE":       {handler: handleMessage},
 		"WHOIS":        {handler: handleWhois},
+		"SETNAME":      {handler: handleSetname, minParams: 1},
 	}
 	// Commands that only the backend can answer.
 	for name, minParams := range map[string]int{
@@ -317,6 +318,20 @@ func handleWhois(c *conn, r *Request) error {
 	if len(r.Msg.Params) == 0 {
 		return &Error{Code: irc.ERR_NONICKNAMEGIVEN, Params: []string{"No nickname given"}}
 	}
+	return toBackend(c, r)
+}
+
+// SETNAME <realname>: ircd checks the name; the backend, which owns the
+// identity all of the user's clients share, applies and confirms it.
+func handleSetname(c *conn, r *Request) error {
+	name := r.Msg.Params[0]
+	if strings.TrimSpace(name) == "" || len(name) > NameLen {
+		r.Fail("INVALID_REALNAME", nil, "Realname is not valid")
+		return nil
+	}
+	c.mu.Lock()
+	c.realname = name
+	c.mu.Unlock()
 	return toBackend(c, r)
 }
 

@@ -386,8 +386,7 @@ func (c *conn) handleLine(line []byte) (ok bool) {
 		return true
 	}
 	if !utf8.Valid(line) {
-		c.sendReply(&irc.Message{Prefix: c.serverPrefix(), Command: "FAIL",
-			Params: []string{m.Command, "INVALID_UTF8", "Line rejected: it is not valid UTF-8"}})
+		c.sendReply(standardReply(c.s.cfg.ServerName, "FAIL", m.Command, "INVALID_UTF8", nil, "Line rejected: it is not valid UTF-8"))
 		return true
 	}
 	c.log.Debug("recv", "command", m.Command)

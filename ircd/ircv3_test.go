@@ -1,6 +1,8 @@
 package ircd
 
 import (
+	"slices"
+	"strings"
 	"testing"
 
 	"gopkg.in/irc.v4"
@@ -22,5 +24,38 @@ func TestAccountTagOnlyForClientsThatAsk(t *testing.T) {
 	}
 	if _, ok := m.Tags["msgid"]; ok {
 		t.Errorf("msgid without message-tags: %q", m)
+	}
+}
+
+func TestSetnameIsCheckedThenHandedToTheBackend(t *testing.T) {
+	b := newFakeBackend()
+	_, l := testServer(t, Config{}, b)
+	c := dial(t, l)
+	c.send("CAP LS 302")
+	ls := c.expect("CAP", "*", "LS")
+	if !slices.Contains(strings.Fields(ls.Trailing()), "setname") {
+		t.Errorf("setname not offered: %q", ls)
+	}
+	c.send("CAP REQ setname", "CAP END")
+	c.expect("CAP", "*", "ACK", "setname")
+	burst := c.register("me")
+	found := false
+	for _, m := range burst {
+		found = found || m.Command == irc.RPL_ISUPPORT && slices.Contains(m.Params, "NAMELEN=128")
+	}
+	if !found {
+		t.Error("ISUPPORT lacks NAMELEN=128")
+	}
+	s := b.waitAttach(t)
+
+	c.send("SETNAME :" + strings.Repeat("x", NameLen+1))
+	c.expect("FAIL", "SETNAME", "INVALID_REALNAME", "Realname is not valid")
+	c.send("SETNAME : ")
+	c.expect("FAIL", "SETNAME", "INVALID_REALNAME")
+	c.send("SETNAME")
+	c.expect(irc.ERR_NEEDMOREPARAMS, "me", "SETNAME")
+	c.send("SETNAME :" + strings.Repeat("x", NameLen))
+	if m := s.waitHandled(t); m.Command != "SETNAME" || len(m.Params[0]) != NameLen {
+		t.Errorf("backend got %q", m)
 	}
 }
