@@ -226,6 +226,7 @@ func (b *Bridge) Run(ctx context.Context) error {
 			b.settleC = nil
 			b.safely("settle", b.settle)
 		}
+		b.safely("monitor", b.refreshMonitors)
 		b.flushState()
 	}
 }
@@ -343,8 +344,9 @@ func (b *Bridge) checkNick(nick string) error {
 type session struct {
 	b         *Bridge
 	d         ircd.Downstream
-	inControl bool   // joined to the control channel
-	umodes    string // user modes the client set (+i, +w)
+	inControl bool                  // joined to the control channel
+	monitors  map[string]*monitored // MONITOR list by casefolded nick
+	umodes    string                // user modes the client set (+i, +w)
 	detached  bool
 }
 
@@ -418,7 +420,10 @@ func (b *Bridge) handle(s *session, r *ircd.Request) error {
 	}
 	b.curSess, b.curReq = s, r
 	defer func() { b.curSess, b.curReq = nil, nil }()
-	return h(b, s, r)
+	err := h(b, s, r)
+	// What the command changed for monitored nicks follows its replies.
+	b.refreshMonitors()
+	return err
 }
 
 // send delivers m to the client. While the client's own command is being

@@ -42,6 +42,7 @@ func init() {
 		"INVITE":   (*Bridge).handleInvite,
 		"KICK":     (*Bridge).handleKick,
 		"SETNAME":  (*Bridge).handleSetname,
+		"MONITOR":  (*Bridge).handleMonitor,
 	}
 }
 

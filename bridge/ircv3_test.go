@@ -1,9 +1,11 @@
 package bridge
 
 import (
+	"strconv"
 	"strings"
 	"testing"
 
+	"xircd/ircd"
 	"xircd/xmpp"
 )
 
@@ -129,4 +131,70 @@ func TestSetname(t *testing.T) {
 	named.expect(":ali!alice@example.org SETNAME alice@example.org")
 	named.send("WHO ali")
 	named.expectContains(":irc.test 352 me &xmpp alice example.org irc.test ali H+ :0 alice@example.org")
+}
+
+func TestMonitor(t *testing.T) {
+	h := newHarness(t, Config{})
+	h.connect(item("alice@example.org", "Alice"), item("bob@example.org", ""))
+	h.event(avail("alice@example.org/phone", "away", "lunch", 0))
+	c := h.attach("me")
+	c.take()
+
+	// Away is online; an offline contact, a stranger's nick and an unknown
+	// nick are offline; the user and the service are online.
+	c.send("MONITOR + alice,bob,nobody,me,xircd,bad!nick")
+	c.expect(
+		":irc.test 432 me bad!nick :Erroneous nickname",
+		":irc.test 730 me Alice!alice@example.org,me!user@localhost,xircd!xircd@irc.test",
+		":irc.test 731 me bob,nobody",
+	)
+	c.send("MONITOR L")
+	c.expect(
+		":irc.test 732 me alice,bob,me,nobody,xircd",
+		":irc.test 733 me :End of MONITOR list",
+	)
+	c.send("MONITOR - me,xircd")
+	c.expect()
+
+	// Presence changes are announced once, whatever changes in between.
+	h.event(avail("bob@example.org/pc", "", "", 0))
+	c.expectContains(":irc.test 730 me bob!bob@example.org")
+	h.event(avail("bob@example.org/pc", "dnd", "", 0))
+	if got := c.take(); strings.Contains(strings.Join(got, "\n"), " 73") {
+		t.Fatalf("a show change was announced as a monitor change: %q", got)
+	}
+	h.event(xmpp.Presence{From: "bob@example.org/pc", Type: "unavailable"})
+	c.expectContains(":irc.test 731 me bob")
+
+	// A rename moves the contact off a monitored nick.
+	c.send("PRIVMSG &xmpp :rename Alice nobody")
+	c.expectContains(":irc.test 731 me alice", ":irc.test 730 me nobody!alice@example.org")
+
+	c.send("MONITOR S")
+	c.expect(":irc.test 730 me nobody!alice@example.org", ":irc.test 731 me alice,bob")
+	c.send("MONITOR C")
+	c.send("MONITOR L")
+	c.expect(":irc.test 733 me :End of MONITOR list")
+	c.send("MONITOR X")
+	c.expect(":irc.test 400 me MONITOR :Unknown MONITOR modifier X; use + - C L or S")
+	c.send("MONITOR +")
+	c.expect(":irc.test 461 me MONITOR :Not enough parameters")
+}
+
+func TestMonitorListIsBounded(t *testing.T) {
+	h := newHarness(t, Config{})
+	h.connect()
+	c := h.attach("me")
+	c.take()
+	var nicks []string
+	for i := 0; i < ircd.MonitorLimit-1; i++ {
+		nicks = append(nicks, "n"+strconv.Itoa(i))
+	}
+	c.send("MONITOR + " + strings.Join(nicks, ","))
+	c.take()
+	c.send("MONITOR + n0,x1,x2,x3")
+	c.expect(
+		":irc.test 734 me 100 x2,x3 :Monitor list is full.",
+		":irc.test 731 me n0,x1",
+	)
 }

@@ -28,7 +28,7 @@ type Backend interface {
 type Session interface {
 	// Handle runs one dispatched command (JOIN PART PRIVMSG NOTICE TAGMSG WHO
 	// WHOIS NAMES TOPIC MODE ISON USERHOST INVITE KICK LIST AWAY NICK
-	// SETNAME, and any other command ircd routes to the backend). The
+	// SETNAME MONITOR, and any other command ircd routes to the backend). The
 	// parameter count has already been checked against the command table.
 	//
 	// Replies that answer the command go through r.Reply or r.Numeric so that

@@ -95,6 +95,8 @@ const (
 	ChanLimit = 100
 	// NameLen is the longest real name SETNAME accepts (ISUPPORT NAMELEN).
 	NameLen = 128
+	// MonitorLimit is how many nicks a client may MONITOR (ISUPPORT MONITOR).
+	MonitorLimit = 100
 )
 
 // ChannelPrefixes maps MUC-style channel membership prefixes to modes in
@@ -115,6 +117,7 @@ func (s *Server) isupportTokens() []string {
 		"CHANTYPES=&#",
 		"KICKLEN=" + strconv.Itoa(KickLen),
 		"MODES=4",
+		"MONITOR=" + strconv.Itoa(MonitorLimit),
 		"NAMELEN=" + strconv.Itoa(NameLen),
 		"NETWORK=" + sanitizeWord(s.cfg.Network, "xircd"),
 		"NICKLEN=" + strconv.Itoa(NickLen),

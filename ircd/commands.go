@@ -46,6 +46,7 @@ func init() {
 	for name, minParams := range map[string]int{
 		"JOIN": 1, "PART": 1, "TAGMSG": 1, "WHO": 1, "NAMES": 0, "TOPIC": 1,
 		"ISON": 1, "USERHOST": 1, "INVITE": 2, "KICK": 2, "LIST": 0, "AWAY": 0,
+		"MONITOR": 1,
 	} {
 		commands[name] = command{handler: toBackend, minParams: minParams}
 	}

@@ -59,3 +59,24 @@ func TestSetnameIsCheckedThenHandedToTheBackend(t *testing.T) {
 		t.Errorf("backend got %q", m)
 	}
 }
+
+func TestMonitorIsAdvertisedAndHandedToTheBackend(t *testing.T) {
+	b := newFakeBackend()
+	_, l := testServer(t, Config{}, b)
+	c := dial(t, l)
+	burst := c.register("me")
+	found := false
+	for _, m := range burst {
+		found = found || m.Command == irc.RPL_ISUPPORT && slices.Contains(m.Params, "MONITOR=100")
+	}
+	if !found {
+		t.Error("ISUPPORT lacks MONITOR=100")
+	}
+	s := b.waitAttach(t)
+	c.send("MONITOR")
+	c.expect(irc.ERR_NEEDMOREPARAMS, "me", "MONITOR")
+	c.send("MONITOR + alice")
+	if m := s.waitHandled(t); m.Command != "MONITOR" || m.Params[1] != "alice" {
+		t.Errorf("backend got %q", m)
+	}
+}

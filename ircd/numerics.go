@@ -32,6 +32,13 @@ const (
 	// ERR_INVALIDCAPCMD answers an unknown CAP subcommand.
 	ERR_INVALIDCAPCMD = "410"
 
+	// MONITOR numerics (IRCv3 monitor).
+	RPL_MONONLINE    = "730"
+	RPL_MONOFFLINE   = "731"
+	RPL_MONLIST      = "732"
+	RPL_ENDOFMONLIST = "733"
+	ERR_MONLISTFULL  = "734"
+
 	// SASL numerics (IRCv3 sasl-3.1).
 	RPL_LOGGEDIN    = "900"
 	RPL_LOGGEDOUT   = "901"
