@@ -196,11 +196,9 @@ func (b *Bridge) render(c *contact, quitReason string) {
 		if want.away != "" {
 			m.Params = []string{want.away}
 		}
-		for _, s := range b.sessions {
-			if s.inControl && s.d.HasCap("away-notify") {
-				s.send(m)
-			}
-		}
+		// Monitors learn that c came online before they learn it is away.
+		b.refreshMonitors()
+		b.toObservers(c, "away-notify", m)
 	}
 }
 
@@ -310,11 +308,15 @@ func (b *Bridge) upsertContact(item xmpp.RosterItem) *contact {
 }
 
 // toObservers sends m, a change of c's, to the clients with capability
-// capName that share a channel with c.
+// capName that share a channel with c or, with extended-monitor, monitor
+// c's nick while c is online.
 func (b *Bridge) toObservers(c *contact, capName string, m *irc.Message) {
 	inRoom := b.contactInShownRoom(c)
 	for _, s := range b.sessions {
-		if s.d.HasCap(capName) && (inRoom || s.inControl && c.view.shown) {
+		if !s.d.HasCap(capName) {
+			continue
+		}
+		if inRoom || s.inControl && c.view.shown || s.d.HasCap("extended-monitor") && s.monitorsContact(c) && c.best() != nil {
 			s.send(m)
 		}
 	}

@@ -198,3 +198,28 @@ func TestMonitorListIsBounded(t *testing.T) {
 		":irc.test 731 me n0,x1",
 	)
 }
+
+func TestExtendedMonitor(t *testing.T) {
+	h := newHarness(t, Config{})
+	h.connect(item("alice@example.org", ""))
+	ext := h.attach("me", "extended-monitor", "away-notify", "setname")
+	plain := h.attach("me", "away-notify", "setname")
+	// Neither is in the control channel: only monitoring tells them.
+	ext.send("PART &xmpp")
+	plain.send("PART &xmpp")
+	ext.send("MONITOR + alice")
+	plain.send("MONITOR + alice")
+	ext.take()
+	plain.take()
+
+	h.event(avail("alice@example.org/phone", "away", "lunch", 0))
+	ext.expect(":irc.test 730 me alice!alice@example.org", ":alice!alice@example.org AWAY :away: lunch")
+	plain.expect(":irc.test 730 me alice!alice@example.org")
+	// A roster name that leaves the nick as it is.
+	h.event(xmpp.RosterPush{Item: item("alice@example.org", "alice")})
+	ext.expect(":alice!alice@example.org SETNAME alice")
+	plain.expect()
+	h.event(xmpp.Presence{From: "alice@example.org/phone", Type: "unavailable"})
+	ext.expect(":irc.test 731 me alice")
+	plain.expect(":irc.test 731 me alice")
+}

@@ -14,7 +14,9 @@ import (
 // told when each comes online or goes offline. A contact is online while
 // any resource of it is available, away or busy included (online means
 // connected); the user, the service nick and room occupants are online
-// while they are there; any other nick is offline.
+// while they are there; any other nick is offline. extended-monitor adds
+// AWAY and SETNAME of monitored contacts for clients with away-notify and
+// setname (see toObservers).
 
 // monitored is one nick on a client's MONITOR list.
 type monitored struct {
@@ -175,6 +177,11 @@ func (b *Bridge) onlineNick(s *session, folded string) (*irc.Prefix, bool) {
 		return b.occupantPrefix(r, o), r.shown
 	}
 	return nil, false
+}
+
+// monitorsContact reports whether s has the contact c on its MONITOR list.
+func (s *session) monitorsContact(c *contact) bool {
+	return s.monitors[ircd.Casefold(c.nick)] != nil
 }
 
 // packList joins items with commas into lines of at most

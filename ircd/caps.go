@@ -33,6 +33,7 @@ var capabilities = []capability{
 	{name: "no-implicit-names"},
 	{name: "account-tag"},
 	{name: "setname"},
+	{name: "extended-monitor"},
 }
 
 // findCap returns the offered capability called name.

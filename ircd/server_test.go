@@ -98,7 +98,8 @@ func TestCapNegotiation(t *testing.T) {
 	ls := c.expect("CAP", "*", "LS")
 	caps := strings.Fields(ls.Trailing())
 	for _, want := range []string{"cap-notify", "server-time", "message-tags", "multi-prefix", "userhost-in-names",
-		"away-notify", "extended-join", "echo-message", "batch", "labeled-response", "no-implicit-names"} {
+		"away-notify", "extended-join", "echo-message", "batch", "labeled-response", "no-implicit-names",
+		"account-tag", "setname", "extended-monitor"} {
 		if !slices.Contains(caps, want) {
 			t.Errorf("CAP LS lacks %s: %v", want, caps)
 		}
