@@ -1,9 +1,12 @@
 package ircd
 
 import (
+	"fmt"
 	"sort"
 	"strconv"
 	"strings"
+
+	"gopkg.in/irc.v4"
 )
 
 // capability is one IRCv3 capability the server offers. Adding a
@@ -36,32 +39,99 @@ var capabilities = []capability{
 	{name: "extended-monitor"},
 }
 
+// offered reports whether the server offers c now: its own condition, and
+// not withdrawn by the backend (SetCapAvailable).
+func (s *Server) offered(c capability) bool {
+	if c.available != nil && !c.available(s) {
+		return false
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return !s.capsWithdrawn[c.name]
+}
+
 // findCap returns the offered capability called name.
 func (s *Server) findCap(name string) (capability, bool) {
 	for _, c := range capabilities {
-		if c.name == name && (c.available == nil || c.available(s)) {
+		if c.name == name && s.offered(c) {
 			return c, true
 		}
 	}
 	return capability{}, false
 }
 
+// capToken is c as CAP LS and CAP NEW list it: "name", or "name=value"
+// for CAP 302 clients.
+func (s *Server) capToken(c capability, withValue bool) string {
+	if withValue && c.value != nil {
+		if v := c.value(s); v != "" {
+			return c.name + "=" + v
+		}
+	}
+	return c.name
+}
+
 // capList returns the offered capabilities as "name" or "name=value" tokens.
 func (s *Server) capList(withValues bool) []string {
 	var out []string
 	for _, c := range capabilities {
-		if c.available != nil && !c.available(s) {
-			continue
+		if s.offered(c) {
+			out = append(out, s.capToken(c, withValues))
 		}
-		tok := c.name
-		if withValues && c.value != nil {
-			if v := c.value(s); v != "" {
-				tok += "=" + v
-			}
-		}
-		out = append(out, tok)
 	}
 	return out
+}
+
+// SetCapAvailable offers (on) or withdraws a capability of the server's
+// table at run time, for a backend whose features depend on what it learns
+// later. Clients with cap-notify get CAP NEW or CAP DEL; a withdrawn
+// capability is disabled for every client that had it. cap-notify itself
+// and names the server does not know cannot be changed.
+func (s *Server) SetCapAvailable(name string, on bool) error {
+	var capDef *capability
+	for i := range capabilities {
+		if capabilities[i].name == name && name != "cap-notify" {
+			capDef = &capabilities[i]
+		}
+	}
+	if capDef == nil {
+		return fmt.Errorf("ircd: no capability %q to offer or withdraw", name)
+	}
+	s.mu.Lock()
+	if s.capsWithdrawn[name] == !on {
+		s.mu.Unlock()
+		return nil
+	}
+	if on {
+		delete(s.capsWithdrawn, name)
+	} else {
+		s.capsWithdrawn[name] = true
+	}
+	conns := make([]*conn, 0, len(s.conns))
+	for c := range s.conns {
+		conns = append(conns, c)
+	}
+	s.mu.Unlock()
+	if capDef.available != nil && !capDef.available(s) {
+		return nil // not offered anyway: nothing changes for clients
+	}
+	for _, c := range conns {
+		c.mu.Lock()
+		notify, v302 := c.caps["cap-notify"], c.capVersion >= 302
+		if !on {
+			delete(c.caps, name)
+		}
+		c.mu.Unlock()
+		if !notify {
+			continue
+		}
+		verb, tok := "DEL", name
+		if on {
+			verb, tok = "NEW", s.capToken(*capDef, v302)
+		}
+		c.Send(&irc.Message{Prefix: c.serverPrefix(), Command: "CAP", Params: []string{c.Nick(), verb, tok}})
+	}
+	return nil
 }
 
 // joinLimited packs tokens into space-separated lines of at most max bytes.

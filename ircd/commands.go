@@ -439,7 +439,9 @@ func handleCap(c *conn, r *Request) error {
 		}
 		if len(r.Msg.Params) > 1 {
 			if v, err := strconv.Atoi(r.Msg.Params[1]); err == nil && v > c.capVersion {
+				c.mu.Lock()
 				c.capVersion = v
+				c.mu.Unlock()
 			}
 		}
 		if c.capVersion >= 302 {
@@ -473,7 +475,8 @@ func handleCap(c *conn, r *Request) error {
 		for _, tok := range strings.Fields(arg) {
 			on := !strings.HasPrefix(tok, "-")
 			name := strings.TrimPrefix(tok, "-")
-			if _, known := c.s.findCap(name); !known {
+			// cap-notify stays on for CAP 302 clients (as the spec requires).
+			if _, known := c.s.findCap(name); !known || !on && name == "cap-notify" && c.capVersion >= 302 {
 				ok = false
 				break
 			}

@@ -42,12 +42,14 @@ type conn struct {
 	registered  bool
 	closeReason string
 	abrupt      bool
+	// capVersion is the CAP LS version; written by the reader goroutine
+	// under mu, read under mu by others (CAP NEW values).
+	capVersion int
 
 	// Reader goroutine only.
 	pass           string
 	passGiven      bool
 	capNegotiating bool
-	capVersion     int
 	umodeI         bool
 	sasl           saslState
 	session        Session

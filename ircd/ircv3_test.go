@@ -80,3 +80,57 @@ func TestMonitorIsAdvertisedAndHandedToTheBackend(t *testing.T) {
 		t.Errorf("backend got %q", m)
 	}
 }
+
+func TestCapNotifyNewAndDel(t *testing.T) {
+	b := newFakeBackend()
+	srv, l := testServer(t, Config{}, b)
+	v302 := dial(t, l)
+	v302.send("CAP LS 302", "CAP REQ :setname server-time", "CAP END")
+	v302.expect("CAP", "*", "LS")
+	v302.expect("CAP", "*", "ACK")
+	v302.register("new")
+	old := dial(t, l)
+	old.send("CAP REQ :setname", "CAP END")
+	old.expect("CAP", "*", "ACK")
+	old.register("old")
+
+	// cap-notify cannot be turned off by a CAP 302 client.
+	v302.send("CAP REQ -cap-notify")
+	v302.expect("CAP", "new", "NAK", "-cap-notify")
+
+	if err := srv.SetCapAvailable("setname", false); err != nil {
+		t.Fatal(err)
+	}
+	v302.expect("CAP", "new", "DEL", "setname")
+	for nick, c := range map[string]*client{"new": v302, "old": old} {
+		c.send("CAP LIST")
+		list := strings.Fields(c.expect("CAP", nick, "LIST").Trailing())
+		if slices.Contains(list, "setname") {
+			t.Errorf("setname still enabled after DEL: %v", list)
+		}
+		c.send("CAP LS")
+		if ls := c.expect("CAP", nick, "LS"); slices.Contains(strings.Fields(ls.Trailing()), "setname") {
+			t.Errorf("withdrawn setname still offered: %q", ls)
+		}
+		c.send("CAP REQ setname")
+		c.expect("CAP", nick, "NAK", "setname")
+	}
+	// Withdrawing twice changes nothing; an unknown name is refused.
+	if err := srv.SetCapAvailable("setname", false); err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.SetCapAvailable("no-such-cap", true); err == nil {
+		t.Error("SetCapAvailable accepted an unknown capability")
+	}
+	if err := srv.SetCapAvailable("cap-notify", false); err == nil {
+		t.Error("SetCapAvailable withdrew cap-notify")
+	}
+
+	if err := srv.SetCapAvailable("setname", true); err != nil {
+		t.Fatal(err)
+	}
+	v302.expect("CAP", "new", "NEW", "setname")
+	v302.send("CAP REQ setname")
+	v302.expect("CAP", "new", "ACK", "setname")
+	old.roundtrip() // no CAP NEW without cap-notify
+}

@@ -99,7 +99,10 @@ type Server struct {
 	listeners map[net.Listener]struct{}
 	conns     map[*conn]struct{}
 	maxUsers  int
-	wg        sync.WaitGroup
+	// capsWithdrawn are capabilities the backend has withdrawn
+	// (SetCapAvailable).
+	capsWithdrawn map[string]bool
+	wg            sync.WaitGroup
 }
 
 // NewServer returns a server that serves b. Call Serve for each listener.
@@ -112,6 +115,8 @@ func NewServer(cfg Config, b Backend) *Server {
 		created:   time.Now(),
 		listeners: make(map[net.Listener]struct{}),
 		conns:     make(map[*conn]struct{}),
+
+		capsWithdrawn: make(map[string]bool),
 	}
 }
 
