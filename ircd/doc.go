@@ -50,9 +50,12 @@
 // 411/412; NICK, WHOIS: 431). NICK is checked with ValidNick (432) and
 // Backend.CheckNick (433) before registration and before every change to a
 // new name; a registered client's NICK then goes to the Session, which
-// announces it and calls Downstream.SetNick. JOIN PART PRIVMSG NOTICE
-// TAGMSG WHO WHOIS NAMES TOPIC ISON USERHOST INVITE KICK LIST AWAY and
-// channel MODE go to the Session.
+// announces it and calls Downstream.SetNick. SETNAME is checked (at most
+// NameLen bytes, not blank; else "FAIL SETNAME INVALID_REALNAME") and then
+// goes to the Session, which owns the user's real name. JOIN PART PRIVMSG
+// NOTICE TAGMSG WHO WHOIS NAMES TOPIC ISON USERHOST INVITE KICK LIST AWAY
+// MONITOR (ISUPPORT MONITOR=MonitorLimit) and channel MODE go to the
+// Session. Request.Fail adds an IRCv3 standard reply.
 //
 // Replies added with Request.Reply / Request.Numeric (and a returned *Error)
 // are sent when Handle returns. For a client with labeled-response and a
@@ -65,10 +68,15 @@
 //
 // Offered: cap-notify, sasl (only with a password), server-time,
 // message-tags, multi-prefix, userhost-in-names, away-notify, extended-join,
-// echo-message, batch, labeled-response. CAP LS 302 gets values and
-// multi-line replies; REQ is all-or-nothing and is also allowed after
-// registration. The output edge strips tags and commands a client did not
-// ask for (see FormatLines and tagCap/commandCap); multi-prefix,
-// userhost-in-names, away-notify's AWAY content, extended-join and
-// echo-message are the backend's to honour via Downstream.HasCap.
+// echo-message, batch, labeled-response, no-implicit-names, account-tag,
+// setname, extended-monitor. CAP LS 302 gets values and multi-line replies,
+// and keeps cap-notify on; REQ is all-or-nothing and is also allowed after
+// registration. Server.SetCapAvailable withdraws or offers a capability
+// again at run time: clients with cap-notify get CAP DEL / CAP NEW, and a
+// withdrawn capability is disabled for every client. The output edge strips
+// tags and commands a client did not ask for (see FormatLines and
+// tagCap/commandCap: account needs account-tag, SETNAME needs setname);
+// multi-prefix, userhost-in-names, away-notify's AWAY content,
+// extended-join, echo-message, no-implicit-names and extended-monitor are
+// the backend's to honour via Downstream.HasCap.
 package ircd
