@@ -26,6 +26,11 @@
 //   - After a reconnect, messages the server archived (XEP-0313) since
 //     shortly before the stream was lost are fetched; those already shown
 //     (same stanza id) or sent through the gateway are skipped.
+//   - A contact's IRC account (account-tag, extended-join, WHOIS 330) is
+//     its bare JID and its real name is its roster name, else the JID; a
+//     roster name change is a SETNAME. The user's real name is the JID
+//     until a client sends SETNAME. MONITOR lists are per client
+//     (monitor.go).
 //   - Group chats are '#' channels shared by every client (rooms.go). Room
 //     occupants take part in the one nick namespace: the user is the user's
 //     nick, a roster contact is the contact's nick, anyone else gets the
