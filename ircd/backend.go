@@ -52,6 +52,8 @@ type Downstream interface {
 	Nick() string
 	User() string
 	Host() string
+	// RealName is the real name the client gave in USER.
+	RealName() string
 	// SetNick changes the nick ircd uses for this client's numerics and
 	// prefix. The backend calls it after telling the client with a NICK message.
 	SetNick(nick string)

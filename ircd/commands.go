@@ -45,7 +45,7 @@ func init() {
 	// Commands that only the backend can answer.
 	for name, minParams := range map[string]int{
 		"JOIN": 1, "PART": 1, "TAGMSG": 1, "WHO": 1, "NAMES": 0, "TOPIC": 1,
-		"ISON": 1, "USERHOST": 1, "INVITE": 2, "KICK": 2, "LIST": 0, "AWAY": 0,
+		"WHOWAS": 1, "ISON": 1, "USERHOST": 1, "INVITE": 2, "KICK": 2, "LIST": 0, "AWAY": 0,
 		"MONITOR": 1,
 	} {
 		commands[name] = command{handler: toBackend, minParams: minParams}
@@ -101,6 +101,10 @@ func handleNick(c *conn, r *Request) error {
 func handleUser(c *conn, r *Request) error {
 	if c.isRegistered() {
 		return &Error{Code: irc.ERR_ALREADYREGISTERED, Params: []string{"You may not reregister"}}
+	}
+	if r.Msg.Params[0] == "" || r.Msg.Params[3] == "" {
+		// An empty parameter counts as a missing one (Modern IRC).
+		return &Error{Code: irc.ERR_NEEDMOREPARAMS, Params: []string{"USER", "Not enough parameters"}}
 	}
 	user := strings.Map(func(r rune) rune {
 		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_' || r == '.' {

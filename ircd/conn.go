@@ -100,6 +100,12 @@ func (c *conn) User() string {
 
 func (c *conn) Host() string { return c.host }
 
+func (c *conn) RealName() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.realname
+}
+
 func (c *conn) SetNick(nick string) {
 	c.mu.Lock()
 	c.nick = nick

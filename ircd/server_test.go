@@ -50,8 +50,8 @@ func TestRegistrationWelcomeBurst(t *testing.T) {
 	c.expect(irc.ERR_NOMOTD, "me", "MOTD File is missing")
 
 	s := b.waitAttach(t)
-	if s.d.Nick() != "me" || s.d.User() != "u" || s.d.Account() != "" || s.d.ServerName() != "gw.test" {
-		t.Errorf("Downstream = %s!%s account %q server %s", s.d.Nick(), s.d.User(), s.d.Account(), s.d.ServerName())
+	if s.d.Nick() != "me" || s.d.User() != "u" || s.d.RealName() != "Real Name" || s.d.Account() != "" || s.d.ServerName() != "gw.test" {
+		t.Errorf("Downstream = %s!%s (%s) account %q server %s", s.d.Nick(), s.d.User(), s.d.RealName(), s.d.Account(), s.d.ServerName())
 	}
 	if s.d.HasCap("server-time") {
 		t.Error("HasCap(server-time) without CAP negotiation")
@@ -348,6 +348,11 @@ func TestCommandTableErrors(t *testing.T) {
 	c.expect(irc.ERR_UNKNOWNCOMMAND, "*", "FROB", "Unknown command")
 	c.send("USER onlyone")
 	c.expect(irc.ERR_NEEDMOREPARAMS, "*", "USER", "Not enough parameters")
+	// An empty username or real name counts as missing (Modern IRC).
+	c.send("USER u 0 * :")
+	c.expect(irc.ERR_NEEDMOREPARAMS, "*", "USER", "Not enough parameters")
+	c.send("USER  0 * :Real")
+	c.expect(irc.ERR_NEEDMOREPARAMS, "*", "USER", "Not enough parameters")
 	c.send("NICK")
 	c.expect(irc.ERR_NONICKNAMEGIVEN, "*")
 	c.send("PING")
@@ -367,6 +372,8 @@ func TestCommandTableErrors(t *testing.T) {
 	c.expect(irc.ERR_NOTEXTTOSEND, "me")
 	c.send("WHOIS")
 	c.expect(irc.ERR_NONICKNAMEGIVEN, "me")
+	c.send("WHOWAS")
+	c.expect(irc.ERR_NEEDMOREPARAMS, "me", "WHOWAS", "Not enough parameters")
 	c.send("PRIVMSG nobody :hi")
 	c.expect(irc.ERR_NOSUCHNICK, "me", "nobody", "No such nick/channel")
 	s.waitHandled(t)
@@ -378,7 +385,7 @@ func TestCommandTableErrors(t *testing.T) {
 
 	// Every backend command reaches the session with its params.
 	for _, line := range []string{"JOIN #a", "PART #a :bye", "PRIVMSG bob :hi there", "NOTICE bob :n",
-		"@+typing=active TAGMSG bob", "WHO #a", "WHOIS bob", "NAMES #a", "TOPIC #a :t", "MODE #a +m", "ISON a b",
+		"@+typing=active TAGMSG bob", "WHO #a", "WHOIS bob", "WHOWAS bob 1", "NAMES #a", "TOPIC #a :t", "MODE #a +m", "ISON a b",
 		"USERHOST bob", "INVITE bob #a", "KICK #a bob :r", "AWAY :gone", "NICK other"} {
 		c.send(line)
 		want, _ := irc.ParseMessage(line)
