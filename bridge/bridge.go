@@ -116,6 +116,7 @@ type Bridge struct {
 	settleTimer   *time.Timer
 	settleC       <-chan time.Time
 	settleAfter   time.Duration
+	holdFor       time.Duration // how long a command waits for XMPP (maxHold; 0: not at all)
 	now           func() time.Time
 	rooms         roomSet // group chats (rooms.go)
 
@@ -123,6 +124,58 @@ type Bridge struct {
 	// follows its replies (see session.send).
 	curSess *session
 	curReq  *ircd.Request
+	// curHeld is the current command's hold, once a handler asked to keep
+	// the command open until XMPP answers (see hold).
+	curHeld *heldCommand
+}
+
+// heldCommand is a client command whose answer waits for XMPP, as a JOIN
+// waits for the room to let the user in. The client's Handle call stays
+// blocked until then, so that the answer comes in order and, for a client
+// with labeled-response, inside the command's batch.
+type heldCommand struct {
+	s       *session
+	r       *ircd.Request
+	done    chan error
+	waiting int // answers still to come
+	timer   *time.Timer
+}
+
+// maxHold bounds how long a command waits for XMPP before it is answered
+// with what is there; the rest follows as ordinary messages.
+const maxHold = 10 * time.Second
+
+// hold keeps the current command open until release has been called once
+// more than the number of earlier hold calls for it.
+func (b *Bridge) hold() *heldCommand {
+	if b.curHeld == nil {
+		b.curHeld = &heldCommand{s: b.curSess, r: b.curReq}
+	}
+	b.curHeld.waiting++
+	return b.curHeld
+}
+
+// release counts one awaited answer of h as come; the last one answers the
+// command.
+func (b *Bridge) release(h *heldCommand) {
+	if h.waiting <= 0 {
+		return
+	}
+	if h.waiting--; h.waiting == 0 {
+		b.answer(h)
+	}
+}
+
+// answer ends h whether or not everything it waited for came.
+func (b *Bridge) answer(h *heldCommand) {
+	h.waiting = 0
+	if h.timer != nil {
+		h.timer.Stop()
+	}
+	if h.done != nil {
+		h.done <- nil
+		h.done = nil
+	}
 }
 
 // op is a request from an IRC connection goroutine to the Run goroutine.
@@ -199,6 +252,7 @@ func New(cfg Config, x XMPP) (*Bridge, error) {
 		sent:        newBounded[sentMessage](maxSentIDs),
 		seen:        newBounded[struct{}](maxSeenIDs),
 		settleAfter: settleDelay,
+		holdFor:     maxHold,
 		now:         time.Now,
 	}
 	if v, ok := st.Settings["show_offline"]; ok {
@@ -282,7 +336,19 @@ func (b *Bridge) handleOp(o op) {
 	case opHandle:
 		err := errInternal
 		b.safely(o.r.Msg.Command, func() { err = b.handle(o.s, o.r) })
-		o.done <- err
+		h := b.curHeld
+		b.curHeld = nil
+		if h == nil || h.waiting == 0 || err != nil || b.holdFor <= 0 {
+			if h != nil {
+				h.waiting = 0
+			}
+			o.done <- err
+			return
+		}
+		h.done = o.done
+		h.timer = time.AfterFunc(b.holdFor, func() {
+			b.post(opCall{name: "hold timeout", f: func() { b.answer(h) }})
+		})
 	case opDetach:
 		b.safely("Detach", func() { b.detach(o.s, o.reason) })
 	case opArchive:
@@ -361,7 +427,12 @@ func (s *session) Handle(r *ircd.Request) error {
 	if !s.b.post(opHandle{s: s, r: r, done: done}) {
 		return errStopped
 	}
-	return <-done
+	select {
+	case err := <-done:
+		return err
+	case <-s.b.done:
+		return errStopped
+	}
 }
 
 // Detach implements ircd.Session.

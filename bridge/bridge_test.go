@@ -31,7 +31,7 @@ func TestAttachShowsRosterWithVoiceAndAway(t *testing.T) {
 
 	c.send("WHO &xmpp")
 	c.expect(
-		":irc.test 352 me &xmpp user localhost irc.test me H@ :0 me@example.org",
+		":irc.test 352 me &xmpp user localhost irc.test me H@ :0 Real Name",
 		":irc.test 352 me &xmpp xircd irc.test irc.test xircd H@ :0 xircd gateway service",
 		":irc.test 352 me &xmpp alice example.org irc.test Alice H+ :0 Alice",
 		":irc.test 352 me &xmpp bob example.org irc.test bob G :0 bob@example.org",
@@ -45,7 +45,7 @@ func TestAttachHonoursNamesCaps(t *testing.T) {
 	h.event(avail("alice@example.org/phone", "chat", "", 0))
 	c := h.attach("me", "extended-join", "userhost-in-names", "multi-prefix")
 	c.expect(
-		":me!user@localhost JOIN &xmpp * me@example.org",
+		":me!user@localhost JOIN &xmpp * :Real Name",
 		":irc.test 332 me &xmpp :XMPP contacts of me@example.org — type \"help\" here for commands",
 		":irc.test 333 me &xmpp xircd!xircd@irc.test 1772600767",
 		":irc.test 353 me = &xmpp :@me!user@localhost @xircd!xircd@irc.test +Alice!alice@example.org",

@@ -221,6 +221,28 @@ func TestIRCQueries(t *testing.T) {
 	)
 	c.send("WHOIS nobody")
 	c.expect(":irc.test 401 me nobody :No such nick/channel", ":irc.test 318 me nobody :End of /WHOIS list")
+	// The user's own WHOIS shows the real name the client gave.
+	c.send("WHOIS me")
+	c.expect(
+		":irc.test 311 me me user localhost * :Real Name",
+		":irc.test 319 me me @&xmpp",
+		":irc.test 312 me me irc.test :xircd XMPP gateway",
+		":irc.test 320 me me :JID: me@example.org",
+		":irc.test 318 me me :End of /WHOIS list",
+	)
+	// WHOWAS knows contacts who are offline, nobody else.
+	h.event(xmpp.Roster{Items: []xmpp.RosterItem{item("alice@example.org", "Alice"), item("bob@example.org", "")}})
+	c.take()
+	c.send("WHOWAS bob,Alice,nobody 1")
+	c.expect(
+		":irc.test 314 me bob bob example.org * bob@example.org",
+		":irc.test 312 me bob irc.test :XMPP contact, offline",
+		":irc.test 369 me bob :End of WHOWAS",
+		":irc.test 406 me Alice :There was no such nickname",
+		":irc.test 369 me Alice :End of WHOWAS",
+		":irc.test 406 me nobody :There was no such nickname",
+		":irc.test 369 me nobody :End of WHOWAS",
+	)
 	c.send("PRIVMSG nobody :hi")
 	c.expect(":irc.test 401 me nobody :No such nick/channel")
 }

@@ -160,8 +160,9 @@ func (c *fakeClient) Nick() string {
 	defer c.mu.Unlock()
 	return c.nick
 }
-func (c *fakeClient) User() string { return "user" }
-func (c *fakeClient) Host() string { return "localhost" }
+func (c *fakeClient) User() string     { return "user" }
+func (c *fakeClient) Host() string     { return "localhost" }
+func (c *fakeClient) RealName() string { return "Real Name" }
 func (c *fakeClient) SetNick(n string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -287,6 +288,9 @@ func newHarness(t *testing.T, cfg Config) *harness {
 		t.Fatal(err)
 	}
 	b.settleAfter = 0
+	// Commands are answered at once, so that tests can send them and then
+	// play XMPP's answer; TestJoinAnsweredOnceTheRoomLetsUsIn holds them.
+	b.holdFor = 0
 	b.now = func() time.Time { return fixedNow }
 	b.start = fixedNow
 	ctx, cancel := context.WithCancel(context.Background())

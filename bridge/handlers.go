@@ -32,6 +32,7 @@ func init() {
 		"NAMES":    (*Bridge).handleNames,
 		"WHO":      (*Bridge).handleWho,
 		"WHOIS":    (*Bridge).handleWhois,
+		"WHOWAS":   (*Bridge).handleWhowas,
 		"ISON":     (*Bridge).handleIson,
 		"USERHOST": (*Bridge).handleUserhost,
 		"TOPIC":    (*Bridge).handleTopic,
@@ -83,7 +84,7 @@ func (b *Bridge) joinControl(s *session, r *ircd.Request) {
 	if r != nil {
 		send = r.Reply
 	}
-	send(b.joinMessage(s.d, userPrefix(s.d), "", b.userRealname()))
+	send(b.joinMessage(s.d, userPrefix(s.d), "", b.userRealname(s)))
 	for _, m := range b.topicReplies(s.d) {
 		send(m)
 	}
@@ -171,26 +172,41 @@ func (b *Bridge) handlePrivmsg(s *session, r *ircd.Request) error {
 }
 
 // echo shows the user's own message to the other attached clients, and to
-// the sender when it asked for echo-message.
-func (b *Bridge) echo(s *session, r *ircd.Request, target, text string) {
-	m := &irc.Message{Prefix: userPrefix(s.d), Command: r.Msg.Command, Params: []string{target, text}}
+// the sender when it asked for echo-message. params are the message's
+// parameters: the target, then the text (none for TAGMSG).
+func (b *Bridge) echo(s *session, r *ircd.Request, params ...string) {
+	m := &irc.Message{Prefix: userPrefix(s.d), Command: r.Msg.Command, Params: params}
 	if s.d.HasCap("echo-message") {
 		mm := m.Copy()
-		if len(r.Msg.Tags) > 0 {
-			mm.Tags = irc.Tags{}
-			for k, v := range r.Msg.Tags {
-				if strings.HasPrefix(k, "+") {
-					mm.Tags[k] = v
-				}
-			}
-		}
+		mm.Tags = clientTags(r.Msg.Tags)
 		r.Reply(mm)
 	}
 	for _, o := range b.sessions {
-		if o != s && (!b.isControl(target) || o.inControl) {
+		if o != s && (!b.isControl(params[0]) || o.inControl) {
 			o.send(m)
 		}
 	}
+}
+
+// clientTags returns the client-only tags ("+name") of a message: those
+// travel with it to its recipients.
+func clientTags(tags irc.Tags) irc.Tags {
+	out := irc.Tags{}
+	for k, v := range tags {
+		if strings.HasPrefix(k, "+") {
+			out[k] = v
+		}
+	}
+	return out
+}
+
+// messageToSelf delivers a PRIVMSG, NOTICE or TAGMSG that the user sent to
+// their own nick, as every IRC server does. The delivery is a message the
+// client receives, not a reply to its command, so it stays outside the
+// command's labeled-response batch; the echo-message copy is the reply.
+func (b *Bridge) messageToSelf(s *session, r *ircd.Request, params ...string) {
+	b.echo(s, r, params...)
+	s.d.Send(&irc.Message{Tags: clientTags(r.Msg.Tags), Prefix: userPrefix(s.d), Command: r.Msg.Command, Params: params})
 }
 
 func (b *Bridge) privmsgTarget(s *session, r *ircd.Request, target, text string, notice bool) error {
@@ -211,6 +227,9 @@ func (b *Bridge) privmsgTarget(s *session, r *ircd.Request, target, text string,
 			return nil
 		}
 		b.runCommand(s, r, target, text)
+		return nil
+	case b.nicks.isUser(target):
+		b.messageToSelf(s, r, s.d.Nick(), text)
 		return nil
 	case b.nicks.isService(target):
 		b.echo(s, r, b.cfg.ServiceNick, text)
@@ -276,8 +295,12 @@ func (b *Bridge) addressedContact(text string) (*contact, string) {
 	return c, strings.TrimSpace(text[i+2:])
 }
 
-// TAGMSG <target>   (only +typing is meaningful)
+// TAGMSG <target>   (only +typing is meaningful to contacts)
 func (b *Bridge) handleTagmsg(s *session, r *ircd.Request) error {
+	if b.nicks.isUser(r.Msg.Params[0]) {
+		b.messageToSelf(s, r, s.d.Nick())
+		return nil
+	}
 	typing, ok := r.Msg.Tags["+typing"]
 	if !ok || len(r.Msg.Params) < 1 {
 		return nil
@@ -317,7 +340,12 @@ func (b *Bridge) handleJoin(s *session, r *ircd.Request) error {
 			if i < len(keys) {
 				key = keys[i]
 			}
-			numericErr(r, b.joinRoom(ch, key))
+			if err := b.joinRoom(ch, key); err != nil {
+				numericErr(r, err)
+			} else if room := b.roomByChannel(ch); room != nil && room.joining && !room.shown {
+				// Answered once the room lets us in (see heldCommand).
+				room.waiters = append(room.waiters, b.hold())
+			}
 		default:
 			numericErr(r, errNoSuchChannel(ch))
 		}
@@ -396,7 +424,7 @@ type whoEntry struct {
 // contacts in the channel, then other known contacts.
 func (b *Bridge) everyone(s *session) []whoEntry {
 	out := []whoEntry{
-		{prefix: userPrefix(s.d), away: b.away != "", chanPfx: "@", realname: b.userRealname(), inChan: s.inControl},
+		{prefix: userPrefix(s.d), away: b.away != "", chanPfx: "@", realname: b.userRealname(s), inChan: s.inControl},
 		{prefix: b.servicePrefix(), chanPfx: "@", realname: "xircd gateway service", inChan: true},
 	}
 	for _, c := range b.sortedContacts() {
@@ -463,7 +491,7 @@ func (b *Bridge) whois(s *session, r *ircd.Request, nick string) {
 	switch {
 	case b.nicks.isUser(nick):
 		p := userPrefix(s.d)
-		r.Numeric(irc.RPL_WHOISUSER, p.Name, p.User, p.Host, "*", b.userRealname())
+		r.Numeric(irc.RPL_WHOISUSER, p.Name, p.User, p.Host, "*", b.userRealname(s))
 		if s.inControl {
 			r.Numeric(irc.RPL_WHOISCHANNELS, p.Name, "@"+ch)
 		}
@@ -471,6 +499,7 @@ func (b *Bridge) whois(s *session, r *ircd.Request, nick string) {
 		if b.away != "" {
 			r.Numeric(irc.RPL_AWAY, p.Name, b.away)
 		}
+		r.Numeric(rplWhoisSpecial, p.Name, "JID: "+b.x.JID())
 		return
 	case b.nicks.isService(nick):
 		p := b.servicePrefix()
@@ -503,6 +532,25 @@ func (b *Bridge) whois(s *session, r *ircd.Request, nick string) {
 	for _, line := range b.contactInfo(c) {
 		r.Numeric(rplWhoisSpecial, p.Name, line)
 	}
+}
+
+// WHOWAS <nick>{,<nick>} [<count> [<server>]]: the gateway keeps no nick
+// history, but a roster contact who is offline is someone who was here.
+func (b *Bridge) handleWhowas(s *session, r *ircd.Request) error {
+	for _, nick := range strings.Split(r.Msg.Params[0], ",") {
+		if nick == "" {
+			continue
+		}
+		if c := b.contactByNick(nick); c != nil && c.inRoster && len(c.resources) == 0 {
+			p := c.prefix()
+			r.Numeric(irc.RPL_WHOWASUSER, p.Name, p.User, p.Host, "*", cleanText(c.realname()))
+			r.Numeric(irc.RPL_WHOISSERVER, p.Name, b.cfg.ServerName, "XMPP contact, offline")
+		} else {
+			r.Numeric(irc.ERR_WASNOSUCHNICK, nick, "There was no such nickname")
+		}
+		r.Numeric(irc.RPL_ENDOFWHOWAS, nick, "End of WHOWAS")
+	}
+	return nil
 }
 
 // contactInfo describes c for WHOIS and the info command.
@@ -773,13 +821,14 @@ func (b *Bridge) handleSetname(s *session, r *ircd.Request) error {
 	return nil
 }
 
-// userRealname is the user's real name: the one set with SETNAME, else
-// the XMPP account's JID.
-func (b *Bridge) userRealname() string {
+// userRealname is the user's real name as s shows it: the one set with
+// SETNAME (shared by all clients), else the one s gave in USER. The JID is
+// in WHOIS.
+func (b *Bridge) userRealname(s *session) string {
 	if b.realname != "" {
 		return b.realname
 	}
-	return b.x.JID()
+	return s.d.RealName()
 }
 
 // INVITE <nick> <channel>

@@ -2,6 +2,7 @@ package bridge
 
 import (
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -96,6 +97,44 @@ func TestEchoAndOtherClients(t *testing.T) {
 	a.expect(":me!user@localhost NOTICE Alice :a notice")
 	b.expect()
 	h.expectCalls(`message id=id2 to=alice@example.org type=chat state=active body="a notice"`)
+}
+
+func TestMessagesToSelf(t *testing.T) {
+	h, c := online(t, "echo-message", "message-tags")
+	plain := h.attach("me")
+	plain.take()
+	h.x.takeCalls()
+
+	// The message comes back to the sender as a delivery, not as a reply
+	// (so it stays outside a labeled-response batch); the echo-message
+	// copy is the reply. Other clients see it once.
+	for _, cmd := range []string{"PRIVMSG", "NOTICE"} {
+		r, done := startHeld(c, "@+draft/react=x "+cmd+" ME :note to self")
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+		line := "@+draft/react=x :me!user@localhost " + cmd + " me :note to self"
+		if got := replyLines(r); !slices.Equal(got, []string{line}) {
+			t.Errorf("%s to self: replies %q, want the echo %q", cmd, got, line)
+		}
+		c.expect(line)
+		plain.expect(":me!user@localhost " + cmd + " me :note to self")
+	}
+	r, done := startHeld(c, "@+draft/react=y TAGMSG me")
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if got := replyLines(r); !slices.Equal(got, []string{"@+draft/react=y :me!user@localhost TAGMSG me"}) {
+		t.Errorf("TAGMSG to self: replies %q", got)
+	}
+	c.expect("@+draft/react=y :me!user@localhost TAGMSG me")
+	plain.take()
+
+	// Without echo-message there is only the delivery.
+	plain.send("PRIVMSG me :plain")
+	plain.expect(":me!user@localhost PRIVMSG me plain")
+	c.expect(":me!user@localhost PRIVMSG me plain")
+	h.expectCalls()
 }
 
 func TestCarbons(t *testing.T) {

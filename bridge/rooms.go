@@ -82,6 +82,27 @@ type room struct {
 	recent  *bounded[struct{}] // keys of recently shown messages (see recentKey)
 	lastAt  time.Time          // time of the last message shown
 	pending []string           // bodies the user sent while XMPP was down
+	// waiters are the JOIN commands answered once the room lets us in.
+	waiters []*heldCommand
+}
+
+// out is where a message about r for s goes: into the answer of the JOIN
+// s is waiting for, else to the client.
+func (r *room) out(s *session) func(*irc.Message) {
+	for _, h := range r.waiters {
+		if h.s == s && h.waiting > 0 {
+			return h.r.Reply
+		}
+	}
+	return s.send
+}
+
+// answerWaiters answers the JOIN commands waiting for r.
+func (b *Bridge) answerWaiters(r *room) {
+	for _, h := range r.waiters {
+		b.release(h)
+	}
+	r.waiters = nil
 }
 
 // occupant is someone in a room.
@@ -349,7 +370,7 @@ func (b *Bridge) toRoom(m *irc.Message) {
 // showRoom sends one client the JOIN, topic and names of r (no names for
 // a client with no-implicit-names).
 func (b *Bridge) showRoom(s *session, r *room, send func(*irc.Message)) {
-	send(joinOf(s.d, r.channel, userPrefix(s.d), "", b.userRealname()))
+	send(joinOf(s.d, r.channel, userPrefix(s.d), "", b.userRealname(s)))
 	for _, m := range b.roomTopicReplies(s.d, r, false) {
 		send(m)
 	}
@@ -441,9 +462,9 @@ func (b *Bridge) roomNamesReplies(d ircd.Downstream, r *room) []*irc.Message {
 }
 
 // roomNumeric sends a numeric about r to every client.
-func (b *Bridge) roomNumeric(code, channel, text string) {
+func (b *Bridge) roomNumeric(code string, r *room, text string) {
 	for _, s := range b.sessions {
-		s.send(&irc.Message{Prefix: b.serverPrefix(), Command: code, Params: []string{s.d.Nick(), channel, text}})
+		r.out(s)(&irc.Message{Prefix: b.serverPrefix(), Command: code, Params: []string{s.d.Nick(), r.channel, text}})
 	}
 }
 

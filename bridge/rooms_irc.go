@@ -59,7 +59,7 @@ func (b *Bridge) moderate(r *room, o *occupant, role, reason, what string) error
 		why := oneLine(err.Error())
 		b.post(opCall{name: "moderation", f: func() {
 			if r := b.rooms.byKey[key]; r != nil {
-				b.roomNumeric(irc.ERR_CHANOPRIVSNEEDED, r.channel, "The room refused to "+what+": "+why)
+				b.roomNumeric(irc.ERR_CHANOPRIVSNEEDED, r, "The room refused to "+what+": "+why)
 			}
 		}})
 	}()

@@ -113,6 +113,7 @@ func (b *Bridge) dropRoom(r *room, reason string) {
 }
 
 func (b *Bridge) forgetRoom(r *room) {
+	b.answerWaiters(r)
 	for _, o := range r.occupants {
 		b.releaseNick(o)
 	}
@@ -132,6 +133,7 @@ func (b *Bridge) roomsConnected() {
 func (b *Bridge) roomsDisconnected() {
 	for _, r := range b.rooms.byKey {
 		r.joining = false
+		b.answerWaiters(r) // the JOIN shows once the room is rejoined
 	}
 }
 
@@ -246,8 +248,9 @@ func (b *Bridge) selfJoined(r *room, nick string) {
 	if !r.shown {
 		r.shown = true
 		for _, s := range b.sessions {
-			b.showRoom(s, r, s.send)
+			b.showRoom(s, r, r.out(s))
 		}
+		b.answerWaiters(r)
 		if !strings.EqualFold(nick, b.userNick()) {
 			b.roomNotice(r, "Your nick in this room is \""+oneLine(nick)+"\".")
 		}
@@ -409,7 +412,7 @@ func (b *Bridge) roomJoinError(r *room, p xmpp.Presence) {
 	if text != "" {
 		why += " (" + text + ")"
 	}
-	b.roomNumeric(code, r.channel, why)
+	b.roomNumeric(code, r, why)
 	b.dropRoom(r, why)
 }
 

@@ -7,6 +7,9 @@ import (
 	"testing"
 	"time"
 
+	"gopkg.in/irc.v4"
+
+	"xircd/ircd"
 	"xircd/xmpp"
 )
 
@@ -292,6 +295,85 @@ func TestRoomJoinErrors(t *testing.T) {
 	c.send("JOIN 0")
 	c.expect(":me!user@localhost PART &xmpp", ":me!user@localhost PART #a@conference.example.org")
 	h.expectCalls(`leave a@conference.example.org status=""`)
+}
+
+// startHeld runs a command of c the way ircd does, in the client's own
+// goroutine, and returns it with a channel that yields Handle's result.
+func startHeld(c *fakeClient, line string) (*ircd.Request, chan error) {
+	m, _ := irc.ParseMessage(line)
+	r := &ircd.Request{Msg: m, Client: c}
+	done := make(chan error, 1)
+	go func() { done <- c.sess.Handle(r) }()
+	return r, done
+}
+
+func replyLines(r *ircd.Request) []string {
+	var out []string
+	for _, m := range r.Replies() {
+		out = append(out, m.String())
+	}
+	return out
+}
+
+func TestJoinAnsweredOnceTheRoomLetsUsIn(t *testing.T) {
+	h := newHarness(t, Config{MUCService: "conference.example.org"})
+	h.b.post(opCall{name: "hold", f: func() { h.b.holdFor = time.Minute }})
+	c := h.attach("me")
+	other := h.attach("me")
+	h.connect()
+	c.take()
+	other.take()
+	h.x.takeCalls()
+
+	// The JOIN's answer (JOIN, NAMES) is the reply to the command, so
+	// that it comes before anything the client sends next and inside a
+	// labeled-response batch; the other client just sees the JOIN.
+	r, done := startHeld(c, "JOIN #room")
+	waitFor(t, func() bool { return len(h.x.takeCalls()) > 0 })
+	h.barrier()
+	select {
+	case err := <-done:
+		t.Fatalf("JOIN answered (%v, %q) before the room let us in", err, replyLines(r))
+	default:
+	}
+	h.event(occ("bob", "none", "participant", ""))
+	h.event(occ("me", "none", "participant", "me@example.org/xircd", 110))
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	want := []string{
+		":me!user@localhost JOIN #room",
+		":irc.test 353 me = #room :+bob +me",
+		":irc.test 366 me #room :End of /NAMES list",
+	}
+	if got := replyLines(r); !slices.Equal(got, want) {
+		t.Errorf("JOIN answered with:\n\t%s\nwant:\n\t%s", strings.Join(got, "\n\t"), strings.Join(want, "\n\t"))
+	}
+	c.expect()
+	other.expect(want...)
+
+	// A refusal is the answer too.
+	r, done = startHeld(c, "JOIN #secret")
+	waitFor(t, func() bool { return len(h.x.takeCalls()) > 0 })
+	h.event(xmpp.Presence{From: "secret@conference.example.org/me", Type: "error", Error: &xmpp.StanzaError{Type: "auth", Condition: "not-authorized"}})
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	want = []string{":irc.test 475 me #secret :Cannot join the room: password required or wrong (+k)"}
+	if got := replyLines(r); !slices.Equal(got, want) {
+		t.Errorf("refused JOIN answered with %q, want %q", got, want)
+	}
+	other.expect(want...)
+
+	// A room that does not answer in time: the JOIN is answered empty and
+	// the channel shows up when the room lets us in.
+	h.b.post(opCall{name: "hold", f: func() { h.b.holdFor = time.Millisecond }})
+	r, done = startHeld(c, "JOIN #slow")
+	if err := <-done; err != nil || len(r.Replies()) != 0 {
+		t.Fatalf("JOIN of a silent room = %v, %q", err, replyLines(r))
+	}
+	h.event(xmpp.Presence{From: "slow@conference.example.org/me", MUC: &xmpp.MUCPresence{Role: "participant", Codes: []int{110}}})
+	c.expect(":me!user@localhost JOIN #slow", ":irc.test 353 me = #slow +me", ":irc.test 366 me #slow :End of /NAMES list")
 }
 
 func TestRoomRejoinAfterReconnect(t *testing.T) {
