@@ -166,6 +166,16 @@ func (b *Bridge) release(h *heldCommand) {
 	}
 }
 
+// reply adds m to h's answer while the command is open, else sends it to
+// the client on its own.
+func (h *heldCommand) reply(m *irc.Message) {
+	if h.waiting > 0 {
+		h.r.Reply(m)
+		return
+	}
+	h.s.d.Send(m)
+}
+
 // answer ends h whether or not everything it waited for came.
 func (b *Bridge) answer(h *heldCommand) {
 	h.waiting = 0

@@ -91,7 +91,7 @@ type room struct {
 func (r *room) out(s *session) func(*irc.Message) {
 	for _, h := range r.waiters {
 		if h.s == s && h.waiting > 0 {
-			return h.r.Reply
+			return h.reply
 		}
 	}
 	return s.send

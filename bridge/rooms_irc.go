@@ -173,6 +173,7 @@ func (b *Bridge) listPublicRooms(s *session, want func(string) bool) bool {
 		return false
 	}
 	ctx, service := b.runCtx, b.cfg.MUCService
+	h := b.hold() // the LIST is answered once the service has answered
 	go func() {
 		ctx, cancel := context.WithTimeout(ctx, roomIQTimeout)
 		defer cancel()
@@ -184,6 +185,7 @@ func (b *Bridge) listPublicRooms(s *session, want func(string) bool) bool {
 			items = items[:maxPublicRooms]
 		}
 		b.post(opCall{name: "list", f: func() {
+			defer b.release(h)
 			if s.detached {
 				return
 			}
@@ -200,9 +202,9 @@ func (b *Bridge) listPublicRooms(s *session, want func(string) bool) bool {
 				if name == "" {
 					name = it.JID
 				}
-				s.d.Send(&irc.Message{Prefix: b.serverPrefix(), Command: irc.RPL_LIST, Params: []string{s.d.Nick(), ch, "0", oneLine(name)}})
+				h.reply(&irc.Message{Prefix: b.serverPrefix(), Command: irc.RPL_LIST, Params: []string{s.d.Nick(), ch, "0", oneLine(name)}})
 			}
-			s.d.Send(&irc.Message{Prefix: b.serverPrefix(), Command: irc.RPL_LISTEND, Params: []string{s.d.Nick(), "End of /LIST"}})
+			h.reply(&irc.Message{Prefix: b.serverPrefix(), Command: irc.RPL_LISTEND, Params: []string{s.d.Nick(), "End of /LIST"}})
 		}})
 	}()
 	return true

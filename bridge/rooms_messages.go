@@ -239,7 +239,11 @@ func (b *Bridge) occupantPrivmsg(s *session, req *ircd.Request, o *occupant, r *
 // roomTopic runs TOPIC for a room: shows it or asks the room to change it.
 func (b *Bridge) roomTopic(s *session, req *ircd.Request, ch string) error {
 	r := b.roomByChannel(ch)
-	if r == nil || !r.shown {
+	if r == nil {
+		// A room the gateway is not in is no channel it knows.
+		return errNoSuchChannel(ch)
+	}
+	if !r.shown {
 		return errNotInRoom(ch)
 	}
 	if len(req.Msg.Params) < 2 {

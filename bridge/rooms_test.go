@@ -287,6 +287,8 @@ func TestRoomJoinErrors(t *testing.T) {
 	h.expectCalls(`leave busy@conference.example.org status="later"`)
 	c.send("PART #busy@conference.example.org")
 	c.expect(":irc.test 442 me #busy@conference.example.org :You're not on that channel")
+	c.send("TOPIC #busy@conference.example.org")
+	c.expect(":irc.test 403 me #busy@conference.example.org :No such channel")
 	// JOIN 0 leaves every room too.
 	c.send("JOIN #a@conference.example.org")
 	h.event(xmpp.Presence{From: "a@conference.example.org/me", MUC: &xmpp.MUCPresence{Role: "participant", Codes: []int{110}}})
@@ -364,6 +366,16 @@ func TestJoinAnsweredOnceTheRoomLetsUsIn(t *testing.T) {
 		t.Errorf("refused JOIN answered with %q, want %q", got, want)
 	}
 	other.expect(want...)
+
+	// LIST waits for the conference service's public rooms likewise.
+	r, done = startHeld(c, "LIST")
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(replyLines(r), "\n"); !strings.Contains(got, ":irc.test 322 me #lobby 0 :The lobby\n:irc.test 323 me :End of /LIST") {
+		t.Errorf("LIST answered with:\n%s", got)
+	}
+	c.expect()
 
 	// A room that does not answer in time: the JOIN is answered empty and
 	// the channel shows up when the room lets us in.
