@@ -79,6 +79,22 @@ type Request struct {
 	Client Downstream
 
 	replies []*irc.Message
+	after   []func()
+}
+
+// AfterReplies registers f to run on the client's connection once the
+// replies have been queued for sending, before its next command is read: a
+// backend that answers a command late can hold back what it sends the
+// client meanwhile until then, so that it does not overtake the answer.
+func (r *Request) AfterReplies(f func()) { r.after = append(r.after, f) }
+
+// Finish runs what AfterReplies registered. The server calls it once it has
+// queued the replies; a test double of the server must do the same.
+func (r *Request) Finish() {
+	for _, f := range r.after {
+		f()
+	}
+	r.after = nil
 }
 
 // Reply adds a reply to the command. Replies are sent in order when Handle

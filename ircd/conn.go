@@ -431,6 +431,7 @@ func (c *conn) dispatch(m *irc.Message) {
 		}
 	}
 	c.flush(r)
+	r.Finish()
 }
 
 // flush sends the replies of r, applying labeled-response.

@@ -129,6 +129,15 @@ func (s *fakeSession) Handle(r *Request) error {
 		if m.Params[0] == "#panic" && s.b.panicky {
 			panic("backend bug")
 		}
+		if m.Params[0] == "#late" {
+			// What the backend sends once the replies are queued
+			// comes after them.
+			r.Numeric(irc.RPL_TOPIC, "#late", "topic")
+			r.Numeric(RPL_TOPICWHOTIME, "#late", "someone", "0")
+			r.AfterReplies(func() {
+				s.d.Send(&irc.Message{Prefix: &irc.Prefix{Name: "xircd"}, Command: "NOTICE", Params: []string{s.d.Nick(), "after the answer"}})
+			})
+		}
 	case "LIST":
 		return errors.New("backend broken")
 	}

@@ -539,6 +539,13 @@ func TestLabeledResponse(t *testing.T) {
 		}
 	}
 	c.expect("BATCH", "-"+id)
+	// What the backend sends after the replies comes after the batch.
+	c.send("@label=t1 TOPIC #late")
+	id = strings.TrimPrefix(c.expect("BATCH").Params[0], "+")
+	c.expect(irc.RPL_TOPIC, "me", "#late")
+	c.expect(RPL_TOPICWHOTIME, "me", "#late")
+	c.expect("BATCH", "-"+id)
+	c.expect("NOTICE", "me", "after the answer")
 
 	// One reply: the label on it.
 	c.send("@label=i1 ISON alice")
