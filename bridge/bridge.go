@@ -182,11 +182,30 @@ func (b *Bridge) answer(h *heldCommand) {
 	if h.timer != nil {
 		h.timer.Stop()
 	}
-	if h.done != nil {
-		h.done <- nil
-		h.done = nil
+	if h.done == nil {
+		return
 	}
+	// The client's connection sends the answer after this; what else its
+	// session gets meanwhile waits until the answer is on its way.
+	s := h.s
+	s.holdBack = true
+	h.r.AfterReplies(func() {
+		b.post(opCall{name: "answer sent", f: func() {
+			s.holdBack = false
+			held := s.heldBack
+			s.heldBack = nil
+			for _, m := range held {
+				s.d.Send(m)
+			}
+		}})
+	})
+	h.done <- nil
+	h.done = nil
 }
+
+// maxHeldBack bounds what a session holds back while a late answer is being
+// sent; past it messages go out at once.
+const maxHeldBack = 1000
 
 // op is a request from an IRC connection goroutine to the Run goroutine.
 type op interface{ isOp() }
@@ -429,6 +448,10 @@ type session struct {
 	monitors  map[string]*monitored // MONITOR list by casefolded nick
 	umodes    string                // user modes the client set (+i, +w)
 	detached  bool
+	// holdBack: a late answer to the client's command is being sent;
+	// heldBack is what comes for the client meanwhile (see answer).
+	holdBack bool
+	heldBack []*irc.Message
 }
 
 // Handle implements ircd.Session.
@@ -519,6 +542,10 @@ func (b *Bridge) handle(s *session, r *ircd.Request) error {
 func (s *session) send(m *irc.Message) {
 	if s.b.curSess == s && s.b.curReq != nil {
 		s.b.curReq.Reply(m)
+		return
+	}
+	if s.holdBack && len(s.heldBack) < maxHeldBack {
+		s.heldBack = append(s.heldBack, m)
 		return
 	}
 	s.d.Send(m)

@@ -254,6 +254,7 @@ func (c *fakeClient) send(line string) {
 	for _, rep := range r.Replies() {
 		c.Send(rep)
 	}
+	r.Finish()
 	var e *ircd.Error
 	if errors.As(herr, &e) {
 		c.Send(&irc.Message{Prefix: &irc.Prefix{Name: "irc.test"}, Command: e.Code, Params: append([]string{c.Nick()}, e.Params...)})

@@ -300,12 +300,17 @@ func TestRoomJoinErrors(t *testing.T) {
 }
 
 // startHeld runs a command of c the way ircd does, in the client's own
-// goroutine, and returns it with a channel that yields Handle's result.
+// goroutine, and returns it with a channel that yields Handle's result
+// once the command is finished; its replies stay in the Request.
 func startHeld(c *fakeClient, line string) (*ircd.Request, chan error) {
 	m, _ := irc.ParseMessage(line)
 	r := &ircd.Request{Msg: m, Client: c}
 	done := make(chan error, 1)
-	go func() { done <- c.sess.Handle(r) }()
+	go func() {
+		err := c.sess.Handle(r)
+		r.Finish()
+		done <- err
+	}()
 	return r, done
 }
 
@@ -330,7 +335,10 @@ func TestJoinAnsweredOnceTheRoomLetsUsIn(t *testing.T) {
 	// The JOIN's answer (JOIN, NAMES) is the reply to the command, so
 	// that it comes before anything the client sends next and inside a
 	// labeled-response batch; the other client just sees the JOIN.
-	r, done := startHeld(c, "JOIN #room")
+	m, _ := irc.ParseMessage("JOIN #room")
+	r := &ircd.Request{Msg: m, Client: c}
+	done := make(chan error, 1)
+	go func() { done <- c.sess.Handle(r) }()
 	waitFor(t, func() bool { return len(h.x.takeCalls()) > 0 })
 	h.barrier()
 	select {
@@ -351,8 +359,14 @@ func TestJoinAnsweredOnceTheRoomLetsUsIn(t *testing.T) {
 	if got := replyLines(r); !slices.Equal(got, want) {
 		t.Errorf("JOIN answered with:\n\t%s\nwant:\n\t%s", strings.Join(got, "\n\t"), strings.Join(want, "\n\t"))
 	}
-	c.expect()
 	other.expect(want...)
+	// The room's history comes right after; it waits until the connection
+	// has queued the JOIN's answer, so that it does not overtake it.
+	h.event(xmpp.Message{From: roomJID + "/bob", Type: "groupchat", Body: "earlier", Delay: fixedNow})
+	c.expect()
+	r.Finish()
+	c.expect(":bob!room@conference.example.org PRIVMSG #room :[2026-03-04 05:06:07] earlier")
+	other.take()
 
 	// A refusal is the answer too.
 	r, done = startHeld(c, "JOIN #secret")
