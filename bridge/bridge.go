@@ -145,8 +145,8 @@ type heldCommand struct {
 // with what is there; the rest follows as ordinary messages.
 const maxHold = 10 * time.Second
 
-// hold keeps the current command open until release has been called once
-// more than the number of earlier hold calls for it.
+// hold keeps the current command open for one more awaited answer, which
+// release counts in.
 func (b *Bridge) hold() *heldCommand {
 	if b.curHeld == nil {
 		b.curHeld = &heldCommand{s: b.curSess, r: b.curReq}
@@ -173,7 +173,7 @@ func (h *heldCommand) reply(m *irc.Message) {
 		h.r.Reply(m)
 		return
 	}
-	h.s.d.Send(m)
+	h.s.send(m)
 }
 
 // answer ends h whether or not everything it waited for came.
