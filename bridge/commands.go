@@ -13,11 +13,12 @@ import (
 
 // controlCommand is one command of the control channel and service nick.
 type controlCommand struct {
-	usage string   // the command with its arguments
-	help  []string // what "help COMMAND" prints after the usage
-	min   int      // required arguments
-	max   int      // allowed arguments; -1 = the rest of the line is the last
-	run   func(b *Bridge, out func(string), args []string)
+	usage   string   // the command with its arguments
+	summary string   // one sentence that stands alone, for the help overview
+	help    []string // what "help COMMAND" prints after the usage, when it says more than summary
+	min     int      // required arguments
+	max     int      // allowed arguments; -1 = the rest of the line is the last
+	run     func(b *Bridge, out func(string), args []string)
 }
 
 // controlCommands are the control channel's commands.
@@ -25,50 +26,73 @@ var controlCommands map[string]*controlCommand
 
 func init() {
 	controlCommands = map[string]*controlCommand{
-		"help": {usage: "help [COMMAND]", max: 1, run: (*Bridge).cmdHelp, help: []string{
-			"Lists the commands, or explains one.",
-		}},
-		"add": {usage: "add JID [NICK]", min: 1, max: 2, run: (*Bridge).cmdAdd, help: []string{
-			"Adds JID to your roster and asks to see its presence.",
-			"With NICK, the contact gets that nick (and roster name).",
-		}},
-		"remove": {usage: "remove NICK", min: 1, max: 1, run: (*Bridge).cmdRemove, help: []string{
-			"Removes the contact from your roster; subscriptions both ways are cancelled.",
-		}},
-		"rename": {usage: "rename NICK NEWNICK", min: 2, max: 2, run: (*Bridge).cmdRename, help: []string{
-			"Gives a contact another IRC nick. The choice is kept across restarts.",
-		}},
-		"accept": {usage: "accept JID", min: 1, max: 1, run: (*Bridge).cmdAccept, help: []string{
-			"Allows JID to see your presence (answers its subscription request)",
-			"and asks to see JID's presence in return.",
-		}},
-		"deny": {usage: "deny JID", min: 1, max: 1, run: (*Bridge).cmdDeny, help: []string{
-			"Refuses JID's request to see your presence, or revokes it.",
-		}},
-		"info": {usage: "info NICK", min: 1, max: 1, run: (*Bridge).cmdInfo, help: []string{
-			"Shows a contact's JID, roster name, groups, subscription and online resources.",
-		}},
-		"status": {usage: "status", run: (*Bridge).cmdStatus, help: []string{
-			"Shows the XMPP connection, contacts online, attached clients and queued messages.",
-		}},
-		"set": {usage: "set [KEY [VALUE]]", max: 2, run: (*Bridge).cmdSet, help: []string{
-			"Shows the settings, one setting, or changes one. Changes are kept across restarts.",
-			"Keys: show_offline (true/false): keep offline contacts in the channel.",
-		}},
-		"save": {usage: "save", run: (*Bridge).cmdSave, help: []string{
-			"Writes nicks and settings to the state directory now (they are also saved on every change).",
-		}},
-		"join": {usage: "join ROOM [PASSWORD]", min: 1, max: 2, run: (*Bridge).cmdJoin, help: []string{
-			"Joins a group chat, like \"/join #ROOM [PASSWORD]\": ROOM is room@conference.example.org,",
-			"or just the room's name on the default conference service (xmpp.muc_service).",
-		}},
-		"rooms": {usage: "rooms", run: (*Bridge).cmdRooms, help: []string{
-			"Lists the group chats you are in, with your nick there.",
-		}},
-		"bookmark": {usage: "bookmark list | add ROOM [noautojoin] | remove ROOM", min: 1, max: 3, run: (*Bridge).cmdBookmark, help: []string{
-			"Shows, adds or removes the bookmarks of your XMPP account (XEP-0402, or XEP-0048).",
-			"Bookmarked rooms are joined when xircd connects, unless added with noautojoin.",
-		}},
+		"help": {usage: "help [COMMAND]", max: 1, run: (*Bridge).cmdHelp,
+			summary: "Lists the commands, or explains one."},
+		"add": {usage: "add JID [NICK]", min: 1, max: 2, run: (*Bridge).cmdAdd,
+			summary: "Adds a contact to your roster.",
+			help: []string{
+				"Adds JID to your roster and asks to see its presence.",
+				"With NICK, the contact gets that nick (and roster name).",
+			}},
+		"remove": {usage: "remove NICK", min: 1, max: 1, run: (*Bridge).cmdRemove,
+			summary: "Removes a contact from your roster.",
+			help: []string{
+				"Removes the contact from your roster; subscriptions both ways are cancelled.",
+			}},
+		"rename": {usage: "rename NICK NEWNICK", min: 2, max: 2, run: (*Bridge).cmdRename,
+			summary: "Gives a contact another IRC nick.",
+			help: []string{
+				"Gives a contact another IRC nick. The choice is kept across restarts.",
+			}},
+		"accept": {usage: "accept JID", min: 1, max: 1, run: (*Bridge).cmdAccept,
+			summary: "Accepts a request to see your presence.",
+			help: []string{
+				"Allows JID to see your presence (answers its subscription request)",
+				"and asks to see JID's presence in return.",
+			}},
+		"deny": {usage: "deny JID", min: 1, max: 1, run: (*Bridge).cmdDeny,
+			summary: "Refuses or revokes a request to see your presence.",
+			help: []string{
+				"Refuses JID's request to see your presence, or revokes it.",
+			}},
+		"info": {usage: "info NICK", min: 1, max: 1, run: (*Bridge).cmdInfo,
+			summary: "Shows what is known of a contact.",
+			help: []string{
+				"Shows a contact's JID, roster name, groups, subscription and online resources.",
+			}},
+		"status": {usage: "status", run: (*Bridge).cmdStatus,
+			summary: "Shows the state of the gateway.",
+			help: []string{
+				"Shows the XMPP connection, contacts online, attached clients and queued messages.",
+			}},
+		"set": {usage: "set [KEY [VALUE]]", max: 2, run: (*Bridge).cmdSet,
+			summary: "Shows or changes the settings.",
+			help: []string{
+				"Shows the settings, one setting, or changes one. Changes are kept across restarts.",
+				"Keys: show_offline (true/false): keep offline contacts in the channel.",
+			}},
+		"save": {usage: "save", run: (*Bridge).cmdSave,
+			summary: "Saves nicks and settings now.",
+			help: []string{
+				"Writes nicks and settings to the state directory now (they are also saved on every change).",
+			}},
+		"join": {usage: "join ROOM [PASSWORD]", min: 1, max: 2, run: (*Bridge).cmdJoin,
+			summary: "Joins a group chat.",
+			help: []string{
+				"Joins a group chat, like \"/join #ROOM [PASSWORD]\": ROOM is room@conference.example.org,",
+				"or just the room's name on the default conference service (xmpp.muc_service).",
+			}},
+		"rooms": {usage: "rooms", run: (*Bridge).cmdRooms,
+			summary: "Lists the group chats you are in.",
+			help: []string{
+				"Lists the group chats you are in, with your nick there.",
+			}},
+		"bookmark": {usage: "bookmark list | add ROOM [noautojoin] | remove ROOM", min: 1, max: 3, run: (*Bridge).cmdBookmark,
+			summary: "Shows, adds or removes your group chat bookmarks.",
+			help: []string{
+				"Shows, adds or removes the bookmarks of your XMPP account (XEP-0402, or XEP-0048).",
+				"Bookmarked rooms are joined when xircd connects, unless added with noautojoin.",
+			}},
 	}
 }
 
@@ -134,6 +158,9 @@ func (b *Bridge) cmdHelp(out func(string), args []string) {
 			return
 		}
 		out("Usage: " + cmd.usage)
+		if len(cmd.help) == 0 {
+			out(cmd.summary)
+		}
 		for _, l := range cmd.help {
 			out(l)
 		}
@@ -142,7 +169,7 @@ func (b *Bridge) cmdHelp(out func(string), args []string) {
 	out("Commands (type them here or send them to " + b.cfg.ServiceNick + "):")
 	for _, n := range commandNames() {
 		c := controlCommands[n]
-		out("  " + c.usage + " — " + c.help[0])
+		out("  " + c.usage + " — " + c.summary)
 	}
 	out("Contacts appear in " + b.cfg.ControlChannel + " when online (voiced when available). Chat with /msg NICK text, or \"NICK: text\" here; set your presence with /away text (\"dnd: text\" or \"xa: text\" for those states, /away alone to come back).")
 }

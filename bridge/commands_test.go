@@ -1,8 +1,11 @@
 package bridge
 
 import (
+	"slices"
 	"strings"
 	"testing"
+	"unicode"
+	"unicode/utf8"
 
 	"xircd/ircd"
 	"xircd/xmpp"
@@ -178,12 +181,46 @@ func TestControlCommands(t *testing.T) {
 	c.expect(":xircd!xircd@irc.test PRIVMSG &xmpp :No state directory is configured (bridge.state_dir); nothing is saved.")
 }
 
-func TestEveryCommandHasHelp(t *testing.T) {
+// The help overview shows one summary per command; each must read as a
+// whole sentence on its own, not the first line of a longer text.
+func TestEveryCommandHasASummarySentence(t *testing.T) {
 	for name, cmd := range controlCommands {
-		if len(cmd.help) == 0 || !strings.HasPrefix(cmd.usage, name) {
-			t.Errorf("command %s lacks help or usage", name)
+		if !strings.HasPrefix(cmd.usage, name) {
+			t.Errorf("command %s: usage %q does not start with its name", name, cmd.usage)
+		}
+		s := cmd.summary
+		first, _ := utf8.DecodeRuneInString(s)
+		if !unicode.IsUpper(first) || !strings.HasSuffix(s, ".") || strings.ContainsAny(s, "\n") ||
+			strings.Count(s, "(") != strings.Count(s, ")") || strings.Count(s, "\"")%2 != 0 {
+			t.Errorf("command %s: summary %q is not one complete sentence", name, s)
 		}
 	}
+}
+
+func TestHelpOverviewAndDetail(t *testing.T) {
+	_, c := online(t)
+	c.send("PRIVMSG &xmpp :help")
+	got := c.take()
+	for _, want := range []string{
+		":xircd!xircd@irc.test PRIVMSG &xmpp :  accept JID — Accepts a request to see your presence.",
+		":xircd!xircd@irc.test PRIVMSG &xmpp :  join ROOM [PASSWORD] — Joins a group chat.",
+		":xircd!xircd@irc.test PRIVMSG &xmpp :  help [COMMAND] — Lists the commands, or explains one.",
+	} {
+		if !slices.Contains(got, want) {
+			t.Errorf("help overview lacks %q; got:\n%s", want, strings.Join(got, "\n"))
+		}
+	}
+	c.send("PRIVMSG &xmpp :help accept")
+	c.expect(
+		":xircd!xircd@irc.test PRIVMSG &xmpp :Usage: accept JID",
+		":xircd!xircd@irc.test PRIVMSG &xmpp :Allows JID to see your presence (answers its subscription request)",
+		":xircd!xircd@irc.test PRIVMSG &xmpp :and asks to see JID's presence in return.",
+	)
+	c.send("PRIVMSG &xmpp :help help")
+	c.expect(
+		":xircd!xircd@irc.test PRIVMSG &xmpp :Usage: help [COMMAND]",
+		":xircd!xircd@irc.test PRIVMSG &xmpp :Lists the commands, or explains one.",
+	)
 }
 
 func TestIRCQueries(t *testing.T) {

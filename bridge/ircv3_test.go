@@ -223,3 +223,23 @@ func TestExtendedMonitor(t *testing.T) {
 	ext.expect(":irc.test 731 me alice")
 	plain.expect(":irc.test 731 me alice")
 }
+
+// The user's real name is the one the client gave, the same in the control
+// channel and in a room: in extended-join, WHO and WHOIS (with the JID
+// apart in WHOIS).
+func TestUserRealnameSameEverywhere(t *testing.T) {
+	_, c := joinedRoom(t, "extended-join")
+	c.expectContains(":me!user@localhost JOIN #room * :Real Name")
+	c.send("JOIN &xmpp")
+	c.take()
+	c.send("PART &xmpp")
+	c.take()
+	c.send("JOIN &xmpp")
+	c.expectContains(":me!user@localhost JOIN &xmpp * :Real Name")
+	c.send("WHO #room")
+	c.expectContains(":irc.test 352 me #room user localhost irc.test me H+ :0 Real Name")
+	c.send("WHO &xmpp")
+	c.expectContains(":irc.test 352 me &xmpp user localhost irc.test me H@ :0 Real Name")
+	c.send("WHOIS me")
+	c.expectContains(":irc.test 311 me me user localhost * :Real Name")
+}

@@ -265,9 +265,12 @@ func (b *Bridge) occupantPrefix(r *room, o *occupant) *irc.Prefix {
 	return &irc.Prefix{Name: b.ircNick(o), User: maskPart(local), Host: maskPart(domain)}
 }
 
-// occupantRealname is an occupant's real name: a contact's, else the
-// room nick.
-func (b *Bridge) occupantRealname(o *occupant) string {
+// occupantRealname is an occupant's real name as s shows it: the user's
+// own, a contact's, else the room nick.
+func (b *Bridge) occupantRealname(s *session, o *occupant) string {
+	if o.self {
+		return b.userRealname(s)
+	}
 	if c := b.occupantContact(o); c != nil {
 		return c.realname()
 	}

@@ -375,17 +375,11 @@ func (b *Bridge) whoRoom(s *session, req *ircd.Request, ch string) {
 			if o.self {
 				p = userPrefix(s.d)
 			}
-			real := o.jid
-			if c := b.occupantContact(o); c != nil {
-				real = c.realname()
-			} else if real == "" {
-				real = r.jid + "/" + oneLine(o.nick)
-			}
 			flags := "H"
 			if o.self && b.away != "" {
 				flags = "G"
 			}
-			req.Numeric(irc.RPL_WHOREPLY, r.channel, p.User, p.Host, b.cfg.ServerName, p.Name, flags+prefixes(o, multi), "0 "+real)
+			req.Numeric(irc.RPL_WHOREPLY, r.channel, p.User, p.Host, b.cfg.ServerName, p.Name, flags+prefixes(o, multi), "0 "+b.occupantRealname(s, o))
 		}
 	}
 	req.Numeric(irc.RPL_ENDOFWHO, ch, "End of /WHO list")

@@ -180,7 +180,7 @@ func (b *Bridge) roomPresence(p xmpp.Presence) {
 	if r.shown && !(self && r.joining) {
 		if isNew && !self {
 			for _, s := range b.sessions {
-				s.send(joinOf(s.d, r.channel, b.occupantPrefix(r, o), o.jid, b.occupantRealname(o)))
+				s.send(joinOf(s.d, r.channel, b.occupantPrefix(r, o), o.jid, b.occupantRealname(s, o)))
 			}
 			old = ""
 		}

@@ -168,9 +168,9 @@ func TestRoomMessagesBothWays(t *testing.T) {
 	c.send("WHO #room")
 	c.expect(
 		":irc.test 352 me #room alice example.org irc.test Alice H~ :0 Alice",
-		":irc.test 352 me #room room conference.example.org irc.test Alice_2 H :0 room@conference.example.org/Alice",
-		":irc.test 352 me #room room conference.example.org irc.test bob H+ :0 room@conference.example.org/bob",
-		":irc.test 352 me #room user localhost irc.test me H+ :0 me@example.org",
+		":irc.test 352 me #room room conference.example.org irc.test Alice_2 H :0 Alice",
+		":irc.test 352 me #room room conference.example.org irc.test bob H+ :0 bob",
+		":irc.test 352 me #room user localhost irc.test me H+ :0 Real Name",
 		":irc.test 315 me #room :End of /WHO list",
 	)
 	c.send("PRIVMSG bob :what")
