@@ -275,8 +275,10 @@ type harness struct {
 	once   sync.Once
 }
 
-// fixedNow is the clock of every test bridge.
-var fixedNow = time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC)
+// fixedNow is the clock of every test bridge: 2026-03-04 05:06:07 UTC, read
+// in a zone west of UTC as time.Now would be on a server in New York, so
+// that visible stamps are seen to be converted to UTC.
+var fixedNow = time.Date(2026, 3, 4, 0, 6, 7, 0, time.FixedZone("UTC-5", -5*60*60))
 
 func newHarness(t *testing.T, cfg Config) *harness {
 	t.Helper()

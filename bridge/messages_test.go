@@ -75,10 +75,11 @@ func TestDelayedMessages(t *testing.T) {
 	plain := h.attach("me")
 	tagged.take()
 	plain.take()
-	stamp := time.Date(2025, 12, 24, 18, 30, 0, 0, time.UTC)
+	// 18:30 UTC, as a server in Kolkata (UTC+5:30) would stamp it.
+	stamp := time.Date(2025, 12, 25, 0, 0, 0, 0, time.FixedZone("UTC+5:30", 5*60*60+30*60))
 	h.event(xmpp.Message{From: "alice@example.org/phone", Type: "chat", Body: "sent while you were away", Delay: stamp})
 	tagged.expect("@time=2025-12-24T18:30:00.000Z :Alice!alice@example.org PRIVMSG me :sent while you were away")
-	plain.expect(":Alice!alice@example.org PRIVMSG me :" + timestampPrefix(stamp) + "sent while you were away")
+	plain.expect(":Alice!alice@example.org PRIVMSG me :[2025-12-24 18:30:00] sent while you were away")
 }
 
 func TestEchoAndOtherClients(t *testing.T) {
@@ -404,15 +405,16 @@ func TestHostileXMPPInput(t *testing.T) {
 func TestOfflineMessagesKeepTheirTime(t *testing.T) {
 	h := newHarness(t, Config{})
 	h.connect(item("alice@example.org", "Alice"))
-	stamp := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	// 2026-01-02 03:04:05 UTC, the evening before in New York.
+	stamp := time.Date(2026, 1, 1, 22, 4, 5, 0, time.FixedZone("UTC-5", -5*60*60))
 	// Handed over at login, before any client attached.
 	h.event(xmpp.Message{From: "alice@example.org/phone", Type: "chat", Body: "/me left a note", Delay: stamp})
 	h.event(xmpp.Subscription{From: "carol@example.org", Type: "subscribe"})
 	c := h.attach("me")
 	got := c.take()
 	want := []string{
-		":Alice!alice@example.org PRIVMSG me :\x01ACTION " + timestampPrefix(stamp) + "left a note\x01",
-		":xircd!xircd@irc.test NOTICE &xmpp :" + timestampPrefix(fixedNow) + `carol@example.org asks to see your presence. Type "accept carol@example.org" to allow it or "deny carol@example.org" to refuse.`,
+		":Alice!alice@example.org PRIVMSG me :\x01ACTION [2026-01-02 03:04:05] left a note\x01",
+		":xircd!xircd@irc.test NOTICE &xmpp :[2026-03-04 05:06:07] " + `carol@example.org asks to see your presence. Type "accept carol@example.org" to allow it or "deny carol@example.org" to refuse.`,
 	}
 	if tail := got[len(got)-2:]; strings.Join(tail, "\n") != strings.Join(want, "\n") {
 		t.Fatalf("replay:\n%s\nwant tail:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
@@ -553,7 +555,7 @@ func TestMessageBeforeRosterGetsRosterNick(t *testing.T) {
 	h.event(xmpp.Roster{Items: []xmpp.RosterItem{item("alice@example.org", "Alice W")}})
 	c.expect(
 		":xircd!xircd@irc.test NOTICE &xmpp :Connected to XMPP as me@example.org/xircd.",
-		":alice!alice@example.org PRIVMSG me :"+timestampPrefix(fixedNow)+"offline note",
+		":alice!alice@example.org PRIVMSG me :[2026-03-04 05:06:07] offline note",
 		":alice!alice@example.org NICK Alice_W",
 	)
 }

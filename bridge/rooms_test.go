@@ -93,7 +93,8 @@ func TestRoomJoinNamesTopicHistory(t *testing.T) {
 		":irc.test 353 me = #room :~@Alice Alice_2 +bob +me",
 		":irc.test 366 me #room :End of /NAMES list",
 	)
-	stamp := time.Date(2026, 3, 4, 4, 0, 0, 0, time.UTC)
+	// 04:00 UTC, given in a zone east of UTC.
+	stamp := time.Date(2026, 3, 4, 9, 30, 0, 0, time.FixedZone("UTC+5:30", 5*60*60+30*60))
 	h.event(xmpp.Message{From: roomJID + "/bob", Type: "groupchat", Body: "earlier", Delay: stamp})
 	c.expect(":bob!room@conference.example.org PRIVMSG #room :[2026-03-04 04:00:00] earlier")
 	h.event(xmpp.Message{From: roomJID + "/alice", Type: "groupchat", Subject: "Plans", HasSubject: true, Delay: stamp})

@@ -434,9 +434,10 @@ func serverTime(t time.Time) string {
 }
 
 // timestampPrefix is the visible time stamp put in front of delayed text
-// for clients without server-time.
+// for clients without server-time. It is in UTC: the gateway's own zone
+// says nothing about the user's, and UTC cannot be misread.
 func timestampPrefix(t time.Time) string {
-	return "[" + t.Local().Format("2006-01-02 15:04:05") + "] "
+	return "[" + t.UTC().Format("2006-01-02 15:04:05") + "] "
 }
 
 // withTimestamp puts the visible time stamp in front of PRIVMSG/NOTICE

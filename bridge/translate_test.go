@@ -146,15 +146,24 @@ func TestTypingMapping(t *testing.T) {
 }
 
 func TestWithTimestamp(t *testing.T) {
-	at := time.Date(2025, 1, 2, 3, 4, 5, 0, time.Local)
-	if got := withTimestamp("hi", at); got != "[2025-01-02 03:04:05] hi" {
-		t.Errorf("got %q", got)
-	}
-	if got := withTimestamp("\x01ACTION waves\x01", at); got != "\x01ACTION [2025-01-02 03:04:05] waves\x01" {
-		t.Errorf("got %q", got)
-	}
-	if got := serverTime(time.Date(2025, 1, 2, 3, 4, 5, 6e6, time.UTC)); got != "2025-01-02T03:04:05.006Z" {
-		t.Errorf("serverTime = %q", got)
+	// The same instant, 2025-01-02 03:04:05 UTC, given in three zones: the
+	// stamp is UTC whatever zone the time arrives in or the server runs in.
+	newYork := time.FixedZone("UTC-5", -5*60*60)
+	kolkata := time.FixedZone("UTC+5:30", 5*60*60+30*60)
+	for _, at := range []time.Time{
+		time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC),
+		time.Date(2025, 1, 1, 22, 4, 5, 0, newYork),
+		time.Date(2025, 1, 2, 8, 34, 5, 0, kolkata),
+	} {
+		if got := withTimestamp("hi", at); got != "[2025-01-02 03:04:05] hi" {
+			t.Errorf("withTimestamp(%v) = %q", at, got)
+		}
+		if got := withTimestamp("\x01ACTION waves\x01", at); got != "\x01ACTION [2025-01-02 03:04:05] waves\x01" {
+			t.Errorf("withTimestamp(ACTION, %v) = %q", at, got)
+		}
+		if got := serverTime(at.Add(6 * time.Millisecond)); got != "2025-01-02T03:04:05.006Z" {
+			t.Errorf("serverTime(%v) = %q", at, got)
+		}
 	}
 }
 
