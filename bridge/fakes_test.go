@@ -108,7 +108,11 @@ func (f *fakeXMPP) SendMessage(m xmpp.OutMessage) (string, error) {
 	f.nextID++
 	id := fmt.Sprintf("id%d", f.nextID)
 	f.mu.Unlock()
-	f.record("message id=%s to=%s type=%s state=%s body=%q", id, m.To, m.Type, m.ChatState, m.Body)
+	if m.HasSubject {
+		f.record("message id=%s to=%s type=%s state=%s body=%q subject=%q", id, m.To, m.Type, m.ChatState, m.Body, m.Subject)
+	} else {
+		f.record("message id=%s to=%s type=%s state=%s body=%q", id, m.To, m.Type, m.ChatState, m.Body)
+	}
 	return id, nil
 }
 

@@ -125,6 +125,24 @@ func TestRoomJoinNamesTopicHistory(t *testing.T) {
 	}
 }
 
+func TestRoomTopicSetsTheSubject(t *testing.T) {
+	h, c := joinedRoom(t)
+	c.take()
+	h.x.takeCalls()
+	// Without text TOPIC only asks: nothing goes to the room.
+	c.send("TOPIC #room")
+	c.expect(":irc.test 331 me #room :No topic is set")
+	h.expectCalls()
+	// With text it asks the room to set exactly that subject; the topic
+	// changes when the room reflects it, not before.
+	c.send("TOPIC #room :Plans for Friday: 18:00, at Bob's")
+	h.expectCalls(`message id=id1 to=room@conference.example.org type=groupchat state= body="" subject="Plans for Friday: 18:00, at Bob's"`)
+	c.expect()
+	// An empty text clears the subject.
+	c.send("TOPIC #room :")
+	h.expectCalls(`message id=id2 to=room@conference.example.org type=groupchat state= body="" subject=""`)
+}
+
 func TestRoomMessagesBothWays(t *testing.T) {
 	h, c := joinedRoom(t)
 	c2 := h.attach("me", "echo-message")
@@ -213,7 +231,7 @@ func TestRoomEvents(t *testing.T) {
 	h.event(xmpp.Message{From: roomJID + "/alice", Type: "groupchat", Subject: "New plans", HasSubject: true})
 	c.expect(":Alice!alice@example.org TOPIC #room :New plans")
 	c.send("TOPIC #room :Newer")
-	h.expectCalls(`message id=id1 to=room@conference.example.org type=groupchat state= body=""`)
+	h.expectCalls(`message id=id1 to=room@conference.example.org type=groupchat state= body="" subject="Newer"`)
 	c.send("TOPIC #room")
 	c.expect(":irc.test 332 me #room :New plans", ":irc.test 333 me #room Alice!alice@example.org 1772600767")
 	// Moderation requests.
