@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"errors"
 	"fmt"
@@ -98,7 +97,7 @@ func defaultConfig() Config {
 }
 
 // loadConfig reads, decodes and validates the file at path. Errors are one
-// line naming the key and, where known, the line.
+// line naming the file, the key and, when the file sets the key, its line.
 func loadConfig(path string) (*Config, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
@@ -126,60 +125,92 @@ func parseConfig(path string, data []byte) (*Config, error) {
 	}
 	if und := md.Undecoded(); len(und) > 0 {
 		k := und[0]
-		if line := keyLine(data, k); line > 0 {
-			return nil, fmt.Errorf("%s:%d: unknown key %s", path, line, k)
-		}
-		return nil, fmt.Errorf("%s: unknown key %s", path, k)
+		return nil, located(path, data, badValue("unknown key "+k.String(), k.String()))
 	}
-	if err := cfg.resolve(path); err != nil {
-		return nil, err
+	if err := cfg.resolve(); err != nil {
+		return nil, located(path, data, err)
 	}
 	if err := cfg.validate(); err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
+		return nil, located(path, data, err)
 	}
 	return &cfg, nil
+}
+
+// keyError is a configuration error about the keys it names, the one to
+// blame first.
+type keyError struct {
+	msg  string
+	keys []string
+}
+
+func (e *keyError) Error() string { return e.msg }
+
+// badValue returns a keyError; msg names the keys too.
+func badValue(msg string, keys ...string) error {
+	return &keyError{msg: msg, keys: keys}
+}
+
+// located puts the file and, for a keyError, the line of the first of its
+// keys that the file sets in front of err.
+func located(path string, data []byte, err error) error {
+	var ke *keyError
+	if errors.As(err, &ke) {
+		for _, k := range ke.keys {
+			if line := keyLine(data, toml.Key(strings.Split(k, "."))); line > 0 {
+				return fmt.Errorf("%s:%d: %w", path, line, err)
+			}
+		}
+	}
+	return fmt.Errorf("%s: %w", path, err)
 }
 
 // decodeErr matches the decoder's type errors, which are not ParseErrors.
 var decodeErr = regexp.MustCompile(`^toml: line (\d+) \(last key "([^"]*)"\): (.*)$`)
 
-var tableHeader = regexp.MustCompile(`^\s*\[\s*([A-Za-z0-9_.\-]+)\s*\]`)
-
-// keyLine finds the line where key k is set; the TOML decoder does not say
-// where an unknown key stands.
+// keyLine returns the line where key k is set, or 0 when the file does not
+// set it. The decoder knows where every key stands but tells only in the
+// error of a value that refuses to be decoded, so k's value is decoded into
+// lineProbe.
 func keyLine(data []byte, k toml.Key) int {
-	if len(k) == 0 {
+	var level map[string]toml.Primitive
+	md, err := toml.Decode(string(data), &level)
+	if err != nil {
 		return 0
 	}
-	table, name := strings.Join(k[:len(k)-1], "."), k[len(k)-1]
-	keyRE := regexp.MustCompile(`^\s*"?` + regexp.QuoteMeta(name) + `"?\s*=`)
-	cur := ""
-	sc := bufio.NewScanner(bytes.NewReader(data))
-	for n := 1; sc.Scan(); n++ {
-		line := sc.Text()
-		if m := tableHeader.FindStringSubmatch(line); m != nil {
-			cur = m[1]
-			if cur == k.String() {
-				return n
-			}
-			continue
+	for i, name := range k {
+		p, ok := level[name]
+		if !ok {
+			return 0
 		}
-		if cur == table && keyRE.MatchString(line) {
-			return n
+		if i == len(k)-1 {
+			var pe toml.ParseError
+			if errors.As(md.PrimitiveDecode(p, lineProbe{}), &pe) {
+				return pe.Position.Line
+			}
+			return 0
+		}
+		level = nil
+		if md.PrimitiveDecode(p, &level) != nil {
+			return 0
 		}
 	}
 	return 0
 }
 
+// lineProbe refuses every value, which makes the decoder report its position.
+type lineProbe struct{}
+
+func (lineProbe) UnmarshalTOML(any) error { return errors.New("line probe") }
+
 // resolve reads secrets kept in files.
-func (c *Config) resolve(path string) error {
+func (c *Config) resolve() error {
 	if c.XMPP.PasswordFile != "" {
 		if c.XMPP.Password != "" {
-			return fmt.Errorf("%s: xmpp.password and xmpp.password_file are both set; keep one", path)
+			return badValue("xmpp.password and xmpp.password_file are both set; keep one", "xmpp.password_file", "xmpp.password")
 		}
 		b, err := os.ReadFile(c.XMPP.PasswordFile)
 		if err != nil {
-			return fmt.Errorf("%s: xmpp.password_file: %w", path, err)
+			return badValue("xmpp.password_file: "+err.Error(), "xmpp.password_file")
 		}
 		c.XMPP.Password = strings.TrimRight(string(b), "\r\n")
 	}
@@ -189,10 +220,10 @@ func (c *Config) resolve(path string) error {
 func (c *Config) validate() error {
 	irc := &c.IRC
 	if irc.ServerName == "" || strings.ContainsAny(irc.ServerName, " \t\r\n\x00:!@") {
-		return fmt.Errorf("irc.server_name must be a non-empty name without spaces, ':', '!' or '@'")
+		return badValue("irc.server_name must be a non-empty name without spaces, ':', '!' or '@'", "irc.server_name")
 	}
 	if irc.Listen == "" && irc.TLSListen == "" {
-		return fmt.Errorf("irc.listen and irc.tls_listen are both empty: xircd would accept no clients")
+		return badValue("irc.listen and irc.tls_listen are both empty: xircd would accept no clients", "irc.listen", "irc.tls_listen")
 	}
 	for _, l := range []struct{ key, addr string }{{"irc.listen", irc.Listen}, {"irc.tls_listen", irc.TLSListen}} {
 		if l.addr == "" {
@@ -200,58 +231,58 @@ func (c *Config) validate() error {
 		}
 		host, _, err := net.SplitHostPort(l.addr)
 		if err != nil {
-			return fmt.Errorf("%s: %q is not host:port", l.key, l.addr)
+			return badValue(fmt.Sprintf("%s: %q is not host:port", l.key, l.addr), l.key)
 		}
 		if irc.Password == "" && !isLoopbackHost(host) {
-			return fmt.Errorf("%s: %q is not a loopback address; set irc.password before listening on the network", l.key, l.addr)
+			return badValue(fmt.Sprintf("%s: %q is not a loopback address; set irc.password before listening on the network", l.key, l.addr), l.key)
 		}
 	}
 	if irc.TLSListen != "" && (irc.TLSCert == "" || irc.TLSKey == "") {
-		return fmt.Errorf("irc.tls_listen needs irc.tls_cert and irc.tls_key")
+		return badValue("irc.tls_listen needs irc.tls_cert and irc.tls_key", "irc.tls_listen", "irc.tls_cert", "irc.tls_key")
 	}
 	if irc.TLSListen == "" && (irc.TLSCert != "" || irc.TLSKey != "") {
-		return fmt.Errorf("irc.tls_cert and irc.tls_key are set but irc.tls_listen is empty")
+		return badValue("irc.tls_cert and irc.tls_key are set but irc.tls_listen is empty", "irc.tls_cert", "irc.tls_key", "irc.tls_listen")
 	}
 
 	x := &c.XMPP
 	if x.JID == "" {
-		return fmt.Errorf("xmpp.jid is required")
+		return badValue("xmpp.jid is required", "xmpp.jid")
 	}
 	if at := strings.IndexByte(x.JID, '@'); at <= 0 || at == len(x.JID)-1 || strings.ContainsAny(x.JID, " /") {
-		return fmt.Errorf("xmpp.jid %q must be a bare JID such as me@example.org", x.JID)
+		return badValue(fmt.Sprintf("xmpp.jid %q must be a bare JID such as me@example.org", x.JID), "xmpp.jid")
 	}
 	if x.Password == "" {
-		return fmt.Errorf("xmpp.password or xmpp.password_file is required")
+		return badValue("xmpp.password or xmpp.password_file is required", "xmpp.password", "xmpp.password_file")
 	}
 	switch x.TLS {
 	case "starttls", "direct":
 	case "plain":
 		host, _, err := net.SplitHostPort(x.Server)
 		if x.Server == "" || err != nil || !isLoopbackHost(host) {
-			return fmt.Errorf("xmpp.tls = \"plain\" is allowed only with xmpp.server on a loopback address")
+			return badValue("xmpp.tls = \"plain\" is allowed only with xmpp.server on a loopback address", "xmpp.tls", "xmpp.server")
 		}
 	default:
-		return fmt.Errorf("xmpp.tls must be \"starttls\", \"direct\" or \"plain\", not %q", x.TLS)
+		return badValue(fmt.Sprintf("xmpp.tls must be \"starttls\", \"direct\" or \"plain\", not %q", x.TLS), "xmpp.tls")
 	}
 	if x.Server != "" {
 		if _, _, err := net.SplitHostPort(x.Server); err != nil {
-			return fmt.Errorf("xmpp.server: %q is not host:port", x.Server)
+			return badValue(fmt.Sprintf("xmpp.server: %q is not host:port", x.Server), "xmpp.server")
 		}
 	}
 	if x.DeadTimeout.Duration == 0 || x.PingInterval.Duration == 0 || x.PingInterval.Duration >= x.DeadTimeout.Duration {
-		return fmt.Errorf("xmpp.ping_interval (%s) must be positive and shorter than xmpp.dead_timeout (%s)", x.PingInterval.Duration, x.DeadTimeout.Duration)
+		return badValue(fmt.Sprintf("xmpp.ping_interval (%s) must be positive and shorter than xmpp.dead_timeout (%s)", x.PingInterval.Duration, x.DeadTimeout.Duration), "xmpp.ping_interval", "xmpp.dead_timeout")
 	}
 	if x.MUCService != "" && strings.ContainsAny(x.MUCService, "@/ ") {
-		return fmt.Errorf("xmpp.muc_service must be a domain such as conference.example.org")
+		return badValue("xmpp.muc_service must be a domain such as conference.example.org", "xmpp.muc_service")
 	}
 
 	b := &c.Bridge
 	if len(b.ControlChannel) < 2 || (b.ControlChannel[0] != '&' && b.ControlChannel[0] != '#') ||
 		strings.ContainsAny(b.ControlChannel, " ,\x07\r\n\x00") {
-		return fmt.Errorf("bridge.control_channel %q must start with & or # and contain no spaces or commas", b.ControlChannel)
+		return badValue(fmt.Sprintf("bridge.control_channel %q must start with & or # and contain no spaces or commas", b.ControlChannel), "bridge.control_channel")
 	}
 	if b.Backlog < 0 {
-		return fmt.Errorf("bridge.backlog must not be negative")
+		return badValue("bridge.backlog must not be negative", "bridge.backlog")
 	}
 	return nil
 }
