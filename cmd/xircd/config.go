@@ -281,8 +281,10 @@ func (c *Config) validate() error {
 		strings.ContainsAny(b.ControlChannel, " ,\x07\r\n\x00") {
 		return badValue(fmt.Sprintf("bridge.control_channel %q must start with & or # and contain no spaces or commas", b.ControlChannel), "bridge.control_channel")
 	}
-	if b.Backlog < 0 {
-		return badValue("bridge.backlog must not be negative", "bridge.backlog")
+	// 0 could mean "keep nothing" or "no limit"; neither is offered, so it
+	// is refused rather than guessed.
+	if b.Backlog < 1 {
+		return badValue(fmt.Sprintf("bridge.backlog = %d: keep at least 1 message while no IRC client is attached", b.Backlog), "bridge.backlog")
 	}
 	return nil
 }

@@ -49,6 +49,8 @@ func TestParseConfigErrors(t *testing.T) {
 		{"ping after dead", "[xmpp]\n" + jid + "password = \"p\"\ndead_timeout = \"10s\"\n", "x.toml:4: xmpp.ping_interval (30s) must be positive and shorter than xmpp.dead_timeout (10s)"},
 		{"bad muc service", "[xmpp]\n" + jid + "password = \"p\"\nmuc_service = \"me@muc\"\n", "x.toml:4: xmpp.muc_service must be a domain"},
 		{"bad channel", "[bridge]\ncontrol_channel = \"xmpp\"\n" + minimal, `x.toml:2: bridge.control_channel "xmpp" must start with & or #`},
+		{"no backlog", "[bridge]\nbacklog = 0\n" + minimal, "x.toml:2: bridge.backlog = 0: keep at least 1 message while no IRC client is attached"},
+		{"negative backlog", "[bridge]\nbacklog = -5\n" + minimal, "x.toml:2: bridge.backlog = -5: keep at least 1"},
 		// The line is where the key really stands, however it is written.
 		{"after a multi-line string", "[irc]\nmotd = \"\"\"\nlisten = here\n\"\"\"\nlisten = \"nowhere\"\n" + minimal, `x.toml:5: irc.listen: "nowhere" is not host:port`},
 		{"dotted key", "xmpp.password = \"p\"\nxmpp.jid = \"me@example.org/res\"\n", `x.toml:2: xmpp.jid "me@example.org/res" must be a bare JID`},
