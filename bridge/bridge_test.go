@@ -124,15 +124,14 @@ func TestPanicIsContained(t *testing.T) {
 	h.connect(item("alice@example.org", "Alice"))
 	c := h.attach("me")
 	c.take()
-	c.mu.Lock()
-	c.panicOn = "MODE"
-	c.mu.Unlock()
-	// The presence handler panics while telling the client.
+	c.panicsOn("MODE")
+	// The presence handler panics while telling the client: Alice joins,
+	// then the MODE voicing her panics.
 	h.event(avail("alice@example.org/phone", "", "", 0))
-	c.mu.Lock()
-	c.panicOn = ""
-	c.mu.Unlock()
-	c.take()
+	if n := c.panicsOn(""); n != 1 {
+		t.Fatalf("Send panicked %d times, want once, on the MODE voicing Alice", n)
+	}
+	c.expect(":Alice!alice@example.org JOIN &xmpp")
 	// The bridge goes on.
 	c.send("PRIVMSG Alice :still there?")
 	h.expectCalls(`message id=id1 to=alice@example.org type=chat state=active body="still there?"`)
@@ -140,16 +139,14 @@ func TestPanicIsContained(t *testing.T) {
 	// A command whose handling panics is answered with an error.
 	other := h.attach("me")
 	other.take()
-	other.mu.Lock()
-	other.panicOn = "PRIVMSG" // the echo to the other client panics
-	other.mu.Unlock()
+	other.panicsOn("PRIVMSG") // the echo to the other client panics
 	r := &ircd.Request{Msg: &irc.Message{Command: "PRIVMSG", Params: []string{"Alice", "boom"}}, Client: c}
 	if err := c.sess.Handle(r); err != errInternal {
 		t.Errorf("Handle after a panic = %v, want errInternal", err)
 	}
-	other.mu.Lock()
-	other.panicOn = ""
-	other.mu.Unlock()
+	if n := other.panicsOn(""); n != 1 {
+		t.Errorf("Send panicked %d times, want once, on the echo", n)
+	}
 	if err := h.b.CheckNick("free"); err != nil {
 		t.Errorf("bridge unusable after a panic: %v", err)
 	}

@@ -156,6 +156,16 @@ type fakeClient struct {
 	nick    string
 	got     []string
 	panicOn string // Send panics on this command, to test recovery
+	panics  int    // how often Send has panicked
+}
+
+// panicsOn makes Send panic on command ("" stops it) and returns how often
+// it has panicked so far.
+func (c *fakeClient) panicsOn(command string) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.panicOn = command
+	return c.panics
 }
 
 func (c *fakeClient) ID() uint64 { return c.id }
@@ -180,10 +190,12 @@ func (c *fakeClient) Close(reason string)     {}
 func (c *fakeClient) Send(m *irc.Message) {
 	c.mu.Lock()
 	p := c.panicOn
-	c.mu.Unlock()
 	if p != "" && m.Command == p {
+		c.panics++
+		c.mu.Unlock()
 		panic("test panic in Send")
 	}
+	c.mu.Unlock()
 	for _, p := range m.Params {
 		if strings.ContainsAny(p, "\r\n\x00") {
 			c.t.Errorf("line with CR/LF/NUL sent: %q", m.String())
