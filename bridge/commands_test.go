@@ -165,6 +165,8 @@ func TestControlCommands(t *testing.T) {
 	if h.b.CheckNick("Alice") != nil {
 		t.Error("a removed contact's nick is still taken")
 	}
+	c.send("PRIVMSG &xmpp :info Alice")
+	c.expect(`:xircd!xircd@irc.test PRIVMSG &xmpp :No contact "Alice".`)
 
 	c.send("PRIVMSG &xmpp :status")
 	c.expect(
