@@ -60,7 +60,7 @@ func TestAddAcceptDenyRemove(t *testing.T) {
 	})
 	c.expectLine("davey", "was removed from the roster")
 	c.send("PRIVMSG &xmpp :info davey")
-	c.expectLine("davey")
+	c.expectLine(":xircd!xircd@", " PRIVMSG &xmpp :No contact \"davey\".")
 	c.send("WHO davey")
 	c.expect(func(m *irc.Message) bool { return m.Command == "315" })
 	if n := namesOf(c, "&xmpp"); hasName(n, "+davey") || hasName(n, "davey") {
