@@ -229,12 +229,11 @@ func truncateUTF8(s string, max int) string {
 	return s[:cut]
 }
 
-// SplitText splits text into pieces of at most max bytes. Cuts fall on UTF-8
+// splitText splits text into pieces of at most max bytes. Cuts fall on UTF-8
 // boundaries and, when there is a space in the second half of a piece, right
 // after that space; concatenating the pieces gives text back. max values
-// below utf8.UTFMax are raised to it. The bridge uses it to cut long bodies
-// before they reach the output edge, which would otherwise cut them itself.
-func SplitText(text string, max int) []string {
+// below utf8.UTFMax are raised to it.
+func splitText(text string, max int) []string {
 	if max < utf8.UTFMax {
 		max = utf8.UTFMax
 	}
@@ -259,14 +258,14 @@ func splitCTCP(text string, max int) []string {
 	if n := len(text); n > 2 && text[0] == '\x01' && text[n-1] == '\x01' {
 		if sp := strings.IndexByte(text, ' '); sp > 0 && sp < n-1 && max-(sp+2) >= utf8.UTFMax {
 			tag := text[:sp+1]
-			inner := SplitText(text[sp+1:n-1], max-len(tag)-1)
+			inner := splitText(text[sp+1:n-1], max-len(tag)-1)
 			for i := range inner {
 				inner[i] = tag + inner[i] + "\x01"
 			}
 			return inner
 		}
 	}
-	return SplitText(text, max)
+	return splitText(text, max)
 }
 
 // tagCap names the capability a client needs to receive a tag; tags without
@@ -297,21 +296,4 @@ func keepTagFor(has func(string) bool) func(string) bool {
 		}
 		return has("message-tags")
 	}
-}
-
-// TextRoom returns how many bytes of text fit in one "PRIVMSG target :text"
-// (or NOTICE) line sent with prefix, so that callers can split text
-// themselves (e.g. with SplitText) before the output edge would.
-func TextRoom(prefix *irc.Prefix, command, target string) int {
-	n := len(command) + 1 + len(sanitizeMiddle(target)) + 2
-	if prefix != nil && prefix.Name != "" {
-		n += 2 + len(sanitizeWord(prefix.Name, "*"))
-		if prefix.User != "" {
-			n += 1 + len(sanitizeWord(prefix.User, "*"))
-		}
-		if prefix.Host != "" {
-			n += 1 + len(sanitizeWord(prefix.Host, "*"))
-		}
-	}
-	return MaxLineLen - 2 - n
 }

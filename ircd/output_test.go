@@ -115,9 +115,9 @@ func TestSplitText(t *testing.T) {
 		{"ééééé", 5, []string{"éé", "éé", "é"}},
 		{"a😀b", 1, []string{"a", "😀", "b"}}, // max raised to utf8.UTFMax
 	} {
-		got := SplitText(tc.text, tc.max)
+		got := splitText(tc.text, tc.max)
 		if strings.Join(got, "|") != strings.Join(tc.want, "|") || len(got) != len(tc.want) {
-			t.Errorf("SplitText(%q, %d) = %q, want %q", tc.text, tc.max, got, tc.want)
+			t.Errorf("splitText(%q, %d) = %q, want %q", tc.text, tc.max, got, tc.want)
 		}
 	}
 }
@@ -164,17 +164,5 @@ func checkLine(t testing.TB, l string) {
 	}
 	if len(rest)+2 > MaxLineLen {
 		t.Fatalf("line is %d bytes without tags: %q", len(rest)+2, l)
-	}
-}
-
-func TestTextRoom(t *testing.T) {
-	p := &irc.Prefix{Name: "bob", User: "bob", Host: "example.org"}
-	room := TextRoom(p, "PRIVMSG", "#room@conference.example.org")
-	fits := "a " + strings.Repeat("x", room-2) // with a space, so the trailing needs its colon
-	if lines := FormatLines(&irc.Message{Prefix: p, Command: "PRIVMSG", Params: []string{"#room@conference.example.org", fits}}, nil); len(lines) != 1 || len(lines[0]) != MaxLineLen-2 {
-		t.Errorf("text of TextRoom bytes gave %d lines", len(lines))
-	}
-	if lines := FormatLines(&irc.Message{Prefix: p, Command: "PRIVMSG", Params: []string{"#room@conference.example.org", fits + "x"}}, nil); len(lines) != 2 {
-		t.Errorf("one byte more gave %d lines", len(lines))
 	}
 }
