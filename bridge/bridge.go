@@ -446,7 +446,6 @@ type session struct {
 	d         ircd.Downstream
 	inControl bool                  // joined to the control channel
 	monitors  map[string]*monitored // MONITOR list by casefolded nick
-	umodes    string                // user modes the client set (+i, +w)
 	detached  bool
 	// holdBack: a late answer to the client's command is being sent;
 	// heldBack is what comes for the client meanwhile (see answer).

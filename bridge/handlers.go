@@ -10,13 +10,6 @@ import (
 	"xircd/xmpp"
 )
 
-// Numerics gopkg.in/irc.v4 does not export.
-const (
-	rplWhoisSpecial = "320"
-	rplCreationTime = "329"
-	rplTopicWhoTime = "333"
-)
-
 type handlerFunc func(b *Bridge, s *session, r *ircd.Request) error
 
 // commandHandlers are the IRC commands ircd routes to the bridge.
@@ -100,7 +93,7 @@ func (b *Bridge) topicReplies(d ircd.Downstream) []*irc.Message {
 	ch := b.cfg.ControlChannel
 	return []*irc.Message{
 		{Prefix: b.serverPrefix(), Command: irc.RPL_TOPIC, Params: []string{d.Nick(), ch, b.topic()}},
-		{Prefix: b.serverPrefix(), Command: rplTopicWhoTime, Params: []string{d.Nick(), ch, b.servicePrefix().String(), strconv.FormatInt(b.start.Unix(), 10)}},
+		{Prefix: b.serverPrefix(), Command: ircd.RPL_TOPICWHOTIME, Params: []string{d.Nick(), ch, b.servicePrefix().String(), strconv.FormatInt(b.start.Unix(), 10)}},
 	}
 }
 
@@ -126,22 +119,7 @@ func (b *Bridge) namesReplies(d ircd.Downstream) []*irc.Message {
 		}
 		names = append(names, name(pfx, c.prefix()))
 	}
-	var out []*irc.Message
-	budget := 400 - len(d.Nick()) - len(ch)
-	line := ""
-	for _, n := range names {
-		if line != "" && len(line)+1+len(n) > budget {
-			out = append(out, &irc.Message{Prefix: b.serverPrefix(), Command: irc.RPL_NAMREPLY, Params: []string{d.Nick(), "=", ch, line}})
-			line = ""
-		}
-		if line != "" {
-			line += " "
-		}
-		line += n
-	}
-	out = append(out, &irc.Message{Prefix: b.serverPrefix(), Command: irc.RPL_NAMREPLY, Params: []string{d.Nick(), "=", ch, line}})
-	out = append(out, &irc.Message{Prefix: b.serverPrefix(), Command: irc.RPL_ENDOFNAMES, Params: []string{d.Nick(), ch, "End of /NAMES list"}})
-	return out
+	return ircd.NamesReplies(d, ch, names)
 }
 
 // PRIVMSG <target>{,<target>} <text>   (NOTICE alike)
@@ -499,7 +477,7 @@ func (b *Bridge) whois(s *session, r *ircd.Request, nick string) {
 		if b.away != "" {
 			r.Numeric(irc.RPL_AWAY, p.Name, b.away)
 		}
-		r.Numeric(rplWhoisSpecial, p.Name, "JID: "+b.x.JID())
+		r.Numeric(ircd.RPL_WHOISSPECIAL, p.Name, "JID: "+b.x.JID())
 		return
 	case b.nicks.isService(nick):
 		p := b.servicePrefix()
@@ -530,7 +508,7 @@ func (b *Bridge) whois(s *session, r *ircd.Request, nick string) {
 		r.Numeric(irc.RPL_AWAY, p.Name, c.view.away)
 	}
 	for _, line := range b.contactInfo(c) {
-		r.Numeric(rplWhoisSpecial, p.Name, line)
+		r.Numeric(ircd.RPL_WHOISSPECIAL, p.Name, line)
 	}
 }
 
@@ -658,14 +636,14 @@ func (b *Bridge) handleTopic(s *session, r *ircd.Request) error {
 	return errNoSuchChannel(ch)
 }
 
-// MODE <target> [<modes> [<args>...]]
+// MODE <channel> [<modes> [<args>...]]
 func (b *Bridge) handleMode(s *session, r *ircd.Request) error {
 	target := r.Msg.Params[0]
 	switch {
 	case b.isControl(target):
 		if len(r.Msg.Params) == 1 {
 			r.Numeric(irc.RPL_CHANNELMODEIS, target, "+nt")
-			r.Numeric(rplCreationTime, target, strconv.FormatInt(b.start.Unix(), 10))
+			r.Numeric(ircd.RPL_CREATIONTIME, target, strconv.FormatInt(b.start.Unix(), 10))
 			return nil
 		}
 		modes := strings.TrimLeft(r.Msg.Params[1], "+")
@@ -683,45 +661,9 @@ func (b *Bridge) handleMode(s *session, r *ircd.Request) error {
 		return &ircd.Error{Code: irc.ERR_CHANOPRIVSNEEDED, Params: []string{target, "The control channel's modes follow XMPP presence and cannot be changed"}}
 	case b.isRoomChannel(target):
 		return b.roomMode(s, r, target)
-	case strings.HasPrefix(target, "&") || strings.HasPrefix(target, "#"):
-		return errNoSuchChannel(target)
-	case ircd.Casefold(target) != ircd.Casefold(s.d.Nick()):
-		if b.contactByNick(target) != nil || b.nicks.isService(target) {
-			return &ircd.Error{Code: irc.ERR_USERSDONTMATCH, Params: []string{"Can't change mode for other users"}}
-		}
-		return errNoSuchNick(target)
 	}
-	if len(r.Msg.Params) == 1 {
-		r.Numeric(irc.RPL_UMODEIS, "+"+s.umodes)
-		return nil
-	}
-	add, changed, bad := true, "", false
-	for _, m := range r.Msg.Params[1] {
-		switch m {
-		case '+':
-			add = true
-		case '-':
-			add = false
-		case 'i', 'w':
-			has := strings.ContainsRune(s.umodes, m)
-			if add && !has {
-				s.umodes += string(m)
-				changed += "+" + string(m)
-			} else if !add && has {
-				s.umodes = strings.ReplaceAll(s.umodes, string(m), "")
-				changed += "-" + string(m)
-			}
-		default:
-			bad = true
-		}
-	}
-	if changed != "" {
-		r.Reply(&irc.Message{Prefix: userPrefix(s.d), Command: "MODE", Params: []string{s.d.Nick(), changed}})
-	}
-	if bad {
-		return &ircd.Error{Code: irc.ERR_UMODEUNKNOWNFLAG, Params: []string{"Unknown MODE flag"}}
-	}
-	return nil
+	// ircd answers the user's own modes; only channels come here.
+	return errNoSuchChannel(target)
 }
 
 // LIST [<channel>{,<channel>}]

@@ -344,8 +344,12 @@ func prefixes(o *occupant, multi bool) string {
 	return p
 }
 
-// modeLetters maps prefix symbols to channel mode letters.
-var modeLetters = map[byte]byte{'~': 'q', '&': 'a', '@': 'o', '+': 'v'}
+// modeLetter is the channel mode of a membership prefix symbol (ISUPPORT
+// PREFIX).
+func modeLetter(sym byte) string {
+	i := strings.IndexByte(ircd.PrefixSymbols, sym)
+	return ircd.PrefixModes[i : i+1]
+}
 
 // modeChanges returns the MODE changes ("+o", "-v", …) from old to new
 // prefixes.
@@ -355,9 +359,9 @@ func modeChanges(old, now string) []string {
 		had, has := strings.IndexByte(old, sym) >= 0, strings.IndexByte(now, sym) >= 0
 		switch {
 		case has && !had:
-			out = append(out, "+"+string(modeLetters[sym]))
+			out = append(out, "+"+modeLetter(sym))
 		case had && !has:
-			out = append(out, "-"+string(modeLetters[sym]))
+			out = append(out, "-"+modeLetter(sym))
 		}
 	}
 	return out
@@ -412,7 +416,7 @@ func (b *Bridge) roomTopicReplies(d ircd.Downstream, r *room, explicit bool) []*
 	}
 	return []*irc.Message{
 		{Prefix: b.serverPrefix(), Command: irc.RPL_TOPIC, Params: []string{d.Nick(), r.channel, text}},
-		{Prefix: b.serverPrefix(), Command: rplTopicWhoTime, Params: []string{d.Nick(), r.channel, setter, strconv.FormatInt(at.Unix(), 10)}},
+		{Prefix: b.serverPrefix(), Command: ircd.RPL_TOPICWHOTIME, Params: []string{d.Nick(), r.channel, setter, strconv.FormatInt(at.Unix(), 10)}},
 	}
 }
 
@@ -446,22 +450,7 @@ func (b *Bridge) roomNamesReplies(d ircd.Downstream, r *room) []*irc.Message {
 	if !selfSeen {
 		names = append(names, userPrefix(d).Name)
 	}
-	var out []*irc.Message
-	budget := 400 - len(d.Nick()) - len(r.channel)
-	line := ""
-	for _, n := range names {
-		if line != "" && len(line)+1+len(n) > budget {
-			out = append(out, &irc.Message{Prefix: b.serverPrefix(), Command: irc.RPL_NAMREPLY, Params: []string{d.Nick(), "=", r.channel, line}})
-			line = ""
-		}
-		if line != "" {
-			line += " "
-		}
-		line += n
-	}
-	out = append(out, &irc.Message{Prefix: b.serverPrefix(), Command: irc.RPL_NAMREPLY, Params: []string{d.Nick(), "=", r.channel, line}})
-	out = append(out, &irc.Message{Prefix: b.serverPrefix(), Command: irc.RPL_ENDOFNAMES, Params: []string{d.Nick(), r.channel, "End of /NAMES list"}})
-	return out
+	return ircd.NamesReplies(d, r.channel, names)
 }
 
 // roomNumeric sends a numeric about r to every client.

@@ -351,11 +351,11 @@ func (b *Bridge) whoisOccupant(req *ircd.Request, nick string) bool {
 	if o.jid != "" {
 		req.Numeric(ircd.RPL_WHOISACCOUNT, p.Name, o.jid, "is logged in as")
 	}
-	req.Numeric(rplWhoisSpecial, p.Name, "room "+r.jid+", nick "+oneLine(o.nick))
+	req.Numeric(ircd.RPL_WHOISSPECIAL, p.Name, "room "+r.jid+", nick "+oneLine(o.nick))
 	if o.jid != "" {
-		req.Numeric(rplWhoisSpecial, p.Name, "JID: "+o.jid)
+		req.Numeric(ircd.RPL_WHOISSPECIAL, p.Name, "JID: "+o.jid)
 	}
-	req.Numeric(rplWhoisSpecial, p.Name, "affiliation: "+nonEmpty(o.affiliation)+", role: "+nonEmpty(o.role))
+	req.Numeric(ircd.RPL_WHOISSPECIAL, p.Name, "affiliation: "+nonEmpty(o.affiliation)+", role: "+nonEmpty(o.role))
 	return true
 }
 

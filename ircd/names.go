@@ -1,5 +1,7 @@
 package ircd
 
+import "gopkg.in/irc.v4"
+
 // NickLen is the longest nick the server accepts (ISUPPORT NICKLEN).
 const NickLen = 32
 
@@ -56,3 +58,20 @@ func ValidNick(nick string) bool {
 	}
 	return true
 }
+
+// NamesReplies returns the NAMES reply for channel as d sees it: 353
+// RPL_NAMREPLY lines listing names (each with its membership prefixes),
+// packed so that every line fits, then 366 RPL_ENDOFNAMES.
+func NamesReplies(d Downstream, channel string, names []string) []*irc.Message {
+	server := &irc.Prefix{Name: d.ServerName()}
+	nick := d.Nick()
+	var out []*irc.Message
+	for _, line := range joinLimited(names, namesLineLen-len(nick)-len(channel)) {
+		out = append(out, &irc.Message{Prefix: server, Command: irc.RPL_NAMREPLY, Params: []string{nick, "=", channel, line}})
+	}
+	return append(out, &irc.Message{Prefix: server, Command: irc.RPL_ENDOFNAMES, Params: []string{nick, channel, "End of /NAMES list"}})
+}
+
+// namesLineLen bounds a 353 line's nick, channel and names together, so
+// that the line with the server's prefix stays well inside MaxLineLen.
+const namesLineLen = 400
