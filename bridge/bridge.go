@@ -44,6 +44,7 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime/debug"
+	"strconv"
 	"time"
 
 	"gopkg.in/irc.v4"
@@ -340,6 +341,31 @@ func (b *Bridge) CheckNick(nick string) error {
 	return <-reply
 }
 
+// Features implements ircd.Backend: the bridge's commands
+// (commandHandlers), capabilities and ISUPPORT tokens.
+func (b *Bridge) Features() ircd.Features {
+	f := ircd.Features{
+		Commands: make(map[string]int, len(commandHandlers)),
+		Caps: []string{"server-time", "multi-prefix", "userhost-in-names", "away-notify", "extended-join",
+			"echo-message", "no-implicit-names", "account-tag", "setname", "extended-monitor"},
+		ISupport: []string{
+			"AWAYLEN=390",
+			"CHANLIMIT=#&:100",
+			"CHANMODES=b,k,l,imnst",
+			"CHANNELLEN=200", // room addresses such as #room@conference.example.org need room
+			"KICKLEN=390",
+			"MODES=4",
+			"MONITOR=" + strconv.Itoa(monitorLimit),
+			"PREFIX=(" + prefixModes + ")" + prefixSymbols,
+			"TOPICLEN=390",
+		},
+	}
+	for name, c := range commandHandlers {
+		f.Commands[name] = c.minParams
+	}
+	return f
+}
+
 // Attach implements ircd.Backend.
 func (b *Bridge) Attach(d ircd.Downstream) ircd.Session {
 	reply := make(chan *session, 1)
@@ -528,7 +554,7 @@ func (b *Bridge) handle(s *session, r *ircd.Request) error {
 	}
 	b.curSess, b.curReq = s, r
 	defer func() { b.curSess, b.curReq = nil, nil }()
-	err := h(b, s, r)
+	err := h.handle(b, s, r)
 	// What the command changed for monitored nicks follows its replies.
 	b.refreshMonitors()
 	return err

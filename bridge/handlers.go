@@ -12,31 +12,39 @@ import (
 
 type handlerFunc func(b *Bridge, s *session, r *ircd.Request) error
 
-// commandHandlers are the IRC commands ircd routes to the bridge.
-var commandHandlers map[string]handlerFunc
+// ircCommand is one IRC command the bridge handles: ircd answers 461 when
+// it has fewer than minParams parameters.
+type ircCommand struct {
+	handle    handlerFunc
+	minParams int
+}
+
+// commandHandlers are the IRC commands the bridge handles; Features
+// declares them to ircd.
+var commandHandlers map[string]ircCommand
 
 func init() {
-	commandHandlers = map[string]handlerFunc{
-		"PRIVMSG":  (*Bridge).handlePrivmsg,
-		"NOTICE":   (*Bridge).handlePrivmsg,
-		"TAGMSG":   (*Bridge).handleTagmsg,
-		"JOIN":     (*Bridge).handleJoin,
-		"PART":     (*Bridge).handlePart,
-		"NAMES":    (*Bridge).handleNames,
-		"WHO":      (*Bridge).handleWho,
-		"WHOIS":    (*Bridge).handleWhois,
-		"WHOWAS":   (*Bridge).handleWhowas,
-		"ISON":     (*Bridge).handleIson,
-		"USERHOST": (*Bridge).handleUserhost,
-		"TOPIC":    (*Bridge).handleTopic,
-		"MODE":     (*Bridge).handleMode,
-		"LIST":     (*Bridge).handleList,
-		"AWAY":     (*Bridge).handleAway,
-		"NICK":     (*Bridge).handleNick,
-		"INVITE":   (*Bridge).handleInvite,
-		"KICK":     (*Bridge).handleKick,
-		"SETNAME":  (*Bridge).handleSetname,
-		"MONITOR":  (*Bridge).handleMonitor,
+	commandHandlers = map[string]ircCommand{
+		"PRIVMSG":  {(*Bridge).handlePrivmsg, 0},
+		"NOTICE":   {(*Bridge).handlePrivmsg, 0},
+		"TAGMSG":   {(*Bridge).handleTagmsg, 1},
+		"JOIN":     {(*Bridge).handleJoin, 1},
+		"PART":     {(*Bridge).handlePart, 1},
+		"NAMES":    {(*Bridge).handleNames, 0},
+		"WHO":      {(*Bridge).handleWho, 1},
+		"WHOIS":    {(*Bridge).handleWhois, 0},
+		"WHOWAS":   {(*Bridge).handleWhowas, 1},
+		"ISON":     {(*Bridge).handleIson, 1},
+		"USERHOST": {(*Bridge).handleUserhost, 1},
+		"TOPIC":    {(*Bridge).handleTopic, 1},
+		"MODE":     {(*Bridge).handleMode, 1},
+		"LIST":     {(*Bridge).handleList, 0},
+		"AWAY":     {(*Bridge).handleAway, 0},
+		"NICK":     {(*Bridge).handleNick, 1},
+		"INVITE":   {(*Bridge).handleInvite, 2},
+		"KICK":     {(*Bridge).handleKick, 2},
+		"SETNAME":  {(*Bridge).handleSetname, 1},
+		"MONITOR":  {(*Bridge).handleMonitor, 1},
 	}
 }
 
@@ -125,13 +133,10 @@ func (b *Bridge) namesReplies(d ircd.Downstream) []*irc.Message {
 // PRIVMSG <target>{,<target>} <text>   (NOTICE alike)
 func (b *Bridge) handlePrivmsg(s *session, r *ircd.Request) error {
 	notice := r.Msg.Command == "NOTICE"
-	if len(r.Msg.Params) < 2 || r.Msg.Params[1] == "" {
-		if notice {
-			return nil
-		}
-		if len(r.Msg.Params) < 1 {
-			return &ircd.Error{Code: irc.ERR_NORECIPIENT, Params: []string{"No recipient given (PRIVMSG)"}}
-		}
+	switch {
+	case len(r.Msg.Params) == 0:
+		return &ircd.Error{Code: irc.ERR_NORECIPIENT, Params: []string{"No recipient given (" + r.Msg.Command + ")"}}
+	case len(r.Msg.Params) == 1 || r.Msg.Params[1] == "":
 		return &ircd.Error{Code: irc.ERR_NOTEXTTOSEND, Params: []string{"No text to send"}}
 	}
 	text := r.Msg.Params[1]
@@ -453,6 +458,9 @@ func (b *Bridge) handleWho(s *session, r *ircd.Request) error {
 
 // WHOIS [<server>] <nick>{,<nick>}
 func (b *Bridge) handleWhois(s *session, r *ircd.Request) error {
+	if len(r.Msg.Params) == 0 {
+		return &ircd.Error{Code: irc.ERR_NONICKNAMEGIVEN, Params: []string{"No nickname given"}}
+	}
 	nicks := r.Msg.Params[len(r.Msg.Params)-1]
 	for _, nick := range strings.Split(nicks, ",") {
 		if nick == "" {

@@ -5,7 +5,6 @@ import (
 	"strings"
 	"testing"
 
-	"xircd/ircd"
 	"xircd/xmpp"
 )
 
@@ -187,7 +186,7 @@ func TestMonitorListIsBounded(t *testing.T) {
 	c := h.attach("me")
 	c.take()
 	var nicks []string
-	for i := 0; i < ircd.MonitorLimit-1; i++ {
+	for i := 0; i < monitorLimit-1; i++ {
 		nicks = append(nicks, "n"+strconv.Itoa(i))
 	}
 	c.send("MONITOR + " + strings.Join(nicks, ","))

@@ -27,6 +27,9 @@ type monitored struct {
 // monitorListBudget bounds the comma-separated list in one reply line.
 const monitorListBudget = 400
 
+// monitorLimit is how many nicks a client may MONITOR (ISUPPORT MONITOR).
+const monitorLimit = 100
+
 // MONITOR + <targets> | - <targets> | C | L | S
 func (b *Bridge) handleMonitor(s *session, r *ircd.Request) error {
 	mod := strings.ToUpper(r.Msg.Params[0])
@@ -59,7 +62,7 @@ func (b *Bridge) handleMonitor(s *session, r *ircd.Request) error {
 				continue
 			}
 			if s.monitors[f] == nil {
-				if len(s.monitors) >= ircd.MonitorLimit {
+				if len(s.monitors) >= monitorLimit {
 					full = ts[i:]
 					break
 				}
@@ -68,7 +71,7 @@ func (b *Bridge) handleMonitor(s *session, r *ircd.Request) error {
 			report = append(report, f)
 		}
 		if len(full) > 0 {
-			r.Numeric(ircd.ERR_MONLISTFULL, strconv.Itoa(ircd.MonitorLimit), strings.Join(full, ","), "Monitor list is full.")
+			r.Numeric(ircd.ERR_MONLISTFULL, strconv.Itoa(monitorLimit), strings.Join(full, ","), "Monitor list is full.")
 		}
 		b.monitorStatus(s, r.Reply, report)
 	case "-":

@@ -344,11 +344,17 @@ func prefixes(o *occupant, multi bool) string {
 	return p
 }
 
-// modeLetter is the channel mode of a membership prefix symbol (ISUPPORT
-// PREFIX).
+// The channel membership prefixes (ISUPPORT PREFIX): modes and their
+// symbols, in rank order.
+const (
+	prefixModes   = "qaohv"
+	prefixSymbols = "~&@%+"
+)
+
+// modeLetter is the channel mode of a membership prefix symbol.
 func modeLetter(sym byte) string {
-	i := strings.IndexByte(ircd.PrefixSymbols, sym)
-	return ircd.PrefixModes[i : i+1]
+	i := strings.IndexByte(prefixSymbols, sym)
+	return prefixModes[i : i+1]
 }
 
 // modeChanges returns the MODE changes ("+o", "-v", …) from old to new

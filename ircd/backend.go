@@ -18,18 +18,43 @@ type Backend interface {
 	// the backend moves its holder aside in Attach or in the NICK handler.
 	CheckNick(nick string) error
 
+	// Features is asked once, by NewServer: the commands, capabilities and
+	// ISUPPORT tokens the backend adds to ircd's own.
+	Features() Features
+
 	// Attach is called once a client has registered and received its welcome
 	// burst and MOTD. The returned Session receives every command ircd does not
 	// handle itself, until Detach.
 	Attach(d Downstream) Session
 }
 
+// Features is what a backend adds to the server. ircd itself handles
+// registration and the connection (PASS NICK USER CAP AUTHENTICATE PING
+// PONG QUIT MOTD LUSERS VERSION TIME, the user's own MODE, SETNAME's
+// checks) and the capabilities of the protocol itself (cap-notify sasl
+// message-tags batch labeled-response); a new command or capability of the
+// gateway is an entry here, not an edit of ircd.
+type Features struct {
+	// Commands the backend handles, by upper-case name, each with the
+	// number of parameters it needs at least: a registered client's
+	// command with fewer is answered with 461 ERR_NEEDMOREPARAMS, a
+	// command neither ircd nor the backend knows with 421.
+	Commands map[string]int
+	// Caps are the IRCv3 capabilities the backend implements, as "name"
+	// or "name=value" (the CAP LS 302 value). Server.SetCapAvailable
+	// withdraws and offers them again.
+	Caps []string
+	// ISupport are the backend's RPL_ISUPPORT tokens ("PREFIX=(ov)@+"),
+	// listed together with ircd's own.
+	ISupport []string
+}
+
 // Session is one attached client as the backend sees it.
 type Session interface {
-	// Handle runs one dispatched command (JOIN PART PRIVMSG NOTICE TAGMSG WHO
-	// WHOIS NAMES TOPIC MODE ISON USERHOST INVITE KICK LIST AWAY NICK
-	// SETNAME MONITOR, and any other command ircd routes to the backend). The
-	// parameter count has already been checked against the command table.
+	// Handle runs one command of Features.Commands, and NICK (a registered
+	// client's new nick, checked to be valid and CheckNick'ed), SETNAME
+	// (checked) and channel MODE when the backend lists them. The
+	// parameter count has already been checked.
 	//
 	// Replies that answer the command go through r.Reply or r.Numeric so that
 	// labeled-response can wrap them; a returned *Error is sent as a numeric

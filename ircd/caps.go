@@ -9,10 +9,10 @@ import (
 	"gopkg.in/irc.v4"
 )
 
-// capability is one IRCv3 capability the server offers. Adding a
-// capability is one entry in capabilities; the backend learns whether a
-// client has it through Downstream.HasCap, and the output edge (tagCap,
-// commandCap) strips what the client did not ask for.
+// capability is one IRCv3 capability the server offers: ircd's own
+// (ownCapabilities) and the backend's (Features.Caps). The backend learns
+// whether a client has it through Downstream.HasCap, and the output edge
+// (tagCap, commandCap) strips what the client did not ask for.
 type capability struct {
 	name string
 	// value is the CAP LS 302 value, if any.
@@ -21,22 +21,23 @@ type capability struct {
 	available func(s *Server) bool
 }
 
-var capabilities = []capability{
+// ownCapabilities are those of the protocol that ircd implements itself.
+var ownCapabilities = []capability{
 	{name: "cap-notify"},
 	{name: "sasl", value: func(*Server) string { return "PLAIN" }, available: func(s *Server) bool { return s.cfg.Password != "" }},
-	{name: "server-time"},
 	{name: "message-tags"},
-	{name: "multi-prefix"},
-	{name: "userhost-in-names"},
-	{name: "away-notify"},
-	{name: "extended-join"},
-	{name: "echo-message"},
 	{name: "batch"},
 	{name: "labeled-response"},
-	{name: "no-implicit-names"},
-	{name: "account-tag"},
-	{name: "setname"},
-	{name: "extended-monitor"},
+}
+
+// backendCapability is a "name" or "name=value" token of Features.Caps.
+func backendCapability(tok string) capability {
+	name, value, _ := strings.Cut(tok, "=")
+	c := capability{name: name}
+	if value != "" {
+		c.value = func(*Server) string { return value }
+	}
+	return c
 }
 
 // offered reports whether the server offers c now: its own condition, and
@@ -52,7 +53,7 @@ func (s *Server) offered(c capability) bool {
 
 // findCap returns the offered capability called name.
 func (s *Server) findCap(name string) (capability, bool) {
-	for _, c := range capabilities {
+	for _, c := range s.caps {
 		if c.name == name && s.offered(c) {
 			return c, true
 		}
@@ -74,7 +75,7 @@ func (s *Server) capToken(c capability, withValue bool) string {
 // capList returns the offered capabilities as "name" or "name=value" tokens.
 func (s *Server) capList(withValues bool) []string {
 	var out []string
-	for _, c := range capabilities {
+	for _, c := range s.caps {
 		if s.offered(c) {
 			out = append(out, s.capToken(c, withValues))
 		}
@@ -82,16 +83,16 @@ func (s *Server) capList(withValues bool) []string {
 	return out
 }
 
-// SetCapAvailable offers (on) or withdraws a capability of the server's
-// table at run time, for a backend whose features depend on what it learns
+// SetCapAvailable offers (on) or withdraws a capability (ircd's own or one
+// of Features.Caps) at run time, for a backend whose features depend on what it learns
 // later. Clients with cap-notify get CAP NEW or CAP DEL; a withdrawn
 // capability is disabled for every client that had it. cap-notify itself
 // and names the server does not know cannot be changed.
 func (s *Server) SetCapAvailable(name string, on bool) error {
 	var capDef *capability
-	for i := range capabilities {
-		if capabilities[i].name == name && name != "cap-notify" {
-			capDef = &capabilities[i]
+	for i := range s.caps {
+		if s.caps[i].name == name && name != "cap-notify" {
+			capDef = &s.caps[i]
 		}
 	}
 	if capDef == nil {
@@ -154,48 +155,20 @@ func joinLimited(tokens []string, max int) []string {
 	return lines
 }
 
-// Limits advertised in ISUPPORT. NickLen and ChannelLen live in names.go.
-const (
-	// TopicLen is the longest topic (ISUPPORT TOPICLEN).
-	TopicLen = 390
-	// AwayLen is the longest away message (ISUPPORT AWAYLEN).
-	AwayLen = 390
-	// KickLen is the longest kick reason (ISUPPORT KICKLEN).
-	KickLen = 390
-	// ChanLimit is how many channels a client may be in (ISUPPORT CHANLIMIT).
-	ChanLimit = 100
-	// NameLen is the longest real name SETNAME accepts (ISUPPORT NAMELEN).
-	NameLen = 128
-	// MonitorLimit is how many nicks a client may MONITOR (ISUPPORT MONITOR).
-	MonitorLimit = 100
-)
+// NameLen is the longest real name SETNAME accepts (ISUPPORT NAMELEN).
+const NameLen = 128
 
-// ChannelPrefixes maps MUC-style channel membership prefixes to modes in
-// rank order, as advertised by ISUPPORT PREFIX.
-const (
-	PrefixModes   = "qaohv"
-	PrefixSymbols = "~&@%+"
-)
-
-// isupportTokens returns the ISUPPORT tokens, sorted.
+// isupportTokens returns ircd's own ISUPPORT tokens and the backend's,
+// sorted.
 func (s *Server) isupportTokens() []string {
-	toks := []string{
-		"AWAYLEN=" + strconv.Itoa(AwayLen),
+	toks := append([]string{
 		"CASEMAPPING=ascii",
-		"CHANLIMIT=#&:" + strconv.Itoa(ChanLimit),
-		"CHANMODES=b,k,l,imnst",
-		"CHANNELLEN=" + strconv.Itoa(ChannelLen),
 		"CHANTYPES=&#",
-		"KICKLEN=" + strconv.Itoa(KickLen),
-		"MODES=4",
-		"MONITOR=" + strconv.Itoa(MonitorLimit),
 		"NAMELEN=" + strconv.Itoa(NameLen),
 		"NETWORK=" + sanitizeWord(s.cfg.Network, "xircd"),
 		"NICKLEN=" + strconv.Itoa(NickLen),
-		"PREFIX=(" + PrefixModes + ")" + PrefixSymbols,
-		"TOPICLEN=" + strconv.Itoa(TopicLen),
 		"UTF8ONLY",
-	}
+	}, s.features.ISupport...)
 	sort.Strings(toks)
 	return toks
 }

@@ -37,23 +37,16 @@ func init() {
 		"VERSION":      {handler: handleVersion},
 		"TIME":         {handler: handleTime},
 		"MODE":         {handler: handleMode, minParams: 1},
-		"PRIVMSG":      {handler: handleMessage},
-		"NOTICE":       {handler: handleMessage},
-		"WHOIS":        {handler: handleWhois},
 		"SETNAME":      {handler: handleSetname, minParams: 1},
-	}
-	// Commands that only the backend can answer.
-	for name, minParams := range map[string]int{
-		"JOIN": 1, "PART": 1, "TAGMSG": 1, "WHO": 1, "NAMES": 0, "TOPIC": 1,
-		"WHOWAS": 1, "ISON": 1, "USERHOST": 1, "INVITE": 2, "KICK": 2, "LIST": 0, "AWAY": 0,
-		"MONITOR": 1,
-	} {
-		commands[name] = command{handler: toBackend, minParams: minParams}
 	}
 }
 
-// toBackend hands a registered client's command to its Session.
+// toBackend hands a registered client's command to its Session, when the
+// backend handles it.
 func toBackend(c *conn, r *Request) error {
+	if _, ok := c.s.backendCommands[r.Msg.Command]; !ok {
+		return errUnknownCommand(r.Msg.Command)
+	}
 	if c.session == nil {
 		return &Error{Code: irc.ERR_NOTREGISTERED, Params: []string{"You have not registered"}}
 	}
@@ -304,28 +297,6 @@ func (c *conn) umodes() string {
 	return "+"
 }
 
-// PRIVMSG|NOTICE <target> <text>
-func handleMessage(c *conn, r *Request) error {
-	switch len(r.Msg.Params) {
-	case 0:
-		return &Error{Code: irc.ERR_NORECIPIENT, Params: []string{"No recipient given (" + r.Msg.Command + ")"}}
-	case 1:
-		return &Error{Code: irc.ERR_NOTEXTTOSEND, Params: []string{"No text to send"}}
-	}
-	if r.Msg.Params[1] == "" {
-		return &Error{Code: irc.ERR_NOTEXTTOSEND, Params: []string{"No text to send"}}
-	}
-	return toBackend(c, r)
-}
-
-// WHOIS [<server>] <nick>
-func handleWhois(c *conn, r *Request) error {
-	if len(r.Msg.Params) == 0 {
-		return &Error{Code: irc.ERR_NONICKNAMEGIVEN, Params: []string{"No nickname given"}}
-	}
-	return toBackend(c, r)
-}
-
 // SETNAME <realname>: ircd checks the name; the backend, which owns the
 // identity all of the user's clients share, applies and confirms it.
 func handleSetname(c *conn, r *Request) error {
@@ -455,7 +426,7 @@ func handleCap(c *conn, r *Request) error {
 	case "LIST":
 		c.mu.Lock()
 		var toks []string
-		for _, cp := range capabilities {
+		for _, cp := range c.s.caps {
 			if c.caps[cp.name] {
 				toks = append(toks, cp.name)
 			}

@@ -410,10 +410,13 @@ func (c *conn) handleLine(line []byte) (ok bool) {
 func (c *conn) dispatch(m *irc.Message) {
 	r := &Request{Msg: m, Client: c}
 	cmd, ok := commands[m.Command]
+	if n, forBackend := c.s.backendCommands[m.Command]; !ok && forBackend {
+		cmd, ok = command{handler: toBackend, minParams: n}, true
+	}
 	var err error
 	switch {
 	case !ok:
-		err = &Error{Code: irc.ERR_UNKNOWNCOMMAND, Params: []string{m.Command, "Unknown command"}}
+		err = errUnknownCommand(m.Command)
 	case !c.isRegistered() && !cmd.preReg:
 		err = &Error{Code: irc.ERR_NOTREGISTERED, Params: []string{"You have not registered"}}
 	case len(m.Params) < cmd.minParams:
@@ -432,6 +435,10 @@ func (c *conn) dispatch(m *irc.Message) {
 	}
 	c.flush(r)
 	r.Finish()
+}
+
+func errUnknownCommand(name string) *Error {
+	return &Error{Code: irc.ERR_UNKNOWNCOMMAND, Params: []string{name, "Unknown command"}}
 }
 
 // flush sends the replies of r, applying labeled-response.

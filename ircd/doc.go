@@ -45,17 +45,17 @@
 //
 // ircd answers PING, PONG, QUIT, MOTD, LUSERS, VERSION, TIME, CAP,
 // AUTHENTICATE, PASS, USER, and MODE on the client's own nick (only +i is
-// known and it is merely reported; 221, 501, 502). Unknown commands get 421,
-// commands before registration 451, missing parameters 461 (PRIVMSG/NOTICE:
-// 411/412; NICK, WHOIS: 431). NICK is checked with ValidNick (432) and
-// Backend.CheckNick (433) before registration and before every change to a
-// new name; a registered client's NICK then goes to the Session, which
-// announces it and calls Downstream.SetNick. SETNAME is checked (at most
-// NameLen bytes, not blank; else "FAIL SETNAME INVALID_REALNAME") and then
-// goes to the Session, which owns the user's real name. JOIN PART PRIVMSG
-// NOTICE TAGMSG WHO WHOIS NAMES TOPIC ISON USERHOST INVITE KICK LIST AWAY
-// MONITOR (ISUPPORT MONITOR=MonitorLimit) and channel MODE go to the
-// Session. Request.Fail adds an IRCv3 standard reply.
+// known and it is merely reported; 221, 501, 502). Every other command is
+// the backend's: Backend.Features lists the commands it handles with the
+// parameters each needs, and ircd routes them to the Session. Unknown
+// commands get 421, commands before registration 451, missing parameters
+// 461. NICK is checked with ValidNick (432) and Backend.CheckNick (433)
+// before registration and before every change to a new name; a registered
+// client's NICK then goes to the Session, which announces it and calls
+// Downstream.SetNick. SETNAME is checked (at most NameLen bytes, not blank;
+// else "FAIL SETNAME INVALID_REALNAME") and then goes to the Session, which
+// owns the user's real name. Channel MODE goes to the Session. Request.Fail
+// adds an IRCv3 standard reply.
 //
 // Replies added with Request.Reply / Request.Numeric (and a returned *Error)
 // are sent when Handle returns. For a client with labeled-response and a
@@ -64,19 +64,19 @@
 // Downstream.Send are never labeled, so an echo-message echo belongs in
 // Request.Reply.
 //
-// # Capabilities
+// # Capabilities and ISUPPORT
 //
-// Offered: cap-notify, sasl (only with a password), server-time,
-// message-tags, multi-prefix, userhost-in-names, away-notify, extended-join,
-// echo-message, batch, labeled-response, no-implicit-names, account-tag,
-// setname, extended-monitor. CAP LS 302 gets values and multi-line replies,
-// and keeps cap-notify on; REQ is all-or-nothing and is also allowed after
-// registration. Server.SetCapAvailable withdraws or offers a capability
-// again at run time: clients with cap-notify get CAP DEL / CAP NEW, and a
-// withdrawn capability is disabled for every client. The output edge strips
-// tags and commands a client did not ask for (see FormatLines and
-// tagCap/commandCap: account needs account-tag, SETNAME needs setname);
-// multi-prefix, userhost-in-names, away-notify's AWAY content,
-// extended-join, echo-message, no-implicit-names and extended-monitor are
-// the backend's to honour via Downstream.HasCap.
+// ircd offers the capabilities it implements itself: cap-notify, sasl (only
+// with a password), message-tags, batch and labeled-response; the backend
+// adds its own (Features.Caps, e.g. server-time, echo-message). CAP LS 302
+// gets values and multi-line replies, and keeps cap-notify on; REQ is
+// all-or-nothing and is also allowed after registration.
+// Server.SetCapAvailable withdraws or offers a capability (ircd's or the
+// backend's) again at run time: clients with cap-notify get CAP DEL / CAP
+// NEW, and a withdrawn capability is disabled for every client. The output
+// edge strips tags and commands a client did not ask for (see FormatLines
+// and tagCap/commandCap: account needs account-tag, SETNAME needs setname);
+// what a backend capability changes beyond that is the backend's to honour
+// via Downstream.HasCap. ISUPPORT lists ircd's tokens (CASEMAPPING,
+// CHANTYPES, NAMELEN, NETWORK, NICKLEN, UTF8ONLY) with Features.ISupport.
 package ircd

@@ -90,6 +90,21 @@ func (b *fakeBackend) Attach(d Downstream) Session {
 	return s
 }
 
+// Features declares what the bridge declares, plus a command (KNOCK) and a
+// capability with a value that only a backend knows.
+func (b *fakeBackend) Features() Features {
+	return Features{
+		Commands: map[string]int{
+			"JOIN": 1, "PART": 1, "TAGMSG": 1, "WHO": 1, "NAMES": 0, "TOPIC": 1, "ISON": 1, "USERHOST": 1,
+			"INVITE": 2, "KICK": 2, "LIST": 0, "AWAY": 0, "MONITOR": 1, "PRIVMSG": 2, "NOTICE": 2, "WHOIS": 1, "WHOWAS": 1,
+			"NICK": 1, "MODE": 1, "SETNAME": 1, "knock": 1,
+		},
+		Caps: []string{"server-time", "multi-prefix", "userhost-in-names", "away-notify", "extended-join",
+			"echo-message", "no-implicit-names", "account-tag", "setname", "extended-monitor", "example.org/flavour=plain"},
+		ISupport: []string{"CHANNELLEN=200", "TOPICLEN=390", "AWAYLEN=390", "PREFIX=(qaohv)~&@%+", "MONITOR=100"},
+	}
+}
+
 type fakeSession struct {
 	b       *fakeBackend
 	d       Downstream

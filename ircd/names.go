@@ -5,10 +5,6 @@ import "gopkg.in/irc.v4"
 // NickLen is the longest nick the server accepts (ISUPPORT NICKLEN).
 const NickLen = 32
 
-// ChannelLen is the longest channel name (ISUPPORT CHANNELLEN). Room
-// addresses such as #room@conference.example.org need room.
-const ChannelLen = 200
-
 // Casefold maps s to its canonical form under CASEMAPPING=ascii: only A–Z
 // are folded, so every client library agrees on it.
 func Casefold(s string) string {

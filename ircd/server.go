@@ -4,6 +4,7 @@ import (
 	"errors"
 	"log/slog"
 	"net"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -91,6 +92,11 @@ type Server struct {
 	log     *slog.Logger
 	created time.Time
 
+	// What the backend adds (Backend.Features), read-only after NewServer.
+	features        Features
+	backendCommands map[string]int
+	caps            []capability // ircd's own, then the backend's
+
 	nextID      atomic.Uint64
 	nextBatchID atomic.Uint64
 
@@ -108,16 +114,26 @@ type Server struct {
 // NewServer returns a server that serves b. Call Serve for each listener.
 func NewServer(cfg Config, b Backend) *Server {
 	cfg.setDefaults()
-	return &Server{
+	s := &Server{
 		cfg:       cfg,
 		backend:   b,
 		log:       cfg.Logger,
 		created:   time.Now(),
 		listeners: make(map[net.Listener]struct{}),
 		conns:     make(map[*conn]struct{}),
+		features:  b.Features(),
 
-		capsWithdrawn: make(map[string]bool),
+		backendCommands: make(map[string]int),
+		capsWithdrawn:   make(map[string]bool),
 	}
+	for name, minParams := range s.features.Commands {
+		s.backendCommands[strings.ToUpper(name)] = minParams
+	}
+	s.caps = append(s.caps, ownCapabilities...)
+	for _, tok := range s.features.Caps {
+		s.caps = append(s.caps, backendCapability(tok))
+	}
+	return s
 }
 
 // Serve accepts connections on l (plain TCP or a tls.Listener) until l is
