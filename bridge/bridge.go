@@ -9,8 +9,8 @@
 // Behaviour worth knowing:
 //   - All attached clients share one identity. The first client's nick
 //     becomes the user's nick; a client that attaches later with another
-//     nick is moved to it (NICK, then SetNick), and NICK from any client
-//     renames all of them.
+//     nick is moved to it (NICK), and NICK from any client renames all of
+//     them. The bridge owns the nick: ircd asks for it (session.Nick).
 //   - Contacts get nicks from their roster name, else the JID localpart,
 //     made valid and unique with "_2", "_3"… suffixes (in JID order, saved
 //     nicks first). Nicks and renames are saved in state_dir.
@@ -95,7 +95,7 @@ type Bridge struct {
 	stateDirty  bool
 	showOffline bool
 	sessions    []*session
-	nicks       nickSpace // who holds which nick, the user's included
+	nicks       *nickSpace // who holds which nick, the user's included
 	connected   bool
 	// downAnnounced: the user was told the connection is down; lastErr is
 	// why the last attempt failed.
@@ -493,23 +493,36 @@ func (s *session) Handle(r *ircd.Request) error {
 	}
 }
 
+// Nick implements ircd.Session: every client has the user's nick.
+func (s *session) Nick() string { return s.b.nicks.userNick() }
+
 // Detach implements ircd.Session.
 func (s *session) Detach(reason string) {
 	s.b.post(opDetach{s: s, reason: reason})
 }
 
+// client is an attached client as the bridge sees it: its nick is the
+// user's, which the bridge owns, even while Attach runs (ircd asks
+// session.Nick only once Attach has returned).
+type client struct {
+	ircd.Downstream
+	nicks *nickSpace
+}
+
+func (c client) Nick() string { return c.nicks.userNick() }
+
 func (b *Bridge) attach(d ircd.Downstream) *session {
-	s := &session{b: b, d: d}
+	s := &session{b: b, d: client{Downstream: d, nicks: b.nicks}}
 	var movedAside []string
-	if len(b.sessions) == 0 || b.nicks.user == "" {
+	// d.Nick is still the nick the client registered with.
+	if len(b.sessions) == 0 || b.nicks.userNick() == "" {
 		// Before the newcomer joins anything: it has not seen whoever
 		// held its nick, and a NICK from its own nick would read as its
 		// own nick change.
 		movedAside = b.takeUserNick(d.Nick())
-	} else if d.Nick() != b.nicks.user {
+	} else if d.Nick() != b.nicks.userNick() {
 		// All clients share one identity: move the newcomer to it.
-		d.Send(&irc.Message{Prefix: userPrefix(d), Command: "NICK", Params: []string{b.nicks.user}})
-		d.SetNick(b.nicks.user)
+		d.Send(&irc.Message{Prefix: userPrefix(d), Command: "NICK", Params: []string{b.nicks.userNick()}})
 	}
 	b.sessions = append(b.sessions, s)
 	b.log.Info("client attached", "client", d.ID(), "nick", d.Nick(), "clients", len(b.sessions))

@@ -114,7 +114,7 @@ func (b *Bridge) runCommand(s *session, r *ircd.Request, channel, text string) {
 		for _, l := range bodyToIRC(line, lineBudget(b.servicePrefix(), b.userNick())) {
 			target := channel
 			if target == "" {
-				target = b.nicks.user
+				target = b.nicks.userNick()
 			}
 			m := &irc.Message{Prefix: b.servicePrefix(), Command: "PRIVMSG", Params: []string{target, l.Text}}
 			for _, o := range b.sessions {

@@ -169,19 +169,20 @@ func (c *fakeClient) panicsOn(command string) int {
 }
 
 func (c *fakeClient) ID() uint64 { return c.id }
+
+// Nick is, as in ircd, the registration nick until attached, then the
+// session's.
 func (c *fakeClient) Nick() string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if c.sess != nil {
+		return c.sess.Nick()
+	}
 	return c.nick
 }
-func (c *fakeClient) User() string     { return "user" }
-func (c *fakeClient) Host() string     { return "localhost" }
-func (c *fakeClient) RealName() string { return "Real Name" }
-func (c *fakeClient) SetNick(n string) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.nick = n
-}
+func (c *fakeClient) User() string            { return "user" }
+func (c *fakeClient) Host() string            { return "localhost" }
+func (c *fakeClient) RealName() string        { return "Real Name" }
 func (c *fakeClient) Account() string         { return "" }
 func (c *fakeClient) HasCap(name string) bool { return c.caps[name] }
 func (c *fakeClient) ServerName() string      { return "irc.test" }
@@ -350,7 +351,10 @@ func (h *harness) attach(nick string, caps ...string) *fakeClient {
 	for _, cp := range caps {
 		c.caps[cp] = true
 	}
-	c.sess = h.b.Attach(c)
+	sess := h.b.Attach(c)
+	c.mu.Lock()
+	c.sess = sess
+	c.mu.Unlock()
 	return c
 }
 

@@ -587,7 +587,7 @@ func (b *Bridge) handleIson(s *session, r *ircd.Request) error {
 		for _, nick := range strings.Fields(p) {
 			switch {
 			case b.nicks.isUser(nick):
-				on = append(on, b.nicks.user)
+				on = append(on, b.nicks.userNick())
 			case b.nicks.isService(nick):
 				on = append(on, b.cfg.ServiceNick)
 			default:
@@ -741,17 +741,16 @@ func (b *Bridge) handleNick(s *session, r *ircd.Request) error {
 	if err := b.checkNick(nick); err != nil {
 		return err
 	}
-	old := b.nicks.user
+	old := b.nicks.userNick()
 	movedAside := b.takeUserNick(nick)
 	b.roomsNickChanged(old, nick)
 	for _, o := range b.sessions {
-		m := &irc.Message{Prefix: userPrefix(o.d), Command: "NICK", Params: []string{nick}}
+		m := &irc.Message{Prefix: &irc.Prefix{Name: old, User: o.d.User(), Host: o.d.Host()}, Command: "NICK", Params: []string{nick}}
 		if o == s {
 			r.Reply(m)
 		} else {
 			o.send(m)
 		}
-		o.d.SetNick(nick)
 	}
 	for _, text := range movedAside {
 		b.announce(text, false)

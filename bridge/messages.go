@@ -148,10 +148,10 @@ func (b *Bridge) queryNotice(c *contact, text string) {
 
 // userNick is the user's nick, or "*" before any client attached.
 func (b *Bridge) userNick() string {
-	if b.nicks.user == "" {
+	if b.nicks.userNick() == "" {
 		return "*"
 	}
-	return b.nicks.user
+	return b.nicks.userNick()
 }
 
 // ownPrefix is the user's own hostmask for messages shown as sent by the

@@ -1,6 +1,8 @@
 package bridge
 
 import (
+	"sync/atomic"
+
 	"gopkg.in/irc.v4"
 
 	"xircd/ircd"
@@ -9,7 +11,8 @@ import (
 // nickSpace is the gateway's one IRC nick namespace, and the only place
 // that decides whether a nick is free. Its holders:
 //   - the service nick, reserved: nobody else ever gets it;
-//   - the user's nick, shared by every attached client: the user always
+//   - the user's nick, shared by every attached client (ircd asks for it,
+//     session.Nick: this is its only copy): the user always
 //     gets the nick they ask for, whoever held it is moved aside
 //     (Bridge.takeUserNick), and a newcomer whose name it is gets a suffix;
 //   - contacts (roster contacts and strangers who wrote) and the room
@@ -17,8 +20,10 @@ import (
 //
 // Nicks compare under ircd.Casefold.
 type nickSpace struct {
-	service string                // the service nick as configured
-	user    string                // the user's nick; "" until a client attaches
+	service string // the service nick as configured
+	// user is the user's nick, "" until a client attaches. Only the Run
+	// goroutine changes it (takeUserNick); ircd's connections read it.
+	user    atomic.Pointer[string]
 	holders map[string]nickHolder // by folded nick
 }
 
@@ -29,8 +34,16 @@ type nickHolder interface{ holdsNick() }
 func (*contact) holdsNick()  {}
 func (*occupant) holdsNick() {}
 
-func newNickSpace(service string) nickSpace {
-	return nickSpace{service: service, holders: make(map[string]nickHolder)}
+func newNickSpace(service string) *nickSpace {
+	return &nickSpace{service: service, holders: make(map[string]nickHolder)}
+}
+
+// userNick is the user's nick, "" until a client has attached.
+func (ns *nickSpace) userNick() string {
+	if p := ns.user.Load(); p != nil {
+		return *p
+	}
+	return ""
 }
 
 // isService reports whether nick is the service nick.
@@ -40,7 +53,8 @@ func (ns *nickSpace) isService(nick string) bool {
 
 // isUser reports whether nick is the user's.
 func (ns *nickSpace) isUser(nick string) bool {
-	return ns.user != "" && ircd.Casefold(nick) == ircd.Casefold(ns.user)
+	user := ns.userNick()
+	return user != "" && ircd.Casefold(nick) == ircd.Casefold(user)
 }
 
 // holder returns who other than the user and the service holds nick, or nil.
@@ -94,7 +108,7 @@ func (ns *nickSpace) release(h nickHolder, nick string) {
 // with it), and a contact's new nick is saved. It returns the notices that
 // tell the user why.
 func (b *Bridge) takeUserNick(nick string) []string {
-	b.nicks.user = nick
+	b.nicks.user.Store(&nick)
 	why := ": " + nick + " is your own nick."
 	switch h := b.nicks.holder(nick).(type) {
 	case *contact:

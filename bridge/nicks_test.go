@@ -173,7 +173,8 @@ func TestOccupantsAndUsersNick(t *testing.T) {
 
 func TestNickSpace(t *testing.T) {
 	ns := newNickSpace("xircd")
-	ns.user = "Me"
+	me := "Me"
+	ns.user.Store(&me)
 	alice, bob := &contact{}, &occupant{}
 	ns.hold(alice, "", "Alice")
 	ns.hold(bob, "", "bob")

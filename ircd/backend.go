@@ -52,7 +52,8 @@ type Features struct {
 // Session is one attached client as the backend sees it.
 type Session interface {
 	// Handle runs one command of Features.Commands, and NICK (a registered
-	// client's new nick, checked to be valid and CheckNick'ed), SETNAME
+	// client's new nick, checked to be valid and CheckNick'ed; the backend
+	// announces it and answers Nick with it from then on), SETNAME
 	// (checked) and channel MODE when the backend lists them. The
 	// parameter count has already been checked.
 	//
@@ -62,6 +63,11 @@ type Session interface {
 	// may block until the backend has processed the command; it must not block
 	// on network I/O to the client.
 	Handle(r *Request) error
+
+	// Nick is the client's nick from Attach on: the backend owns it (it may
+	// be shared by several clients, and outlive them), and ircd asks for it
+	// whenever it needs it. It is called from any goroutine.
+	Nick() string
 
 	// Detach is called once when the client is gone (QUIT, error, timeout,
 	// shutdown). reason is the QUIT reason or a description of the failure.
@@ -73,15 +79,14 @@ type Session interface {
 type Downstream interface {
 	// ID is unique for the lifetime of the server.
 	ID() uint64
-	// Nick, User and Host describe the client's own prefix.
+	// Nick, User and Host describe the client's own prefix. Nick is the
+	// nick the client registered with until Attach has returned, then
+	// Session.Nick.
 	Nick() string
 	User() string
 	Host() string
 	// RealName is the real name the client gave in USER.
 	RealName() string
-	// SetNick changes the nick ircd uses for this client's numerics and
-	// prefix. The backend calls it after telling the client with a NICK message.
-	SetNick(nick string)
 	// Account is the SASL or PASS account the client authenticated as, if any.
 	Account() string
 	// HasCap reports whether the client negotiated the IRCv3 capability.

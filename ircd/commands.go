@@ -75,7 +75,7 @@ func handleNick(c *conn, r *Request) error {
 		if err := c.s.backend.CheckNick(nick); err != nil {
 			return err
 		}
-		c.SetNick(nick)
+		c.setNick(nick)
 		c.tryRegister()
 		return nil
 	}
@@ -149,7 +149,7 @@ func (c *conn) tryRegister() {
 		} else {
 			c.numeric(irc.ERR_NICKNAMEINUSE, c.Nick(), "Nickname is already in use")
 		}
-		c.SetNick("")
+		c.setNick("")
 		return
 	}
 	c.pass = ""
@@ -158,7 +158,10 @@ func (c *conn) tryRegister() {
 	c.mu.Unlock()
 	c.log.Info("client registered", "nick", c.Nick())
 	c.welcome()
-	c.session = c.s.backend.Attach(c)
+	session := c.s.backend.Attach(c)
+	c.mu.Lock()
+	c.session = session
+	c.mu.Unlock()
 }
 
 func (c *conn) welcome() {

@@ -33,7 +33,9 @@ type conn struct {
 	writerDone chan struct{}
 	reader     *lineReader
 
-	mu          sync.Mutex
+	mu sync.Mutex
+	// nick is the nick given at registration; from Attach on the
+	// session owns it (Session.Nick).
 	nick        string
 	user        string
 	realname    string
@@ -52,7 +54,9 @@ type conn struct {
 	capNegotiating bool
 	umodeI         bool
 	sasl           saslState
-	session        Session
+	// session is written by the reader goroutine under mu, and read
+	// without it there (other goroutines read it under mu).
+	session Session
 }
 
 func newConn(s *Server, nc net.Conn) *conn {
@@ -82,11 +86,15 @@ func (c *conn) ID() uint64 { return c.id }
 
 func (c *conn) Nick() string {
 	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.nick == "" {
+	session, nick := c.session, c.nick
+	c.mu.Unlock()
+	if session != nil {
+		return session.Nick()
+	}
+	if nick == "" {
 		return "*"
 	}
-	return c.nick
+	return nick
 }
 
 func (c *conn) User() string {
@@ -106,7 +114,8 @@ func (c *conn) RealName() string {
 	return c.realname
 }
 
-func (c *conn) SetNick(nick string) {
+// setNick sets the nick a client registers with.
+func (c *conn) setNick(nick string) {
 	c.mu.Lock()
 	c.nick = nick
 	c.mu.Unlock()

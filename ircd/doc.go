@@ -51,8 +51,8 @@
 // commands get 421, commands before registration 451, missing parameters
 // 461. NICK is checked with ValidNick (432) and Backend.CheckNick (433)
 // before registration and before every change to a new name; a registered
-// client's NICK then goes to the Session, which announces it and calls
-// Downstream.SetNick. SETNAME is checked (at most NameLen bytes, not blank;
+// client's NICK then goes to the Session, which announces it: from Attach on
+// the backend owns the nick (Session.Nick). SETNAME is checked (at most NameLen bytes, not blank;
 // else "FAIL SETNAME INVALID_REALNAME") and then goes to the Session, which
 // owns the user's real name. Channel MODE goes to the Session. Request.Fail
 // adds an IRCv3 standard reply.

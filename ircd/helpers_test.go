@@ -79,7 +79,7 @@ func (b *fakeBackend) CheckNick(nick string) error {
 }
 
 func (b *fakeBackend) Attach(d Downstream) Session {
-	s := &fakeSession{b: b, d: d, handled: make(chan *irc.Message, 64)}
+	s := &fakeSession{b: b, d: d, nick: d.Nick(), handled: make(chan *irc.Message, 64)}
 	b.mu.Lock()
 	b.sessions = append(b.sessions, s)
 	b.mu.Unlock()
@@ -109,6 +109,15 @@ type fakeSession struct {
 	b       *fakeBackend
 	d       Downstream
 	handled chan *irc.Message
+
+	mu   sync.Mutex
+	nick string
+}
+
+func (s *fakeSession) Nick() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.nick
 }
 
 func (s *fakeSession) Handle(r *Request) error {
@@ -139,7 +148,9 @@ func (s *fakeSession) Handle(r *Request) error {
 	case "NICK":
 		old := &irc.Prefix{Name: r.Client.Nick(), User: r.Client.User(), Host: r.Client.Host()}
 		r.Reply(&irc.Message{Prefix: old, Command: "NICK", Params: []string{m.Params[0]}})
-		r.Client.SetNick(m.Params[0])
+		s.mu.Lock()
+		s.nick = m.Params[0]
+		s.mu.Unlock()
 	case "TOPIC":
 		if m.Params[0] == "#panic" && s.b.panicky {
 			panic("backend bug")
