@@ -140,7 +140,7 @@ func TestPanicIsContained(t *testing.T) {
 	other := h.attach("me")
 	other.take()
 	other.panicsOn("PRIVMSG") // the echo to the other client panics
-	r := &ircd.Request{Msg: &irc.Message{Command: "PRIVMSG", Params: []string{"Alice", "boom"}}, Client: c}
+	r := &ircd.Request{Msg: &irc.Message{Command: "PRIVMSG", Params: []string{"Alice", "boom"}}, Client: c.d}
 	if err := c.sess.Handle(r); err != errInternal {
 		t.Errorf("Handle after a panic = %v, want errInternal", err)
 	}
@@ -164,6 +164,29 @@ func TestSafelyNamesTheEventOfAPanic(t *testing.T) {
 	for _, want := range []string{"in=xmpp.Presence", "panic=boom", "in=settle", "panic=bang"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("log lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+// The bridge declares its capabilities and ISUPPORT tokens; ircd offers
+// them with its own.
+func TestIrcdOffersWhatTheBridgeDeclares(t *testing.T) {
+	h := newHarness(t, Config{})
+	c := h.attach("me", "echo-message", "extended-monitor", "batch")
+	isupport := strings.Join(c.burst, "\n")
+	for _, want := range []string{"PREFIX=(qaohv)~&@%+", "MONITOR=100", "CHANMODES=b,k,l,imnst", "NICKLEN=32", "CASEMAPPING=ascii"} {
+		if !strings.Contains(isupport, " "+want+" ") {
+			t.Errorf("ISUPPORT lacks %s:\n%s", want, isupport)
+		}
+	}
+	c.take()
+	c.send("CAP LIST")
+	c.expect(":irc.test CAP me LIST :batch echo-message extended-monitor")
+	c.send("CAP LS")
+	got := c.take()
+	for _, want := range []string{"server-time", "echo-message", "setname", "account-tag", "labeled-response"} {
+		if len(got) != 1 || !strings.Contains(" "+strings.SplitN(got[0], " :", 2)[1]+" ", " "+want+" ") {
+			t.Errorf("CAP LS lacks %s: %q", want, got)
 		}
 	}
 }

@@ -278,6 +278,16 @@ func TestIRCQueries(t *testing.T) {
 		":irc.test 406 me nobody :There was no such nickname",
 		":irc.test 369 me nobody :End of WHOWAS",
 	)
+	c.send("WHOIS")
+	c.expect(":irc.test 431 me :No nickname given")
+	c.send("PRIVMSG")
+	c.expect(":irc.test 411 me :No recipient given (PRIVMSG)")
+	c.send("NOTICE Alice")
+	c.expect(":irc.test 412 me :No text to send")
+	c.send("PRIVMSG Alice :")
+	c.expect(":irc.test 412 me :No text to send")
+	c.send("KNOCK &xmpp")
+	c.expect(":irc.test 421 me KNOCK :Unknown command")
 	c.send("PRIVMSG nobody :hi")
 	c.expect(":irc.test 401 me nobody :No such nick/channel")
 }

@@ -1,12 +1,15 @@
 package bridge
 
 import (
+	"bufio"
 	"context"
-	"errors"
 	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -141,88 +144,99 @@ func (f *fakeXMPP) Unsubscribe(jid string) error { f.record("unsubscribe %s", ji
 func (f *fakeXMPP) JID() string                  { return f.jid }
 func (f *fakeXMPP) Close() error                 { close(f.events); return nil }
 
-var nextClientID atomic.Uint64
-
-// fakeClient is an IRC client as the bridge sees it: a Downstream that
-// records every line sent to it.
-type fakeClient struct {
+// ircClient is an IRC client of the real ircd, connected over net.Pipe,
+// whose server has the bridge as its backend: what the tests send goes
+// through ircd's dispatch, and what they read is what ircd wrote.
+type ircClient struct {
 	t    *testing.T
 	h    *harness
-	id   uint64
-	caps map[string]bool
-	sess ircd.Session
+	nc   net.Conn
+	d    ircd.Downstream // the connection as the bridge got it
+	sess ircd.Session    // the bridge's session for it
+	// detached is closed once the bridge has been told the client left.
+	detached chan struct{}
+	pongs    chan string
+
+	// burst is the welcome burst ircd sent at registration.
+	burst []string
 
 	mu      sync.Mutex
-	nick    string
-	got     []string
-	panicOn string // Send panics on this command, to test recovery
-	panics  int    // how often Send has panicked
+	got     []string // lines received and not taken yet
+	panicOn string   // Send panics on this command, to test recovery
+	panics  int      // how often Send has panicked
+	syncs   int
 }
 
 // panicsOn makes Send panic on command ("" stops it) and returns how often
 // it has panicked so far.
-func (c *fakeClient) panicsOn(command string) int {
+func (c *ircClient) panicsOn(command string) int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.panicOn = command
 	return c.panics
 }
 
-func (c *fakeClient) ID() uint64 { return c.id }
-
-// Nick is, as in ircd, the registration nick until attached, then the
-// session's.
-func (c *fakeClient) Nick() string {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.sess != nil {
-		return c.sess.Nick()
-	}
-	return c.nick
-}
-func (c *fakeClient) User() string            { return "user" }
-func (c *fakeClient) Host() string            { return "localhost" }
-func (c *fakeClient) RealName() string        { return "Real Name" }
-func (c *fakeClient) Account() string         { return "" }
-func (c *fakeClient) HasCap(name string) bool { return c.caps[name] }
-func (c *fakeClient) ServerName() string      { return "irc.test" }
-func (c *fakeClient) Close(reason string)     {}
-
-func (c *fakeClient) Send(m *irc.Message) {
-	c.mu.Lock()
-	p := c.panicOn
-	if p != "" && m.Command == p {
-		c.panics++
+// read collects what ircd sends; PONGs to the client's own sync PINGs
+// mark how far the server has got.
+func (c *ircClient) read() {
+	sc := bufio.NewScanner(c.nc)
+	for sc.Scan() {
+		line := sc.Text()
+		m, err := irc.ParseMessage(line)
+		if err == nil && m.Command == "PONG" && strings.HasPrefix(m.Trailing(), "sync") {
+			c.pongs <- m.Trailing()
+			continue
+		}
+		c.mu.Lock()
+		c.got = append(c.got, line)
 		c.mu.Unlock()
-		panic("test panic in Send")
 	}
-	c.mu.Unlock()
-	for _, p := range m.Params {
-		if strings.ContainsAny(p, "\r\n\x00") {
-			c.t.Errorf("line with CR/LF/NUL sent: %q", m.String())
-		}
-	}
-	// Like ircd's output edge: tags the client did not negotiate go.
-	if len(m.Tags) > 0 {
-		m = m.Copy()
-		for k := range m.Tags {
-			switch {
-			case k == "time" && c.caps["server-time"]:
-			case k == "account" && c.caps["account-tag"]:
-			case strings.HasPrefix(k, "+") && c.caps["message-tags"]:
-			default:
-				delete(m.Tags, k)
-			}
-		}
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.got = append(c.got, m.String())
+	close(c.pongs)
 }
+
+// write sends raw lines to ircd.
+func (c *ircClient) write(lines ...string) {
+	c.t.Helper()
+	for _, l := range lines {
+		c.nc.SetWriteDeadline(time.Now().Add(waitTimeout))
+		if _, err := io.WriteString(c.nc, l+"\r\n"); err != nil {
+			c.t.Fatalf("send %q: %v", l, err)
+		}
+	}
+}
+
+// sync returns once ircd has handled everything the client sent and
+// written everything queued for it before.
+func (c *ircClient) sync() {
+	c.t.Helper()
+	c.mu.Lock()
+	c.syncs++
+	token := "sync" + strconv.Itoa(c.syncs)
+	c.mu.Unlock()
+	c.write("PING " + token)
+	for {
+		select {
+		case got, ok := <-c.pongs:
+			if !ok {
+				c.t.Fatalf("connection closed while waiting for %s", token)
+			}
+			if got == token {
+				return
+			}
+		case <-time.After(waitTimeout):
+			c.t.Fatalf("no PONG %s from ircd", token)
+		}
+	}
+}
+
+// Nick is the client's nick as ircd has it.
+func (c *ircClient) Nick() string { return c.d.Nick() }
 
 // take returns and forgets the lines received so far.
-func (c *fakeClient) take() []string {
+func (c *ircClient) take() []string {
+	c.t.Helper()
 	c.h.barrier()
+	c.sync()
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	g := c.got
@@ -231,7 +245,7 @@ func (c *fakeClient) take() []string {
 }
 
 // expect checks that exactly want arrived since the last check.
-func (c *fakeClient) expect(want ...string) {
+func (c *ircClient) expect(want ...string) {
 	c.t.Helper()
 	got := c.take()
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
@@ -240,7 +254,7 @@ func (c *fakeClient) expect(want ...string) {
 }
 
 // expectContains checks that every one of want arrived (among others).
-func (c *fakeClient) expectContains(want ...string) []string {
+func (c *ircClient) expectContains(want ...string) []string {
 	c.t.Helper()
 	got := c.take()
 	for _, w := range want {
@@ -257,39 +271,107 @@ func (c *fakeClient) expectContains(want ...string) []string {
 	return got
 }
 
-// send runs one command line as ircd would: Handle, then the replies, then
-// an error as a numeric.
-func (c *fakeClient) send(line string) {
+// send sends one command line and returns once ircd and the bridge have
+// handled it.
+func (c *ircClient) send(line string) {
 	c.t.Helper()
-	m, err := irc.ParseMessage(line)
-	if err != nil {
-		c.t.Fatalf("bad test line %q: %v", line, err)
+	c.write(line)
+	c.sync()
+}
+
+// detach quits and returns once the bridge knows.
+func (c *ircClient) detach() {
+	c.t.Helper()
+	c.write("QUIT :bye")
+	select {
+	case <-c.detached:
+	case <-time.After(waitTimeout):
+		c.t.Fatal("the bridge was not told that the client quit")
 	}
-	m.Command = strings.ToUpper(m.Command)
-	r := &ircd.Request{Msg: m, Client: c}
-	herr := c.sess.Handle(r)
-	for _, rep := range r.Replies() {
-		c.Send(rep)
+	c.h.barrier()
+}
+
+// check fails the test for a message the bridge should never produce, and
+// panics on c.panicOn.
+func (c *ircClient) check(m *irc.Message) {
+	c.mu.Lock()
+	p := c.panicOn
+	if p != "" && m.Command == p {
+		c.panics++
+		c.mu.Unlock()
+		panic("test panic in Send")
 	}
-	r.Finish()
-	var e *ircd.Error
-	if errors.As(herr, &e) {
-		c.Send(&irc.Message{Prefix: &irc.Prefix{Name: "irc.test"}, Command: e.Code, Params: append([]string{c.Nick()}, e.Params...)})
-	} else if herr != nil {
-		c.t.Fatalf("Handle(%q): %v", line, herr)
+	c.mu.Unlock()
+	for _, p := range m.Params {
+		if strings.ContainsAny(p, "\r\n\x00") {
+			c.t.Errorf("line with CR/LF/NUL sent: %q", m.String())
+		}
 	}
 }
 
-func (c *fakeClient) detach() { c.sess.Detach("Quit: bye"); c.h.barrier() }
+// watchedClient is the connection as the bridge sees it: every message
+// the bridge sends is checked first.
+type watchedClient struct {
+	ircd.Downstream
+	c *ircClient
+}
 
-// harness runs a Bridge over a fakeXMPP.
+func (w watchedClient) Send(m *irc.Message) {
+	w.c.check(m)
+	w.Downstream.Send(m)
+}
+
+// watchedSession checks the replies of every command and tells the test
+// when the bridge has been told of a detach.
+type watchedSession struct {
+	ircd.Session
+	c *ircClient
+}
+
+func (w watchedSession) Handle(r *ircd.Request) error {
+	err := w.Session.Handle(r)
+	for _, m := range r.Replies() {
+		w.c.check(m)
+	}
+	return err
+}
+
+func (w watchedSession) Detach(reason string) {
+	w.Session.Detach(reason)
+	close(w.c.detached)
+}
+
+// watchedBridge is the backend ircd serves: the bridge, with the client
+// being registered watched.
+type watchedBridge struct {
+	*Bridge
+	h *harness
+}
+
+func (w watchedBridge) Attach(d ircd.Downstream) ircd.Session {
+	c := w.h.registering
+	c.d = watchedClient{Downstream: d, c: c}
+	c.sess = watchedSession{Session: w.Bridge.Attach(c.d), c: c}
+	return c.sess
+}
+
+// waitTimeout bounds every wait for ircd or the bridge; nothing should
+// take long, the bound only keeps a broken test from hanging.
+const waitTimeout = 10 * time.Second
+
+// harness runs a Bridge over a fakeXMPP, behind a real ircd.Server.
 type harness struct {
 	t      *testing.T
 	b      *Bridge
 	x      *fakeXMPP
+	srv    *ircd.Server
+	conns  chan net.Conn
 	cancel context.CancelFunc
 	done   chan error
 	once   sync.Once
+	// registering is the client whose registration is under way; attach
+	// registers one at a time.
+	registering *ircClient
 }
 
 // fixedNow is the clock of every test bridge: 2026-03-04 05:06:07 UTC, read
@@ -314,9 +396,16 @@ func newHarness(t *testing.T, cfg Config) *harness {
 	b.now = func() time.Time { return fixedNow }
 	b.start = fixedNow
 	ctx, cancel := context.WithCancel(context.Background())
-	h := &harness{t: t, b: b, x: x, cancel: cancel, done: make(chan error, 1)}
+	h := &harness{t: t, b: b, x: x, cancel: cancel, done: make(chan error, 1), conns: make(chan net.Conn)}
+	h.srv = ircd.NewServer(ircd.Config{ServerName: cfg.ServerName, Logger: slog.New(slog.DiscardHandler)}, watchedBridge{Bridge: b, h: h})
+	served := make(chan error, 1)
+	go func() { served <- h.srv.Serve(&pipeListener{conns: h.conns, closed: make(chan struct{})}) }()
 	go func() { h.done <- b.Run(ctx) }()
-	t.Cleanup(h.stop)
+	t.Cleanup(func() {
+		h.srv.Shutdown("test over")
+		<-served
+		h.stop()
+	})
 	return h
 }
 
@@ -325,7 +414,7 @@ func (h *harness) stop() {
 		h.cancel()
 		select {
 		case <-h.done:
-		case <-time.After(10 * time.Second):
+		case <-time.After(waitTimeout):
 			h.t.Error("Run did not return")
 		}
 	})
@@ -339,24 +428,72 @@ func (h *harness) event(ev xmpp.Event) {
 	h.t.Helper()
 	select {
 	case h.x.events <- ev:
-	case <-time.After(10 * time.Second):
+	case <-time.After(waitTimeout):
 		h.t.Fatal("bridge does not read events")
 	}
 	h.barrier()
 }
 
-// attach registers a client with nick and capabilities.
-func (h *harness) attach(nick string, caps ...string) *fakeClient {
-	c := &fakeClient{t: h.t, h: h, id: nextClientID.Add(1), nick: nick, caps: map[string]bool{}}
-	for _, cp := range caps {
-		c.caps[cp] = true
+// attach connects a client to ircd and registers it with nick and
+// capabilities; what the bridge sends once it is attached is left to read.
+func (h *harness) attach(nick string, caps ...string) *ircClient {
+	h.t.Helper()
+	a, b := net.Pipe()
+	c := &ircClient{t: h.t, h: h, nc: a, detached: make(chan struct{}), pongs: make(chan string, 1)}
+	h.t.Cleanup(func() { a.Close() })
+	go c.read()
+	select {
+	case h.conns <- b:
+	case <-time.After(waitTimeout):
+		h.t.Fatal("ircd did not accept")
 	}
-	sess := h.b.Attach(c)
+	h.registering = c
+	if len(caps) > 0 {
+		c.write("CAP REQ :" + strings.Join(caps, " "))
+	}
+	c.write("NICK "+nick, "USER user 0 * :Real Name", "CAP END")
+	c.sync()
+	h.registering = nil
 	c.mu.Lock()
-	c.sess = sess
-	c.mu.Unlock()
-	return c
+	defer c.mu.Unlock()
+	// Drop the CAP ACK and the welcome burst, which ends with the MOTD.
+	for i, line := range c.got {
+		if m, err := irc.ParseMessage(line); err == nil && (m.Command == irc.ERR_NOMOTD || m.Command == irc.RPL_ENDOFMOTD) {
+			c.burst, c.got = c.got[:i+1], c.got[i+1:]
+			return c
+		}
+	}
+	h.t.Fatalf("client %s was not registered:\n\t%s", nick, strings.Join(c.got, "\n\t"))
+	return nil
 }
+
+// pipeListener hands the harness's net.Pipe ends to ircd.
+type pipeListener struct {
+	conns  chan net.Conn
+	closed chan struct{}
+	once   sync.Once
+}
+
+func (l *pipeListener) Accept() (net.Conn, error) {
+	select {
+	case c := <-l.conns:
+		return c, nil
+	case <-l.closed:
+		return nil, net.ErrClosed
+	}
+}
+
+func (l *pipeListener) Close() error {
+	l.once.Do(func() { close(l.closed) })
+	return nil
+}
+
+func (l *pipeListener) Addr() net.Addr { return pipeAddr{} }
+
+type pipeAddr struct{}
+
+func (pipeAddr) Network() string { return "pipe" }
+func (pipeAddr) String() string  { return "pipe" }
 
 // connect brings the fake session online with a roster.
 func (h *harness) connect(items ...xmpp.RosterItem) {

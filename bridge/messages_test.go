@@ -11,7 +11,7 @@ import (
 )
 
 // online returns a harness with alice online and one attached client.
-func online(t *testing.T, caps ...string) (*harness, *fakeClient) {
+func online(t *testing.T, caps ...string) (*harness, *ircClient) {
 	h := newHarness(t, Config{})
 	h.connect(item("alice@example.org", "Alice"))
 	h.event(avail("alice@example.org/phone", "", "", 0))
@@ -480,7 +480,7 @@ func TestFlushFailureIsReported(t *testing.T) {
 }
 
 // waitFor takes lines until one equals want, failing after a generous time.
-func (c *fakeClient) waitFor(want string) []string {
+func (c *ircClient) waitFor(want string) []string {
 	c.t.Helper()
 	var all []string
 	deadline := time.Now().Add(10 * time.Second)

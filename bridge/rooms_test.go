@@ -69,7 +69,7 @@ func occ(nick, affiliation, role, jid string, codes ...int) xmpp.Presence {
 // joinedRoom returns a harness whose user "me" is in #room with alice (a
 // roster contact, owner), bob (a stranger, participant) and "Alice" (a
 // stranger whose room nick is a contact's nick).
-func joinedRoom(t *testing.T, caps ...string) (*harness, *fakeClient) {
+func joinedRoom(t *testing.T, caps ...string) (*harness, *ircClient) {
 	t.Helper()
 	h := newHarness(t, Config{MUCService: "conference.example.org"})
 	c := h.attach("me", caps...)
@@ -321,9 +321,9 @@ func TestRoomJoinErrors(t *testing.T) {
 // startHeld runs a command of c the way ircd does, in the client's own
 // goroutine, and returns it with a channel that yields Handle's result
 // once the command is finished; its replies stay in the Request.
-func startHeld(c *fakeClient, line string) (*ircd.Request, chan error) {
+func startHeld(c *ircClient, line string) (*ircd.Request, chan error) {
 	m, _ := irc.ParseMessage(line)
-	r := &ircd.Request{Msg: m, Client: c}
+	r := &ircd.Request{Msg: m, Client: c.d}
 	done := make(chan error, 1)
 	go func() {
 		err := c.sess.Handle(r)
@@ -355,7 +355,7 @@ func TestJoinAnsweredOnceTheRoomLetsUsIn(t *testing.T) {
 	// that it comes before anything the client sends next and inside a
 	// labeled-response batch; the other client just sees the JOIN.
 	m, _ := irc.ParseMessage("JOIN #room")
-	r := &ircd.Request{Msg: m, Client: c}
+	r := &ircd.Request{Msg: m, Client: c.d}
 	done := make(chan error, 1)
 	go func() { done <- c.sess.Handle(r) }()
 	waitFor(t, func() bool { return len(h.x.takeCalls()) > 0 })
