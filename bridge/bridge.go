@@ -501,18 +501,18 @@ func (s *session) Detach(reason string) {
 	s.b.post(opDetach{s: s, reason: reason})
 }
 
-// client is an attached client as the bridge sees it: its nick is the
+// attachedClient is a client as the bridge sees it: its nick is the
 // user's, which the bridge owns, even while Attach runs (ircd asks
 // session.Nick only once Attach has returned).
-type client struct {
+type attachedClient struct {
 	ircd.Downstream
 	nicks *nickSpace
 }
 
-func (c client) Nick() string { return c.nicks.userNick() }
+func (c attachedClient) Nick() string { return c.nicks.userNick() }
 
 func (b *Bridge) attach(d ircd.Downstream) *session {
-	s := &session{b: b, d: client{Downstream: d, nicks: b.nicks}}
+	s := &session{b: b, d: attachedClient{Downstream: d, nicks: b.nicks}}
 	var movedAside []string
 	// d.Nick is still the nick the client registered with.
 	if len(b.sessions) == 0 || b.nicks.userNick() == "" {

@@ -729,18 +729,10 @@ func (b *Bridge) handleAway(s *session, r *ircd.Request) error {
 
 // NICK <nick>: the nick is shared by every attached client. A contact or
 // occupant holding it is renamed first, while the clients still have the
-// old nick, so that its NICK cannot read as theirs.
+// old nick, so that its NICK cannot read as theirs. ircd has checked the
+// nick (valid, not the service's, not the current one).
 func (b *Bridge) handleNick(s *session, r *ircd.Request) error {
 	nick := r.Msg.Params[0]
-	if !ircd.ValidNick(nick) {
-		return &ircd.Error{Code: irc.ERR_ERRONEUSNICKNAME, Params: []string{nick, "Erroneous nickname"}}
-	}
-	if nick == s.d.Nick() {
-		return nil
-	}
-	if err := b.checkNick(nick); err != nil {
-		return err
-	}
 	old := b.nicks.userNick()
 	movedAside := b.takeUserNick(nick)
 	b.roomsNickChanged(old, nick)
