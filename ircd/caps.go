@@ -84,10 +84,10 @@ func (s *Server) capList(withValues bool) []string {
 }
 
 // SetCapAvailable offers (on) or withdraws a capability (ircd's own or one
-// of Features.Caps) at run time, for a backend whose features depend on what it learns
-// later. Clients with cap-notify get CAP NEW or CAP DEL; a withdrawn
-// capability is disabled for every client that had it. cap-notify itself
-// and names the server does not know cannot be changed.
+// of Features.Caps) at run time, for a backend whose features depend on
+// what it learns later. Clients with cap-notify get CAP NEW or CAP DEL; a
+// withdrawn capability is disabled for every client that had it.
+// cap-notify itself and names the server does not know cannot be changed.
 func (s *Server) SetCapAvailable(name string, on bool) error {
 	var capDef *capability
 	for i := range s.caps {
