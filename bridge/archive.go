@@ -8,12 +8,6 @@ import (
 	"xircd/xmpp"
 )
 
-// archiver is implemented by sessions that can query the account's message
-// archive (XEP-0313); *xmpp.Session does.
-type archiver interface {
-	QueryArchive(ctx context.Context, q xmpp.ArchiveQuery) (*xmpp.ArchivePage, error)
-}
-
 // Limits of the catch-up after a reconnect.
 const (
 	maxSeenIDs      = 2000             // stanza ids of messages already shown
@@ -23,15 +17,16 @@ const (
 	archiveInterval = 10 * time.Second // a shorter outage is still fetched
 )
 
-// opArchive carries archived messages fetched after a reconnect back to
-// the Run goroutine.
-type opArchive struct {
-	msgs      []xmpp.Message
-	err       error
-	truncated bool
+// catchUp is the archive catch-up under way: pages are asked for one
+// after the other, all within one ctx that bounds the whole.
+type catchUp struct {
+	id     string // the page awaited
+	ctx    context.Context
+	cancel context.CancelFunc
+	start  time.Time
+	pages  int
+	msgs   []xmpp.Message
 }
-
-func (opArchive) isOp() {}
 
 // markSeen remembers the stanza id of a message shown to the user, so the
 // archive catch-up does not show it twice.
@@ -41,46 +36,68 @@ func (b *Bridge) markSeen(id string) {
 	}
 }
 
-// startCatchUp fetches, in the background, what the server archived since
-// shortly before the connection was lost: messages that went to the dead
-// stream are found there.
+// startCatchUp asks for what the server archived since shortly before
+// the connection was lost: messages that went to the dead stream are found
+// there. The pages arrive as ArchivePage events (onArchivePage).
 func (b *Bridge) startCatchUp() {
-	a, ok := b.x.(archiver)
-	if !ok || b.lostAt.IsZero() || b.runCtx == nil {
+	if b.lostAt.IsZero() {
 		return
 	}
-	start := b.lostAt.Add(-archiveOverlap)
+	if b.catchUp != nil {
+		b.catchUp.cancel()
+	}
+	ctx, cancel := context.WithTimeout(b.runCtx, archiveTimeout)
+	b.catchUp = &catchUp{ctx: ctx, cancel: cancel, start: b.lostAt.Add(-archiveOverlap)}
 	b.lostAt = time.Time{}
-	ctx := b.runCtx
-	go func() {
-		ctx, cancel := context.WithTimeout(ctx, archiveTimeout)
-		defer cancel()
-		var res opArchive
-		after := ""
-		for page := 0; ; page++ {
-			if page == archivePages {
-				res.truncated = true
-				break
-			}
-			p, err := a.QueryArchive(ctx, xmpp.ArchiveQuery{Start: start, After: after, Max: 100})
-			if err != nil {
-				res.err = err
-				break
-			}
-			res.msgs = append(res.msgs, p.Messages...)
-			if p.Complete || p.Last == "" || len(p.Messages) == 0 {
-				break
-			}
-			after = p.Last
-		}
-		b.post(res)
-	}()
+	b.nextArchivePage("")
+}
+
+// nextArchivePage asks for the page after the archive id after.
+func (b *Bridge) nextArchivePage(after string) {
+	cu := b.catchUp
+	cu.pages++
+	id, err := b.x.QueryArchive(cu.ctx, xmpp.ArchiveQuery{Start: cu.start, After: after, Max: 100})
+	if err != nil {
+		b.endCatchUp(err, false)
+		return
+	}
+	cu.id = id
+}
+
+// onArchivePage takes one page of the catch-up and asks for the next, or
+// ends the catch-up.
+func (b *Bridge) onArchivePage(p xmpp.ArchivePage) {
+	cu := b.catchUp
+	if cu == nil || p.ID != cu.id {
+		return // a catch-up given up for a newer one
+	}
+	if p.Err != nil {
+		b.endCatchUp(p.Err, false)
+		return
+	}
+	cu.msgs = append(cu.msgs, p.Messages...)
+	switch {
+	case p.Complete || p.Last == "" || len(p.Messages) == 0:
+		b.endCatchUp(nil, false)
+	case cu.pages == archivePages:
+		b.endCatchUp(nil, true)
+	default:
+		b.nextArchivePage(p.Last)
+	}
+}
+
+// endCatchUp shows what the catch-up fetched.
+func (b *Bridge) endCatchUp(err error, truncated bool) {
+	cu := b.catchUp
+	b.catchUp = nil
+	cu.cancel()
+	b.onArchive(cu.msgs, err, truncated)
 }
 
 // onArchive shows the archived messages the user has not seen.
-func (b *Bridge) onArchive(res opArchive) {
+func (b *Bridge) onArchive(msgs []xmpp.Message, err error, truncated bool) {
 	shown := 0
-	for _, m := range res.msgs {
+	for _, m := range msgs {
 		if m.Type == "groupchat" || m.Type == "error" || m.Body == "" || b.seen.has(m.StanzaID) {
 			continue
 		}
@@ -101,9 +118,9 @@ func (b *Bridge) onArchive(res opArchive) {
 		shown++
 	}
 	switch {
-	case res.err != nil:
-		b.announce("Could not fetch the messages archived while XMPP was disconnected: "+oneLine(res.err.Error())+".", true)
-	case res.truncated:
+	case err != nil:
+		b.announce("Could not fetch the messages archived while XMPP was disconnected: "+oneLine(err.Error())+".", true)
+	case truncated:
 		b.announce("Only the first "+strconv.Itoa(archivePages*100)+" archived messages since the disconnection were fetched.", true)
 	}
 	if shown > 0 {

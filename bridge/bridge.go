@@ -104,6 +104,8 @@ type Bridge struct {
 	lastLive      time.Time          // when the stream last delivered something
 	lostAt        time.Time          // lastLive when the stream was lost; zero once caught up
 	seen          *bounded[struct{}] // stanza ids of messages shown
+	catchUp       *catchUp           // the archive catch-up under way (archive.go)
+	requests      map[string]request // XMPP requests awaiting their answer, by id (requests.go)
 	runCtx        context.Context
 	ownJID        string
 	contacts      map[string]*contact   // by bare JID (lower case)
@@ -190,18 +192,19 @@ func (b *Bridge) answer(h *heldCommand) {
 	// session gets meanwhile waits until the answer is on its way.
 	s := h.s
 	s.holdBack = true
-	h.r.AfterReplies(func() {
-		b.post(opCall{name: "answer sent", f: func() {
-			s.holdBack = false
-			held := s.heldBack
-			s.heldBack = nil
-			for _, m := range held {
-				s.d.Send(m)
-			}
-		}})
-	})
+	h.r.AfterReplies(func() { b.post(opAnswerSent{s: s}) })
 	h.done <- nil
 	h.done = nil
+}
+
+// answerSent sends what s held back while a late answer was being sent.
+func (b *Bridge) answerSent(s *session) {
+	s.holdBack = false
+	held := s.heldBack
+	s.heldBack = nil
+	for _, m := range held {
+		s.d.Send(m)
+	}
 }
 
 // maxHeldBack bounds what a session holds back while a late answer is being
@@ -232,10 +235,19 @@ type opDetach struct {
 	reason string
 }
 
-func (opCheckNick) isOp() {}
-func (opAttach) isOp()    {}
-func (opHandle) isOp()    {}
-func (opDetach) isOp()    {}
+// opHoldTimeout: a held command waited long enough (see heldCommand).
+type opHoldTimeout struct{ h *heldCommand }
+
+// opAnswerSent: the client's connection has queued a late answer, so what
+// its session held back meanwhile may follow (see answer).
+type opAnswerSent struct{ s *session }
+
+func (opCheckNick) isOp()   {}
+func (opAttach) isOp()      {}
+func (opHandle) isOp()      {}
+func (opDetach) isOp()      {}
+func (opHoldTimeout) isOp() {}
+func (opAnswerSent) isOp()  {}
 
 // errStopped is returned to IRC connections once Run has returned.
 var errStopped = errors.New("the gateway is shutting down")
@@ -279,6 +291,7 @@ func New(cfg Config, x XMPP) (*Bridge, error) {
 		showOffline: cfg.ShowOffline,
 		nicks:       newNickSpace(cfg.ServiceNick),
 		contacts:    make(map[string]*contact),
+		requests:    make(map[string]request),
 		sent:        newBounded[sentMessage](maxSentIDs),
 		seen:        newBounded[struct{}](maxSeenIDs),
 		settleAfter: settleDelay,
@@ -401,15 +414,13 @@ func (b *Bridge) handleOp(o op) {
 			return
 		}
 		h.done = o.done
-		h.timer = time.AfterFunc(b.holdFor, func() {
-			b.post(opCall{name: "hold timeout", f: func() { b.answer(h) }})
-		})
+		h.timer = time.AfterFunc(b.holdFor, func() { b.post(opHoldTimeout{h: h}) })
 	case opDetach:
 		b.safely("Detach", func() { b.detach(o.s, o.reason) })
-	case opArchive:
-		b.safely("archive", func() { b.onArchive(o) })
-	case opCall:
-		b.safely(o.name, o.f)
+	case opHoldTimeout:
+		b.safely("hold timeout", func() { b.answer(o.h) })
+	case opAnswerSent:
+		b.safely("answer sent", func() { b.answerSent(o.s) })
 	}
 }
 
@@ -450,8 +461,14 @@ func (b *Bridge) handleEvent(ev xmpp.Event) {
 		b.onSubscription(ev)
 	case xmpp.Message:
 		b.onMessage(ev)
-	case xmpp.RequestFailed:
-		b.onRequestFailed(ev)
+	case xmpp.RequestDone:
+		b.onRequestDone(ev)
+	case xmpp.ArchivePage:
+		b.onArchivePage(ev)
+	case xmpp.RoomList:
+		b.onRoomList(ev)
+	case xmpp.BookmarkList:
+		b.onBookmarkList(ev)
 	default:
 		b.log.Debug("unhandled xmpp event", "type", fmt.Sprintf("%T", ev))
 	}
@@ -547,6 +564,7 @@ func (b *Bridge) detach(s *session, reason string) {
 		return
 	}
 	s.detached = true
+	b.forgetRequests(s)
 	for i, o := range b.sessions {
 		if o == s {
 			b.sessions = append(b.sessions[:i], b.sessions[i+1:]...)

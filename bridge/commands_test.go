@@ -402,7 +402,7 @@ func TestMoreIRCCommands(t *testing.T) {
 	c.send("PRIVMSG &other :hi")
 	c.expect(":irc.test 403 me &other :No such channel")
 
-	h.event(xmpp.RequestFailed{ID: "r1", Op: "roster-set", Err: &xmpp.StanzaError{Condition: "not-allowed"}})
+	h.event(xmpp.RequestDone{ID: "r1", Op: "roster-set", Err: &xmpp.StanzaError{Condition: "not-allowed"}})
 	c.expect(":xircd!xircd@irc.test NOTICE &xmpp :The XMPP server refused roster-set: not-allowed.")
 	h.event(xmpp.Message{From: "bob@example.org/x", Type: "normal", Invite: &xmpp.MUCInvite{Room: "team@conference.example.org", From: "bob@example.org", Reason: "standup"}})
 	c.expect(":xircd!xircd@irc.test NOTICE &xmpp :bob@example.org invites you to the group chat team@conference.example.org (standup). Type \"/join #team@conference.example.org\" to accept.")

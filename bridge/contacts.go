@@ -572,11 +572,3 @@ func (b *Bridge) onDisconnected(ev xmpp.Disconnected) {
 	}
 	b.announce(text+". Messages you send meanwhile are queued.", false)
 }
-
-func (b *Bridge) onRequestFailed(ev xmpp.RequestFailed) {
-	reason := "unknown error"
-	if ev.Err != nil {
-		reason = oneLine(ev.Err.Error())
-	}
-	b.announce("The XMPP server refused "+ev.Op+": "+reason+".", true)
-}

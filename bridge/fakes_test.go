@@ -22,48 +22,149 @@ import (
 // errFakeNotConnected is what the session returns while the stream is down.
 var errFakeNotConnected = fmt.Errorf("fake: %w", xmpp.ErrNotConnected)
 
-// The real session satisfies the interfaces the bridge consumes.
-var (
-	_ XMPP     = (*xmpp.Session)(nil)
-	_ archiver = (*xmpp.Session)(nil)
-)
+// The real session satisfies the interface the bridge consumes.
+var _ XMPP = (*xmpp.Session)(nil)
 
 // fakeXMPP records requests as readable lines and lets the test feed events.
+// The answers to requests are queued and delivered, as events, by the
+// harness's next barrier (unless holdAnswers keeps them for the test).
 type fakeXMPP struct {
 	events chan xmpp.Event
 	jid    string
 
-	mu        sync.Mutex
-	calls     []string
-	nextID    int
-	connected bool
-	failWith  error // returned by SendMessage when set
-	archive   []xmpp.Message
-	archiveQ  []xmpp.ArchiveQuery
-	bookmarks []xmpp.Bookmark // served by Bookmarks (rooms_test.go)
+	mu          sync.Mutex
+	calls       []string
+	nextID      int // of messages
+	nextReq     int // of requests
+	connected   bool
+	failWith    error // returned by SendMessage when set
+	archive     []xmpp.Message
+	archiveQ    []xmpp.ArchiveQuery
+	bookmarks   []xmpp.Bookmark // served by Bookmarks
+	answers     []xmpp.Event    // answers not yet delivered
+	holdAnswers bool            // the test delivers the answers itself
+}
+
+// request starts a request answered by the event answer makes of its id.
+func (f *fakeXMPP) request(answer func(id string) xmpp.Event) (string, error) {
+	if !f.isConnected() {
+		return "", errFakeNotConnected
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.nextReq++
+	id := fmt.Sprintf("q%d", f.nextReq)
+	f.answers = append(f.answers, answer(id))
+	return id, nil
+}
+
+// nextAnswer returns the oldest answer not yet delivered, unless the test
+// holds them.
+func (f *fakeXMPP) nextAnswer() (xmpp.Event, bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.holdAnswers || len(f.answers) == 0 {
+		return nil, false
+	}
+	ev := f.answers[0]
+	f.answers = f.answers[1:]
+	return ev, true
+}
+
+// takeAnswers returns and forgets the answers not yet delivered.
+func (f *fakeXMPP) takeAnswers() []xmpp.Event {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	a := f.answers
+	f.answers = nil
+	return a
 }
 
 // QueryArchive serves f.archive in pages of q.Max after q.After.
-func (f *fakeXMPP) QueryArchive(ctx context.Context, q xmpp.ArchiveQuery) (*xmpp.ArchivePage, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.archiveQ = append(f.archiveQ, q)
-	i := 0
-	if q.After != "" {
-		for i < len(f.archive) && f.archive[i].StanzaID != q.After {
+func (f *fakeXMPP) QueryArchive(ctx context.Context, q xmpp.ArchiveQuery) (string, error) {
+	return f.request(func(id string) xmpp.Event {
+		f.archiveQ = append(f.archiveQ, q)
+		i := 0
+		if q.After != "" {
+			for i < len(f.archive) && f.archive[i].StanzaID != q.After {
+				i++
+			}
 			i++
 		}
-		i++
+		end := min(i+q.Max, len(f.archive))
+		if i > end {
+			i = end
+		}
+		p := xmpp.ArchivePage{ID: id, Messages: append([]xmpp.Message(nil), f.archive[i:end]...), Complete: end == len(f.archive)}
+		if end > i {
+			p.Last = f.archive[end-1].StanzaID
+		}
+		return p
+	})
+}
+
+func (f *fakeXMPP) JoinRoom(room, nick, password string, hist int, since time.Time) error {
+	if !f.isConnected() {
+		return errFakeNotConnected
 	}
-	end := min(i+q.Max, len(f.archive))
-	if i > end {
-		i = end
+	s := ""
+	if !since.IsZero() {
+		s = serverTime(since)
 	}
-	p := &xmpp.ArchivePage{Messages: append([]xmpp.Message(nil), f.archive[i:end]...), Complete: end == len(f.archive)}
-	if end > i {
-		p.Last = f.archive[end-1].StanzaID
-	}
-	return p, nil
+	f.record("join %s nick=%s password=%q since=%s", room, nick, password, s)
+	return nil
+}
+
+func (f *fakeXMPP) LeaveRoom(room, status string) error {
+	f.record("leave %s status=%q", room, status)
+	return nil
+}
+
+func (f *fakeXMPP) InviteToRoom(room, to, reason string) error {
+	f.record("invite %s to=%s", room, to)
+	return nil
+}
+
+// SetRole is refused for the role "visitor".
+func (f *fakeXMPP) SetRole(ctx context.Context, room, nick, role, reason string) (string, error) {
+	f.record("set-role %s nick=%s role=%s reason=%q", room, nick, role, reason)
+	return f.request(func(id string) xmpp.Event {
+		if role == "visitor" {
+			return xmpp.RequestDone{ID: id, Op: "set-role", Err: &xmpp.StanzaError{Type: "auth", Condition: "forbidden"}}
+		}
+		return xmpp.RequestDone{ID: id, Op: "set-role"}
+	})
+}
+
+func (f *fakeXMPP) AcceptRoomDefaults(ctx context.Context, room string) (string, error) {
+	f.record("accept-defaults %s", room)
+	return f.request(func(id string) xmpp.Event { return xmpp.RequestDone{ID: id, Op: "accept-room-defaults"} })
+}
+
+func (f *fakeXMPP) RoomItems(ctx context.Context, service string) (string, error) {
+	f.record("room-items %s", service)
+	return f.request(func(id string) xmpp.Event {
+		return xmpp.RoomList{ID: id, Service: service, Rooms: []xmpp.RoomItem{{JID: "lobby@conference.example.org", Name: "The lobby"}, {JID: "bad,room@conference.example.org"}}}
+	})
+}
+
+func (f *fakeXMPP) Bookmarks(ctx context.Context) (string, error) {
+	return f.request(func(id string) xmpp.Event {
+		return xmpp.BookmarkList{ID: id, Bookmarks: append([]xmpp.Bookmark(nil), f.bookmarks...)}
+	})
+}
+
+func (f *fakeXMPP) SetBookmark(ctx context.Context, bm xmpp.Bookmark) (string, error) {
+	f.record("bookmark-set %s autojoin=%t password=%q", bm.JID, bm.Autojoin, bm.Password)
+	return f.request(func(id string) xmpp.Event {
+		f.bookmarks = append(f.bookmarks, bm)
+		return xmpp.RequestDone{ID: id, Op: "set-bookmark"}
+	})
+}
+
+func (f *fakeXMPP) RemoveBookmark(ctx context.Context, room string) (string, error) {
+	f.record("bookmark-remove %s", room)
+	return f.request(func(id string) xmpp.Event { return xmpp.RequestDone{ID: id, Op: "remove-bookmark"} })
 }
 
 func newFakeXMPP() *fakeXMPP {
@@ -129,12 +230,12 @@ func (f *fakeXMPP) SetPresence(show, status string) error {
 
 func (f *fakeXMPP) RosterSet(item xmpp.RosterItem) (string, error) {
 	f.record("roster-set %s name=%q", item.JID, item.Name)
-	return "r1", nil
+	return f.request(func(id string) xmpp.Event { return xmpp.RequestDone{ID: id, Op: "roster-set"} })
 }
 
 func (f *fakeXMPP) RosterRemove(jid string) (string, error) {
 	f.record("roster-remove %s", jid)
-	return "r2", nil
+	return f.request(func(id string) xmpp.Event { return xmpp.RequestDone{ID: id, Op: "roster-remove"} })
 }
 
 func (f *fakeXMPP) Subscribe(jid string) error   { f.record("subscribe %s", jid); return nil }
@@ -379,7 +480,8 @@ type harness struct {
 // that visible stamps are seen to be converted to UTC.
 var fixedNow = time.Date(2026, 3, 4, 0, 6, 7, 0, time.FixedZone("UTC-5", -5*60*60))
 
-func newHarness(t *testing.T, cfg Config) *harness {
+// newHarness starts a bridge with cfg; tweaks change it before it runs.
+func newHarness(t *testing.T, cfg Config, tweaks ...func(*Bridge)) *harness {
 	t.Helper()
 	if cfg.ServerName == "" {
 		cfg.ServerName = "irc.test"
@@ -395,6 +497,9 @@ func newHarness(t *testing.T, cfg Config) *harness {
 	b.holdFor = 0
 	b.now = func() time.Time { return fixedNow }
 	b.start = fixedNow
+	for _, f := range tweaks {
+		f(b)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	h := &harness{t: t, b: b, x: x, cancel: cancel, done: make(chan error, 1), conns: make(chan net.Conn)}
 	h.srv = ircd.NewServer(ircd.Config{ServerName: cfg.ServerName, Logger: slog.New(slog.DiscardHandler)}, watchedBridge{Bridge: b, h: h})
@@ -420,8 +525,22 @@ func (h *harness) stop() {
 	})
 }
 
-// barrier returns once everything posted before has been processed.
-func (h *harness) barrier() { h.b.CheckNick("barrier-nick") }
+// barrier returns once everything posted before has been processed, and
+// the answers the fake session queued meanwhile delivered.
+func (h *harness) barrier() {
+	for {
+		h.b.CheckNick("barrier-nick")
+		ev, ok := h.x.nextAnswer()
+		if !ok {
+			return
+		}
+		select {
+		case h.x.events <- ev:
+		case <-h.b.done:
+			return
+		}
+	}
+}
 
 // event feeds one XMPP event and waits until it has been processed.
 func (h *harness) event(ev xmpp.Event) {

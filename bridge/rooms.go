@@ -1,7 +1,6 @@
 package bridge
 
 import (
-	"context"
 	"sort"
 	"strconv"
 	"strings"
@@ -10,7 +9,6 @@ import (
 	"gopkg.in/irc.v4"
 
 	"xircd/ircd"
-	"xircd/xmpp"
 )
 
 // Group chats (MUC, XEP-0045) as '#' channels.
@@ -31,21 +29,6 @@ import (
 //     an occupant holds while it is there; the user can, and the occupant
 //     moves to a suffix (see nickSpace).
 
-// roomsXMPP is implemented by sessions that can join group chats;
-// *xmpp.Session does.
-type roomsXMPP interface {
-	JoinRoom(room, nick, password string, historyMaxStanzas int, since time.Time) error
-	LeaveRoom(room, status string) error
-}
-
-// roomAdmin asks rooms and conference services for things and waits for
-// the answer; *xmpp.Session does.
-type roomAdmin interface {
-	SetRole(ctx context.Context, room, nick, role, reason string) error
-	AcceptRoomDefaults(ctx context.Context, room string) error
-	RoomItems(ctx context.Context, service string) ([]xmpp.RoomItem, error)
-}
-
 // Limits and timings of group chats.
 const (
 	maxRooms       = 100 // rooms joined at once
@@ -54,7 +37,6 @@ const (
 	maxRoomRecent  = 64 // recent messages remembered to drop history repeats after a rejoin
 	maxRoomPending = 50 // messages queued while XMPP is down, per room
 	maxJoinTries   = 5  // nick conflicts tolerated before giving up
-	roomIQTimeout  = 30 * time.Second
 )
 
 // room is one group chat the user is in or joining.
@@ -116,15 +98,6 @@ type occupant struct {
 	stale       bool  // not seen again since a rejoin
 	room        *room // the room it is in
 }
-
-// opCall runs f on the Run goroutine: results of background requests
-// come back this way.
-type opCall struct {
-	name string
-	f    func()
-}
-
-func (opCall) isOp() {}
 
 // roomSet is the group chat state of the bridge, owned by Run.
 type roomSet struct {

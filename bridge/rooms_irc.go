@@ -14,11 +14,6 @@ import (
 // maxPublicRooms bounds the public rooms LIST shows.
 const maxPublicRooms = 500
 
-// inviter sends XEP-0045 mediated invitations; *xmpp.Session does.
-type inviter interface {
-	InviteToRoom(room, to, reason string) error
-}
-
 // partRoom runs PART for a room channel.
 func (b *Bridge) partRoom(ch, reason string) error {
 	r := b.roomByChannel(ch)
@@ -41,29 +36,25 @@ func (b *Bridge) occupantByIRCNick(r *room, nick string) *occupant {
 }
 
 // moderate asks r to change an occupant's role (or, with role "none", to
-// kick it). The answer arrives in the background; a refusal is shown in
-// the channel.
+// kick it). A refusal, when the room answers, is shown in the channel.
 func (b *Bridge) moderate(r *room, o *occupant, role, reason, what string) error {
-	admin, ok := b.x.(roomAdmin)
-	if !ok || !b.connected || b.runCtx == nil {
+	if !b.connected {
 		return &ircd.Error{Code: irc.ERR_CHANOPRIVSNEEDED, Params: []string{r.channel, "XMPP is not connected"}}
 	}
-	ctx, jid, key, nick := b.runCtx, r.jid, r.key, o.nick
-	go func() {
-		ctx, cancel := context.WithTimeout(ctx, roomIQTimeout)
-		defer cancel()
-		err := admin.SetRole(ctx, jid, nick, role, reason)
-		if err == nil {
-			return
-		}
-		why := oneLine(err.Error())
-		b.post(opCall{name: "moderation", f: func() {
-			if r := b.rooms.byKey[key]; r != nil {
-				b.roomNumeric(irc.ERR_CHANOPRIVSNEEDED, r, "The room refused to "+what+": "+why)
-			}
-		}})
-	}()
+	err := b.startRequest(request{kind: requestSetRole, room: r.key, what: what}, func(ctx context.Context) (string, error) {
+		return b.x.SetRole(ctx, r.jid, o.nick, role, reason)
+	})
+	if err != nil {
+		return &ircd.Error{Code: irc.ERR_CHANOPRIVSNEEDED, Params: []string{r.channel, "Cannot ask the room to " + what + ": " + oneLine(err.Error())}}
+	}
 	return nil
+}
+
+// onSetRole shows the room's refusal of a role change.
+func (b *Bridge) onSetRole(req request, err error) {
+	if r := b.rooms.byKey[req.room]; r != nil && err != nil {
+		b.roomNumeric(irc.ERR_CHANOPRIVSNEEDED, r, "The room refused to "+req.what+": "+oneLine(err.Error()))
+	}
 }
 
 // roomKick runs KICK: the room is asked to kick the occupant.
@@ -153,61 +144,57 @@ func (b *Bridge) roomInvite(s *session, req *ircd.Request, nick, ch string) erro
 	if jid == "" {
 		return errNoSuchNick(nick)
 	}
-	inv, ok := b.x.(inviter)
-	if !ok {
-		return &ircd.Error{Code: irc.ERR_CHANOPRIVSNEEDED, Params: []string{ch, "Invitations are not available"}}
-	}
-	if err := inv.InviteToRoom(r.jid, jid, ""); err != nil {
+	if err := b.x.InviteToRoom(r.jid, jid, ""); err != nil {
 		return &ircd.Error{Code: irc.ERR_CHANOPRIVSNEEDED, Params: []string{ch, "Invitation not sent: " + oneLine(err.Error())}}
 	}
 	req.Numeric(irc.RPL_INVITING, nick, r.channel)
 	return nil
 }
 
-// listPublicRooms asks the conference service for its public rooms and
-// sends s those want accepts, then the end of the LIST. It returns false
-// when there is no service to ask (the caller ends the LIST).
+// listPublicRooms asks the conference service for its public rooms; the
+// LIST is answered once the service has answered (listPublicRoomsDone). It
+// returns false when there is no service to ask (the caller ends the
+// LIST).
 func (b *Bridge) listPublicRooms(s *session, want func(string) bool) bool {
-	admin, ok := b.x.(roomAdmin)
-	if !ok || b.cfg.MUCService == "" || !b.connected || b.runCtx == nil {
+	if b.cfg.MUCService == "" || !b.connected {
 		return false
 	}
-	ctx, service := b.runCtx, b.cfg.MUCService
-	h := b.hold() // the LIST is answered once the service has answered
-	go func() {
-		ctx, cancel := context.WithTimeout(ctx, roomIQTimeout)
-		defer cancel()
-		items, err := admin.RoomItems(ctx, service)
-		if err != nil {
-			items = nil
-		}
-		if len(items) > maxPublicRooms {
-			items = items[:maxPublicRooms]
-		}
-		b.post(opCall{name: "list", f: func() {
-			defer b.release(h)
-			if s.detached {
-				return
-			}
-			for _, it := range items {
-				// A comma or BEL would break the channel name on IRC.
-				if !jidOK(it.JID) || strings.ContainsAny(it.JID, ",\a") {
-					continue
-				}
-				ch := b.channelForRoom(it.JID)
-				if r := b.roomByJID(it.JID); (r != nil && r.shown) || !want(ch) {
-					continue
-				}
-				name := it.Name
-				if name == "" {
-					name = it.JID
-				}
-				h.reply(&irc.Message{Prefix: b.serverPrefix(), Command: irc.RPL_LIST, Params: []string{s.d.Nick(), ch, "0", oneLine(name)}})
-			}
-			h.reply(&irc.Message{Prefix: b.serverPrefix(), Command: irc.RPL_LISTEND, Params: []string{s.d.Nick(), "End of /LIST"}})
-		}})
-	}()
+	h := b.hold()
+	err := b.startRequest(request{kind: requestList, s: s, want: want, held: h}, func(ctx context.Context) (string, error) {
+		return b.x.RoomItems(ctx, b.cfg.MUCService)
+	})
+	if err != nil {
+		b.release(h)
+		return false
+	}
 	return true
+}
+
+// listPublicRoomsDone ends the LIST r asked for with the rooms the service
+// listed (none when it failed to answer).
+func (b *Bridge) listPublicRoomsDone(r request, ev xmpp.RoomList) {
+	defer b.release(r.held)
+	s, h := r.s, r.held
+	items := ev.Rooms
+	if len(items) > maxPublicRooms {
+		items = items[:maxPublicRooms]
+	}
+	for _, it := range items {
+		// A comma or BEL would break the channel name on IRC.
+		if !jidOK(it.JID) || strings.ContainsAny(it.JID, ",\a") {
+			continue
+		}
+		ch := b.channelForRoom(it.JID)
+		if room := b.roomByJID(it.JID); (room != nil && room.shown) || !r.want(ch) {
+			continue
+		}
+		name := it.Name
+		if name == "" {
+			name = it.JID
+		}
+		h.reply(&irc.Message{Prefix: b.serverPrefix(), Command: irc.RPL_LIST, Params: []string{s.d.Nick(), ch, "0", oneLine(name)}})
+	}
+	h.reply(&irc.Message{Prefix: b.serverPrefix(), Command: irc.RPL_LISTEND, Params: []string{s.d.Nick(), "End of /LIST"}})
 }
 
 // cmdJoin is the control command "join ROOM [PASSWORD]".
@@ -250,20 +237,9 @@ func (b *Bridge) cmdRooms(out func(string), args []string) {
 
 func itoa(n int) string { return strconv.Itoa(n) }
 
-// bookmarkStore edits the account's bookmarks; *xmpp.Session does.
-type bookmarkStore interface {
-	Bookmarks(ctx context.Context) ([]xmpp.Bookmark, error)
-	SetBookmark(ctx context.Context, bm xmpp.Bookmark) error
-	RemoveBookmark(ctx context.Context, room string) error
-}
-
-// cmdBookmark is the control command "bookmark list|add|remove".
+// cmdBookmark is the control command "bookmark list|add|remove"; the
+// outcome is announced when the server answers.
 func (b *Bridge) cmdBookmark(out func(string), args []string) {
-	store, ok := b.x.(bookmarkStore)
-	if !ok || b.runCtx == nil {
-		out("Bookmarks are not available.")
-		return
-	}
 	if !b.connected {
 		out("XMPP is not connected; try again once it is.")
 		return
@@ -292,49 +268,61 @@ func (b *Bridge) cmdBookmark(out func(string), args []string) {
 			bm.Autojoin = false
 		}
 	}
-	ctx := b.runCtx
-	go func() {
-		ctx, cancel := context.WithTimeout(ctx, roomIQTimeout)
-		defer cancel()
-		var text string
-		switch verb {
-		case "list":
-			list, err := store.Bookmarks(ctx)
-			if err != nil {
-				text = "Bookmarks not fetched: " + oneLine(err.Error())
-				break
-			}
-			if len(list) == 0 {
-				text = "No bookmarks."
-				break
-			}
-			var lines []string
-			for _, x := range list {
-				line := b.channelForRoom(x.JID) + " = " + x.JID
-				if x.Name != "" {
-					line += " (" + x.Name + ")"
-				}
-				if x.Autojoin {
-					line += ", autojoin"
-				}
-				lines = append(lines, oneLine(line))
-			}
-			text = "Bookmarks: " + strings.Join(lines, "; ")
-		case "add":
-			if err := store.SetBookmark(ctx, bm); err != nil {
-				text = "Bookmark for " + bm.JID + " not saved: " + oneLine(err.Error())
-			} else {
-				text = "Bookmarked " + bm.JID + map[bool]string{true: " (joined at connect)", false: ""}[bm.Autojoin] + "."
-			}
-		case "remove":
-			if err := store.RemoveBookmark(ctx, bm.JID); err != nil {
-				text = "Bookmark for " + bm.JID + " not removed: " + oneLine(err.Error())
-			} else {
-				text = "Bookmark for " + bm.JID + " removed."
-			}
+	var err error
+	switch verb {
+	case "list":
+		err = b.startRequest(request{kind: requestBookmarkList}, b.x.Bookmarks)
+	case "add":
+		err = b.startRequest(request{kind: requestBookmarkAdd, bm: bm}, func(ctx context.Context) (string, error) {
+			return b.x.SetBookmark(ctx, bm)
+		})
+	case "remove":
+		err = b.startRequest(request{kind: requestBookmarkRemove, bm: bm}, func(ctx context.Context) (string, error) {
+			return b.x.RemoveBookmark(ctx, bm.JID)
+		})
+	}
+	if err != nil {
+		out("Bookmarks not " + map[string]string{"list": "fetched", "add": "saved", "remove": "removed"}[verb] + ": " + oneLine(err.Error()))
+	}
+}
+
+// showBookmarks announces the bookmarks "bookmark list" asked for.
+func (b *Bridge) showBookmarks(list []xmpp.Bookmark, err error) {
+	if err != nil {
+		b.announce("Bookmarks not fetched: "+oneLine(err.Error()), true)
+		return
+	}
+	if len(list) == 0 {
+		b.announce("No bookmarks.", true)
+		return
+	}
+	var lines []string
+	for _, x := range list {
+		line := b.channelForRoom(x.JID) + " = " + x.JID
+		if x.Name != "" {
+			line += " (" + x.Name + ")"
 		}
-		b.post(opCall{name: "bookmark", f: func() { b.announce(text, true) }})
-	}()
+		if x.Autojoin {
+			line += ", autojoin"
+		}
+		lines = append(lines, oneLine(line))
+	}
+	b.announce("Bookmarks: "+strings.Join(lines, "; "), true)
+}
+
+// onBookmarkChanged announces the outcome of "bookmark add" or "remove".
+func (b *Bridge) onBookmarkChanged(r request, err error) {
+	bm := r.bm
+	switch {
+	case r.kind == requestBookmarkAdd && err != nil:
+		b.announce("Bookmark for "+bm.JID+" not saved: "+oneLine(err.Error()), true)
+	case r.kind == requestBookmarkAdd:
+		b.announce("Bookmarked "+bm.JID+map[bool]string{true: " (joined at connect)", false: ""}[bm.Autojoin]+".", true)
+	case err != nil:
+		b.announce("Bookmark for "+bm.JID+" not removed: "+oneLine(err.Error()), true)
+	default:
+		b.announce("Bookmark for "+bm.JID+" removed.", true)
+	}
 }
 
 // whoisOccupant answers WHOIS for an occupant who is not a contact; false

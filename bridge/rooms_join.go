@@ -44,9 +44,6 @@ func (b *Bridge) joinRoom(ch, key string) error {
 	if err != nil {
 		return err
 	}
-	if _, ok := b.x.(roomsXMPP); !ok {
-		return &ircd.Error{Code: irc.ERR_NOSUCHCHANNEL, Params: []string{ch, "Group chats are not available"}}
-	}
 	if len(b.rooms.byKey) >= maxRooms {
 		return &ircd.Error{Code: irc.ERR_TOOMANYCHANNELS, Params: []string{ch, "You have joined too many rooms"}}
 	}
@@ -71,7 +68,6 @@ func (b *Bridge) joinRoom(ch, key string) error {
 // sendJoin sends our presence to r: on the first join, after a nick
 // conflict and after a reconnect.
 func (b *Bridge) sendJoin(r *room) error {
-	rx := b.x.(roomsXMPP)
 	for _, o := range r.occupants {
 		o.stale = true
 	}
@@ -80,7 +76,7 @@ func (b *Bridge) sendJoin(r *room) error {
 	if !r.lastAt.IsZero() {
 		since = r.lastAt
 	}
-	err := rx.JoinRoom(r.jid, r.nick, r.password, hist, since)
+	err := b.x.JoinRoom(r.jid, r.nick, r.password, hist, since)
 	if err == nil || errors.Is(err, xmpp.ErrNotConnected) {
 		return nil
 	}
@@ -90,8 +86,8 @@ func (b *Bridge) sendJoin(r *room) error {
 
 // leaveRoom leaves r at the user's request.
 func (b *Bridge) leaveRoom(r *room, reason string) {
-	if rx, ok := b.x.(roomsXMPP); ok && b.connected {
-		if err := rx.LeaveRoom(r.jid, reason); err != nil {
+	if b.connected {
+		if err := b.x.LeaveRoom(r.jid, reason); err != nil {
 			b.log.Debug("leaving room", "room", r.jid, "err", err)
 		}
 	}
@@ -197,25 +193,19 @@ func (b *Bridge) roomPresence(p xmpp.Presence) {
 // createInstantRoom accepts the default configuration of a room the user
 // just created: until then the room is locked and nobody else can join.
 func (b *Bridge) createInstantRoom(r *room) {
-	admin, ok := b.x.(roomAdmin)
-	if !ok || b.runCtx == nil {
-		return
+	err := b.startRequest(request{kind: requestOpenRoom, room: r.key}, func(ctx context.Context) (string, error) {
+		return b.x.AcceptRoomDefaults(ctx, r.jid)
+	})
+	if err != nil {
+		b.onRoomOpened(request{room: r.key}, err)
 	}
-	ctx, jid, key := b.runCtx, r.jid, r.key
-	go func() {
-		ctx, cancel := context.WithTimeout(ctx, roomIQTimeout)
-		defer cancel()
-		err := admin.AcceptRoomDefaults(ctx, jid)
-		if err == nil {
-			return
-		}
-		why := oneLine(err.Error())
-		b.post(opCall{name: "create-room", f: func() {
-			if r := b.rooms.byKey[key]; r != nil {
-				b.roomNotice(r, "The new room could not be opened to others: "+why)
-			}
-		}})
-	}()
+}
+
+// onRoomOpened tells when a new room could not be opened to others.
+func (b *Bridge) onRoomOpened(req request, err error) {
+	if r := b.rooms.byKey[req.room]; r != nil && err != nil {
+		b.roomNotice(r, "The new room could not be opened to others: "+oneLine(err.Error()))
+	}
 }
 
 // roomModes shows o's prefix changes as MODE.
@@ -366,8 +356,8 @@ func (b *Bridge) roomJoinError(r *room, p xmpp.Presence) {
 			b.roomNotice(r, "The room refused the nick \""+oneLine(nick)+"\": "+oneLine(p.Error.Error()))
 			// Our presence in the room (and the session's idea of our
 			// nick there) goes back to the nick we still have.
-			if rx, ok := b.x.(roomsXMPP); ok && b.connected {
-				if err := rx.JoinRoom(r.jid, r.nick, r.password, 0, time.Time{}); err != nil {
+			if b.connected {
+				if err := b.x.JoinRoom(r.jid, r.nick, r.password, 0, time.Time{}); err != nil {
 					b.log.Debug("restoring room nick", "room", r.jid, "err", err)
 				}
 			}
@@ -416,24 +406,16 @@ func (b *Bridge) roomJoinError(r *room, p xmpp.Presence) {
 	b.dropRoom(r, why)
 }
 
-// roomsAutojoin fetches the bookmarks in the background and joins those
-// marked autojoin.
+// roomsAutojoin asks for the bookmarks once; those marked autojoin are
+// joined when they arrive (onBookmarks).
 func (b *Bridge) roomsAutojoin() {
-	type bookmarker interface {
-		Bookmarks(ctx context.Context) ([]xmpp.Bookmark, error)
-	}
-	bm, ok := b.x.(bookmarker)
-	if !ok || b.runCtx == nil || b.rooms.autojoined {
+	if b.rooms.autojoined {
 		return
 	}
 	b.rooms.autojoined = true
-	ctx := b.runCtx
-	go func() {
-		ctx, cancel := context.WithTimeout(ctx, roomIQTimeout)
-		defer cancel()
-		list, err := bm.Bookmarks(ctx)
-		b.post(opCall{name: "bookmarks", f: func() { b.onBookmarks(list, err) }})
-	}()
+	if err := b.startRequest(request{kind: requestAutojoin}, b.x.Bookmarks); err != nil {
+		b.onBookmarks(nil, err)
+	}
 }
 
 func (b *Bridge) onBookmarks(list []xmpp.Bookmark, err error) {
@@ -464,10 +446,6 @@ func errText(err error) string {
 // roomsNickChanged follows the user's new IRC nick in the rooms where the
 // room nick was the old one (not one the room made us take instead).
 func (b *Bridge) roomsNickChanged(old, nick string) {
-	rx, ok := b.x.(roomsXMPP)
-	if !ok {
-		return
-	}
 	for _, r := range b.sortedRooms() {
 		if !strings.EqualFold(r.nick, old) {
 			continue
@@ -478,7 +456,7 @@ func (b *Bridge) roomsNickChanged(old, nick string) {
 		}
 		// A presence to the new occupant JID is a nick change; the room
 		// confirms with status 303 or refuses with an error.
-		if err := rx.JoinRoom(r.jid, nick, r.password, 0, time.Time{}); err != nil {
+		if err := b.x.JoinRoom(r.jid, nick, r.password, 0, time.Time{}); err != nil {
 			b.log.Info("room nick change not sent", "room", r.jid, "err", err)
 		}
 	}

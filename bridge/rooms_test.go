@@ -13,53 +13,6 @@ import (
 	"xircd/xmpp"
 )
 
-// The real session satisfies the group chat interfaces.
-var (
-	_ roomsXMPP = (*xmpp.Session)(nil)
-	_ roomAdmin = (*xmpp.Session)(nil)
-	_ inviter   = (*xmpp.Session)(nil)
-)
-
-func (f *fakeXMPP) JoinRoom(room, nick, password string, hist int, since time.Time) error {
-	if !f.isConnected() {
-		return errFakeNotConnected
-	}
-	s := ""
-	if !since.IsZero() {
-		s = serverTime(since)
-	}
-	f.record("join %s nick=%s password=%q since=%s", room, nick, password, s)
-	return nil
-}
-
-func (f *fakeXMPP) LeaveRoom(room, status string) error {
-	f.record("leave %s status=%q", room, status)
-	return nil
-}
-
-func (f *fakeXMPP) InviteToRoom(room, to, reason string) error {
-	f.record("invite %s to=%s", room, to)
-	return nil
-}
-
-func (f *fakeXMPP) SetRole(ctx context.Context, room, nick, role, reason string) error {
-	f.record("set-role %s nick=%s role=%s reason=%q", room, nick, role, reason)
-	if role == "visitor" {
-		return &xmpp.StanzaError{Type: "auth", Condition: "forbidden"}
-	}
-	return nil
-}
-
-func (f *fakeXMPP) AcceptRoomDefaults(ctx context.Context, room string) error {
-	f.record("accept-defaults %s", room)
-	return nil
-}
-
-func (f *fakeXMPP) RoomItems(ctx context.Context, service string) ([]xmpp.RoomItem, error) {
-	f.record("room-items %s", service)
-	return []xmpp.RoomItem{{JID: "lobby@conference.example.org", Name: "The lobby"}, {JID: "bad,room@conference.example.org"}}, nil
-}
-
 const roomJID = "room@conference.example.org"
 
 func occ(nick, affiliation, role, jid string, codes ...int) xmpp.Presence {
@@ -333,6 +286,23 @@ func startHeld(c *ircClient, line string) (*ircd.Request, chan error) {
 	return r, done
 }
 
+// finishHeld waits for the command startHeld started, delivering the
+// answers to the XMPP requests it makes meanwhile.
+func finishHeld(t *testing.T, h *harness, done chan error) error {
+	t.Helper()
+	var err error
+	waitFor(t, func() bool {
+		h.barrier()
+		select {
+		case err = <-done:
+			return true
+		default:
+			return false
+		}
+	})
+	return err
+}
+
 func replyLines(r *ircd.Request) []string {
 	var out []string
 	for _, m := range r.Replies() {
@@ -342,8 +312,7 @@ func replyLines(r *ircd.Request) []string {
 }
 
 func TestJoinAnsweredOnceTheRoomLetsUsIn(t *testing.T) {
-	h := newHarness(t, Config{MUCService: "conference.example.org"})
-	h.b.post(opCall{name: "hold", f: func() { h.b.holdFor = time.Minute }})
+	h := newHarness(t, Config{MUCService: "conference.example.org"}, func(b *Bridge) { b.holdFor = time.Minute })
 	c := h.attach("me")
 	other := h.attach("me")
 	h.connect()
@@ -402,18 +371,23 @@ func TestJoinAnsweredOnceTheRoomLetsUsIn(t *testing.T) {
 
 	// LIST waits for the conference service's public rooms likewise.
 	r, done = startHeld(c, "LIST")
-	if err := <-done; err != nil {
+	if err := finishHeld(t, h, done); err != nil {
 		t.Fatal(err)
 	}
 	if got := strings.Join(replyLines(r), "\n"); !strings.Contains(got, ":irc.test 322 me #lobby 0 :The lobby\n:irc.test 323 me :End of /LIST") {
 		t.Errorf("LIST answered with:\n%s", got)
 	}
 	c.expect()
+}
 
-	// A room that does not answer in time: the JOIN is answered empty and
-	// the channel shows up when the room lets us in.
-	h.b.post(opCall{name: "hold", f: func() { h.b.holdFor = time.Millisecond }})
-	r, done = startHeld(c, "JOIN #slow")
+// A room that does not answer in time: the JOIN is answered empty and the
+// channel shows up when the room lets us in.
+func TestJoinOfASilentRoom(t *testing.T) {
+	h := newHarness(t, Config{MUCService: "conference.example.org"}, func(b *Bridge) { b.holdFor = time.Millisecond })
+	c := h.attach("me")
+	h.connect()
+	c.take()
+	r, done := startHeld(c, "JOIN #slow")
 	if err := <-done; err != nil || len(r.Replies()) != 0 {
 		t.Fatalf("JOIN of a silent room = %v, %q", err, replyLines(r))
 	}
@@ -485,12 +459,6 @@ func waitFor(t *testing.T, cond func() bool) {
 	}
 }
 
-func (f *fakeXMPP) Bookmarks(ctx context.Context) ([]xmpp.Bookmark, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return append([]xmpp.Bookmark(nil), f.bookmarks...), nil
-}
-
 // waitCall waits until the fake session was asked for want.
 func waitCall(t *testing.T, h *harness, want string) {
 	t.Helper()
@@ -504,21 +472,6 @@ func waitCall(t *testing.T, h *harness, want string) {
 		return false
 	})
 }
-
-func (f *fakeXMPP) SetBookmark(ctx context.Context, bm xmpp.Bookmark) error {
-	f.record("bookmark-set %s autojoin=%t password=%q", bm.JID, bm.Autojoin, bm.Password)
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.bookmarks = append(f.bookmarks, bm)
-	return nil
-}
-
-func (f *fakeXMPP) RemoveBookmark(ctx context.Context, room string) error {
-	f.record("bookmark-remove %s", room)
-	return nil
-}
-
-var _ bookmarkStore = (*xmpp.Session)(nil)
 
 func TestRoomControlCommands(t *testing.T) {
 	h := newHarness(t, Config{MUCService: "conference.example.org"})

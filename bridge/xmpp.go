@@ -1,12 +1,22 @@
 package bridge
 
-import "xircd/xmpp"
+import (
+	"context"
+	"time"
+
+	"xircd/xmpp"
+)
 
 // XMPP is the XMPP session the bridge drives; *xmpp.Session satisfies it and
-// tests use a fake. Every request is asynchronous: it is queued to the
-// session's writer and returns at once, with xmpp.ErrNotConnected while the
-// stream is down. Failures reported by the server arrive later as events
-// (a Message of type "error" carrying the id, or xmpp.RequestFailed).
+// tests use a fake. Every request returns at once, with xmpp.ErrNotConnected
+// while the stream is down.
+//
+// A request whose answer matters returns an id, and its answer arrives
+// later on Events as exactly one event carrying that id (xmpp.RequestDone,
+// ArchivePage, RoomList or BookmarkList), also when the server refuses,
+// ctx ends first or the stream is lost. Run handles it like any other
+// event (requests.go). A message the server bounces comes back as a
+// Message of type "error" with the id SendMessage returned.
 type XMPP interface {
 	// Events delivers everything that happens on the session, in order. The
 	// channel is closed after Close.
@@ -20,7 +30,8 @@ type XMPP interface {
 	// reconnect.
 	SetPresence(show, status string) error
 	// RosterSet adds or updates a roster item (name, groups); RosterRemove
-	// removes it (which also cancels subscriptions both ways).
+	// removes it (which also cancels subscriptions both ways). Answer:
+	// RequestDone.
 	RosterSet(item xmpp.RosterItem) (id string, err error)
 	RosterRemove(jid string) (id string, err error)
 	// Subscribe asks jid for its presence; Approve and Deny answer a request
@@ -29,6 +40,34 @@ type XMPP interface {
 	Approve(jid string) error
 	Deny(jid string) error
 	Unsubscribe(jid string) error
+	// QueryArchive asks for one page of the account's archive (XEP-0313).
+	// Answer: ArchivePage.
+	QueryArchive(ctx context.Context, q xmpp.ArchiveQuery) (id string, err error)
+
+	// JoinRoom joins a group chat as nick (historyMaxStanzas < 0: as much
+	// history as the room gives; since: only after that time); the room
+	// answers with presences. A JoinRoom to a room already joined with
+	// another nick is a nick change. LeaveRoom leaves it.
+	JoinRoom(room, nick, password string, historyMaxStanzas int, since time.Time) error
+	LeaveRoom(room, status string) error
+	// InviteToRoom sends a mediated invitation through the room; a refusal
+	// comes back as an error message from the room.
+	InviteToRoom(room, to, reason string) error
+	// SetRole changes an occupant's role ("none" kicks it), and
+	// AcceptRoomDefaults opens a room the user just created. Answer:
+	// RequestDone.
+	SetRole(ctx context.Context, room, nick, role, reason string) (id string, err error)
+	AcceptRoomDefaults(ctx context.Context, room string) (id string, err error)
+	// RoomItems asks a conference service for its public rooms. Answer:
+	// RoomList.
+	RoomItems(ctx context.Context, service string) (id string, err error)
+	// Bookmarks asks for the account's bookmarked rooms (answer:
+	// BookmarkList); SetBookmark and RemoveBookmark change them (answer:
+	// RequestDone).
+	Bookmarks(ctx context.Context) (id string, err error)
+	SetBookmark(ctx context.Context, bm xmpp.Bookmark) (id string, err error)
+	RemoveBookmark(ctx context.Context, room string) (id string, err error)
+
 	// JID is the bare JID of the account.
 	JID() string
 	// Close ends the session; it returns within a bounded time.

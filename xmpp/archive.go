@@ -2,7 +2,6 @@ package xmpp
 
 import (
 	"context"
-	"encoding/xml"
 	"fmt"
 	"strings"
 	"time"
@@ -21,14 +20,6 @@ type ArchiveQuery struct {
 	End     time.Time // only messages at or before this time
 	After   string    // page after this archive id (ArchivePage.Last)
 	Max     int       // page size; 0 means 100
-}
-
-// ArchivePage is one page of archived messages, oldest first. Each
-// Message has StanzaID set to its archive id and Delay to its archive time.
-type ArchivePage struct {
-	Messages []Message
-	Complete bool   // the server says there is nothing more
-	Last     string // archive id of the last message, for the next page's After
 }
 
 type xmlMAMResult struct {
@@ -50,22 +41,27 @@ type archiveCollector struct {
 	msgs []Message
 }
 
-// QueryArchive fetches one page of archived messages and waits for it.
-// Only messages sent by the queried archive itself are accepted.
-func (s *Session) QueryArchive(ctx context.Context, q ArchiveQuery) (*ArchivePage, error) {
+// QueryArchive asks for one page of archived messages. Its answer is an
+// ArchivePage. Only messages sent by the queried archive itself are
+// accepted.
+func (s *Session) QueryArchive(ctx context.Context, q ArchiveQuery) (string, error) {
 	if q.Archive != "" && !validJID(q.Archive) {
-		return nil, fmt.Errorf("xmpp: invalid archive %q", q.Archive)
+		return "", fmt.Errorf("xmpp: invalid archive %q", q.Archive)
 	}
 	if q.With != "" && !validJID(q.With) {
-		return nil, fmt.Errorf("xmpp: invalid JID %q", q.With)
+		return "", fmt.Errorf("xmpp: invalid JID %q", q.With)
 	}
+	return s.startRequest(func(c *conn, id string) Event {
+		page, err := c.queryArchive(ctx, q)
+		page.ID, page.Err = id, err
+		return page
+	})
+}
+
+func (c *conn) queryArchive(ctx context.Context, q ArchiveQuery) (ArchivePage, error) {
 	max := q.Max
 	if max <= 0 {
 		max = 100
-	}
-	c, err := s.current()
-	if err != nil {
-		return nil, err
 	}
 	qid := newID()
 	var b strings.Builder
@@ -102,23 +98,15 @@ func (s *Session) QueryArchive(ctx context.Context, q ArchiveQuery) (*ArchivePag
 		c.mu.Unlock()
 	}()
 
-	reply := make(chan *xmlIQ, 1)
-	id, err := c.requestIQ("mam", q.Archive, "set", b.String(), reply)
-	if err != nil {
-		return nil, err
-	}
-	iq, err := c.awaitIQ(ctx, id, reply)
-	if err != nil {
-		return nil, err
-	}
-	if iq.Type == "error" {
-		return nil, iq.Error.errorOf()
+	res, err := c.iq(ctx, q.Archive, "set", b.String())
+	if err := iqError(res, err); err != nil {
+		return ArchivePage{}, err
 	}
 	var fin struct {
 		Fin *xmlMAMFin `xml:"urn:xmpp:mam:2 fin"`
 	}
-	xml.Unmarshal(append(append([]byte("<x>"), iq.Inner...), "</x>"...), &fin)
-	page := &ArchivePage{}
+	unmarshalInner(res.Payload, &fin)
+	var page ArchivePage
 	c.mu.Lock()
 	page.Messages = col.msgs
 	c.mu.Unlock()

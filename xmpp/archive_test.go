@@ -26,9 +26,10 @@ func TestQueryArchive(t *testing.T) {
 	// means it is in the archive.
 	recvPeer(t, bob, func(c goxmpp.Chat) bool { return c.Text == "my answer" })
 
-	page, err := s.QueryArchive(t.Context(), xmpp.ArchiveQuery{With: "bob@localhost", Max: 3})
-	if err != nil {
-		t.Fatal(err)
+	id, err := s.QueryArchive(t.Context(), xmpp.ArchiveQuery{With: "bob@localhost", Max: 3})
+	page := answer[xmpp.ArchivePage](t, s, id, err)
+	if page.Err != nil {
+		t.Fatal(page.Err)
 	}
 	if len(page.Messages) != 3 || page.Complete {
 		t.Fatalf("first page: %d messages, complete=%v: %+v", len(page.Messages), page.Complete, page.Messages)
@@ -39,9 +40,10 @@ func TestQueryArchive(t *testing.T) {
 			t.Errorf("archived message %d = %+v, want body %q with id and time", i, m, want)
 		}
 	}
-	page, err = s.QueryArchive(t.Context(), xmpp.ArchiveQuery{With: "bob@localhost", After: page.Last})
-	if err != nil {
-		t.Fatal(err)
+	id, err = s.QueryArchive(t.Context(), xmpp.ArchiveQuery{With: "bob@localhost", After: page.Last})
+	page = answer[xmpp.ArchivePage](t, s, id, err)
+	if page.Err != nil {
+		t.Fatal(page.Err)
 	}
 	if len(page.Messages) != 1 || !page.Complete || page.Messages[0].Body != "my answer" || page.Messages[0].From != "alice@localhost/gw" {
 		t.Fatalf("second page = %+v", page)
@@ -53,8 +55,8 @@ func TestBookmarks(t *testing.T) {
 	register(t, srv, "alice")
 	s := newSession(t, srv, "alice", nil)
 	start(t, s)
-	if bms, err := s.Bookmarks(t.Context()); err != nil || len(bms) != 0 {
-		t.Fatalf("Bookmarks on a new account = %+v, %v", bms, err)
+	if l := bookmarks(t, s); len(l) != 0 {
+		t.Fatalf("Bookmarks on a new account = %+v", l)
 	}
 	// Stored the XEP-0048 way, as older clients do; the server converts.
 	res, err := s.SendIQ(t.Context(), "", "set", "<query xmlns='jabber:iq:private'><storage xmlns='storage:bookmarks'>"+
@@ -63,10 +65,7 @@ func TestBookmarks(t *testing.T) {
 	if err != nil || res.Type != "result" {
 		t.Fatalf("storing bookmarks = %+v, %v", res, err)
 	}
-	bms, err := s.Bookmarks(t.Context())
-	if err != nil {
-		t.Fatal(err)
-	}
+	bms := bookmarks(t, s)
 	got := map[string]xmpp.Bookmark{}
 	for _, b := range bms {
 		got[b.JID] = b
@@ -74,5 +73,25 @@ func TestBookmarks(t *testing.T) {
 	if len(got) != 2 || got["lobby@conference.localhost"] != (xmpp.Bookmark{JID: "lobby@conference.localhost", Name: "The <Lobby>", Nick: "Al", Password: "pw", Autojoin: true}) ||
 		got["quiet@conference.localhost"].Autojoin {
 		t.Errorf("Bookmarks = %+v", bms)
+	}
+}
+
+// bookmarks asks for the bookmarks and waits for them.
+func bookmarks(t *testing.T, s *xmpp.Session) []xmpp.Bookmark {
+	t.Helper()
+	id, err := s.Bookmarks(t.Context())
+	l := answer[xmpp.BookmarkList](t, s, id, err)
+	if l.Err != nil {
+		t.Fatal(l.Err)
+	}
+	return l.Bookmarks
+}
+
+// done waits for the RequestDone of the request that returned id and err
+// and fails the test unless it succeeded.
+func done(t *testing.T, s *xmpp.Session, id string, err error) {
+	t.Helper()
+	if d := answer[xmpp.RequestDone](t, s, id, err); d.Err != nil {
+		t.Fatalf("%s: %v", d.Op, d.Err)
 	}
 }

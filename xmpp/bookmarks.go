@@ -40,10 +40,18 @@ func (c xmlConference) toBookmark(jid string) Bookmark {
 	}
 }
 
-// Bookmarks returns the account's bookmarked rooms: the XEP-0402 PEP node
-// when the server has it, else XEP-0048 private storage.
-func (s *Session) Bookmarks(ctx context.Context) ([]Bookmark, error) {
-	res, err := s.SendIQ(ctx, "", "get", "<pubsub xmlns='"+nsPubSub+"'><items node='"+nsBookmarks+"'/></pubsub>")
+// Bookmarks asks for the account's bookmarked rooms: the XEP-0402 PEP
+// node when the server has it, else XEP-0048 private storage. Its answer
+// is a BookmarkList.
+func (s *Session) Bookmarks(ctx context.Context) (string, error) {
+	return s.startRequest(func(c *conn, id string) Event {
+		list, err := c.bookmarks(ctx)
+		return BookmarkList{ID: id, Bookmarks: list, Err: err}
+	})
+}
+
+func (c *conn) bookmarks(ctx context.Context) ([]Bookmark, error) {
+	res, err := c.iq(ctx, "", "get", "<pubsub xmlns='"+nsPubSub+"'><items node='"+nsBookmarks+"'/></pubsub>")
 	if err != nil {
 		return nil, err
 	}
@@ -66,12 +74,9 @@ func (s *Session) Bookmarks(ctx context.Context) ([]Bookmark, error) {
 		return out, nil
 	}
 	// No XEP-0402 node (or no PEP at all): try the older storage.
-	res, err = s.SendIQ(ctx, "", "get", "<query xmlns='"+nsPrivate+"'><storage xmlns='"+nsOldBookmarks+"'/></query>")
-	if err != nil {
+	res, err = c.iq(ctx, "", "get", "<query xmlns='"+nsPrivate+"'><storage xmlns='"+nsOldBookmarks+"'/></query>")
+	if err := iqError(res, err); err != nil {
 		return nil, err
-	}
-	if res.Type != "result" {
-		return nil, res.Err
 	}
 	var r struct {
 		Conferences []xmlConference `xml:"jabber:iq:private query>storage>conference"`

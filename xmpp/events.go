@@ -132,16 +132,55 @@ func (Presence) isEvent()     {}
 func (Subscription) isEvent() {}
 func (Message) isEvent()      {}
 
-// RequestFailed reports that the server answered one of our IQ requests
-// (roster set/remove, and later room or bookmark requests) with an error. ID
-// is the id the request method returned.
-type RequestFailed struct {
+// Requests whose answer comes later (RosterSet, RosterRemove,
+// QueryArchive, RoomItems, SetRole, AcceptRoomDefaults, Bookmarks,
+// SetBookmark, RemoveBookmark) return an id at once, or an error when they
+// could not be sent. Exactly one of the events below carrying that id
+// follows: the answer, or the failure: refused by the server (Err is a
+// *StanzaError), ctx ended first (ctx.Err()), or the stream was lost
+// (ErrNotConnected, delivered before the Disconnected).
+
+// RequestDone is the answer to a request that yields nothing but success
+// or failure. Op names the request: "roster-set", "roster-remove",
+// "set-role", "accept-room-defaults", "set-bookmark", "remove-bookmark",
+// and "roster-get" for the roster the session asks for itself after
+// connecting (only when it fails: success is the Roster).
+type RequestDone struct {
 	ID  string
-	Op  string // e.g. "roster-set", "roster-remove"
-	Err *StanzaError
+	Op  string
+	Err error // nil on success
 }
 
-func (RequestFailed) isEvent() {}
+// ArchivePage is the answer to QueryArchive: one page of archived
+// messages, oldest first. Each Message has StanzaID set to its archive id
+// and Delay to its archive time.
+type ArchivePage struct {
+	ID       string
+	Messages []Message
+	Complete bool   // the server says there is nothing more
+	Last     string // archive id of the last message, for the next page's After
+	Err      error
+}
+
+// RoomList is the answer to RoomItems: the public rooms of Service.
+type RoomList struct {
+	ID      string
+	Service string
+	Rooms   []RoomItem
+	Err     error
+}
+
+// BookmarkList is the answer to Bookmarks.
+type BookmarkList struct {
+	ID        string
+	Bookmarks []Bookmark
+	Err       error
+}
+
+func (RequestDone) isEvent()  {}
+func (ArchivePage) isEvent()  {}
+func (RoomList) isEvent()     {}
+func (BookmarkList) isEvent() {}
 
 // OutMessage is a message the user sends.
 type OutMessage struct {

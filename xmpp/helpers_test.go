@@ -93,6 +93,31 @@ func waitFor[T xmpp.Event](t *testing.T, s *xmpp.Session, ok func(T) bool) T {
 	}
 }
 
+// answer returns the answer event of type T to the request that returned
+// id and err.
+func answer[T xmpp.Event](t *testing.T, s *xmpp.Session, id string, err error) T {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return waitFor(t, s, func(ev T) bool { return requestID(ev) == id })
+}
+
+// requestID is the request id an answer event carries.
+func requestID(ev xmpp.Event) string {
+	switch ev := ev.(type) {
+	case xmpp.RequestDone:
+		return ev.ID
+	case xmpp.ArchivePage:
+		return ev.ID
+	case xmpp.RoomList:
+		return ev.ID
+	case xmpp.BookmarkList:
+		return ev.ID
+	}
+	return ""
+}
+
 // noEvent fails if an event of type T matching ok arrives within d.
 func noEvent[T xmpp.Event](t *testing.T, s *xmpp.Session, d time.Duration, ok func(T) bool) {
 	t.Helper()

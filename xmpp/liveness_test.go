@@ -133,10 +133,8 @@ func TestGroupChat(t *testing.T) {
 	}
 	// A fresh room is locked until configured; accept the default config.
 	if hasCode(self.MUC.Codes, 201) {
-		res, err := s.SendIQ(t.Context(), room, "set", "<query xmlns='http://jabber.org/protocol/muc#owner'><x xmlns='jabber:x:data' type='submit'/></query>")
-		if err != nil || res.Type != "result" {
-			t.Fatalf("room config = %+v, %v", res, err)
-		}
+		id, err := s.AcceptRoomDefaults(t.Context(), room)
+		done(t, s, id, err)
 	}
 
 	bob := newPeer(t, srv, "bob", "desk")
@@ -156,11 +154,9 @@ func TestGroupChat(t *testing.T) {
 	}
 	recvPeer(t, bob, func(c goxmpp.Chat) bool { return c.Type == "groupchat" && c.Text == "hi room" })
 
-	page, err := s.QueryArchive(t.Context(), xmpp.ArchiveQuery{Archive: room})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(page.Messages) != 1 || page.Messages[0].Body != "hi room" || page.Messages[0].From != room+"/Alice" || page.Messages[0].Delay.IsZero() {
+	aid, err := s.QueryArchive(t.Context(), xmpp.ArchiveQuery{Archive: room})
+	page := answer[xmpp.ArchivePage](t, s, aid, err)
+	if page.Err != nil || len(page.Messages) != 1 || page.Messages[0].Body != "hi room" || page.Messages[0].From != room+"/Alice" || page.Messages[0].Delay.IsZero() {
 		t.Errorf("room archive = %+v", page)
 	}
 

@@ -47,13 +47,20 @@ func conferenceXML(bm Bookmark, xmlns, jidAttr string) string {
 }
 
 // SetBookmark adds or replaces the bookmark of bm.JID: in the XEP-0402 PEP
-// node (private to the account), else in XEP-0048 private storage.
-func (s *Session) SetBookmark(ctx context.Context, bm Bookmark) error {
+// node (private to the account), else in XEP-0048 private storage. Its
+// answer is a RequestDone{Op: "set-bookmark"}.
+func (s *Session) SetBookmark(ctx context.Context, bm Bookmark) (string, error) {
 	bm.JID = bareJID(bm.JID)
 	if !validJID(bm.JID) || !strings.Contains(bm.JID, "@") {
-		return fmt.Errorf("xmpp: invalid room %q", bm.JID)
+		return "", fmt.Errorf("xmpp: invalid room %q", bm.JID)
 	}
-	res, err := s.SendIQ(ctx, "", "set", "<pubsub xmlns='"+nsPubSub+"'><publish node='"+nsBookmarks+"'><item id='"+escapeAttr(bm.JID)+"'>"+
+	return s.startRequest(func(c *conn, id string) Event {
+		return RequestDone{ID: id, Op: "set-bookmark", Err: c.setBookmark(ctx, bm)}
+	})
+}
+
+func (c *conn) setBookmark(ctx context.Context, bm Bookmark) error {
+	res, err := c.iq(ctx, "", "set", "<pubsub xmlns='"+nsPubSub+"'><publish node='"+nsBookmarks+"'><item id='"+escapeAttr(bm.JID)+"'>"+
 		conferenceXML(bm, nsBookmarks, "")+"</item></publish>"+
 		"<publish-options><x xmlns='jabber:x:data' type='submit'>"+
 		"<field var='FORM_TYPE' type='hidden'><value>http://jabber.org/protocol/pubsub#publish-options</value></field>"+
@@ -68,34 +75,38 @@ func (s *Session) SetBookmark(ctx context.Context, bm Bookmark) error {
 	if res.Type == "result" {
 		return nil
 	}
-	return s.editOldBookmarks(ctx, bm.JID, &bm)
+	return c.editOldBookmarks(ctx, bm.JID, &bm)
 }
 
 // RemoveBookmark removes the bookmark of room from wherever it is kept.
-func (s *Session) RemoveBookmark(ctx context.Context, room string) error {
+// Its answer is a RequestDone{Op: "remove-bookmark"}.
+func (s *Session) RemoveBookmark(ctx context.Context, room string) (string, error) {
 	room = bareJID(room)
 	if !validJID(room) {
-		return fmt.Errorf("xmpp: invalid room %q", room)
+		return "", fmt.Errorf("xmpp: invalid room %q", room)
 	}
-	res, err := s.SendIQ(ctx, "", "set", "<pubsub xmlns='"+nsPubSub+"'><retract node='"+nsBookmarks+"' notify='true'><item id='"+escapeAttr(room)+"'/></retract></pubsub>")
+	return s.startRequest(func(c *conn, id string) Event {
+		return RequestDone{ID: id, Op: "remove-bookmark", Err: c.removeBookmark(ctx, room)}
+	})
+}
+
+func (c *conn) removeBookmark(ctx context.Context, room string) error {
+	res, err := c.iq(ctx, "", "set", "<pubsub xmlns='"+nsPubSub+"'><retract node='"+nsBookmarks+"' notify='true'><item id='"+escapeAttr(room)+"'/></retract></pubsub>")
 	if err != nil {
 		return err
 	}
 	if res.Type == "result" {
 		return nil
 	}
-	return s.editOldBookmarks(ctx, room, nil)
+	return c.editOldBookmarks(ctx, room, nil)
 }
 
 // editOldBookmarks replaces (bm != nil) or removes the conference of room
 // in XEP-0048 private storage.
-func (s *Session) editOldBookmarks(ctx context.Context, room string, bm *Bookmark) error {
-	res, err := s.SendIQ(ctx, "", "get", "<query xmlns='"+nsPrivate+"'><storage xmlns='"+nsOldBookmarks+"'/></query>")
-	if err != nil {
+func (c *conn) editOldBookmarks(ctx context.Context, room string, bm *Bookmark) error {
+	res, err := c.iq(ctx, "", "get", "<query xmlns='"+nsPrivate+"'><storage xmlns='"+nsOldBookmarks+"'/></query>")
+	if err := iqError(res, err); err != nil {
 		return err
-	}
-	if res.Type != "result" {
-		return res.Err
 	}
 	var r struct {
 		Conferences []xmlConference `xml:"jabber:iq:private query>storage>conference"`
@@ -115,12 +126,5 @@ func (s *Session) editOldBookmarks(ctx context.Context, room string, bm *Bookmar
 		b.WriteString(conferenceXML(*bm, "", bm.JID))
 	}
 	b.WriteString("</storage></query>")
-	res, err = s.SendIQ(ctx, "", "set", b.String())
-	if err != nil {
-		return err
-	}
-	if res.Type != "result" {
-		return res.Err
-	}
-	return nil
+	return iqError(c.iq(ctx, "", "set", b.String()))
 }

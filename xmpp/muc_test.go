@@ -13,16 +13,11 @@ func TestSetRemoveBookmark(t *testing.T) {
 	s := newSession(t, srv, "alice", nil)
 	start(t, s)
 	want := xmpp.Bookmark{JID: "club@conference.localhost", Name: "The <Club>", Nick: "Al", Password: "p&w", Autojoin: true}
-	if err := s.SetBookmark(t.Context(), want); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.SetBookmark(t.Context(), xmpp.Bookmark{JID: "quiet@conference.localhost"}); err != nil {
-		t.Fatal(err)
-	}
-	bms, err := s.Bookmarks(t.Context())
-	if err != nil {
-		t.Fatal(err)
-	}
+	id, err := s.SetBookmark(t.Context(), want)
+	done(t, s, id, err)
+	id, err = s.SetBookmark(t.Context(), xmpp.Bookmark{JID: "quiet@conference.localhost"})
+	done(t, s, id, err)
+	bms := bookmarks(t, s)
 	got := map[string]xmpp.Bookmark{}
 	for _, b := range bms {
 		got[b.JID] = b
@@ -30,13 +25,9 @@ func TestSetRemoveBookmark(t *testing.T) {
 	if len(got) != 2 || got[want.JID] != want || got["quiet@conference.localhost"].Autojoin {
 		t.Fatalf("Bookmarks after SetBookmark = %+v", bms)
 	}
-	if err := s.RemoveBookmark(t.Context(), want.JID); err != nil {
-		t.Fatal(err)
-	}
-	bms, err = s.Bookmarks(t.Context())
-	if err != nil {
-		t.Fatal(err)
-	}
+	id, err = s.RemoveBookmark(t.Context(), want.JID)
+	done(t, s, id, err)
+	bms = bookmarks(t, s)
 	if len(bms) != 1 || bms[0].JID != "quiet@conference.localhost" {
 		t.Fatalf("Bookmarks after RemoveBookmark = %+v", bms)
 	}

@@ -23,28 +23,19 @@ type RoomItem struct {
 	Name string
 }
 
-// iqError turns an IQ answer into an error: nil for a result, the
-// stanza error (or undefined-condition) for an error.
-func iqError(res *IQResult, err error) error {
-	switch {
-	case err != nil:
-		return err
-	case res.Type == "error" && res.Err != nil:
-		return res.Err
-	case res.Type == "error":
-		return &StanzaError{Condition: "undefined-condition"}
-	}
-	return nil
-}
-
 // SetRole asks room (a bare JID) to give the occupant with room nick nick
 // the role "moderator", "participant", "visitor" or "none" (a kick),
-// XEP-0045 §8 and §9. A refusal comes back as a *StanzaError.
-func (s *Session) SetRole(ctx context.Context, room, nick, role, reason string) error {
+// XEP-0045 §8 and §9. Its answer is a RequestDone{Op: "set-role"}; a
+// refusal is a *StanzaError.
+func (s *Session) SetRole(ctx context.Context, room, nick, role, reason string) (string, error) {
 	switch role {
 	case "moderator", "participant", "visitor", "none":
 	default:
-		return fmt.Errorf("xmpp: invalid role %q", role)
+		return "", fmt.Errorf("xmpp: invalid role %q", role)
+	}
+	room = bareJID(room)
+	if !validJID(room) || nick == "" {
+		return "", fmt.Errorf("xmpp: invalid room %q or nick %q", room, nick)
 	}
 	r := ""
 	if reason != "" {
@@ -52,25 +43,36 @@ func (s *Session) SetRole(ctx context.Context, room, nick, role, reason string) 
 	}
 	payload := fmt.Sprintf("<query xmlns='%s'><item nick='%s' role='%s'>%s</item></query>",
 		nsMUCAdmin, escapeAttr(nick), role, r)
-	return iqError(s.SendIQ(ctx, bareJID(room), "set", payload))
+	return s.requestDone(ctx, "set-role", room, "set", payload)
 }
 
 // AcceptRoomDefaults unlocks a room the user has just created with the
 // service's default configuration (an "instant room", XEP-0045 §10.1.2);
-// until then nobody else can enter it.
-func (s *Session) AcceptRoomDefaults(ctx context.Context, room string) error {
+// until then nobody else can enter it. Its answer is a
+// RequestDone{Op: "accept-room-defaults"}.
+func (s *Session) AcceptRoomDefaults(ctx context.Context, room string) (string, error) {
+	room = bareJID(room)
+	if !validJID(room) {
+		return "", fmt.Errorf("xmpp: invalid room %q", room)
+	}
 	payload := "<query xmlns='" + nsMUCOwner + "'><x xmlns='jabber:x:data' type='submit'/></query>"
-	return iqError(s.SendIQ(ctx, bareJID(room), "set", payload))
+	return s.requestDone(ctx, "accept-room-defaults", room, "set", payload)
 }
 
-// RoomItems lists the public rooms of a conference service (disco#items),
-// keeping only items that are usable bare room JIDs, at most maxRoomItems.
-func (s *Session) RoomItems(ctx context.Context, service string) ([]RoomItem, error) {
-	res, err := s.SendIQ(ctx, service, "get", "<query xmlns='"+nsDiscoItem+"'/>")
-	if err := iqError(res, err); err != nil {
-		return nil, err
+// RoomItems asks a conference service for its public rooms
+// (disco#items). Its answer is a RoomList keeping only items that are
+// usable bare room JIDs, at most maxRoomItems.
+func (s *Session) RoomItems(ctx context.Context, service string) (string, error) {
+	if !validJID(service) {
+		return "", fmt.Errorf("xmpp: invalid service %q", service)
 	}
-	return parseRoomItems(res.Payload), nil
+	return s.startRequest(func(c *conn, id string) Event {
+		res, err := c.iq(ctx, service, "get", "<query xmlns='"+nsDiscoItem+"'/>")
+		if err := iqError(res, err); err != nil {
+			return RoomList{ID: id, Service: service, Err: err}
+		}
+		return RoomList{ID: id, Service: service, Rooms: parseRoomItems(res.Payload)}
+	})
 }
 
 func parseRoomItems(payload []byte) []RoomItem {

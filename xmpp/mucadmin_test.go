@@ -27,7 +27,7 @@ func TestSetRoleRejectsUnknownRole(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := s.SetRole(t.Context(), "room@conference.example.org", "bob", "owner", ""); err == nil {
+	if _, err := s.SetRole(t.Context(), "room@conference.example.org", "bob", "owner", ""); err == nil {
 		t.Error("SetRole accepted the role \"owner\" (an affiliation)")
 	}
 }

@@ -96,8 +96,8 @@ func (s *Session) presenceStanza(to, extra, show, status string) string {
 	return b.String()
 }
 
-// RosterSet adds or updates a roster item (name, groups). It returns the
-// IQ id; a refusal arrives as RequestFailed{Op: "roster-set"}.
+// RosterSet adds or updates a roster item (name, groups). Its answer is a
+// RequestDone{Op: "roster-set"}.
 func (s *Session) RosterSet(item RosterItem) (string, error) {
 	if !validJID(item.JID) || strings.Contains(item.JID, "/") {
 		return "", fmt.Errorf("xmpp: invalid roster JID %q", item.JID)
@@ -114,25 +114,49 @@ func (s *Session) RosterSet(item RosterItem) (string, error) {
 		}
 	}
 	b.WriteString("</item></query>")
-	return s.request("roster-set", "", "set", b.String())
+	return s.requestDone(context.Background(), "roster-set", "", "set", b.String())
 }
 
 // RosterRemove removes a contact, which also cancels the subscriptions
-// both ways. A refusal arrives as RequestFailed{Op: "roster-remove"}.
+// both ways. Its answer is a RequestDone{Op: "roster-remove"}.
 func (s *Session) RosterRemove(jid string) (string, error) {
 	if !validJID(jid) {
 		return "", fmt.Errorf("xmpp: invalid roster JID %q", jid)
 	}
-	return s.request("roster-remove", "", "set",
+	return s.requestDone(context.Background(), "roster-remove", "", "set",
 		fmt.Sprintf("<query xmlns='%s'><item jid='%s' subscription='remove'/></query>", nsRoster, escapeAttr(bareJID(jid))))
 }
 
-func (s *Session) request(op, to, typ, payload string) (string, error) {
+// startRequest starts a request whose answer comes later (see
+// RequestDone): do runs in its own goroutine with the current stream and
+// the request's id, and the event it returns is emitted. The stream waits
+// for its requests before it reports Disconnected, so their failures come
+// first.
+func (s *Session) startRequest(do func(c *conn, id string) Event) (string, error) {
 	c, err := s.current()
 	if err != nil {
 		return "", err
 	}
-	return c.requestIQ(op, to, typ, payload, nil)
+	c.mu.Lock()
+	if c.ended {
+		c.mu.Unlock()
+		return "", ErrNotConnected
+	}
+	c.requests.Add(1)
+	c.mu.Unlock()
+	id := newID()
+	go func() {
+		defer c.requests.Done()
+		s.emit(do(c, id))
+	}()
+	return id, nil
+}
+
+// requestDone starts a request of one IQ whose answer is a RequestDone.
+func (s *Session) requestDone(ctx context.Context, op, to, typ, payload string) (string, error) {
+	return s.startRequest(func(c *conn, id string) Event {
+		return RequestDone{ID: id, Op: op, Err: iqError(c.iq(ctx, to, typ, payload))}
+	})
 }
 
 // Subscribe asks jid for its presence.
@@ -245,6 +269,12 @@ func (s *Session) SendIQ(ctx context.Context, to, typ, payload string) (*IQResul
 	if err != nil {
 		return nil, err
 	}
+	return c.iq(ctx, to, typ, payload)
+}
+
+// iq sends an IQ on this stream and waits for the answer, until ctx ends
+// or the stream is lost.
+func (c *conn) iq(ctx context.Context, to, typ, payload string) (*IQResult, error) {
 	reply := make(chan *xmlIQ, 1)
 	id, err := c.requestIQ("iq", to, typ, payload, reply)
 	if err != nil {
@@ -259,6 +289,20 @@ func (s *Session) SendIQ(ctx context.Context, to, typ, payload string) (*IQResul
 		res.Err = iq.Error.errorOf()
 	}
 	return res, nil
+}
+
+// iqError turns an IQ answer into an error: nil for a result, the
+// stanza error (or undefined-condition) for an error.
+func iqError(res *IQResult, err error) error {
+	switch {
+	case err != nil:
+		return err
+	case res.Type == "error" && res.Err != nil:
+		return res.Err
+	case res.Type == "error":
+		return &StanzaError{Condition: "undefined-condition"}
+	}
+	return nil
 }
 
 func checkWellFormed(payload string) error {

@@ -371,6 +371,12 @@ func (s *Session) serve(c *conn) error {
 	s.mu.Lock()
 	s.cur = nil
 	s.mu.Unlock()
+	// The requests still waiting end with ErrNotConnected now; their
+	// answers go out before the Disconnected.
+	c.mu.Lock()
+	c.ended = true
+	c.mu.Unlock()
+	c.requests.Wait()
 	return c.cause()
 }
 
@@ -423,7 +429,7 @@ func newID() string {
 type pendingIQ struct {
 	op    string
 	to    string
-	reply chan *xmlIQ // nil: handled by handleResult
+	reply chan *xmlIQ // nil: handled by handleResult (the session's own requests)
 }
 
 // conn is one live stream.
@@ -448,6 +454,8 @@ type conn struct {
 	mu       sync.Mutex
 	pending  map[string]*pendingIQ
 	archives map[string]*archiveCollector // by MAM query id
+	ended    bool                         // no request may start any more
+	requests sync.WaitGroup               // requests started on this stream (startRequest)
 }
 
 // fail records the first cause and tears the connection down.
@@ -851,8 +859,9 @@ func (c *conn) handleResult(iq *xmlIQ) {
 			c.releasePresence()
 			return
 		}
-		c.s.log.Warn("xmpp: roster request failed", "err", iq.Error.toStanzaError())
-		c.s.emit(RequestFailed{ID: iq.ID, Op: p.op, Err: iq.Error.toStanzaError()})
+		err := iq.Error.errorOf()
+		c.s.log.Warn("xmpp: roster request failed", "err", err)
+		c.s.emit(RequestDone{ID: iq.ID, Op: p.op, Err: err})
 		c.releasePresence()
 	case "ping":
 		// Any answer, even an error, proves the stream is alive; the
@@ -860,10 +869,6 @@ func (c *conn) handleResult(iq *xmlIQ) {
 	case "carbons":
 		if iq.Type == "error" {
 			c.s.log.Warn("xmpp: server refused carbons", "err", iq.Error.toStanzaError())
-		}
-	default:
-		if iq.Type == "error" {
-			c.s.emit(RequestFailed{ID: iq.ID, Op: p.op, Err: iq.Error.errorOf()})
 		}
 	}
 }

@@ -1,0 +1,117 @@
+package bridge
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"xircd/xmpp"
+)
+
+// XMPP requests whose answer comes later: the bridge remembers each by its
+// id with what the answer is for, and Run handles the answer event like
+// any other (onRequestDone, onRoomList, onBookmarkList; the archive
+// catch-up keeps its own, see archive.go). An answer whose request is
+// forgotten (its client detached) is dropped.
+
+// requestTimeout bounds the wait for a room or bookmark request's answer.
+const requestTimeout = 30 * time.Second
+
+// request is a request awaiting its answer.
+type request struct {
+	kind   requestKind
+	cancel context.CancelFunc // ends the wait: the answer then reports ctx's error
+	s      *session           // requestList: the client that asked
+	want   func(string) bool  // requestList: the channels the LIST asks for
+	held   *heldCommand       // requestList: the LIST, answered with the rooms
+	room   string             // requestSetRole, requestOpenRoom: the room's key
+	what   string             // requestSetRole: what the room was asked, e.g. "kick bob"
+	bm     xmpp.Bookmark      // requestBookmarkAdd, requestBookmarkRemove
+}
+
+type requestKind int
+
+const (
+	requestSetRole        requestKind = iota + 1 // RequestDone
+	requestOpenRoom                              // RequestDone
+	requestBookmarkAdd                           // RequestDone
+	requestBookmarkRemove                        // RequestDone
+	requestList                                  // RoomList
+	requestAutojoin                              // BookmarkList
+	requestBookmarkList                          // BookmarkList
+)
+
+// startRequest sends a request through send, whose ctx bounds the wait for
+// the answer, and remembers r for the answer.
+func (b *Bridge) startRequest(r request, send func(ctx context.Context) (string, error)) error {
+	ctx, cancel := context.WithTimeout(b.runCtx, requestTimeout)
+	id, err := send(ctx)
+	if err != nil {
+		cancel()
+		return err
+	}
+	r.cancel = cancel
+	b.requests[id] = r
+	return nil
+}
+
+// answered returns and forgets the request id answers, if the bridge
+// still awaits it.
+func (b *Bridge) answered(id string) (request, bool) {
+	r, ok := b.requests[id]
+	if ok {
+		delete(b.requests, id)
+		r.cancel()
+	}
+	return r, ok
+}
+
+// forgetRequests forgets the requests made for s alone: s detached.
+func (b *Bridge) forgetRequests(s *session) {
+	for id, r := range b.requests {
+		if r.s == s {
+			delete(b.requests, id)
+			r.cancel()
+		}
+	}
+}
+
+func (b *Bridge) onRequestDone(ev xmpp.RequestDone) {
+	r, ok := b.answered(ev.ID)
+	if !ok {
+		// Roster changes: their success shows as a roster push, a
+		// refusal is told.
+		var se *xmpp.StanzaError
+		if errors.As(ev.Err, &se) {
+			b.announce("The XMPP server refused "+ev.Op+": "+oneLine(se.Error())+".", true)
+		} else if ev.Err != nil {
+			b.log.Info("xmpp request failed", "op", ev.Op, "err", ev.Err)
+		}
+		return
+	}
+	switch r.kind {
+	case requestSetRole:
+		b.onSetRole(r, ev.Err)
+	case requestOpenRoom:
+		b.onRoomOpened(r, ev.Err)
+	case requestBookmarkAdd, requestBookmarkRemove:
+		b.onBookmarkChanged(r, ev.Err)
+	}
+}
+
+func (b *Bridge) onRoomList(ev xmpp.RoomList) {
+	if r, ok := b.answered(ev.ID); ok && r.kind == requestList {
+		b.listPublicRoomsDone(r, ev)
+	}
+}
+
+func (b *Bridge) onBookmarkList(ev xmpp.BookmarkList) {
+	r, ok := b.answered(ev.ID)
+	switch {
+	case !ok:
+	case r.kind == requestAutojoin:
+		b.onBookmarks(ev.Bookmarks, ev.Err)
+	case r.kind == requestBookmarkList:
+		b.showBookmarks(ev.Bookmarks, ev.Err)
+	}
+}
