@@ -265,6 +265,7 @@ type ircClient struct {
 	got     []string // lines received and not taken yet
 	panicOn string   // Send panics on this command, to test recovery
 	panics  int      // how often Send has panicked
+	left    bool     // the bridge has handled the client's detach
 	syncs   int
 }
 
@@ -390,12 +391,18 @@ func (c *ircClient) detach() {
 		c.t.Fatal("the bridge was not told that the client quit")
 	}
 	c.h.barrier()
+	c.mu.Lock()
+	c.left = true
+	c.mu.Unlock()
 }
 
 // check fails the test for a message the bridge should never produce, and
 // panics on c.panicOn.
 func (c *ircClient) check(m *irc.Message) {
 	c.mu.Lock()
+	if c.left {
+		c.t.Errorf("the bridge sent %q to a client that had left", m.String())
+	}
 	p := c.panicOn
 	if p != "" && m.Command == p {
 		c.panics++
