@@ -4,7 +4,8 @@
 // the XMPP interface; it opens no sockets.
 //
 // One goroutine (Run) owns all state. Calls from IRC connections (CheckNick,
-// Attach, Handle, Detach) and XMPP events reach it as typed events.
+// Attach, Handle, Detach) and XMPP events reach it as typed events; the
+// answers to XMPP requests are XMPP events too (requests.go).
 //
 // Behaviour worth knowing:
 //   - All attached clients share one identity. The first client's nick

@@ -20,10 +20,22 @@
 // itself, carbons only when sent by the account's bare JID: anything else
 // would let a contact forge roster changes or messages.
 //
-// Beyond the bridge's interface the session offers group chats (JoinRoom,
-// LeaveRoom; occupants arrive as Presence with MUC data), archive queries
-// (QueryArchive, XEP-0313), bookmarks (Bookmarks, XEP-0402/0048), a generic
-// SendIQ, and Check to validate a configuration by logging in once.
+// The session also offers group chats (JoinRoom, LeaveRoom; occupants
+// arrive as Presence with MUC data; InviteToRoom, SetRole,
+// AcceptRoomDefaults, RoomItems), archive queries (QueryArchive,
+// XEP-0313), bookmarks (Bookmarks, SetBookmark, RemoveBookmark,
+// XEP-0402/0048), a generic SendIQ that waits for its answer, and Check to
+// validate a configuration by logging in once.
+//
+// # Requests
+//
+// Requests never block on the server. Those whose answer matters return
+// an id, and the answer arrives on Events as exactly one event carrying
+// that id (RequestDone, ArchivePage, RoomList, BookmarkList): the result,
+// or the failure when the server refuses, the request's ctx ends first or
+// the stream is lost (then before the Disconnected). The receiver handles
+// answers in its own loop like any other event, and may drop an answer it
+// no longer awaits.
 //
 // # Body rule
 //
