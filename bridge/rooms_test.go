@@ -189,12 +189,10 @@ func TestRoomEvents(t *testing.T) {
 	c.expect(":irc.test 332 me #room :New plans", ":irc.test 333 me #room Alice!alice@example.org 1772600767")
 	// Moderation requests.
 	c.send("KICK #room Alice_2 :bye")
-	waitCall(t, h, `set-role room@conference.example.org nick=Alice role=none reason="bye"`)
+	h.expectCalls(`set-role room@conference.example.org nick=Alice role=none reason="bye"`)
 	c.send("MODE #room -v Alice")
-	waitCall(t, h, `set-role room@conference.example.org nick=alice role=visitor reason=""`)
-	waitFor(t, func() bool {
-		return strings.Contains(strings.Join(c.take(), "\n"), ":irc.test 482 me #room :The room refused to make Alice a visitor: forbidden")
-	})
+	h.expectCalls(`set-role room@conference.example.org nick=alice role=visitor reason=""`)
+	c.expect(":irc.test 482 me #room :The room refused to make Alice a visitor: forbidden")
 	c.send("INVITE Alice #room")
 	c.expect(":irc.test 341 me Alice #room")
 	h.expectCalls("invite room@conference.example.org to=alice@example.org")
@@ -284,6 +282,19 @@ func startHeld(c *ircClient, line string) (*ircd.Request, chan error) {
 		done <- err
 	}()
 	return r, done
+}
+
+// waitFor polls cond: a command startHeld runs reaches the bridge in its
+// own time.
+func waitFor(t *testing.T, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatal("condition not met in time")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }
 
 // finishHeld waits for the command startHeld started, delivering the
@@ -433,44 +444,18 @@ func TestRoomBookmarksListInvites(t *testing.T) {
 	h.x.bookmarks = []xmpp.Bookmark{{JID: "team@conference.example.org", Autojoin: true, Password: "pw"}, {JID: "quiet@elsewhere.org"}}
 	h.x.mu.Unlock()
 	h.connect()
-	waitCall(t, h, `join team@conference.example.org nick=me password="pw" since=`)
+	h.expectCalls(`join team@conference.example.org nick=me password="pw" since=`)
 	h.event(xmpp.Presence{From: "team@conference.example.org/me", MUC: &xmpp.MUCPresence{Role: "participant", Codes: []int{110}}})
 	c.expectContains(":me!user@localhost JOIN #team")
 	c.send("LIST")
-	waitFor(t, func() bool {
-		got := strings.Join(c.take(), "\n")
-		return strings.Contains(got, ":irc.test 322 me #lobby 0 :The lobby\n:irc.test 323 me :End of /LIST")
-	})
+	got := strings.Join(c.take(), "\n")
+	if !strings.HasSuffix(got, ":irc.test 322 me #lobby 0 :The lobby\n:irc.test 323 me :End of /LIST") {
+		t.Fatalf("LIST answered:\n%s", got)
+	}
 	h.event(xmpp.Message{From: "lobby@conference.example.org", Type: "normal", Invite: &xmpp.MUCInvite{Room: "lobby@conference.example.org", From: "alice@example.org", Password: "s3"}})
 	c.expect(`:xircd!xircd@irc.test NOTICE &xmpp :alice@example.org invites you to the group chat lobby@conference.example.org. Type "/join #lobby s3" to accept.`)
 	c.send("PRIVMSG &xmpp :rooms")
 	c.expectContains(`:xircd!xircd@irc.test PRIVMSG &xmpp :#team = team@conference.example.org as "me", joined, 1 occupants`)
-}
-
-// waitFor polls cond (background requests answer asynchronously).
-func waitFor(t *testing.T, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatal("condition not met in time")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
-// waitCall waits until the fake session was asked for want.
-func waitCall(t *testing.T, h *harness, want string) {
-	t.Helper()
-	waitFor(t, func() bool {
-		h.barrier()
-		for _, call := range h.x.takeCalls() {
-			if call == want {
-				return true
-			}
-		}
-		return false
-	})
 }
 
 func TestRoomControlCommands(t *testing.T) {
@@ -485,19 +470,13 @@ func TestRoomControlCommands(t *testing.T) {
 	h.event(xmpp.Presence{From: "lounge@conference.example.org/me", MUC: &xmpp.MUCPresence{Role: "participant", Codes: []int{110}}})
 	c.expectContains(":me!user@localhost JOIN #lounge")
 	c.send("PRIVMSG &xmpp :bookmark add #lounge")
-	waitCall(t, h, `bookmark-set lounge@conference.example.org autojoin=true password="pw"`)
-	waitFor(t, func() bool {
-		return slices.Contains(c.take(), ":xircd!xircd@irc.test NOTICE &xmpp :Bookmarked lounge@conference.example.org (joined at connect).")
-	})
+	h.expectCalls(`bookmark-set lounge@conference.example.org autojoin=true password="pw"`)
+	c.expect(":xircd!xircd@irc.test NOTICE &xmpp :Bookmarked lounge@conference.example.org (joined at connect).")
 	c.send("PRIVMSG &xmpp :bookmark list")
-	waitFor(t, func() bool {
-		return slices.Contains(c.take(), ":xircd!xircd@irc.test NOTICE &xmpp :Bookmarks: #lounge = lounge@conference.example.org, autojoin")
-	})
+	c.expect(":xircd!xircd@irc.test NOTICE &xmpp :Bookmarks: #lounge = lounge@conference.example.org, autojoin")
 	c.send("PRIVMSG &xmpp :bookmark remove other@elsewhere.org")
-	waitCall(t, h, "bookmark-remove other@elsewhere.org")
-	waitFor(t, func() bool {
-		return slices.Contains(c.take(), ":xircd!xircd@irc.test NOTICE &xmpp :Bookmark for other@elsewhere.org removed.")
-	})
+	h.expectCalls("bookmark-remove other@elsewhere.org")
+	c.expect(":xircd!xircd@irc.test NOTICE &xmpp :Bookmark for other@elsewhere.org removed.")
 	c.send("PRIVMSG &xmpp :bookmark frob x")
 	c.expect(":xircd!xircd@irc.test PRIVMSG &xmpp :Usage: bookmark list | add ROOM [noautojoin] | remove ROOM")
 	c.send("WHOIS lounge")
