@@ -87,7 +87,7 @@ const (
 type Message struct {
 	ID         string // the stanza's id attribute
 	OriginID   string // XEP-0359 origin-id
-	StanzaID   string // XEP-0359 stanza-id set by the user's server (by=our bare JID)
+	StanzaID   string // XEP-0359 stanza-id: by the room for groupchat, else by the user's server
 	From       string
 	To         string
 	Type       string // "chat" | "groupchat" | "normal" | "headline" | "error"
@@ -184,6 +184,7 @@ func (BookmarkList) isEvent() {}
 
 // OutMessage is a message the user sends.
 type OutMessage struct {
+	ID         string // stanza id and XEP-0359 origin-id; "" for a new one (NewID)
 	To         string // bare or full JID
 	Type       string // "chat" (default) | "groupchat" | "normal"
 	Body       string // may be empty for a pure chat-state notification

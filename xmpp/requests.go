@@ -8,9 +8,9 @@ import (
 	"time"
 )
 
-// SendMessage sends a message and returns the stanza id it used, which is
-// also its XEP-0359 origin-id. The body and subject follow the body rule of
-// the package documentation.
+// SendMessage sends a message and returns the stanza id it used (m.ID, or
+// a new one), which is also its XEP-0359 origin-id. The body and subject
+// follow the body rule of the package documentation.
 func (s *Session) SendMessage(m OutMessage) (string, error) {
 	if !validJID(m.To) {
 		return "", fmt.Errorf("xmpp: invalid recipient %q", m.To)
@@ -28,9 +28,12 @@ func (s *Session) SendMessage(m OutMessage) (string, error) {
 	default:
 		return "", fmt.Errorf("xmpp: invalid chat state %q", m.ChatState)
 	}
-	id := newID()
+	id := m.ID
+	if id == "" {
+		id = newID()
+	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "<message to='%s' type='%s' id='%s'>", escapeAttr(m.To), typ, id)
+	fmt.Fprintf(&b, "<message to='%s' type='%s' id='%s'>", escapeAttr(m.To), typ, escapeAttr(id))
 	if m.Body != "" {
 		fmt.Fprintf(&b, "<body>%s</body>", escapeText(m.Body))
 	}
@@ -44,7 +47,7 @@ func (s *Session) SendMessage(m OutMessage) (string, error) {
 		// A pure chat-state notification is not worth storing.
 		b.WriteString("<no-store xmlns='urn:xmpp:hints'/>")
 	}
-	fmt.Fprintf(&b, "<origin-id xmlns='%s' id='%s'/></message>", nsSID, id)
+	fmt.Fprintf(&b, "<origin-id xmlns='%s' id='%s'/></message>", nsSID, escapeAttr(id))
 	if err := s.send(b.String()); err != nil {
 		return "", err
 	}

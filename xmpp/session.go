@@ -425,6 +425,10 @@ func newID() string {
 	return ids.enc.EncodeToString(b[:])[:20]
 }
 
+// NewID returns a new random stanza id, for a message whose id is needed
+// before it is sent (OutMessage.ID).
+func NewID() string { return newID() }
+
 // pendingIQ is an IQ request of ours awaiting its result.
 type pendingIQ struct {
 	op    string

@@ -205,6 +205,15 @@ func TestChatBothWaysWithIDs(t *testing.T) {
 		t.Errorf("bob received %+v (id %q)", chat, id)
 	}
 
+	// An id chosen before sending (to show the message on IRC first) is
+	// the one used.
+	if id, err := s.SendMessage(xmpp.OutMessage{ID: "chosen-1", To: "bob@localhost", Body: "chosen"}); err != nil || id != "chosen-1" {
+		t.Fatalf("SendMessage with ID = %q, %v", id, err)
+	}
+	if chat := recvPeer(t, bob, func(c goxmpp.Chat) bool { return c.Text == "chosen" }); chat.OriginID != "chosen-1" {
+		t.Errorf("bob received %+v, want origin-id chosen-1", chat)
+	}
+
 	bob.send(t, "<message to='alice@localhost' type='chat' id='m-1'><body>hi alice</body><composing xmlns='http://jabber.org/protocol/chatstates'/><origin-id xmlns='urn:xmpp:sid:0' id='o-1'/></message>")
 	m := waitFor(t, s, func(m xmpp.Message) bool { return m.Body != "" })
 	if m.ID != "m-1" || m.OriginID != "o-1" || m.Body != "hi alice" || m.From != "bob@localhost/desk" || m.Type != "chat" || m.ChatState != "composing" || m.Carbon != xmpp.NotCarbon || !m.Delay.IsZero() {

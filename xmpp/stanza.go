@@ -312,9 +312,14 @@ func (m *xmlMessage) toMessage(own string, extraDelay *xmlDelay) Message {
 	if m.OriginID != nil {
 		out.OriginID = m.OriginID.ID
 	}
+	// A group chat message is known by the room's stanza-id (the one that
+	// replies and the room's archive use), even when our server added its own.
+	by := own
+	if out.Type == "groupchat" {
+		by = strings.ToLower(bareJID(m.From))
+	}
 	for _, sid := range m.StanzaIDs {
-		by := strings.ToLower(sid.By)
-		if by == own || (out.Type == "groupchat" && by == strings.ToLower(bareJID(m.From))) {
+		if strings.ToLower(sid.By) == by {
 			out.StanzaID = sid.ID
 			break
 		}

@@ -100,6 +100,20 @@ func TestMessageParsing(t *testing.T) {
 		t.Errorf("got %+v\nwant %+v", m, want)
 	}
 
+	// The room's stanza-id names a group chat message, our server's a chat:
+	// whichever comes first, and none when the right one is missing.
+	for _, tc := range []struct{ typ, ids, want string }{
+		{"groupchat", `<stanza-id xmlns='urn:xmpp:sid:0' by='me@example' id='mine'/><stanza-id xmlns='urn:xmpp:sid:0' by='Room@MUC.example' id='rooms'/>`, "rooms"},
+		{"groupchat", `<stanza-id xmlns='urn:xmpp:sid:0' by='me@example' id='mine'/>`, ""},
+		{"chat", `<stanza-id xmlns='urn:xmpp:sid:0' by='room@muc.example' id='rooms'/><stanza-id xmlns='urn:xmpp:sid:0' by='ME@example' id='mine'/>`, "mine"},
+		{"chat", `<stanza-id xmlns='urn:xmpp:sid:0' by='room@muc.example' id='rooms'/>`, ""},
+	} {
+		got := decodeMessage(t, `<message xmlns='jabber:client' from='room@muc.example/nick' type='`+tc.typ+`'><body>x</body>`+tc.ids+`</message>`).toMessage("me@example", nil)
+		if got.StanzaID != tc.want {
+			t.Errorf("%s with %s: stanza id %q, want %q", tc.typ, tc.ids, got.StanzaID, tc.want)
+		}
+	}
+
 	e := decodeMessage(t, `<message xmlns='jabber:client' from='x@y' type='error' id='e1'><error type='cancel'><item-not-found xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/><text xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'>gone</text></error></message>`).toMessage("me@example", nil)
 	if e.Error == nil || e.Error.Condition != "item-not-found" || e.Error.Type != "cancel" || e.Error.Text != "gone" || e.ID != "e1" {
 		t.Errorf("error message = %+v %+v", e, e.Error)
