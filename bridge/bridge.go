@@ -107,6 +107,8 @@ type Bridge struct {
 	seen          *bounded[struct{}] // stanza ids of messages shown
 	catchUp       *catchUp           // the archive catch-up under way (archive.go)
 	requests      map[string]request // XMPP requests awaiting their answer, by id (requests.go)
+	refs          *bounded[string]   // msgid -> XMPP id (identity.go)
+	newMsgID      func() string      // msgids of lines without an XMPP id
 	runCtx        context.Context
 	ownJID        string
 	contacts      map[string]*contact   // by bare JID (lower case)
@@ -295,6 +297,8 @@ func New(cfg Config, x XMPP) (*Bridge, error) {
 		requests:    make(map[string]request),
 		sent:        newBounded[sentMessage](maxSentIDs),
 		seen:        newBounded[struct{}](maxSeenIDs),
+		refs:        newBounded[string](maxMsgRefs),
+		newMsgID:    randomMsgID,
 		settleAfter: settleDelay,
 		holdFor:     maxHold,
 		now:         time.Now,

@@ -116,7 +116,7 @@ func (b *Bridge) runCommand(s *session, r *ircd.Request, channel, text string) {
 			if target == "" {
 				target = b.nicks.userNick()
 			}
-			m := &irc.Message{Prefix: b.servicePrefix(), Command: "PRIVMSG", Params: []string{target, l.Text}}
+			m := b.stamped(&irc.Message{Prefix: b.servicePrefix(), Command: "PRIVMSG", Params: []string{target, l.Text}})
 			for _, o := range b.sessions {
 				switch {
 				case o == s:

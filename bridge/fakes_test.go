@@ -209,15 +209,25 @@ func (f *fakeXMPP) SendMessage(m xmpp.OutMessage) (string, error) {
 		f.mu.Unlock()
 		return "", f.failWith
 	}
-	f.nextID++
-	id := fmt.Sprintf("id%d", f.nextID)
 	f.mu.Unlock()
+	id := m.ID
+	if id == "" {
+		id = f.NewID()
+	}
 	if m.HasSubject {
 		f.record("message id=%s to=%s type=%s state=%s body=%q subject=%q", id, m.To, m.Type, m.ChatState, m.Body, m.Subject)
 	} else {
 		f.record("message id=%s to=%s type=%s state=%s body=%q", id, m.To, m.Type, m.ChatState, m.Body)
 	}
 	return id, nil
+}
+
+// NewID numbers ids: id1, id2, ...
+func (f *fakeXMPP) NewID() string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.nextID++
+	return fmt.Sprintf("id%d", f.nextID)
 }
 
 func (f *fakeXMPP) SetPresence(show, status string) error {
@@ -503,6 +513,8 @@ func newHarness(t *testing.T, cfg Config, tweaks ...func(*Bridge)) *harness {
 	// play XMPP's answer; TestJoinAnsweredOnceTheRoomLetsUsIn holds them.
 	b.holdFor = 0
 	b.now = func() time.Time { return fixedNow }
+	msgids := 0
+	b.newMsgID = func() string { msgids++; return "m" + strconv.Itoa(msgids) }
 	b.start = fixedNow
 	for _, f := range tweaks {
 		f(b)

@@ -1,6 +1,7 @@
 package bridge
 
 import (
+	"maps"
 	"strconv"
 	"strings"
 
@@ -155,13 +156,15 @@ func (b *Bridge) handlePrivmsg(s *session, r *ircd.Request) error {
 }
 
 // echo shows the user's own message to the other attached clients, and to
-// the sender when it asked for echo-message. params are the message's
-// parameters: the target, then the text (none for TAGMSG).
-func (b *Bridge) echo(s *session, r *ircd.Request, params ...string) {
-	m := &irc.Message{Prefix: userPrefix(s.d), Command: r.Msg.Command, Params: params}
+// the sender when it asked for echo-message, as msgid: for what goes to
+// XMPP its id (b.x.NewID), so that its copies on XMPP map back to it.
+// params are the message's parameters: the target, then the text (none
+// for TAGMSG).
+func (b *Bridge) echo(s *session, r *ircd.Request, msgid string, params ...string) {
+	m := &irc.Message{Tags: irc.Tags{"msgid": msgid, "time": serverTime(b.now())}, Prefix: userPrefix(s.d), Command: r.Msg.Command, Params: params}
 	if s.d.HasCap("echo-message") {
 		mm := m.Copy()
-		mm.Tags = clientTags(r.Msg.Tags)
+		maps.Copy(mm.Tags, clientTags(r.Msg.Tags))
 		r.Reply(mm)
 	}
 	for _, o := range b.sessions {
@@ -188,24 +191,32 @@ func clientTags(tags irc.Tags) irc.Tags {
 // client receives, not a reply to its command, so it stays outside the
 // command's labeled-response batch; the echo-message copy is the reply.
 func (b *Bridge) messageToSelf(s *session, r *ircd.Request, params ...string) {
-	b.echo(s, r, params...)
-	s.d.Send(&irc.Message{Tags: clientTags(r.Msg.Tags), Prefix: userPrefix(s.d), Command: r.Msg.Command, Params: params})
+	msgid := b.newMsgID()
+	b.echo(s, r, msgid, params...)
+	m := &irc.Message{Tags: clientTags(r.Msg.Tags), Prefix: userPrefix(s.d), Command: r.Msg.Command, Params: params}
+	m.Tags["msgid"], m.Tags["time"] = msgid, serverTime(b.now())
+	s.d.Send(m)
 }
 
 func (b *Bridge) privmsgTarget(s *session, r *ircd.Request, target, text string, notice bool) error {
 	switch {
 	case b.isControl(target):
-		b.echo(s, r, target, text)
+		// "nick: text" in the channel talks to that contact.
+		c, rest := b.addressedContact(text)
+		msgid := b.newMsgID()
+		if c != nil {
+			msgid = b.x.NewID()
+		}
+		b.echo(s, r, msgid, target, text)
 		if notice {
 			return nil
 		}
 		if _, isCTCP := parseCTCP(text); isCTCP {
 			return nil
 		}
-		// "nick: text" in the channel talks to that contact.
-		if c, rest := b.addressedContact(text); c != nil {
+		if c != nil {
 			if body, ok := ircToBody(rest); ok && strings.TrimSpace(body) != "" {
-				b.sendChat(c, body)
+				b.sendChat(c, body, msgid)
 			}
 			return nil
 		}
@@ -215,7 +226,7 @@ func (b *Bridge) privmsgTarget(s *session, r *ircd.Request, target, text string,
 		b.messageToSelf(s, r, s.d.Nick(), text)
 		return nil
 	case b.nicks.isService(target):
-		b.echo(s, r, b.cfg.ServiceNick, text)
+		b.echo(s, r, b.newMsgID(), b.cfg.ServiceNick, text)
 		if notice {
 			return nil
 		}
@@ -256,11 +267,12 @@ func (b *Bridge) privmsgTarget(s *session, r *ircd.Request, target, text string,
 	if strings.TrimSpace(body) == "" || body == "/me " {
 		return nil
 	}
-	b.echo(s, r, c.nick, text)
+	msgid := b.x.NewID()
+	b.echo(s, r, msgid, c.nick, text)
 	if !notice && c.view.away != "" && c.view.shown {
 		r.Numeric(irc.RPL_AWAY, c.nick, c.view.away)
 	}
-	b.sendChat(c, body)
+	b.sendChat(c, body, msgid)
 	return nil
 }
 

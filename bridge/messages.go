@@ -15,10 +15,10 @@ import (
 // timestampReserve is room left in each line for a visible time stamp.
 const timestampReserve = len("[2006-01-02 15:04:05] ")
 
-// backlogEntry is a message kept while no client is attached.
+// backlogEntry is a message kept while no client is attached, with its
+// msgid and time tags.
 type backlogEntry struct {
 	msg *irc.Message
-	at  time.Time
 	// The user's nick may be unknown ("*") or change before replay.
 	toUser, fromUser bool
 }
@@ -43,30 +43,28 @@ func lineBudget(p *irc.Prefix, target string) int {
 	return n
 }
 
-// deliver sends m to every attached client, or keeps it for the next one.
-// at is when the message was written; delayed says whether clients should
-// be shown that time.
-func (b *Bridge) deliver(m *irc.Message, at time.Time, delayed bool) {
+// deliver sends m to every attached client, or keeps it for the next one;
+// m gets a msgid and time when it has none. delayed says whether clients
+// should be shown when it was written.
+func (b *Bridge) deliver(m *irc.Message, delayed bool) {
+	m = b.stamped(m)
 	if len(b.sessions) == 0 {
-		if at.IsZero() {
-			at = b.now()
-		}
-		b.keep(m, at)
+		b.keep(m)
 		return
 	}
 	for _, s := range b.sessions {
-		sendTimed(s, m, at, delayed)
+		sendShown(s, m, delayed)
 	}
 }
 
 // keep appends to the backlog, dropping the oldest entry when full.
-func (b *Bridge) keep(m *irc.Message, at time.Time) {
+func (b *Bridge) keep(m *irc.Message) {
 	if len(b.backlog) >= b.cfg.Backlog {
 		n := len(b.backlog) - b.cfg.Backlog + 1
 		b.backlog = append(b.backlog[:0], b.backlog[n:]...)
 		b.dropped += n
 	}
-	e := backlogEntry{msg: m, at: at}
+	e := backlogEntry{msg: b.stamped(m)}
 	e.toUser = len(m.Params) > 0 && m.Params[0] == b.userNick()
 	e.fromUser = m.Prefix != nil && m.Prefix.Name == b.userNick()
 	b.backlog = append(b.backlog, e)
@@ -88,33 +86,25 @@ func (b *Bridge) deliverBacklog(s *session) {
 				m.Prefix = userPrefix(s.d)
 			}
 		}
-		sendTimed(s, m, e.at, true)
+		sendShown(s, m, true)
 	}
 	b.backlog, b.dropped = nil, 0
 }
 
-// sendTimed sends m to d with a server-time tag for at, and a visible time
-// stamp for delayed text when d lacks server-time.
-func sendTimed(s *session, m *irc.Message, at time.Time, delayed bool) {
-	if at.IsZero() {
-		s.send(m)
-		return
+// sendShown sends a stamped m to s, with a visible time stamp in delayed
+// text when s lacks server-time.
+func sendShown(s *session, m *irc.Message, delayed bool) {
+	if delayed && !s.d.HasCap("server-time") && (m.Command == "PRIVMSG" || m.Command == "NOTICE") && len(m.Params) > 0 {
+		m = m.Copy()
+		last := len(m.Params) - 1
+		m.Params[last] = withTimestamp(m.Params[last], tagTime(m))
 	}
-	mm := m.Copy()
-	if mm.Tags == nil {
-		mm.Tags = irc.Tags{}
-	}
-	mm.Tags["time"] = serverTime(at)
-	if delayed && !s.d.HasCap("server-time") && (mm.Command == "PRIVMSG" || mm.Command == "NOTICE") && len(mm.Params) > 0 {
-		last := len(mm.Params) - 1
-		mm.Params[last] = withTimestamp(mm.Params[last], at)
-	}
-	s.send(mm)
+	s.send(m)
 }
 
 // serviceNotice sends one NOTICE from the service nick to one client.
 func (b *Bridge) serviceNotice(s *session, text string) {
-	s.send(&irc.Message{Prefix: b.servicePrefix(), Command: "NOTICE", Params: []string{s.d.Nick(), text}})
+	s.send(b.stamped(&irc.Message{Prefix: b.servicePrefix(), Command: "NOTICE", Params: []string{s.d.Nick(), text}}))
 }
 
 // announce tells the user something in the control channel (privately to
@@ -123,10 +113,10 @@ func (b *Bridge) serviceNotice(s *session, text string) {
 func (b *Bridge) announce(text string, keep bool) {
 	ch := b.cfg.ControlChannel
 	for _, line := range bodyToIRC(text, lineBudget(b.servicePrefix(), ch)) {
-		m := &irc.Message{Prefix: b.servicePrefix(), Command: "NOTICE", Params: []string{ch, line.Text}}
+		m := b.stamped(&irc.Message{Prefix: b.servicePrefix(), Command: "NOTICE", Params: []string{ch, line.Text}})
 		if len(b.sessions) == 0 {
 			if keep {
-				b.keep(m, b.now())
+				b.keep(m)
 			}
 			continue
 		}
@@ -143,7 +133,7 @@ func (b *Bridge) announce(text string, keep bool) {
 // queryNotice is a NOTICE from the gateway shown in the query with c.
 func (b *Bridge) queryNotice(c *contact, text string) {
 	m := &irc.Message{Prefix: c.prefix(), Command: "NOTICE", Params: []string{b.userNick(), "[" + b.cfg.ServiceNick + "] " + text}}
-	b.deliver(m, time.Time{}, false)
+	b.deliver(m, false)
 }
 
 // userNick is the user's nick, or "*" before any client attached.
@@ -164,9 +154,10 @@ func (b *Bridge) ownPrefix() *irc.Prefix {
 	return &irc.Prefix{Name: b.userNick(), User: maskPart(local), Host: maskPart(domain)}
 }
 
-// sendChat sends the text of the user's PRIVMSG/NOTICE to c.
-func (b *Bridge) sendChat(c *contact, body string) {
-	out := xmpp.OutMessage{To: c.target(), Type: "chat", Body: body}
+// sendChat sends the text of the user's PRIVMSG/NOTICE to c, with the
+// msgid its echo carried as the id.
+func (b *Bridge) sendChat(c *contact, body, msgid string) {
+	out := xmpp.OutMessage{ID: msgid, To: c.target(), Type: "chat", Body: body}
 	if c.chatStates >= 0 {
 		out.ChatState = "active"
 	}
@@ -180,6 +171,7 @@ func (b *Bridge) sendOut(out xmpp.OutMessage, c *contact) {
 		id, err := b.x.SendMessage(out)
 		if err == nil {
 			b.rememberSent(id, c.jid, out.Body)
+			b.rememberRef(id, id)
 			return
 		}
 		if !errors.Is(err, xmpp.ErrNotConnected) {
@@ -222,6 +214,7 @@ func (b *Bridge) flushPending() {
 			return
 		}
 		b.rememberSent(id, c.jid, p.out.Body)
+		b.rememberRef(id, id)
 		b.queryNotice(c, "queued message sent: "+excerpt(p.out.Body))
 	}
 }
@@ -312,18 +305,12 @@ func (b *Bridge) onMessage(m xmpp.Message) {
 			c.chatStates = 1
 		}
 	}
-	command := "PRIVMSG"
-	if m.Type == "headline" {
-		command = "NOTICE"
+	own := m.Carbon == xmpp.CarbonSent
+	s := shown{from: c.prefix(), target: b.userNick(), notice: m.Type == "headline", body: m.Body, account: c.account()}
+	if own {
+		s.from, s.target, s.account = b.ownPrefix(), c.nick, ""
 	}
-	from, to, tags := c.prefix(), b.userNick(), accountTags(c.account())
-	if m.Carbon == xmpp.CarbonSent {
-		from, to, tags = b.ownPrefix(), c.nick, nil
-	}
-	at, delayed := m.Delay, !m.Delay.IsZero()
-	for _, line := range bodyToIRC(m.Body, lineBudget(from, to)) {
-		b.deliver(&irc.Message{Tags: tags, Prefix: from, Command: command, Params: []string{to, line.Wire()}}, at, delayed)
-	}
+	b.show(m, own, s)
 	b.markSeen(m.StanzaID)
 }
 
@@ -338,7 +325,7 @@ func (b *Bridge) showChatState(m xmpp.Message, peer string) {
 	if c == nil {
 		return
 	}
-	tm := &irc.Message{Tags: irc.Tags{"+typing": typing, "account": c.account()}, Prefix: c.prefix(), Command: "TAGMSG", Params: []string{b.userNick()}}
+	tm := b.stamped(&irc.Message{Tags: irc.Tags{"+typing": typing, "account": c.account()}, Prefix: c.prefix(), Command: "TAGMSG", Params: []string{b.userNick()}})
 	for _, s := range b.sessions {
 		if s.d.HasCap("message-tags") {
 			s.send(tm)
@@ -400,7 +387,7 @@ func (b *Bridge) answerCTCP(r *ircd.Request, from *irc.Prefix, q ctcp, clientInf
 		reply = "ERRMSG " + q.Command + " :not available over XMPP"
 	}
 	reply = strings.TrimSpace(cleanText(reply))
-	r.Reply(&irc.Message{Prefix: from, Command: "NOTICE", Params: []string{r.Client.Nick(), "\x01" + reply + "\x01"}})
+	r.Reply(b.stamped(&irc.Message{Prefix: from, Command: "NOTICE", Params: []string{r.Client.Nick(), "\x01" + reply + "\x01"}}))
 }
 
 // renameInBacklog makes kept messages from nick old come from nick, so

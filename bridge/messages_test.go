@@ -3,6 +3,7 @@ package bridge
 import (
 	"errors"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -109,13 +110,15 @@ func TestMessagesToSelf(t *testing.T) {
 	// The message comes back to the sender as a delivery, not as a reply
 	// (so it stays outside a labeled-response batch); the echo-message
 	// copy is the reply. Other clients see it once.
-	for _, cmd := range []string{"PRIVMSG", "NOTICE"} {
+	// Echo and delivery are one message: one msgid.
+	for i, cmd := range []string{"PRIVMSG", "NOTICE"} {
 		r, done := startHeld(c, "@+draft/react=x "+cmd+" ME :note to self")
 		if err := <-done; err != nil {
 			t.Fatal(err)
 		}
-		line := "@+draft/react=x :me!user@localhost " + cmd + " me :note to self"
-		if got := replyLines(r); !slices.Equal(got, []string{line}) {
+		msgid := "m" + strconv.Itoa(i+2)
+		line := "@+draft/react=x;msgid=" + msgid + " :me!user@localhost " + cmd + " me :note to self"
+		if got := wireLines(r.Replies()); !slices.Equal(got, []string{"@+draft/react=x;msgid=" + msgid + ";time=2026-03-04T05:06:07.000Z :me!user@localhost " + cmd + " me :note to self"}) {
 			t.Errorf("%s to self: replies %q, want the echo %q", cmd, got, line)
 		}
 		c.expect(line)
@@ -125,16 +128,16 @@ func TestMessagesToSelf(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
-	if got := replyLines(r); !slices.Equal(got, []string{"@+draft/react=y :me!user@localhost TAGMSG me"}) {
+	if got := wireLines(r.Replies()); !slices.Equal(got, []string{"@+draft/react=y;msgid=m4;time=2026-03-04T05:06:07.000Z :me!user@localhost TAGMSG me"}) {
 		t.Errorf("TAGMSG to self: replies %q", got)
 	}
-	c.expect("@+draft/react=y :me!user@localhost TAGMSG me")
+	c.expect("@+draft/react=y;msgid=m4 :me!user@localhost TAGMSG me")
 	plain.take()
 
 	// Without echo-message there is only the delivery.
 	plain.send("PRIVMSG me :plain")
 	plain.expect(":me!user@localhost PRIVMSG me plain")
-	c.expect(":me!user@localhost PRIVMSG me plain")
+	c.expect("@msgid=m5 :me!user@localhost PRIVMSG me plain")
 	h.expectCalls()
 }
 
@@ -226,9 +229,9 @@ func TestUnknownSenderCanBeAnswered(t *testing.T) {
 func TestTyping(t *testing.T) {
 	h, c := online(t, "message-tags")
 	h.event(xmpp.Message{From: "alice@example.org/phone", Type: "chat", ChatState: "composing"})
-	c.expect("@+typing=active :Alice!alice@example.org TAGMSG me")
+	c.expect("@+typing=active;msgid=m2 :Alice!alice@example.org TAGMSG me")
 	h.event(xmpp.Message{From: "alice@example.org/phone", Type: "chat", ChatState: "paused"})
-	c.expect("@+typing=paused :Alice!alice@example.org TAGMSG me")
+	c.expect("@+typing=paused;msgid=m3 :Alice!alice@example.org TAGMSG me")
 
 	c.send("@+typing=active TAGMSG Alice")
 	c.send("@+typing=done TAGMSG Alice")
@@ -248,20 +251,20 @@ func TestChatStatesFollowTheContact(t *testing.T) {
 	h.expectCalls(`message id=id1 to=alice@example.org type=chat state=active body="first"`)
 
 	h.event(xmpp.Message{From: "alice@example.org/old", Type: "chat", Body: "plain reply"})
-	c.expect(":Alice!alice@example.org PRIVMSG me :plain reply")
+	c.expect("@msgid=m2 :Alice!alice@example.org PRIVMSG me :plain reply")
 	c.send("PRIVMSG Alice :second")
 	c.send("@+typing=active TAGMSG Alice")
 	h.expectCalls(`message id=id2 to=alice@example.org/old type=chat state= body="second"`)
 
 	h.event(xmpp.Message{From: "alice@example.org/old", Type: "headline", Body: "news", ChatState: "active"})
-	c.expect(":Alice!alice@example.org NOTICE me news")
+	c.expect("@msgid=m3 :Alice!alice@example.org NOTICE me news")
 	h.event(xmpp.Message{From: "alice@example.org/old", Type: "chat", Body: "stored", Delay: fixedNow.Add(-time.Hour), ChatState: "active"})
-	c.expect(":Alice!alice@example.org PRIVMSG me :[2026-03-04 04:06:07] stored")
+	c.expect("@msgid=m4 :Alice!alice@example.org PRIVMSG me :[2026-03-04 04:06:07] stored")
 	c.send("PRIVMSG Alice :third")
 	h.expectCalls(`message id=id3 to=alice@example.org/old type=chat state= body="third"`)
 
 	h.event(xmpp.Message{From: "alice@example.org/new", Type: "chat", Body: "new client", ChatState: "active"})
-	c.expect(":Alice!alice@example.org PRIVMSG me :new client")
+	c.expect("@msgid=m5 :Alice!alice@example.org PRIVMSG me :new client")
 	c.send("PRIVMSG Alice :fourth")
 	c.send("@+typing=active TAGMSG Alice")
 	h.expectCalls(
@@ -292,7 +295,7 @@ func TestBacklogWhileDetached(t *testing.T) {
 	c := h.attach("me", "server-time")
 	got := c.take()
 	want := []string{
-		":xircd!xircd@irc.test NOTICE me :1 older messages were dropped while no IRC client was attached (the backlog keeps 2).",
+		"@time=2026-03-04T05:06:07.000Z :xircd!xircd@irc.test NOTICE me :1 older messages were dropped while no IRC client was attached (the backlog keeps 2).",
 		"@time=2026-03-04T05:06:07.000Z :Alice!alice@example.org PRIVMSG me two",
 		"@time=2026-03-04T05:06:07.000Z :Alice!alice@example.org PRIVMSG me three",
 	}
@@ -517,7 +520,7 @@ func TestArchiveCatchUpAfterReconnect(t *testing.T) {
 
 	h.event(xmpp.Disconnected{})
 	h.event(xmpp.Connected{JID: "me@example.org/xircd"})
-	got := c.waitFor(":xircd!xircd@irc.test NOTICE &xmpp :Fetched 2 message(s) from the server's archive that arrived while XMPP was disconnected.")
+	got := c.waitFor("@time=2026-03-04T05:06:07.000Z :xircd!xircd@irc.test NOTICE &xmpp :Fetched 2 message(s) from the server's archive that arrived while XMPP was disconnected.")
 	want := []string{
 		"@time=2026-03-04T05:00:00.000Z :Alice!alice@example.org PRIVMSG me :into the void",
 		"@time=2026-03-04T05:00:00.000Z :me!user@localhost PRIVMSG Alice :from my laptop",

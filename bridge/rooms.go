@@ -9,6 +9,7 @@ import (
 	"gopkg.in/irc.v4"
 
 	"xircd/ircd"
+	"xircd/xmpp"
 )
 
 // Group chats (MUC, XEP-0045) as '#' channels.
@@ -63,7 +64,7 @@ type room struct {
 	sent    *bounded[struct{}] // ids of our messages not yet reflected
 	recent  *bounded[struct{}] // keys of recently shown messages (see recentKey)
 	lastAt  time.Time          // time of the last message shown
-	pending []string           // bodies the user sent while XMPP was down
+	pending []xmpp.OutMessage  // messages the user sent while XMPP was down
 	// waiters are the JOIN commands answered once the room lets us in.
 	waiters []*heldCommand
 }
@@ -444,7 +445,7 @@ func (b *Bridge) roomNotice(r *room, text string) {
 	for _, line := range bodyToIRC(text, lineBudget(b.servicePrefix(), r.channel)) {
 		m := &irc.Message{Prefix: b.servicePrefix(), Command: "NOTICE", Params: []string{r.channel, line.Text}}
 		if r.shown {
-			b.deliver(m, time.Time{}, false)
+			b.deliver(m, false)
 		} else {
 			b.announce(r.channel+": "+line.Text, true)
 		}

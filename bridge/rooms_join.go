@@ -256,9 +256,9 @@ func (b *Bridge) selfJoined(r *room, nick string) {
 	}
 	pending := r.pending
 	r.pending = nil
-	for _, body := range pending {
-		b.sendRoomMessage(r, body)
-		b.roomNotice(r, "queued message sent: "+excerpt(body))
+	for _, out := range pending {
+		b.sendRoomMessage(r, out)
+		b.roomNotice(r, "queued message sent: "+excerpt(out.Body))
 	}
 }
 

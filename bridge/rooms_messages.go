@@ -57,6 +57,9 @@ func (b *Bridge) roomMessage(m xmpp.Message) {
 	}
 	own := nick != "" && nick == r.nick
 	if own && (r.sent.has(m.ID) || (m.OriginID != "" && r.sent.has(m.OriginID))) {
+		// The reflection reveals the room's stanza-id of the message
+		// that the echo showed with its origin-id.
+		b.rememberRef(msgIDFor(m, true), xmppRefFor(m))
 		r.sent.remove(m.ID)
 		r.sent.remove(m.OriginID)
 		r.rememberRecent(recentKey(nick, m.Body), b.now())
@@ -71,29 +74,16 @@ func (b *Bridge) roomMessage(m xmpp.Message) {
 		at = b.now()
 	}
 	r.rememberRecent(key, at)
-	var from *irc.Prefix
-	var tags irc.Tags
-	command := "PRIVMSG"
+	s := shown{target: r.channel, body: m.Body}
 	switch {
 	case nick == "":
-		from, command = b.servicePrefix(), "NOTICE"
+		s.from, s.notice = b.servicePrefix(), true
 	case own:
-		from = b.ownPrefix()
+		s.from = b.ownPrefix()
 	default:
-		from, tags = b.strangerPrefix(r, nick), accountTags(b.occupantAccount(r, nick))
+		s.from, s.account = b.strangerPrefix(r, nick), b.occupantAccount(r, nick)
 	}
-	for _, line := range bodyToIRC(m.Body, lineBudget(from, r.channel)) {
-		text := line.Wire()
-		if command == "NOTICE" {
-			text = line.Text
-		}
-		msg := &irc.Message{Tags: tags, Prefix: from, Command: command, Params: []string{r.channel, text}}
-		if delayed {
-			b.deliver(msg, at, true)
-		} else {
-			b.deliver(msg, time.Time{}, false)
-		}
-	}
+	b.show(m, own, s)
 }
 
 // roomSubject handles a subject message: the topic shown on join, or a
@@ -149,15 +139,13 @@ func (b *Bridge) roomPrivate(r *room, m xmpp.Message) {
 	if m.Body == "" || nick == "" {
 		return
 	}
+	own := m.Carbon == xmpp.CarbonSent
 	p := b.strangerPrefix(r, nick)
-	from, to, tags := p, b.userNick(), accountTags(b.occupantAccount(r, nick))
-	if m.Carbon == xmpp.CarbonSent {
-		from, to, tags = b.ownPrefix(), p.Name, nil
+	s := shown{from: p, target: b.userNick(), body: m.Body, account: b.occupantAccount(r, nick)}
+	if own {
+		s.from, s.target, s.account = b.ownPrefix(), p.Name, ""
 	}
-	at, delayed := m.Delay, !m.Delay.IsZero()
-	for _, line := range bodyToIRC(m.Body, lineBudget(from, to)) {
-		b.deliver(&irc.Message{Tags: tags, Prefix: from, Command: "PRIVMSG", Params: []string{to, line.Wire()}}, at, delayed)
-	}
+	b.show(m, own, s)
 }
 
 // roomErrorMessage handles an error message from a room, e.g. a refused
@@ -194,29 +182,32 @@ func (b *Bridge) roomPrivmsg(s *session, req *ircd.Request, ch, text string) err
 	if !ok || strings.TrimSpace(body) == "" || body == "/me " {
 		return nil
 	}
-	b.echo(s, req, r.channel, text)
+	out := xmpp.OutMessage{ID: b.x.NewID(), To: r.jid, Type: "groupchat", Body: body}
+	b.echo(s, req, out.ID, r.channel, text)
 	if !b.connected || r.joining {
 		if len(r.pending) >= maxRoomPending {
 			b.roomNotice(r, "XMPP is not connected and the queue is full; NOT sent: "+excerpt(body))
 			return nil
 		}
-		r.pending = append(r.pending, body)
+		r.pending = append(r.pending, out)
 		b.roomNotice(r, "Not in the room at the moment; message queued, it will be sent on rejoin: "+excerpt(body))
 		return nil
 	}
-	b.sendRoomMessage(r, body)
+	b.sendRoomMessage(r, out)
 	return nil
 }
 
-func (b *Bridge) sendRoomMessage(r *room, body string) {
-	id, err := b.x.SendMessage(xmpp.OutMessage{To: r.jid, Type: "groupchat", Body: body})
+// sendRoomMessage sends the user's message to r, with the id its echo
+// carried as msgid.
+func (b *Bridge) sendRoomMessage(r *room, out xmpp.OutMessage) {
+	id, err := b.x.SendMessage(out)
 	if err != nil {
 		if errors.Is(err, xmpp.ErrNotConnected) && len(r.pending) < maxRoomPending {
-			r.pending = append(r.pending, body)
-			b.roomNotice(r, "XMPP is not connected; message queued: "+excerpt(body))
+			r.pending = append(r.pending, out)
+			b.roomNotice(r, "XMPP is not connected; message queued: "+excerpt(out.Body))
 			return
 		}
-		b.roomNotice(r, "message NOT sent ("+oneLine(err.Error())+"): "+excerpt(body))
+		b.roomNotice(r, "message NOT sent ("+oneLine(err.Error())+"): "+excerpt(out.Body))
 		return
 	}
 	r.rememberSent(id)
@@ -228,10 +219,13 @@ func (b *Bridge) occupantPrivmsg(s *session, req *ircd.Request, o *occupant, r *
 	if !ok || strings.TrimSpace(body) == "" || body == "/me " {
 		return nil
 	}
-	b.echo(s, req, o.irc, text)
-	_, err := b.x.SendMessage(xmpp.OutMessage{To: r.jid + "/" + o.nick, Type: "chat", Body: body, ChatState: "active"})
-	if err != nil {
-		req.Reply(&irc.Message{Prefix: b.occupantPrefix(r, o), Command: "NOTICE", Params: []string{b.userNick(), "[" + b.cfg.ServiceNick + "] message NOT sent (" + oneLine(err.Error()) + "): " + excerpt(body)}})
+	id := b.x.NewID()
+	b.echo(s, req, id, o.irc, text)
+	_, err := b.x.SendMessage(xmpp.OutMessage{ID: id, To: r.jid + "/" + o.nick, Type: "chat", Body: body, ChatState: "active"})
+	if err == nil {
+		b.rememberRef(id, id)
+	} else {
+		req.Reply(b.stamped(&irc.Message{Prefix: b.occupantPrefix(r, o), Command: "NOTICE", Params: []string{b.userNick(), "[" + b.cfg.ServiceNick + "] message NOT sent (" + oneLine(err.Error()) + "): " + excerpt(body)}}))
 	}
 	return nil
 }

@@ -22,8 +22,11 @@ type XMPP interface {
 	// channel is closed after Close.
 	Events() <-chan xmpp.Event
 	// SendMessage sends a message and returns the stanza id it used (also
-	// used as its XEP-0359 origin-id).
+	// used as its XEP-0359 origin-id): m.ID, or a new one.
 	SendMessage(m xmpp.OutMessage) (id string, err error)
+	// NewID returns a new stanza id, for a message whose id must be known
+	// before it is sent (its echo on IRC carries it).
+	NewID() string
 	// SetPresence sets the user's own presence: show is "" (available),
 	// "away", "xa", "dnd" or "chat". The session remembers it (even when the
 	// call fails while the stream is down) and sends it again after every

@@ -184,7 +184,7 @@ func (BookmarkList) isEvent() {}
 
 // OutMessage is a message the user sends.
 type OutMessage struct {
-	ID         string // stanza id and XEP-0359 origin-id; "" for a new one (NewID)
+	ID         string // stanza id and XEP-0359 origin-id; "" for a new one (see NewID)
 	To         string // bare or full JID
 	Type       string // "chat" (default) | "groupchat" | "normal"
 	Body       string // may be empty for a pure chat-state notification

@@ -427,7 +427,7 @@ func newID() string {
 
 // NewID returns a new random stanza id, for a message whose id is needed
 // before it is sent (OutMessage.ID).
-func NewID() string { return newID() }
+func (s *Session) NewID() string { return newID() }
 
 // pendingIQ is an IQ request of ours awaiting its result.
 type pendingIQ struct {
