@@ -21,6 +21,9 @@
 //   - Messages for the user that arrive while no client is attached are
 //     kept (Config.Backlog, oldest dropped) and replayed, with their time,
 //     to the next client that attaches.
+//   - Every PRIVMSG, NOTICE and TAGMSG carries a msgid and a time tag, the
+//     same wherever the message is shown again; a msgid resolves back to
+//     the XMPP id that references to the message use (identity.go).
 //   - After an XMPP reconnect, contacts stay as they were shown while their
 //     presence comes back; whoever has not reappeared a few seconds after
 //     the roster leaves then, so a reconnect does not flap the channel.
