@@ -89,3 +89,44 @@ func TestMessageIdentity(t *testing.T) {
 		t.Errorf("own message: echo msgid %q, archived origin-id %q", echoID, a.OriginID)
 	}
 }
+
+// In a room a message is known by the room's stanza-id, live and in the
+// history a later join brings; the user's own message by its origin-id,
+// which its echo carries.
+func TestRoomMessageIdentity(t *testing.T) {
+	e := newEnv(t, contact{user: "alice"})
+	alice := e.peer("alice", "laptop")
+	room := "ids@" + e.srv.MUCDomain
+	alice.joinRoom(room, "alice", "", openRoom)
+	e.start()
+	caps := []string{"message-tags", "server-time", "echo-message"}
+	c := e.client("me", caps...)
+	waitContact(t, c, "alice")
+	c.send("JOIN #ids")
+	c.expectLine(":me!", "JOIN #ids")
+
+	alice.groupchat(room, "hi room")
+	roomID := alice.expectGroupchat(room+"/alice", "hi room").StanzaID
+	if got := identityOf(t, "room message", c.expect(roomLine("PRIVMSG", "#ids", "hi room"))); roomID == "" || got != roomID {
+		t.Errorf("room message: msgid %q, the room's stanza-id %q", got, roomID)
+	}
+
+	c.send("PRIVMSG #ids :mine")
+	echoID := identityOf(t, "echo", c.expect(roomLine("PRIVMSG", "#ids", "mine")))
+	if got := alice.expectGroupchat(room+"/me", "mine"); got.OriginID != echoID {
+		t.Errorf("the room got origin-id %q, the echo's msgid is %q", got.OriginID, echoID)
+	}
+
+	// A new xircd joins again and gets both from the room's history.
+	e.stop()
+	e.start()
+	c = e.client("me", caps...)
+	waitContact(t, c, "alice")
+	c.send("JOIN #ids")
+	if got := identityOf(t, "history", c.expect(roomLine("PRIVMSG", "#ids", "hi room"))); got != roomID {
+		t.Errorf("room history: msgid %q, the room's stanza-id %q", got, roomID)
+	}
+	if got := identityOf(t, "own history", c.expect(roomLine("PRIVMSG", "#ids", "mine"))); got != echoID {
+		t.Errorf("own message in the room history: msgid %q, its echo had %q", got, echoID)
+	}
+}
