@@ -161,10 +161,18 @@ func TestMessagesCarryIdentity(t *testing.T) {
 	if ref, _ := h.b.xmppRef("id2"); ref != "r2" {
 		t.Errorf("own room message refers to %q, want the room's stanza-id r2", ref)
 	}
+	// A room that drops the origin-id still reflects the stanza's id.
+	c.send("PRIVMSG #room :again")
+	c.take()
+	h.event(xmpp.Message{ID: "id3", StanzaID: "r3", From: roomJID + "/me", Type: "groupchat", Body: "again"})
+	c.expect()
+	if ref, _ := h.b.xmppRef("id3"); ref != "r3" {
+		t.Errorf("own room message without origin-id refers to %q, want r3", ref)
+	}
 
-	h.event(xmpp.Message{ID: "b1", OriginID: "bo", StanzaID: "r3", From: roomJID + "/bob", Type: "groupchat", Body: "hi all"})
-	if id, at := tagsOf(t, c); id != "r3" || at != now {
-		t.Errorf("room message: msgid %q time %q, want r3 %s", id, at, now)
+	h.event(xmpp.Message{ID: "b1", OriginID: "bo", StanzaID: "r5", From: roomJID + "/bob", Type: "groupchat", Body: "hi all"})
+	if id, at := tagsOf(t, c); id != "r5" || at != now {
+		t.Errorf("room message: msgid %q time %q, want r5 %s", id, at, now)
 	}
 	h.event(xmpp.Message{From: roomJID + "/bob", Type: "groupchat", Body: "no ids"})
 	if id, _ := tagsOf(t, c); id == "" {

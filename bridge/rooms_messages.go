@@ -56,10 +56,14 @@ func (b *Bridge) roomMessage(m xmpp.Message) {
 		return
 	}
 	own := nick != "" && nick == r.nick
-	if own && (r.sent.has(m.ID) || (m.OriginID != "" && r.sent.has(m.OriginID))) {
-		// The reflection reveals the room's stanza-id of the message
-		// that the echo showed with its origin-id.
-		b.rememberRef(msgIDFor(m, true), xmppRefFor(m))
+	sentID := m.ID
+	if m.OriginID != "" && r.sent.has(m.OriginID) {
+		sentID = m.OriginID
+	}
+	if own && r.sent.has(sentID) {
+		// The reflection of what we sent with id sentID (the echo's
+		// msgid) reveals the room's stanza-id that references need.
+		b.rememberRef(sentID, xmppRefFor(m))
 		r.sent.remove(m.ID)
 		r.sent.remove(m.OriginID)
 		r.rememberRecent(recentKey(nick, m.Body), b.now())
