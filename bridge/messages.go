@@ -57,14 +57,15 @@ func (b *Bridge) deliver(m *irc.Message, delayed bool) {
 	}
 }
 
-// keep appends to the backlog, dropping the oldest entry when full.
+// keep appends a stamped m to the backlog, dropping the oldest entry when
+// full.
 func (b *Bridge) keep(m *irc.Message) {
 	if len(b.backlog) >= b.cfg.Backlog {
 		n := len(b.backlog) - b.cfg.Backlog + 1
 		b.backlog = append(b.backlog[:0], b.backlog[n:]...)
 		b.dropped += n
 	}
-	e := backlogEntry{msg: b.stamped(m)}
+	e := backlogEntry{msg: m}
 	e.toUser = len(m.Params) > 0 && m.Params[0] == b.userNick()
 	e.fromUser = m.Prefix != nil && m.Prefix.Name == b.userNick()
 	b.backlog = append(b.backlog, e)
