@@ -32,9 +32,9 @@
 //     (same stanza id) or sent through the gateway are skipped.
 //   - A contact's IRC account (account-tag, extended-join, WHOIS 330) is
 //     its bare JID and its real name is its roster name, else the JID; a
-//     roster name change is a SETNAME. The user's real name is the JID
-//     until a client sends SETNAME. MONITOR lists are per client
-//     (monitor.go).
+//     roster name change is a SETNAME. The user's real name is the one
+//     each client gave in USER until a client sends SETNAME, which then
+//     holds for all. MONITOR lists are per client (monitor.go).
 //   - Group chats are '#' channels shared by every client (rooms.go). Room
 //     occupants take part in the one nick namespace: the user is the user's
 //     nick, a roster contact is the contact's nick, anyone else gets the
