@@ -98,7 +98,7 @@ type Bridge struct {
 	state       *stateFile
 	stateDirty  bool
 	showOffline bool
-	sessions    []*session
+	sessions    clients    // attached IRC clients
 	nicks       *nickSpace // who holds which nick, the user's included
 	connected   bool
 	// downAnnounced: the user was told the connection is down; lastErr is
@@ -549,7 +549,7 @@ func (b *Bridge) attach(d ircd.Downstream) *session {
 		// All clients share one identity: move the newcomer to it.
 		d.Send(&irc.Message{Prefix: userPrefix(d), Command: "NICK", Params: []string{b.nicks.userNick()}})
 	}
-	b.sessions = append(b.sessions, s)
+	b.sessions.attach(s)
 	b.log.Info("client attached", "client", d.ID(), "nick", d.Nick(), "clients", len(b.sessions))
 	b.joinControl(s, nil)
 	if !b.connected {
@@ -573,12 +573,7 @@ func (b *Bridge) detach(s *session, reason string) {
 	}
 	s.detached = true
 	b.forgetRequests(s)
-	for i, o := range b.sessions {
-		if o == s {
-			b.sessions = append(b.sessions[:i], b.sessions[i+1:]...)
-			break
-		}
-	}
+	b.sessions.detach(s)
 	b.log.Info("client detached", "client", s.d.ID(), "reason", reason, "clients", len(b.sessions))
 }
 

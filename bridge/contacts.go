@@ -174,14 +174,12 @@ func (b *Bridge) render(c *contact, quitReason string) {
 		if b.contactInShownRoom(c) {
 			cmd, params = "PART", []string{ch, quitReason}
 		}
-		b.toChannel(&irc.Message{Tags: accountTags(c.account()), Prefix: c.prefix(), Command: cmd, Params: params})
+		b.sessions.sendIn(b.control(), &irc.Message{Tags: accountTags(c.account()), Prefix: c.prefix(), Command: cmd, Params: params})
 		return
 	case !old.shown && want.shown:
-		for _, s := range b.sessions {
-			if s.inControl {
-				s.send(b.joinMessage(s.d, c.prefix(), c.account(), c.realname()))
-			}
-		}
+		b.sessions.sendEachIn(b.control(), func(s *session) *irc.Message {
+			return joinOf(s.d, ch, c.prefix(), c.account(), c.realname())
+		})
 		old = view{shown: true}
 	}
 	if old.voiced != want.voiced {
@@ -189,7 +187,7 @@ func (b *Bridge) render(c *contact, quitReason string) {
 		if want.voiced {
 			mode = "+v"
 		}
-		b.toChannel(&irc.Message{Prefix: b.serverPrefix(), Command: "MODE", Params: []string{ch, mode, c.nick}})
+		b.sessions.sendIn(b.control(), &irc.Message{Prefix: b.serverPrefix(), Command: "MODE", Params: []string{ch, mode, c.nick}})
 	}
 	if old.away != want.away {
 		m := &irc.Message{Tags: accountTags(c.account()), Prefix: c.prefix(), Command: "AWAY"}
@@ -200,12 +198,6 @@ func (b *Bridge) render(c *contact, quitReason string) {
 		b.refreshMonitors()
 		b.toObservers(c, "away-notify", m)
 	}
-}
-
-// joinMessage is a JOIN of the control channel by prefix, extended-join
-// aware; account is "" when not known.
-func (b *Bridge) joinMessage(d ircd.Downstream, p *irc.Prefix, account, realname string) *irc.Message {
-	return joinOf(d, b.cfg.ControlChannel, p, account, realname)
 }
 
 // joinOf is a JOIN of channel by p. For extended-join clients it carries
@@ -222,22 +214,6 @@ func joinOf(d ircd.Downstream, channel string, p *irc.Prefix, account, realname 
 	return &irc.Message{Tags: accountTags(account), Prefix: p, Command: "JOIN", Params: params}
 }
 
-// toChannel sends m to every client in the control channel.
-func (b *Bridge) toChannel(m *irc.Message) {
-	for _, s := range b.sessions {
-		if s.inControl {
-			s.send(m)
-		}
-	}
-}
-
-// toAll sends m to every attached client.
-func (b *Bridge) toAll(m *irc.Message) {
-	for _, s := range b.sessions {
-		s.send(m)
-	}
-}
-
 // setNick gives c a new nick and tells every client, also those that only
 // have a query open with it.
 func (b *Bridge) setNick(c *contact, nick string) {
@@ -247,7 +223,7 @@ func (b *Bridge) setNick(c *contact, nick string) {
 	old := c.prefix()
 	b.nicks.hold(c, c.nick, nick)
 	c.nick = nick
-	b.toAll(&irc.Message{Tags: accountTags(c.account()), Prefix: old, Command: "NICK", Params: []string{nick}})
+	b.sessions.send(&irc.Message{Tags: accountTags(c.account()), Prefix: old, Command: "NICK", Params: []string{nick}})
 	b.renameInBacklog(old.Name, nick)
 	if c.inRoster {
 		b.state.Nicks[c.key] = nick

@@ -77,60 +77,6 @@ func numericErr(r *ircd.Request, err error) {
 	}
 }
 
-// joinControl sends s the control channel's JOIN, topic and names (no
-// names for a client with no-implicit-names). r is the request to reply
-// through, nil at attach.
-func (b *Bridge) joinControl(s *session, r *ircd.Request) {
-	s.inControl = true
-	send := s.d.Send
-	if r != nil {
-		send = r.Reply
-	}
-	send(b.joinMessage(s.d, userPrefix(s.d), "", b.userRealname(s)))
-	for _, m := range b.topicReplies(s.d) {
-		send(m)
-	}
-	if s.d.HasCap("no-implicit-names") {
-		return
-	}
-	for _, m := range b.namesReplies(s.d) {
-		send(m)
-	}
-}
-
-func (b *Bridge) topicReplies(d ircd.Downstream) []*irc.Message {
-	ch := b.cfg.ControlChannel
-	return []*irc.Message{
-		{Prefix: b.serverPrefix(), Command: irc.RPL_TOPIC, Params: []string{d.Nick(), ch, b.topic()}},
-		{Prefix: b.serverPrefix(), Command: ircd.RPL_TOPICWHOTIME, Params: []string{d.Nick(), ch, b.servicePrefix().String(), strconv.FormatInt(b.start.Unix(), 10)}},
-	}
-}
-
-// namesReplies are 353/366 for the control channel: the user and the
-// service nick as operators, contacts voiced when available.
-func (b *Bridge) namesReplies(d ircd.Downstream) []*irc.Message {
-	ch := b.cfg.ControlChannel
-	uh := d.HasCap("userhost-in-names")
-	name := func(prefix string, p *irc.Prefix) string {
-		if uh {
-			return prefix + p.String()
-		}
-		return prefix + p.Name
-	}
-	names := []string{name("@", userPrefix(d)), name("@", b.servicePrefix())}
-	for _, c := range b.sortedContacts() {
-		if !c.view.shown {
-			continue
-		}
-		pfx := ""
-		if c.view.voiced {
-			pfx = "+"
-		}
-		names = append(names, name(pfx, c.prefix()))
-	}
-	return ircd.NamesReplies(d, ch, names)
-}
-
 // PRIVMSG <target>{,<target>} <text>   (NOTICE alike)
 func (b *Bridge) handlePrivmsg(s *session, r *ircd.Request) error {
 	notice := r.Msg.Command == "NOTICE"
@@ -198,61 +144,55 @@ func (b *Bridge) messageToSelf(s *session, r *ircd.Request, params ...string) {
 	s.d.Send(m)
 }
 
+// privmsgTarget sends the user's PRIVMSG or NOTICE to one target: a
+// channel, the user, the service, an occupant or a contact (a JID is a
+// contact too).
 func (b *Bridge) privmsgTarget(s *session, r *ircd.Request, target, text string, notice bool) error {
+	if ch := b.channel(target); ch != nil {
+		return ch.privmsg(s, r, text, notice)
+	}
 	switch {
-	case b.isControl(target):
-		// "nick: text" in the channel talks to that contact.
-		c, rest := b.addressedContact(text)
-		msgid := b.newMsgID()
-		if c != nil {
-			msgid = b.x.NewID()
-		}
-		b.echo(s, r, msgid, target, text)
-		if notice {
-			return nil
-		}
-		if _, isCTCP := parseCTCP(text); isCTCP {
-			return nil
-		}
-		if c != nil {
-			if body, ok := ircToBody(rest); ok && strings.TrimSpace(body) != "" {
-				b.sendChat(c, body, msgid)
-			}
-			return nil
-		}
-		b.runCommand(s, r, target, text)
-		return nil
+	case isChannelName(target):
+		return errNoSuchChannel(target)
 	case b.nicks.isUser(target):
 		b.messageToSelf(s, r, s.d.Nick(), text)
 		return nil
 	case b.nicks.isService(target):
-		b.echo(s, r, b.newMsgID(), b.cfg.ServiceNick, text)
-		if notice {
-			return nil
+		return b.servicePrivmsg(s, r, text, notice)
+	}
+	switch h := b.nicks.holder(target).(type) {
+	case *occupant:
+		return b.occupantPrivmsg(s, r, h, h.room, text)
+	case *contact:
+		return b.contactPrivmsg(s, r, h, text, notice)
+	}
+	if strings.Contains(target, "@") && validJID(target) {
+		if c := b.tempContact(target); c != nil {
+			return b.contactPrivmsg(s, r, c, text, notice)
 		}
-		if q, isCTCP := parseCTCP(text); isCTCP {
-			if q.Command != "ACTION" {
-				b.answerCTCP(r, b.servicePrefix(), q, "")
-			}
-			return nil
-		}
-		b.runCommand(s, r, "", text)
+	}
+	return errNoSuchNick(target)
+}
+
+// servicePrivmsg: the user's text to the service is a control command.
+func (b *Bridge) servicePrivmsg(s *session, r *ircd.Request, text string, notice bool) error {
+	b.echo(s, r, b.newMsgID(), b.cfg.ServiceNick, text)
+	if notice {
 		return nil
-	case b.isRoomChannel(target):
-		return b.roomPrivmsg(s, r, target, text)
-	case strings.HasPrefix(target, "&") || strings.HasPrefix(target, "#"):
-		return errNoSuchChannel(target)
 	}
-	if o, room := b.occupantByNick(target); o != nil {
-		return b.occupantPrivmsg(s, r, o, room, text)
+	if q, isCTCP := parseCTCP(text); isCTCP {
+		if q.Command != "ACTION" {
+			b.answerCTCP(r, b.servicePrefix(), q, "")
+		}
+		return nil
 	}
-	c := b.contactByNick(target)
-	if c == nil && strings.Contains(target, "@") && validJID(target) {
-		c = b.tempContact(target)
-	}
-	if c == nil {
-		return errNoSuchNick(target)
-	}
+	b.runCommand(s, r, "", text)
+	return nil
+}
+
+// contactPrivmsg sends the user's chat message to c; the gateway answers
+// CTCP queries for it.
+func (b *Bridge) contactPrivmsg(s *session, r *ircd.Request, c *contact, text string, notice bool) error {
 	body, ok := ircToBody(text)
 	if !ok {
 		if q, _ := parseCTCP(text); !notice {
@@ -314,36 +254,29 @@ func (b *Bridge) handleTagmsg(s *session, r *ircd.Request) error {
 // JOIN <channel>{,<channel>} [<key>{,<key>}]   |   JOIN 0
 func (b *Bridge) handleJoin(s *session, r *ircd.Request) error {
 	if r.Msg.Params[0] == "0" {
-		if s.inControl {
-			b.partControl(s, r, "")
+		if ctl := b.control(); ctl.sees(s) {
+			numericErr(r, ctl.part(s, r, ""))
 		}
 		for _, room := range b.sortedRooms() {
-			b.leaveRoom(room, "")
+			numericErr(r, b.channelOf(room).part(s, r, ""))
 		}
 		return nil
 	}
 	keys := strings.Split(r.Msg.Param(1), ",")
-	for i, ch := range strings.Split(r.Msg.Params[0], ",") {
-		switch {
-		case ch == "":
-		case b.isControl(ch):
-			if !s.inControl {
-				b.joinControl(s, r)
-			}
-		case b.isRoomChannel(ch):
-			key := ""
-			if i < len(keys) {
-				key = keys[i]
-			}
-			if err := b.joinRoom(ch, key); err != nil {
-				numericErr(r, err)
-			} else if room := b.roomByChannel(ch); room != nil && room.joining && !room.shown {
-				// Answered once the room lets us in (see heldCommand).
-				room.waiters = append(room.waiters, b.hold())
-			}
-		default:
-			numericErr(r, errNoSuchChannel(ch))
+	for i, name := range strings.Split(r.Msg.Params[0], ",") {
+		if name == "" {
+			continue
 		}
+		ch := b.channel(name)
+		if ch == nil {
+			numericErr(r, errNoSuchChannel(name))
+			continue
+		}
+		key := ""
+		if i < len(keys) {
+			key = keys[i]
+		}
+		numericErr(r, ch.join(s, r, key))
 	}
 	return nil
 }
@@ -351,36 +284,25 @@ func (b *Bridge) handleJoin(s *session, r *ircd.Request) error {
 // PART <channel>{,<channel>} [<reason>]
 func (b *Bridge) handlePart(s *session, r *ircd.Request) error {
 	reason := r.Msg.Param(1)
-	for _, ch := range strings.Split(r.Msg.Params[0], ",") {
-		switch {
-		case ch == "":
-		case b.isControl(ch) && s.inControl:
-			b.partControl(s, r, reason)
-		case b.isControl(ch):
-			numericErr(r, &ircd.Error{Code: irc.ERR_NOTONCHANNEL, Params: []string{ch, "You're not on that channel"}})
-		case b.isRoomChannel(ch):
-			numericErr(r, b.partRoom(ch, reason))
-		default:
-			numericErr(r, errNoSuchChannel(ch))
+	for _, name := range strings.Split(r.Msg.Params[0], ",") {
+		if name == "" {
+			continue
 		}
+		ch := b.channel(name)
+		if ch == nil {
+			numericErr(r, errNoSuchChannel(name))
+			continue
+		}
+		numericErr(r, ch.part(s, r, reason))
 	}
 	return nil
-}
-
-func (b *Bridge) partControl(s *session, r *ircd.Request, reason string) {
-	s.inControl = false
-	params := []string{b.cfg.ControlChannel}
-	if reason != "" {
-		params = append(params, reason)
-	}
-	r.Reply(&irc.Message{Prefix: userPrefix(s.d), Command: "PART", Params: params})
 }
 
 // NAMES [<channel>{,<channel>}]
 func (b *Bridge) handleNames(s *session, r *ircd.Request) error {
 	if len(r.Msg.Params) == 0 || r.Msg.Params[0] == "" {
-		if s.inControl {
-			for _, m := range b.namesReplies(s.d) {
+		if ctl := b.control(); ctl.sees(s) {
+			for _, m := range b.namesReplies(s.d, ctl) {
 				r.Reply(m)
 			}
 		} else {
@@ -388,31 +310,16 @@ func (b *Bridge) handleNames(s *session, r *ircd.Request) error {
 		}
 		return nil
 	}
-	for _, ch := range strings.Split(r.Msg.Params[0], ",") {
-		if b.isControl(ch) {
-			for _, m := range b.namesReplies(s.d) {
+	for _, name := range strings.Split(r.Msg.Params[0], ",") {
+		if ch := b.channel(name); ch != nil && ch.shown() {
+			for _, m := range b.namesReplies(s.d, ch) {
 				r.Reply(m)
 			}
 			continue
 		}
-		if room := b.roomByChannel(ch); room != nil && room.shown {
-			for _, m := range b.roomNamesReplies(s.d, room) {
-				r.Reply(m)
-			}
-			continue
-		}
-		r.Numeric(irc.RPL_ENDOFNAMES, ch, "End of /NAMES list")
+		r.Numeric(irc.RPL_ENDOFNAMES, name, "End of /NAMES list")
 	}
 	return nil
-}
-
-// whoEntry is one user as WHO and USERHOST see it.
-type whoEntry struct {
-	prefix   *irc.Prefix
-	away     bool
-	chanPfx  string // "@", "+" or ""
-	realname string
-	inChan   bool
 }
 
 // everyone lists the users the gateway knows: the user, the service nick,
@@ -432,37 +339,37 @@ func (b *Bridge) everyone(s *session) []whoEntry {
 	return out
 }
 
-// WHO <mask>
+// WHO <mask>: a channel's members, else everyone whose nick matches.
 func (b *Bridge) handleWho(s *session, r *ircd.Request) error {
 	mask := r.Msg.Param(0)
 	if mask == "" || mask == "0" {
 		mask = "*"
 	}
-	if b.isRoomChannel(mask) {
-		b.whoRoom(s, r, mask)
-		return nil
-	}
-	whole := b.isControl(mask)
-	ch := b.cfg.ControlChannel
-	for _, e := range b.everyone(s) {
-		if whole && !e.inChan {
-			continue
-		}
-		if !whole && !matchMask(mask, e.prefix.Name) {
-			continue
-		}
+	reply := func(where string, e whoEntry) {
 		flags := "H"
 		if e.away {
 			flags = "G"
 		}
-		where := "*"
-		if e.inChan {
-			where = ch
-			if s.d.HasCap("multi-prefix") || e.chanPfx != "" {
-				flags += e.chanPfx
+		r.Numeric(irc.RPL_WHOREPLY, where, e.prefix.User, e.prefix.Host, b.cfg.ServerName, e.prefix.Name, flags+e.chanPfx, "0 "+e.realname)
+	}
+	if ch := b.channel(mask); ch != nil {
+		if ch.shown() {
+			for _, e := range ch.who(s) {
+				reply(ch.name(), e)
 			}
 		}
-		r.Numeric(irc.RPL_WHOREPLY, where, e.prefix.User, e.prefix.Host, b.cfg.ServerName, e.prefix.Name, flags, "0 "+e.realname)
+	} else {
+		for _, e := range b.everyone(s) {
+			if !matchMask(mask, e.prefix.Name) {
+				continue
+			}
+			if !e.inChan {
+				e.chanPfx = ""
+				reply("*", e)
+				continue
+			}
+			reply(b.cfg.ControlChannel, e)
+		}
 	}
 	r.Numeric(irc.RPL_ENDOFWHO, mask, "End of /WHO list")
 	return nil
@@ -640,50 +547,66 @@ func (b *Bridge) handleUserhost(s *session, r *ircd.Request) error {
 
 // TOPIC <channel> [<topic>]
 func (b *Bridge) handleTopic(s *session, r *ircd.Request) error {
-	ch := r.Msg.Params[0]
-	switch {
-	case b.isControl(ch):
-		if len(r.Msg.Params) > 1 {
-			return &ircd.Error{Code: irc.ERR_CHANOPRIVSNEEDED, Params: []string{ch, "The control channel's topic is fixed"}}
-		}
-		for _, m := range b.topicReplies(s.d) {
-			r.Reply(m)
-		}
-		return nil
-	case b.isRoomChannel(ch):
-		return b.roomTopic(s, r, ch)
+	name := r.Msg.Params[0]
+	if b.isRoomChannel(name) && b.roomByChannel(name) == nil {
+		// A room the gateway is not in is no channel it knows.
+		return errNoSuchChannel(name)
 	}
-	return errNoSuchChannel(ch)
+	ch, err := b.shownChannel(name)
+	if err != nil {
+		return err
+	}
+	if len(r.Msg.Params) > 1 {
+		return ch.setTopic(r.Msg.Params[1])
+	}
+	for _, m := range ch.topicReplies(s.d, true) {
+		r.Reply(m)
+	}
+	return nil
 }
 
-// MODE <channel> [<modes> [<args>...]]
-func (b *Bridge) handleMode(s *session, r *ircd.Request) error {
-	target := r.Msg.Params[0]
+// shownChannel returns the channel name refers to, or the error for a
+// command about a channel the clients were not shown.
+func (b *Bridge) shownChannel(name string) (channel, error) {
+	ch := b.channel(name)
 	switch {
-	case b.isControl(target):
-		if len(r.Msg.Params) == 1 {
-			r.Numeric(irc.RPL_CHANNELMODEIS, target, "+nt")
-			r.Numeric(ircd.RPL_CREATIONTIME, target, strconv.FormatInt(b.start.Unix(), 10))
-			return nil
-		}
-		modes := strings.TrimLeft(r.Msg.Params[1], "+")
-		switch modes {
-		case "b":
-			r.Numeric(irc.RPL_ENDOFBANLIST, target, "End of channel ban list")
-			return nil
-		case "e":
-			r.Numeric(irc.RPL_ENDOFEXCEPTLIST, target, "End of channel exception list")
-			return nil
-		case "I":
-			r.Numeric(irc.RPL_ENDOFINVITELIST, target, "End of channel invite list")
-			return nil
-		}
-		return &ircd.Error{Code: irc.ERR_CHANOPRIVSNEEDED, Params: []string{target, "The control channel's modes follow XMPP presence and cannot be changed"}}
-	case b.isRoomChannel(target):
-		return b.roomMode(s, r, target)
+	case ch == nil:
+		return nil, errNoSuchChannel(name)
+	case !ch.shown():
+		return nil, errNotOnChannel(name)
 	}
-	// ircd answers the user's own modes; only channels come here.
-	return errNoSuchChannel(target)
+	return ch, nil
+}
+
+// MODE <channel> [<modes> [<args>...]]: ircd answers the user's own
+// modes; only channels come here.
+func (b *Bridge) handleMode(s *session, r *ircd.Request) error {
+	ch, err := b.shownChannel(r.Msg.Params[0])
+	if err != nil {
+		return err
+	}
+	name := ch.name()
+	if len(r.Msg.Params) == 1 {
+		modes, created := ch.modes()
+		r.Numeric(irc.RPL_CHANNELMODEIS, name, modes)
+		if !created.IsZero() {
+			r.Numeric(ircd.RPL_CREATIONTIME, name, strconv.FormatInt(created.Unix(), 10))
+		}
+		return nil
+	}
+	// The lists are asked for by clients on join; the gateway keeps none.
+	switch strings.TrimLeft(r.Msg.Params[1], "+") {
+	case "b":
+		r.Numeric(irc.RPL_ENDOFBANLIST, name, "End of channel ban list")
+		return nil
+	case "e":
+		r.Numeric(irc.RPL_ENDOFEXCEPTLIST, name, "End of channel exception list")
+		return nil
+	case "I":
+		r.Numeric(irc.RPL_ENDOFINVITELIST, name, "End of channel invite list")
+		return nil
+	}
+	return ch.setModes(r, r.Msg.Params[1], r.Msg.Params[2:])
 }
 
 // LIST [<channel>{,<channel>}]
@@ -786,24 +709,18 @@ func (b *Bridge) userRealname(s *session) string {
 
 // INVITE <nick> <channel>
 func (b *Bridge) handleInvite(s *session, r *ircd.Request) error {
-	ch := r.Msg.Param(1)
-	switch {
-	case b.isControl(ch):
-		return &ircd.Error{Code: irc.ERR_CHANOPRIVSNEEDED, Params: []string{ch, "Contacts join the control channel by being in your roster: use \"add JID\""}}
-	case b.isRoomChannel(ch):
-		return b.roomInvite(s, r, r.Msg.Param(0), ch)
+	ch, err := b.shownChannel(r.Msg.Param(1))
+	if err != nil {
+		return err
 	}
-	return errNoSuchChannel(ch)
+	return ch.invite(r, r.Msg.Param(0))
 }
 
 // KICK <channel> <nick> [<reason>]
 func (b *Bridge) handleKick(s *session, r *ircd.Request) error {
-	ch := r.Msg.Params[0]
-	switch {
-	case b.isControl(ch):
-		return &ircd.Error{Code: irc.ERR_CHANOPRIVSNEEDED, Params: []string{ch, "Use \"remove nick\" to remove a contact from your roster"}}
-	case b.isRoomChannel(ch):
-		return b.roomKick(s, r, ch, r.Msg.Param(1), r.Msg.Param(2))
+	ch, err := b.shownChannel(r.Msg.Params[0])
+	if err != nil {
+		return err
 	}
-	return errNoSuchChannel(ch)
+	return ch.kick(r.Msg.Param(1), r.Msg.Param(2))
 }

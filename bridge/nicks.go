@@ -119,7 +119,7 @@ func (b *Bridge) takeUserNick(nick string) []string {
 		old := b.occupantPrefix(r, h)
 		b.assignNick(h)
 		if r.shown {
-			b.toRoom(&irc.Message{Prefix: old, Command: "NICK", Params: []string{h.irc}})
+			b.sessions.send(&irc.Message{Prefix: old, Command: "NICK", Params: []string{h.irc}})
 		}
 		return []string{oneLine(h.nick) + " in " + r.channel + " is now " + h.irc + why}
 	}

@@ -347,33 +347,11 @@ func modeChanges(old, now string) []string {
 	return out
 }
 
-// toRoom sends m to every attached client (all are in every room).
-func (b *Bridge) toRoom(m *irc.Message) {
-	for _, s := range b.sessions {
-		s.send(m)
-	}
-}
-
-// showRoom sends one client the JOIN, topic and names of r (no names for
-// a client with no-implicit-names).
-func (b *Bridge) showRoom(s *session, r *room, send func(*irc.Message)) {
-	send(joinOf(s.d, r.channel, userPrefix(s.d), "", b.userRealname(s)))
-	for _, m := range b.roomTopicReplies(s.d, r, false) {
-		send(m)
-	}
-	if s.d.HasCap("no-implicit-names") {
-		return
-	}
-	for _, m := range b.roomNamesReplies(s.d, r) {
-		send(m)
-	}
-}
-
 // joinRooms shows a newly attached client the rooms the gateway is in.
 func (b *Bridge) joinRooms(s *session) {
 	for _, r := range b.sortedRooms() {
 		if r.shown {
-			b.showRoom(s, r, s.send)
+			b.showChannel(s, b.channelOf(r), s.send)
 		}
 	}
 }
@@ -408,29 +386,6 @@ func (b *Bridge) sortedOccupants(r *room) []*occupant {
 	}
 	sort.Slice(os, func(i, j int) bool { return ircd.Casefold(b.ircNick(os[i])) < ircd.Casefold(b.ircNick(os[j])) })
 	return os
-}
-
-// roomNamesReplies are 353/366 for r.
-func (b *Bridge) roomNamesReplies(d ircd.Downstream, r *room) []*irc.Message {
-	multi, uh := d.HasCap("multi-prefix"), d.HasCap("userhost-in-names")
-	var names []string
-	selfSeen := false
-	for _, o := range b.sortedOccupants(r) {
-		p := b.occupantPrefix(r, o)
-		if o.self {
-			p = userPrefix(d)
-			selfSeen = true
-		}
-		n := p.Name
-		if uh {
-			n = p.String()
-		}
-		names = append(names, prefixes(o, multi)+n)
-	}
-	if !selfSeen {
-		names = append(names, userPrefix(d).Name)
-	}
-	return ircd.NamesReplies(d, r.channel, names)
 }
 
 // roomNumeric sends a numeric about r to every client.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"strconv"
 	"strings"
+	"time"
 
 	"gopkg.in/irc.v4"
 
@@ -13,16 +14,6 @@ import (
 
 // maxPublicRooms bounds the public rooms LIST shows.
 const maxPublicRooms = 500
-
-// partRoom runs PART for a room channel.
-func (b *Bridge) partRoom(ch, reason string) error {
-	r := b.roomByChannel(ch)
-	if r == nil {
-		return errNotInRoom(ch)
-	}
-	b.leaveRoom(r, cleanText(reason))
-	return nil
-}
 
 // occupantByIRCNick finds an occupant of r by its IRC nick.
 func (b *Bridge) occupantByIRCNick(r *room, nick string) *occupant {
@@ -55,100 +46,6 @@ func (b *Bridge) onSetRole(req request, err error) {
 	if r := b.rooms.byKey[req.room]; r != nil && err != nil {
 		b.roomNumeric(irc.ERR_CHANOPRIVSNEEDED, r, "The room refused to "+req.what+": "+oneLine(err.Error()))
 	}
-}
-
-// roomKick runs KICK: the room is asked to kick the occupant.
-func (b *Bridge) roomKick(s *session, req *ircd.Request, ch, nick, reason string) error {
-	r := b.roomByChannel(ch)
-	if r == nil || !r.shown {
-		return errNotInRoom(ch)
-	}
-	o := b.occupantByIRCNick(r, nick)
-	if o == nil {
-		return &ircd.Error{Code: irc.ERR_USERNOTINCHANNEL, Params: []string{nick, ch, "They aren't on that channel"}}
-	}
-	return b.moderate(r, o, "none", reason, "kick "+nick)
-}
-
-// roomMode runs MODE for a room: shows the modes, or turns +o/-o/+v/-v
-// into role changes (moderator, participant, visitor).
-func (b *Bridge) roomMode(s *session, req *ircd.Request, ch string) error {
-	r := b.roomByChannel(ch)
-	if r == nil || !r.shown {
-		return errNotInRoom(ch)
-	}
-	if len(req.Msg.Params) == 1 {
-		modes := "+nt"
-		if r.password != "" {
-			modes += "k"
-		}
-		req.Numeric(irc.RPL_CHANNELMODEIS, r.channel, modes)
-		return nil
-	}
-	switch strings.TrimLeft(req.Msg.Params[1], "+") {
-	case "b":
-		req.Numeric(irc.RPL_ENDOFBANLIST, r.channel, "End of channel ban list")
-		return nil
-	case "e":
-		req.Numeric(irc.RPL_ENDOFEXCEPTLIST, r.channel, "End of channel exception list")
-		return nil
-	case "I":
-		req.Numeric(irc.RPL_ENDOFINVITELIST, r.channel, "End of channel invite list")
-		return nil
-	}
-	args := req.Msg.Params[2:]
-	add := true
-	for _, m := range req.Msg.Params[1] {
-		switch m {
-		case '+':
-			add = true
-		case '-':
-			add = false
-		case 'o', 'v':
-			if len(args) == 0 {
-				return &ircd.Error{Code: irc.ERR_NEEDMOREPARAMS, Params: []string{"MODE", "Not enough parameters"}}
-			}
-			nick := args[0]
-			args = args[1:]
-			o := b.occupantByIRCNick(r, nick)
-			if o == nil {
-				numericErr(req, &ircd.Error{Code: irc.ERR_USERNOTINCHANNEL, Params: []string{nick, ch, "They aren't on that channel"}})
-				continue
-			}
-			role := map[string]string{"+o": "moderator", "-o": "participant", "+v": "participant", "-v": "visitor"}[map[bool]string{true: "+", false: "-"}[add]+string(m)]
-			if err := b.moderate(r, o, role, "", "make "+nick+" a "+role); err != nil {
-				return err
-			}
-		default:
-			numericErr(req, &ircd.Error{Code: irc.ERR_UNKNOWNMODE, Params: []string{string(m), "is not a mode this gateway can set in a group chat (only +o/-o/+v/-v)"}})
-		}
-	}
-	return nil
-}
-
-// roomInvite runs INVITE nick #room: a mediated invitation through the
-// room to the contact (or to a JID given instead of a nick).
-func (b *Bridge) roomInvite(s *session, req *ircd.Request, nick, ch string) error {
-	r := b.roomByChannel(ch)
-	if r == nil || !r.shown {
-		return errNotInRoom(ch)
-	}
-	jid := ""
-	if c := b.contactByNick(nick); c != nil {
-		jid = c.jid
-	} else if o, _ := b.occupantByNick(nick); o != nil && o.jid != "" {
-		jid = o.jid
-	} else if strings.Contains(nick, "@") && validJID(nick) {
-		jid = nick
-	}
-	if jid == "" {
-		return errNoSuchNick(nick)
-	}
-	if err := b.x.InviteToRoom(r.jid, jid, ""); err != nil {
-		return &ircd.Error{Code: irc.ERR_CHANOPRIVSNEEDED, Params: []string{ch, "Invitation not sent: " + oneLine(err.Error())}}
-	}
-	req.Numeric(irc.RPL_INVITING, nick, r.channel)
-	return nil
 }
 
 // listPublicRooms asks the conference service for its public rooms; the
@@ -354,21 +251,183 @@ func nonEmpty(s string) string {
 	return oneLine(s)
 }
 
-// whoRoom answers WHO #room with its occupants.
-func (b *Bridge) whoRoom(s *session, req *ircd.Request, ch string) {
-	if r := b.roomByChannel(ch); r != nil && r.shown {
-		multi := s.d.HasCap("multi-prefix")
-		for _, o := range b.sortedOccupants(r) {
-			p := b.occupantPrefix(r, o)
-			if o.self {
-				p = userPrefix(s.d)
+// roomChannel is a group chat as a channel (see channel). Every client is
+// in it once the room accepted the user; r is nil when the gateway is not
+// in the room.
+type roomChannel struct {
+	b     *Bridge
+	typed string // the channel name as the client typed it
+	r     *room
+}
+
+// channelOf is the channel of r.
+func (b *Bridge) channelOf(r *room) roomChannel {
+	return roomChannel{b: b, typed: r.channel, r: r}
+}
+
+func (c roomChannel) name() string {
+	if c.r != nil {
+		return c.r.channel
+	}
+	return c.typed
+}
+
+func (c roomChannel) shown() bool        { return c.r != nil && c.r.shown }
+func (c roomChannel) sees(*session) bool { return c.shown() }
+
+// names lists the occupants with their membership prefixes, the user
+// last when the room has not sent the user's own presence yet.
+func (c roomChannel) names(d ircd.Downstream) []string {
+	b, r := c.b, c.r
+	multi, uh := d.HasCap("multi-prefix"), d.HasCap("userhost-in-names")
+	var names []string
+	selfSeen := false
+	for _, o := range b.sortedOccupants(r) {
+		p := b.occupantPrefix(r, o)
+		if o.self {
+			p = userPrefix(d)
+			selfSeen = true
+		}
+		n := p.Name
+		if uh {
+			n = p.String()
+		}
+		names = append(names, prefixes(o, multi)+n)
+	}
+	if !selfSeen {
+		names = append(names, userPrefix(d).Name)
+	}
+	return names
+}
+
+// who lists the occupants.
+func (c roomChannel) who(s *session) []whoEntry {
+	b, r := c.b, c.r
+	multi := s.d.HasCap("multi-prefix")
+	var out []whoEntry
+	for _, o := range b.sortedOccupants(r) {
+		p := b.occupantPrefix(r, o)
+		if o.self {
+			p = userPrefix(s.d)
+		}
+		out = append(out, whoEntry{prefix: p, away: o.self && b.away != "", chanPfx: prefixes(o, multi), realname: b.occupantRealname(s, o)})
+	}
+	return out
+}
+
+func (c roomChannel) topicReplies(d ircd.Downstream, explicit bool) []*irc.Message {
+	return c.b.roomTopicReplies(d, c.r, explicit)
+}
+
+func (c roomChannel) modes() (string, time.Time) {
+	if c.r.password != "" {
+		return "+ntk", time.Time{}
+	}
+	return "+nt", time.Time{}
+}
+
+// join joins the room; the JOIN is shown, and the command answered,
+// once the room lets the user in (see heldCommand).
+func (c roomChannel) join(s *session, r *ircd.Request, key string) error {
+	b := c.b
+	if err := b.joinRoom(c.typed, key); err != nil {
+		return err
+	}
+	if room := b.roomByChannel(c.typed); room != nil && room.joining && !room.shown {
+		room.waiters = append(room.waiters, b.hold())
+	}
+	return nil
+}
+
+// part leaves the room, for every client.
+func (c roomChannel) part(s *session, r *ircd.Request, reason string) error {
+	if c.r == nil {
+		return errNotOnChannel(c.typed)
+	}
+	c.b.leaveRoom(c.r, cleanText(reason))
+	return nil
+}
+
+func (c roomChannel) privmsg(s *session, r *ircd.Request, text string, notice bool) error {
+	return c.b.roomPrivmsg(s, r, c.typed, text)
+}
+
+// setTopic asks the room to change its subject.
+func (c roomChannel) setTopic(text string) error {
+	b := c.b
+	if !b.connected {
+		return errChanOp(c.typed, "XMPP is not connected")
+	}
+	_, err := b.x.SendMessage(xmpp.OutMessage{To: c.r.jid, Type: "groupchat", Subject: cleanText(text), HasSubject: true})
+	if err != nil {
+		return errChanOp(c.typed, "Topic not sent: "+oneLine(err.Error()))
+	}
+	return nil
+}
+
+// setModes turns +o/-o/+v/-v into role changes (moderator, participant,
+// visitor).
+func (c roomChannel) setModes(req *ircd.Request, modes string, args []string) error {
+	add := true
+	for _, m := range modes {
+		switch m {
+		case '+':
+			add = true
+		case '-':
+			add = false
+		case 'o', 'v':
+			if len(args) == 0 {
+				return &ircd.Error{Code: irc.ERR_NEEDMOREPARAMS, Params: []string{"MODE", "Not enough parameters"}}
 			}
-			flags := "H"
-			if o.self && b.away != "" {
-				flags = "G"
+			nick := args[0]
+			args = args[1:]
+			o := c.b.occupantByIRCNick(c.r, nick)
+			if o == nil {
+				numericErr(req, errNotInChannel(nick, c.typed))
+				continue
 			}
-			req.Numeric(irc.RPL_WHOREPLY, r.channel, p.User, p.Host, b.cfg.ServerName, p.Name, flags+prefixes(o, multi), "0 "+b.occupantRealname(s, o))
+			role := map[string]string{"+o": "moderator", "-o": "participant", "+v": "participant", "-v": "visitor"}[map[bool]string{true: "+", false: "-"}[add]+string(m)]
+			if err := c.b.moderate(c.r, o, role, "", "make "+nick+" a "+role); err != nil {
+				return err
+			}
+		default:
+			numericErr(req, &ircd.Error{Code: irc.ERR_UNKNOWNMODE, Params: []string{string(m), "is not a mode this gateway can set in a group chat (only +o/-o/+v/-v)"}})
 		}
 	}
-	req.Numeric(irc.RPL_ENDOFWHO, ch, "End of /WHO list")
+	return nil
+}
+
+// invite sends a mediated invitation through the room to the contact or
+// occupant nick (or to a JID given instead of a nick).
+func (c roomChannel) invite(req *ircd.Request, nick string) error {
+	b, r := c.b, c.r
+	jid := ""
+	if ct := b.contactByNick(nick); ct != nil {
+		jid = ct.jid
+	} else if o, _ := b.occupantByNick(nick); o != nil && o.jid != "" {
+		jid = o.jid
+	} else if strings.Contains(nick, "@") && validJID(nick) {
+		jid = nick
+	}
+	if jid == "" {
+		return errNoSuchNick(nick)
+	}
+	if err := b.x.InviteToRoom(r.jid, jid, ""); err != nil {
+		return errChanOp(c.typed, "Invitation not sent: "+oneLine(err.Error()))
+	}
+	req.Numeric(irc.RPL_INVITING, nick, r.channel)
+	return nil
+}
+
+// kick asks the room to kick the occupant.
+func (c roomChannel) kick(nick, reason string) error {
+	o := c.b.occupantByIRCNick(c.r, nick)
+	if o == nil {
+		return errNotInChannel(nick, c.typed)
+	}
+	return c.b.moderate(c.r, o, "none", reason, "kick "+nick)
+}
+
+func errNotInChannel(nick, ch string) error {
+	return &ircd.Error{Code: irc.ERR_USERNOTINCHANNEL, Params: []string{nick, ch, "They aren't on that channel"}}
 }

@@ -96,15 +96,13 @@ func (b *Bridge) leaveRoom(r *room, reason string) {
 
 // dropRoom forgets r and, when clients were shown it, parts them.
 func (b *Bridge) dropRoom(r *room, reason string) {
-	if r.shown {
-		for _, s := range b.sessions {
-			params := []string{r.channel}
-			if reason != "" {
-				params = append(params, reason)
-			}
-			s.send(&irc.Message{Prefix: userPrefix(s.d), Command: "PART", Params: params})
-		}
+	params := []string{r.channel}
+	if reason != "" {
+		params = append(params, reason)
 	}
+	b.sessions.sendEachIn(b.channelOf(r), func(s *session) *irc.Message {
+		return &irc.Message{Prefix: userPrefix(s.d), Command: "PART", Params: params}
+	})
 	b.forgetRoom(r)
 }
 
@@ -175,9 +173,9 @@ func (b *Bridge) roomPresence(p xmpp.Presence) {
 	}
 	if r.shown && !(self && r.joining) {
 		if isNew && !self {
-			for _, s := range b.sessions {
-				s.send(joinOf(s.d, r.channel, b.occupantPrefix(r, o), o.jid, b.occupantRealname(s, o)))
-			}
+			b.sessions.sendEach(func(s *session) *irc.Message {
+				return joinOf(s.d, r.channel, b.occupantPrefix(r, o), o.jid, b.occupantRealname(s, o))
+			})
 			old = ""
 		}
 		b.roomModes(r, o, old)
@@ -224,7 +222,7 @@ func (b *Bridge) roomModes(r *room, o *occupant, old string) {
 		modes += c[1:]
 		args = append(args, b.ircNick(o))
 	}
-	b.toRoom(&irc.Message{Prefix: b.serverPrefix(), Command: "MODE", Params: append([]string{r.channel, modes}, args...)})
+	b.sessions.send(&irc.Message{Prefix: b.serverPrefix(), Command: "MODE", Params: append([]string{r.channel, modes}, args...)})
 }
 
 // selfJoined completes a join when the room sends our own presence.
@@ -238,7 +236,7 @@ func (b *Bridge) selfJoined(r *room, nick string) {
 	if !r.shown {
 		r.shown = true
 		for _, s := range b.sessions {
-			b.showRoom(s, r, r.out(s))
+			b.showChannel(s, b.channelOf(r), r.out(s))
 		}
 		b.answerWaiters(r)
 		if !strings.EqualFold(nick, b.userNick()) {
@@ -248,7 +246,7 @@ func (b *Bridge) selfJoined(r *room, nick string) {
 		// After a rejoin: whoever left meanwhile leaves now.
 		for _, o := range b.sortedOccupants(r) {
 			if o.stale && !o.self {
-				b.toRoom(&irc.Message{Prefix: b.occupantPrefix(r, o), Command: "PART", Params: []string{r.channel, "left while the gateway was disconnected"}})
+				b.sessions.send(&irc.Message{Prefix: b.occupantPrefix(r, o), Command: "PART", Params: []string{r.channel, "left while the gateway was disconnected"}})
 				b.releaseNick(o)
 				delete(r.occupants, o.nick)
 			}
@@ -284,7 +282,7 @@ func (b *Bridge) occupantLeft(r *room, nick string, self bool, p xmpp.Presence) 
 		old := b.occupantPrefix(r, o)
 		b.assignNick(o)
 		if r.shown && old.Name != o.irc {
-			b.toRoom(&irc.Message{Prefix: old, Command: "NICK", Params: []string{o.irc}})
+			b.sessions.send(&irc.Message{Prefix: old, Command: "NICK", Params: []string{o.irc}})
 		}
 		return
 	}
@@ -316,9 +314,9 @@ func (b *Bridge) occupantLeft(r *room, nick string, self bool, p xmpp.Presence) 
 			reason = "removed from the room: membership required"
 		}
 		if r.shown && (kicked || banned) {
-			for _, s := range b.sessions {
-				s.send(&irc.Message{Prefix: b.servicePrefix(), Command: "KICK", Params: []string{r.channel, s.d.Nick(), reason}})
-			}
+			b.sessions.sendEach(func(s *session) *irc.Message {
+				return &irc.Message{Prefix: b.servicePrefix(), Command: "KICK", Params: []string{r.channel, s.d.Nick(), reason}}
+			})
 			r.shown = false
 		}
 		if reason == "" {
@@ -332,13 +330,13 @@ func (b *Bridge) occupantLeft(r *room, nick string, self bool, p xmpp.Presence) 
 	}
 	if r.shown {
 		if kicked || banned {
-			b.toRoom(&irc.Message{Prefix: b.servicePrefix(), Command: "KICK", Params: []string{r.channel, b.ircNick(o), reason}})
+			b.sessions.send(&irc.Message{Prefix: b.servicePrefix(), Command: "KICK", Params: []string{r.channel, b.ircNick(o), reason}})
 		} else {
 			params := []string{r.channel}
 			if reason != "" {
 				params = append(params, reason)
 			}
-			b.toRoom(&irc.Message{Prefix: b.occupantPrefix(r, o), Command: "PART", Params: params})
+			b.sessions.send(&irc.Message{Prefix: b.occupantPrefix(r, o), Command: "PART", Params: params})
 		}
 	}
 	b.releaseNick(o)

@@ -129,7 +129,7 @@ func (b *Bridge) roomSubject(r *room, nick string, m xmpp.Message) {
 	if from == nil {
 		from = b.servicePrefix()
 	}
-	b.toRoom(&irc.Message{Prefix: from, Command: "TOPIC", Params: []string{r.channel, strings.Join(strings.Fields(cleanText(text)), " ")}})
+	b.sessions.send(&irc.Message{Prefix: from, Command: "TOPIC", Params: []string{r.channel, strings.Join(strings.Fields(cleanText(text)), " ")}})
 }
 
 // roomPrivate handles a chat message through a room: a private message
@@ -169,11 +169,6 @@ func (b *Bridge) roomErrorMessage(r *room, m xmpp.Message) {
 		return
 	}
 	b.roomNotice(r, what+": "+reason)
-}
-
-// errNotInRoom answers a command about a room the gateway is not in.
-func errNotInRoom(ch string) error {
-	return &ircd.Error{Code: irc.ERR_NOTONCHANNEL, Params: []string{ch, "You're not on that channel"}}
 }
 
 // roomPrivmsg sends the user's PRIVMSG/NOTICE to a room.
@@ -230,32 +225,6 @@ func (b *Bridge) occupantPrivmsg(s *session, req *ircd.Request, o *occupant, r *
 		b.rememberRef(id, id)
 	} else {
 		req.Reply(b.stamped(&irc.Message{Prefix: b.occupantPrefix(r, o), Command: "NOTICE", Params: []string{b.userNick(), "[" + b.cfg.ServiceNick + "] message NOT sent (" + oneLine(err.Error()) + "): " + excerpt(body)}}))
-	}
-	return nil
-}
-
-// roomTopic runs TOPIC for a room: shows it or asks the room to change it.
-func (b *Bridge) roomTopic(s *session, req *ircd.Request, ch string) error {
-	r := b.roomByChannel(ch)
-	if r == nil {
-		// A room the gateway is not in is no channel it knows.
-		return errNoSuchChannel(ch)
-	}
-	if !r.shown {
-		return errNotInRoom(ch)
-	}
-	if len(req.Msg.Params) < 2 {
-		for _, m := range b.roomTopicReplies(s.d, r, true) {
-			req.Reply(m)
-		}
-		return nil
-	}
-	if !b.connected {
-		return &ircd.Error{Code: irc.ERR_CHANOPRIVSNEEDED, Params: []string{ch, "XMPP is not connected"}}
-	}
-	_, err := b.x.SendMessage(xmpp.OutMessage{To: r.jid, Type: "groupchat", Subject: cleanText(req.Msg.Params[1]), HasSubject: true})
-	if err != nil {
-		return &ircd.Error{Code: irc.ERR_CHANOPRIVSNEEDED, Params: []string{ch, "Topic not sent: " + oneLine(err.Error())}}
 	}
 	return nil
 }
