@@ -2,7 +2,6 @@ package bridge
 
 import (
 	"sort"
-	"strconv"
 	"strings"
 	"time"
 
@@ -353,28 +352,6 @@ func (b *Bridge) joinRooms(s *session) {
 		if r.shown {
 			b.showChannel(s, b.channelOf(r), s.send)
 		}
-	}
-}
-
-func (b *Bridge) roomTopicReplies(d ircd.Downstream, r *room, explicit bool) []*irc.Message {
-	if r.subject == "" {
-		if !explicit {
-			return nil
-		}
-		return []*irc.Message{{Prefix: b.serverPrefix(), Command: irc.RPL_NOTOPIC, Params: []string{d.Nick(), r.channel, "No topic is set"}}}
-	}
-	text := strings.Join(strings.Fields(cleanText(r.subject)), " ")
-	setter := r.subjectBy
-	if setter == "" {
-		setter = r.jid
-	}
-	at := r.subjectAt
-	if at.IsZero() {
-		at = b.now()
-	}
-	return []*irc.Message{
-		{Prefix: b.serverPrefix(), Command: irc.RPL_TOPIC, Params: []string{d.Nick(), r.channel, text}},
-		{Prefix: b.serverPrefix(), Command: ircd.RPL_TOPICWHOTIME, Params: []string{d.Nick(), r.channel, setter, strconv.FormatInt(at.Unix(), 10)}},
 	}
 }
 

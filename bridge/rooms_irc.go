@@ -315,8 +315,28 @@ func (c roomChannel) who(s *session) []whoEntry {
 	return out
 }
 
+// topicReplies show the room's subject, who set it and when.
 func (c roomChannel) topicReplies(d ircd.Downstream, explicit bool) []*irc.Message {
-	return c.b.roomTopicReplies(d, c.r, explicit)
+	b, r := c.b, c.r
+	if r.subject == "" {
+		if !explicit {
+			return nil
+		}
+		return []*irc.Message{{Prefix: b.serverPrefix(), Command: irc.RPL_NOTOPIC, Params: []string{d.Nick(), r.channel, "No topic is set"}}}
+	}
+	text := strings.Join(strings.Fields(cleanText(r.subject)), " ")
+	setter := r.subjectBy
+	if setter == "" {
+		setter = r.jid
+	}
+	at := r.subjectAt
+	if at.IsZero() {
+		at = b.now()
+	}
+	return []*irc.Message{
+		{Prefix: b.serverPrefix(), Command: irc.RPL_TOPIC, Params: []string{d.Nick(), r.channel, text}},
+		{Prefix: b.serverPrefix(), Command: ircd.RPL_TOPICWHOTIME, Params: []string{d.Nick(), r.channel, setter, strconv.FormatInt(at.Unix(), 10)}},
+	}
 }
 
 func (c roomChannel) modes() (string, time.Time) {
@@ -402,11 +422,13 @@ func (c roomChannel) setModes(req *ircd.Request, modes string, args []string) er
 func (c roomChannel) invite(req *ircd.Request, nick string) error {
 	b, r := c.b, c.r
 	jid := ""
-	if ct := b.contactByNick(nick); ct != nil {
-		jid = ct.jid
-	} else if o, _ := b.occupantByNick(nick); o != nil && o.jid != "" {
-		jid = o.jid
-	} else if strings.Contains(nick, "@") && validJID(nick) {
+	switch h := b.nicks.holder(nick).(type) {
+	case *contact:
+		jid = h.jid
+	case *occupant:
+		jid = h.jid
+	}
+	if jid == "" && strings.Contains(nick, "@") && validJID(nick) {
 		jid = nick
 	}
 	if jid == "" {

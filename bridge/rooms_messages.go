@@ -120,7 +120,7 @@ func (b *Bridge) roomSubject(r *room, nick string, m xmpp.Message) {
 	if first && !hadTopic {
 		// Part of the join: clients get it as the channel's topic.
 		for _, s := range b.sessions {
-			for _, t := range b.roomTopicReplies(s.d, r, false) {
+			for _, t := range b.channelOf(r).topicReplies(s.d, false) {
 				s.send(t)
 			}
 		}
