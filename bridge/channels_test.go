@@ -1,0 +1,23 @@
+package bridge
+
+import "testing"
+
+// Replies about a channel carry its name as the gateway spells it,
+// whatever case the client typed it in.
+func TestChannelRepliesSpellTheChannelsName(t *testing.T) {
+	h := newHarness(t, Config{})
+	h.connect()
+	c := h.attach("me")
+	c.take()
+
+	c.send("MODE &XMPP")
+	c.expect(":irc.test 324 me &xmpp +nt", ":irc.test 329 me &xmpp 1772600767")
+	c.send("MODE &XMPP +b")
+	c.expect(":irc.test 368 me &xmpp :End of channel ban list")
+	c.send("TOPIC &XMPP :new")
+	c.expect(":irc.test 482 me &xmpp :The control channel's topic is fixed")
+	c.send("PART &XMPP")
+	c.expect(":me!user@localhost PART &xmpp")
+	c.send("PART &XMPP")
+	c.expect(":irc.test 442 me &xmpp :You're not on that channel")
+}
