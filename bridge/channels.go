@@ -23,6 +23,13 @@ type channel interface {
 	shown() bool
 	// sees reports whether s is in the channel and gets its traffic.
 	sees(s *session) bool
+	// join and part run JOIN and PART of the channel for s.
+	join(s *session, r *ircd.Request, key string) error
+	part(s *session, r *ircd.Request, reason string) error
+	// privmsg sends the user's PRIVMSG or NOTICE to the channel.
+	privmsg(s *session, r *ircd.Request, text string, notice bool) error
+
+	// The methods below are called only once shown is true.
 
 	// names are d's NAMES entries, membership prefixes included.
 	names(d ircd.Downstream) []string
@@ -33,12 +40,6 @@ type channel interface {
 	topicReplies(d ircd.Downstream, explicit bool) []*irc.Message
 	// modes are the channel modes and, when known, when it was created.
 	modes() (string, time.Time)
-
-	// join and part run JOIN and PART of the channel for s.
-	join(s *session, r *ircd.Request, key string) error
-	part(s *session, r *ircd.Request, reason string) error
-	// privmsg sends the user's PRIVMSG or NOTICE to the channel.
-	privmsg(s *session, r *ircd.Request, text string, notice bool) error
 	// setTopic asks for a new topic.
 	setTopic(text string) error
 	// setModes runs MODE with changes (modes and their arguments).
