@@ -40,6 +40,9 @@ type channel interface {
 	topicReplies(d ircd.Downstream, explicit bool) []*irc.Message
 	// modes are the channel modes and, when known, when it was created.
 	modes() (string, time.Time)
+	// listing is the channel's LIST entry: how many are in it, and its
+	// topic.
+	listing() (users int, topic string)
 	// setTopic asks for a new topic.
 	setTopic(text string) error
 	// setModes runs MODE with changes (modes and their arguments).
@@ -60,6 +63,18 @@ func (b *Bridge) channel(name string) channel {
 		return roomChannel{b: b, typed: name, r: b.roomByChannel(name)}
 	}
 	return nil
+}
+
+// shownChannels are the channels the clients were shown: the control
+// channel, then the group chats by name.
+func (b *Bridge) shownChannels() []channel {
+	chs := []channel{b.control()}
+	for _, r := range b.sortedRooms() {
+		if r.shown {
+			chs = append(chs, b.channelOf(r))
+		}
+	}
+	return chs
 }
 
 // isChannelName reports whether name is a channel name rather than a
@@ -149,6 +164,17 @@ func (c controlChannel) topicReplies(d ircd.Downstream, explicit bool) []*irc.Me
 }
 
 func (c controlChannel) modes() (string, time.Time) { return "+nt", c.b.start }
+
+// listing counts the user, the service and the contacts shown.
+func (c controlChannel) listing() (int, string) {
+	n := 2
+	for _, ct := range c.b.contacts {
+		if ct.view.shown {
+			n++
+		}
+	}
+	return n, c.b.topic()
+}
 
 func (c controlChannel) join(s *session, r *ircd.Request, key string) error {
 	if !s.inControl {

@@ -623,16 +623,12 @@ func (b *Bridge) handleList(s *session, r *ircd.Request) error {
 			return false
 		}
 	}
-	if want(b.cfg.ControlChannel) {
-		n := 2
-		for _, c := range b.contacts {
-			if c.view.shown {
-				n++
-			}
+	for _, ch := range b.shownChannels() {
+		if want(ch.name()) {
+			users, topic := ch.listing()
+			r.Numeric(irc.RPL_LIST, ch.name(), strconv.Itoa(users), topic)
 		}
-		r.Numeric(irc.RPL_LIST, b.cfg.ControlChannel, strconv.Itoa(n), b.topic())
 	}
-	b.roomList(r, want)
 	// The conference service's public rooms follow, with the end of the
 	// list, once the service answers.
 	if !b.listPublicRooms(s, want) {

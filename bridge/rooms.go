@@ -87,6 +87,9 @@ func (b *Bridge) answerWaiters(r *room) {
 	r.waiters = nil
 }
 
+// topic is the room's subject on one line, as IRC shows it.
+func (r *room) topic() string { return strings.Join(strings.Fields(cleanText(r.subject)), " ") }
+
 // occupant is someone in a room.
 type occupant struct {
 	nick        string // room nick

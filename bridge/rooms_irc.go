@@ -324,7 +324,7 @@ func (c roomChannel) topicReplies(d ircd.Downstream, explicit bool) []*irc.Messa
 		}
 		return []*irc.Message{{Prefix: b.serverPrefix(), Command: irc.RPL_NOTOPIC, Params: []string{d.Nick(), r.channel, "No topic is set"}}}
 	}
-	text := strings.Join(strings.Fields(cleanText(r.subject)), " ")
+	text := r.topic()
 	setter := r.subjectBy
 	if setter == "" {
 		setter = r.jid
@@ -344,6 +344,10 @@ func (c roomChannel) modes() (string, time.Time) {
 		return "+ntk", time.Time{}
 	}
 	return "+nt", time.Time{}
+}
+
+func (c roomChannel) listing() (int, string) {
+	return len(c.r.occupants), c.r.topic()
 }
 
 // join joins the room; the JOIN is shown, and the command answered,

@@ -2,7 +2,6 @@ package bridge
 
 import (
 	"errors"
-	"strconv"
 	"strings"
 	"time"
 
@@ -129,7 +128,7 @@ func (b *Bridge) roomSubject(r *room, nick string, m xmpp.Message) {
 	if from == nil {
 		from = b.servicePrefix()
 	}
-	b.sessions.send(&irc.Message{Prefix: from, Command: "TOPIC", Params: []string{r.channel, strings.Join(strings.Fields(cleanText(text)), " ")}})
+	b.sessions.send(&irc.Message{Prefix: from, Command: "TOPIC", Params: []string{r.channel, r.topic()}})
 }
 
 // roomPrivate handles a chat message through a room: a private message
@@ -227,16 +226,6 @@ func (b *Bridge) occupantPrivmsg(s *session, req *ircd.Request, o *occupant, r *
 		req.Reply(b.stamped(&irc.Message{Prefix: b.occupantPrefix(r, o), Command: "NOTICE", Params: []string{b.userNick(), "[" + b.cfg.ServiceNick + "] message NOT sent (" + oneLine(err.Error()) + "): " + excerpt(body)}}))
 	}
 	return nil
-}
-
-// roomList adds the LIST lines of the joined rooms matching want.
-func (b *Bridge) roomList(req *ircd.Request, want func(ch string) bool) {
-	for _, r := range b.sortedRooms() {
-		if !r.shown || !want(r.channel) {
-			continue
-		}
-		req.Numeric(irc.RPL_LIST, r.channel, strconv.Itoa(len(r.occupants)), strings.Join(strings.Fields(cleanText(r.subject)), " "))
-	}
 }
 
 // inviteHint tells the user how to accept an invitation.
