@@ -119,6 +119,20 @@ type controlChannel struct{ b *Bridge }
 
 func (b *Bridge) control() controlChannel { return controlChannel{b: b} }
 
+// isControl reports whether name is the control channel's.
+func (b *Bridge) isControl(name string) bool {
+	return ircd.Casefold(name) == ircd.Casefold(b.cfg.ControlChannel)
+}
+
+// topic is the control channel's fixed topic.
+func (c controlChannel) topic() string {
+	jid := c.b.ownJID
+	if jid == "" {
+		jid = c.b.x.JID()
+	}
+	return "XMPP contacts of " + jid + " — type \"help\" here for commands"
+}
+
 func (c controlChannel) name() string         { return c.b.cfg.ControlChannel }
 func (c controlChannel) shown() bool          { return true }
 func (c controlChannel) sees(s *session) bool { return s.inControl }
@@ -158,7 +172,7 @@ func (c controlChannel) who(s *session) []whoEntry {
 func (c controlChannel) topicReplies(d ircd.Downstream, explicit bool) []*irc.Message {
 	b, ch := c.b, c.name()
 	return []*irc.Message{
-		{Prefix: b.serverPrefix(), Command: irc.RPL_TOPIC, Params: []string{d.Nick(), ch, b.topic()}},
+		{Prefix: b.serverPrefix(), Command: irc.RPL_TOPIC, Params: []string{d.Nick(), ch, c.topic()}},
 		{Prefix: b.serverPrefix(), Command: ircd.RPL_TOPICWHOTIME, Params: []string{d.Nick(), ch, b.servicePrefix().String(), strconv.FormatInt(b.start.Unix(), 10)}},
 	}
 }
@@ -173,7 +187,7 @@ func (c controlChannel) listing() (int, string) {
 			n++
 		}
 	}
-	return n, c.b.topic()
+	return n, c.topic()
 }
 
 func (c controlChannel) join(s *session, r *ircd.Request, key string) error {

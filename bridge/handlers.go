@@ -49,18 +49,6 @@ func init() {
 	}
 }
 
-func (b *Bridge) isControl(name string) bool {
-	return ircd.Casefold(name) == ircd.Casefold(b.cfg.ControlChannel)
-}
-
-func (b *Bridge) topic() string {
-	jid := b.ownJID
-	if jid == "" {
-		jid = b.x.JID()
-	}
-	return "XMPP contacts of " + jid + " — type \"help\" here for commands"
-}
-
 func errNoSuchNick(nick string) error {
 	return &ircd.Error{Code: irc.ERR_NOSUCHNICK, Params: []string{nick, "No such nick/channel"}}
 }
