@@ -111,7 +111,7 @@ type Bridge struct {
 	catchUp       *catchUp           // the archive catch-up under way (archive.go)
 	requests      map[string]request // XMPP requests awaiting their answer, by id (requests.go)
 	refs          *bounded[string]   // msgid -> XMPP id (identity.go)
-	newMsgID      func() string      // msgids of lines without an XMPP id
+	newMsgID      func() string      // msgids of lines without an XMPP id (XMPP.NewID; tests count)
 	runCtx        context.Context
 	ownJID        string
 	contacts      map[string]*contact   // by bare JID (lower case)
@@ -301,7 +301,7 @@ func New(cfg Config, x XMPP) (*Bridge, error) {
 		sent:        newBounded[sentMessage](maxSentIDs),
 		seen:        newBounded[struct{}](maxSeenIDs),
 		refs:        newBounded[string](maxMsgRefs),
-		newMsgID:    randomMsgID,
+		newMsgID:    x.NewID,
 		settleAfter: settleDelay,
 		holdFor:     maxHold,
 		now:         time.Now,

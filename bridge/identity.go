@@ -1,8 +1,6 @@
 package bridge
 
 import (
-	"crypto/rand"
-	"encoding/base32"
 	"strconv"
 	"strings"
 	"time"
@@ -49,14 +47,6 @@ func xmppRefFor(m xmpp.Message) string {
 		return m.OriginID
 	}
 	return m.ID
-}
-
-// randomMsgID returns a new random msgid, for a line that has no XMPP id
-// (the gateway's notices, commands in the control channel).
-func randomMsgID() string {
-	var b [10]byte
-	rand.Read(b[:]) // never fails (crypto/rand panics instead)
-	return base32.StdEncoding.EncodeToString(b[:])
 }
 
 // lineMsgID is the msgid of the n-th IRC line (from 0) of a message whose
