@@ -1,11 +1,6 @@
 package e2e
 
-import (
-	"fmt"
-	"os"
-	"strings"
-	"testing"
-)
+import "testing"
 
 // A real weechat watches a contact with /notify, which it does with
 // MONITOR: it says when the contact connects and leaves, without sharing a
@@ -15,21 +10,7 @@ func TestWeechatNotify(t *testing.T) {
 	e := newEnv(t, contact{user: "alice", name: "Alice"}, contact{user: "bob"})
 	e.start()
 
-	host, port, _ := strings.Cut(e.ircAddr, ":")
-	home, err := os.MkdirTemp("", "xircd-weechat-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(home) })
-	cmds := strings.Join([]string{
-		fmt.Sprintf("/server add xircd %s/%s -notls", host, port),
-		"/set irc.server.xircd.nicks me",
-		"/set irc.server.xircd.autojoin \"\"",
-		// As in TestWeechat: keys typed under load are not a paste.
-		"/set weechat.look.paste_max_lines -1",
-		"/connect xircd",
-	}, ";")
-	term := startTmux(t, fmt.Sprintf("weechat --dir %s --run-command %q", home, cmds))
+	term := startWeechat(t, e)
 	term.waitScreen("&xmpp")
 	// Like TestWeechat: the channel's buffer is complete before typing on.
 	term.keys("/buffer &xmpp")

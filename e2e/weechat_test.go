@@ -16,6 +16,27 @@ func TestWeechat(t *testing.T) {
 	e.peer("bob", "laptop")
 	e.start()
 
+	term := startWeechat(t, e)
+	term.waitScreen("&xmpp")
+	term.keys("/buffer &xmpp")
+	term.waitScreen("+Alice", "bob")
+
+	term.keys("/msg Alice hello from weechat")
+	alice.expectMessage("hello from weechat")
+	alice.send(e.userJID, "hello back, weechat user")
+	// The query buffer exists once the message is in; switch when it does.
+	term.waitScreen(":Alice")
+	term.keys("/buffer Alice")
+	term.waitScreen("hello back, weechat user")
+
+	term.keys("/quit")
+	waitFor(t, func() bool { return !term.alive() })
+}
+
+// startWeechat runs a real weechat in tmux, connected to e's xircd as "me"
+// with the commands the README gives.
+func startWeechat(t *testing.T, e *env) *tmuxSession {
+	t.Helper()
 	host, port, _ := strings.Cut(e.ircAddr, ":")
 	// Not t.TempDir: weechat may still be writing its files while it is
 	// being stopped, and a failed removal would fail the test.
@@ -35,19 +56,5 @@ func TestWeechat(t *testing.T) {
 		"/set weechat.look.paste_max_lines -1",
 		"/connect xircd",
 	}, ";")
-	term := startTmux(t, fmt.Sprintf("weechat --dir %s --run-command %q", home, cmds))
-	term.waitScreen("&xmpp")
-	term.keys("/buffer &xmpp")
-	term.waitScreen("+Alice", "bob")
-
-	term.keys("/msg Alice hello from weechat")
-	alice.expectMessage("hello from weechat")
-	alice.send(e.userJID, "hello back, weechat user")
-	// The query buffer exists once the message is in; switch when it does.
-	term.waitScreen(":Alice")
-	term.keys("/buffer Alice")
-	term.waitScreen("hello back, weechat user")
-
-	term.keys("/quit")
-	waitFor(t, func() bool { return !term.alive() })
+	return startTmux(t, fmt.Sprintf("weechat --dir %s --run-command %q", home, cmds))
 }
