@@ -15,6 +15,7 @@ import (
 
 	"gopkg.in/irc.v4"
 
+	"xircd/internal/pipenet"
 	"xircd/ircd"
 	"xircd/xmpp"
 )
@@ -479,14 +480,14 @@ const waitTimeout = 10 * time.Second
 
 // harness runs a Bridge over a fakeXMPP, behind a real ircd.Server.
 type harness struct {
-	t      *testing.T
-	b      *Bridge
-	x      *fakeXMPP
-	srv    *ircd.Server
-	conns  chan net.Conn
-	cancel context.CancelFunc
-	done   chan error
-	once   sync.Once
+	t        *testing.T
+	b        *Bridge
+	x        *fakeXMPP
+	srv      *ircd.Server
+	listener *pipenet.Listener
+	cancel   context.CancelFunc
+	done     chan error
+	once     sync.Once
 	// registering is the client whose registration is under way; attach
 	// registers one at a time.
 	registering *ircClient
@@ -520,10 +521,10 @@ func newHarness(t *testing.T, cfg Config, tweaks ...func(*Bridge)) *harness {
 		f(b)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	h := &harness{t: t, b: b, x: x, cancel: cancel, done: make(chan error, 1), conns: make(chan net.Conn)}
+	h := &harness{t: t, b: b, x: x, cancel: cancel, done: make(chan error, 1), listener: pipenet.Listen()}
 	h.srv = ircd.NewServer(ircd.Config{ServerName: cfg.ServerName, Logger: slog.New(slog.DiscardHandler)}, watchedBridge{Bridge: b, h: h})
 	served := make(chan error, 1)
-	go func() { served <- h.srv.Serve(&pipeListener{conns: h.conns, closed: make(chan struct{})}) }()
+	go func() { served <- h.srv.Serve(h.listener) }()
 	go func() { h.done <- b.Run(ctx) }()
 	t.Cleanup(func() {
 		h.srv.Shutdown("test over")
@@ -576,15 +577,13 @@ func (h *harness) event(ev xmpp.Event) {
 // capabilities; what the bridge sends once it is attached is left to read.
 func (h *harness) attach(nick string, caps ...string) *ircClient {
 	h.t.Helper()
-	a, b := net.Pipe()
+	a, err := h.listener.Dial(waitTimeout)
+	if err != nil {
+		h.t.Fatal(err)
+	}
 	c := &ircClient{t: h.t, h: h, nc: a, detached: make(chan struct{}), pongs: make(chan string, 1)}
 	h.t.Cleanup(func() { a.Close() })
 	go c.read()
-	select {
-	case h.conns <- b:
-	case <-time.After(waitTimeout):
-		h.t.Fatal("ircd did not accept")
-	}
 	h.registering = c
 	if len(caps) > 0 {
 		c.write("CAP REQ :" + strings.Join(caps, " "))
@@ -604,34 +603,6 @@ func (h *harness) attach(nick string, caps ...string) *ircClient {
 	h.t.Fatalf("client %s was not registered:\n\t%s", nick, strings.Join(c.got, "\n\t"))
 	return nil
 }
-
-// pipeListener hands the harness's net.Pipe ends to ircd.
-type pipeListener struct {
-	conns  chan net.Conn
-	closed chan struct{}
-	once   sync.Once
-}
-
-func (l *pipeListener) Accept() (net.Conn, error) {
-	select {
-	case c := <-l.conns:
-		return c, nil
-	case <-l.closed:
-		return nil, net.ErrClosed
-	}
-}
-
-func (l *pipeListener) Close() error {
-	l.once.Do(func() { close(l.closed) })
-	return nil
-}
-
-func (l *pipeListener) Addr() net.Addr { return pipeAddr{} }
-
-type pipeAddr struct{}
-
-func (pipeAddr) Network() string { return "pipe" }
-func (pipeAddr) String() string  { return "pipe" }
 
 // connect brings the fake session online with a roster.
 func (h *harness) connect(items ...xmpp.RosterItem) {

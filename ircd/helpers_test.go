@@ -13,43 +13,13 @@ import (
 	"time"
 
 	"gopkg.in/irc.v4"
+
+	"xircd/internal/pipenet"
 )
 
 // waitTimeout bounds every wait in these tests; nothing should take long,
 // the bound only keeps a broken test from hanging.
 const waitTimeout = 5 * time.Second
-
-// pipeListener hands net.Pipe connections to Server.Serve.
-type pipeListener struct {
-	conns  chan net.Conn
-	closed chan struct{}
-	once   sync.Once
-}
-
-func newPipeListener() *pipeListener {
-	return &pipeListener{conns: make(chan net.Conn), closed: make(chan struct{})}
-}
-
-func (l *pipeListener) Accept() (net.Conn, error) {
-	select {
-	case c := <-l.conns:
-		return c, nil
-	case <-l.closed:
-		return nil, net.ErrClosed
-	}
-}
-
-func (l *pipeListener) Close() error {
-	l.once.Do(func() { close(l.closed) })
-	return nil
-}
-
-func (l *pipeListener) Addr() net.Addr { return pipeAddr{} }
-
-type pipeAddr struct{}
-
-func (pipeAddr) Network() string { return "pipe" }
-func (pipeAddr) String() string  { return "pipe" }
 
 // fakeBackend reserves some nicks and records what its sessions get.
 type fakeBackend struct {
@@ -178,13 +148,13 @@ func (s *fakeSession) Detach(reason string) {
 }
 
 // testServer starts a server on a pipe listener.
-func testServer(t *testing.T, cfg Config, b Backend) (*Server, *pipeListener) {
+func testServer(t *testing.T, cfg Config, b Backend) (*Server, *pipenet.Listener) {
 	t.Helper()
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	s := NewServer(cfg, b)
-	l := newPipeListener()
+	l := pipenet.Listen()
 	done := make(chan error, 1)
 	go func() { done <- s.Serve(l) }()
 	t.Cleanup(func() {
@@ -208,13 +178,11 @@ type client struct {
 	r  *bufio.Reader
 }
 
-func dial(t *testing.T, l *pipeListener) *client {
+func dial(t *testing.T, l *pipenet.Listener) *client {
 	t.Helper()
-	a, b := net.Pipe()
-	select {
-	case l.conns <- b:
-	case <-time.After(waitTimeout):
-		t.Fatal("server did not accept")
+	a, err := l.Dial(waitTimeout)
+	if err != nil {
+		t.Fatal(err)
 	}
 	t.Cleanup(func() { a.Close() })
 	return &client{t: t, nc: a, r: bufio.NewReader(a)}
