@@ -251,39 +251,37 @@ func (b *Bridge) handleJoin(s *session, r *ircd.Request) error {
 		return nil
 	}
 	keys := strings.Split(r.Msg.Param(1), ",")
-	for i, name := range strings.Split(r.Msg.Params[0], ",") {
-		if name == "" {
-			continue
-		}
-		ch := b.channel(name)
-		if ch == nil {
-			numericErr(r, errNoSuchChannel(name))
-			continue
-		}
+	b.forChannels(r, func(i int, ch channel) error {
 		key := ""
 		if i < len(keys) {
 			key = keys[i]
 		}
-		numericErr(r, ch.join(s, r, key))
-	}
+		return ch.join(s, r, key)
+	})
 	return nil
 }
 
 // PART <channel>{,<channel>} [<reason>]
 func (b *Bridge) handlePart(s *session, r *ircd.Request) error {
 	reason := r.Msg.Param(1)
-	for _, name := range strings.Split(r.Msg.Params[0], ",") {
+	b.forChannels(r, func(_ int, ch channel) error { return ch.part(s, r, reason) })
+	return nil
+}
+
+// forChannels runs f on each channel of the comma-separated list in r's
+// first parameter, with its place in the list; an unknown name gets 403,
+// and an error of f is added to the replies without stopping the rest.
+func (b *Bridge) forChannels(r *ircd.Request, f func(i int, ch channel) error) {
+	for i, name := range strings.Split(r.Msg.Params[0], ",") {
 		if name == "" {
 			continue
 		}
-		ch := b.channel(name)
-		if ch == nil {
+		if ch := b.channel(name); ch != nil {
+			numericErr(r, f(i, ch))
+		} else {
 			numericErr(r, errNoSuchChannel(name))
-			continue
 		}
-		numericErr(r, ch.part(s, r, reason))
 	}
-	return nil
 }
 
 // NAMES [<channel>{,<channel>}]
