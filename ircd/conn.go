@@ -229,17 +229,34 @@ func (c *conn) Close(reason string) {
 	})
 }
 
-// abort disconnects at once, without flushing.
+// abort disconnects without flushing: what is queued is dropped, the reader
+// stops at once (the backend's Detach follows) and the writer, once the
+// write under way (bounded by WriteTimeout) is done, tries to send ERROR with
+// reason within errorGrace before it closes the socket. Nothing waits for
+// the client: a client that does not read misses the ERROR.
 func (c *conn) abort(reason string) {
+	first := false
 	c.closeOnce.Do(func() {
 		c.mu.Lock()
 		c.closeReason = reason
 		c.abrupt = true
 		c.mu.Unlock()
 		close(c.closing)
+		first = true
 	})
-	c.nc.Close()
+	if !first {
+		return
+	}
+	c.out.drop()
+	// Wakes the reader; it checks closing after setting its own deadline.
+	c.nc.SetReadDeadline(time.Now())
 }
+
+// errorGrace bounds the write of ERROR to a client dropped by abort.
+const errorGrace = 2 * time.Second
+
+// errAborted ends the writer's flush when the connection was aborted.
+var errAborted = errors.New("connection aborted")
 
 func (c *conn) reason() (string, bool) {
 	c.mu.Lock()
@@ -253,9 +270,13 @@ func (c *conn) writeLoop() {
 	defer close(c.writerDone)
 	defer c.nc.Close()
 	var buf []byte
-	// writeQueued writes the queue until it is empty, in batches.
+	// writeQueued writes the queue until it is empty, in batches; it stops
+	// before the next batch once the connection is aborted.
 	writeQueued := func(deadline func() time.Time) error {
 		for {
+			if _, abrupt := c.reason(); abrupt {
+				return errAborted
+			}
 			buf = c.out.take(buf[:0], writeBatch)
 			if len(buf) == 0 {
 				return nil
@@ -271,28 +292,36 @@ func (c *conn) writeLoop() {
 			}
 		}
 	}
+	writeError := func(reason string, deadline time.Time) {
+		buf = buf[:0]
+		for _, l := range FormatLines(&irc.Message{Command: "ERROR", Params: []string{reason}}, nil) {
+			buf = append(append(buf, l...), '\r', '\n')
+		}
+		c.nc.SetWriteDeadline(deadline)
+		c.nc.Write(buf)
+	}
 	for {
 		select {
 		case <-c.out.wake:
-			if err := writeQueued(func() time.Time { return time.Now().Add(c.s.cfg.WriteTimeout) }); err != nil {
+			err := writeQueued(func() time.Time { return time.Now().Add(c.s.cfg.WriteTimeout) })
+			switch {
+			case errors.Is(err, errAborted):
+				// closing is closed: the next round sends ERROR.
+			case err != nil:
 				c.abort("Write error")
-				return
+				return // after a failed write, ERROR would follow a partial line
 			}
 		case <-c.closing:
 			reason, abrupt := c.reason()
 			if abrupt {
+				writeError(reason, time.Now().Add(min(errorGrace, c.s.cfg.WriteTimeout)))
 				return
 			}
 			end := time.Now().Add(c.s.cfg.WriteTimeout)
 			if writeQueued(func() time.Time { return end }) != nil {
 				return
 			}
-			buf = buf[:0]
-			for _, l := range FormatLines(&irc.Message{Command: "ERROR", Params: []string{reason}}, nil) {
-				buf = append(append(buf, l...), '\r', '\n')
-			}
-			c.nc.SetWriteDeadline(end)
-			c.nc.Write(buf)
+			writeError(reason, end)
 			return
 		}
 	}
@@ -327,13 +356,16 @@ func (c *conn) readLoop() string {
 	regDeadline := time.Now().Add(cfg.RegistrationTimeout)
 	lastActive := time.Now()
 	var pingSent time.Time
-	for {
+	closed := func() (string, bool) {
 		select {
 		case <-c.closing:
 			r, _ := c.reason()
-			return r
+			return r, true
 		default:
+			return "", false
 		}
+	}
+	for {
 		switch {
 		case !c.isRegistered():
 			c.nc.SetReadDeadline(regDeadline)
@@ -342,8 +374,16 @@ func (c *conn) readLoop() string {
 		default:
 			c.nc.SetReadDeadline(lastActive.Add(cfg.PingInterval))
 		}
+		// After setting the deadline: abort closes closing before it
+		// moves the deadline to now to wake this read.
+		if r, ok := closed(); ok {
+			return r
+		}
 		line, err := c.reader.readLine()
 		if err != nil {
+			if r, ok := closed(); ok {
+				return r
+			}
 			switch {
 			case errors.Is(err, errLineTooLong):
 				c.numeric(ERR_INPUTTOOLONG, "Input line was too long")
@@ -359,9 +399,6 @@ func (c *conn) readLoop() string {
 				}
 				return fmt.Sprintf("Ping timeout: %d seconds", int(cfg.PingTimeout/time.Second))
 			default:
-				if r, _ := c.reason(); r != "" {
-					return r
-				}
 				return "Connection closed"
 			}
 		}

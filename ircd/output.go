@@ -20,9 +20,16 @@ import (
 //   - Tags are sorted, escaped, and dropped when the tag section would exceed
 //     MaxTagsLen.
 //   - The line without tags fits MaxLineLen bytes including CR LF. PRIVMSG and
-//     NOTICE text that does not fit is split at UTF-8 boundaries (preferring a
-//     space) into several messages; CTCP messages stay CTCP in every part.
-//     Other commands have their last parameter truncated at a UTF-8 boundary.
+//     NOTICE text that does not fit is split with SplitText into several
+//     messages; CTCP messages stay CTCP in every part. Other commands have
+//     their last parameter truncated at a UTF-8 boundary.
+//     This split is a safety net: a backend formats its messages to fit
+//     (SplitText is the one splitter for that too). Should it happen, every
+//     piece keeps the tags that describe the message (time, account,
+//     batch…), so that no piece loses its time; the tags that name one
+//     message (msgid, label) stay on the first piece only, since two lines
+//     with one msgid read as one message repeated (ergo, too, sends a split
+//     message's msgid with its first line only).
 //   - A message whose command is not a word of letters and digits, or whose
 //     fixed part alone does not fit, is dropped.
 
@@ -88,11 +95,20 @@ func FormatLines(m *irc.Message, keepTag func(key string) bool) []string {
 		parts = []string{truncateUTF8(last, room)}
 	}
 	lines := make([]string, len(parts))
+	rest := formatTags(m.Tags, func(k string) bool { return !namesOneMessage[k] && (keepTag == nil || keepTag(k)) })
 	for i, p := range parts {
-		lines[i] = tags + h + " :" + p
+		if i == 0 {
+			lines[i] = tags + h + " :" + p
+		} else {
+			lines[i] = rest + h + " :" + p
+		}
 	}
 	return lines
 }
+
+// namesOneMessage are the tags that identify one message: when the output
+// edge splits a message, only its first piece carries them.
+var namesOneMessage = map[string]bool{"msgid": true, "label": true}
 
 func validCommand(cmd string) bool {
 	if cmd == "" || len(cmd) > 32 {
@@ -229,11 +245,13 @@ func truncateUTF8(s string, max int) string {
 	return s[:cut]
 }
 
-// splitText splits text into pieces of at most max bytes. Cuts fall on UTF-8
-// boundaries and, when there is a space in the second half of a piece, right
-// after that space; concatenating the pieces gives text back. max values
-// below utf8.UTFMax are raised to it.
-func splitText(text string, max int) []string {
+// SplitText splits text into pieces of at most max bytes: the one splitter
+// of message text, for the backend formatting a message for a client and
+// for the output edge's safety net. Cuts fall on UTF-8 boundaries and, when
+// there is a space in the second half of a piece, right after that space
+// (the space ends the earlier piece, where it is not seen); concatenating
+// the pieces gives text back. max values below utf8.UTFMax are raised to it.
+func SplitText(text string, max int) []string {
 	if max < utf8.UTFMax {
 		max = utf8.UTFMax
 	}
@@ -258,14 +276,14 @@ func splitCTCP(text string, max int) []string {
 	if n := len(text); n > 2 && text[0] == '\x01' && text[n-1] == '\x01' {
 		if sp := strings.IndexByte(text, ' '); sp > 0 && sp < n-1 && max-(sp+2) >= utf8.UTFMax {
 			tag := text[:sp+1]
-			inner := splitText(text[sp+1:n-1], max-len(tag)-1)
+			inner := SplitText(text[sp+1:n-1], max-len(tag)-1)
 			for i := range inner {
 				inner[i] = tag + inner[i] + "\x01"
 			}
 			return inner
 		}
 	}
-	return splitText(text, max)
+	return SplitText(text, max)
 }
 
 // tagCap names the capability a client needs to receive a tag; tags without

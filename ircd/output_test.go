@@ -60,20 +60,27 @@ func TestFormatLines(t *testing.T) {
 func TestFormatLinesSplitsLongText(t *testing.T) {
 	prefix := &irc.Prefix{Name: "bob", User: "bob", Host: "example.org"}
 	text := strings.Repeat("word ", 150) + strings.Repeat("ü", 400) + " end"
-	lines := FormatLines(&irc.Message{Tags: irc.Tags{"time": "2026-01-01T00:00:00Z"}, Prefix: prefix,
-		Command: "PRIVMSG", Params: []string{"me", text}}, nil)
+	tags := irc.Tags{"time": "2026-01-01T00:00:00Z", "batch": "b1", "msgid": "m1", "label": "l1"}
+	lines := FormatLines(&irc.Message{Tags: tags, Prefix: prefix, Command: "PRIVMSG", Params: []string{"me", text}}, nil)
 	if len(lines) < 3 {
 		t.Fatalf("got %d lines", len(lines))
 	}
 	var joined strings.Builder
-	for _, l := range lines {
+	for i, l := range lines {
 		checkLine(t, l)
 		m, err := irc.ParseMessage(l)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if m.Tags["time"] == "" || m.Params[0] != "me" {
+		// Every piece keeps its time and batch; msgid and label name one
+		// message and stay with the first piece.
+		if m.Tags["time"] != tags["time"] || m.Tags["batch"] != "b1" || m.Params[0] != "me" {
 			t.Errorf("part %q lost its tags or target", l)
+		}
+		_, hasID := m.Tags["msgid"]
+		_, hasLabel := m.Tags["label"]
+		if hasID != (i == 0) || hasLabel != (i == 0) {
+			t.Errorf("part %d: msgid %v, label %v; want them on the first part only", i, hasID, hasLabel)
 		}
 		joined.WriteString(m.Trailing())
 	}
@@ -115,9 +122,9 @@ func TestSplitText(t *testing.T) {
 		{"ééééé", 5, []string{"éé", "éé", "é"}},
 		{"a😀b", 1, []string{"a", "😀", "b"}}, // max raised to utf8.UTFMax
 	} {
-		got := splitText(tc.text, tc.max)
+		got := SplitText(tc.text, tc.max)
 		if strings.Join(got, "|") != strings.Join(tc.want, "|") || len(got) != len(tc.want) {
-			t.Errorf("splitText(%q, %d) = %q, want %q", tc.text, tc.max, got, tc.want)
+			t.Errorf("SplitText(%q, %d) = %q, want %q", tc.text, tc.max, got, tc.want)
 		}
 	}
 }

@@ -83,6 +83,13 @@ func (q *sendQueue) take(buf []byte, max int) []byte {
 	return buf
 }
 
+// drop forgets every queued line, for a client being disconnected.
+func (q *sendQueue) drop() {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.lines, q.head, q.bytes = nil, 0, 0
+}
+
 // size returns the queued bytes.
 func (q *sendQueue) size() int {
 	q.mu.Lock()

@@ -220,7 +220,7 @@ func (s *Server) Shutdown(reason string) {
 	}
 	// Clients that do not drain their queue are cut off.
 	for _, c := range conns {
-		c.abort(reason)
+		c.nc.Close()
 	}
 	select {
 	case <-done:

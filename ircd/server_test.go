@@ -754,6 +754,11 @@ func TestSlowReaderDoesNotStallOthers(t *testing.T) {
 	}
 	fine.send("PING :alive")
 	fine.expect("PONG", "xircd", "alive")
+	// Once the stuck client reads again, what was being written comes,
+	// then ERROR, then the close.
+	if reason := stuck.expectClosed(); reason != "SendQ exceeded" {
+		t.Errorf("stuck client's ERROR %q, want \"SendQ exceeded\"", reason)
+	}
 }
 
 func TestBackendClosesClient(t *testing.T) {

@@ -67,7 +67,7 @@ func BenchmarkFormatLinesPresence(b *testing.B) {
 func BenchmarkSplitTextShort(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
-		benchSink = splitText("hello there, how are you?", 400)
+		benchSink = SplitText("hello there, how are you?", 400)
 	}
 }
 
@@ -75,7 +75,7 @@ func BenchmarkSplitTextLongASCII(b *testing.B) {
 	s := strings.Repeat("lorem ipsum dolor ", 228)
 	b.ReportAllocs()
 	for b.Loop() {
-		benchSink = splitText(s, 400)
+		benchSink = SplitText(s, 400)
 	}
 }
 
@@ -83,7 +83,7 @@ func BenchmarkSplitTextLongUTF8(b *testing.B) {
 	s := strings.Repeat("Grüße aus Köln, 東京 ", 180)
 	b.ReportAllocs()
 	for b.Loop() {
-		benchSink = splitText(s, 400)
+		benchSink = SplitText(s, 400)
 	}
 }
 
