@@ -19,8 +19,16 @@
 //     refused): a contact or occupant holding it moves to the next free
 //     suffix, and the user is told (nicks.go).
 //   - Messages for the user that arrive while no client is attached are
-//     kept (Config.Backlog, oldest dropped) and replayed, with their time,
-//     to the next client that attaches.
+//     kept whole (Config.Backlog messages, Config.BacklogBytes; when full,
+//     the sender with the largest share loses its oldest, strangers get a
+//     smaller share) and replayed, with their time, to the next client that
+//     attaches, in chathistory batches (backlog.go).
+//   - Every message is formatted for the client it is delivered to (nick,
+//     visible time stamp, room for the text): no line over 512 bytes,
+//     every piece of a split message stamped (identity.go).
+//   - Messages from strangers (JIDs outside the roster) are shown, reduced
+//     to a notice that they wrote, or ignored: Config.Strangers, "set
+//     strangers" (strangers.go).
 //   - Every PRIVMSG, NOTICE and TAGMSG carries a msgid and a time tag, the
 //     same wherever the message is shown again; a msgid resolves back to
 //     the XMPP id that references to the message use (identity.go).
@@ -66,6 +74,8 @@ type Config struct {
 	ShowOffline    bool   // keep offline contacts in the control channel
 	MUCService     string // default conference service for "JOIN #room"
 	Backlog        int    // messages kept while no client is attached; default 1000
+	BacklogBytes   int    // and their bytes at most; default 2 MiB
+	Strangers      string // messages from strangers: accept (default), notice or ignore
 	Logger         *slog.Logger
 }
 
@@ -74,6 +84,7 @@ const (
 	DefaultControlChannel = "&xmpp"
 	DefaultServiceNick    = "xircd"
 	DefaultBacklog        = 1000
+	DefaultBacklogBytes   = 2 << 20
 )
 
 // Limits on what the bridge keeps in memory.
@@ -120,8 +131,9 @@ type Bridge struct {
 	realname      string                // the user's SETNAME, "" when never set
 	pending       []pendingMessage      // unsent while XMPP is down
 	sent          *bounded[sentMessage] // by stanza id
-	backlog       []backlogEntry
-	dropped       int // backlog entries dropped since the last delivery
+	backlog       *backlog              // messages kept while no client is attached (backlog.go)
+	strangers     string                // strangersAccept, strangersNotice or strangersIgnore (strangers.go)
+	strangersSeen *bounded[time.Time]   // strangers the user was told about, and when
 	settleTimer   *time.Timer
 	settleC       <-chan time.Time
 	settleAfter   time.Duration
@@ -269,6 +281,15 @@ func New(cfg Config, x XMPP) (*Bridge, error) {
 	if cfg.Backlog <= 0 {
 		cfg.Backlog = DefaultBacklog
 	}
+	if cfg.BacklogBytes <= 0 {
+		cfg.BacklogBytes = DefaultBacklogBytes
+	}
+	if cfg.Strangers == "" {
+		cfg.Strangers = strangersAccept
+	}
+	if !validStrangers(cfg.Strangers) {
+		return nil, fmt.Errorf("bridge: strangers %q must be accept, notice or ignore", cfg.Strangers)
+	}
 	if cfg.ServerName == "" {
 		cfg.ServerName = "xircd"
 	}
@@ -287,27 +308,33 @@ func New(cfg Config, x XMPP) (*Bridge, error) {
 		return nil, err
 	}
 	b := &Bridge{
-		cfg:         cfg,
-		x:           x,
-		log:         log,
-		ops:         make(chan op),
-		done:        make(chan struct{}),
-		start:       time.Now(),
-		state:       st,
-		showOffline: cfg.ShowOffline,
-		nicks:       newNickSpace(cfg.ServiceNick),
-		contacts:    make(map[string]*contact),
-		requests:    make(map[string]request),
-		sent:        newBounded[sentMessage](maxSentIDs),
-		seen:        newBounded[struct{}](maxSeenIDs),
-		refs:        newBounded[string](maxMsgRefs),
-		newMsgID:    x.NewID,
-		settleAfter: settleDelay,
-		holdFor:     maxHold,
-		now:         time.Now,
+		cfg:           cfg,
+		x:             x,
+		log:           log,
+		ops:           make(chan op),
+		done:          make(chan struct{}),
+		start:         time.Now(),
+		state:         st,
+		showOffline:   cfg.ShowOffline,
+		backlog:       newBacklog(cfg.Backlog, cfg.BacklogBytes),
+		strangers:     cfg.Strangers,
+		strangersSeen: newBounded[time.Time](maxTemp),
+		nicks:         newNickSpace(cfg.ServiceNick),
+		contacts:      make(map[string]*contact),
+		requests:      make(map[string]request),
+		sent:          newBounded[sentMessage](maxSentIDs),
+		seen:          newBounded[struct{}](maxSeenIDs),
+		refs:          newBounded[string](maxMsgRefs),
+		newMsgID:      x.NewID,
+		settleAfter:   settleDelay,
+		holdFor:       maxHold,
+		now:           time.Now,
 	}
 	if v, ok := st.Settings["show_offline"]; ok {
 		b.showOffline = v == "true"
+	}
+	if v, ok := st.Settings["strangers"]; ok && validStrangers(v) {
+		b.strangers = v
 	}
 	return b, nil
 }

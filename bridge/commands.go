@@ -70,6 +70,7 @@ func init() {
 			help: []string{
 				"Shows the settings, one setting, or changes one. Changes are kept across restarts.",
 				"Keys: show_offline (true/false): keep offline contacts in the channel.",
+				"strangers (accept/notice/ignore): messages from JIDs not in your contacts are shown, only announced (who wrote, not what), or ignored.",
 			}},
 		"save": {usage: "save", run: (*Bridge).cmdSave,
 			summary: "Saves nicks and settings now.",
@@ -371,7 +372,7 @@ func (b *Bridge) cmdStatus(out func(string), args []string) {
 
 // settings are the keys "set" knows, with their current values.
 func (b *Bridge) settings() map[string]string {
-	return map[string]string{"show_offline": strconv.FormatBool(b.showOffline)}
+	return map[string]string{"show_offline": strconv.FormatBool(b.showOffline), "strangers": b.strangers}
 }
 
 func (b *Bridge) cmdSet(out func(string), args []string) {
@@ -389,7 +390,7 @@ func (b *Bridge) cmdSet(out func(string), args []string) {
 	}
 	key := strings.ToLower(args[0])
 	if _, ok := cur[key]; !ok {
-		out("Unknown setting \"" + args[0] + "\". Usage: set [KEY [VALUE]]; keys: show_offline.")
+		out("Unknown setting \"" + args[0] + "\". Usage: set [KEY [VALUE]]; keys: show_offline, strangers.")
 		return
 	}
 	if len(args) == 1 {
@@ -409,6 +410,15 @@ func (b *Bridge) cmdSet(out func(string), args []string) {
 		for _, c := range b.sortedContacts() {
 			b.render(c, "offline")
 		}
+	case "strangers":
+		v := strings.ToLower(args[1])
+		if !validStrangers(v) {
+			out("strangers takes accept, notice or ignore. Usage: set strangers accept|notice|ignore")
+			return
+		}
+		b.strangers = v
+		b.state.Settings[key] = v
+		b.saveState()
 	}
 	out(key + " = " + b.settings()[key])
 }

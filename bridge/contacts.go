@@ -224,7 +224,7 @@ func (b *Bridge) setNick(c *contact, nick string) {
 	b.nicks.hold(c, c.nick, nick)
 	c.nick = nick
 	b.sessions.send(&irc.Message{Tags: accountTags(c.account()), Prefix: old, Command: "NICK", Params: []string{nick}})
-	b.renameInBacklog(old.Name, nick)
+	b.backlog.rename(old.Name, nick)
 	if c.inRoster {
 		b.state.Nicks[c.key] = nick
 		b.saveState()

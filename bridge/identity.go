@@ -4,9 +4,11 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"gopkg.in/irc.v4"
 
+	"xircd/ircd"
 	"xircd/xmpp"
 )
 
@@ -79,7 +81,10 @@ func (b *Bridge) xmppRef(msgid string) (ref string, ok bool) {
 	return "", false
 }
 
-// shown is a message from XMPP as IRC shows it, as a handler decided it.
+// shown is a message as IRC shows it, as a handler decided it. It is kept
+// whole (in the backlog too) and formatted into IRC lines only when it is
+// delivered, for the client it is delivered to (ircLines): the user's nick,
+// the visible time stamp and the room left for the text differ by client.
 type shown struct {
 	from    *irc.Prefix
 	target  string // the user's nick, a contact's nick or a channel
@@ -88,28 +93,96 @@ type shown struct {
 	account string // of the sender, "" when not known
 	msgid   string
 	at      time.Time
+	// toUser: the target is the user; fromUser: the user sent it. The
+	// user's nick and hostmask are those of the client it is shown to.
+	toUser, fromUser bool
+	// delayed: written earlier than it is shown, so clients without
+	// server-time see its time in the text.
+	delayed bool
 }
 
-// ircLines translates s into IRC messages, one per line of its body (split
-// to fit), tagged with msgid, time and account.
-func ircLines(s shown) []*irc.Message {
+// viewer is what formatting a message needs to know of the client it is
+// for.
+type viewer struct {
+	nick       string      // the user's nick
+	self       *irc.Prefix // the user's hostmask
+	serverTime bool        // the client takes the time tag
+	batch      string      // the batch the lines belong to, "" for none
+}
+
+// viewerOf is the viewer of the client s.
+func viewerOf(s *session) viewer {
+	return viewer{nick: s.d.Nick(), self: userPrefix(s.d), serverTime: s.d.HasCap("server-time")}
+}
+
+// minTextRoom is the least room ircLines leaves for text in a line: a
+// sender's hostmask that would leave less (JIDs may be 3071 bytes) is
+// shortened.
+const minTextRoom = 200
+
+// ircLines formats s for the client v: one IRC message per line of its
+// body, split (ircd.SplitText, through bodyToIRC) so that every line,
+// without its tags, fits IRC's 512 bytes whatever the nick, the target and
+// the sender's hostmask. Every piece carries the time: the time tag, and,
+// when s is delayed and the client has no server-time, a visible stamp in
+// front of its text. The first line has the message's msgid, the n-th
+// further one the msgid with "/n+1" (lineMsgID): a msgid names one line,
+// and each still resolves to the message (xmppRef).
+func ircLines(s shown, v viewer) []*irc.Message {
 	command := "PRIVMSG"
 	if s.notice {
 		command = "NOTICE"
 	}
+	from, target := s.from, s.target
+	if s.fromUser {
+		from = v.self
+	}
+	if s.toUser {
+		target = v.nick
+	}
+	stamp := ""
+	if s.delayed && !v.serverTime {
+		stamp = timestampPrefix(s.at)
+	}
+	from = fitPrefix(from, command, target, len(stamp))
 	var out []*irc.Message
-	for i, line := range bodyToIRC(s.body, lineBudget(s.from, s.target)) {
-		text := line.Wire()
-		if s.notice {
-			text = line.Text // no CTCP in a NOTICE
+	for i, line := range bodyToIRC(s.body, textRoom(from, command, target)-len(stamp)) {
+		text := stamp + line.Text
+		if line.Action && !s.notice { // no CTCP in a NOTICE
+			text = "\x01ACTION " + text + "\x01"
 		}
 		tags := irc.Tags{"msgid": lineMsgID(s.msgid, i), "time": serverTime(s.at)}
 		if s.account != "" {
 			tags["account"] = s.account
 		}
-		out = append(out, &irc.Message{Tags: tags, Prefix: s.from, Command: command, Params: []string{s.target, text}})
+		if v.batch != "" {
+			tags["batch"] = v.batch
+		}
+		out = append(out, &irc.Message{Tags: tags, Prefix: from, Command: command, Params: []string{target, text}})
 	}
 	return out
+}
+
+// textRoom is the room for the text in a line "from command target"
+// (tags aside).
+func textRoom(from *irc.Prefix, command, target string) int {
+	return ircd.MaxLineLen - len("\r\n") - len(":"+from.String()+" "+command+" "+target+" :")
+}
+
+// fitPrefix shortens the user and host of from when a line from it would
+// leave less than minTextRoom for the text and a stamp of stampLen bytes.
+func fitPrefix(from *irc.Prefix, command, target string, stampLen int) *irc.Prefix {
+	over := minTextRoom + stampLen - textRoom(from, command, target)
+	if over <= 0 || from.User == "" && from.Host == "" {
+		return from
+	}
+	// What is left is shared out, a short part keeping all of its own.
+	room := max(len(from.User)+len(from.Host)-over, 2*utf8.UTFMax)
+	userRoom := min(len(from.User), max(room/2, room-len(from.Host)))
+	short := *from
+	short.User = ircd.SplitText(from.User, max(userRoom, utf8.UTFMax))[0]
+	short.Host = ircd.SplitText(from.Host, room-len(short.User))[0]
+	return &short
 }
 
 // show gives m its identity (own: sent by the user) and delivers it as s.
@@ -119,12 +192,34 @@ func (b *Bridge) show(m xmpp.Message, own bool, s shown) {
 		s.msgid = b.newMsgID()
 	}
 	s.at = m.Delay
+	s.delayed = !m.Delay.IsZero()
 	if s.at.IsZero() {
 		s.at = b.now()
 	}
 	b.rememberRef(s.msgid, xmppRefFor(m))
-	for _, line := range ircLines(s) {
-		b.deliver(line, !m.Delay.IsZero())
+	s.fromUser = own
+	b.deliver(s)
+}
+
+// showGateway delivers s, a message of the gateway's own, with a new msgid
+// and the current time.
+func (b *Bridge) showGateway(s shown) {
+	s.msgid, s.at = b.newMsgID(), b.now()
+	b.deliver(s)
+}
+
+// deliver sends s to every attached client, formatted for each, or keeps
+// it for the next one.
+func (b *Bridge) deliver(s shown) {
+	s.toUser = s.target == b.userNick()
+	if len(b.sessions) == 0 {
+		b.keep(s)
+		return
+	}
+	for _, c := range b.sessions {
+		for _, m := range ircLines(s, viewerOf(c)) {
+			c.send(m)
+		}
 	}
 }
 
@@ -150,10 +245,4 @@ func (b *Bridge) stamped(m *irc.Message) *irc.Message {
 		mm.Tags["time"] = serverTime(b.now())
 	}
 	return mm
-}
-
-// tagTime is the time of a message stamped with a time tag.
-func tagTime(m *irc.Message) time.Time {
-	t, _ := time.Parse(time.RFC3339Nano, m.Tags["time"])
-	return t
 }

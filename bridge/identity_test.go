@@ -66,7 +66,7 @@ func TestIRCLines(t *testing.T) {
 			[]string{"@msgid=h;time=2026-03-04T04:06:07.890Z :Alice!alice@example.org NOTICE me news"}},
 		{"empty body", shown{from: alice, target: "me", body: "\n \n", msgid: "e", at: at}, nil},
 	} {
-		if got := wireLines(ircLines(tc.in)); strings.Join(got, "\n") != strings.Join(tc.want, "\n") {
+		if got := wireLines(ircLines(tc.in, viewer{nick: "me", serverTime: true})); strings.Join(got, "\n") != strings.Join(tc.want, "\n") {
 			t.Errorf("%s:\n got %q\nwant %q", tc.name, got, tc.want)
 		}
 	}
@@ -197,7 +197,7 @@ func TestBacklogKeepsIdentity(t *testing.T) {
 	got := d.take()
 	want := []string{
 		"@msgid=s7;time=2026-03-04T05:06:07.000Z :Alice!alice@example.org PRIVMSG me kept",
-		"@msgid=m2;time=2026-03-04T05:06:07.000Z :Alice!alice@example.org PRIVMSG me :no ids",
+		"@msgid=m1;time=2026-03-04T05:06:07.000Z :Alice!alice@example.org PRIVMSG me :no ids",
 	}
 	if len(got) < 2 || strings.Join(got[len(got)-2:], "\n") != strings.Join(want, "\n") {
 		t.Errorf("replay:\n\t%s\nwant at the end:\n\t%s", strings.Join(got, "\n\t"), strings.Join(want, "\n\t"))

@@ -49,20 +49,20 @@ func TestAccountTagAndExtendedJoin(t *testing.T) {
 	plain.expect(":Alice_A!alice@example.org JOIN &xmpp", ":irc.test MODE &xmpp +v Alice_A")
 
 	h.event(xmpp.Message{From: "alice@example.org/phone", Type: "chat", Body: "hi"})
-	tagged.expect("@account=alice@example.org;msgid=m2 :Alice_A!alice@example.org PRIVMSG me hi")
-	plain.expect("@msgid=m2 :Alice_A!alice@example.org PRIVMSG me hi")
+	tagged.expect("@account=alice@example.org;msgid=m1 :Alice_A!alice@example.org PRIVMSG me hi")
+	plain.expect("@msgid=m1 :Alice_A!alice@example.org PRIVMSG me hi")
 	h.event(xmpp.Message{From: "alice@example.org/phone", Type: "chat", ChatState: "composing"})
 	// Two tags: their order in the line is not fixed.
 	if got := tagged.take(); len(got) != 1 || !strings.Contains(got[0], "+typing=active") || !strings.Contains(got[0], "account=alice@example.org") {
 		t.Fatalf("TAGMSG = %q, want +typing and account", got)
 	}
-	plain.expect("@+typing=active;msgid=m3 :Alice_A!alice@example.org TAGMSG me")
+	plain.expect("@+typing=active;msgid=m2 :Alice_A!alice@example.org TAGMSG me")
 	h.event(xmpp.Message{From: "alice@example.org/phone", Type: "headline", Body: "news"})
-	tagged.expect("@account=alice@example.org;msgid=m4 :Alice_A!alice@example.org NOTICE me news")
+	tagged.expect("@account=alice@example.org;msgid=m3 :Alice_A!alice@example.org NOTICE me news")
 
 	// A stranger's JID is known too: the message is the stranger's.
 	h.event(xmpp.Message{From: "zed@example.net/x", Type: "chat", Body: "hello"})
-	tagged.expect("@account=zed@example.net;msgid=m5 :zed!zed@example.net PRIVMSG me hello")
+	tagged.expect("@account=zed@example.net;msgid=m4 :zed!zed@example.net PRIVMSG me hello")
 
 	// WHOIS names the account; the real name is the roster name, else the JID.
 	tagged.send("WHOIS Alice_A")

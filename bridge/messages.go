@@ -12,17 +12,6 @@ import (
 	"xircd/xmpp"
 )
 
-// timestampReserve is room left in each line for a visible time stamp.
-const timestampReserve = len("[2006-01-02 15:04:05] ")
-
-// backlogEntry is a message kept while no client is attached, with its
-// msgid and time tags.
-type backlogEntry struct {
-	msg *irc.Message
-	// The user's nick may be unknown ("*") or change before replay.
-	toUser, fromUser bool
-}
-
 // pendingMessage is a message the user sent while XMPP was down.
 type pendingMessage struct {
 	out xmpp.OutMessage
@@ -34,73 +23,10 @@ type sentMessage struct {
 	body string
 }
 
-// lineBudget is the text room of a PRIVMSG from prefix to target.
+// lineBudget is the text room of a PRIVMSG from prefix to target, for
+// the gateway's own lines, sent at once.
 func lineBudget(p *irc.Prefix, target string) int {
-	n := 510 - len(":"+p.String()+" PRIVMSG "+target+" :") - timestampReserve
-	if n < 64 {
-		n = 64
-	}
-	return n
-}
-
-// deliver sends m to every attached client, or keeps it for the next one;
-// m gets a msgid and time when it has none. delayed says whether clients
-// should be shown when it was written.
-func (b *Bridge) deliver(m *irc.Message, delayed bool) {
-	m = b.stamped(m)
-	if len(b.sessions) == 0 {
-		b.keep(m)
-		return
-	}
-	for _, s := range b.sessions {
-		sendShown(s, m, delayed)
-	}
-}
-
-// keep appends a stamped m to the backlog, dropping the oldest entry when
-// full.
-func (b *Bridge) keep(m *irc.Message) {
-	if len(b.backlog) >= b.cfg.Backlog {
-		n := len(b.backlog) - b.cfg.Backlog + 1
-		b.backlog = append(b.backlog[:0], b.backlog[n:]...)
-		b.dropped += n
-	}
-	e := backlogEntry{msg: m}
-	e.toUser = len(m.Params) > 0 && m.Params[0] == b.userNick()
-	e.fromUser = m.Prefix != nil && m.Prefix.Name == b.userNick()
-	b.backlog = append(b.backlog, e)
-}
-
-// deliverBacklog replays what arrived while no client was attached.
-func (b *Bridge) deliverBacklog(s *session) {
-	if b.dropped > 0 {
-		b.serviceNotice(s, strconv.Itoa(b.dropped)+" older messages were dropped while no IRC client was attached (the backlog keeps "+strconv.Itoa(b.cfg.Backlog)+").")
-	}
-	for _, e := range b.backlog {
-		m := e.msg
-		if e.toUser || e.fromUser {
-			m = m.Copy()
-			if e.toUser {
-				m.Params[0] = s.d.Nick()
-			}
-			if e.fromUser {
-				m.Prefix = userPrefix(s.d)
-			}
-		}
-		sendShown(s, m, true)
-	}
-	b.backlog, b.dropped = nil, 0
-}
-
-// sendShown sends a stamped m to s, with a visible time stamp in delayed
-// text when s lacks server-time.
-func sendShown(s *session, m *irc.Message, delayed bool) {
-	if delayed && !s.d.HasCap("server-time") && (m.Command == "PRIVMSG" || m.Command == "NOTICE") && len(m.Params) > 0 {
-		m = m.Copy()
-		last := len(m.Params) - 1
-		m.Params[last] = withTimestamp(m.Params[last], tagTime(m))
-	}
-	s.send(m)
+	return max(textRoom(p, "PRIVMSG", target), 64)
 }
 
 // serviceNotice sends one NOTICE from the service nick to one client.
@@ -113,14 +39,14 @@ func (b *Bridge) serviceNotice(s *session, text string) {
 // client that attaches later.
 func (b *Bridge) announce(text string, keep bool) {
 	ch := b.cfg.ControlChannel
+	if len(b.sessions) == 0 {
+		if keep {
+			b.showGateway(shown{from: b.servicePrefix(), target: ch, notice: true, body: text})
+		}
+		return
+	}
 	for _, line := range bodyToIRC(text, lineBudget(b.servicePrefix(), ch)) {
 		m := b.stamped(&irc.Message{Prefix: b.servicePrefix(), Command: "NOTICE", Params: []string{ch, line.Text}})
-		if len(b.sessions) == 0 {
-			if keep {
-				b.keep(m)
-			}
-			continue
-		}
 		for _, s := range b.sessions {
 			if s.inControl {
 				s.send(m)
@@ -133,8 +59,7 @@ func (b *Bridge) announce(text string, keep bool) {
 
 // queryNotice is a NOTICE from the gateway shown in the query with c.
 func (b *Bridge) queryNotice(c *contact, text string) {
-	m := &irc.Message{Prefix: c.prefix(), Command: "NOTICE", Params: []string{b.userNick(), "[" + b.cfg.ServiceNick + "] " + text}}
-	b.deliver(m, false)
+	b.showGateway(shown{from: c.prefix(), target: b.userNick(), notice: true, body: "[" + b.cfg.ServiceNick + "] " + text})
 }
 
 // userNick is the user's nick, or "*" before any client attached.
@@ -239,7 +164,7 @@ func excerpt(body string) string {
 	}
 	more := len(lines) > 1
 	if len(s) > 60 {
-		s = splitText(s, 60)[0]
+		s = strings.TrimRight(ircd.SplitText(s, 60)[0], " ")
 		more = true
 	}
 	if more {
@@ -288,6 +213,9 @@ func (b *Bridge) onMessage(m xmpp.Message) {
 			c.chatStates = 1
 		}
 		b.showChatState(m, peer)
+		return
+	}
+	if !b.admitStranger(m, peer) {
 		return
 	}
 	c := b.tempContact(peer)
@@ -389,18 +317,4 @@ func (b *Bridge) answerCTCP(r *ircd.Request, from *irc.Prefix, q ctcp, clientInf
 	}
 	reply = strings.TrimSpace(cleanText(reply))
 	r.Reply(b.stamped(&irc.Message{Prefix: from, Command: "NOTICE", Params: []string{r.Client.Nick(), "\x01" + reply + "\x01"}}))
-}
-
-// renameInBacklog makes kept messages from nick old come from nick, so
-// that the replay names whoever is behind them now.
-func (b *Bridge) renameInBacklog(old, nick string) {
-	for i, e := range b.backlog {
-		if p := e.msg.Prefix; !e.fromUser && p != nil && ircd.Casefold(p.Name) == ircd.Casefold(old) {
-			renamed := *p
-			renamed.Name = nick
-			m := e.msg.Copy()
-			m.Prefix = &renamed
-			b.backlog[i].msg = m
-		}
-	}
 }

@@ -377,12 +377,9 @@ func (b *Bridge) roomNumeric(code string, r *room, text string) {
 
 // roomNotice is a NOTICE from the service in r's channel.
 func (b *Bridge) roomNotice(r *room, text string) {
-	for _, line := range bodyToIRC(text, lineBudget(b.servicePrefix(), r.channel)) {
-		m := &irc.Message{Prefix: b.servicePrefix(), Command: "NOTICE", Params: []string{r.channel, line.Text}}
-		if r.shown {
-			b.deliver(m, false)
-		} else {
-			b.announce(r.channel+": "+line.Text, true)
-		}
+	if !r.shown {
+		b.announce(r.channel+": "+text, true)
+		return
 	}
+	b.showGateway(shown{from: b.servicePrefix(), target: r.channel, notice: true, body: text})
 }

@@ -127,7 +127,7 @@ const maxInfoLen = 300
 func oneLine(s string) string {
 	s = strings.TrimSpace(cleanText(s))
 	if len(s) > maxInfoLen {
-		s = splitText(s, maxInfoLen)[0] + "…"
+		s = strings.TrimRight(ircd.SplitText(s, maxInfoLen)[0], " ") + "…"
 	}
 	return s
 }
@@ -168,7 +168,8 @@ func (l ircLine) Wire() string {
 const actionOverhead = len("\x01ACTION \x01")
 
 // bodyToIRC turns an XMPP message body into IRC lines whose wire form fits
-// in max bytes each: invalid UTF-8 is replaced, line breaks split lines,
+// in max bytes each (split by ircd.SplitText, so that the pieces of a long
+// line add up to it): invalid UTF-8 is replaced, line breaks split lines,
 // control characters (which could forge CTCP or formatting) are removed,
 // blank lines are dropped and a leading "/me " becomes an ACTION.
 func bodyToIRC(body string, max int) []ircLine {
@@ -193,8 +194,10 @@ func bodyToIRC(body string, max int) []ircLine {
 		if action {
 			limit -= actionOverhead
 		}
-		for _, part := range splitText(line, limit) {
-			out = append(out, ircLine{Text: part, Action: action})
+		for _, part := range ircd.SplitText(line, limit) {
+			if strings.TrimSpace(part) != "" {
+				out = append(out, ircLine{Text: part, Action: action})
+			}
 		}
 	}
 	return out
@@ -225,34 +228,6 @@ func cleanText(s string) string {
 		}
 	}
 	return b.String()
-}
-
-// splitText splits valid UTF-8 text into pieces of at most max bytes, at a
-// space in the second half of a piece when there is one, else at a rune
-// boundary. Spaces at a split are kept with the earlier piece's end trimmed.
-func splitText(s string, max int) []string {
-	if max < utf8.UTFMax {
-		max = utf8.UTFMax
-	}
-	var out []string
-	for len(s) > max {
-		cut := max
-		for cut > 0 && !utf8.RuneStart(s[cut]) {
-			cut--
-		}
-		if sp := strings.LastIndexByte(s[:cut], ' '); sp > max/2 {
-			cut = sp
-		}
-		piece := strings.TrimRight(s[:cut], " ")
-		if piece != "" {
-			out = append(out, piece)
-		}
-		s = strings.TrimLeft(s[cut:], " ")
-	}
-	if strings.TrimSpace(s) != "" {
-		out = append(out, s)
-	}
-	return out
 }
 
 // ctcp is a CTCP request or reply embedded in a PRIVMSG or NOTICE.
@@ -438,16 +413,6 @@ func serverTime(t time.Time) string {
 // says nothing about the user's, and UTC cannot be misread.
 func timestampPrefix(t time.Time) string {
 	return "[" + t.UTC().Format("2006-01-02 15:04:05") + "] "
-}
-
-// withTimestamp puts the visible time stamp in front of PRIVMSG/NOTICE
-// text, inside CTCP ACTION framing when present.
-func withTimestamp(text string, t time.Time) string {
-	const act = "\x01ACTION "
-	if strings.HasPrefix(text, act) {
-		return act + timestampPrefix(t) + text[len(act):]
-	}
-	return timestampPrefix(t) + text
 }
 
 // matchMask reports whether s matches an IRC glob mask (* and ?),

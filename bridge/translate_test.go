@@ -76,24 +76,6 @@ func TestBodyToIRC(t *testing.T) {
 	}
 }
 
-func TestSplitText(t *testing.T) {
-	for _, tc := range []struct {
-		in   string
-		max  int
-		want []string
-	}{
-		{"short", 10, []string{"short"}},
-		{"hello world foo", 11, []string{"hello world", "foo"}},
-		{"abcdefghij", 4, []string{"abcd", "efgh", "ij"}},
-		{"ääää", 5, []string{"ää", "ää"}}, // never inside a rune
-		{"a                 b", 4, []string{"a", "b"}},
-	} {
-		if got := splitText(tc.in, tc.max); !reflect.DeepEqual(got, tc.want) {
-			t.Errorf("splitText(%q, %d) = %q, want %q", tc.in, tc.max, got, tc.want)
-		}
-	}
-}
-
 func TestIRCToBody(t *testing.T) {
 	for _, tc := range []struct {
 		in, want string
@@ -145,7 +127,7 @@ func TestTypingMapping(t *testing.T) {
 	}
 }
 
-func TestWithTimestamp(t *testing.T) {
+func TestTimestamps(t *testing.T) {
 	// The same instant, 2025-01-02 03:04:05 UTC, given in three zones: the
 	// stamp is UTC whatever zone the time arrives in or the server runs in.
 	newYork := time.FixedZone("UTC-5", -5*60*60)
@@ -155,11 +137,8 @@ func TestWithTimestamp(t *testing.T) {
 		time.Date(2025, 1, 1, 22, 4, 5, 0, newYork),
 		time.Date(2025, 1, 2, 8, 34, 5, 0, kolkata),
 	} {
-		if got := withTimestamp("hi", at); got != "[2025-01-02 03:04:05] hi" {
-			t.Errorf("withTimestamp(%v) = %q", at, got)
-		}
-		if got := withTimestamp("\x01ACTION waves\x01", at); got != "\x01ACTION [2025-01-02 03:04:05] waves\x01" {
-			t.Errorf("withTimestamp(ACTION, %v) = %q", at, got)
+		if got := timestampPrefix(at); got != "[2025-01-02 03:04:05] " {
+			t.Errorf("timestampPrefix(%v) = %q", at, got)
 		}
 		if got := serverTime(at.Add(6 * time.Millisecond)); got != "2025-01-02T03:04:05.006Z" {
 			t.Errorf("serverTime(%v) = %q", at, got)
