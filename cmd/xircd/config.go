@@ -11,6 +11,9 @@ import (
 	"time"
 
 	"github.com/BurntSushi/toml"
+
+	"xircd/bridge"
+	"xircd/ircd"
 )
 
 // Config is the whole configuration file. Every key is documented, with its
@@ -33,6 +36,7 @@ type IRCConfig struct {
 	MOTD         string   `toml:"motd"`
 	PingInterval duration `toml:"ping_interval"`
 	PingTimeout  duration `toml:"ping_timeout"`
+	SendQueue    int      `toml:"send_queue"`
 }
 
 // XMPPConfig is the [xmpp] table.
@@ -57,7 +61,12 @@ type BridgeConfig struct {
 	StateDir       string `toml:"state_dir"`
 	ShowOffline    bool   `toml:"show_offline"`
 	Backlog        int    `toml:"backlog"`
+	BacklogBytes   int    `toml:"backlog_bytes"`
+	Strangers      string `toml:"strangers"`
 }
+
+// minSendQueue is the smallest irc.send_queue: a few long lines.
+const minSendQueue = 16 << 10
 
 // duration is a time.Duration written as a string such as "90s" or "2m".
 type duration struct{ time.Duration }
@@ -82,6 +91,7 @@ func defaultConfig() Config {
 			Listen:       "127.0.0.1:6667",
 			PingInterval: duration{90 * time.Second},
 			PingTimeout:  duration{60 * time.Second},
+			SendQueue:    ircd.DefaultSendQueueBytes,
 		},
 		XMPP: XMPPConfig{
 			TLS:          "starttls",
@@ -91,7 +101,9 @@ func defaultConfig() Config {
 		},
 		Bridge: BridgeConfig{
 			ControlChannel: "&xmpp",
-			Backlog:        1000,
+			Backlog:        bridge.DefaultBacklog,
+			BacklogBytes:   bridge.DefaultBacklogBytes,
+			Strangers:      "accept",
 		},
 	}
 }
@@ -237,6 +249,9 @@ func (c *Config) validate() error {
 			return badValue(fmt.Sprintf("%s: %q is not a loopback address; set irc.password before listening on the network", l.key, l.addr), l.key)
 		}
 	}
+	if irc.SendQueue < minSendQueue {
+		return badValue(fmt.Sprintf("irc.send_queue = %d: a client's send queue needs at least %d bytes", irc.SendQueue, minSendQueue), "irc.send_queue")
+	}
 	if irc.TLSListen != "" && (irc.TLSCert == "" || irc.TLSKey == "") {
 		return badValue("irc.tls_listen needs irc.tls_cert and irc.tls_key", "irc.tls_listen", "irc.tls_cert", "irc.tls_key")
 	}
@@ -285,6 +300,16 @@ func (c *Config) validate() error {
 	// is refused rather than guessed.
 	if b.Backlog < 1 {
 		return badValue(fmt.Sprintf("bridge.backlog = %d: keep at least 1 message while no IRC client is attached", b.Backlog), "bridge.backlog")
+	}
+	// The replay goes into the client's send queue at once, and the lines
+	// of a message take more room than its text (prefix, tags).
+	if b.BacklogBytes < 1 || b.BacklogBytes > irc.SendQueue/2 {
+		return badValue(fmt.Sprintf("bridge.backlog_bytes = %d: must be positive and at most half of irc.send_queue (%d), so that the replay fits a client's send queue", b.BacklogBytes, irc.SendQueue), "bridge.backlog_bytes", "irc.send_queue")
+	}
+	switch b.Strangers {
+	case "accept", "notice", "ignore":
+	default:
+		return badValue(fmt.Sprintf("bridge.strangers = %q: must be accept, notice or ignore", b.Strangers), "bridge.strangers")
 	}
 	return nil
 }

@@ -51,6 +51,9 @@ func TestParseConfigErrors(t *testing.T) {
 		{"bad channel", "[bridge]\ncontrol_channel = \"xmpp\"\n" + minimal, `x.toml:2: bridge.control_channel "xmpp" must start with & or #`},
 		{"no backlog", "[bridge]\nbacklog = 0\n" + minimal, "x.toml:2: bridge.backlog = 0: keep at least 1 message while no IRC client is attached"},
 		{"negative backlog", "[bridge]\nbacklog = -5\n" + minimal, "x.toml:2: bridge.backlog = -5: keep at least 1"},
+		{"backlog bytes beyond the send queue", "[irc]\nsend_queue = 100000\n[bridge]\nbacklog_bytes = 60000\n" + minimal, "x.toml:4: bridge.backlog_bytes = 60000: must be positive and at most half of irc.send_queue (100000)"},
+		{"tiny send queue", "[irc]\nsend_queue = 100\n" + minimal, "x.toml:2: irc.send_queue = 100: a client's send queue needs at least 16384 bytes"},
+		{"bad strangers", "[bridge]\nstrangers = \"drop\"\n" + minimal, `x.toml:2: bridge.strangers = "drop": must be accept, notice or ignore`},
 		// The line is where the key really stands, however it is written.
 		{"after a multi-line string", "[irc]\nmotd = \"\"\"\nlisten = here\n\"\"\"\nlisten = \"nowhere\"\n" + minimal, `x.toml:5: irc.listen: "nowhere" is not host:port`},
 		{"dotted key", "xmpp.password = \"p\"\nxmpp.jid = \"me@example.org/res\"\n", `x.toml:2: xmpp.jid "me@example.org/res" must be a bare JID`},

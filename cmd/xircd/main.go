@@ -104,20 +104,23 @@ func run(cfg *Config, logger *slog.Logger) error {
 		ShowOffline:    cfg.Bridge.ShowOffline,
 		MUCService:     cfg.XMPP.MUCService,
 		Backlog:        cfg.Bridge.Backlog,
+		BacklogBytes:   cfg.Bridge.BacklogBytes,
+		Strangers:      cfg.Bridge.Strangers,
 		Logger:         logger.With("part", "bridge"),
 	}, xs)
 	if err != nil {
 		return fmt.Errorf("bridge: %w", err)
 	}
 	srv := ircd.NewServer(ircd.Config{
-		ServerName:   cfg.IRC.ServerName,
-		Network:      cfg.IRC.Network,
-		Version:      "xircd-" + version,
-		MOTD:         cfg.IRC.motdLines(),
-		Password:     cfg.IRC.Password,
-		PingInterval: cfg.IRC.PingInterval.Duration,
-		PingTimeout:  cfg.IRC.PingTimeout.Duration,
-		Logger:       logger.With("part", "ircd"),
+		ServerName:     cfg.IRC.ServerName,
+		Network:        cfg.IRC.Network,
+		Version:        "xircd-" + version,
+		MOTD:           cfg.IRC.motdLines(),
+		Password:       cfg.IRC.Password,
+		PingInterval:   cfg.IRC.PingInterval.Duration,
+		PingTimeout:    cfg.IRC.PingTimeout.Duration,
+		SendQueueBytes: cfg.IRC.SendQueue,
+		Logger:         logger.With("part", "ircd"),
 	}, br)
 
 	var listeners []net.Listener
