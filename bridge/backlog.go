@@ -31,6 +31,7 @@ type backlog struct {
 	count, bytes          int
 	seq                   uint64
 	dropped               []droppedMessages // by sender, in the order of their first loss
+	droppedOthers         int               // dropped from senders beyond maxDropNames
 	replays               int               // replays so far, for batch ids
 }
 
@@ -38,8 +39,8 @@ type backlog struct {
 // than a contact's (see backlog).
 const strangerWeight = 4
 
-// maxDropNames bounds the senders named in the drop notice; the others are
-// summed up.
+// maxDropNames bounds the senders named in the drop notice (and counted
+// one by one); the others are summed up.
 const maxDropNames = 10
 
 // backlogSender is one sender's kept messages.
@@ -140,6 +141,10 @@ func (bl *backlog) noteDropped(key, name string, n int) {
 			return
 		}
 	}
+	if len(bl.dropped) == maxDropNames {
+		bl.droppedOthers += n
+		return
+	}
 	bl.dropped = append(bl.dropped, droppedMessages{key: key, name: name, n: n})
 }
 
@@ -157,7 +162,7 @@ func (bl *backlog) take() (kept []shown, notice string) {
 	}
 	notice = bl.dropNotice()
 	bl.senders = make(map[string]*backlogSender)
-	bl.count, bl.bytes, bl.dropped = 0, 0, nil
+	bl.count, bl.bytes, bl.dropped, bl.droppedOthers = 0, 0, nil, 0
 	return kept, notice
 }
 
@@ -169,26 +174,18 @@ func (bl *backlog) dropNotice() string {
 	if len(bl.dropped) == 0 {
 		return ""
 	}
-	total := 0
-	for _, d := range bl.dropped {
-		total += d.n
-	}
+	total := bl.droppedOthers
 	var parts []string
-	others, otherSenders := 0, 0
 	for i, d := range bl.dropped {
-		if i >= maxDropNames {
-			others += d.n
-			otherSenders++
-			continue
-		}
+		total += d.n
 		part := strconv.Itoa(d.n)
 		if i == 0 {
 			part += " older " + plural(d.n, "message", "messages")
 		}
 		parts = append(parts, part+" from "+d.name)
 	}
-	if others > 0 {
-		parts = append(parts, strconv.Itoa(others)+" from "+strconv.Itoa(otherSenders)+" others")
+	if bl.droppedOthers > 0 {
+		parts = append(parts, strconv.Itoa(bl.droppedOthers)+" from others")
 	}
 	return strings.Join(parts, ", ") + " " + plural(total, "was", "were") +
 		" dropped while no IRC client was attached (the backlog keeps " + strconv.Itoa(bl.maxMessages) + " " +
@@ -270,16 +267,14 @@ func (b *Bridge) senderOf(s shown) (key, name string, stranger bool) {
 // conversations in the order of their first message.
 func (b *Bridge) deliverBacklog(s *session) {
 	kept, notice := b.backlog.take()
-	if notice != "" {
-		b.serviceNotice(s, notice)
-	}
 	v := viewerOf(s)
+	if notice != "" {
+		sendShown(s, shown{from: b.servicePrefix(), toUser: true, notice: true, body: notice, msgid: b.newMsgID(), at: b.now()}, v)
+	}
 	if !s.d.HasCap("batch") {
 		for _, k := range kept {
 			k.delayed = true
-			for _, m := range ircLines(k, v) {
-				s.send(m)
-			}
+			sendShown(s, k, v)
 		}
 		return
 	}
@@ -298,9 +293,7 @@ func (b *Bridge) deliverBacklog(s *session) {
 		s.send(&irc.Message{Prefix: b.serverPrefix(), Command: "BATCH", Params: []string{"+" + v.batch, "chathistory", t}})
 		for _, k := range byTarget[t] {
 			k.delayed = true
-			for _, m := range ircLines(k, v) {
-				s.send(m)
-			}
+			sendShown(s, k, v)
 		}
 		s.send(&irc.Message{Prefix: b.serverPrefix(), Command: "BATCH", Params: []string{"-" + v.batch}})
 	}

@@ -164,3 +164,17 @@ func TestBacklogReplayInBatches(t *testing.T) {
 		t.Errorf("replay:\n\t%s\nwant at the end:\n\t%s", strings.Join(got, "\n\t"), strings.Join(want, "\n\t"))
 	}
 }
+
+// The drop notice names at most maxDropNames senders and sums up the rest.
+func TestBacklogDropNoticeNamesTheFirstSenders(t *testing.T) {
+	bl := newBacklog(1, 1<<20)
+	for i := 0; i <= maxDropNames+2; i++ {
+		nick := fmt.Sprint("c", i)
+		bl.add(keptFrom(nick, "hi"), nick, nick, false)
+	}
+	kept, notice := bl.take()
+	want := "1 older message from c0, 1 from c1, 1 from c2, 1 from c3, 1 from c4, 1 from c5, 1 from c6, 1 from c7, 1 from c8, 1 from c9, 2 from others were dropped while no IRC client was attached (the backlog keeps 1 message, 1 MiB)."
+	if len(kept) != 1 || kept[0].from.Name != "c12" || notice != want {
+		t.Errorf("kept %d, notice %q\nwant        %q", len(kept), notice, want)
+	}
+}

@@ -217,9 +217,14 @@ func (b *Bridge) deliver(s shown) {
 		return
 	}
 	for _, c := range b.sessions {
-		for _, m := range ircLines(s, viewerOf(c)) {
-			c.send(m)
-		}
+		sendShown(c, s, viewerOf(c))
+	}
+}
+
+// sendShown sends s to the client c, formatted for it as v.
+func sendShown(c *session, s shown, v viewer) {
+	for _, m := range ircLines(s, v) {
+		c.send(m)
 	}
 }
 

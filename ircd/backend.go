@@ -95,7 +95,8 @@ type Downstream interface {
 	ServerName() string
 	// Send enqueues a message. Tags the client did not negotiate are removed,
 	// CR/LF/NUL never leave, and overlong text is split at the output edge.
-	// A client whose queue overflows is disconnected; Send never blocks.
+	// A client whose queue overflows is disconnected, with ERROR
+	// "SendQ exceeded" when it can still take it; Send never blocks.
 	Send(m *irc.Message)
 	// Close sends ERROR with reason and disconnects the client.
 	Close(reason string)
