@@ -133,7 +133,7 @@ type Bridge struct {
 	sent          *bounded[sentMessage] // by stanza id
 	backlog       *backlog              // messages kept while no client is attached (backlog.go)
 	strangers     string                // strangersAccept, strangersNotice or strangersIgnore (strangers.go)
-	strangersSeen *bounded[time.Time]   // strangers the user was told about, and when
+	strangerAt    *bounded[time.Time]   // when the user was last told that a stranger wrote, by bare JID
 	settleTimer   *time.Timer
 	settleC       <-chan time.Time
 	settleAfter   time.Duration
@@ -308,27 +308,27 @@ func New(cfg Config, x XMPP) (*Bridge, error) {
 		return nil, err
 	}
 	b := &Bridge{
-		cfg:           cfg,
-		x:             x,
-		log:           log,
-		ops:           make(chan op),
-		done:          make(chan struct{}),
-		start:         time.Now(),
-		state:         st,
-		showOffline:   cfg.ShowOffline,
-		backlog:       newBacklog(cfg.Backlog, cfg.BacklogBytes),
-		strangers:     cfg.Strangers,
-		strangersSeen: newBounded[time.Time](maxTemp),
-		nicks:         newNickSpace(cfg.ServiceNick),
-		contacts:      make(map[string]*contact),
-		requests:      make(map[string]request),
-		sent:          newBounded[sentMessage](maxSentIDs),
-		seen:          newBounded[struct{}](maxSeenIDs),
-		refs:          newBounded[string](maxMsgRefs),
-		newMsgID:      x.NewID,
-		settleAfter:   settleDelay,
-		holdFor:       maxHold,
-		now:           time.Now,
+		cfg:         cfg,
+		x:           x,
+		log:         log,
+		ops:         make(chan op),
+		done:        make(chan struct{}),
+		start:       time.Now(),
+		state:       st,
+		showOffline: cfg.ShowOffline,
+		backlog:     newBacklog(cfg.Backlog, cfg.BacklogBytes),
+		strangers:   cfg.Strangers,
+		strangerAt:  newBounded[time.Time](maxTemp),
+		nicks:       newNickSpace(cfg.ServiceNick),
+		contacts:    make(map[string]*contact),
+		requests:    make(map[string]request),
+		sent:        newBounded[sentMessage](maxSentIDs),
+		seen:        newBounded[struct{}](maxSeenIDs),
+		refs:        newBounded[string](maxMsgRefs),
+		newMsgID:    x.NewID,
+		settleAfter: settleDelay,
+		holdFor:     maxHold,
+		now:         time.Now,
 	}
 	if v, ok := st.Settings["show_offline"]; ok {
 		b.showOffline = v == "true"

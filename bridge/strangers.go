@@ -38,10 +38,10 @@ func (b *Bridge) admitStranger(m xmpp.Message, peer string) bool {
 	switch b.strangers {
 	case strangersNotice:
 		key := bareJID(bare)
-		if at, ok := b.strangersSeen.get(key); ok && b.now().Sub(at) < strangerNoticeEvery {
+		if at, ok := b.strangerAt.get(key); ok && b.now().Sub(at) < strangerNoticeEvery {
 			return false
 		}
-		b.strangersSeen.put(key, b.now())
+		b.strangerAt.put(key, b.now())
 		jid := oneLine(bare)
 		b.announce(jid+", who is not in your contacts, wrote to you. Messages from strangers are set to \"notice\": to read them, \"add "+jid+"\" or \"set strangers accept\".", true)
 		return false
