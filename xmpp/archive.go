@@ -20,6 +20,18 @@ type ArchiveQuery struct {
 	End     time.Time // only messages at or before this time
 	After   string    // page after this archive id (ArchivePage.Last)
 	Max     int       // page size; 0 means 100
+	// Before asks for the page before this archive id (ArchivePage.First);
+	// FromEnd with no Before asks for the newest page. Either way the page
+	// still lists its messages oldest first.
+	Before  string
+	FromEnd bool
+	// AfterID and BeforeID bound the messages by archive id (XEP-0313's
+	// after-id and before-id fields, both exclusive), IDs selects messages
+	// by archive id (XEP-0313's ids field): for servers that offer
+	// urn:xmpp:mam:2#extended.
+	AfterID  string
+	BeforeID string
+	IDs      []string
 }
 
 type xmlMAMResult struct {
@@ -31,7 +43,8 @@ type xmlMAMResult struct {
 type xmlMAMFin struct {
 	Complete string `xml:"complete,attr"`
 	Set      struct {
-		Last string `xml:"last"`
+		First string `xml:"first"`
+		Last  string `xml:"last"`
 	} `xml:"http://jabber.org/protocol/rsm set"`
 }
 
@@ -79,9 +92,27 @@ func (c *conn) queryArchive(ctx context.Context, q ArchiveQuery) (ArchivePage, e
 	if !q.End.IsZero() {
 		field("end", q.End.UTC().Format(time.RFC3339Nano))
 	}
+	if q.AfterID != "" {
+		field("after-id", q.AfterID)
+	}
+	if q.BeforeID != "" {
+		field("before-id", q.BeforeID)
+	}
+	if len(q.IDs) > 0 {
+		b.WriteString("<field var='ids'>")
+		for _, id := range q.IDs {
+			fmt.Fprintf(&b, "<value>%s</value>", escapeText(id))
+		}
+		b.WriteString("</field>")
+	}
 	fmt.Fprintf(&b, "</x><set xmlns='%s'><max>%d</max>", nsRSM, max)
-	if q.After != "" {
+	switch {
+	case q.After != "":
 		fmt.Fprintf(&b, "<after>%s</after>", escapeText(q.After))
+	case q.Before != "":
+		fmt.Fprintf(&b, "<before>%s</before>", escapeText(q.Before))
+	case q.FromEnd:
+		b.WriteString("<before/>")
 	}
 	b.WriteString("</set></query>")
 
@@ -112,10 +143,15 @@ func (c *conn) queryArchive(ctx context.Context, q ArchiveQuery) (ArchivePage, e
 	c.mu.Unlock()
 	if fin.Fin != nil {
 		page.Complete = fin.Fin.Complete == "true" || fin.Fin.Complete == "1"
-		page.Last = fin.Fin.Set.Last
+		page.First, page.Last = fin.Fin.Set.First, fin.Fin.Set.Last
 	}
-	if page.Last == "" && len(page.Messages) > 0 {
-		page.Last = page.Messages[len(page.Messages)-1].StanzaID
+	if len(page.Messages) > 0 {
+		if page.First == "" {
+			page.First = page.Messages[0].StanzaID
+		}
+		if page.Last == "" {
+			page.Last = page.Messages[len(page.Messages)-1].StanzaID
+		}
 	}
 	return page, nil
 }

@@ -2,6 +2,8 @@ package xmpp_test
 
 import (
 	"fmt"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -47,6 +49,61 @@ func TestQueryArchive(t *testing.T) {
 	}
 	if len(page.Messages) != 1 || !page.Complete || page.Messages[0].Body != "my answer" || page.Messages[0].From != "alice@localhost/gw" {
 		t.Fatalf("second page = %+v", page)
+	}
+	archiveID := map[string]string{}
+	for _, m := range page.Messages {
+		archiveID[m.Body] = m.StanzaID
+	}
+
+	// Backwards from the newest, each page oldest first; by archive id.
+	query := func(what string, q xmpp.ArchiveQuery, want ...string) xmpp.ArchivePage {
+		t.Helper()
+		q.With = "bob@localhost"
+		id, err := s.QueryArchive(t.Context(), q)
+		page := answer[xmpp.ArchivePage](t, s, id, err)
+		if page.Err != nil {
+			t.Fatalf("%s: %v", what, page.Err)
+		}
+		var got []string
+		for _, m := range page.Messages {
+			got = append(got, m.Body)
+			archiveID[m.Body] = m.StanzaID
+		}
+		if strings.Join(got, "|") != strings.Join(want, "|") {
+			t.Errorf("%s: %q, want %q", what, got, want)
+		}
+		if len(page.Messages) > 0 && (page.First != page.Messages[0].StanzaID || page.Last != page.Messages[len(page.Messages)-1].StanzaID) {
+			t.Errorf("%s: first %q last %q, messages %+v", what, page.First, page.Last, page.Messages)
+		}
+		return page
+	}
+	newest := query("newest page", xmpp.ArchiveQuery{FromEnd: true, Max: 2}, "archived 3", "my answer")
+	if newest.Complete {
+		t.Error("newest page: complete, with two older messages")
+	}
+	if older := query("page before", xmpp.ArchiveQuery{Before: newest.First, Max: 2}, "archived 1", "archived 2"); !older.Complete {
+		t.Error("page before the newest: not complete")
+	}
+	query("between ids", xmpp.ArchiveQuery{AfterID: archiveID["archived 1"], BeforeID: archiveID["my answer"]}, "archived 2", "archived 3")
+	query("newest after an id", xmpp.ArchiveQuery{FromEnd: true, AfterID: archiveID["archived 2"], Max: 1}, "my answer")
+	query("by ids", xmpp.ArchiveQuery{IDs: []string{archiveID["archived 2"], "no-such-id"}}, "archived 2")
+}
+
+// The account's server says whether it keeps an archive.
+func TestDiscoFeatures(t *testing.T) {
+	for _, noMAM := range []bool{false, true} {
+		srv := prosodytest.StartT(t, prosodytest.Options{NoMAM: noMAM})
+		register(t, srv, "alice")
+		s := newSession(t, srv, "alice", nil)
+		start(t, s)
+		id, err := s.DiscoFeatures(t.Context(), "")
+		info := answer[xmpp.DiscoInfo](t, s, id, err)
+		if info.Err != nil || info.JID != "alice@localhost" {
+			t.Fatalf("DiscoFeatures = %+v", info)
+		}
+		if got := slices.Contains(info.Features, xmpp.FeatureMAM); got == noMAM {
+			t.Errorf("server without mod_mam %v: features %q", noMAM, info.Features)
+		}
 	}
 }
 

@@ -133,8 +133,8 @@ func (Subscription) isEvent() {}
 func (Message) isEvent()      {}
 
 // Requests whose answer comes later (RosterSet, RosterRemove,
-// QueryArchive, RoomItems, SetRole, AcceptRoomDefaults, Bookmarks,
-// SetBookmark, RemoveBookmark) return an id at once, or an error when they
+// QueryArchive, DiscoFeatures, RoomItems, SetRole, AcceptRoomDefaults,
+// Bookmarks, SetBookmark, RemoveBookmark) return an id at once, or an error when they
 // could not be sent. Exactly one of the events below carrying that id
 // follows: the answer, or the failure: refused by the server (Err is a
 // *StanzaError), ctx ended first (ctx.Err()), or the stream was lost
@@ -158,7 +158,17 @@ type ArchivePage struct {
 	ID       string
 	Messages []Message
 	Complete bool   // the server says there is nothing more
+	First    string // archive id of the first message, for the previous page's Before
 	Last     string // archive id of the last message, for the next page's After
+	Err      error
+}
+
+// DiscoInfo is the answer to DiscoFeatures: the features JID offers
+// (XEP-0030).
+type DiscoInfo struct {
+	ID       string
+	JID      string
+	Features []string
 	Err      error
 }
 
@@ -181,6 +191,7 @@ func (RequestDone) isEvent()  {}
 func (ArchivePage) isEvent()  {}
 func (RoomList) isEvent()     {}
 func (BookmarkList) isEvent() {}
+func (DiscoInfo) isEvent()    {}
 
 // OutMessage is a message the user sends.
 type OutMessage struct {

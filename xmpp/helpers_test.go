@@ -114,6 +114,8 @@ func requestID(ev xmpp.Event) string {
 		return ev.ID
 	case xmpp.BookmarkList:
 		return ev.ID
+	case xmpp.DiscoInfo:
+		return ev.ID
 	}
 	return ""
 }
