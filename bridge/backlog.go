@@ -6,8 +6,6 @@ import (
 	"strconv"
 	"strings"
 
-	"gopkg.in/irc.v4"
-
 	"xircd/ircd"
 )
 
@@ -290,12 +288,7 @@ func (b *Bridge) deliverBacklog(s *session) {
 	for _, t := range order {
 		b.backlog.replays++
 		v.batch = "backlog" + strconv.Itoa(b.backlog.replays)
-		s.send(&irc.Message{Prefix: b.serverPrefix(), Command: "BATCH", Params: []string{"+" + v.batch, "chathistory", t}})
-		for _, k := range byTarget[t] {
-			k.delayed = true
-			sendShown(s, k, v)
-		}
-		s.send(&irc.Message{Prefix: b.serverPrefix(), Command: "BATCH", Params: []string{"-" + v.batch}})
+		b.sendBatch(s.send, v, t, byTarget[t])
 	}
 }
 

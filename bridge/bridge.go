@@ -38,6 +38,9 @@
 //   - After a reconnect, messages the server archived (XEP-0313) since
 //     shortly before the stream was lost are fetched; those already shown
 //     (same stanza id) or sent through the gateway are skipped.
+//   - CHATHISTORY (draft/chathistory) is answered from the server's
+//     archive, offered once disco#info shows that the account has one
+//     (chathistory.go).
 //   - A contact's IRC account (account-tag, extended-join, WHOIS 330) is
 //     its bare JID and its real name is its roster name, else the JID; a
 //     roster name change is a SETNAME. The user's real name is the one
@@ -114,32 +117,36 @@ type Bridge struct {
 	connected   bool
 	// downAnnounced: the user was told the connection is down; lastErr is
 	// why the last attempt failed.
-	downAnnounced bool
-	lastErr       string
-	lastLive      time.Time          // when the stream last delivered something
-	lostAt        time.Time          // lastLive when the stream was lost; zero once caught up
-	seen          *bounded[struct{}] // stanza ids of messages shown
-	catchUp       *catchUp           // the archive catch-up under way (archive.go)
-	requests      map[string]request // XMPP requests awaiting their answer, by id (requests.go)
-	refs          *bounded[string]   // msgid -> XMPP id (identity.go)
-	newMsgID      func() string      // msgids of lines without an XMPP id (XMPP.NewID; tests count)
-	runCtx        context.Context
-	ownJID        string
-	contacts      map[string]*contact   // by bare JID (lower case)
-	tempOrder     []string              // keys of strangers, oldest first
-	away          string                // the user's AWAY text, "" when present
-	realname      string                // the user's SETNAME, "" when never set
-	pending       []pendingMessage      // unsent while XMPP is down
-	sent          *bounded[sentMessage] // by stanza id
-	backlog       *backlog              // messages kept while no client is attached (backlog.go)
-	strangers     string                // strangersAccept, strangersNotice or strangersIgnore (strangers.go)
-	strangerAt    *bounded[time.Time]   // when the user was last told that a stranger wrote, by bare JID
-	settleTimer   *time.Timer
-	settleC       <-chan time.Time
-	settleAfter   time.Duration
-	holdFor       time.Duration // how long a command waits for XMPP (maxHold; 0: not at all)
-	now           func() time.Time
-	rooms         roomSet // group chats (rooms.go)
+	downAnnounced  bool
+	lastErr        string
+	lastLive       time.Time          // when the stream last delivered something
+	lostAt         time.Time          // lastLive when the stream was lost; zero once caught up
+	seen           *bounded[struct{}] // stanza ids of messages shown
+	catchUp        *catchUp           // the archive catch-up under way (archive.go)
+	requests       map[string]request // XMPP requests awaiting their answer, by id (requests.go)
+	refs           *bounded[string]   // msgid -> XMPP id (identity.go)
+	shownMsgs      *bounded[shownMsg] // msgid -> archive id and time shown (chathistory.go)
+	mam            bool               // the server keeps the user's archive (XEP-0313)
+	setCap         func(name string, on bool) error
+	historyBatches int           // chathistory batches answered, for their ids
+	newMsgID       func() string // msgids of lines without an XMPP id (XMPP.NewID; tests count)
+	runCtx         context.Context
+	ownJID         string
+	contacts       map[string]*contact   // by bare JID (lower case)
+	tempOrder      []string              // keys of strangers, oldest first
+	away           string                // the user's AWAY text, "" when present
+	realname       string                // the user's SETNAME, "" when never set
+	pending        []pendingMessage      // unsent while XMPP is down
+	sent           *bounded[sentMessage] // by stanza id
+	backlog        *backlog              // messages kept while no client is attached (backlog.go)
+	strangers      string                // strangersAccept, strangersNotice or strangersIgnore (strangers.go)
+	strangerAt     *bounded[time.Time]   // when the user was last told that a stranger wrote, by bare JID
+	settleTimer    *time.Timer
+	settleC        <-chan time.Time
+	settleAfter    time.Duration
+	holdFor        time.Duration // how long a command waits for XMPP (maxHold; 0: not at all)
+	now            func() time.Time
+	rooms          roomSet // group chats (rooms.go)
 
 	// The command being handled, so that what it causes for its own client
 	// follows its replies (see session.send).
@@ -325,6 +332,7 @@ func New(cfg Config, x XMPP) (*Bridge, error) {
 		sent:        newBounded[sentMessage](maxSentIDs),
 		seen:        newBounded[struct{}](maxSeenIDs),
 		refs:        newBounded[string](maxMsgRefs),
+		shownMsgs:   newBounded[shownMsg](maxMsgRefs),
 		newMsgID:    x.NewID,
 		settleAfter: settleDelay,
 		holdFor:     maxHold,
@@ -395,8 +403,8 @@ func (b *Bridge) Features() ircd.Features {
 	f := ircd.Features{
 		Commands: make(map[string]int, len(commandHandlers)),
 		Caps: []string{"server-time", "multi-prefix", "userhost-in-names", "away-notify", "extended-join",
-			"echo-message", "no-implicit-names", "account-tag", "setname", "extended-monitor"},
-		ISupport: []string{
+			"echo-message", "no-implicit-names", "account-tag", "setname", "extended-monitor", capChathistory},
+		ISupport: append([]string{
 			"AWAYLEN=390",
 			"CHANLIMIT=#&:100",
 			"CHANMODES=b,k,l,imnst",
@@ -406,7 +414,7 @@ func (b *Bridge) Features() ircd.Features {
 			"MONITOR=" + strconv.Itoa(monitorLimit),
 			"PREFIX=(" + prefixModes + ")" + prefixSymbols,
 			"TOPICLEN=390",
-		},
+		}, historyISupport...),
 	}
 	for name, c := range commandHandlers {
 		f.Commands[name] = c.minParams
@@ -499,7 +507,9 @@ func (b *Bridge) handleEvent(ev xmpp.Event) {
 	case xmpp.RequestDone:
 		b.onRequestDone(ev)
 	case xmpp.ArchivePage:
-		b.onArchivePage(ev)
+		b.onArchiveAnswer(ev)
+	case xmpp.DiscoInfo:
+		b.onDiscoInfo(ev)
 	case xmpp.RoomList:
 		b.onRoomList(ev)
 	case xmpp.BookmarkList:

@@ -515,6 +515,7 @@ func (b *Bridge) onConnected(ev xmpp.Connected) {
 	// The user's own presence is restored by the session itself.
 	b.announce("Connected to XMPP as "+ev.JID+".", false)
 	b.flushPending()
+	b.askFeatures()
 	b.startCatchUp()
 	b.roomsConnected()
 	b.roomsAutojoin()

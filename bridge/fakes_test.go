@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -41,6 +42,8 @@ type fakeXMPP struct {
 	failWith    error // returned by SendMessage when set
 	archive     []xmpp.Message
 	archiveQ    []xmpp.ArchiveQuery
+	pageMax     int             // the archive's largest page; 0: as asked
+	noMAM       bool            // the account keeps no archive
 	bookmarks   []xmpp.Bookmark // served by Bookmarks
 	answers     []xmpp.Event    // answers not yet delivered
 	holdAnswers bool            // the test delivers the answers itself
@@ -81,26 +84,85 @@ func (f *fakeXMPP) takeAnswers() []xmpp.Event {
 	return a
 }
 
-// QueryArchive serves f.archive in pages of q.Max after q.After.
+// QueryArchive serves f.archive as a XEP-0313 archive would: the account's
+// (chats) or a room's (its groupchat messages), filtered by q (but not by
+// time: the catch-up's tests keep older messages), in pages of
+// q.Max (at most f.pageMax when set) after q.After, before q.Before or
+// from the end. An archive id it does not have is item-not-found.
 func (f *fakeXMPP) QueryArchive(ctx context.Context, q xmpp.ArchiveQuery) (string, error) {
 	return f.request(func(id string) xmpp.Event {
 		f.archiveQ = append(f.archiveQ, q)
-		i := 0
-		if q.After != "" {
-			for i < len(f.archive) && f.archive[i].StanzaID != q.After {
-				i++
+		var sel []xmpp.Message
+		for _, m := range f.archive {
+			if f.archived(q, m) {
+				sel = append(sel, m)
 			}
-			i++
 		}
-		end := min(i+q.Max, len(f.archive))
-		if i > end {
-			i = end
+		notFound := xmpp.ArchivePage{ID: id, Err: &xmpp.StanzaError{Type: "cancel", Condition: "item-not-found"}}
+		index := func(id string) int {
+			return slices.IndexFunc(sel, func(m xmpp.Message) bool { return m.StanzaID == id })
 		}
-		p := xmpp.ArchivePage{ID: id, Messages: append([]xmpp.Message(nil), f.archive[i:end]...), Complete: end == len(f.archive)}
-		if end > i {
-			p.Last = f.archive[end-1].StanzaID
+		lo, hi := 0, len(sel)
+		for _, after := range []string{q.AfterID, q.After} {
+			if after != "" {
+				i := index(after)
+				if i < 0 {
+					return notFound
+				}
+				lo = max(lo, i+1)
+			}
+		}
+		for _, before := range []string{q.BeforeID, q.Before} {
+			if before != "" {
+				i := index(before)
+				if i < 0 {
+					return notFound
+				}
+				hi = min(hi, i)
+			}
+		}
+		hi = max(lo, hi)
+		size := q.Max
+		if f.pageMax > 0 {
+			size = min(size, f.pageMax)
+		}
+		from, to := lo, min(hi, lo+size)
+		if q.Before != "" || q.FromEnd && q.After == "" {
+			from, to = max(lo, hi-size), hi
+		}
+		p := xmpp.ArchivePage{ID: id, Messages: append([]xmpp.Message(nil), sel[from:to]...), Complete: from == lo && to == hi}
+		if to > from {
+			p.First, p.Last = sel[from].StanzaID, sel[to-1].StanzaID
 		}
 		return p
+	})
+}
+
+// archived reports whether q selects m.
+func (f *fakeXMPP) archived(q xmpp.ArchiveQuery, m xmpp.Message) bool {
+	from, to := bareJID(m.From), bareJID(m.To)
+	peer := from
+	if from == f.jid {
+		peer = to
+	}
+	switch {
+	case q.Archive == "" && m.Type == "groupchat", q.Archive != "" && from != q.Archive:
+		return false
+	case q.With != "" && peer != q.With:
+		return false
+	case len(q.IDs) > 0 && !slices.Contains(q.IDs, m.StanzaID):
+		return false
+	}
+	return true
+}
+
+// DiscoFeatures answers that the account keeps an archive, unless noMAM.
+func (f *fakeXMPP) DiscoFeatures(ctx context.Context, jid string) (string, error) {
+	return f.request(func(id string) xmpp.Event {
+		if f.noMAM {
+			return xmpp.DiscoInfo{ID: id, JID: f.jid}
+		}
+		return xmpp.DiscoInfo{ID: id, JID: f.jid, Features: []string{xmpp.FeatureMAM}}
 	})
 }
 
@@ -523,6 +585,7 @@ func newHarness(t *testing.T, cfg Config, tweaks ...func(*Bridge)) *harness {
 	ctx, cancel := context.WithCancel(context.Background())
 	h := &harness{t: t, b: b, x: x, cancel: cancel, done: make(chan error, 1), listener: pipenet.Listen()}
 	h.srv = ircd.NewServer(ircd.Config{ServerName: cfg.ServerName, Logger: slog.New(slog.DiscardHandler)}, watchedBridge{Bridge: b, h: h})
+	b.SetCapSwitch(h.srv.SetCapAvailable)
 	served := make(chan error, 1)
 	go func() { served <- h.srv.Serve(h.listener) }()
 	go func() { h.done <- b.Run(ctx) }()

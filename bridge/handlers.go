@@ -26,26 +26,27 @@ var commandHandlers map[string]ircCommand
 
 func init() {
 	commandHandlers = map[string]ircCommand{
-		"PRIVMSG":  {(*Bridge).handlePrivmsg, 0},
-		"NOTICE":   {(*Bridge).handlePrivmsg, 0},
-		"TAGMSG":   {(*Bridge).handleTagmsg, 1},
-		"JOIN":     {(*Bridge).handleJoin, 1},
-		"PART":     {(*Bridge).handlePart, 1},
-		"NAMES":    {(*Bridge).handleNames, 0},
-		"WHO":      {(*Bridge).handleWho, 1},
-		"WHOIS":    {(*Bridge).handleWhois, 0},
-		"WHOWAS":   {(*Bridge).handleWhowas, 1},
-		"ISON":     {(*Bridge).handleIson, 1},
-		"USERHOST": {(*Bridge).handleUserhost, 1},
-		"TOPIC":    {(*Bridge).handleTopic, 1},
-		"MODE":     {(*Bridge).handleMode, 1},
-		"LIST":     {(*Bridge).handleList, 0},
-		"AWAY":     {(*Bridge).handleAway, 0},
-		"NICK":     {(*Bridge).handleNick, 1},
-		"INVITE":   {(*Bridge).handleInvite, 2},
-		"KICK":     {(*Bridge).handleKick, 2},
-		"SETNAME":  {(*Bridge).handleSetname, 1},
-		"MONITOR":  {(*Bridge).handleMonitor, 1},
+		"PRIVMSG":     {(*Bridge).handlePrivmsg, 0},
+		"NOTICE":      {(*Bridge).handlePrivmsg, 0},
+		"TAGMSG":      {(*Bridge).handleTagmsg, 1},
+		"JOIN":        {(*Bridge).handleJoin, 1},
+		"PART":        {(*Bridge).handlePart, 1},
+		"NAMES":       {(*Bridge).handleNames, 0},
+		"WHO":         {(*Bridge).handleWho, 1},
+		"WHOIS":       {(*Bridge).handleWhois, 0},
+		"WHOWAS":      {(*Bridge).handleWhowas, 1},
+		"ISON":        {(*Bridge).handleIson, 1},
+		"USERHOST":    {(*Bridge).handleUserhost, 1},
+		"TOPIC":       {(*Bridge).handleTopic, 1},
+		"MODE":        {(*Bridge).handleMode, 1},
+		"LIST":        {(*Bridge).handleList, 0},
+		"CHATHISTORY": {(*Bridge).handleChathistory, 1},
+		"AWAY":        {(*Bridge).handleAway, 0},
+		"NICK":        {(*Bridge).handleNick, 1},
+		"INVITE":      {(*Bridge).handleInvite, 2},
+		"KICK":        {(*Bridge).handleKick, 2},
+		"SETNAME":     {(*Bridge).handleSetname, 1},
+		"MONITOR":     {(*Bridge).handleMonitor, 1},
 	}
 }
 
@@ -95,7 +96,9 @@ func (b *Bridge) handlePrivmsg(s *session, r *ircd.Request) error {
 // params are the message's parameters: the target, then the text (none
 // for TAGMSG).
 func (b *Bridge) echo(s *session, r *ircd.Request, msgid string, params ...string) {
-	m := &irc.Message{Tags: irc.Tags{"msgid": msgid, "time": serverTime(b.now())}, Prefix: userPrefix(s.d), Command: r.Msg.Command, Params: params}
+	at := b.now()
+	b.rememberShown(msgid, "", at)
+	m := &irc.Message{Tags: irc.Tags{"msgid": msgid, "time": serverTime(at)}, Prefix: userPrefix(s.d), Command: r.Msg.Command, Params: params}
 	if s.d.HasCap("echo-message") {
 		mm := m.Copy()
 		maps.Copy(mm.Tags, clientTags(r.Msg.Tags))

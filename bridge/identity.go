@@ -73,12 +73,18 @@ func (b *Bridge) xmppRef(msgid string) (ref string, ok bool) {
 	if ref, ok := b.refs.get(msgid); ok {
 		return ref, true
 	}
+	return b.refs.get(baseMsgID(msgid))
+}
+
+// baseMsgID is the msgid of the message whose line (of several) has
+// msgid: the inverse of lineMsgID.
+func baseMsgID(msgid string) string {
 	if i := strings.LastIndexByte(msgid, '/'); i > 0 {
 		if _, err := strconv.Atoi(msgid[i+1:]); err == nil {
-			return b.refs.get(msgid[:i])
+			return msgid[:i]
 		}
 	}
-	return "", false
+	return msgid
 }
 
 // shown is a message as IRC shows it, as a handler decided it. It is kept
@@ -187,6 +193,18 @@ func fitPrefix(from *irc.Prefix, command, target string, stampLen int) *irc.Pref
 
 // show gives m its identity (own: sent by the user) and delivers it as s.
 func (b *Bridge) show(m xmpp.Message, own bool, s shown) {
+	s = b.identify(m, own, s)
+	archiveID := m.StanzaID
+	if own && m.Type != "groupchat" {
+		archiveID = "" // a carbon's stanza-id need not be the archive's
+	}
+	b.rememberShown(s.msgid, archiveID, s.at)
+	b.deliver(s)
+}
+
+// identify gives m, about to be shown as s (own: sent by the user), its
+// msgid and time, and remembers which XMPP id the msgid stands for.
+func (b *Bridge) identify(m xmpp.Message, own bool, s shown) shown {
 	s.msgid = msgIDFor(m, own)
 	if s.msgid == "" {
 		s.msgid = b.newMsgID()
@@ -198,7 +216,7 @@ func (b *Bridge) show(m xmpp.Message, own bool, s shown) {
 	}
 	b.rememberRef(s.msgid, xmppRefFor(m))
 	s.fromUser = own
-	b.deliver(s)
+	return s
 }
 
 // showGateway delivers s, a message of the gateway's own, with a new msgid

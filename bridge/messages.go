@@ -235,12 +235,17 @@ func (b *Bridge) onMessage(m xmpp.Message) {
 		}
 	}
 	own := m.Carbon == xmpp.CarbonSent
-	s := shown{from: c.prefix(), target: b.userNick(), notice: m.Type == "headline", body: m.Body, account: c.account()}
-	if own {
-		s.from, s.target, s.account = b.ownPrefix(), c.nick, ""
-	}
-	b.show(m, own, s)
+	b.show(m, own, b.chatShown(c, m, own))
 	b.markSeen(m.StanzaID)
+}
+
+// chatShown is how a chat message m with c shows on IRC (own: sent by the
+// user), live and in history.
+func (b *Bridge) chatShown(c *contact, m xmpp.Message, own bool) shown {
+	if own {
+		return shown{from: b.ownPrefix(), target: c.nick, body: m.Body}
+	}
+	return shown{from: c.prefix(), target: b.userNick(), notice: m.Type == "headline", body: m.Body, account: c.account()}
 }
 
 // showChatState turns a body-less chat state into a +typing TAGMSG for

@@ -10,8 +10,8 @@ import (
 
 // XMPP requests whose answer comes later: the bridge remembers each by its
 // id with what the answer is for, and Run handles the answer event like
-// any other (onRequestDone, onRoomList, onBookmarkList; the archive
-// catch-up keeps its own, see archive.go). An answer whose request is
+// any other (onRequestDone, onRoomList, onBookmarkList, onArchiveAnswer,
+// onDiscoInfo; the archive catch-up keeps its own, see archive.go). An answer whose request is
 // forgotten (its client detached) is dropped.
 
 // requestTimeout bounds the wait for a room or bookmark request's answer.
@@ -19,14 +19,15 @@ const requestTimeout = 30 * time.Second
 
 // request is a request awaiting its answer.
 type request struct {
-	kind   requestKind
-	cancel context.CancelFunc // ends the wait: the answer then reports ctx's error
-	s      *session           // requestList: the client that asked
-	want   func(string) bool  // requestList: the channels the LIST asks for
-	held   *heldCommand       // requestList: the LIST, answered with the rooms
-	room   string             // requestSetRole, requestOpenRoom: the room's key
-	what   string             // requestSetRole: what the room was asked, e.g. "kick bob"
-	bm     xmpp.Bookmark      // requestBookmarkAdd, requestBookmarkRemove
+	kind    requestKind
+	cancel  context.CancelFunc // ends the wait: the answer then reports ctx's error
+	s       *session           // requestList: the client that asked
+	want    func(string) bool  // requestList: the channels the LIST asks for
+	held    *heldCommand       // requestList: the LIST, answered with the rooms
+	room    string             // requestSetRole, requestOpenRoom: the room's key
+	what    string             // requestSetRole: what the room was asked, e.g. "kick bob"
+	bm      xmpp.Bookmark      // requestBookmarkAdd, requestBookmarkRemove
+	history *historyQuery      // requestHistory: the CHATHISTORY being answered
 }
 
 type requestKind int
@@ -39,12 +40,20 @@ const (
 	requestList                                  // RoomList
 	requestAutojoin                              // BookmarkList
 	requestBookmarkList                          // BookmarkList
+	requestHistory                               // ArchivePage
+	requestDisco                                 // DiscoInfo
 )
 
 // startRequest sends a request through send, whose ctx bounds the wait for
 // the answer, and remembers r for the answer.
 func (b *Bridge) startRequest(r request, send func(ctx context.Context) (string, error)) error {
-	ctx, cancel := context.WithTimeout(b.runCtx, requestTimeout)
+	return b.startRequestIn(b.runCtx, requestTimeout, r, send)
+}
+
+// startRequestIn is startRequest within parent, waiting at most timeout:
+// for a request that is one of several bounded together by parent.
+func (b *Bridge) startRequestIn(parent context.Context, timeout time.Duration, r request, send func(ctx context.Context) (string, error)) error {
+	ctx, cancel := context.WithTimeout(parent, timeout)
 	id, err := send(ctx)
 	if err != nil {
 		cancel()
@@ -114,4 +123,14 @@ func (b *Bridge) onBookmarkList(ev xmpp.BookmarkList) {
 	case r.kind == requestBookmarkList:
 		b.showBookmarks(ev.Bookmarks, ev.Err)
 	}
+}
+
+// onArchiveAnswer takes a page of the archive: for a CHATHISTORY, else for
+// the catch-up.
+func (b *Bridge) onArchiveAnswer(ev xmpp.ArchivePage) {
+	if r, ok := b.answered(ev.ID); ok && r.kind == requestHistory {
+		b.onHistoryPage(r.history, ev)
+		return
+	}
+	b.onArchivePage(ev)
 }

@@ -77,16 +77,22 @@ func (b *Bridge) roomMessage(m xmpp.Message) {
 		at = b.now()
 	}
 	r.rememberRecent(key, at)
+	b.show(m, own, b.roomShown(r, nick, m))
+}
+
+// roomShown is how a message m of r from the occupant nick ("": the room
+// itself) shows on IRC, live and in history.
+func (b *Bridge) roomShown(r *room, nick string, m xmpp.Message) shown {
 	s := shown{target: r.channel, body: m.Body}
 	switch {
 	case nick == "":
 		s.from, s.notice = b.servicePrefix(), true
-	case own:
+	case nick == r.nick:
 		s.from = b.ownPrefix()
 	default:
 		s.from, s.account = b.strangerPrefix(r, nick), b.occupantAccount(r, nick)
 	}
-	b.show(m, own, s)
+	return s
 }
 
 // roomSubject handles a subject message: the topic shown on join, or a

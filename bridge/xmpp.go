@@ -13,7 +13,7 @@ import (
 //
 // A request whose answer matters returns an id, and its answer arrives
 // later on Events as exactly one event carrying that id (xmpp.RequestDone,
-// ArchivePage, RoomList or BookmarkList), also when the server refuses,
+// ArchivePage, DiscoInfo, RoomList or BookmarkList), also when the server refuses,
 // ctx ends first or the stream is lost. Run handles it like any other
 // event (requests.go). A message the server bounces comes back as a
 // Message of type "error" with the id SendMessage returned.
@@ -46,6 +46,9 @@ type XMPP interface {
 	// QueryArchive asks for one page of the account's archive (XEP-0313).
 	// Answer: ArchivePage.
 	QueryArchive(ctx context.Context, q xmpp.ArchiveQuery) (id string, err error)
+	// DiscoFeatures asks jid ("" for the account) what it offers
+	// (XEP-0030). Answer: DiscoInfo.
+	DiscoFeatures(ctx context.Context, jid string) (id string, err error)
 
 	// JoinRoom joins a group chat as nick (historyMaxStanzas < 0: as much
 	// history as the room gives; since: only after that time); the room

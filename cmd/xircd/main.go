@@ -122,6 +122,7 @@ func run(cfg *Config, logger *slog.Logger) error {
 		SendQueueBytes: cfg.IRC.SendQueue,
 		Logger:         logger.With("part", "ircd"),
 	}, br)
+	br.SetCapSwitch(srv.SetCapAvailable)
 
 	var listeners []net.Listener
 	defer func() {
