@@ -67,7 +67,13 @@ type contact struct {
 
 func newEnv(t *testing.T, contacts ...contact) *env {
 	t.Helper()
-	srv := prosodytest.StartT(t, prosodytest.Options{})
+	return newEnvWith(t, prosodytest.Options{}, contacts...)
+}
+
+// newEnvWith is newEnv with a Prosody started with opts.
+func newEnvWith(t *testing.T, opts prosodytest.Options, contacts ...contact) *env {
+	t.Helper()
+	srv := prosodytest.StartT(t, opts)
 	e := &env{t: t, srv: srv, dir: t.TempDir()}
 	var err error
 	if e.userJID, err = srv.Register("me", userPass); err != nil {
