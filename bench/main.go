@@ -6,6 +6,8 @@
 // file).
 //
 //	go run ./bench -contacts 100,1000 -runs 3 -out docs/benchmarks.md
+//
+// With -history ROUNDS it measures CHATHISTORY instead (history.go).
 package main
 
 import (
@@ -80,6 +82,7 @@ func main() {
 	parallel := flag.Int("parallel", 16, "concurrent peer logins")
 	keep := flag.Bool("keep", false, "keep the work directory with the gateways' logs")
 	withBitlBee := flag.Bool("bitlbee", true, "also measure BitlBee when it is installed")
+	history := flag.Int("history", 0, "instead, measure CHATHISTORY LATEST 100 against the same archive query from an XMPP session, this many rounds")
 	flag.Parse()
 	tpTotal = *tp
 	log.SetFlags(log.Ltime)
@@ -108,6 +111,19 @@ func main() {
 		if err := buildStatic(bin, "xircd/cmd/xircd"); err != nil {
 			log.Fatal(err)
 		}
+	}
+	if *history > 0 {
+		text, err := historyBench(work, bin, *history)
+		if err != nil {
+			log.Fatal(err)
+		}
+		fmt.Print(text)
+		if *out != "" {
+			if err := os.WriteFile(*out, []byte(text), 0o644); err != nil {
+				log.Fatal(err)
+			}
+		}
+		return
 	}
 	floorProc := filepath.Join(work, "floorproc")
 	if err := buildStatic(floorProc, "xircd/bench/floorproc"); err != nil {
