@@ -117,36 +117,39 @@ type Bridge struct {
 	connected   bool
 	// downAnnounced: the user was told the connection is down; lastErr is
 	// why the last attempt failed.
-	downAnnounced  bool
-	lastErr        string
-	lastLive       time.Time          // when the stream last delivered something
-	lostAt         time.Time          // lastLive when the stream was lost; zero once caught up
-	seen           *bounded[struct{}] // stanza ids of messages shown
-	catchUp        *catchUp           // the archive catch-up under way (archive.go)
-	requests       map[string]request // XMPP requests awaiting their answer, by id (requests.go)
-	refs           *bounded[string]   // msgid -> XMPP id (identity.go)
-	shownMsgs      *bounded[shownMsg] // msgid -> archive id and time shown (chathistory.go)
-	mam            bool               // the server keeps the user's archive (XEP-0313)
-	setCap         func(name string, on bool) error
-	historyBatches int           // chathistory batches answered, for their ids
-	newMsgID       func() string // msgids of lines without an XMPP id (XMPP.NewID; tests count)
-	runCtx         context.Context
-	ownJID         string
-	contacts       map[string]*contact   // by bare JID (lower case)
-	tempOrder      []string              // keys of strangers, oldest first
-	away           string                // the user's AWAY text, "" when present
-	realname       string                // the user's SETNAME, "" when never set
-	pending        []pendingMessage      // unsent while XMPP is down
-	sent           *bounded[sentMessage] // by stanza id
-	backlog        *backlog              // messages kept while no client is attached (backlog.go)
-	strangers      string                // strangersAccept, strangersNotice or strangersIgnore (strangers.go)
-	strangerAt     *bounded[time.Time]   // when the user was last told that a stranger wrote, by bare JID
-	settleTimer    *time.Timer
-	settleC        <-chan time.Time
-	settleAfter    time.Duration
-	holdFor        time.Duration // how long a command waits for XMPP (maxHold; 0: not at all)
-	now            func() time.Time
-	rooms          roomSet // group chats (rooms.go)
+	downAnnounced bool
+	lastErr       string
+	lastLive      time.Time          // when the stream last delivered something
+	lostAt        time.Time          // lastLive when the stream was lost; zero once caught up
+	seen          *bounded[struct{}] // stanza ids of messages shown
+	catchUp       *catchUp           // the archive catch-up under way (archive.go)
+	requests      map[string]request // XMPP requests awaiting their answer, by id (requests.go)
+	refs          *bounded[string]   // msgid -> XMPP id (identity.go)
+	shownMsgs     *bounded[shownMsg] // msgid -> archive id and time shown (chathistory.go)
+	mam           bool               // the server keeps the user's archive (XEP-0313)
+	newMsgID      func() string      // msgids of lines without an XMPP id (XMPP.NewID; tests count)
+	runCtx        context.Context
+	ownJID        string
+	contacts      map[string]*contact   // by bare JID (lower case)
+	tempOrder     []string              // keys of strangers, oldest first
+	away          string                // the user's AWAY text, "" when present
+	realname      string                // the user's SETNAME, "" when never set
+	pending       []pendingMessage      // unsent while XMPP is down
+	sent          *bounded[sentMessage] // by stanza id
+	backlog       *backlog              // messages kept while no client is attached (backlog.go)
+	strangers     string                // strangersAccept, strangersNotice or strangersIgnore (strangers.go)
+	strangerAt    *bounded[time.Time]   // when the user was last told that a stranger wrote, by bare JID
+	settleTimer   *time.Timer
+	settleC       <-chan time.Time
+	settleAfter   time.Duration
+	holdFor       time.Duration // how long a command waits for XMPP (maxHold; 0: not at all)
+	now           func() time.Time
+	rooms         roomSet // group chats (rooms.go)
+
+	// setCap offers and withdraws draft/chathistory (SetCapSwitch);
+	// historyBatch numbers the batches of its answers (chathistory.go).
+	setCap       func(name string, on bool) error
+	historyBatch int
 
 	// The command being handled, so that what it causes for its own client
 	// follows its replies (see session.send).

@@ -412,7 +412,7 @@ func (b *Bridge) firstPhase(q *historyQuery) *historyPhase {
 
 // historyRequest sends one archive query of q.
 func (b *Bridge) historyRequest(q *historyQuery, aq xmpp.ArchiveQuery) {
-	err := b.startRequestIn(q.ctx, historyTimeout, request{kind: requestHistory, s: q.s, history: q}, func(ctx context.Context) (string, error) {
+	err := b.startRequestIn(q.ctx, historyTimeout, request{kind: requestHistory, s: q.s, query: q}, func(ctx context.Context) (string, error) {
 		return b.x.QueryArchive(ctx, aq)
 	})
 	if err != nil {
@@ -632,8 +632,8 @@ func (b *Bridge) sendBatch(send func(*irc.Message), v viewer, target string, msg
 
 // historyBatchID names a new batch.
 func (b *Bridge) historyBatchID() string {
-	b.historyBatches++
-	return "H" + strconv.Itoa(b.historyBatches)
+	b.historyBatch++
+	return "H" + strconv.Itoa(b.historyBatch)
 }
 
 // collectPeers notes the peers of kept (a page of the account's archive,

@@ -11,23 +11,23 @@ import (
 // XMPP requests whose answer comes later: the bridge remembers each by its
 // id with what the answer is for, and Run handles the answer event like
 // any other (onRequestDone, onRoomList, onBookmarkList, onArchiveAnswer,
-// onDiscoInfo; the archive catch-up keeps its own, see archive.go). An answer whose request is
-// forgotten (its client detached) is dropped.
+// onDiscoInfo; the archive catch-up keeps its own, see archive.go). An
+// answer whose request is forgotten (its client detached) is dropped.
 
 // requestTimeout bounds the wait for a room or bookmark request's answer.
 const requestTimeout = 30 * time.Second
 
 // request is a request awaiting its answer.
 type request struct {
-	kind    requestKind
-	cancel  context.CancelFunc // ends the wait: the answer then reports ctx's error
-	s       *session           // requestList: the client that asked
-	want    func(string) bool  // requestList: the channels the LIST asks for
-	held    *heldCommand       // requestList: the LIST, answered with the rooms
-	room    string             // requestSetRole, requestOpenRoom: the room's key
-	what    string             // requestSetRole: what the room was asked, e.g. "kick bob"
-	bm      xmpp.Bookmark      // requestBookmarkAdd, requestBookmarkRemove
-	history *historyQuery      // requestHistory: the CHATHISTORY being answered
+	kind   requestKind
+	cancel context.CancelFunc // ends the wait: the answer then reports ctx's error
+	s      *session           // requestList: the client that asked
+	want   func(string) bool  // requestList: the channels the LIST asks for
+	held   *heldCommand       // requestList: the LIST, answered with the rooms
+	room   string             // requestSetRole, requestOpenRoom: the room's key
+	what   string             // requestSetRole: what the room was asked, e.g. "kick bob"
+	bm     xmpp.Bookmark      // requestBookmarkAdd, requestBookmarkRemove
+	query  *historyQuery      // requestHistory: the CHATHISTORY being answered
 }
 
 type requestKind int
@@ -129,7 +129,7 @@ func (b *Bridge) onBookmarkList(ev xmpp.BookmarkList) {
 // the catch-up.
 func (b *Bridge) onArchiveAnswer(ev xmpp.ArchivePage) {
 	if r, ok := b.answered(ev.ID); ok && r.kind == requestHistory {
-		b.onHistoryPage(r.history, ev)
+		b.onHistoryPage(r.query, ev)
 		return
 	}
 	b.onArchivePage(ev)
