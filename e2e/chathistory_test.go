@@ -2,6 +2,8 @@ package e2e
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -300,6 +302,34 @@ func TestChathistoryWithoutArchive(t *testing.T) {
 	if strings.Contains(ls.Trailing(), "draft/chathistory") {
 		t.Errorf("CAP LS offers draft/chathistory without an archive: %s", ls)
 	}
+	if got := historyFail(c, "LATEST Alice * 10"); got != "MESSAGE_ERROR LATEST Alice" {
+		t.Errorf("CHATHISTORY without an archive: FAIL CHATHISTORY %s", got)
+	}
+}
+
+// A reconnect to a server that no longer keeps an archive withdraws
+// draft/chathistory (CAP DEL).
+func TestChathistoryWithdrawnWhenTheArchiveGoes(t *testing.T) {
+	e := newEnv(t, contact{user: "alice", name: "Alice"})
+	e.start()
+	c := historyClient(e, "me")
+	waitContact(t, c, "Alice")
+
+	// The same server, restarted without mod_mam.
+	cfg := filepath.Join(e.srv.Dir, "prosody.cfg.lua")
+	b, err := os.ReadFile(cfg)
+	if err != nil || !strings.Contains(string(b), ` "mam";`) {
+		t.Fatalf("Prosody's config %s has no mod_mam to remove (%v)", cfg, err)
+	}
+	if err := os.WriteFile(cfg, []byte(strings.Replace(string(b), ` "mam";`, "", 1)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.srv.Restart(); err != nil {
+		t.Fatal(err)
+	}
+	c.expect(func(m *irc.Message) bool {
+		return m.Command == "CAP" && m.Param(1) == "DEL" && m.Trailing() == "draft/chathistory"
+	})
 	if got := historyFail(c, "LATEST Alice * 10"); got != "MESSAGE_ERROR LATEST Alice" {
 		t.Errorf("CHATHISTORY without an archive: FAIL CHATHISTORY %s", got)
 	}
