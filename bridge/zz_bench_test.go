@@ -39,6 +39,7 @@ func (c *benchClient) User() string            { return "user" }
 func (c *benchClient) Host() string            { return "localhost" }
 func (c *benchClient) RealName() string        { return "Real Name" }
 func (c *benchClient) Account() string         { return "" }
+func (c *benchClient) ClientName() string      { return "" }
 func (c *benchClient) HasCap(name string) bool { return name == "away-notify" }
 func (c *benchClient) ServerName() string      { return "irc.bench" }
 func (c *benchClient) Close(string)            {}

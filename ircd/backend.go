@@ -89,6 +89,10 @@ type Downstream interface {
 	RealName() string
 	// Account is the SASL or PASS account the client authenticated as, if any.
 	Account() string
+	// ClientName is the name the client gave itself with a username
+	// suffix "@NAME" (in USER, or in the SASL PLAIN authorization
+	// identity); "" when it gave none (see ParseClientName).
+	ClientName() string
 	// HasCap reports whether the client negotiated the IRCv3 capability.
 	HasCap(name string) bool
 	// ServerName is the server's name for message prefixes.

@@ -99,12 +99,16 @@ func handleUser(c *conn, r *Request) error {
 		// An empty parameter counts as a missing one (Modern IRC).
 		return &Error{Code: irc.ERR_NEEDMOREPARAMS, Params: []string{"USER", "Not enough parameters"}}
 	}
-	user := strings.Map(func(r rune) rune {
+	user, client, err := ParseClientName(r.Msg.Params[0])
+	if err != nil {
+		return &Error{Code: ERR_INVALIDUSERNAME, Params: []string{err.Error()}}
+	}
+	user = strings.Map(func(r rune) rune {
 		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_' || r == '.' {
 			return r
 		}
 		return -1
-	}, r.Msg.Params[0])
+	}, user)
 	if len(user) > 16 {
 		user = user[:16]
 	}
@@ -113,6 +117,9 @@ func handleUser(c *conn, r *Request) error {
 	}
 	c.mu.Lock()
 	c.user, c.realname = user, r.Msg.Params[3]
+	if client != "" {
+		c.clientName = client // SASL's, when given, came first and wins
+	}
 	c.mu.Unlock()
 	c.tryRegister()
 	return nil
@@ -362,13 +369,14 @@ func handleAuthenticate(c *conn, r *Request) error {
 	c.sasl.active = false
 	payload, err := base64.StdEncoding.DecodeString(c.sasl.buf.String())
 	c.sasl.buf.Reset()
-	var account string
+	var account, client string
 	ok := false
 	if err == nil {
 		if f := strings.Split(string(payload), "\x00"); len(f) == 3 {
 			authz, authc, pw := f[0], f[1], f[2]
 			account = authc
-			ok = (authz == "" || authz == authc) && authc != "" && c.s.checkPassword(pw)
+			client, ok = saslClientName(authz, authc)
+			ok = ok && authc != "" && c.s.checkPassword(pw)
 		}
 	}
 	if !ok {
@@ -383,6 +391,9 @@ func handleAuthenticate(c *conn, r *Request) error {
 	}
 	c.mu.Lock()
 	c.account = account
+	if client != "" {
+		c.clientName = client
+	}
 	c.mu.Unlock()
 	nick := c.Nick()
 	r.Numeric(RPL_LOGGEDIN, nick+"!"+c.User()+"@"+c.host, account, "You are now logged in as "+account)

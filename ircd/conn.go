@@ -38,6 +38,7 @@ type conn struct {
 	// session owns it (Session.Nick).
 	nick        string
 	user        string
+	clientName  string
 	realname    string
 	account     string
 	caps        map[string]bool
@@ -125,6 +126,12 @@ func (c *conn) Account() string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.account
+}
+
+func (c *conn) ClientName() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.clientName
 }
 
 func (c *conn) HasCap(name string) bool {

@@ -29,6 +29,8 @@ const (
 	RPL_GLOBALUSERS = "266"
 	// ERR_UNKNOWNERROR is the generic "something went wrong" reply.
 	ERR_UNKNOWNERROR = "400"
+	// ERR_INVALIDUSERNAME answers a USER whose username is malformed.
+	ERR_INVALIDUSERNAME = "468"
 	// ERR_INVALIDCAPCMD answers an unknown CAP subcommand.
 	ERR_INVALIDCAPCMD = "410"
 
