@@ -79,6 +79,7 @@ type Config struct {
 	Backlog        int    // messages kept while no client is attached; default 1000
 	BacklogBytes   int    // and their bytes at most; default 2 MiB
 	Strangers      string // messages from strangers: accept (default), notice or ignore
+	ReadMarkers    bool   // tell contacts who ask (XEP-0333) what the user read
 	Logger         *slog.Logger
 }
 
@@ -122,7 +123,7 @@ type Bridge struct {
 	lastLive      time.Time          // when the stream last delivered something
 	lostAt        time.Time          // lastLive when the stream was lost; zero once caught up
 	seen          *bounded[struct{}] // stanza ids of messages shown
-	catchUp       *catchUp           // the archive catch-up under way (archive.go)
+	catchUps      []*catchUp         // archive catch-ups under way (archive.go)
 	requests      map[string]request // XMPP requests awaiting their answer, by id (requests.go)
 	refs          *bounded[string]   // msgid -> XMPP id (identity.go)
 	shownMsgs     *bounded[shownMsg] // msgid -> archive id and time shown (chathistory.go)
@@ -150,6 +151,17 @@ type Bridge struct {
 	// historyBatch numbers the batches of its answers (chathistory.go).
 	setCap       func(name string, on bool) error
 	historyBatch int
+
+	// Read state and catch-ups (readmarkers.go, catchup.go).
+	read        readState    // read markers
+	readMarkers bool         // XEP-0333 displayed markers to contacts who ask
+	resume      resumePoint  // where the start-up catch-up begins
+	caught      catchUpState // catch-up points kept in state_dir
+	// markRefusalTold: the user was told the server refused a marker.
+	markRefusalTold bool
+	// only, while set, is the one client messages are delivered to (a
+	// named client's catch-up).
+	only *session
 
 	// The command being handled, so that what it causes for its own client
 	// follows its replies (see session.send).
@@ -317,6 +329,10 @@ func New(cfg Config, x XMPP) (*Bridge, error) {
 	if err != nil {
 		return nil, err
 	}
+	caught, err := loadCatchUp(cfg.StateDir)
+	if err != nil {
+		return nil, err
+	}
 	b := &Bridge{
 		cfg:         cfg,
 		x:           x,
@@ -340,12 +356,19 @@ func New(cfg Config, x XMPP) (*Bridge, error) {
 		settleAfter: settleDelay,
 		holdFor:     maxHold,
 		now:         time.Now,
+		read:        newReadState(),
+		caught:      caught,
+		resume:      caught.position,
+		readMarkers: cfg.ReadMarkers,
 	}
 	if v, ok := st.Settings["show_offline"]; ok {
 		b.showOffline = v == "true"
 	}
 	if v, ok := st.Settings["strangers"]; ok && validStrangers(v) {
 		b.strangers = v
+	}
+	if v, ok := st.Settings["read_markers"]; ok {
+		b.readMarkers = v == "true"
 	}
 	return b, nil
 }
@@ -361,10 +384,12 @@ func (b *Bridge) Run(ctx context.Context) error {
 		select {
 		case <-ctx.Done():
 			b.flushState()
+			b.closeCatchUp()
 			return ctx.Err()
 		case ev, ok := <-events:
 			if !ok {
 				b.flushState()
+				b.closeCatchUp()
 				return nil
 			}
 			b.safely(ev, func() { b.handleEvent(ev) })
@@ -376,6 +401,7 @@ func (b *Bridge) Run(ctx context.Context) error {
 		}
 		b.safely("monitor", b.refreshMonitors)
 		b.flushState()
+		b.flushCatchUpState()
 	}
 }
 
@@ -406,7 +432,7 @@ func (b *Bridge) Features() ircd.Features {
 	f := ircd.Features{
 		Commands: make(map[string]int, len(commandHandlers)),
 		Caps: []string{"server-time", "multi-prefix", "userhost-in-names", "away-notify", "extended-join",
-			"echo-message", "no-implicit-names", "account-tag", "setname", "extended-monitor", capChathistory},
+			"echo-message", "no-implicit-names", "account-tag", "setname", "extended-monitor", capChathistory, "draft/read-marker"},
 		ISupport: append([]string{
 			"AWAYLEN=390",
 			"CHANLIMIT=#&:100",
@@ -467,6 +493,8 @@ func (b *Bridge) handleOp(o op) {
 		b.safely("hold timeout", func() { b.answer(o.h) })
 	case opAnswerSent:
 		b.safely("answer sent", func() { b.answerSent(o.s) })
+	case opSavePositions:
+		b.safely("save positions", b.onSavePositions)
 	}
 }
 
@@ -517,6 +545,10 @@ func (b *Bridge) handleEvent(ev xmpp.Event) {
 		b.onRoomList(ev)
 	case xmpp.BookmarkList:
 		b.onBookmarkList(ev)
+	case xmpp.Displayed:
+		b.onDisplayed(ev)
+	case xmpp.DisplayedList:
+		b.onDisplayedList(ev)
 	default:
 		b.log.Debug("unhandled xmpp event", "type", fmt.Sprintf("%T", ev))
 	}
@@ -542,6 +574,9 @@ type session struct {
 	// heldBack is what comes for the client meanwhile (see answer).
 	holdBack bool
 	heldBack []*irc.Message
+	// catchUpGot: the msgids sent to a named client while its catch-up
+	// is pending (catchup.go); nil otherwise.
+	catchUpGot map[string]bool
 }
 
 // Handle implements ircd.Session.
@@ -603,6 +638,7 @@ func (b *Bridge) attach(d ircd.Downstream) *session {
 		b.announce(text, false)
 	}
 	b.joinRooms(s)
+	b.clientAttached(s)
 	b.deliverBacklog(s)
 	return s
 }
@@ -613,6 +649,7 @@ func (b *Bridge) detach(s *session, reason string) {
 	}
 	s.detached = true
 	b.forgetRequests(s)
+	b.clientDetached(s)
 	b.sessions.detach(s)
 	b.log.Info("client detached", "client", s.d.ID(), "reason", reason, "clients", len(b.sessions))
 }

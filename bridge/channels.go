@@ -90,6 +90,7 @@ func (b *Bridge) showChannel(s *session, ch channel, send func(*irc.Message)) {
 	for _, m := range ch.topicReplies(s.d, false) {
 		send(m)
 	}
+	b.markOnJoin(s, ch.name(), send)
 	if s.d.HasCap("no-implicit-names") {
 		return
 	}

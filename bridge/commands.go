@@ -69,8 +69,9 @@ func init() {
 			summary: "Shows or changes the settings.",
 			help: []string{
 				"Shows the settings, one setting, or changes one. Changes are kept across restarts.",
-				"Keys: show_offline (true/false): keep offline contacts in the channel.",
-				"strangers (accept/notice/ignore): messages from JIDs not in your contacts are shown, only announced (who wrote, not what), or ignored.",
+				"Keys: show_offline (true/false): keep offline contacts in the channel;",
+				"strangers (accept/notice/ignore): messages from JIDs not in your contacts are shown, only announced (who wrote, not what), or ignored;",
+				"read_markers (true/false): tell contacts who ask (XEP-0333) when you have read their messages.",
 			}},
 		"save": {usage: "save", run: (*Bridge).cmdSave,
 			summary: "Saves nicks and settings now.",
@@ -372,7 +373,7 @@ func (b *Bridge) cmdStatus(out func(string), args []string) {
 
 // settings are the keys "set" knows, with their current values.
 func (b *Bridge) settings() map[string]string {
-	return map[string]string{"show_offline": strconv.FormatBool(b.showOffline), "strangers": b.strangers}
+	return map[string]string{"show_offline": strconv.FormatBool(b.showOffline), "strangers": b.strangers, "read_markers": strconv.FormatBool(b.readMarkers)}
 }
 
 func (b *Bridge) cmdSet(out func(string), args []string) {
@@ -390,7 +391,7 @@ func (b *Bridge) cmdSet(out func(string), args []string) {
 	}
 	key := strings.ToLower(args[0])
 	if _, ok := cur[key]; !ok {
-		out("Unknown setting \"" + args[0] + "\". Usage: set [KEY [VALUE]]; keys: show_offline, strangers.")
+		out("Unknown setting \"" + args[0] + "\". Usage: set [KEY [VALUE]]; keys: read_markers, show_offline, strangers.")
 		return
 	}
 	if len(args) == 1 {
@@ -418,6 +419,15 @@ func (b *Bridge) cmdSet(out func(string), args []string) {
 		}
 		b.strangers = v
 		b.state.Settings[key] = v
+		b.saveState()
+	case "read_markers":
+		v, ok := parseBool(args[1])
+		if !ok {
+			out("read_markers takes true or false. Usage: set read_markers true|false")
+			return
+		}
+		b.readMarkers = v
+		b.state.Settings[key] = strconv.FormatBool(v)
 		b.saveState()
 	}
 	out(key + " = " + b.settings()[key])

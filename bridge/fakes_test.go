@@ -42,11 +42,12 @@ type fakeXMPP struct {
 	failWith    error // returned by SendMessage when set
 	archive     []xmpp.Message
 	archiveQ    []xmpp.ArchiveQuery
-	pageMax     int             // the archive's largest page; 0: as asked
-	noMAM       bool            // the account keeps no archive
-	bookmarks   []xmpp.Bookmark // served by Bookmarks
-	answers     []xmpp.Event    // answers not yet delivered
-	holdAnswers bool            // the test delivers the answers itself
+	pageMax     int              // the archive's largest page; 0: as asked
+	noMAM       bool             // the account keeps no archive
+	bookmarks   []xmpp.Bookmark  // served by Bookmarks
+	displayed   []xmpp.Displayed // served by DisplayedMarkers
+	answers     []xmpp.Event     // answers not yet delivered
+	holdAnswers bool             // the test delivers the answers itself
 }
 
 // request starts a request answered by the event answer makes of its id.
@@ -640,6 +641,12 @@ func (h *harness) event(ev xmpp.Event) {
 // capabilities; what the bridge sends once it is attached is left to read.
 func (h *harness) attach(nick string, caps ...string) *ircClient {
 	h.t.Helper()
+	return h.attachUser(nick, "user", caps...)
+}
+
+// attachUser is attach with the username given in USER.
+func (h *harness) attachUser(nick, user string, caps ...string) *ircClient {
+	h.t.Helper()
 	a, err := h.listener.Dial(waitTimeout)
 	if err != nil {
 		h.t.Fatal(err)
@@ -651,7 +658,7 @@ func (h *harness) attach(nick string, caps ...string) *ircClient {
 	if len(caps) > 0 {
 		c.write("CAP REQ :" + strings.Join(caps, " "))
 	}
-	c.write("NICK "+nick, "USER user 0 * :Real Name", "CAP END")
+	c.write("NICK "+nick, "USER "+user+" 0 * :Real Name", "CAP END")
 	c.sync()
 	h.registering = nil
 	c.mu.Lock()

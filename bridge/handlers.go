@@ -47,6 +47,7 @@ func init() {
 		"KICK":        {(*Bridge).handleKick, 2},
 		"SETNAME":     {(*Bridge).handleSetname, 1},
 		"MONITOR":     {(*Bridge).handleMonitor, 1},
+		"MARKREAD":    {(*Bridge).handleMarkRead, 1},
 	}
 }
 

@@ -200,6 +200,9 @@ func (b *Bridge) show(m xmpp.Message, own bool, s shown) {
 	}
 	b.rememberShown(s.msgid, archiveID, s.at)
 	b.deliver(s)
+	// After the message: a read marker waiting for it follows it.
+	b.indexShown(m, s.at)
+	b.notePosition(m, s.at)
 }
 
 // identify gives m, about to be shown as s (own: sent by the user), its
@@ -230,6 +233,10 @@ func (b *Bridge) showGateway(s shown) {
 // it for the next one.
 func (b *Bridge) deliver(s shown) {
 	s.toUser = s.target == b.userNick()
+	if b.only != nil {
+		sendShown(b.only, s, viewerOf(b.only))
+		return
+	}
 	if len(b.sessions) == 0 {
 		b.keep(s)
 		return
@@ -241,6 +248,7 @@ func (b *Bridge) deliver(s shown) {
 
 // sendShown sends s to the client c, formatted for it as v.
 func sendShown(c *session, s shown, v viewer) {
+	noteSentTo(c, s.msgid)
 	for _, m := range ircLines(s, v) {
 		c.send(m)
 	}

@@ -98,6 +98,7 @@ func (b *Bridge) sendOut(out xmpp.OutMessage, c *contact) {
 		if err == nil {
 			b.rememberSent(id, c.jid, out.Body)
 			b.rememberRef(id, id)
+			b.noteSent()
 			return
 		}
 		if !errors.Is(err, xmpp.ErrNotConnected) {
@@ -196,8 +197,9 @@ func (b *Bridge) onMessage(m xmpp.Message) {
 		return
 	}
 	// Archived copies (see onArchive) and offline deliveries of the same
-	// message carry the same stanza id.
-	if m.StanzaID != "" && b.seen.has(m.StanzaID) {
+	// message carry the same stanza id. A named client's catch-up shows
+	// it again, to that client.
+	if m.StanzaID != "" && b.seen.has(m.StanzaID) && b.only == nil {
 		return
 	}
 	peer := m.From

@@ -42,6 +42,8 @@ const (
 	requestBookmarkList                          // BookmarkList
 	requestHistory                               // ArchivePage
 	requestDisco                                 // DiscoInfo
+	requestPublishMark                           // RequestDone (readmarkers.go)
+	requestMarkList                              // DisplayedList
 )
 
 // startRequest sends a request through send, whose ctx bounds the wait for
@@ -105,6 +107,8 @@ func (b *Bridge) onRequestDone(ev xmpp.RequestDone) {
 		b.onRoomOpened(r, ev.Err)
 	case requestBookmarkAdd, requestBookmarkRemove:
 		b.onBookmarkChanged(r, ev.Err)
+	case requestPublishMark:
+		b.onMarkPublished(ev.Err)
 	}
 }
 

@@ -50,8 +50,7 @@ func loadState(dir string) (*stateFile, error) {
 	return st, nil
 }
 
-// save writes the state atomically: a temporary file in the same
-// directory, synced, then renamed over the old one.
+// save writes the state atomically (writeFileAtomic).
 func (st *stateFile) save() error {
 	if st.path == "" {
 		return nil
@@ -60,16 +59,22 @@ func (st *stateFile) save() error {
 	if err != nil {
 		return err
 	}
-	dir := filepath.Dir(st.path)
+	return writeFileAtomic(st.path, append(data, '\n'))
+}
+
+// writeFileAtomic writes a file of state_dir atomically: a temporary file
+// in the same directory, synced, then renamed over the old one.
+func writeFileAtomic(path string, data []byte) error {
+	dir := filepath.Dir(path)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return err
 	}
-	f, err := os.CreateTemp(dir, stateFileName+".tmp*")
+	f, err := os.CreateTemp(dir, filepath.Base(path)+".tmp*")
 	if err != nil {
 		return err
 	}
 	tmp := f.Name()
-	_, err = f.Write(append(data, '\n'))
+	_, err = f.Write(data)
 	if err == nil {
 		err = f.Sync()
 	}
@@ -77,7 +82,7 @@ func (st *stateFile) save() error {
 		err = cerr
 	}
 	if err == nil {
-		err = os.Rename(tmp, st.path)
+		err = os.Rename(tmp, path)
 	}
 	if err != nil {
 		os.Remove(tmp)

@@ -74,6 +74,15 @@ type XMPP interface {
 	SetBookmark(ctx context.Context, bm xmpp.Bookmark) (id string, err error)
 	RemoveBookmark(ctx context.Context, room string) (id string, err error)
 
+	// DisplayedMarkers asks for the account's read markers of every chat
+	// (XEP-0490; answer: DisplayedList); PublishDisplayed publishes one
+	// (answer: RequestDone). Other clients' markers arrive as Displayed.
+	DisplayedMarkers(ctx context.Context) (id string, err error)
+	PublishDisplayed(ctx context.Context, chat, stanzaID, by string) (id string, err error)
+	// SendDisplayed sends a contact a XEP-0333 displayed chat marker for
+	// the message with the given id.
+	SendDisplayed(to, id string) error
+
 	// JID is the bare JID of the account.
 	JID() string
 	// Close ends the session; it returns within a bounded time.

@@ -100,6 +100,7 @@ type Message struct {
 	ChatState  string       // XEP-0085: "" | active | composing | paused | inactive | gone
 	Error      *StanzaError // Type == "error"
 	Invite     *MUCInvite   // XEP-0045 mediated or XEP-0249 direct invitation
+	Markable   bool         // XEP-0333: the sender asks to be told when it is displayed
 }
 
 // MUCInvite is an invitation to a room.

@@ -657,7 +657,7 @@ func (c *conn) fromAccount(from string) bool {
 
 func (c *conn) handleMessage(m *xmlMessage) {
 	own := c.s.bare
-	if c.archiveResult(m) {
+	if c.archiveResult(m) || c.pepEvent(m) {
 		return
 	}
 	carbon := m.Sent

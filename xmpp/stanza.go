@@ -35,7 +35,7 @@ const (
 // ourFeatures is what disco#info answers: only what the session handles.
 var ourFeatures = []string{
 	nsDiscoInfo, nsPing, nsVersion, nsCarbons, nsChatStates, nsMUC,
-	nsConference, nsDelay, nsSID,
+	nsConference, nsDelay, nsSID, nsChatMarkers, nsMDS + "+notify",
 }
 
 // capsNode is our XEP-0115 node.
@@ -156,7 +156,9 @@ type xmlMessage struct {
 	MUCUser    *xmlMUCUser   `xml:"http://jabber.org/protocol/muc#user x"`
 	Conference *xmlConfInv   `xml:"jabber:x:conference x"`
 	MAMResult  *xmlMAMResult `xml:"urn:xmpp:mam:2 result"`
-	Other      []xmlAnyName  `xml:",any"`
+	// PubSubEvent is a PEP notification (markers.go).
+	PubSubEvent *xmlPubSubEvent `xml:"http://jabber.org/protocol/pubsub#event event"`
+	Other       []xmlAnyName    `xml:",any"`
 }
 
 type xmlLang struct {
@@ -330,6 +332,9 @@ func (m *xmlMessage) toMessage(own string, extraDelay *xmlDelay) Message {
 	}
 	out.Delay = earliestDelay(ds...)
 	for _, o := range m.Other {
+		if o.XMLName.Space == nsChatMarkers && o.XMLName.Local == "markable" {
+			out.Markable = true
+		}
 		if o.XMLName.Space == nsChatStates {
 			switch o.XMLName.Local {
 			case "active", "composing", "paused", "inactive", "gone":

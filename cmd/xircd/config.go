@@ -63,6 +63,7 @@ type BridgeConfig struct {
 	Backlog        int    `toml:"backlog"`
 	BacklogBytes   int    `toml:"backlog_bytes"`
 	Strangers      string `toml:"strangers"`
+	ReadMarkers    bool   `toml:"read_markers"`
 }
 
 // minSendQueue is the smallest irc.send_queue: a few long lines.
@@ -104,6 +105,7 @@ func defaultConfig() Config {
 			Backlog:        bridge.DefaultBacklog,
 			BacklogBytes:   bridge.DefaultBacklogBytes,
 			Strangers:      "accept",
+			ReadMarkers:    true,
 		},
 	}
 }

@@ -106,6 +106,7 @@ func run(cfg *Config, logger *slog.Logger) error {
 		Backlog:        cfg.Bridge.Backlog,
 		BacklogBytes:   cfg.Bridge.BacklogBytes,
 		Strangers:      cfg.Bridge.Strangers,
+		ReadMarkers:    cfg.Bridge.ReadMarkers,
 		Logger:         logger.With("part", "bridge"),
 	}, xs)
 	if err != nil {
