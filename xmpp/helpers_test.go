@@ -116,6 +116,8 @@ func requestID(ev xmpp.Event) string {
 		return ev.ID
 	case xmpp.DiscoInfo:
 		return ev.ID
+	case xmpp.DisplayedList:
+		return ev.ID
 	}
 	return ""
 }
