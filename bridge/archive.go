@@ -40,9 +40,11 @@ type catchUp struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 	start  time.Time
-	after  string // catchUpStartup: the first page follows this archive id
-	// ownUntil (catchUpStartup): the user's own messages until then were
-	// sent through xircd before it stopped, and shown then.
+	after  string // the first page follows this archive id (start-up, client)
+	// ownUntil (start-up, client): the user's own messages until then
+	// were shown already (sent through xircd before it stopped, or before
+	// the client left); it is also where to start when the archive no
+	// longer knows after.
 	ownUntil time.Time
 	// s (catchUpClient) is the client caught up; got are the msgids it
 	// was sent since it attached, not to be shown twice.
@@ -122,7 +124,7 @@ func (b *Bridge) onArchivePage(p xmpp.ArchivePage) {
 	}
 	cu := b.catchUps[i]
 	if p.Err != nil {
-		if cu.kind == catchUpStartup && cu.after != "" && cu.pages == 1 {
+		if cu.after != "" && cu.pages == 1 {
 			// The server no longer knows the last message seen (its
 			// archive expired): fetch by its time instead.
 			cu.after, cu.start = "", cu.ownUntil

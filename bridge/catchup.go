@@ -49,15 +49,15 @@ type resumePoint struct {
 // catchUpFile is what catchup.json holds.
 type catchUpFile struct {
 	Last resumePoint `json:"last"`
-	// Clients are when each named client last detached.
-	Clients map[string]time.Time `json:"clients,omitempty"`
+	// Clients are where each named client was when it last detached.
+	Clients map[string]resumePoint `json:"clients,omitempty"`
 }
 
 // catchUpState is the bridge's part in it.
 type catchUpState struct {
 	path     string // "" when nothing persists
 	position resumePoint
-	clients  map[string]time.Time
+	clients  map[string]resumePoint
 	dirty    bool
 	savedAt  time.Time
 	timer    *time.Timer
@@ -74,7 +74,7 @@ func (opSavePositions) isOp() {}
 
 // loadCatchUp reads dir's catch-up file; a missing file is a first start.
 func loadCatchUp(dir string) (catchUpState, error) {
-	st := catchUpState{clients: map[string]time.Time{}}
+	st := catchUpState{clients: map[string]resumePoint{}}
 	if dir == "" {
 		return st, nil
 	}
@@ -91,8 +91,8 @@ func loadCatchUp(dir string) (catchUpState, error) {
 		return st, fmt.Errorf("bridge: catch-up file %s is corrupt: %w", st.path, err)
 	}
 	st.position = f.Last
-	for name, at := range f.Clients {
-		st.clients[name] = at
+	for name, rp := range f.Clients {
+		st.clients[name] = rp
 	}
 	return st, nil
 }
@@ -204,14 +204,19 @@ func (b *Bridge) clientAttached(s *session) {
 	b.caught.waiting = append(b.caught.waiting, s)
 }
 
-// startClientCatchUp asks the archive for what came since s last
-// detached.
+// startClientCatchUp asks the archive for what came after the last
+// message s had seen when it detached (by the archive's id: times in the
+// archive are only to the second).
 func (b *Bridge) startClientCatchUp(s *session) {
 	if s.detached {
 		return
 	}
-	since := b.caught.clients[s.d.ClientName()]
-	b.runCatchUp(&catchUp{kind: catchUpClient, start: since, s: s, got: s.catchUpGot})
+	rp := b.caught.clients[s.d.ClientName()]
+	cu := &catchUp{kind: catchUpClient, after: rp.ID, ownUntil: rp.At, s: s, got: s.catchUpGot}
+	if rp.ID == "" {
+		cu.start = rp.At
+	}
+	b.runCatchUp(cu)
 }
 
 // clientDetached notes when a named client left, and gives up its
@@ -228,8 +233,8 @@ func (b *Bridge) clientDetached(s *session) {
 	}
 }
 
-// noteClientLeft records that named client s has seen everything until
-// now; false for a client without a name.
+// noteClientLeft records that named client s has seen everything shown
+// until now; false for a client without a name.
 func (b *Bridge) noteClientLeft(s *session) bool {
 	name := s.d.ClientName()
 	if name == "" {
@@ -238,14 +243,15 @@ func (b *Bridge) noteClientLeft(s *session) bool {
 	clients := b.caught.clients
 	if _, ok := clients[name]; !ok && len(clients) >= maxClientNames {
 		oldest := ""
-		for n, at := range clients {
-			if oldest == "" || at.Before(clients[oldest]) {
+		for n, rp := range clients {
+			if oldest == "" || rp.At.Before(clients[oldest].At) {
 				oldest = n
 			}
 		}
 		delete(clients, oldest)
 	}
-	clients[name] = b.now()
+	// Everything shown until now went to s too.
+	clients[name] = resumePoint{ID: b.caught.position.ID, At: b.now()}
 	b.caught.dirty = true
 	return true
 }
@@ -273,6 +279,9 @@ func (b *Bridge) onClientArchive(cu *catchUp, err error, truncated bool) {
 			continue
 		}
 		own := b.isOwnJID(m.From)
+		if own && !m.Delay.After(cu.ownUntil) {
+			continue // sent before s left: s saw its echo
+		}
 		if own {
 			m.Carbon = xmpp.CarbonSent
 		}
