@@ -154,6 +154,8 @@ func (b *Bridge) indexShown(m xmpp.Message, at time.Time) {
 	if !ok {
 		return
 	}
+	// Clients see the time to the millisecond (serverTime), and mark by it.
+	at = at.Truncate(time.Millisecond)
 	e := indexedMsg{stanzaID: m.StanzaID, at: at}
 	if m.Markable && m.Carbon == xmpp.NotCarbon && m.Type == "chat" && m.ID != "" {
 		e.markable = m.ID

@@ -44,7 +44,7 @@ func readersOnline(t *testing.T, cfg Config) (*harness, *ircClient) {
 var (
 	readT1 = time.Date(2026, 3, 4, 5, 0, 1, 0, time.UTC)
 	readT2 = time.Date(2026, 3, 4, 5, 0, 2, 0, time.UTC)
-	readT3 = time.Date(2026, 3, 4, 5, 0, 3, 0, time.UTC)
+	readT3 = time.Date(2026, 3, 4, 5, 0, 3, 400_000, time.UTC) // shown as 05:00:03.000
 )
 
 func TestMarkReadPublishesAndTellsEveryClient(t *testing.T) {

@@ -122,12 +122,18 @@ func (c *ircClient) send(format string, args ...any) {
 // then waits for the end of the MOTD.
 func (c *ircClient) register(nick string, caps ...string) {
 	c.t.Helper()
+	c.registerUser(nick, nick, caps...)
+}
+
+// registerUser is register with the username given in USER.
+func (c *ircClient) registerUser(nick, user string, caps ...string) {
+	c.t.Helper()
 	if len(caps) > 0 {
 		c.send("CAP LS 302")
 		c.send("CAP REQ :%s", strings.Join(caps, " "))
 	}
 	c.send("NICK %s", nick)
-	c.send("USER %s 0 * :e2e test", nick)
+	c.send("USER %s 0 * :e2e test", user)
 	if len(caps) > 0 {
 		c.expect(func(m *irc.Message) bool { return m.Command == "CAP" && m.Param(1) == "ACK" })
 		c.send("CAP END")
