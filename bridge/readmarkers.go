@@ -31,6 +31,9 @@ import (
 //     when the bridge knows no such message (nothing shown since it
 //     started) the time alone is kept and told to the other clients, and
 //     nothing is published.
+//     A marker of a chat message shown before a restart is looked up in
+//     the account's archive (by its id) after the start; its time is then
+//     the archive's, which servers keep to the second.
 //   - Markers only move forward.
 // Targets without an XMPP conversation (the control channel, the service,
 // a room occupant's private chat) keep their marker in memory only.
@@ -381,5 +384,53 @@ func (b *Bridge) onDisplayedList(ev xmpp.DisplayedList) {
 	}
 	for _, d := range ev.Markers {
 		b.onDisplayed(d)
+	}
+	b.lookUpMarks(ev.Markers)
+}
+
+// maxMarkLookup bounds the archive ids looked up at once.
+const maxMarkLookup = 100
+
+// lookUpMarks asks the account's archive for the messages of chat markers
+// that wait for a message xircd has not shown (it showed them before a
+// restart): their archive time is the marker's time. A group chat's
+// marker waits for the room's history instead.
+func (b *Bridge) lookUpMarks(marks []xmpp.Displayed) {
+	var ids []string
+	for _, d := range marks {
+		key := bareJID(d.Chat)
+		if id, ok := b.read.waiting.get(key); ok && id == d.StanzaID && b.isOwnJID(d.By) && len(ids) < maxMarkLookup {
+			ids = append(ids, d.StanzaID)
+		}
+	}
+	if len(ids) == 0 {
+		return
+	}
+	err := b.startRequest(request{kind: requestMarkLookup}, func(ctx context.Context) (string, error) {
+		return b.x.QueryArchive(ctx, xmpp.ArchiveQuery{IDs: ids, Max: len(ids)})
+	})
+	if err != nil {
+		b.log.Info("read markers not looked up", "err", err)
+	}
+}
+
+// onMarkLookup takes the archive's answer to lookUpMarks.
+func (b *Bridge) onMarkLookup(p xmpp.ArchivePage) {
+	if p.Err != nil {
+		b.log.Info("looking up read markers failed", "err", p.Err)
+		return
+	}
+	for _, m := range p.Messages {
+		if b.isOwnJID(m.From) {
+			m.Carbon = xmpp.CarbonSent // the chat is the one with m.To
+		}
+		key, ok := b.markConversation(m)
+		if !ok || m.Delay.IsZero() {
+			continue
+		}
+		if id, ok := b.read.waiting.get(key); ok && id == m.StanzaID {
+			b.read.waiting.remove(key)
+			b.setMark(key, readMark{stanzaID: m.StanzaID, at: m.Delay.Truncate(time.Millisecond)})
+		}
 	}
 }

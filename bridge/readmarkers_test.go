@@ -152,6 +152,32 @@ func TestMarkersFetchedOnConnect(t *testing.T) {
 	}
 }
 
+// A marker of a message shown before a restart is looked up in the
+// archive by its id, and its time is the archive's.
+func TestMarkerOfMessageShownBeforeRestart(t *testing.T) {
+	h := newHarness(t, Config{})
+	c := h.attach("me", "draft/read-marker")
+	c.take()
+	h.x.archive = []xmpp.Message{
+		{StanzaID: "s0", From: "alice@example.org/phone", Type: "chat", Body: "older", Delay: readT1.Add(-time.Minute)},
+		{StanzaID: "s1", From: "alice@example.org/phone", Type: "chat", Body: "read on the phone", Delay: readT1},
+	}
+	h.x.displayed = []xmpp.Displayed{{Chat: "alice@example.org", StanzaID: "s1", By: "me@example.org"}}
+	h.x.holdAnswers = true // the roster comes first, as from a server
+	h.connect(item("alice@example.org", "Alice"))
+	h.x.mu.Lock()
+	h.x.holdAnswers = false
+	h.x.mu.Unlock()
+	if got := strings.Join(c.take(), "\n"); !strings.Contains(got, ":irc.test MARKREAD Alice timestamp=2026-03-04T05:00:01.000Z") {
+		t.Errorf("no MARKREAD:\n%s", got)
+	}
+	if q := h.x.archiveQ; len(q) != 1 || len(q[0].IDs) != 1 || q[0].IDs[0] != "s1" {
+		t.Errorf("archive queries %+v, want one for s1", q)
+	}
+	c.send("MARKREAD Alice")
+	c.expect(":irc.test MARKREAD Alice timestamp=2026-03-04T05:00:01.000Z")
+}
+
 // A client with the capability gets a channel's marker between its JOIN
 // and the end of NAMES; a channel without a marker has "*".
 func TestMarkReadOnJoin(t *testing.T) {

@@ -44,6 +44,7 @@ const (
 	requestDisco                                 // DiscoInfo
 	requestPublishMark                           // RequestDone (readmarkers.go)
 	requestMarkList                              // DisplayedList
+	requestMarkLookup                            // ArchivePage
 )
 
 // startRequest sends a request through send, whose ctx bounds the wait for
@@ -129,12 +130,16 @@ func (b *Bridge) onBookmarkList(ev xmpp.BookmarkList) {
 	}
 }
 
-// onArchiveAnswer takes a page of the archive: for a CHATHISTORY, else for
-// the catch-up.
+// onArchiveAnswer takes a page of the archive: for a CHATHISTORY, a read
+// marker's lookup, else for a catch-up.
 func (b *Bridge) onArchiveAnswer(ev xmpp.ArchivePage) {
-	if r, ok := b.answered(ev.ID); ok && r.kind == requestHistory {
+	r, ok := b.answered(ev.ID)
+	switch {
+	case !ok:
+		b.onArchivePage(ev)
+	case r.kind == requestHistory:
 		b.onHistoryPage(r.query, ev)
-		return
+	case r.kind == requestMarkLookup:
+		b.onMarkLookup(ev)
 	}
-	b.onArchivePage(ev)
 }
