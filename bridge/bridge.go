@@ -37,7 +37,13 @@
 //     the roster leaves then, so a reconnect does not flap the channel.
 //   - After a reconnect, messages the server archived (XEP-0313) since
 //     shortly before the stream was lost are fetched; those already shown
-//     (same stanza id) or sent through the gateway are skipped.
+//     (same stanza id) or sent through the gateway are skipped. After a
+//     start, what the archive holds after the last message seen before the
+//     stop is fetched; a client named "USER nick@NAME" gets what came after
+//     the last message it had seen when it left (catchup.go).
+//   - Read markers (draft/read-marker) are the account's XEP-0490 markers,
+//     mapped between times and stanza-ids through the messages shown
+//     (readmarkers.go).
 //   - CHATHISTORY (draft/chathistory) is answered from the server's
 //     archive, offered once disco#info shows that the account has one
 //     (chathistory.go).

@@ -197,3 +197,23 @@ func TestMarkReadOnJoin(t *testing.T) {
 	}
 	h.expectCalls() // the control channel has no XMPP conversation
 }
+
+// A room's marker is its JOIN's, and names the room's stanza-id; a marker
+// from XMPP for the room reaches the channel.
+func TestRoomReadMarker(t *testing.T) {
+	h, c := joinedRoom(t, "draft/read-marker")
+	if got := strings.Join(c.take(), "\n"); !strings.Contains(got, ":irc.test MARKREAD #room *\n:irc.test 353") {
+		t.Errorf("join:\n%s", got)
+	}
+	h.event(xmpp.Message{From: roomJID + "/bob", Type: "groupchat", Body: "hi", StanzaID: "r1", Delay: readT1})
+	c.take()
+	h.x.takeCalls()
+	c.send("MARKREAD #room timestamp=2026-03-04T05:00:01.000Z")
+	c.expect(":irc.test MARKREAD #room timestamp=2026-03-04T05:00:01.000Z")
+	h.expectCalls("publish-displayed room@conference.example.org id=r1 by=room@conference.example.org")
+
+	h.event(xmpp.Message{From: roomJID + "/bob", Type: "groupchat", Body: "more", StanzaID: "r2", Delay: readT2})
+	c.take()
+	h.event(xmpp.Displayed{Chat: "room@conference.example.org", StanzaID: "r2", By: "room@conference.example.org"})
+	c.expect(":irc.test MARKREAD #room timestamp=2026-03-04T05:00:02.000Z")
+}
