@@ -265,10 +265,16 @@ func (b *Bridge) senderOf(s shown) (key, name string, stranger bool) {
 // conversations in the order of their first message.
 func (b *Bridge) deliverBacklog(s *session) {
 	kept, notice := b.backlog.take()
-	v := viewerOf(s)
 	if notice != "" {
-		sendShown(s, shown{from: b.servicePrefix(), toUser: true, notice: true, body: notice, msgid: b.newMsgID(), at: b.now()}, v)
+		sendShown(s, shown{from: b.servicePrefix(), toUser: true, notice: true, body: notice, msgid: b.newMsgID(), at: b.now()}, viewerOf(s))
 	}
+	b.replay(s, kept)
+}
+
+// replay sends s messages from before it attached, as deliverBacklog
+// describes.
+func (b *Bridge) replay(s *session, kept []shown) {
+	v := viewerOf(s)
 	if !s.d.HasCap("batch") {
 		for _, k := range kept {
 			k.delayed = true

@@ -165,9 +165,10 @@ type Bridge struct {
 	caught      catchUpState // catch-up points kept in state_dir
 	// markRefusalTold: the user was told the server refused a marker.
 	markRefusalTold bool
-	// only, while set, is the one client messages are delivered to (a
-	// named client's catch-up).
-	only *session
+	// only, while set, is the one client messages are for (a named
+	// client's catch-up); they are collected in onlyKept and replayed.
+	only     *session
+	onlyKept []shown
 
 	// The command being handled, so that what it causes for its own client
 	// follows its replies (see session.send).

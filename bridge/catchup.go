@@ -291,7 +291,9 @@ func (b *Bridge) onClientArchive(cu *catchUp, err error, truncated bool) {
 		b.onMessage(m)
 		shown++
 	}
-	b.only = nil
+	kept := b.onlyKept
+	b.only, b.onlyKept = nil, nil
+	b.replay(s, kept)
 	name := s.d.ClientName()
 	switch {
 	case err != nil:

@@ -119,9 +119,10 @@ func TestNamedClientsCatchUpSeparately(t *testing.T) {
 		t.Errorf("laptop: no notice:\n\t%s", strings.Join(got, "\n\t"))
 	}
 
-	phone = h.attachUser("me", "me@phone", "message-tags")
+	// Like backlog: in a chathistory batch for a client with batch.
+	phone = h.attachUser("me", "me@phone", "message-tags", "batch")
 	got = phone.take()
-	if n := strings.Count(strings.Join(got, "\n"), "PRIVMSG me"); n != 1 || !strings.Contains(strings.Join(got, "\n"), "three") {
+	if n := strings.Count(strings.Join(got, "\n"), "PRIVMSG me"); n != 1 || !strings.Contains(strings.Join(got, "\n"), "BATCH +backlog1 chathistory Alice\n@batch=backlog1;msgid=s3") {
 		t.Errorf("phone got:\n\t%s", strings.Join(got, "\n\t"))
 	}
 	laptop.expect() // the phone's catch-up is the phone's alone

@@ -234,7 +234,7 @@ func (b *Bridge) showGateway(s shown) {
 func (b *Bridge) deliver(s shown) {
 	s.toUser = s.target == b.userNick()
 	if b.only != nil {
-		sendShown(b.only, s, viewerOf(b.only))
+		b.onlyKept = append(b.onlyKept, s)
 		return
 	}
 	if len(b.sessions) == 0 {
