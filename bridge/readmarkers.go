@@ -25,22 +25,22 @@ import (
 //     time of the recent messages it showed per conversation; a marker of a
 //     message it has not shown (yet) waits, by stanza-id, and reaches IRC
 //     once that message is shown (the start-up catch-up shows what came
-//     while xircd was away, and the markers are fetched after it).
+//     while xircd was away, and the markers are fetched after it). A
+//     marker of a chat message shown before a restart is looked up in the
+//     account's archive by its id; its time is then the archive's, which
+//     servers keep to the second.
 //   - MARKREAD from a client (read up to time T) is the latest message of
 //     that conversation shown at or before T. Its stanza-id is published;
 //     when the bridge knows no such message (nothing shown since it
 //     started) the time alone is kept and told to the other clients, and
 //     nothing is published.
-//     A marker of a chat message shown before a restart is looked up in
-//     the account's archive (by its id) after the start; its time is then
-//     the archive's, which servers keep to the second.
 //   - Markers only move forward.
 // Targets without an XMPP conversation (the control channel, the service,
 // a room occupant's private chat) keep their marker in memory only.
 //
 // Contacts whose messages ask for XEP-0333 chat markers (<markable/>) get
 // <displayed/> for the latest such message the user read (setting
-// read_markers).
+// read_markers), if they may see the user's presence (as the XEP asks).
 
 // Limits of the read-marker bookkeeping.
 const (
@@ -325,7 +325,7 @@ func (b *Bridge) onMarkPublished(err error) {
 // the latest message that asked for one and was shown at or before t.
 func (b *Bridge) sendDisplayed(key string, t time.Time) {
 	c := b.contacts[key]
-	if c == nil || !b.readMarkers || !b.connected {
+	if c == nil || !c.inRoster || c.sub != "from" && c.sub != "both" || !b.readMarkers || !b.connected {
 		return
 	}
 	msgs, _ := b.read.index.get(key)

@@ -217,3 +217,17 @@ func TestRoomReadMarker(t *testing.T) {
 	h.event(xmpp.Displayed{Chat: "room@conference.example.org", StanzaID: "r2", By: "room@conference.example.org"})
 	c.expect(":irc.test MARKREAD #room timestamp=2026-03-04T05:00:02.000Z")
 }
+
+// A contact who may not see the user's presence is not told what the user
+// read either (XEP-0333, security considerations).
+func TestNoChatMarkerWithoutPresenceSubscription(t *testing.T) {
+	h := newHarness(t, Config{ReadMarkers: true})
+	h.connect(xmpp.RosterItem{JID: "bob@example.org", Name: "Bob", Subscription: "to"})
+	c := h.attach("me", "draft/read-marker")
+	h.event(xmpp.Message{ID: "b1", From: "bob@example.org/desk", Type: "chat", Body: "read me", StanzaID: "s1", Delay: readT1, Markable: true})
+	c.take()
+	h.x.takeCalls()
+	c.send("MARKREAD Bob timestamp=2026-03-04T05:00:01.000Z")
+	c.take()
+	h.expectCalls("publish-displayed bob@example.org id=s1 by=me@example.org")
+}
