@@ -24,14 +24,19 @@
 // arrive as Presence with MUC data; InviteToRoom, SetRole,
 // AcceptRoomDefaults, RoomItems), archive queries (QueryArchive,
 // XEP-0313), bookmarks (Bookmarks, SetBookmark, RemoveBookmark,
-// XEP-0402/0048), a generic SendIQ that waits for its answer, and Check to
-// validate a configuration by logging in once.
+// XEP-0402/0048), read state (DisplayedMarkers, PublishDisplayed: the
+// account's XEP-0490 markers, whose changes by other clients arrive as
+// Displayed, since the session announces +notify for them; SendDisplayed,
+// XEP-0333; Message.Markable), a generic SendIQ that waits for its answer,
+// and Check to validate a configuration by logging in once. PEP
+// notifications are accepted only from the account itself.
 //
 // # Requests
 //
 // Requests never block on the server. Those whose answer matters return
 // an id, and the answer arrives on Events as exactly one event carrying
-// that id (RequestDone, ArchivePage, RoomList, BookmarkList): the result,
+// that id (RequestDone, ArchivePage, RoomList, BookmarkList,
+// DisplayedList): the result,
 // or the failure when the server refuses, the request's ctx ends first or
 // the stream is lost (then before the Disconnected). The receiver handles
 // answers in its own loop like any other event, and may drop an answer it
