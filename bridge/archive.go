@@ -77,8 +77,11 @@ func (b *Bridge) startCatchUp() {
 	case !b.lostAt.IsZero():
 		cu = &catchUp{kind: catchUpReconnect, start: b.lostAt.Add(-archiveOverlap)}
 		b.lostAt = time.Time{}
-	case b.resume.ID != "":
+	case b.resume.ID != "" || !b.resume.At.IsZero():
 		cu = &catchUp{kind: catchUpStartup, after: b.resume.ID, ownUntil: b.resume.At}
+		if b.resume.ID == "" {
+			cu.start = b.resume.At // no chat message was ever seen
+		}
 	default:
 		b.caughtUp()
 		return

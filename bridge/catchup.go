@@ -143,12 +143,13 @@ func (b *Bridge) onSavePositions() {
 	}
 }
 
-// closeCatchUp writes the catch-up points as Run ends: the named clients
-// still attached have seen everything until now.
+// closeCatchUp writes the catch-up points as Run ends: xircd, and the
+// named clients still attached, have seen everything until now.
 func (b *Bridge) closeCatchUp() {
 	if b.caught.timer != nil {
 		b.caught.timer.Stop()
 	}
+	b.noteSent()
 	for _, s := range b.sessions {
 		b.noteClientLeft(s)
 	}
@@ -166,7 +167,7 @@ func (b *Bridge) notePosition(m xmpp.Message, at time.Time) {
 }
 
 // noteSent moves the position's time to now: the user's messages sent
-// through xircd until then need no catch-up.
+// through xircd (or seen live) until then need no catch-up.
 func (b *Bridge) noteSent() {
 	if now := b.now(); now.After(b.caught.position.At) {
 		b.caught.position.At = now

@@ -135,3 +135,23 @@ func TestNamedClientsCatchUpSeparately(t *testing.T) {
 		t.Errorf("archive queries %+v, want two, after what each client had seen", q)
 	}
 }
+
+// A gateway that never saw a chat message still catches up, from when it
+// stopped.
+func TestStartupCatchUpWithoutAnyMessageSeen(t *testing.T) {
+	dir := t.TempDir()
+	h := newHarness(t, Config{StateDir: dir})
+	h.connect(item("alice@example.org", "Alice"))
+	h.stop()
+
+	h = newHarness(t, Config{StateDir: dir})
+	h.x.archive = []xmpp.Message{{StanzaID: "s1", From: "alice@example.org/phone", Type: "chat", Body: "while stopped", Delay: fixedNow.Add(time.Minute)}}
+	h.connect(item("alice@example.org", "Alice"))
+	c := h.attach("me")
+	if got := strings.Join(c.take(), "\n"); !strings.Contains(got, "while stopped") {
+		t.Errorf("not caught up:\n%s", got)
+	}
+	if q := h.x.archiveQ; len(q) != 1 || q[0].After != "" || !q[0].Start.Equal(fixedNow) {
+		t.Errorf("archive queries %+v, want one from the stop", q)
+	}
+}
