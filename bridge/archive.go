@@ -69,8 +69,13 @@ func (b *Bridge) markSeen(id string) {
 // (onArchivePage). With nothing to fetch, what waits for the catch-up
 // follows at once.
 func (b *Bridge) startCatchUp() {
-	if b.sharedCatchUp() != nil {
-		b.endCatchUp(b.sharedCatchUp(), nil, false, true)
+	if old := b.sharedCatchUp(); old != nil {
+		b.endCatchUp(old, nil, false, true)
+		if old.kind == catchUpStartup {
+			// Lost during the start-up catch-up: that one, again, covers
+			// the outage too.
+			b.resume, b.lostAt = resumePoint{ID: old.after, At: old.ownUntil}, time.Time{}
+		}
 	}
 	var cu *catchUp
 	switch {

@@ -155,3 +155,34 @@ func TestStartupCatchUpWithoutAnyMessageSeen(t *testing.T) {
 		t.Errorf("archive queries %+v, want one from the stop", q)
 	}
 }
+
+// A stream lost during the start-up catch-up does not lose what it was
+// fetching: the catch-up after the reconnect starts where it did.
+func TestStartupCatchUpInterruptedByReconnect(t *testing.T) {
+	dir := t.TempDir()
+	st, _ := loadCatchUp(dir)
+	st.position = resumePoint{ID: "s1", At: fixedNow}
+	if err := st.save(); err != nil {
+		t.Fatal(err)
+	}
+	h := newHarness(t, Config{StateDir: dir})
+	h.x.archive = []xmpp.Message{
+		{StanzaID: "s1", From: "alice@example.org/phone", Type: "chat", Body: "seen", Delay: fixedNow},
+		{StanzaID: "s2", From: "alice@example.org/phone", Type: "chat", Body: "while stopped", Delay: fixedNow.Add(time.Minute)},
+	}
+	h.x.holdAnswers = true
+	h.connect(item("alice@example.org", "Alice"))
+	h.x.takeAnswers() // lost with the stream
+	h.event(xmpp.Disconnected{})
+	h.x.mu.Lock()
+	h.x.holdAnswers = false
+	h.x.mu.Unlock()
+	h.event(xmpp.Connected{JID: "me@example.org/xircd"})
+	c := h.attach("me")
+	if got := strings.Join(c.take(), "\n"); !strings.Contains(got, "while stopped") {
+		t.Errorf("not caught up:\n%s", got)
+	}
+	if q := h.x.archiveQ; len(q) != 2 || q[1].After != "s1" {
+		t.Errorf("archive queries %+v, want the second after s1 again", q)
+	}
+}
