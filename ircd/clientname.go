@@ -10,6 +10,7 @@ import (
 // identity of the authentication identity followed by "@NAME"
 // ("carol@example.org@phone" when authenticating as carol@example.org).
 // The backend keeps per-client state by that name (Downstream.ClientName).
+// When both name the client, the SASL one counts.
 
 // maxClientNameLen bounds a client name.
 const maxClientNameLen = 32

@@ -69,7 +69,7 @@ func TestClientNameReachesBackend(t *testing.T) {
 	})
 	t.Run("SASL authzid", func(t *testing.T) {
 		c := dial(t, l)
-		c.send("CAP REQ sasl", "NICK me", "USER u 0 * :R")
+		c.send("CAP REQ sasl", "NICK me", "USER u@laptop 0 * :R")
 		c.expect("CAP", "*", "ACK", "sasl")
 		c.send("AUTHENTICATE PLAIN")
 		c.expect("AUTHENTICATE", "+")

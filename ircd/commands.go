@@ -117,8 +117,8 @@ func handleUser(c *conn, r *Request) error {
 	}
 	c.mu.Lock()
 	c.user, c.realname = user, r.Msg.Params[3]
-	if client != "" {
-		c.clientName = client // SASL's, when given, came first and wins
+	if client != "" && c.clientName == "" {
+		c.clientName = client // a name SASL gave wins
 	}
 	c.mu.Unlock()
 	c.tryRegister()
