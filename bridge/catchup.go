@@ -265,6 +265,16 @@ func noteSentTo(s *session, msgid string) {
 	}
 }
 
+// collectFor runs show, which shows messages for s alone: they are
+// collected, not delivered, and returned.
+func (b *Bridge) collectFor(s *session, show func()) []shown {
+	b.only = s
+	// Even after a panic, messages go to everyone again.
+	defer func() { b.only, b.onlyKept = nil, nil }()
+	show()
+	return b.onlyKept
+}
+
 // onClientArchive shows a named client what its catch-up fetched and it
 // was not sent yet.
 func (b *Bridge) onClientArchive(cu *catchUp, err error, truncated bool) {
@@ -274,26 +284,25 @@ func (b *Bridge) onClientArchive(cu *catchUp, err error, truncated bool) {
 		return
 	}
 	shown := 0
-	b.only = s
-	for _, m := range cu.msgs {
-		if m.Type == "groupchat" || m.Type == "error" || m.Body == "" || m.Delay.IsZero() {
-			continue
+	kept := b.collectFor(s, func() {
+		for _, m := range cu.msgs {
+			if m.Type == "groupchat" || m.Type == "error" || m.Body == "" || m.Delay.IsZero() {
+				continue
+			}
+			own := b.isOwnJID(m.From)
+			if own && !m.Delay.After(cu.ownUntil) {
+				continue // sent before s left: s saw its echo
+			}
+			if own {
+				m.Carbon = xmpp.CarbonSent
+			}
+			if id := msgIDFor(m, own); id != "" && cu.got[id] {
+				continue
+			}
+			b.onMessage(m)
+			shown++
 		}
-		own := b.isOwnJID(m.From)
-		if own && !m.Delay.After(cu.ownUntil) {
-			continue // sent before s left: s saw its echo
-		}
-		if own {
-			m.Carbon = xmpp.CarbonSent
-		}
-		if id := msgIDFor(m, own); id != "" && cu.got[id] {
-			continue
-		}
-		b.onMessage(m)
-		shown++
-	}
-	kept := b.onlyKept
-	b.only, b.onlyKept = nil, nil
+	})
 	b.replay(s, kept)
 	name := s.d.ClientName()
 	switch {
