@@ -296,8 +296,12 @@ func (b *Bridge) onClientArchive(cu *catchUp, err error, truncated bool) {
 			if own {
 				m.Carbon = xmpp.CarbonSent
 			}
-			if id := msgIDFor(m, own); id != "" && cu.got[id] {
+			id := msgIDFor(m, own)
+			if id != "" && cu.got[id] {
 				continue
+			}
+			if sm, ok := b.shownMsgs.get(id); ok {
+				m.Delay = sm.at // the time other clients saw it with
 			}
 			b.onMessage(m)
 			shown++

@@ -107,7 +107,14 @@ func TestNamedClientsCatchUpSeparately(t *testing.T) {
 	h.event(alice("s3", "three")) // into the shared backlog
 	h.x.archiveQ = nil
 
-	h.x.archive = []xmpp.Message{alice("s1", "one"), alice("s2", "two"), alice("s3", "three")}
+	// The archive keeps times to the second; the catch-up shows the time
+	// the message was shown with live.
+	archived := func(id, body string) xmpp.Message {
+		m := alice(id, body)
+		m.Delay = m.Delay.Add(time.Second)
+		return m
+	}
+	h.x.archive = []xmpp.Message{archived("s1", "one"), archived("s2", "two"), archived("s3", "three")}
 	laptop = h.attachUser("me", "me@laptop", "message-tags")
 	got := laptop.take()
 	for _, body := range []string{"two", "three"} {
