@@ -241,20 +241,25 @@ func (b *Bridge) noteClientLeft(s *session) bool {
 	if name == "" {
 		return false
 	}
-	clients := b.caught.clients
+	// Everything shown until now went to s too.
+	rememberClient(b.caught.clients, name, resumePoint{ID: b.caught.position.ID, At: b.now()})
+	b.caught.dirty = true
+	return true
+}
+
+// rememberClient sets where client name is, forgetting the client that
+// left longest ago when maxClientNames are known.
+func rememberClient(clients map[string]resumePoint, name string, rp resumePoint) {
 	if _, ok := clients[name]; !ok && len(clients) >= maxClientNames {
 		oldest := ""
-		for n, rp := range clients {
-			if oldest == "" || rp.At.Before(clients[oldest].At) {
+		for n, o := range clients {
+			if oldest == "" || o.At.Before(clients[oldest].At) {
 				oldest = n
 			}
 		}
 		delete(clients, oldest)
 	}
-	// Everything shown until now went to s too.
-	clients[name] = resumePoint{ID: b.caught.position.ID, At: b.now()}
-	b.caught.dirty = true
-	return true
+	clients[name] = rp
 }
 
 // noteSentTo records, while s waits for its catch-up, the msgid of a

@@ -2,6 +2,7 @@ package bridge
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -191,5 +192,25 @@ func TestStartupCatchUpInterruptedByReconnect(t *testing.T) {
 	}
 	if q := h.x.archiveQ; len(q) != 2 || q[1].After != "s1" {
 		t.Errorf("archive queries %+v, want the second after s1 again", q)
+	}
+}
+
+func TestClientNamesAreBounded(t *testing.T) {
+	clients := map[string]resumePoint{}
+	for i := range maxClientNames {
+		rememberClient(clients, fmt.Sprintf("c%d", i), resumePoint{At: fixedNow.Add(time.Duration(i) * time.Minute)})
+	}
+	rememberClient(clients, "c0", resumePoint{At: fixedNow.Add(time.Hour * 2)}) // c0 leaves again
+	rememberClient(clients, "new", resumePoint{At: fixedNow.Add(time.Hour * 3)})
+	if len(clients) != maxClientNames {
+		t.Errorf("%d names kept, want %d", len(clients), maxClientNames)
+	}
+	if _, ok := clients["c1"]; ok {
+		t.Error("the client that left longest ago is still known")
+	}
+	for _, name := range []string{"c0", "c2", "new"} {
+		if _, ok := clients[name]; !ok {
+			t.Errorf("%s was forgotten", name)
+		}
 	}
 }
