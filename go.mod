@@ -4,7 +4,13 @@ go 1.25.0
 
 require (
 	github.com/BurntSushi/toml v1.6.0
+	github.com/xdg-go/scram v1.4.0
 	gopkg.in/irc.v4 v4.0.0
+)
+
+require (
+	github.com/xdg-go/stringprep v1.0.4 // indirect
+	golang.org/x/text v0.38.0 // indirect
 )
 
 require (

@@ -6,11 +6,30 @@ import "time"
 // in the order the server sent the stanzas, on the channel from Session.Events.
 type Event interface{ isEvent() }
 
-// Connected: the session is online (bound, roster requested, initial presence
-// sent). JID is the full JID the server bound. Every Connected after the first
-// follows a Disconnected; the receiver should expect a fresh Roster next.
+// Connected: the session is online. JID is the full JID the server bound.
+// Every Connected after the first follows a Disconnected.
+//
+// A fresh session (Resumed false) has requested the roster, then sent the
+// initial presence: the receiver should expect a fresh Roster next, then
+// contacts' presences, and must join its rooms again.
+//
+// A resumed one (Resumed true, XEP-0198) carries on the stream that was
+// lost: the server kept the roster, presences and joined rooms, sends what
+// it had not delivered and gets what it had not received; nothing needs to
+// be loaded or joined again.
 type Connected struct {
-	JID string
+	JID       string
+	Resumed   bool
+	Mechanism string // the SASL mechanism of the login, e.g. "SCRAM-SHA-256"
+}
+
+// Unconfirmed: the stream was lost before the server confirmed that it
+// received these messages (SendMessage returned no error): they may or may
+// not have been delivered. It comes before the Disconnected. Only without
+// stream management (XEP-0198): with it, such messages are sent again on
+// the next stream, with their ids, instead.
+type Unconfirmed struct {
+	Messages []OutMessage
 }
 
 // Disconnected: the stream is gone. Err says why (nil after Close). When the
@@ -127,6 +146,7 @@ func (e *StanzaError) Error() string {
 
 func (Connected) isEvent()    {}
 func (Disconnected) isEvent() {}
+func (Unconfirmed) isEvent()  {}
 func (Roster) isEvent()       {}
 func (RosterPush) isEvent()   {}
 func (Presence) isEvent()     {}

@@ -61,6 +61,17 @@ func newBlackhole(t *testing.T, target string) *blackhole {
 	return b
 }
 
+// cut closes every connection through the proxy, like a network path that
+// broke with a reset.
+func (b *blackhole) cut() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for _, c := range b.conns {
+		c.Close()
+	}
+	b.conns = nil
+}
+
 func (b *blackhole) pipe(dst, src net.Conn) {
 	buf := make([]byte, 32*1024)
 	for {
@@ -99,7 +110,7 @@ func TestDeadConnectionDetectedAndCloseDoesNotHang(t *testing.T) {
 		t.Errorf("Disconnected = %v, want the dead-connection error", d.Err)
 	}
 	bh.frozen.Store(false)
-	start(t, s) // Start again is a no-op; this waits for the reconnect
+	waitFor[xmpp.Connected](t, s, nil)
 
 	bh.frozen.Store(true)
 	done := make(chan struct{})

@@ -48,7 +48,12 @@ func (s *Session) SendMessage(m OutMessage) (string, error) {
 		b.WriteString("<no-store xmlns='urn:xmpp:hints'/>")
 	}
 	fmt.Fprintf(&b, "<origin-id xmlns='%s' id='%s'/></message>", nsSID, escapeAttr(id))
-	if err := s.send(b.String()); err != nil {
+	c, err := s.current()
+	if err != nil {
+		return "", err
+	}
+	m.ID, m.Type = id, typ
+	if err := c.sendItem(outItem{text: b.String(), msg: &m}); err != nil {
 		return "", err
 	}
 	return id, nil

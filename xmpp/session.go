@@ -11,12 +11,11 @@ import (
 	"log/slog"
 	mrand "math/rand/v2"
 	"net"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
-
-	goxmpp "github.com/xmppo/go-xmpp"
 )
 
 // ErrNotConnected is returned by requests while the stream is down.
@@ -77,6 +76,12 @@ type Session struct {
 	closeOnce sync.Once
 	done      chan struct{} // closed when the supervisor has finished
 
+	// dial reaches the server (tests script a server over net.Pipe).
+	dial func(ctx context.Context, network, addr string) (net.Conn, error)
+	// sent outlives each connection: what one lost is sent again on the
+	// next, or reported.
+	sent sentLog
+
 	mu      sync.Mutex
 	started bool
 	cur     *conn
@@ -99,6 +104,7 @@ func New(cfg Config) (*Session, error) {
 		closing: make(chan struct{}),
 		done:    make(chan struct{}),
 		rooms:   map[string]string{},
+		dial:    (&net.Dialer{}).DialContext,
 	}
 	s.log = cfg.Logger.With("jid", s.bare)
 	s.capsVer = capsVer(cfg.ClientName, ourFeatures)
@@ -139,7 +145,7 @@ func (s *Session) Start() {
 // and may be used without Start, e.g. to validate a configuration. It is
 // bounded by ctx and Config.ConnectTimeout.
 func (s *Session) Check(ctx context.Context) error {
-	c, err := s.connect(ctx)
+	c, err := s.connect(ctx, nil)
 	if err != nil {
 		return err
 	}
@@ -203,6 +209,7 @@ func (s *Session) supervise() {
 	defer close(s.done)
 	defer close(s.events)
 	attempt := 0
+	var res *smResumption // the last stream's, while it may be resumed
 	for !s.isClosing() {
 		ctx, cancel := context.WithTimeout(context.Background(), s.cfg.ConnectTimeout)
 		go func() {
@@ -212,7 +219,7 @@ func (s *Session) supervise() {
 			case <-ctx.Done():
 			}
 		}()
-		c, err := s.connect(ctx)
+		c, err := s.connect(ctx, res)
 		cancel()
 		if err != nil {
 			if s.isClosing() {
@@ -227,6 +234,10 @@ func (s *Session) supervise() {
 		}
 		attempt = 0
 		err = s.serve(c)
+		res = nil
+		if c.sm.id != "" {
+			res = &c.sm
+		}
 		if s.isClosing() {
 			break
 		}
@@ -251,111 +262,48 @@ func (s *Session) sleep(d time.Duration) {
 	}
 }
 
-// connect dials, negotiates TLS, authenticates and binds, bounded by ctx
-// and ConnectTimeout.
-func (s *Session) connect(ctx context.Context) (*conn, error) {
-	tc, err := s.tlsConfig()
-	if err != nil {
-		return nil, err
-	}
-	ctx, cancel := context.WithTimeout(ctx, s.cfg.ConnectTimeout)
-	defer cancel()
-	addr := s.serverAddr(ctx)
-	deadline, _ := ctx.Deadline()
-	dialTimeout := max(time.Until(deadline), time.Millisecond)
-	opts := goxmpp.Options{
-		Host:            addr,
-		User:            s.bare,
-		Password:        s.cfg.Password,
-		Resource:        s.cfg.Resource,
-		DialTimeout:     dialTimeout,
-		TLSConfig:       tc,
-		NoTLS:           s.cfg.TLS != TLSDirect,
-		StartTLS:        s.cfg.TLS == TLSStartTLS,
-		SoftwareName:    s.cfg.ClientName,
-		SoftwareVersion: s.cfg.ClientVersion,
-	}
-	if s.cfg.TLS == TLSPlain {
-		opts.InsecureAllowUnencryptedAuth = true
-	}
-	type result struct {
-		c   *goxmpp.Client
-		err error
-	}
-	ch := make(chan result, 1)
-	go func() {
-		c, err := opts.NewClient()
-		ch <- result{c, err}
-	}()
-	var r result
-	select {
-	case r = <-ch:
-	case <-ctx.Done():
-		// go-xmpp cannot be interrupted; close whatever it produces.
-		go func() {
-			if r := <-ch; r.err == nil {
-				if nc, _, err := streamOf(r.c); err == nil {
-					nc.Close()
-				}
-			}
-		}()
-		return nil, &ConnectError{Server: addr, Stage: "dial", Err: fmt.Errorf("timed out: %w", ctx.Err())}
-	}
-	if r.err != nil {
-		return nil, classify(addr, r.err)
-	}
-	nc, dec, err := streamOf(r.c)
-	if err != nil {
-		return nil, err
-	}
-	if s.cfg.TLS != TLSPlain && !r.c.IsEncrypted() {
-		nc.Close()
-		return nil, &ConnectError{Server: addr, Stage: "tls", Err: errors.New("stream is not encrypted")}
-	}
-	c := &conn{
-		s:       s,
-		client:  r.c,
-		netConn: nc,
-		dec:     dec,
-		jid:     r.c.JID(),
-		out:     make(chan string, 512),
-		done:    make(chan struct{}),
-		pending: map[string]*pendingIQ{},
-	}
-	c.lastRecv.Store(time.Now().UnixNano())
-	return c, nil
-}
-
-func classify(addr string, err error) error {
-	msg := err.Error()
-	var netErr net.Error
-	switch {
-	case strings.Contains(msg, "auth failure") || strings.Contains(msg, "not-authorized"):
-		return &ConnectError{Server: addr, Stage: "auth", Err: err}
-	case strings.Contains(msg, "tls") || strings.Contains(msg, "TLS") || strings.Contains(msg, "x509") ||
-		strings.Contains(msg, "certificate") || strings.Contains(msg, "unencrypted"):
-		return &ConnectError{Server: addr, Stage: "tls", Err: err}
-	case errors.As(err, &netErr):
-		return &ConnectError{Server: addr, Stage: "dial", Err: err}
-	}
-	return &ConnectError{Server: addr, Stage: "stream", Err: err}
-}
-
 // serve runs one connection until it dies or the session closes.
 func (s *Session) serve(c *conn) error {
 	s.mu.Lock()
-	s.cur = c
-	s.rooms = map[string]string{}
 	show, status := s.show, s.status
+	if c.resumedH == nil {
+		s.rooms = map[string]string{}
+	}
+	s.mu.Unlock()
+	if c.resumedH != nil {
+		// The server still has the roster, presences and rooms of the
+		// stream: only what it did not get is sent again.
+		c.smOn = true
+		c.first = s.sent.resume(*c.resumedH)
+	} else {
+		again := s.sent.restart()
+		// The roster comes first, so that contacts' presences (answers to
+		// our initial presence) find it there.
+		_, roster := c.iqItem("roster-get", "", "get", "<query xmlns='jabber:iq:roster'/>", nil)
+		c.first = append(c.first, roster)
+		if c.smOffered {
+			c.first = append(c.first, outItem{text: "<enable xmlns='" + nsSM + "' resume='true'/>", nonza: true, enableSM: true})
+		}
+		_, carbons := c.iqItem("carbons", "", "set", "<enable xmlns='urn:xmpp:carbons:2'/>", nil)
+		c.first = append(c.first, carbons, outItem{text: s.presenceStanza("", "", show, status)})
+		for _, it := range again {
+			if it.msg.Type == "groupchat" {
+				// Sent once the room is joined again, or the room refuses it.
+				room := bareJID(it.msg.To)
+				c.afterJoin[room] = append(c.afterJoin[room], it)
+				continue
+			}
+			c.first = append(c.first, it)
+		}
+	}
+	s.mu.Lock()
+	s.cur = c
 	s.mu.Unlock()
 	go c.writer()
-	c.requestIQ("roster-get", "", "get", "<query xmlns='jabber:iq:roster'/>", nil)
-	c.requestIQ("carbons", "", "set", "<enable xmlns='urn:xmpp:carbons:2'/>", nil)
-	c.send(s.presenceStanza("", "", show, status))
-	s.log.Info("xmpp connected", "bound", c.jid)
+	s.log.Info("xmpp connected", "bound", c.jid, "sasl", c.mech, "resumed", c.resumedH != nil)
 	// Connected goes out before the reader starts, so that it precedes
 	// every event of this stream (the Roster first of all).
-	s.emit(Connected{JID: c.jid})
+	s.emit(Connected{JID: c.jid, Resumed: c.resumedH != nil, Mechanism: c.mech})
 	readerDone := make(chan struct{})
 	go func() {
 		defer close(readerDone)
@@ -368,6 +316,7 @@ func (s *Session) serve(c *conn) error {
 		c.closeStream()
 	}
 	<-readerDone
+	<-c.writerDone
 	s.mu.Lock()
 	s.cur = nil
 	s.mu.Unlock()
@@ -375,8 +324,20 @@ func (s *Session) serve(c *conn) error {
 	// answers go out before the Disconnected.
 	c.mu.Lock()
 	c.ended = true
+	unsent := c.unsent()
 	c.mu.Unlock()
 	c.requests.Wait()
+	for _, items := range c.afterJoin {
+		unsent = append(unsent, items...)
+	}
+	if s.sent.managed() {
+		// Kept for the next stream, resumed or fresh.
+		for _, it := range unsent {
+			s.sent.wrote(it)
+		}
+	} else if lost := append(messagesOf(s.sent.restart()), messagesOf(unsent)...); len(lost) > 0 && !s.isClosing() {
+		s.emit(Unconfirmed{Messages: lost})
+	}
 	return c.cause()
 }
 
@@ -434,31 +395,40 @@ type pendingIQ struct {
 	op    string
 	to    string
 	reply chan *xmlIQ // nil: handled by handleResult (the session's own requests)
+	// confirms: a ping asked for by requestProof, whose answer confirms
+	// that many logged messages.
+	confirms uint32
 }
 
 // conn is one live stream.
 type conn struct {
-	s       *Session
-	client  *goxmpp.Client
-	netConn net.Conn
-	dec     *xml.Decoder
-	jid     string // full JID bound by the server
+	s         *Session
+	netConn   net.Conn
+	dec       *xml.Decoder
+	jid       string  // full JID bound by the server
+	mech      string  // SASL mechanism of the login
+	maxBytes  int     // the server's stanza size limit (XEP-0478), 0 if none
+	smOffered bool    // the server offers stream management
+	resumedH  *uint32 // resumed stream: how many of our stanzas the server had
 
-	out      chan string
-	done     chan struct{}
-	doneOnce sync.Once
-	err      error
-	lastRecv atomic.Int64 // unix nanoseconds of the last data from the server
-	busy     atomic.Bool  // the reader is handing a stanza to the receiver
+	first      []outItem // written before anything queued
+	out        chan outItem
+	done       chan struct{}
+	writerDone chan struct{}
+	doneOnce   sync.Once
+	err        error
+	lastRecv   atomic.Int64 // unix nanoseconds of the last data from the server
+	busy       atomic.Bool  // the reader is handing a stanza to the receiver
 
-	// Owned by the reader goroutine: presence held until the roster is in.
-	rosterDone   bool
-	heldPresence []Presence
+	// Owned by the reader goroutine while it runs.
+	smOn      bool                 // stream management is enabled: count inbound stanzas
+	sm        smResumption         // our count and the resumption id
+	afterJoin map[string][]outItem // room -> messages to send again once it is rejoined
 
 	mu       sync.Mutex
 	pending  map[string]*pendingIQ
 	archives map[string]*archiveCollector // by MAM query id
-	ended    bool                         // no request may start any more
+	ended    bool                         // no request may start, nothing may be queued any more
 	requests sync.WaitGroup               // requests started on this stream (startRequest)
 }
 
@@ -493,82 +463,154 @@ func (c *conn) closeStream() {
 }
 
 // send queues a stanza for the writer.
-func (c *conn) send(stanza string) error {
-	if lim := c.client.LimitMaxBytes; lim > 0 && len(stanza)+1 > lim {
+func (c *conn) send(stanza string) error { return c.sendItem(outItem{text: stanza}) }
+
+// sendItem queues it for the writer. Once the connection has ended
+// nothing more is queued, so that everything queued is either written or
+// found by unsent.
+func (c *conn) sendItem(it outItem) error {
+	if c.maxBytes > 0 && len(it.text)+1 > c.maxBytes {
 		// The server announced this limit (XEP-0478) and would close the
 		// stream over a bigger stanza: refuse just this one.
-		return fmt.Errorf("xmpp: stanza of %d bytes is over the server's limit of %d", len(stanza)+1, lim)
+		return fmt.Errorf("xmpp: stanza of %d bytes is over the server's limit of %d", len(it.text)+1, c.maxBytes)
 	}
-	select {
-	case c.out <- stanza:
-		return nil
-	case <-c.done:
-		return ErrNotConnected
-	default:
-	}
-	t := time.NewTimer(5 * time.Second)
-	defer t.Stop()
-	select {
-	case c.out <- stanza:
-		return nil
-	case <-c.done:
-		return ErrNotConnected
-	case <-t.C:
-		return errors.New("xmpp: send queue full")
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		c.mu.Lock()
+		if c.ended {
+			c.mu.Unlock()
+			return ErrNotConnected
+		}
+		select {
+		case c.out <- it:
+			c.mu.Unlock()
+			return nil
+		default:
+		}
+		c.mu.Unlock()
+		if time.Now().After(deadline) {
+			return errors.New("xmpp: send queue full")
+		}
+		select {
+		case <-c.done:
+			return ErrNotConnected
+		case <-time.After(5 * time.Millisecond):
+		}
 	}
 }
 
-// writer is the only goroutine writing to the stream. It also sends the
-// keepalive pings when the stream has been quiet for PingInterval.
+// unsent drains what was queued and never written; c.mu is held and
+// c.ended set.
+func (c *conn) unsent() []outItem {
+	var items []outItem
+	for {
+		select {
+		case it := <-c.out:
+			items = append(items, it)
+		default:
+			return items
+		}
+	}
+}
+
+// ackDelay is how long an unconfirmed stanza waits at most before the
+// writer asks the server for a confirmation.
+const ackDelay = time.Second
+
+// writer is the only goroutine writing to the stream. It also asks for
+// confirmations of what it wrote (stream management <r/>, else a ping) and
+// sends the keepalive pings when the stream has been quiet for
+// PingInterval.
 func (c *conn) writer() {
+	defer close(c.writerDone)
 	cfg := &c.s.cfg
-	tick := time.NewTicker(max(cfg.PingInterval/4, 10*time.Millisecond))
+	tick := time.NewTicker(max(min(cfg.PingInterval/4, ackDelay), 10*time.Millisecond))
 	defer tick.Stop()
 	lastPing := time.Now()
 	var buf []byte
+	put := func(it outItem) {
+		buf = append(append(buf, it.text...), '\n')
+		if it.enableSM {
+			c.s.sent.startSM()
+		}
+		c.s.sent.wrote(it)
+	}
+	for _, it := range c.first {
+		put(it)
+	}
+	c.first = nil
 	for {
-		var stanza string
-		select {
-		case <-c.done:
-			return
-		case stanza = <-c.out:
-		case <-tick.C:
-			if c.busy.Load() {
-				continue
-			}
-			idle := time.Since(time.Unix(0, c.lastRecv.Load()))
-			if idle >= cfg.DeadTimeout {
-				c.fail(fmt.Errorf("xmpp: no data from the server for %v", idle.Round(time.Second)))
+		if len(buf) == 0 {
+			select {
+			case <-c.done:
 				return
+			case it := <-c.out:
+				put(it)
+			case <-tick.C:
+				if c.busy.Load() {
+					continue
+				}
+				idle := time.Since(time.Unix(0, c.lastRecv.Load()))
+				if idle >= cfg.DeadTimeout {
+					c.fail(fmt.Errorf("xmpp: no data from the server for %v", idle.Round(time.Second)))
+					return
+				}
+				if c.requestProof(true, &buf) {
+					lastPing = time.Now()
+				}
+				if len(buf) > 0 || idle < cfg.PingInterval || time.Since(lastPing) < cfg.PingInterval {
+					break
+				}
+				lastPing = time.Now()
+				_, ping := c.iqItem("ping", c.s.domain, "get", "<ping xmlns='urn:xmpp:ping'/>", nil)
+				put(ping)
 			}
-			if idle < cfg.PingInterval || time.Since(lastPing) < cfg.PingInterval {
-				continue
-			}
-			lastPing = time.Now()
-			id := c.register("ping", "", nil)
-			stanza = fmt.Sprintf("<iq type='get' id='%s' to='%s'><ping xmlns='urn:xmpp:ping'/></iq>", id, escapeAttr(c.s.domain))
 		}
 		// Whatever else is queued goes out in the same write: one TLS
 		// record and one system call for a burst instead of one each.
-		buf = append(append(buf[:0], stanza...), '\n')
 	gather:
 		for len(buf) < writeBatch {
 			select {
-			case more := <-c.out:
-				buf = append(append(buf, more...), '\n')
+			case it := <-c.out:
+				put(it)
 			default:
 				break gather
 			}
+		}
+		c.requestProof(false, &buf)
+		if len(buf) == 0 {
+			continue
 		}
 		c.netConn.SetWriteDeadline(time.Now().Add(cfg.DeadTimeout))
 		if _, err := c.netConn.Write(buf); err != nil {
 			c.fail(fmt.Errorf("xmpp: write: %w", err))
 			return
 		}
+		buf = buf[:0]
 		if cap(buf) > 4*writeBatch {
 			buf = nil // a huge stanza's buffer is not kept
 		}
 	}
+}
+
+// requestProof appends to buf a request that the server confirm what was
+// written, when it is time (see sentLog.needProof): <r/> with stream
+// management, else a ping, whose answer confirms every message before it.
+func (c *conn) requestProof(tick bool, buf *[]byte) bool {
+	mark, need := c.s.sent.needProof(tick)
+	if !need {
+		return false
+	}
+	if c.s.sent.managed() {
+		*buf = append(*buf, "<r xmlns='"+nsSM+"'/>\n"...)
+		return true
+	}
+	id := c.register("ping", c.s.domain, nil)
+	c.mu.Lock()
+	c.pending[id].confirms = mark
+	c.mu.Unlock()
+	*buf = fmt.Appendf(*buf, "<iq type='get' id='%s' to='%s'><ping xmlns='urn:xmpp:ping'/></iq>\n", id, escapeAttr(c.s.domain))
+	return true
 }
 
 // writeBatch is roughly how many bytes the writer gathers into one write.
@@ -641,10 +683,14 @@ func (c *conn) handle(start xml.StartElement) error {
 			return fmt.Errorf("xmpp: bad stream error: %w", err)
 		}
 		return fmt.Errorf("xmpp: stream error: %s", se.condition())
+	case nsSM + " r", nsSM + " a", nsSM + " enabled", nsSM + " failed":
+		return c.handleSM(start)
 	default:
-		// Unknown top-level elements (e.g. stream management we did not
-		// ask for) are skipped.
+		// Unknown top-level elements are skipped.
 		return c.dec.Skip()
+	}
+	if c.smOn {
+		c.sm.inbound++ // handled: stream management counts it
 	}
 	return nil
 }
@@ -692,30 +738,26 @@ func (c *conn) handlePresence(p *xmlPresence) {
 		}
 		c.s.emit(ev)
 	case "", "unavailable", "error":
-		if !c.rosterDone && len(c.heldPresence) < maxHeldPresence {
-			c.heldPresence = append(c.heldPresence, p.toPresence())
-			return
+		ev := p.toPresence()
+		if ev.Type == "" && ev.MUC != nil && slices.Contains(ev.MUC.Codes, 110) {
+			c.rejoined(bareJID(ev.From))
 		}
-		c.s.emit(p.toPresence())
+		c.s.emit(ev)
 	default:
 		// probe and unknown types are for servers.
 	}
 }
 
-// maxHeldPresence bounds the presences held back before the roster arrives;
-// past it they are passed on at once.
-const maxHeldPresence = 100000
-
-// releasePresence passes on the presences that arrived before the roster.
-// The server sends contacts' presence in answer to our initial presence,
-// which the client library sends at login before we can ask for the roster;
-// holding them keeps the promised order: Roster first, then presence.
-func (c *conn) releasePresence() {
-	c.rosterDone = true
-	for _, p := range c.heldPresence {
-		c.s.emit(p)
+// rejoined sends the messages that waited for room to be joined again
+// after a fresh login.
+func (c *conn) rejoined(room string) {
+	for _, it := range c.afterJoin[room] {
+		if err := c.sendItem(it); err != nil {
+			return // the stream is gone: serve finds them in afterJoin
+		}
+		c.afterJoin[room] = c.afterJoin[room][1:]
 	}
-	c.heldPresence = nil
+	delete(c.afterJoin, room)
 }
 
 func (c *conn) handleIQ(iq *xmlIQ) {
@@ -789,14 +831,21 @@ func (c *conn) register(op, to string, reply chan *xmlIQ) string {
 	return id
 }
 
-// requestIQ sends an IQ of ours; payload must be well-formed XML.
-func (c *conn) requestIQ(op, to, typ, payload string, reply chan *xmlIQ) (string, error) {
+// iqItem registers an IQ of ours and returns its id and stanza; payload
+// must be well-formed XML.
+func (c *conn) iqItem(op, to, typ, payload string, reply chan *xmlIQ) (string, outItem) {
 	id := c.register(op, to, reply)
 	toAttr := ""
 	if to != "" {
 		toAttr = fmt.Sprintf(" to='%s'", escapeAttr(to))
 	}
-	err := c.send(fmt.Sprintf("<iq type='%s' id='%s'%s>%s</iq>", typ, id, toAttr, payload))
+	return id, outItem{text: fmt.Sprintf("<iq type='%s' id='%s'%s>%s</iq>", typ, id, toAttr, payload)}
+}
+
+// requestIQ sends an IQ of ours; payload must be well-formed XML.
+func (c *conn) requestIQ(op, to, typ, payload string, reply chan *xmlIQ) (string, error) {
+	id, it := c.iqItem(op, to, typ, payload, reply)
+	err := c.sendItem(it)
 	if err != nil {
 		c.mu.Lock()
 		delete(c.pending, id)
@@ -860,16 +909,18 @@ func (c *conn) handleResult(iq *xmlIQ) {
 				iq.Roster = nil
 			}
 			c.s.emit(r)
-			c.releasePresence()
 			return
 		}
 		err := iq.Error.errorOf()
 		c.s.log.Warn("xmpp: roster request failed", "err", err)
 		c.s.emit(RequestDone{ID: iq.ID, Op: p.op, Err: err})
-		c.releasePresence()
 	case "ping":
-		// Any answer, even an error, proves the stream is alive; the
-		// reader has already noted the traffic.
+		// Any answer, even an error, proves the stream is alive (the
+		// reader has already noted the traffic) and that the server got
+		// everything written before the ping.
+		if p.confirms != 0 {
+			c.s.sent.ack(p.confirms)
+		}
 	case "carbons":
 		if iq.Type == "error" {
 			c.s.log.Warn("xmpp: server refused carbons", "err", iq.Error.toStanzaError())

@@ -39,6 +39,10 @@ type Options struct {
 	// every stanza; handy for failing tests), "info", "warn" or "error"
 	// (for benchmarks).
 	LogLevel string
+	// TLS12 limits the server to TLS 1.2, where Prosody 0.12 offers the
+	// SCRAM -PLUS mechanisms (with tls-unique channel binding, which TLS 1.3
+	// does not define).
+	TLS12 bool
 	// DirectTLS also opens a direct-TLS (XEP-0368) client port, DirectTLSAddr.
 	DirectTLS bool
 	// StartTimeout bounds the wait for the port to accept; 0 means 15s.
@@ -242,8 +246,12 @@ func (s *Server) configText(keyFile string) string {
 	} else {
 		b.WriteString("c2s_require_encryption = true\n")
 	}
-	fmt.Fprintf(&b, "ssl = { certificate = %s; key = %s; }\n",
-		luaQuote(s.CAFile), luaQuote(keyFile))
+	protocol := ""
+	if s.opts.TLS12 {
+		protocol = " protocol = \"tlsv1_2\";"
+	}
+	fmt.Fprintf(&b, "ssl = { certificate = %s; key = %s;%s }\n",
+		luaQuote(s.CAFile), luaQuote(keyFile), protocol)
 	b.WriteString(s.opts.ExtraConfig)
 	b.WriteString("\n")
 	fmt.Fprintf(&b, "VirtualHost %s\n", luaQuote(s.Domain))
