@@ -32,6 +32,9 @@
 //   - Every PRIVMSG, NOTICE and TAGMSG carries a msgid and a time tag, the
 //     same wherever the message is shown again; a msgid resolves back to
 //     the XMPP id that references to the message use (identity.go).
+//   - A reconnect that resumed the stream (XEP-0198) changes nothing: the
+//     server kept roster, presence and rooms and delivers what it held. The
+//     points below are about a fresh login.
 //   - After an XMPP reconnect, contacts stay as they were shown while their
 //     presence comes back; whoever has not reappeared a few seconds after
 //     the roster leaves then, so a reconnect does not flap the channel.
@@ -532,6 +535,8 @@ func (b *Bridge) handleEvent(ev xmpp.Event) {
 		b.onConnected(ev)
 	case xmpp.Disconnected:
 		b.onDisconnected(ev)
+	case xmpp.Unconfirmed:
+		b.onUnconfirmed(ev)
 	case xmpp.Roster:
 		b.onRoster(ev)
 	case xmpp.RosterPush:

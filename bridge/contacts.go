@@ -3,6 +3,7 @@ package bridge
 import (
 	"slices"
 	"sort"
+	"strconv"
 	"time"
 
 	"gopkg.in/irc.v4"
@@ -506,6 +507,16 @@ func (b *Bridge) onConnected(ev xmpp.Connected) {
 	if ev.JID != "" {
 		b.ownJID, _ = splitResource(ev.JID)
 	}
+	if ev.Resumed {
+		// The server kept the session: roster, presences and rooms are as
+		// they were, and it delivers what it held meanwhile, so there is
+		// nothing to reload, fetch from the archive or rejoin.
+		b.lostAt = time.Time{}
+		b.announce("Reconnected to XMPP as "+ev.JID+" (session resumed, nothing missed).", false)
+		b.flushPending()
+		b.roomsResumed()
+		return
+	}
 	// Presence restarts from nothing; the view keeps what clients saw so
 	// that contacts still online do not flap (see settle).
 	for _, c := range b.contacts {
@@ -548,5 +559,8 @@ func (b *Bridge) onDisconnected(ev xmpp.Disconnected) {
 	if ev.RetryIn > 0 {
 		text += "; reconnecting in " + ev.RetryIn.Round(time.Second).String()
 	}
-	b.announce(text+". Messages you send meanwhile are queued.", false)
+	// Only what the user sends from now on is queued: a message sent
+	// before is with the session, which sends it again or reports it
+	// (onUnconfirmed).
+	b.announce(text+". Messages you send from now on are queued (up to "+strconv.Itoa(maxPending)+") and sent once it is back.", false)
 }

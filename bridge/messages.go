@@ -114,6 +114,21 @@ func (b *Bridge) sendOut(out xmpp.OutMessage, c *contact) {
 	b.queryNotice(c, "XMPP is not connected; message queued ("+strconv.Itoa(len(b.pending))+" waiting), it will be sent on reconnect: "+excerpt(out.Body))
 }
 
+// onUnconfirmed tells the user which messages the lost stream may not have
+// delivered: they were sent, so they are not queued, and the server never
+// confirmed them.
+func (b *Bridge) onUnconfirmed(ev xmpp.Unconfirmed) {
+	for _, m := range ev.Messages {
+		to := m.To
+		if c := b.contactByRef(m.To); c != nil {
+			to = c.nick
+		} else if r := b.roomByJID(m.To); r != nil {
+			to = r.channel
+		}
+		b.announce("The XMPP connection was lost before the server confirmed your message to "+oneLine(to)+"; it may not have been delivered: "+excerpt(m.Body), true)
+	}
+}
+
 // flushPending sends the queued messages after a reconnect.
 func (b *Bridge) flushPending() {
 	queue := b.pending

@@ -162,7 +162,7 @@ func TestQueueWhileDisconnected(t *testing.T) {
 	h, c := online(t)
 	h.x.setConnected(false)
 	h.event(xmpp.Disconnected{Err: errors.New("connection reset\r\nby peer"), RetryIn: 2 * time.Second})
-	c.expect(":xircd!xircd@irc.test NOTICE &xmpp :Disconnected from XMPP: connection reset  by peer; reconnecting in 2s. Messages you send meanwhile are queued.")
+	c.expect(":xircd!xircd@irc.test NOTICE &xmpp :Disconnected from XMPP: connection reset  by peer; reconnecting in 2s. Messages you send from now on are queued (up to 100) and sent once it is back.")
 	h.event(xmpp.Disconnected{Err: errors.New("connection refused"), RetryIn: 4 * time.Second})
 	c.expect() // told once
 	c.send("PRIVMSG &xmpp :status")
@@ -346,7 +346,7 @@ func TestReconnectResync(t *testing.T) {
 	h.event(xmpp.Roster{Items: []xmpp.RosterItem{item("alice@example.org", "Alice"), item("dave@example.org", "Dave")}})
 	h.expectCalls() // the session restores the presence itself
 	c.expect(
-		":xircd!xircd@irc.test NOTICE &xmpp :Disconnected from XMPP. Messages you send meanwhile are queued.",
+		":xircd!xircd@irc.test NOTICE &xmpp :Disconnected from XMPP. Messages you send from now on are queued (up to 100) and sent once it is back.",
 		":xircd!xircd@irc.test NOTICE &xmpp :Connected to XMPP as me@example.org/xircd.",
 		":Bob!bob@example.org QUIT :removed from the roster",
 	)

@@ -114,6 +114,16 @@ func (b *Bridge) forgetRoom(r *room) {
 	delete(b.rooms.byKey, r.key)
 }
 
+// roomsResumed sends what was queued for the rooms while the stream was
+// down: a resumed stream is still in every room it had joined.
+func (b *Bridge) roomsResumed() {
+	for _, r := range b.sortedRooms() {
+		if !r.joining {
+			b.flushRoomPending(r)
+		}
+	}
+}
+
 // roomsConnected rejoins every room after (re)connecting.
 func (b *Bridge) roomsConnected() {
 	for _, r := range b.sortedRooms() {
@@ -252,6 +262,11 @@ func (b *Bridge) selfJoined(r *room, nick string) {
 			}
 		}
 	}
+	b.flushRoomPending(r)
+}
+
+// flushRoomPending sends what the user wrote to r while it was not joined.
+func (b *Bridge) flushRoomPending(r *room) {
 	pending := r.pending
 	r.pending = nil
 	for _, out := range pending {

@@ -501,3 +501,42 @@ func TestContactOfflineStaysInRoom(t *testing.T) {
 	h.event(xmpp.Presence{From: "alice@example.org/phone", Type: "unavailable"})
 	c.expect(":Alice!alice@example.org QUIT offline")
 }
+
+// A resumed stream is still in its rooms: nothing is rejoined, contacts
+// keep their presence, no archive is fetched, and what was queued goes out.
+func TestResumedStreamRejoinsNothing(t *testing.T) {
+	h, c := joinedRoom(t)
+	h.event(avail("alice@example.org/phone", "", "", 0))
+	c.take()
+	h.x.setConnected(false)
+	h.event(xmpp.Disconnected{Err: context.DeadlineExceeded, RetryIn: time.Second})
+	c.take()
+	c.send("PRIVMSG #room :while down")
+	c.send("PRIVMSG Alice :to alice")
+	c.take()
+	h.x.setConnected(true)
+	h.x.takeCalls()
+	h.event(xmpp.Connected{JID: "me@example.org/xircd", Resumed: true})
+	h.expectCalls(
+		`message id=id2 to=alice@example.org type=chat state=active body="to alice"`,
+		`message id=id1 to=room@conference.example.org type=groupchat state= body="while down"`,
+	)
+	c.expectContains(":xircd!xircd@irc.test NOTICE &xmpp :Reconnected to XMPP as me@example.org/xircd (session resumed, nothing missed).")
+	if got := h.b.contactByNick("Alice"); got == nil || len(got.resources) == 0 {
+		t.Error("a resumed stream dropped Alice's presence")
+	}
+}
+
+// Messages the lost stream may not have delivered are named, each quoted.
+func TestUnconfirmedMessagesAreReported(t *testing.T) {
+	h, c := joinedRoom(t)
+	c.take()
+	h.event(xmpp.Unconfirmed{Messages: []xmpp.OutMessage{
+		{ID: "a", To: "alice@example.org", Type: "chat", Body: "first"},
+		{ID: "b", To: roomJID, Type: "groupchat", Body: "second"},
+	}})
+	c.expect(
+		`:xircd!xircd@irc.test NOTICE &xmpp :The XMPP connection was lost before the server confirmed your message to Alice; it may not have been delivered: "first"`,
+		`:xircd!xircd@irc.test NOTICE &xmpp :The XMPP connection was lost before the server confirmed your message to #room; it may not have been delivered: "second"`,
+	)
+}

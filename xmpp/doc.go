@@ -1,16 +1,24 @@
 // Package xmpp is the XMPP client session of the gateway: it connects, keeps
 // the stream alive, reconnects, and turns stanzas into typed events and typed
-// requests into stanzas. It is the only package that imports go-xmpp and it
-// knows nothing of IRC.
+// requests into stanzas. It negotiates the stream itself and knows nothing
+// of IRC.
 //
 // # Connection
 //
 // New validates a Config; Start runs a supervisor that connects (StartTLS by
 // default, direct TLS, or plain TCP to a loopback server only), logs in with
-// SASL, binds a resource, requests the roster, enables carbons (XEP-0280)
-// and sends the initial presence. When the stream breaks it emits
-// Disconnected and reconnects with exponential backoff and jitter until
-// Close. A stream that stays silent for Config.DeadTimeout is considered
+// SASL (SCRAM-SHA-256, SCRAM-SHA-1, their -PLUS variants with channel
+// binding; PLAIN only over TLS or to loopback), binds a resource, requests
+// the roster (the first stanza), enables stream management (XEP-0198) and
+// carbons (XEP-0280) and sends the initial presence. When the stream breaks
+// it emits Disconnected and reconnects with exponential backoff and jitter
+// until Close, resuming the stream when the server allows it (Connected
+// says whether it did).
+//
+// With stream management, stanzas the server did not acknowledge are sent
+// again on the next stream (on a fresh login: the messages only, with their
+// ids). Without it, messages whose receipt the server never confirmed are
+// reported in an Unconfirmed event before the Disconnected. A stream that stays silent for Config.DeadTimeout is considered
 // dead; keepalive pings (XEP-0199) are sent after PingInterval of silence.
 // One goroutine reads the stream and one writes it.
 //
