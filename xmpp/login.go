@@ -103,6 +103,7 @@ func (s *Session) connect(ctx context.Context, res *smResumption) (*conn, error)
 		return nil, n.fail(ctx, err)
 	}
 	raw.SetDeadline(time.Time{})
+	c.lastRecv.Store(time.Now().UnixNano())
 	return c, nil
 }
 

@@ -26,7 +26,14 @@ type scriptedServer struct {
 // server run by script in its own goroutine.
 func newScripted(t *testing.T, script func(*scriptedServer)) *Session {
 	t.Helper()
-	s, err := New(Config{JID: "alice@example.org", Password: "pw", Server: "127.0.0.1", TLS: TLSPlain, ConnectTimeout: 5 * time.Second})
+	return newScriptedWith(t, Config{}, script)
+}
+
+// newScriptedWith is newScripted with cfg's timeouts.
+func newScriptedWith(t *testing.T, cfg Config, script func(*scriptedServer)) *Session {
+	t.Helper()
+	cfg.JID, cfg.Password, cfg.Server, cfg.TLS, cfg.ConnectTimeout = "alice@example.org", "pw", "127.0.0.1", TLSPlain, 5*time.Second
+	s, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -304,5 +311,41 @@ func TestRosterRequestIsFirstStanza(t *testing.T) {
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("no stanza after bind")
+	}
+}
+
+// A stream that is quiet right after the login is kept alive with a
+// ping, not declared dead: silence counts from the login.
+func TestQuietStreamAfterLoginIsPinged(t *testing.T) {
+	pinged := make(chan bool, 1)
+	s := newScriptedWith(t, Config{PingInterval: 200 * time.Millisecond, DeadTimeout: time.Minute}, func(ss *scriptedServer) {
+		bind := ss.login(bindOnly)
+		ss.write("<iq type='result' id='" + idOf(bind) + "'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'><jid>alice@example.org/x</jid></bind></iq>")
+		for {
+			el := ss.next()
+			if el == nil {
+				pinged <- false
+				return
+			}
+			if strings.Contains(string(el.Inner), "urn:xmpp:ping") {
+				pinged <- true
+				return
+			}
+		}
+	})
+	s.Start()
+	defer s.Close()
+	for {
+		select {
+		case ok := <-pinged:
+			if !ok {
+				t.Fatal("the session hung up instead of pinging")
+			}
+			return
+		case ev := <-s.Events():
+			if d, ok := ev.(Disconnected); ok {
+				t.Fatalf("the session gave up on a quiet stream: %v", d.Err)
+			}
+		}
 	}
 }
