@@ -53,6 +53,7 @@ type env struct {
 	dir      string
 	ircAddr  string
 	ircExtra string // added to the [irc] table of the generated config
+	xmppAddr string // where xircd reaches the XMPP server; default srv.Addr
 	extra    string // appended to the generated config
 	proc     *exec.Cmd
 	procDone chan struct{}
@@ -119,6 +120,9 @@ func (e *env) start() {
 	if e.ircAddr == "" {
 		e.ircAddr = freeAddr(t)
 	}
+	if e.xmppAddr == "" {
+		e.xmppAddr = e.srv.Addr
+	}
 	cfg := fmt.Sprintf(`[irc]
 listen = %q
 motd = "e2e"
@@ -134,7 +138,7 @@ ping_interval = "4s"
 [bridge]
 state_dir = %q
 %s
-`, e.ircAddr, e.ircExtra, e.userJID, userPass, e.srv.Addr, e.srv.CAFile, e.srv.MUCDomain, filepath.Join(e.dir, "state"), e.extra)
+`, e.ircAddr, e.ircExtra, e.userJID, userPass, e.xmppAddr, e.srv.CAFile, e.srv.MUCDomain, filepath.Join(e.dir, "state"), e.extra)
 	path := filepath.Join(e.dir, "xircd.toml")
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)

@@ -2,11 +2,7 @@ package xmpp_test
 
 import (
 	"errors"
-	"io"
-	"net"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -16,86 +12,12 @@ import (
 	"xircd/xmpp"
 )
 
-// blackhole is a TCP proxy to the server that can silently swallow all
-// traffic, like a network path that died without a reset.
-type blackhole struct {
-	ln     net.Listener
-	frozen atomic.Bool
-	mu     sync.Mutex
-	conns  []net.Conn
-}
-
-func newBlackhole(t *testing.T, target string) *blackhole {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	b := &blackhole{ln: ln}
-	t.Cleanup(func() {
-		ln.Close()
-		b.mu.Lock()
-		for _, c := range b.conns {
-			c.Close()
-		}
-		b.mu.Unlock()
-	})
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			u, err := net.Dial("tcp", target)
-			if err != nil {
-				c.Close()
-				continue
-			}
-			b.mu.Lock()
-			b.conns = append(b.conns, c, u)
-			b.mu.Unlock()
-			go b.pipe(c, u)
-			go b.pipe(u, c)
-		}
-	}()
-	return b
-}
-
-// cut closes every connection through the proxy, like a network path that
-// broke with a reset.
-func (b *blackhole) cut() {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	for _, c := range b.conns {
-		c.Close()
-	}
-	b.conns = nil
-}
-
-func (b *blackhole) pipe(dst, src net.Conn) {
-	buf := make([]byte, 32*1024)
-	for {
-		n, err := src.Read(buf)
-		if n > 0 && !b.frozen.Load() {
-			if _, werr := dst.Write(buf[:n]); werr != nil {
-				return
-			}
-		}
-		if err != nil {
-			if !errors.Is(err, io.EOF) || !b.frozen.Load() {
-				dst.Close()
-			}
-			return
-		}
-	}
-}
-
 func TestDeadConnectionDetectedAndCloseDoesNotHang(t *testing.T) {
 	srv := prosodytest.StartT(t, prosodytest.Options{})
 	register(t, srv, "alice")
-	bh := newBlackhole(t, srv.Addr)
+	bh := prosodytest.StartProxy(t, srv.Addr)
 	s := newSession(t, srv, "alice", func(c *xmpp.Config) {
-		c.Server = bh.ln.Addr().String()
+		c.Server = bh.Addr
 		c.DeadTimeout = 4 * time.Second
 		c.PingInterval = 500 * time.Millisecond
 	})
@@ -104,15 +26,15 @@ func TestDeadConnectionDetectedAndCloseDoesNotHang(t *testing.T) {
 	// Quiet but healthy: keepalive pings keep it up well past DeadTimeout.
 	noEvent[xmpp.Disconnected](t, s, 6*time.Second, nil)
 
-	bh.frozen.Store(true)
+	bh.Freeze(true)
 	d := waitFor[xmpp.Disconnected](t, s, nil)
 	if d.Err == nil || !strings.Contains(d.Err.Error(), "no data") {
 		t.Errorf("Disconnected = %v, want the dead-connection error", d.Err)
 	}
-	bh.frozen.Store(false)
+	bh.Freeze(false)
 	waitFor[xmpp.Connected](t, s, nil)
 
-	bh.frozen.Store(true)
+	bh.Freeze(true)
 	done := make(chan struct{})
 	go func() {
 		s.Close()

@@ -141,13 +141,13 @@ func TestConnectCancelled(t *testing.T) {
 // aliceThroughProxy starts a server with alice and bob in each other's
 // rosters, alice's session going through a proxy the test can cut, and bob
 // as an independent client.
-func aliceThroughProxy(t *testing.T, opts prosodytest.Options) (*prosodytest.Server, *blackhole, *xmpp.Session, *peer) {
+func aliceThroughProxy(t *testing.T, opts prosodytest.Options) (*prosodytest.Server, *prosodytest.Proxy, *xmpp.Session, *peer) {
 	t.Helper()
 	srv := prosodytest.StartT(t, opts)
 	register(t, srv, "alice", "bob")
 	mutual(t, srv, "alice", "bob")
-	bh := newBlackhole(t, srv.Addr)
-	s := newSession(t, srv, "alice", func(c *xmpp.Config) { c.Server = bh.ln.Addr().String() })
+	bh := prosodytest.StartProxy(t, srv.Addr)
+	s := newSession(t, srv, "alice", func(c *xmpp.Config) { c.Server = bh.Addr })
 	start(t, s)
 	bob := newPeer(t, srv, "bob", "desk")
 	recvPeer(t, bob, func(p goxmpp.Presence) bool { return strings.HasPrefix(p.From, "alice@localhost/") })
@@ -235,12 +235,12 @@ func TestResumeAfterCut(t *testing.T) {
 	fromBob(in[:15])
 	// Then the path swallows everything: what both sides write now is
 	// lost with the connection and must be sent again after resuming.
-	bh.frozen.Store(true)
+	bh.Freeze(true)
 	sendAll(t, s, "bob@localhost", out[15:30])
 	fromBob(in[15:30])
 	time.Sleep(200 * time.Millisecond) // let both write it into the void
-	bh.cut()
-	bh.frozen.Store(false)
+	bh.Cut()
+	bh.Freeze(false)
 	fromBob(in[30:])
 	sendAll(t, s, "bob@localhost", out[30:])
 
@@ -285,7 +285,7 @@ func TestResumeAfterCut(t *testing.T) {
 // again, once, with their ids.
 func TestResumeRefusedFallsBackToFreshLogin(t *testing.T) {
 	srv, bh, s, _ := aliceThroughProxy(t, prosodytest.Options{})
-	bh.frozen.Store(true) // what alice writes now never arrives
+	bh.Freeze(true) // what alice writes now never arrives
 	lost := bodies("lost", 5)
 	ids := map[string]string{}
 	for _, b := range lost {
@@ -298,8 +298,8 @@ func TestResumeRefusedFallsBackToFreshLogin(t *testing.T) {
 	if err := srv.Restart(); err != nil {
 		t.Fatal(err)
 	}
-	bh.cut()
-	bh.frozen.Store(false)
+	bh.Cut()
+	bh.Freeze(false)
 	c := waitFor[xmpp.Connected](t, s, nil)
 	if c.Resumed {
 		t.Fatal("resumed a session the restarted server cannot have")
@@ -319,7 +319,7 @@ func TestUnconfirmedWithoutStreamManagement(t *testing.T) {
 	// The session asks for a confirmation within a second; give it time.
 	time.Sleep(3 * time.Second)
 
-	bh.frozen.Store(true)
+	bh.Freeze(true)
 	lost := bodies("unconfirmed", 3)
 	ids := map[string]bool{}
 	for _, b := range lost {
@@ -330,7 +330,7 @@ func TestUnconfirmedWithoutStreamManagement(t *testing.T) {
 		ids[id] = true
 	}
 	time.Sleep(100 * time.Millisecond) // written to the proxy
-	bh.cut()
+	bh.Cut()
 	u := waitFor[xmpp.Unconfirmed](t, s, nil)
 	var got []string
 	for _, m := range u.Messages {

@@ -80,14 +80,14 @@ func TestRosterSetRefused(t *testing.T) {
 func TestRequestTimeoutAndLostStream(t *testing.T) {
 	srv := prosodytest.StartT(t, prosodytest.Options{})
 	register(t, srv, "alice")
-	bh := newBlackhole(t, srv.Addr)
+	bh := prosodytest.StartProxy(t, srv.Addr)
 	s := newSession(t, srv, "alice", func(c *xmpp.Config) {
-		c.Server = bh.ln.Addr().String()
+		c.Server = bh.Addr
 		c.DeadTimeout = 3 * time.Second
 		c.PingInterval = 500 * time.Millisecond
 	})
 	start(t, s)
-	bh.frozen.Store(true)
+	bh.Freeze(true)
 
 	ctx, cancel := context.WithTimeout(t.Context(), 100*time.Millisecond)
 	defer cancel()
