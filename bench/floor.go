@@ -30,6 +30,7 @@ func floorRun(e *env, run int) (result, error) {
 	want := e.n
 	seen := make(map[string]bool, want)
 	rosterN := -1
+	var loginAt time.Time
 	deadline := time.After(e.readyTimeout)
 	for rosterN != want || len(seen) < want {
 		select {
@@ -38,8 +39,13 @@ func floorRun(e *env, run int) (result, error) {
 				return res, fmt.Errorf("floor: session closed")
 			}
 			switch ev := ev.(type) {
+			case xmpp.Connected:
+				loginAt = time.Now()
 			case xmpp.Roster:
+				// A client can show its contacts from here on, as xircd
+				// shows them in the channel.
 				rosterN = len(ev.Items)
+				res.firstShown = time.Since(loginAt)
 			case xmpp.Presence:
 				if ev.Type == "" && ev.MUC == nil {
 					bare, _, _ := strings.Cut(ev.From, "/")

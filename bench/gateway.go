@@ -150,9 +150,12 @@ func measureIRC(e *env, c *ircClient, channel, tag string, t0, tConn time.Time, 
 	const voiceGrace = 5 * time.Second
 	deadline := time.NewTimer(e.readyTimeout)
 	defer deadline.Stop()
-	var visibleAt time.Time
+	var visibleAt, loginAt, firstAt time.Time
 	for {
 		now := time.Now()
+		if firstAt.IsZero() && !loginAt.IsZero() && members.n > 0 {
+			firstAt = now
+		}
 		if visibleAt.IsZero() && members.n >= e.n {
 			visibleAt = now
 			deadline.Reset(voiceGrace)
@@ -208,9 +211,17 @@ func measureIRC(e *env, c *ircClient, channel, tag string, t0, tConn time.Time, 
 					}
 				}
 			}
+		case "NOTICE":
+			// xircd's announcement of the XMPP login.
+			if len(l.params) > 1 && l.params[0] == channel && strings.HasPrefix(l.params[1], "Connected to XMPP") {
+				loginAt = now
+			}
 		case "ERROR":
 			return fmt.Errorf("ERROR %v", l.params)
 		}
+	}
+	if !firstAt.IsZero() {
+		res.firstShown = firstAt.Sub(loginAt)
 	}
 	if visibleAt.IsZero() {
 		visibleAt = time.Now()

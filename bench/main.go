@@ -59,16 +59,20 @@ func (e *env) tpTargets() []string {
 type result struct {
 	ready     time.Duration // from start (process or session) to all contacts visible
 	readyConn time.Duration // from IRC connect (gateway only)
-	voicedAt  time.Duration // from start to every available contact voiced; 0 if never
-	voiced    int
-	rtts      []time.Duration
-	pings     []time.Duration // IRC PING to PONG, answered by the gateway itself
-	lost      int
-	tp        time.Duration
-	tpLost    int
-	rssKiB    int
-	fileKiB   int // of the RSS at the end, pages of the binary and libraries (RssFile)
-	cpu       time.Duration
+	// firstShown: from the XMPP login (Connected; xircd's notice of it) to
+	// the first contact shown (floor: the roster; xircd: the first contact
+	// in the channel).
+	firstShown time.Duration
+	voicedAt   time.Duration // from start to every available contact voiced; 0 if never
+	voiced     int
+	rtts       []time.Duration
+	pings      []time.Duration // IRC PING to PONG, answered by the gateway itself
+	lost       int
+	tp         time.Duration
+	tpLost     int
+	rssKiB     int
+	fileKiB    int // of the RSS at the end, pages of the binary and libraries (RssFile)
+	cpu        time.Duration
 }
 
 func main() {

@@ -125,6 +125,8 @@ func (r *report) markdown() string {
 			{"roster + presence ready, from start", "ms", 0, func(r result) float64 { return ms(r.ready) }, true,
 				func(f, g stat) string { return target(g.med <= 1.05*f.med, "≤ 1.05× floor") }},
 			{"… from IRC connect", "ms", 0, func(r result) float64 { return ms(r.readyConn) }, false, nil},
+			{"first contact shown, from the XMPP login", "ms", 0, func(r result) float64 { return ms(r.firstShown) }, true,
+				func(f, g stat) string { return target(g.max <= 200, "≤ 200 ms") }},
 			{"… until every available contact is voiced, from start", "ms", 0, func(r result) float64 { return ms(r.voicedAt) }, false, nil},
 			{"contacts voiced at ready (of those available)", "", 0, func(r result) float64 { return float64(r.voiced) }, false, nil},
 			{"round trip p50", "ms", 3, func(r result) float64 { return ms(pct(r.rtts, 50)) }, true,
