@@ -42,14 +42,15 @@ func floorRun(e *env, run int) (result, error) {
 			case xmpp.Connected:
 				loginAt = time.Now()
 			case xmpp.Roster:
-				// A client can show its contacts from here on, as xircd
-				// shows them in the channel.
 				rosterN = len(ev.Items)
-				res.firstShown = time.Since(loginAt)
 			case xmpp.Presence:
 				if ev.Type == "" && ev.MUC == nil {
 					bare, _, _ := strings.Cut(ev.From, "/")
 					if e.contacts[bare] {
+						// xircd shows a contact once it is online, too.
+						if len(seen) == 0 {
+							res.firstShown = time.Since(loginAt)
+						}
 						seen[bare] = true
 					}
 				}

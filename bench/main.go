@@ -60,8 +60,7 @@ type result struct {
 	ready     time.Duration // from start (process or session) to all contacts visible
 	readyConn time.Duration // from IRC connect (gateway only)
 	// firstShown: from the XMPP login (Connected; xircd's notice of it) to
-	// the first contact shown (floor: the roster; xircd: the first contact
-	// in the channel).
+	// the first contact shown (floor: its presence; xircd: its JOIN).
 	firstShown time.Duration
 	voicedAt   time.Duration // from start to every available contact voiced; 0 if never
 	voiced     int
