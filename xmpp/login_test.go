@@ -100,7 +100,8 @@ func TestTLSWithWrongCA(t *testing.T) {
 	}
 }
 
-// A cancelled connect returns at once, whatever the server does.
+// A cancelled connect returns at once, whatever the server does: here
+// the client waits for the server's stream header.
 func TestConnectCancelled(t *testing.T) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -114,7 +115,10 @@ func TestConnectCancelled(t *testing.T) {
 			if err != nil {
 				return
 			}
-			defer c.Close() // accept, then say nothing
+			defer c.Close()
+			// Read the client's stream header, then say nothing: the
+			// client is waiting for the server's stream now.
+			c.Read(make([]byte, 100))
 			accepted <- struct{}{}
 		}
 	}()
