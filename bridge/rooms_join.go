@@ -24,6 +24,7 @@ const (
 	mucAffilLost  = 321
 	mucMembersOff = 322
 	mucShutdown   = 332
+	mucErrorKick  = 333
 )
 
 func hasCode(p xmpp.Presence, code int) bool {
@@ -321,6 +322,16 @@ func (b *Bridge) occupantLeft(r *room, nick string, self bool, p xmpp.Presence) 
 	if self || (o != nil && o.self) {
 		if r.joining {
 			return // our old presence going away during a rejoin
+		}
+		if hasCode(p, mucErrorKick) {
+			// Removed over an error of delivery, not by anyone: typically
+			// the server bouncing what it could not deliver to a stream that
+			// is going down (stream management does so on shutdown). The
+			// room is joined again, now or on reconnect.
+			if b.connected {
+				b.sendJoin(r)
+			}
+			return
 		}
 		switch {
 		case hasCode(p, mucShutdown):

@@ -540,3 +540,20 @@ func TestUnconfirmedMessagesAreReported(t *testing.T) {
 		`:xircd!xircd@irc.test NOTICE &xmpp :The XMPP connection was lost before the server confirmed your message to #room; it may not have been delivered: "second"`,
 	)
 }
+
+// A room that removes us over a delivery error (status 333, as Prosody
+// does when stream management bounces what a closing stream never
+// acknowledged) is joined again, and the channel stays.
+func TestRoomRemovalByErrorRejoins(t *testing.T) {
+	h, c := joinedRoom(t)
+	c.take()
+	h.x.takeCalls()
+	gone := occ("me", "none", "none", "", 110, 307, 333)
+	gone.Type = "unavailable"
+	h.event(gone)
+	h.expectCalls(`join room@conference.example.org nick=me password="" since=`)
+	c.expect()
+	h.event(occ("me", "none", "participant", "", 110))
+	c.send("PRIVMSG #room :still here")
+	h.expectCalls(`message id=id1 to=room@conference.example.org type=groupchat state= body="still here"`)
+}
