@@ -26,7 +26,10 @@ func (p *peer) joinRoom(room, nick, password string, config map[string]string) {
 	}
 	ev := p.expect(func(ev xmpp.Event) bool {
 		pr, ok := ev.(xmpp.Presence)
-		return ok && pr.From == room+"/"+nick && (pr.Type == "error" || (pr.MUC != nil && slices.Contains(pr.MUC.Codes, 110)))
+		// Only an available self-presence: an unavailable one is the end of
+		// an earlier visit (a room removes its occupants when the server
+		// shuts down).
+		return ok && pr.From == room+"/"+nick && (pr.Type == "error" || (pr.Type == "" && pr.MUC != nil && slices.Contains(pr.MUC.Codes, 110)))
 	}).(xmpp.Presence)
 	if ev.Type == "error" {
 		p.t.Fatalf("%s cannot join %s: %v", p.jid, room, ev.Error)
