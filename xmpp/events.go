@@ -120,6 +120,10 @@ type Message struct {
 	Error      *StanzaError // Type == "error"
 	Invite     *MUCInvite   // XEP-0045 mediated or XEP-0249 direct invitation
 	Markable   bool         // XEP-0333: the sender asks to be told when it is displayed
+	Reply      *Reply       // XEP-0461: the message answers another
+	ReplyText  string       // Body without the reply's XEP-0428 fallback quote (Reply != nil)
+	Reactions  *Reactions   // XEP-0444: the sender's reactions to another message
+	Replace    string       // XEP-0308: the id of the message this one corrects
 }
 
 // MUCInvite is an invitation to a room.
@@ -223,4 +227,7 @@ type OutMessage struct {
 	ChatState  string // XEP-0085 state to include, "" for none
 	Subject    string // groupchat subject change when HasSubject
 	HasSubject bool
+	Reply      *OutReply  // XEP-0461 reply, with its fallback quote
+	Reactions  *Reactions // XEP-0444: the user's full set of reactions to a message
+	Replace    string     // XEP-0308: the id of the message this one corrects
 }

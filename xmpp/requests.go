@@ -32,18 +32,21 @@ func (s *Session) SendMessage(m OutMessage) (string, error) {
 	if id == "" {
 		id = newID()
 	}
+	var modern strings.Builder
+	body := writeModern(&modern, m)
 	var b strings.Builder
 	fmt.Fprintf(&b, "<message to='%s' type='%s' id='%s'>", escapeAttr(m.To), typ, escapeAttr(id))
-	if m.Body != "" {
-		fmt.Fprintf(&b, "<body>%s</body>", escapeText(m.Body))
+	if body != "" {
+		fmt.Fprintf(&b, "<body>%s</body>", escapeText(body))
 	}
+	b.WriteString(modern.String())
 	if m.HasSubject {
 		fmt.Fprintf(&b, "<subject>%s</subject>", escapeText(m.Subject))
 	}
 	if m.ChatState != "" {
 		fmt.Fprintf(&b, "<%s xmlns='%s'/>", m.ChatState, nsChatStates)
 	}
-	if m.Body == "" && !m.HasSubject {
+	if m.Body == "" && !m.HasSubject && m.Reactions == nil {
 		// A pure chat-state notification is not worth storing.
 		b.WriteString("<no-store xmlns='urn:xmpp:hints'/>")
 	}

@@ -36,6 +36,7 @@ const (
 var ourFeatures = []string{
 	nsDiscoInfo, nsPing, nsVersion, nsCarbons, nsChatStates, nsMUC,
 	nsConference, nsDelay, nsSID, nsChatMarkers, nsMDS + "+notify",
+	nsReply, nsReactions, nsCorrect,
 }
 
 // capsNode is our XEP-0115 node.
@@ -158,6 +159,10 @@ type xmlMessage struct {
 	MAMResult  *xmlMAMResult `xml:"urn:xmpp:mam:2 result"`
 	// PubSubEvent is a PEP notification (markers.go).
 	PubSubEvent *xmlPubSubEvent `xml:"http://jabber.org/protocol/pubsub#event event"`
+	Reply       *xmlReply       `xml:"urn:xmpp:reply:0 reply"`
+	Fallbacks   []xmlFallback   `xml:"urn:xmpp:fallback:0 fallback"`
+	Reactions   *xmlReactions   `xml:"urn:xmpp:reactions:0 reactions"`
+	Replace     *xmlReplace     `xml:"urn:xmpp:message-correct:0 replace"`
 	Other       []xmlAnyName    `xml:",any"`
 }
 
@@ -341,6 +346,16 @@ func (m *xmlMessage) toMessage(own string, extraDelay *xmlDelay) Message {
 				out.ChatState = o.XMLName.Local
 			}
 		}
+	}
+	if m.Reply != nil && m.Reply.ID != "" {
+		out.Reply = &Reply{To: m.Reply.To, ID: m.Reply.ID}
+		out.ReplyText = CleanText(withoutReplyFallback(pickText(m.Bodies), m.Fallbacks))
+	}
+	if m.Reactions != nil && m.Reactions.ID != "" {
+		out.Reactions = reactionsOf(m.Reactions)
+	}
+	if m.Replace != nil {
+		out.Replace = m.Replace.ID
 	}
 	if out.Type == "error" {
 		out.Error = m.Error.errorOf()
