@@ -89,6 +89,7 @@ type Config struct {
 	BacklogBytes   int    // and their bytes at most; default 2 MiB
 	Strangers      string // messages from strangers: accept (default), notice or ignore
 	ReadMarkers    bool   // tell contacts who ask (XEP-0333) what the user read
+	SedCorrections bool   // "s/old/new/" corrects the user's last message (XEP-0308)
 	Logger         *slog.Logger
 }
 
@@ -172,6 +173,10 @@ type Bridge struct {
 	// client's catch-up); they are collected in onlyKept and replayed.
 	only     *session
 	onlyKept []shown
+
+	// Replies, reactions and corrections (replies.go).
+	refsOf         *references
+	sedCorrections bool // "s/old/new/" corrects the user's last message
 
 	// The command being handled, so that what it causes for its own client
 	// follows its replies (see session.send).
@@ -370,6 +375,7 @@ func New(cfg Config, x XMPP) (*Bridge, error) {
 		caught:      caught,
 		resume:      caught.position,
 		readMarkers: cfg.ReadMarkers,
+		refsOf:      newReferences(),
 	}
 	if v, ok := st.Settings["show_offline"]; ok {
 		b.showOffline = v == "true"
@@ -379,6 +385,10 @@ func New(cfg Config, x XMPP) (*Bridge, error) {
 	}
 	if v, ok := st.Settings["read_markers"]; ok {
 		b.readMarkers = v == "true"
+	}
+	b.sedCorrections = cfg.SedCorrections
+	if v, ok := st.Settings["sed_corrections"]; ok {
+		b.sedCorrections = v == "true"
 	}
 	return b, nil
 }

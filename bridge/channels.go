@@ -8,6 +8,7 @@ import (
 	"gopkg.in/irc.v4"
 
 	"xircd/ircd"
+	"xircd/xmpp"
 )
 
 // channel is an IRC channel the gateway shows: the control channel
@@ -240,7 +241,7 @@ func (c controlChannel) privmsg(s *session, r *ircd.Request, text string, notice
 	}
 	if ct != nil {
 		if body, ok := ircToBody(rest); ok && strings.TrimSpace(body) != "" {
-			b.sendChat(ct, body, msgid)
+			b.sendChat(ct, xmpp.OutMessage{ID: msgid, Body: body})
 		}
 		return nil
 	}

@@ -71,7 +71,8 @@ func init() {
 				"Shows the settings, one setting, or changes one. Changes are kept across restarts.",
 				"Keys: show_offline (true/false): keep offline contacts in the channel;",
 				"strangers (accept/notice/ignore): messages from JIDs not in your contacts are shown, only announced (who wrote, not what), or ignored;",
-				"read_markers (true/false): tell contacts who ask (XEP-0333) when you have read their messages.",
+				"read_markers (true/false): tell contacts who ask (XEP-0333) when you have read their messages;",
+				"sed_corrections (true/false): a message \"s/old/new/\" (or \"s/old/new/g\") corrects your last message in that conversation (XEP-0308).",
 			}},
 		"save": {usage: "save", run: (*Bridge).cmdSave,
 			summary: "Saves nicks and settings now.",
@@ -373,7 +374,8 @@ func (b *Bridge) cmdStatus(out func(string), args []string) {
 
 // settings are the keys "set" knows, with their current values.
 func (b *Bridge) settings() map[string]string {
-	return map[string]string{"show_offline": strconv.FormatBool(b.showOffline), "strangers": b.strangers, "read_markers": strconv.FormatBool(b.readMarkers)}
+	return map[string]string{"show_offline": strconv.FormatBool(b.showOffline), "strangers": b.strangers, "read_markers": strconv.FormatBool(b.readMarkers),
+		"sed_corrections": strconv.FormatBool(b.sedCorrections)}
 }
 
 func (b *Bridge) cmdSet(out func(string), args []string) {
@@ -391,7 +393,7 @@ func (b *Bridge) cmdSet(out func(string), args []string) {
 	}
 	key := strings.ToLower(args[0])
 	if _, ok := cur[key]; !ok {
-		out("Unknown setting \"" + args[0] + "\". Usage: set [KEY [VALUE]]; keys: read_markers, show_offline, strangers.")
+		out("Unknown setting \"" + args[0] + "\". Usage: set [KEY [VALUE]]; keys: read_markers, sed_corrections, show_offline, strangers.")
 		return
 	}
 	if len(args) == 1 {
@@ -427,6 +429,15 @@ func (b *Bridge) cmdSet(out func(string), args []string) {
 			return
 		}
 		b.readMarkers = v
+		b.state.Settings[key] = strconv.FormatBool(v)
+		b.saveState()
+	case "sed_corrections":
+		v, ok := parseBool(args[1])
+		if !ok {
+			out("sed_corrections takes true or false. Usage: set sed_corrections true|false")
+			return
+		}
+		b.sedCorrections = v
 		b.state.Settings[key] = strconv.FormatBool(v)
 		b.saveState()
 	}

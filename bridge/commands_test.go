@@ -176,7 +176,7 @@ func TestControlCommands(t *testing.T) {
 		":xircd!xircd@irc.test PRIVMSG &xmpp :IRC clients attached: 2.",
 	)
 	c.send("PRIVMSG &xmpp :set")
-	c.expect(":xircd!xircd@irc.test PRIVMSG &xmpp :read_markers = false", ":xircd!xircd@irc.test PRIVMSG &xmpp :show_offline = false", ":xircd!xircd@irc.test PRIVMSG &xmpp :strangers = accept")
+	c.expect(":xircd!xircd@irc.test PRIVMSG &xmpp :read_markers = false", ":xircd!xircd@irc.test PRIVMSG &xmpp :sed_corrections = false", ":xircd!xircd@irc.test PRIVMSG &xmpp :show_offline = false", ":xircd!xircd@irc.test PRIVMSG &xmpp :strangers = accept")
 	c.send("PRIVMSG &xmpp :set show_offline maybe")
 	c.expect(":xircd!xircd@irc.test PRIVMSG &xmpp :show_offline takes true or false. Usage: set show_offline true|false")
 	c.send("PRIVMSG &xmpp :save")

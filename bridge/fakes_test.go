@@ -278,10 +278,20 @@ func (f *fakeXMPP) SendMessage(m xmpp.OutMessage) (string, error) {
 	if id == "" {
 		id = f.NewID()
 	}
+	refs := ""
+	if m.Reply != nil {
+		refs += fmt.Sprintf(" reply=%s/%s quote=%q", m.Reply.To, m.Reply.ID, m.Reply.Quote)
+	}
+	if m.Reactions != nil {
+		refs += fmt.Sprintf(" reactions=%s%q", m.Reactions.ID, m.Reactions.Emojis)
+	}
+	if m.Replace != "" {
+		refs += " replace=" + m.Replace
+	}
 	if m.HasSubject {
-		f.record("message id=%s to=%s type=%s state=%s body=%q subject=%q", id, m.To, m.Type, m.ChatState, m.Body, m.Subject)
+		f.record("message id=%s to=%s type=%s state=%s body=%q subject=%q%s", id, m.To, m.Type, m.ChatState, m.Body, m.Subject, refs)
 	} else {
-		f.record("message id=%s to=%s type=%s state=%s body=%q", id, m.To, m.Type, m.ChatState, m.Body)
+		f.record("message id=%s to=%s type=%s state=%s body=%q%s", id, m.To, m.Type, m.ChatState, m.Body, refs)
 	}
 	return id, nil
 }

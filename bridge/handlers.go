@@ -199,12 +199,24 @@ func (b *Bridge) contactPrivmsg(s *session, r *ircd.Request, c *contact, text st
 	if strings.TrimSpace(body) == "" || body == "/me " {
 		return nil
 	}
-	msgid := b.x.NewID()
-	b.echo(s, r, msgid, c.nick, text)
+	out := xmpp.OutMessage{ID: b.x.NewID(), Body: body}
+	corrected, ok := b.outRefs(r, strings.ToLower(bareJID(c.jid)), c.nick, &out, func(sender string) string {
+		if sender == ownSender {
+			return bareJID(b.x.JID())
+		}
+		return sender
+	})
+	if !ok {
+		return nil
+	}
+	if corrected {
+		text = correctedMark + out.Body
+	}
+	b.echo(s, r, out.ID, c.nick, text)
 	if !notice && c.view.away != "" && c.view.shown {
 		r.Numeric(irc.RPL_AWAY, c.nick, c.view.away)
 	}
-	b.sendChat(c, body, msgid)
+	b.sendChat(c, out)
 	return nil
 }
 
@@ -227,6 +239,9 @@ func (b *Bridge) handleTagmsg(s *session, r *ircd.Request) error {
 	if b.nicks.isUser(r.Msg.Params[0]) {
 		b.messageToSelf(s, r, s.d.Nick())
 		return nil
+	}
+	if _, _, ok := reactionTags(r.Msg.Tags); ok {
+		return b.reactTagmsg(s, r, r.Msg.Params[0])
 	}
 	typing, ok := r.Msg.Tags["+typing"]
 	if !ok || len(r.Msg.Params) < 1 {

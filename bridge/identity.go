@@ -105,6 +105,13 @@ type shown struct {
 	// delayed: written earlier than it is shown, so clients without
 	// server-time see its time in the text.
 	delayed bool
+	// replyTo: the msgid the message answers or corrects, for clients
+	// with message-tags; plain: the text for clients without, when it
+	// differs; reacts: for clients with message-tags, one TAGMSG with
+	// each of these tags instead of the text (replies.go).
+	replyTo string
+	plain   string
+	reacts  []irc.Tags
 }
 
 // viewer is what formatting a message needs to know of the client it is
@@ -114,11 +121,12 @@ type viewer struct {
 	self       *irc.Prefix // the user's hostmask
 	serverTime bool        // the client takes the time tag
 	batch      string      // the batch the lines belong to, "" for none
+	tags       bool        // the client takes message-tags
 }
 
 // viewerOf is the viewer of the client s.
 func viewerOf(s *session) viewer {
-	return viewer{nick: s.d.Nick(), self: userPrefix(s.d), serverTime: s.d.HasCap("server-time")}
+	return viewer{nick: s.d.Nick(), self: userPrefix(s.d), serverTime: s.d.HasCap("server-time"), tags: s.d.HasCap("message-tags")}
 }
 
 // minTextRoom is the least room ircLines leaves for text in a line: a
@@ -151,6 +159,12 @@ func ircLines(s shown, v viewer) []*irc.Message {
 		stamp = timestampPrefix(s.at)
 	}
 	from = fitPrefix(from, command, target, len(stamp))
+	if v.tags && len(s.reacts) > 0 {
+		return reactLines(s, v, from, target)
+	}
+	if !v.tags && s.plain != "" {
+		s.body = s.plain
+	}
 	var out []*irc.Message
 	for i, line := range bodyToIRC(s.body, textRoom(from, command, target)-len(stamp)) {
 		text := stamp + line.Text
@@ -163,6 +177,9 @@ func ircLines(s shown, v viewer) []*irc.Message {
 		}
 		if v.batch != "" {
 			tags["batch"] = v.batch
+		}
+		if v.tags && s.replyTo != "" {
+			tags["+draft/reply"] = s.replyTo
 		}
 		out = append(out, &irc.Message{Tags: tags, Prefix: from, Command: command, Params: []string{target, text}})
 	}
@@ -219,7 +236,7 @@ func (b *Bridge) identify(m xmpp.Message, own bool, s shown) shown {
 	}
 	b.rememberRef(s.msgid, xmppRefFor(m))
 	s.fromUser = own
-	return s
+	return b.withReferences(m, own, s)
 }
 
 // showGateway delivers s, a message of the gateway's own, with a new msgid

@@ -80,11 +80,11 @@ func (b *Bridge) ownPrefix() *irc.Prefix {
 	return &irc.Prefix{Name: b.userNick(), User: maskPart(local), Host: maskPart(domain)}
 }
 
-// sendChat sends the text of the user's PRIVMSG/NOTICE to c, with the
-// msgid its echo carried as the id.
-func (b *Bridge) sendChat(c *contact, body, msgid string) {
-	out := xmpp.OutMessage{ID: msgid, To: c.target(), Type: "chat", Body: body}
-	if c.chatStates >= 0 {
+// sendChat sends out, the user's PRIVMSG/NOTICE (with the msgid its echo
+// carried as the id), to c.
+func (b *Bridge) sendChat(c *contact, out xmpp.OutMessage) {
+	out.To, out.Type = c.target(), "chat"
+	if c.chatStates >= 0 && out.Reactions == nil {
 		out.ChatState = "active"
 	}
 	b.sendOut(out, c)
@@ -98,6 +98,7 @@ func (b *Bridge) sendOut(out xmpp.OutMessage, c *contact) {
 		if err == nil {
 			b.rememberSent(id, c.jid, out.Body)
 			b.rememberRef(id, id)
+			b.noteOwnSent(strings.ToLower(bareJID(c.jid)), out, id)
 			b.noteSent()
 			return
 		}
@@ -225,7 +226,7 @@ func (b *Bridge) onMessage(m xmpp.Message) {
 		return
 	}
 	_, res := splitResource(peer)
-	if m.Body == "" {
+	if m.Body == "" && m.Reactions == nil {
 		if c := b.contacts[bareJID(peer)]; c != nil && m.ChatState != "" && m.Carbon != xmpp.CarbonSent {
 			c.chatStates = 1
 		}
@@ -252,7 +253,11 @@ func (b *Bridge) onMessage(m xmpp.Message) {
 		}
 	}
 	own := m.Carbon == xmpp.CarbonSent
-	b.show(m, own, b.chatShown(c, m, own))
+	if m.Reactions != nil {
+		b.showReactions(m, own, b.chatShown(c, m, own))
+	} else {
+		b.show(m, own, b.chatShown(c, m, own))
+	}
 	b.markSeen(m.StanzaID)
 }
 

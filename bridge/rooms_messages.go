@@ -51,10 +51,14 @@ func (b *Bridge) roomMessage(m xmpp.Message) {
 		b.roomSubject(r, nick, m)
 		return
 	}
+	own := nick != "" && nick == r.nick
+	if m.Reactions != nil {
+		b.roomReactions(r, nick, own, m)
+		return
+	}
 	if m.Body == "" {
 		return
 	}
-	own := nick != "" && nick == r.nick
 	sentID := m.ID
 	if m.OriginID != "" && r.sent.has(m.OriginID) {
 		sentID = m.OriginID
@@ -63,6 +67,7 @@ func (b *Bridge) roomMessage(m xmpp.Message) {
 		// The reflection of what we sent with id sentID (the echo's
 		// msgid) reveals the room's stanza-id that references need.
 		b.rememberRef(sentID, xmppRefFor(m))
+		b.noteReflection(sentID, m)
 		r.sent.remove(m.ID)
 		r.sent.remove(m.OriginID)
 		r.rememberRecent(recentKey(nick, m.Body), b.now())
@@ -187,6 +192,18 @@ func (b *Bridge) roomPrivmsg(s *session, req *ircd.Request, ch, text string) err
 		return nil
 	}
 	out := xmpp.OutMessage{ID: b.x.NewID(), To: r.jid, Type: "groupchat", Body: body}
+	corrected, ok := b.outRefs(req, strings.ToLower(r.jid), r.channel, &out, func(sender string) string {
+		if sender == ownSender {
+			return r.jid + "/" + r.nick
+		}
+		return sender
+	})
+	if !ok {
+		return nil
+	}
+	if corrected {
+		text = correctedMark + out.Body
+	}
 	b.echo(s, req, out.ID, r.channel, text)
 	if !b.connected || r.joining {
 		if len(r.pending) >= maxRoomPending {
@@ -215,6 +232,7 @@ func (b *Bridge) sendRoomMessage(r *room, out xmpp.OutMessage) {
 		return
 	}
 	r.rememberSent(id)
+	b.noteOwnSent(strings.ToLower(r.jid), out, "")
 }
 
 // occupantPrivmsg sends a private message to a room occupant.

@@ -20,9 +20,9 @@ const (
 // client limit them, and a set of hundreds is a flood, not a reaction.
 const MaxReactions = 20
 
-// maxReactionLen bounds one reaction (an emoji, perhaps with modifiers),
+// MaxReactionLen bounds one reaction (an emoji, perhaps with modifiers),
 // in bytes.
-const maxReactionLen = 64
+const MaxReactionLen = 64
 
 // Reply is a XEP-0461 reply: the message is an answer to the message ID
 // (the room's stanza-id in a group chat, else the message's id) by To.
@@ -97,12 +97,12 @@ func withoutReplyFallback(body string, fbs []xmlFallback) string {
 }
 
 // reactionsOf is the set of a <reactions/> element: distinct, trimmed,
-// non-empty, at most MaxReactions of at most maxReactionLen bytes each.
+// non-empty, at most MaxReactions of at most MaxReactionLen bytes each.
 func reactionsOf(x *xmlReactions) *Reactions {
 	r := &Reactions{ID: x.ID, Emojis: []string{}}
 	for _, e := range x.Reactions {
 		e = strings.TrimSpace(CleanText(e))
-		if e == "" || len(e) > maxReactionLen || strings.ContainsAny(e, "\n\t") {
+		if e == "" || len(e) > MaxReactionLen || strings.ContainsAny(e, "\n\t") {
 			continue
 		}
 		dup := false

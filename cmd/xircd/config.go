@@ -64,6 +64,7 @@ type BridgeConfig struct {
 	BacklogBytes   int    `toml:"backlog_bytes"`
 	Strangers      string `toml:"strangers"`
 	ReadMarkers    bool   `toml:"read_markers"`
+	SedCorrections bool   `toml:"sed_corrections"`
 }
 
 // minSendQueue is the smallest irc.send_queue: a few long lines.
@@ -106,6 +107,7 @@ func defaultConfig() Config {
 			BacklogBytes:   bridge.DefaultBacklogBytes,
 			Strangers:      "accept",
 			ReadMarkers:    true,
+			SedCorrections: true,
 		},
 	}
 }

@@ -107,6 +107,7 @@ func run(cfg *Config, logger *slog.Logger) error {
 		BacklogBytes:   cfg.Bridge.BacklogBytes,
 		Strangers:      cfg.Bridge.Strangers,
 		ReadMarkers:    cfg.Bridge.ReadMarkers,
+		SedCorrections: cfg.Bridge.SedCorrections,
 		Logger:         logger.With("part", "bridge"),
 	}, xs)
 	if err != nil {

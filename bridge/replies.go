@@ -1,0 +1,441 @@
+package bridge
+
+import (
+	"maps"
+	"slices"
+	"strings"
+
+	"gopkg.in/irc.v4"
+
+	"xircd/ircd"
+	"xircd/xmpp"
+)
+
+// Replies (XEP-0461), reactions (XEP-0444) and corrections (XEP-0308),
+// both ways.
+//
+// From XMPP, a client with message-tags sees a reply as the reply text
+// (the sender's XEP-0428 fallback quote removed) with +draft/reply naming
+// the original's msgid; a plain client sees a line "> nick: "first
+// words …"" before it. A correction is a new message "(corrected) text",
+// with +draft/reply naming the original for tag clients; one from anyone
+// but the original's sender is shown as an ordinary message (logged). A
+// reaction is one TAGMSG +draft/react per emoji added and +draft/unreact
+// per emoji removed (XEP-0444 sends the whole set: the change is computed
+// against the last set of that reactor), for plain clients a NOTICE "nick
+// reacted 👍 to "first words …"". A reference to a message the gateway
+// does not know (too old, from before a restart) is shown without it: a
+// reply or correction as its whole text, a reaction as a NOTICE to "an
+// earlier message".
+//
+// From IRC, +draft/reply (or +reply) on a PRIVMSG sends a XEP-0461 reply
+// with a quote for old clients, TAGMSG +draft/react / +draft/unreact sends
+// the user's whole set for the message, and "s/old/new/" (or
+// "s/old/new/g") corrects the user's last message in the conversation
+// (setting sed_corrections). A msgid the gateway cannot resolve gets FAIL
+// <command> UNKNOWN_MSGID and nothing is sent; a substitution that does not
+// apply is sent as ordinary text, as other gateways do.
+//
+// Clients are sent +draft/reply only: the IRCv3 reply tag is a work in
+// progress whose unprefixed name must not be used yet. Both are accepted.
+
+// correctedMark leads the text of a corrected message.
+const correctedMark = "(corrected) "
+
+// Bounds of what is kept for references.
+const (
+	maxKnown        = 4 * maxMsgRefs // keys: a msgid and up to three XMPP ids a message
+	maxReactionSets = 2000           // (message, reactor) pairs
+	maxLastOwn      = 500            // conversations
+	ownSender       = "\x00self"     // the sender key of the user's own messages
+)
+
+// knownMessage is what references to a shown message need.
+type knownMessage struct {
+	msgid  string // as IRC clients saw it
+	ref    string // the id XEP-0461 and XEP-0444 refer to it by (xmppRefFor)
+	id     string // the stanza's id, which XEP-0308 corrections name
+	conv   string // the conversation: the contact's bare JID or the room's
+	sender string // the occupant JID in a room, a bare JID in a chat, ownSender for the user
+	nick   string // the sender as IRC showed them
+	text   string // the text, corrected when it was
+}
+
+// references keeps the messages shown, the sets of reactions and the
+// user's last message per conversation, all bounded.
+type references struct {
+	known     *bounded[*knownMessage] // by "m "+msgid and "x "+conv+" "+XMPP id
+	reactions *bounded[[]string]      // by conv, msgid and reactor
+	lastOwn   *bounded[*knownMessage] // the user's last message sent from IRC, by conv
+}
+
+func newReferences() *references {
+	return &references{
+		known:     newBounded[*knownMessage](maxKnown),
+		reactions: newBounded[[]string](maxReactionSets),
+		lastOwn:   newBounded[*knownMessage](maxLastOwn),
+	}
+}
+
+// note remembers k by its msgid and by each of ids.
+func (rs *references) note(k *knownMessage, ids ...string) {
+	rs.known.put("m "+k.msgid, k)
+	for _, id := range ids {
+		if id != "" {
+			rs.known.put("x "+k.conv+" "+id, k)
+		}
+	}
+}
+
+// byXMPP finds the message of conv that XMPP calls id.
+func (rs *references) byXMPP(conv, id string) *knownMessage {
+	k, _ := rs.known.get("x " + conv + " " + id)
+	return k
+}
+
+// byMsgID finds the message a client names by msgid (of any of its lines).
+func (rs *references) byMsgID(msgid string) *knownMessage {
+	if k, ok := rs.known.get("m " + msgid); ok {
+		return k
+	}
+	k, _ := rs.known.get("m " + baseMsgID(msgid))
+	return k
+}
+
+// convOf is the conversation of m (own: sent by the user).
+func convOf(m xmpp.Message, own bool) string {
+	peer := m.From
+	if own && m.Type != "groupchat" {
+		peer = m.To
+	}
+	return strings.ToLower(bareJID(peer))
+}
+
+// senderOf is the sender key of m (own: sent by the user).
+func senderOf(m xmpp.Message, own bool) string {
+	switch {
+	case own:
+		return ownSender
+	case m.Type == "groupchat":
+		return m.From
+	}
+	return strings.ToLower(bareJID(m.From))
+}
+
+// quoteOf is the short quote of k that leads a reply for those who do
+// not see the reference.
+func quoteOf(k *knownMessage) string {
+	return "> " + k.nick + ": " + excerpt(k.text)
+}
+
+// withReferences shows m's reply or correction as s (already given its
+// msgid) for IRC, and notes m for later references to it.
+func (b *Bridge) withReferences(m xmpp.Message, own bool, s shown) shown {
+	if m.Reactions != nil {
+		return s
+	}
+	conv, sender := convOf(m, own), senderOf(m, own)
+	text := m.Body
+	switch {
+	case m.Replace != "":
+		orig := b.refsOf.byXMPP(conv, m.Replace)
+		switch {
+		case orig == nil:
+			s.body = correctedMark + m.Body
+		case orig.sender != sender:
+			b.log.Info("correction of someone else's message ignored", "from", m.From, "replaces", m.Replace)
+		default:
+			s.body, s.replyTo = correctedMark+m.Body, orig.msgid
+			orig.text = m.Body
+		}
+	case m.Reply != nil && m.ReplyText != "":
+		if orig := b.refsOf.byXMPP(conv, m.Reply.ID); orig != nil {
+			text = m.ReplyText
+			s.body, s.replyTo = text, orig.msgid
+			s.plain = quoteOf(orig) + "\n" + text
+		}
+	}
+	nick := b.userNick()
+	if s.from != nil && !own {
+		nick = s.from.Name
+	}
+	b.refsOf.note(&knownMessage{msgid: s.msgid, ref: xmppRefFor(m), id: m.ID, conv: conv, sender: sender, nick: nick, text: text},
+		m.ID, m.OriginID, m.StanzaID)
+	return s
+}
+
+// showReactions shows m, a set of reactions (own: the user's, from
+// another client), as the change from the reactor's last set; base is how
+// a message of the same sender there shows.
+func (b *Bridge) showReactions(m xmpp.Message, own bool, base shown) {
+	conv := convOf(m, own)
+	orig := b.refsOf.byXMPP(conv, m.Reactions.ID)
+	key := conv + " " + m.Reactions.ID + " " + senderOf(m, own)
+	if orig != nil {
+		key = conv + " " + orig.msgid + " " + senderOf(m, own)
+	}
+	prev, _ := b.refsOf.reactions.get(key)
+	added, removed := setChange(prev, m.Reactions.Emojis)
+	b.refsOf.reactions.put(key, slices.Clone(m.Reactions.Emojis))
+	if len(added)+len(removed) == 0 {
+		return
+	}
+	who := b.userNick()
+	if base.from != nil && !own {
+		who = base.from.Name
+	}
+	s := base
+	s.notice = true
+	s.body = reactionText(who, added, removed, orig)
+	if orig != nil {
+		for _, e := range added {
+			s.reacts = append(s.reacts, irc.Tags{"+draft/react": e, "+draft/reply": orig.msgid})
+		}
+		for _, e := range removed {
+			s.reacts = append(s.reacts, irc.Tags{"+draft/unreact": e, "+draft/reply": orig.msgid})
+		}
+	}
+	b.show(m, own, s)
+}
+
+// setChange is what was added to and removed from prev to make next.
+func setChange(prev, next []string) (added, removed []string) {
+	for _, e := range next {
+		if !slices.Contains(prev, e) {
+			added = append(added, e)
+		}
+	}
+	for _, e := range prev {
+		if !slices.Contains(next, e) {
+			removed = append(removed, e)
+		}
+	}
+	return added, removed
+}
+
+// reactionText is the readable line of a change of who's reactions to
+// orig (nil: a message the gateway does not know).
+func reactionText(who string, added, removed []string, orig *knownMessage) string {
+	what := "an earlier message"
+	if orig != nil {
+		what = orig.nick + "'s message " + excerpt(orig.text)
+		if orig.sender == ownSender {
+			what = "your message " + excerpt(orig.text)
+		}
+	}
+	var parts []string
+	if len(added) > 0 {
+		parts = append(parts, "reacted "+strings.Join(added, " ")+" to "+what)
+	}
+	if len(removed) > 0 {
+		r := "removed " + strings.Join(removed, " ")
+		if len(added) == 0 {
+			r += " from " + what
+		}
+		parts = append(parts, r)
+	}
+	return who + " " + strings.Join(parts, " and ")
+}
+
+// replyTag is the msgid a client's reply tag names, "" for none.
+func replyTag(tags irc.Tags) string {
+	if v := tags["+draft/reply"]; v != "" {
+		return v
+	}
+	return tags["+reply"]
+}
+
+// resolve finds the message of conv that a client's msgid names, with the
+// id XMPP references use; it answers FAIL UNKNOWN_MSGID when there is none.
+func (b *Bridge) resolve(r *ircd.Request, conv, target, msgid string) *knownMessage {
+	k := b.refsOf.byMsgID(msgid)
+	if k == nil {
+		// A message shown but no longer (or never) kept whole: the id alone.
+		if ref, ok := b.xmppRef(msgid); ok {
+			k = &knownMessage{msgid: msgid, ref: ref, conv: conv}
+		}
+	}
+	if k == nil || k.conv != conv || k.ref == "" {
+		r.Fail("UNKNOWN_MSGID", []string{target, msgid}, "No such message here (it may be too old): nothing was sent")
+		return nil
+	}
+	return k
+}
+
+// outRefs adds to out (a message of the user to conv, shown as target on
+// IRC) the reply the client asked for with its reply tag, or makes it a
+// correction when its text is "s/old/new/"; ok is false when a FAIL was
+// answered and nothing must be sent. to is the XMPP address of a sender
+// of conv by its key.
+func (b *Bridge) outRefs(r *ircd.Request, conv, target string, out *xmpp.OutMessage, to func(sender string) string) (corrected bool, ok bool) {
+	if msgid := replyTag(r.Msg.Tags); msgid != "" {
+		orig := b.resolve(r, conv, target, msgid)
+		if orig == nil {
+			return false, false
+		}
+		out.Reply = &xmpp.OutReply{ID: orig.ref, To: to(orig.sender)}
+		if orig.text != "" {
+			out.Reply.Quote = quoteOf(orig) + "\n"
+		}
+		return false, true
+	}
+	if !b.sedCorrections {
+		return false, true
+	}
+	old, repl, global, isSed := parseSubstitution(out.Body)
+	last, _ := b.refsOf.lastOwn.get(conv)
+	if !isSed || last == nil || !strings.Contains(last.text, old) {
+		return false, true
+	}
+	n := 1
+	if global {
+		n = -1
+	}
+	out.Body = strings.Replace(last.text, old, repl, n)
+	out.Replace = last.id
+	return true, true
+}
+
+// parseSubstitution recognises "s/old/new/" and "s/old/new/g" (old not
+// empty, neither containing "/").
+func parseSubstitution(text string) (old, repl string, global, ok bool) {
+	rest, found := strings.CutPrefix(text, "s/")
+	if !found {
+		return "", "", false, false
+	}
+	parts := strings.Split(rest, "/")
+	if len(parts) != 3 || parts[0] == "" || parts[2] != "" && parts[2] != "g" {
+		return "", "", false, false
+	}
+	return parts[0], parts[1], parts[2] == "g", true
+}
+
+// noteOwnSent remembers out, just sent by the user from IRC to conv, for
+// references and corrections. ref is the id references use ("" in a room
+// until its reflection tells the room's stanza-id: noteReflection).
+func (b *Bridge) noteOwnSent(conv string, out xmpp.OutMessage, ref string) {
+	if out.Reactions != nil {
+		return
+	}
+	if out.Replace != "" {
+		if last, _ := b.refsOf.lastOwn.get(conv); last != nil && last.id == out.Replace {
+			last.text = out.Body
+		}
+		return
+	}
+	k := &knownMessage{msgid: out.ID, ref: ref, id: out.ID, conv: conv, sender: ownSender, nick: b.userNick(), text: out.Body}
+	b.refsOf.note(k, out.ID)
+	b.refsOf.lastOwn.put(conv, k)
+}
+
+// noteReflection: the room reflected the user's message sent as msgid,
+// with the stanza-id references to it use.
+func (b *Bridge) noteReflection(msgid string, m xmpp.Message) {
+	if k := b.refsOf.byMsgID(msgid); k != nil && k.ref == "" {
+		k.ref = xmppRefFor(m)
+		b.refsOf.note(k, k.ref)
+	}
+}
+
+// reactionTags are a TAGMSG's reaction tags: the emoji and whether it is
+// removed; ok is false when it has none.
+func reactionTags(tags irc.Tags) (emoji string, remove, ok bool) {
+	if e, has := tags["+draft/react"]; has {
+		return e, false, true
+	}
+	if e, has := tags["+draft/unreact"]; has {
+		return e, true, true
+	}
+	return "", false, false
+}
+
+// reactOut makes out the user's whole set of reactions to the message a
+// TAGMSG names (in conv, shown as target), with its emoji added or
+// removed; ok is false when a FAIL was answered.
+func (b *Bridge) reactOut(r *ircd.Request, conv, target string, out *xmpp.OutMessage) bool {
+	emoji, remove, _ := reactionTags(r.Msg.Tags)
+	msgid := replyTag(r.Msg.Tags)
+	switch {
+	case msgid == "":
+		r.Fail("INVALID_PARAMS", []string{target}, "A reaction needs +draft/reply naming the message")
+		return false
+	case strings.TrimSpace(emoji) == "" || len(emoji) > xmpp.MaxReactionLen || strings.ContainsAny(emoji, "\r\n\t"):
+		r.Fail("INVALID_PARAMS", []string{target}, "A reaction is one emoji")
+		return false
+	}
+	orig := b.resolve(r, conv, target, msgid)
+	if orig == nil {
+		return false
+	}
+	key := conv + " " + orig.msgid + " " + ownSender
+	set, _ := b.refsOf.reactions.get(key)
+	set = slices.Clone(set)
+	switch {
+	case remove:
+		set = slices.DeleteFunc(set, func(e string) bool { return e == emoji })
+	case slices.Contains(set, emoji):
+	case len(set) >= xmpp.MaxReactions:
+		r.Fail("INVALID_PARAMS", []string{target}, "Too many reactions to one message")
+		return false
+	default:
+		set = append(set, emoji)
+	}
+	b.refsOf.reactions.put(key, set)
+	out.Reactions = &xmpp.Reactions{ID: orig.ref, Emojis: set}
+	return true
+}
+
+// reactLines are the TAGMSGs of s, a change of reactions, for v, from
+// from to target.
+func reactLines(s shown, v viewer, from *irc.Prefix, target string) []*irc.Message {
+	var out []*irc.Message
+	for i, rt := range s.reacts {
+		tags := irc.Tags{"msgid": lineMsgID(s.msgid, i), "time": serverTime(s.at)}
+		maps.Copy(tags, rt)
+		if s.account != "" {
+			tags["account"] = s.account
+		}
+		if v.batch != "" {
+			tags["batch"] = v.batch
+		}
+		out = append(out, &irc.Message{Tags: tags, Prefix: from, Command: "TAGMSG", Params: []string{target}})
+	}
+	return out
+}
+
+// roomReactions shows a set of reactions in r from the occupant nick
+// (own: the user); the reflection of the user's own set is not shown
+// again.
+func (b *Bridge) roomReactions(r *room, nick string, own bool, m xmpp.Message) {
+	if own && (r.sent.has(m.ID) || r.sent.has(m.OriginID)) {
+		r.sent.remove(m.ID)
+		r.sent.remove(m.OriginID)
+		return
+	}
+	b.showReactions(m, own, b.roomShown(r, nick, m))
+}
+
+// reactTagmsg sends the user's reaction (a TAGMSG with +draft/react or
+// +draft/unreact) to a contact or a room, as the whole set XEP-0444 wants.
+func (b *Bridge) reactTagmsg(s *session, r *ircd.Request, target string) error {
+	if rm := b.roomByChannel(target); rm != nil && rm.shown {
+		out := xmpp.OutMessage{ID: b.x.NewID(), To: rm.jid, Type: "groupchat"}
+		if !b.reactOut(r, strings.ToLower(rm.jid), target, &out) {
+			return nil
+		}
+		b.echo(s, r, out.ID, target)
+		b.sendRoomMessage(rm, out)
+		return nil
+	}
+	c := b.contactByNick(target)
+	if c == nil {
+		return errNoSuchNick(target)
+	}
+	out := xmpp.OutMessage{ID: b.x.NewID()}
+	if !b.reactOut(r, strings.ToLower(bareJID(c.jid)), target, &out) {
+		return nil
+	}
+	b.echo(s, r, out.ID, target)
+	b.sendChat(c, out)
+	return nil
+}
