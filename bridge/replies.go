@@ -403,18 +403,6 @@ func reactLines(s shown, v viewer, from *irc.Prefix, target string) []*irc.Messa
 	return out
 }
 
-// roomReactions shows a set of reactions in r from the occupant nick
-// (own: the user); the reflection of the user's own set is not shown
-// again.
-func (b *Bridge) roomReactions(r *room, nick string, own bool, m xmpp.Message) {
-	if own && (r.sent.has(m.ID) || r.sent.has(m.OriginID)) {
-		r.sent.remove(m.ID)
-		r.sent.remove(m.OriginID)
-		return
-	}
-	b.showReactions(m, own, b.roomShown(r, nick, m))
-}
-
 // reactTagmsg sends the user's reaction (a TAGMSG with +draft/react or
 // +draft/unreact) to a contact or a room, as the whole set XEP-0444 wants.
 func (b *Bridge) reactTagmsg(s *session, r *ircd.Request, target string) error {

@@ -53,7 +53,8 @@ func (b *Bridge) roomMessage(m xmpp.Message) {
 	}
 	own := nick != "" && nick == r.nick
 	if m.Reactions != nil {
-		b.roomReactions(r, nick, own, m)
+		// The reflection of the user's own set changes nothing: not shown.
+		b.showReactions(m, own, b.roomShown(r, nick, m))
 		return
 	}
 	if m.Body == "" {
