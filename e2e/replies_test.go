@@ -1,0 +1,192 @@
+package e2e
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
+	"os"
+	"strings"
+	"testing"
+	"time"
+	"unicode/utf8"
+
+	goxmpp "github.com/xmppo/go-xmpp"
+	"gopkg.in/irc.v4"
+)
+
+// rawPeer is a contact's XMPP client that sends stanzas as written and
+// shows what it receives as go-xmpp parses it, extension elements whole.
+type rawPeer struct {
+	t   *testing.T
+	c   *goxmpp.Client
+	jid string
+	in  chan goxmpp.Chat
+}
+
+func (e *env) rawPeer(user, resource string) *rawPeer {
+	e.t.Helper()
+	pem, err := os.ReadFile(e.srv.CAFile)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(pem)
+	c, err := (goxmpp.Options{Host: e.srv.Addr, User: user + "@" + e.srv.Domain, Password: user + "-pass", Resource: resource,
+		NoTLS: true, StartTLS: true, TLSConfig: &tls.Config{ServerName: e.srv.Domain, RootCAs: pool}, DialTimeout: 10 * time.Second}).NewClient()
+	if err != nil {
+		e.t.Fatalf("raw peer %s: %v", user, err)
+	}
+	e.t.Cleanup(func() { c.Close() })
+	p := &rawPeer{t: e.t, c: c, jid: user + "@" + e.srv.Domain, in: make(chan goxmpp.Chat, 100)}
+	go func() {
+		defer close(p.in)
+		for {
+			st, err := c.Recv()
+			if err != nil {
+				return
+			}
+			if m, ok := st.(goxmpp.Chat); ok {
+				p.in <- m
+			}
+		}
+	}()
+	p.send("<presence/>")
+	return p
+}
+
+func (p *rawPeer) send(format string, args ...any) {
+	p.t.Helper()
+	if _, err := p.c.SendOrg(fmt.Sprintf(format, args...)); err != nil {
+		p.t.Fatal(err)
+	}
+}
+
+// expect waits for a message that matches.
+func (p *rawPeer) expect(match func(goxmpp.Chat) bool) goxmpp.Chat {
+	p.t.Helper()
+	deadline := time.After(waitTimeout)
+	for {
+		select {
+		case m, ok := <-p.in:
+			if !ok {
+				p.t.Fatalf("%s disconnected", p.jid)
+			}
+			if match(m) {
+				return m
+			}
+		case <-deadline:
+			p.t.Fatalf("%s: expected message not received", p.jid)
+		}
+	}
+}
+
+// element is m's extension element named local in namespace space.
+func element(m goxmpp.Chat, space, local string) *goxmpp.XMLElement {
+	for i, e := range m.OtherElem {
+		if e.XMLName.Space == space && e.XMLName.Local == local {
+			return &m.OtherElem[i]
+		}
+	}
+	return nil
+}
+
+func attr(e *goxmpp.XMLElement, name string) string {
+	for _, a := range e.Attr {
+		if a.Name.Local == name {
+			return a.Value
+		}
+	}
+	return ""
+}
+
+// tagged matches a message of command carrying tag=value.
+func tagged(command, tag, value string) func(*irc.Message) bool {
+	return func(m *irc.Message) bool { return m.Command == command && m.Tags[tag] == value }
+}
+
+// Replies, reactions and corrections between a contact's XMPP client
+// (stanzas as the XEPs' examples write them) and IRC clients with and
+// without message-tags, both ways.
+func TestRepliesReactionsCorrections(t *testing.T) {
+	e := newEnv(t, contact{user: "alice"})
+	alice := e.rawPeer("alice", "raw")
+	e.start()
+	c := e.client("me", "message-tags", "echo-message", "server-time")
+	waitContact(t, c, "alice")
+	plain := e.client("me")
+	plain.roundtrip()
+
+	alice.send("<message to='%s' id='orig1' type='chat'><body>We should bake a cake 🎂</body><origin-id xmlns='urn:xmpp:sid:0' id='orig1'/></message>", e.userJID)
+	origID := identityOf(t, "original", c.expect(messageWith("We should bake a cake")))
+	plain.expect(messageWith("We should bake a cake"))
+
+	// XEP-0461 example 1, with its XEP-0428 fallback.
+	quote := "> Änna wrote:\n> We should bake a cake 🎂\n"
+	alice.send(`<message to='%s' id='message-id2' type='chat'><body>%sGreat idea!</body><reply to='%s/raw' id='orig1' xmlns='urn:xmpp:reply:0'/><fallback xmlns='urn:xmpp:fallback:0' for='urn:xmpp:reply:0'><body start="0" end="%d"/></fallback></message>`,
+		e.userJID, strings.ReplaceAll(quote, ">", "&gt;"), alice.jid, utf8.RuneCountInString(quote))
+	if m := c.expect(messageWith("Great idea!")); m.Trailing() != "Great idea!" || m.Tags["+draft/reply"] != origID {
+		t.Errorf("tag client got the reply as %q", m.String())
+	}
+	plain.expect(lineWith("PRIVMSG me :> alice: \"We should bake a cake 🎂\""))
+	plain.expect(lineWith("PRIVMSG me :Great idea!"))
+
+	// XEP-0444 example 1.
+	alice.send(`<message to='%s' id='96d73204-a57a-11e9-88b8-4889e7820c76' type='chat'><reactions id='orig1' xmlns='urn:xmpp:reactions:0'><reaction>👋</reaction><reaction>🐢</reaction></reactions><store xmlns="urn:xmpp:hints"/></message>`, e.userJID)
+	for _, emoji := range []string{"👋", "🐢"} {
+		if m := c.expect(tagged("TAGMSG", "+draft/react", emoji)); m.Tags["+draft/reply"] != origID {
+			t.Errorf("reaction %s names %q, want %q", emoji, m.Tags["+draft/reply"], origID)
+		}
+	}
+	plain.expect(lineWith("NOTICE me :alice reacted 👋 🐢 to alice's message \"We should bake a cake 🎂\""))
+
+	// XEP-0308 example 1 (a correction by the original's sender).
+	alice.send(`<message to='%s' id='good1'><body>We should bake two cakes 🎂🎂</body><replace id='orig1' xmlns='urn:xmpp:message-correct:0'/></message>`, e.userJID)
+	if m := c.expect(messageWith("two cakes")); m.Trailing() != "(corrected) We should bake two cakes 🎂🎂" || m.Tags["+draft/reply"] != origID {
+		t.Errorf("tag client got the correction as %q", m.String())
+	}
+	plain.expect(lineWith("PRIVMSG me :(corrected) We should bake two cakes 🎂🎂"))
+
+	// From IRC: a reply, with a quote for clients without replies.
+	c.send("@+draft/reply=%s PRIVMSG alice :yes, two", origID)
+	got := alice.expect(func(m goxmpp.Chat) bool { return strings.HasSuffix(m.Text, "yes, two") })
+	reply, fb := element(got, "urn:xmpp:reply:0", "reply"), element(got, "urn:xmpp:fallback:0", "fallback")
+	if reply == nil || attr(reply, "id") != "orig1" || attr(reply, "to") != alice.jid || fb == nil || attr(fb, "for") != "urn:xmpp:reply:0" {
+		t.Fatalf("alice got the reply as %q %+v", got.Text, got.OtherElem)
+	}
+	quoted := strings.TrimSuffix(got.Text, "yes, two")
+	end := fmt.Sprintf("end='%d'", utf8.RuneCountInString(quoted))
+	if inner := strings.ReplaceAll(fb.InnerXML, `"`, "'"); !strings.Contains(inner, end) || !strings.Contains(inner, "start='0'") {
+		t.Errorf("fallback %q, want start 0 and %s for the quote %q", fb.InnerXML, end, quoted)
+	}
+	ownID := got.OriginID
+
+	// A reaction and its removal: the whole set each time.
+	c.send("@+draft/react=👍;+draft/reply=%s TAGMSG alice", origID)
+	got = alice.expect(func(m goxmpp.Chat) bool { return element(m, "urn:xmpp:reactions:0", "reactions") != nil })
+	if r := element(got, "urn:xmpp:reactions:0", "reactions"); attr(r, "id") != "orig1" || r.InnerXML != "<reaction>👍</reaction>" {
+		t.Errorf("alice got the reaction as %+v", r)
+	}
+	c.send("@+draft/unreact=👍;+draft/reply=%s TAGMSG alice", origID)
+	got = alice.expect(func(m goxmpp.Chat) bool { return element(m, "urn:xmpp:reactions:0", "reactions") != nil })
+	if r := element(got, "urn:xmpp:reactions:0", "reactions"); attr(r, "id") != "orig1" || r.InnerXML != "" {
+		t.Errorf("alice got the removal as %+v", r)
+	}
+
+	// s/old/new/ corrects the user's last message.
+	c.send("PRIVMSG alice :s/two/three/")
+	got = alice.expect(func(m goxmpp.Chat) bool { return m.Text == "yes, three" })
+	if r := element(got, "urn:xmpp:message-correct:0", "replace"); r == nil || attr(r, "id") != ownID {
+		t.Errorf("alice got the correction with %+v, want replace id %q", got.OtherElem, ownID)
+	}
+	c.expect(lineWith("PRIVMSG alice :(corrected) yes, three"))
+
+	// A msgid xircd cannot resolve: FAIL, nothing sent.
+	c.send("@+draft/reply=nosuchid PRIVMSG alice :lost?")
+	if m := c.expect(func(m *irc.Message) bool { return m.Command == "FAIL" }); m.Param(0) != "PRIVMSG" || m.Param(1) != "UNKNOWN_MSGID" {
+		t.Errorf("unknown msgid answered %q", m.String())
+	}
+	c.send("PRIVMSG alice :after")
+	if got := alice.expect(func(m goxmpp.Chat) bool { return m.Text != "" }); got.Text != "after" {
+		t.Errorf("alice got %q after the refused reply", got.Text)
+	}
+}
