@@ -124,7 +124,7 @@ func TestRepliesReactionsCorrections(t *testing.T) {
 	quote := "> Änna wrote:\n> We should bake a cake 🎂\n"
 	alice.send(`<message to='%s' id='message-id2' type='chat'><body>%sGreat idea!</body><reply to='%s/raw' id='orig1' xmlns='urn:xmpp:reply:0'/><fallback xmlns='urn:xmpp:fallback:0' for='urn:xmpp:reply:0'><body start="0" end="%d"/></fallback></message>`,
 		e.userJID, strings.ReplaceAll(quote, ">", "&gt;"), alice.jid, utf8.RuneCountInString(quote))
-	if m := c.expect(messageWith("Great idea!")); m.Trailing() != "Great idea!" || m.Tags["+draft/reply"] != origID {
+	if m := c.expect(lineWith("PRIVMSG me")); m.Trailing() != "Great idea!" || m.Tags["+draft/reply"] != origID {
 		t.Errorf("tag client got the reply as %q", m.String())
 	}
 	plain.expect(lineWith("PRIVMSG me :> alice: \"We should bake a cake 🎂\""))
