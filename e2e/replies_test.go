@@ -190,3 +190,67 @@ func TestRepliesReactionsCorrections(t *testing.T) {
 		t.Errorf("alice got %q after the refused reply", got.Text)
 	}
 }
+
+// The same in a room: references are the room's stanza-ids, sent as
+// groupchat; corrections name the message's id.
+func TestRoomRepliesReactionsCorrections(t *testing.T) {
+	e := newEnv(t, contact{user: "alice"})
+	e.srvAccount(t, "bob")
+	alice := e.peer("alice", "laptop")
+	room := "fun@" + e.srv.MUCDomain
+	alice.joinRoom(room, "alice", "", openRoom)
+	e.start()
+	c := e.client("me", "message-tags", "echo-message", "server-time")
+	waitContact(t, c, "alice")
+	plain := e.client("me")
+	c.send("JOIN #fun")
+	c.expectLine(":me!", "JOIN #fun")
+	bob := e.rawPeer("bob", "raw")
+	bob.send("<presence to='%s/bob'><x xmlns='http://jabber.org/protocol/muc'/></presence>", room)
+	c.expectLine(":bob!", "JOIN #fun")
+
+	bob.send("<message to='%s' type='groupchat' id='b1'><body>Who brings the cake?</body></message>", room)
+	sid := bob.expect(func(m goxmpp.Chat) bool { return m.Text == "Who brings the cake?" }).StanzaID.ID
+	if got := identityOf(t, "room message", c.expect(roomLine("PRIVMSG", "#fun", "Who brings"))); sid == "" || got != sid {
+		t.Fatalf("msgid %q, the room's stanza-id %q", got, sid)
+	}
+
+	quote := "> bob wrote:\n> Who brings the cake?\n"
+	bob.send(`<message to='%s' type='groupchat' id='b2'><body>%sI do</body><reply to='%s/bob' id='%s' xmlns='urn:xmpp:reply:0'/><fallback xmlns='urn:xmpp:fallback:0' for='urn:xmpp:reply:0'><body start="0" end="%d"/></fallback></message>`,
+		room, strings.ReplaceAll(quote, ">", "&gt;"), room, sid, utf8.RuneCountInString(quote))
+	if m := c.expect(lineWith("PRIVMSG #fun")); m.Trailing() != "I do" || m.Tags["+draft/reply"] != sid {
+		t.Errorf("tag client got the reply as %q", m.String())
+	}
+	plain.expect(lineWith("PRIVMSG #fun :> bob: \"Who brings the cake?\""))
+	plain.expect(lineWith("PRIVMSG #fun :I do"))
+
+	bob.send(`<message to='%s' type='groupchat' id='b3'><reactions id='%s' xmlns='urn:xmpp:reactions:0'><reaction>🎂</reaction></reactions><store xmlns='urn:xmpp:hints'/></message>`, room, sid)
+	if m := c.expect(tagged("TAGMSG", "+draft/react", "🎂")); m.Param(0) != "#fun" || m.Tags["+draft/reply"] != sid {
+		t.Errorf("reaction shown as %q", m.String())
+	}
+	plain.expect(lineWith("NOTICE #fun :bob reacted 🎂 to bob's message \"Who brings the cake?\""))
+
+	bob.send(`<message to='%s' type='groupchat' id='b4'><body>Who brings the cakes?</body><replace id='b1' xmlns='urn:xmpp:message-correct:0'/></message>`, room)
+	if m := c.expect(lineWith("PRIVMSG #fun")); m.Trailing() != "(corrected) Who brings the cakes?" || m.Tags["+draft/reply"] != sid {
+		t.Errorf("tag client got the correction as %q", m.String())
+	}
+
+	c.send("@+draft/reply=%s PRIVMSG #fun :me too", sid)
+	got := bob.expect(func(m goxmpp.Chat) bool { return strings.HasSuffix(m.Text, "me too") })
+	if r := element(got, "urn:xmpp:reply:0", "reply"); got.Type != "groupchat" || r == nil || attr(r, "id") != sid || attr(r, "to") != room+"/bob" {
+		t.Errorf("bob got the reply as %s %+v", got.Type, got.OtherElem)
+	}
+	c.send("@+draft/react=👍;+draft/reply=%s TAGMSG #fun", sid)
+	got = bob.expect(func(m goxmpp.Chat) bool { return element(m, "urn:xmpp:reactions:0", "reactions") != nil })
+	if r := element(got, "urn:xmpp:reactions:0", "reactions"); got.Type != "groupchat" || attr(r, "id") != sid || r.InnerXML != "<reaction>👍</reaction>" {
+		t.Errorf("bob got the reaction as %s %+v", got.Type, r)
+	}
+
+	c.send("PRIVMSG #fun :I brnig candles")
+	own := bob.expect(func(m goxmpp.Chat) bool { return m.Text == "I brnig candles" })
+	c.send("PRIVMSG #fun :s/brnig/bring/")
+	got = bob.expect(func(m goxmpp.Chat) bool { return m.Text == "I bring candles" })
+	if r := element(got, "urn:xmpp:message-correct:0", "replace"); r == nil || own.OriginID == "" || attr(r, "id") != own.OriginID {
+		t.Errorf("bob got the correction with %+v, want replace id %q", got.OtherElem, own.OriginID)
+	}
+}
