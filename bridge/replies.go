@@ -48,6 +48,10 @@ const (
 	maxReactionSets = 2000           // (message, reactor) pairs
 	maxLastOwn      = 500            // conversations
 	ownSender       = "\x00self"     // the sender key of the user's own messages
+	// maxKnownText bounds the text kept of someone else's message: only
+	// its start is quoted (the user's own is kept whole for s/old/new/,
+	// and is as long as IRC lets it be).
+	maxKnownText = 1024
 )
 
 // knownMessage is what references to a shown message need.
@@ -146,7 +150,7 @@ func (b *Bridge) withReferences(m xmpp.Message, own bool, s shown) shown {
 			b.log.Info("correction of someone else's message ignored", "from", m.From, "replaces", m.Replace)
 		default:
 			s.body, s.replyTo = correctedMark+m.Body, orig.msgid
-			orig.text = m.Body
+			orig.text = keptText(m.Body, own)
 		}
 	case m.Reply != nil && m.ReplyText != "":
 		if orig := b.refsOf.byXMPP(conv, m.Reply.ID); orig != nil {
@@ -159,9 +163,17 @@ func (b *Bridge) withReferences(m xmpp.Message, own bool, s shown) shown {
 	if s.from != nil && !own {
 		nick = s.from.Name
 	}
-	b.refsOf.note(&knownMessage{msgid: s.msgid, ref: xmppRefFor(m), id: m.ID, conv: conv, sender: sender, nick: nick, text: text},
+	b.refsOf.note(&knownMessage{msgid: s.msgid, ref: xmppRefFor(m), id: m.ID, conv: conv, sender: sender, nick: nick, text: keptText(text, own)},
 		m.ID, m.OriginID, m.StanzaID)
 	return s
+}
+
+// keptText is what is kept of the text of a message (own: the user's).
+func keptText(text string, own bool) string {
+	if own || len(text) <= maxKnownText {
+		return text
+	}
+	return ircd.SplitText(text, maxKnownText)[0]
 }
 
 // showReactions shows m, a set of reactions (own: the user's, from

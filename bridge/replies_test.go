@@ -1,6 +1,7 @@
 package bridge
 
 import (
+	"strings"
 	"testing"
 
 	"xircd/xmpp"
@@ -248,4 +249,20 @@ func TestRoomRepliesAndReactions(t *testing.T) {
 	c.take()
 	c.send("PRIVMSG #room :s/helo/hello/")
 	h.expectCalls(`message id=id6 to=room@conference.example.org type=groupchat state= body="hello all" replace=id3`)
+}
+
+// A huge body is kept only as far as it is quoted; replies to it quote
+// its start.
+func TestHugeBodyKeptBounded(t *testing.T) {
+	h, c := online(t)
+	huge := strings.Repeat("ab ", 100000)
+	h.event(aliceSays("a1", huge))
+	c.take()
+	if k := h.b.refsOf.byXMPP("alice@example.org", "a1"); k == nil || len(k.text) > maxKnownText {
+		t.Fatalf("kept %d bytes of a %d-byte body", len(k.text), len(huge))
+	}
+	reply := aliceSays("a2", "> …\nwow")
+	reply.Reply, reply.ReplyText = &xmpp.Reply{ID: "a1"}, "wow"
+	h.event(reply)
+	c.expect(`:Alice!alice@example.org PRIVMSG me :> Alice: "ab ab ab ab ab ab ab ab ab ab ab ab ab ab ab ab ab ab ab ab …"`, ":Alice!alice@example.org PRIVMSG me wow")
 }
