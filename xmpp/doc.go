@@ -35,7 +35,11 @@
 // XEP-0402/0048), read state (DisplayedMarkers, PublishDisplayed: the
 // account's XEP-0490 markers, whose changes by other clients arrive as
 // Displayed, since the session announces +notify for them; SendDisplayed,
-// XEP-0333; Message.Markable), a generic SendIQ that waits for its answer,
+// XEP-0333; Message.Markable), replies, reactions and corrections
+// (Message.Reply with ReplyText, the body without the XEP-0428 fallback
+// counted in code points; Message.Reactions, at most MaxReactions;
+// Message.Replace; OutMessage.Reply, Reactions, Replace: XEP-0461, 0444,
+// 0308, all announced in disco#info), a generic SendIQ that waits for its answer,
 // and Check to validate a configuration by logging in once. PEP
 // notifications are accepted only from the account itself.
 //
