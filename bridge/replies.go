@@ -57,7 +57,7 @@ const (
 // knownMessage is what references to a shown message need.
 type knownMessage struct {
 	msgid  string // as IRC clients saw it
-	ref    string // the id XEP-0461 and XEP-0444 refer to it by (xmppRefFor)
+	ref    string // the id XEP-0461 and XEP-0444 refer to it by (referenceID)
 	id     string // the stanza's id, which XEP-0308 corrections name
 	conv   string // the conversation: the contact's bare JID or the room's
 	sender string // the occupant JID in a room, a bare JID in a chat, ownSender for the user
@@ -126,6 +126,19 @@ func senderOf(m xmpp.Message, own bool) string {
 	return strings.ToLower(bareJID(m.From))
 }
 
+// referenceID is the id by which replies and reactions refer to m: the
+// room's stanza-id in a group chat, else the stanza's id attribute
+// (XEP-0461, XEP-0444), its origin-id when it has none.
+func referenceID(m xmpp.Message) string {
+	switch {
+	case m.Type == "groupchat":
+		return m.StanzaID
+	case m.ID != "":
+		return m.ID
+	}
+	return m.OriginID
+}
+
 // quoteOf is the short quote of k that leads a reply for those who do
 // not see the reference.
 func quoteOf(k *knownMessage) string {
@@ -163,7 +176,7 @@ func (b *Bridge) withReferences(m xmpp.Message, own bool, s shown) shown {
 	if s.from != nil && !own {
 		nick = s.from.Name
 	}
-	b.refsOf.note(&knownMessage{msgid: s.msgid, ref: xmppRefFor(m), id: m.ID, conv: conv, sender: sender, nick: nick, text: keptText(text, own)},
+	b.refsOf.note(&knownMessage{msgid: s.msgid, ref: referenceID(m), id: m.ID, conv: conv, sender: sender, nick: nick, text: keptText(text, own)},
 		m.ID, m.OriginID, m.StanzaID)
 	return s
 }
@@ -344,7 +357,7 @@ func (b *Bridge) noteOwnSent(conv string, out xmpp.OutMessage, ref string) {
 // with the stanza-id references to it use.
 func (b *Bridge) noteReflection(msgid string, m xmpp.Message) {
 	if k := b.refsOf.byMsgID(msgid); k != nil && k.ref == "" {
-		k.ref = xmppRefFor(m)
+		k.ref = referenceID(m)
 		b.refsOf.note(k, k.ref)
 	}
 }

@@ -130,18 +130,26 @@ func TestReplyAndReactionFromIRC(t *testing.T) {
 	h.expectCalls(`message id=id2 to=alice@example.org/phone type=chat state= body="and soup" reply=me@example.org/id1 quote="> me: \"yes\"\n"`)
 	c.take()
 
+	// In a chat, the reference is the stanza's id, even when its
+	// origin-id differs (XEP-0461).
+	h.event(xmpp.Message{From: "alice@example.org/phone", Type: "chat", ID: "a9", OriginID: "o9", StanzaID: "s9", Body: "ids differ"})
+	c.take()
+	c.send("@+draft/reply=s9 PRIVMSG Alice :ok")
+	h.expectCalls(`message id=id3 to=alice@example.org/phone type=chat state= body="ok" reply=alice@example.org/a9 quote="> Alice: \"ids differ\"\n"`)
+	c.take()
+
 	c.send("@+draft/reply=nope PRIVMSG Alice :what?")
 	c.expect(":irc.test FAIL PRIVMSG UNKNOWN_MSGID Alice nope :No such message here (it may be too old): nothing was sent")
 	h.expectCalls()
 
 	c.send("@+draft/react=👍;+draft/reply=s-a1 TAGMSG Alice")
-	h.expectCalls(`message id=id4 to=alice@example.org/phone type=chat state= body="" reactions=a1["👍"]`)
+	h.expectCalls(`message id=id5 to=alice@example.org/phone type=chat state= body="" reactions=a1["👍"]`)
 	c.take()
 	c.send("@+draft/react=🍜;+draft/reply=s-a1 TAGMSG Alice")
-	h.expectCalls(`message id=id5 to=alice@example.org/phone type=chat state= body="" reactions=a1["👍" "🍜"]`)
+	h.expectCalls(`message id=id6 to=alice@example.org/phone type=chat state= body="" reactions=a1["👍" "🍜"]`)
 	c.take()
 	c.send("@+draft/unreact=👍;+draft/reply=s-a1 TAGMSG Alice")
-	h.expectCalls(`message id=id6 to=alice@example.org/phone type=chat state= body="" reactions=a1["🍜"]`)
+	h.expectCalls(`message id=id7 to=alice@example.org/phone type=chat state= body="" reactions=a1["🍜"]`)
 	c.take()
 
 	c.send("@+draft/react=👍;+draft/reply=nope TAGMSG Alice")
