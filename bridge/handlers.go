@@ -1,7 +1,6 @@
 package bridge
 
 import (
-	"maps"
 	"strconv"
 	"strings"
 
@@ -99,11 +98,10 @@ func (b *Bridge) handlePrivmsg(s *session, r *ircd.Request) error {
 func (b *Bridge) echo(s *session, r *ircd.Request, msgid string, params ...string) {
 	at := b.now()
 	b.rememberShown(msgid, "", at)
-	m := &irc.Message{Tags: irc.Tags{"msgid": msgid, "time": serverTime(at)}, Prefix: userPrefix(s.d), Command: r.Msg.Command, Params: params}
+	m := &irc.Message{Tags: clientTags(r.Msg.Tags), Prefix: userPrefix(s.d), Command: r.Msg.Command, Params: params}
+	m.Tags["msgid"], m.Tags["time"] = msgid, serverTime(at)
 	if s.d.HasCap("echo-message") {
-		mm := m.Copy()
-		maps.Copy(mm.Tags, clientTags(r.Msg.Tags))
-		r.Reply(mm)
+		r.Reply(m.Copy())
 	}
 	for _, o := range b.sessions {
 		if o != s && (!b.isControl(params[0]) || o.inControl) {

@@ -318,6 +318,11 @@ func (b *Bridge) outRefs(r *ircd.Request, conv, target string, out *xmpp.OutMess
 	}
 	out.Body = strings.Replace(last.text, old, repl, n)
 	out.Replace = last.id
+	// Its echo names the corrected message, as a correction from XMPP does.
+	if r.Msg.Tags == nil {
+		r.Msg.Tags = irc.Tags{}
+	}
+	r.Msg.Tags["+draft/reply"] = last.msgid
 	return true, true
 }
 

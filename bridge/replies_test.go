@@ -117,8 +117,11 @@ func TestReactionsFromXMPP(t *testing.T) {
 
 func TestReplyAndReactionFromIRC(t *testing.T) {
 	h, c := online(t, "message-tags", "echo-message")
+	other := h.attach("me", "message-tags")
+	other.take()
 	h.event(aliceSays("a1", "lunch at noon?"))
 	c.take()
+	other.take()
 	h.x.takeCalls()
 
 	c.send("@+draft/reply=s-a1 PRIVMSG Alice :yes")
@@ -145,6 +148,8 @@ func TestReplyAndReactionFromIRC(t *testing.T) {
 	c.send("@+draft/react=👍;+draft/reply=s-a1 TAGMSG Alice")
 	h.expectCalls(`message id=id5 to=alice@example.org/phone type=chat state= body="" reactions=a1["👍"]`)
 	c.take()
+	// The user's other clients see the reply and the reaction too.
+	other.expectContains("@+draft/reply=s-a1;msgid=id1 :me!user@localhost PRIVMSG Alice yes", "@+draft/react=👍;+draft/reply=s-a1;msgid=id5 :me!user@localhost TAGMSG Alice")
 	c.send("@+draft/react=🍜;+draft/reply=s-a1 TAGMSG Alice")
 	h.expectCalls(`message id=id6 to=alice@example.org/phone type=chat state= body="" reactions=a1["👍" "🍜"]`)
 	c.take()
@@ -164,7 +169,7 @@ func TestSedCorrectionFromIRC(t *testing.T) {
 	h.connect(item("alice@example.org", "Alice"))
 	h.event(avail("alice@example.org/phone", "", "", 0))
 	h.event(aliceSays("a1", "when?"))
-	c := h.attach("me", "echo-message")
+	c := h.attach("me", "echo-message", "message-tags")
 	c.take()
 	c.send("PRIVMSG Alice :see you tomorow, tomorow")
 	h.x.takeCalls()
@@ -172,7 +177,7 @@ func TestSedCorrectionFromIRC(t *testing.T) {
 
 	c.send("PRIVMSG Alice :s/tomorow/tomorrow/")
 	h.expectCalls(`message id=id2 to=alice@example.org/phone type=chat state= body="see you tomorrow, tomorow" replace=id1`)
-	c.expect(":me!user@localhost PRIVMSG Alice :(corrected) see you tomorrow, tomorow")
+	c.expect("@+draft/reply=id1;msgid=id2 :me!user@localhost PRIVMSG Alice :(corrected) see you tomorrow, tomorow")
 	// A further correction applies to the corrected text and still
 	// names the original (XEP-0308).
 	c.send("PRIVMSG Alice :s/tomorow/tomorrow/g")
