@@ -254,3 +254,35 @@ func TestRoomRepliesReactionsCorrections(t *testing.T) {
 		t.Errorf("bob got the correction with %+v, want replace id %q", got.OtherElem, own.OriginID)
 	}
 }
+
+// A real weechat (without echo-message: it shows what was typed) corrects
+// its last message with s/old/new/ and sees a contact's reply and
+// correction.
+func TestWeechatRepliesAndCorrections(t *testing.T) {
+	needTool(t, "tmux", "weechat")
+	e := newEnv(t, contact{user: "alice", name: "Alice"})
+	alice := e.rawPeer("alice", "raw")
+	e.start()
+
+	term := startWeechat(t, e)
+	term.waitScreen("&xmpp")
+	term.keys("/buffer &xmpp")
+	term.waitScreen("Alice")
+	term.keys("/query Alice")
+	term.keys("helo from weechat")
+	first := alice.expect(func(m goxmpp.Chat) bool { return m.Text == "helo from weechat" })
+	term.keys("s/helo/hello/")
+	got := alice.expect(func(m goxmpp.Chat) bool { return m.Text == "hello from weechat" })
+	if r := element(got, "urn:xmpp:message-correct:0", "replace"); r == nil || attr(r, "id") != first.OriginID {
+		t.Errorf("alice got the correction with %+v, want replace id %q", got.OtherElem, first.OriginID)
+	}
+
+	quote := "> me wrote:\n> hello from weechat\n"
+	alice.send(`<message to='%s' id='r1' type='chat'><body>%sHi weechat!</body><reply to='%s' id='%s' xmlns='urn:xmpp:reply:0'/><fallback xmlns='urn:xmpp:fallback:0' for='urn:xmpp:reply:0'><body start="0" end="%d"/></fallback></message>`,
+		e.userJID, strings.ReplaceAll(quote, ">", "&gt;"), e.userJID, first.OriginID, utf8.RuneCountInString(quote))
+	term.waitScreen("Hi weechat!")
+	alice.send(`<message to='%s' id='r2' type='chat'><body>Hi, weechat!</body><replace id='r1' xmlns='urn:xmpp:message-correct:0'/></message>`, e.userJID)
+	term.waitScreen("(corrected) Hi, weechat!")
+	term.keys("/quit")
+	waitFor(t, func() bool { return !term.alive() })
+}
