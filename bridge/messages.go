@@ -244,9 +244,9 @@ func (b *Bridge) onMessage(m xmpp.Message) {
 	if m.Carbon != xmpp.CarbonSent && res != "" {
 		c.lastRes = res
 	}
-	if m.Carbon != xmpp.CarbonSent && m.Delay.IsZero() && m.Type != "headline" {
+	if m.Carbon != xmpp.CarbonSent && m.Delay.IsZero() && m.Type != "headline" && m.Reactions == nil {
 		// XEP-0085: a live reply tells whether the contact's client
-		// takes chat states (a headline is no reply).
+		// takes chat states (a headline or a reaction is no reply).
 		c.chatStates = -1
 		if m.ChatState != "" {
 			c.chatStates = 1

@@ -279,3 +279,17 @@ func TestHugeBodyKeptBounded(t *testing.T) {
 	h.event(reply)
 	c.expect(`:Alice!alice@example.org PRIVMSG me :> Alice: "ab ab ab ab ab ab ab ab ab ab ab ab ab ab ab ab ab ab ab ab …"`, ":Alice!alice@example.org PRIVMSG me wow")
 }
+
+// A reaction is no reply in the sense of XEP-0085: it does not tell that
+// the contact's client takes no chat states.
+func TestReactionKeepsChatStates(t *testing.T) {
+	h, c := online(t)
+	typing := aliceSays("a1", "hi")
+	typing.ChatState = "active"
+	h.event(typing)
+	h.event(xmpp.Message{From: "alice@example.org/phone", Type: "chat", ID: "r1", Reactions: &xmpp.Reactions{ID: "a1", Emojis: []string{"👍"}}})
+	c.take()
+	h.x.takeCalls()
+	c.send("PRIVMSG Alice :ok")
+	h.expectCalls(`message id=id1 to=alice@example.org/phone type=chat state=active body="ok"`)
+}
