@@ -55,7 +55,9 @@ type Session interface {
 	// client's new nick, checked to be valid and CheckNick'ed; the backend
 	// announces it and answers Nick with it from then on), SETNAME
 	// (checked) and channel MODE when the backend lists them. The
-	// parameter count has already been checked.
+	// parameter count has already been checked. When the backend offers
+	// MultilineCap, a client's multiline batch arrives as one PRIVMSG or
+	// NOTICE whose text has "\n" between its lines.
 	//
 	// Replies that answer the command go through r.Reply or r.Numeric so that
 	// labeled-response can wrap them; a returned *Error is sent as a numeric

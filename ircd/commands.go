@@ -38,6 +38,7 @@ func init() {
 		"TIME":         {handler: handleTime},
 		"MODE":         {handler: handleMode, minParams: 1},
 		"SETNAME":      {handler: handleSetname, minParams: 1},
+		"BATCH":        {handler: handleBatch, minParams: 1},
 	}
 }
 

@@ -55,6 +55,7 @@ type conn struct {
 	capNegotiating bool
 	umodeI         bool
 	sasl           saslState
+	batch          *clientBatch // an open multiline batch
 	// session is written by the reader goroutine under mu, and read
 	// without it there (other goroutines read it under mu).
 	session Session
@@ -451,7 +452,9 @@ func (c *conn) handleLine(line []byte) (ok bool) {
 		return true
 	}
 	c.log.Debug("recv", "command", m.Command)
-	c.dispatch(m)
+	if !c.inBatch(m) {
+		c.dispatch(m)
+	}
 	select {
 	case <-c.closing:
 		return false

@@ -70,7 +70,8 @@ func (b *fakeBackend) Features() Features {
 			"NICK": 1, "MODE": 1, "SETNAME": 1, "knock": 1,
 		},
 		Caps: []string{"server-time", "multi-prefix", "userhost-in-names", "away-notify", "extended-join",
-			"echo-message", "no-implicit-names", "account-tag", "setname", "extended-monitor", "example.org/flavour=plain"},
+			"echo-message", "no-implicit-names", "account-tag", "setname", "extended-monitor", "example.org/flavour=plain",
+			"draft/multiline=max-bytes=40,max-lines=3"},
 		ISupport: []string{"CHANNELLEN=200", "TOPICLEN=390", "AWAYLEN=390", "PREFIX=(qaohv)~&@%+", "MONITOR=100"},
 	}
 }

@@ -293,6 +293,8 @@ var tagCap = map[string]string{
 	"batch":   "batch",
 	"label":   "labeled-response",
 	"account": "account-tag",
+
+	multilineConcatTag: MultilineCap,
 }
 
 // commandCap names the capability a client needs to receive a command at
