@@ -452,7 +452,7 @@ func (b *Bridge) Features() ircd.Features {
 	f := ircd.Features{
 		Commands: make(map[string]int, len(commandHandlers)),
 		Caps: []string{"server-time", "multi-prefix", "userhost-in-names", "away-notify", "extended-join",
-			"echo-message", "no-implicit-names", "account-tag", "setname", "extended-monitor", capChathistory, "draft/read-marker"},
+			"echo-message", "no-implicit-names", "account-tag", "setname", "extended-monitor", capChathistory, "draft/read-marker", multilineCap},
 		ISupport: append([]string{
 			"AWAYLEN=390",
 			"CHANLIMIT=#&:100",

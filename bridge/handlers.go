@@ -80,11 +80,14 @@ func (b *Bridge) handlePrivmsg(s *session, r *ircd.Request) error {
 		if target == "" {
 			continue
 		}
-		if err := b.privmsgTarget(s, r, target, text, notice); err != nil {
-			if notice {
-				continue // NOTICE never gets automatic replies
+		texts := []string{text}
+		if strings.Contains(text, "\n") && (b.isControl(target) || b.nicks.isService(target)) {
+			texts = privmsgLines(text)
+		}
+		for _, text := range texts {
+			if err := b.privmsgTarget(s, r, target, text, notice); err != nil && !notice { // NOTICE never gets automatic replies
+				numericErr(r, err)
 			}
-			numericErr(r, err)
 		}
 	}
 	return nil
@@ -101,11 +104,15 @@ func (b *Bridge) echo(s *session, r *ircd.Request, msgid string, params ...strin
 	m := &irc.Message{Tags: clientTags(r.Msg.Tags), Prefix: userPrefix(s.d), Command: r.Msg.Command, Params: params}
 	m.Tags["msgid"], m.Tags["time"] = msgid, serverTime(at)
 	if s.d.HasCap("echo-message") {
-		r.Reply(m.Copy())
+		for _, l := range echoLines(m.Copy(), s.d) {
+			r.Reply(l)
+		}
 	}
 	for _, o := range b.sessions {
 		if o != s && (!b.isControl(params[0]) || o.inControl) {
-			o.send(m)
+			for _, l := range echoLines(m, o.d) {
+				o.send(l)
+			}
 		}
 	}
 }
@@ -131,7 +138,9 @@ func (b *Bridge) messageToSelf(s *session, r *ircd.Request, params ...string) {
 	b.echo(s, r, msgid, params...)
 	m := &irc.Message{Tags: clientTags(r.Msg.Tags), Prefix: userPrefix(s.d), Command: r.Msg.Command, Params: params}
 	m.Tags["msgid"], m.Tags["time"] = msgid, serverTime(b.now())
-	s.d.Send(m)
+	for _, l := range echoLines(m, s.d) {
+		s.d.Send(l)
+	}
 }
 
 // privmsgTarget sends the user's PRIVMSG or NOTICE to one target: a

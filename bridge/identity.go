@@ -122,11 +122,12 @@ type viewer struct {
 	serverTime bool        // the client takes the time tag
 	batch      string      // the batch the lines belong to, "" for none
 	tags       bool        // the client takes message-tags
+	multiline  bool        // the client takes draft/multiline batches
 }
 
 // viewerOf is the viewer of the client s.
 func viewerOf(s *session) viewer {
-	return viewer{nick: s.d.Nick(), self: userPrefix(s.d), serverTime: s.d.HasCap("server-time"), tags: s.d.HasCap("message-tags")}
+	return viewer{nick: s.d.Nick(), self: userPrefix(s.d), serverTime: s.d.HasCap("server-time"), tags: s.d.HasCap("message-tags"), multiline: takesMultiline(s.d)}
 }
 
 // minTextRoom is the least room ircLines leaves for text in a line: a
@@ -165,8 +166,25 @@ func ircLines(s shown, v viewer) []*irc.Message {
 	if !v.tags && s.plain != "" {
 		s.body = s.plain
 	}
+	lines := bodyToIRC(s.body, textRoom(from, command, target)-len(stamp))
+	if v.multiline && len(lines) > 1 && !lines[0].Action {
+		tags := irc.Tags{"msgid": s.msgid, "time": serverTime(s.at)}
+		if s.account != "" {
+			tags["account"] = s.account
+		}
+		if v.batch != "" {
+			tags["batch"] = v.batch
+		}
+		if v.tags && s.replyTo != "" {
+			tags["+draft/reply"] = s.replyTo
+		}
+		if stamp != "" {
+			lines[0].Text = stamp + lines[0].Text
+		}
+		return multilineBatch(tags, from, command, target, lines)
+	}
 	var out []*irc.Message
-	for i, line := range bodyToIRC(s.body, textRoom(from, command, target)-len(stamp)) {
+	for i, line := range lines {
 		text := stamp + line.Text
 		if line.Action && !s.notice { // no CTCP in a NOTICE
 			text = "\x01ACTION " + text + "\x01"

@@ -154,6 +154,8 @@ func jidOK(jid string) bool {
 type ircLine struct {
 	Text   string
 	Action bool
+	// Concat: a piece of a long line, continuing the piece before it.
+	Concat bool
 }
 
 // Wire returns the line as PRIVMSG text, with CTCP framing for actions.
@@ -194,9 +196,9 @@ func bodyToIRC(body string, max int) []ircLine {
 		if action {
 			limit -= actionOverhead
 		}
-		for _, part := range ircd.SplitText(line, limit) {
+		for j, part := range ircd.SplitText(line, limit) {
 			if strings.TrimSpace(part) != "" {
-				out = append(out, ircLine{Text: part, Action: action})
+				out = append(out, ircLine{Text: part, Action: action, Concat: j > 0})
 			}
 		}
 	}
@@ -287,7 +289,8 @@ func stripFormatting(s string) string {
 				i = skipHex(s, i+2, 6) - 1
 			}
 		default:
-			if c < ' ' && c != '\t' {
+			// A line break comes from a multiline batch.
+			if c < ' ' && c != '\t' && c != '\n' {
 				continue
 			}
 			b.WriteByte(c)
