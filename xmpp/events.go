@@ -124,6 +124,7 @@ type Message struct {
 	ReplyText  string       // Body without the reply's XEP-0428 fallback quote (Reply != nil)
 	Reactions  *Reactions   // XEP-0444: the sender's reactions to another message
 	Replace    string       // XEP-0308: the id of the message this one corrects
+	OOB        []OOB        // XEP-0066 links (files), at most a few
 }
 
 // MUCInvite is an invitation to a room.
@@ -230,4 +231,5 @@ type OutMessage struct {
 	Reply      *OutReply  // XEP-0461 reply, with its fallback quote
 	Reactions  *Reactions // XEP-0444: the user's full set of reactions to a message
 	Replace    string     // XEP-0308: the id of the message this one corrects
+	OOBURL     string     // an XEP-0066 link to include, "" for none
 }

@@ -43,6 +43,9 @@ func (s *Session) SendMessage(m OutMessage) (string, error) {
 	if m.HasSubject {
 		fmt.Fprintf(&b, "<subject>%s</subject>", escapeText(m.Subject))
 	}
+	if m.OOBURL != "" {
+		b.WriteString(oobElement(m.OOBURL))
+	}
 	if m.ChatState != "" {
 		fmt.Fprintf(&b, "<%s xmlns='%s'/>", m.ChatState, nsChatStates)
 	}

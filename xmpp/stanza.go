@@ -163,6 +163,7 @@ type xmlMessage struct {
 	Fallbacks   []xmlFallback   `xml:"urn:xmpp:fallback:0 fallback"`
 	Reactions   *xmlReactions   `xml:"urn:xmpp:reactions:0 reactions"`
 	Replace     *xmlReplace     `xml:"urn:xmpp:message-correct:0 replace"`
+	OOB         []xmlOOB        `xml:"jabber:x:oob x"`
 	Other       []xmlAnyName    `xml:",any"`
 }
 
@@ -336,6 +337,7 @@ func (m *xmlMessage) toMessage(own string, extraDelay *xmlDelay) Message {
 		ds = append(ds, &m.Delays[i])
 	}
 	out.Delay = earliestDelay(ds...)
+	out.OOB = oobLinks(m.OOB)
 	for _, o := range m.Other {
 		if o.XMLName.Space == nsChatMarkers && o.XMLName.Local == "markable" {
 			out.Markable = true
