@@ -556,10 +556,13 @@ func (b *Bridge) handleEvent(ev xmpp.Event) {
 	case xmpp.Subscription:
 		b.onSubscription(ev)
 	case xmpp.Message:
-		b.onMessage(ev)
+		b.onMessage(withLinks(ev))
 	case xmpp.RequestDone:
 		b.onRequestDone(ev)
 	case xmpp.ArchivePage:
+		for i := range ev.Messages {
+			ev.Messages[i] = withLinks(ev.Messages[i])
+		}
 		b.onArchiveAnswer(ev)
 	case xmpp.DiscoInfo:
 		b.onDiscoInfo(ev)

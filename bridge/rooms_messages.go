@@ -205,6 +205,7 @@ func (b *Bridge) roomPrivmsg(s *session, req *ircd.Request, ch, text string) err
 	if corrected {
 		text = correctedMark + out.Body
 	}
+	out.OOBURL = fileLink(out.Body)
 	b.echo(s, req, out.ID, r.channel, text)
 	if !b.connected || r.joining {
 		if len(r.pending) >= maxRoomPending {
@@ -244,7 +245,7 @@ func (b *Bridge) occupantPrivmsg(s *session, req *ircd.Request, o *occupant, r *
 	}
 	id := b.x.NewID()
 	b.echo(s, req, id, o.irc, text)
-	_, err := b.x.SendMessage(xmpp.OutMessage{ID: id, To: r.jid + "/" + o.nick, Type: "chat", Body: body, ChatState: "active"})
+	_, err := b.x.SendMessage(xmpp.OutMessage{ID: id, To: r.jid + "/" + o.nick, Type: "chat", Body: body, ChatState: "active", OOBURL: fileLink(body)})
 	if err == nil {
 		b.rememberRef(id, id)
 	} else {
