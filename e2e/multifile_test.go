@@ -1,0 +1,162 @@
+package e2e
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
+	"os"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	goxmpp "github.com/xmppo/go-xmpp"
+	"gopkg.in/irc.v4"
+)
+
+// rawPeer is a contact on a plain go-xmpp client: it sends stanzas exactly
+// as written and shows what the gateway sent as go-xmpp parsed it.
+type rawPeer struct {
+	t   *testing.T
+	c   *goxmpp.Client
+	jid string
+	in  chan any
+}
+
+func (e *env) rawPeer(user, resource string) *rawPeer {
+	e.t.Helper()
+	pem, err := os.ReadFile(e.srv.CAFile)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(pem)
+	opts := goxmpp.Options{Host: e.srv.Addr, User: user + "@" + e.srv.Domain, Password: user + "-pass", Resource: resource,
+		NoTLS: true, StartTLS: true, TLSConfig: &tls.Config{ServerName: e.srv.Domain, RootCAs: pool}, DialTimeout: 10 * time.Second}
+	c, err := opts.NewClient()
+	if err != nil {
+		e.t.Fatalf("peer %s: %v", user, err)
+	}
+	p := &rawPeer{t: e.t, c: c, jid: c.JID(), in: make(chan any, 100)}
+	go func() {
+		defer close(p.in)
+		for {
+			st, err := c.Recv()
+			if err != nil {
+				return
+			}
+			p.in <- st
+		}
+	}()
+	e.t.Cleanup(func() { c.Close() })
+	if _, err := c.SendOrg("<presence/>"); err != nil {
+		e.t.Fatal(err)
+	}
+	return p
+}
+
+func (p *rawPeer) send(format string, args ...any) {
+	p.t.Helper()
+	if _, err := p.c.SendOrg(fmt.Sprintf(format, args...)); err != nil {
+		p.t.Fatalf("peer send: %v", err)
+	}
+}
+
+// chat waits for a chat message with a body that ok accepts.
+func (p *rawPeer) chat(ok func(goxmpp.Chat) bool) goxmpp.Chat {
+	p.t.Helper()
+	deadline := time.After(waitTimeout)
+	for {
+		select {
+		case st, open := <-p.in:
+			if !open {
+				p.t.Fatalf("peer %s disconnected", p.jid)
+			}
+			if c, is := st.(goxmpp.Chat); is && c.Text != "" && ok(c) {
+				return c
+			}
+		case <-deadline:
+			p.t.Fatalf("peer %s: no %v", p.jid, reflect.TypeOf(goxmpp.Chat{}))
+		}
+	}
+}
+
+// A draft/multiline batch arrives at the contact as ONE message; a
+// multi-line body arrives as one batch at a client with the capability and
+// as several lines at one without.
+func TestMultilineBothWays(t *testing.T) {
+	e := newEnv(t, contact{user: "alice"})
+	alice := e.rawPeer("alice", "desk")
+	e.start()
+	c := e.client("me", "batch", "draft/multiline", "message-tags", "echo-message")
+	plain := e.client("me")
+	waitContact(t, c, "alice")
+
+	c.send("BATCH +b1 draft/multiline alice")
+	c.send("@batch=b1 PRIVMSG alice :first line")
+	c.send("@batch=b1;draft/multiline-concat PRIVMSG alice :, continued")
+	c.send("@batch=b1 PRIVMSG alice :second line")
+	c.send("BATCH -b1")
+	got := alice.chat(func(goxmpp.Chat) bool { return true })
+	if got.Text != "first line, continued\nsecond line" {
+		t.Errorf("alice received %q, want the batch as one message", got.Text)
+	}
+	open := c.expect(func(m *irc.Message) bool { return m.Command == "BATCH" && m.Param(1) == "draft/multiline" })
+	if open.Param(2) != "alice" || open.Tags["msgid"] == "" {
+		t.Errorf("echo opens with %q", open)
+	}
+
+	alice.send("<message to='%s' type='chat' id='ml-1'><body>one\ntwo\nthree</body></message>", e.userJID)
+	open = c.expect(func(m *irc.Message) bool {
+		return m.Command == "BATCH" && m.Param(1) == "draft/multiline" && m.Prefix.Name == "alice"
+	})
+	ref := strings.TrimPrefix(open.Param(0), "+")
+	if open.Param(2) != "me" || open.Tags["msgid"] == "" || ref == open.Param(0) {
+		t.Errorf("batch opens with %q", open)
+	}
+	for _, want := range []string{"one", "two", "three"} {
+		m := c.expect(func(m *irc.Message) bool { return m.Command == "PRIVMSG" })
+		if m.Tags["batch"] != ref || m.Trailing() != want || m.Tags["msgid"] != "" {
+			t.Errorf("in the batch: %q, want %q with batch=%s", m, want, ref)
+		}
+	}
+	c.expect(func(m *irc.Message) bool { return m.Command == "BATCH" && m.Param(0) == "-"+ref })
+	for _, want := range []string{"one", "two", "three"} {
+		if m := plain.expect(privmsgFrom("alice")); m.Trailing() != want {
+			t.Errorf("plain client got %q, want %q", m, want)
+		}
+	}
+	if n := plain.count(func(m *irc.Message) bool { return m.Command == "BATCH" }); n != 0 {
+		t.Errorf("plain client got %d BATCH lines", n)
+	}
+}
+
+// An XEP-0066 link (as Conversations sends an upload: the URL as body and
+// the link) shows as the URL with its description; the user's message that
+// is one https URL carries the link.
+func TestFileLinksBothWays(t *testing.T) {
+	e := newEnv(t, contact{user: "alice"})
+	alice := e.rawPeer("alice", "desk")
+	e.start()
+	c := e.client("me")
+	waitContact(t, c, "alice")
+
+	const u = "https://upload.example/abc/cat.jpg"
+	alice.send("<message to='%s' type='chat' id='f-1'><body>%s</body><x xmlns='jabber:x:oob'><url>%s</url><desc>A cat</desc></x></message>", e.userJID, u, u)
+	if m := c.expect(privmsgFrom("alice")); m.Trailing() != u+" (A cat)" {
+		t.Errorf("link shown as %q", m.Trailing())
+	}
+	alice.send("<message to='%s' type='chat' id='f-2'><body>%s</body><x xmlns='jabber:x:oob'><url>%s</url></x></message>", e.userJID, u, u)
+	if m := c.expect(privmsgFrom("alice")); m.Trailing() != u {
+		t.Errorf("link without description shown as %q", m.Trailing())
+	}
+
+	c.send("PRIVMSG alice :%s", u)
+	if got := alice.chat(func(goxmpp.Chat) bool { return true }); got.Text != u || got.Oob.Url != u {
+		t.Errorf("alice received %+v, want the URL with an oob link", got)
+	}
+	c.send("PRIVMSG alice :look at %s", u)
+	if got := alice.chat(func(goxmpp.Chat) bool { return true }); got.Oob.Url != "" {
+		t.Errorf("a sentence with a URL carries a link: %+v", got)
+	}
+}
