@@ -118,6 +118,10 @@ func requestID(ev xmpp.Event) string {
 		return ev.ID
 	case xmpp.DisplayedList:
 		return ev.ID
+	case xmpp.UploadService:
+		return ev.ID
+	case xmpp.UploadSlot:
+		return ev.ID
 	}
 	return ""
 }

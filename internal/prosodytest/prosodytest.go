@@ -47,6 +47,10 @@ type Options struct {
 	DirectTLS bool
 	// StartTimeout bounds the wait for the port to accept; 0 means 15s.
 	StartTimeout time.Duration
+	// FileShareLimit, when above 0, runs an XEP-0363 upload service
+	// (mod_http_file_share) as the component UploadDomain, taking files
+	// of at most that many bytes, with its HTTP on HTTPAddr.
+	FileShareLimit int64
 }
 
 // Server is a running Prosody.
@@ -58,9 +62,13 @@ type Server struct {
 	// DirectTLSAddr is 127.0.0.1:port of the direct-TLS client listener
 	// when Options.DirectTLS is set.
 	DirectTLSAddr string
-	CAFile        string // PEM of the self-signed certificate clients should trust
-	Dir           string // temporary directory holding config, data, cert and log
-	LogFile       string
+	// UploadDomain and HTTPAddr (127.0.0.1:port, plain HTTP) are the
+	// upload service's when Options.FileShareLimit is set.
+	UploadDomain string
+	HTTPAddr     string
+	CAFile       string // PEM of the self-signed certificate clients should trust
+	Dir          string // temporary directory holding config, data, cert and log
+	LogFile      string
 
 	opts       Options
 	config     string
@@ -174,6 +182,13 @@ func Start(opts Options) (_ *Server, err error) {
 		s.directPort = p
 		s.DirectTLSAddr = fmt.Sprintf("127.0.0.1:%d", p)
 	}
+	if opts.FileShareLimit > 0 {
+		p, err := FreePort()
+		if err != nil {
+			return nil, err
+		}
+		s.UploadDomain, s.HTTPAddr = "upload."+s.Domain, fmt.Sprintf("127.0.0.1:%d", p)
+	}
 	if err := os.WriteFile(s.config, []byte(s.configText(keyFile)), 0o600); err != nil {
 		return nil, err
 	}
@@ -230,7 +245,15 @@ func (s *Server) configText(keyFile string) string {
 	} else {
 		b.WriteString("c2s_direct_tls_ports = {}\n")
 	}
-	b.WriteString("legacy_ssl_ports = {}\ns2s_ports = {}\ncomponent_ports = {}\nhttp_ports = {}\nhttps_ports = {}\n")
+	b.WriteString("legacy_ssl_ports = {}\ns2s_ports = {}\ncomponent_ports = {}\nhttps_ports = {}\n")
+	if s.HTTPAddr != "" {
+		_, port, _ := net.SplitHostPort(s.HTTPAddr)
+		fmt.Fprintf(&b, "http_ports = { %s }\nhttp_interfaces = { \"127.0.0.1\" }\n", port)
+		// URLs that the test can fetch, whatever Host it sends.
+		fmt.Fprintf(&b, "http_external_url = %s\nhttp_default_host = %s\n", luaQuote("http://"+s.HTTPAddr+"/"), luaQuote(s.UploadDomain))
+	} else {
+		b.WriteString("http_ports = {}\n")
+	}
 	b.WriteString("modules_disabled = { \"s2s\", \"limits\" }\n")
 	b.WriteString("modules_enabled = {")
 	for _, m := range modules {
@@ -259,6 +282,10 @@ func (s *Server) configText(keyFile string) string {
 	b.WriteString("  modules_enabled = { \"muc_mam\" }\n")
 	b.WriteString("  muc_room_default_history_length = 50\n")
 	b.WriteString("  restrict_room_creation = false\n")
+	if s.UploadDomain != "" {
+		fmt.Fprintf(&b, "Component %s \"http_file_share\"\n", luaQuote(s.UploadDomain))
+		fmt.Fprintf(&b, "  http_file_share_size_limit = %d\n", s.opts.FileShareLimit)
+	}
 	return b.String()
 }
 
