@@ -90,6 +90,7 @@ type Config struct {
 	Strangers      string // messages from strangers: accept (default), notice or ignore
 	ReadMarkers    bool   // tell contacts who ask (XEP-0333) what the user read
 	SedCorrections bool   // "s/old/new/" corrects the user's last message (XEP-0308)
+	FileHostURL    string // the upload endpoint advertised as soju.im/FILEHOST; "" for none
 	Logger         *slog.Logger
 }
 
@@ -138,6 +139,7 @@ type Bridge struct {
 	refs          *bounded[string]   // msgid -> XMPP id (identity.go)
 	shownMsgs     *bounded[shownMsg] // msgid -> archive id and time shown (chathistory.go)
 	mam           bool               // the server keeps the user's archive (XEP-0313)
+	upload        uploadService      // the server's XEP-0363 service (filehost.go)
 	newMsgID      func() string      // msgids of lines without an XMPP id (XMPP.NewID; tests count)
 	runCtx        context.Context
 	ownJID        string
@@ -468,6 +470,9 @@ func (b *Bridge) Features() ircd.Features {
 	for name, c := range commandHandlers {
 		f.Commands[name] = c.minParams
 	}
+	if b.cfg.FileHostURL != "" {
+		f.ISupport = append(f.ISupport, "soju.im/FILEHOST="+b.cfg.FileHostURL)
+	}
 	return f
 }
 
@@ -515,6 +520,8 @@ func (b *Bridge) handleOp(o op) {
 		b.safely("answer sent", func() { b.answerSent(o.s) })
 	case opSavePositions:
 		b.safely("save positions", b.onSavePositions)
+	case opUploadSlot:
+		b.safely("upload slot", func() { b.requestUploadSlot(o) })
 	}
 }
 
@@ -574,6 +581,10 @@ func (b *Bridge) handleEvent(ev xmpp.Event) {
 		b.onDisplayed(ev)
 	case xmpp.DisplayedList:
 		b.onDisplayedList(ev)
+	case xmpp.UploadService:
+		b.onUploadService(ev)
+	case xmpp.UploadSlot:
+		b.onUploadSlot(ev)
 	default:
 		b.log.Debug("unhandled xmpp event", "type", fmt.Sprintf("%T", ev))
 	}

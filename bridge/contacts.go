@@ -527,6 +527,7 @@ func (b *Bridge) onConnected(ev xmpp.Connected) {
 	b.announce("Connected to XMPP as "+ev.JID+".", false)
 	b.flushPending()
 	b.askFeatures()
+	b.findUploadService()
 	b.markRefusalTold = false
 	b.startCatchUp()
 	b.roomsConnected()

@@ -28,6 +28,7 @@ type request struct {
 	what   string             // requestSetRole: what the room was asked, e.g. "kick bob"
 	bm     xmpp.Bookmark      // requestBookmarkAdd, requestBookmarkRemove
 	query  *historyQuery      // requestHistory: the CHATHISTORY being answered
+	slot   chan<- slotAnswer  // requestUploadSlot: where the slot goes (filehost.go)
 }
 
 type requestKind int
@@ -45,6 +46,8 @@ const (
 	requestPublishMark                           // RequestDone (readmarkers.go)
 	requestMarkList                              // DisplayedList
 	requestMarkLookup                            // ArchivePage
+	requestUploadService                         // UploadService (filehost.go)
+	requestUploadSlot                            // UploadSlot (filehost.go)
 )
 
 // startRequest sends a request through send, whose ctx bounds the wait for
