@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/url"
 	"os"
 	"regexp"
 	"strings"
@@ -13,6 +14,7 @@ import (
 	"github.com/BurntSushi/toml"
 
 	"xircd/bridge"
+	"xircd/internal/filehost"
 	"xircd/ircd"
 )
 
@@ -37,6 +39,8 @@ type IRCConfig struct {
 	PingInterval duration `toml:"ping_interval"`
 	PingTimeout  duration `toml:"ping_timeout"`
 	SendQueue    int      `toml:"send_queue"`
+	HTTPListen   string   `toml:"http_listen"`
+	HTTPURL      string   `toml:"http_url"`
 }
 
 // XMPPConfig is the [xmpp] table.
@@ -241,7 +245,7 @@ func (c *Config) validate() error {
 	if irc.Listen == "" && irc.TLSListen == "" {
 		return badValue("irc.listen and irc.tls_listen are both empty: xircd would accept no clients", "irc.listen", "irc.tls_listen")
 	}
-	for _, l := range []struct{ key, addr string }{{"irc.listen", irc.Listen}, {"irc.tls_listen", irc.TLSListen}} {
+	for _, l := range []struct{ key, addr string }{{"irc.listen", irc.Listen}, {"irc.tls_listen", irc.TLSListen}, {"irc.http_listen", irc.HTTPListen}} {
 		if l.addr == "" {
 			continue
 		}
@@ -261,6 +265,12 @@ func (c *Config) validate() error {
 	}
 	if irc.TLSListen == "" && (irc.TLSCert != "" || irc.TLSKey != "") {
 		return badValue("irc.tls_cert and irc.tls_key are set but irc.tls_listen is empty", "irc.tls_cert", "irc.tls_key", "irc.tls_listen")
+	}
+	if irc.HTTPURL != "" {
+		u, err := url.Parse(irc.HTTPURL)
+		if irc.HTTPListen == "" || err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return badValue(fmt.Sprintf("irc.http_url = %q: must be the http(s) URL of the upload endpoint, and irc.http_listen set", irc.HTTPURL), "irc.http_url", "irc.http_listen")
+		}
 	}
 
 	x := &c.XMPP
@@ -324,6 +334,18 @@ func isLoopbackHost(host string) bool {
 	}
 	ip := net.ParseIP(host)
 	return ip != nil && ip.IsLoopback()
+}
+
+// fileHostURL is the URL advertised as soju.im/FILEHOST: irc.http_url, or
+// the one irc.http_listen gives ("" without an endpoint).
+func (c *IRCConfig) fileHostURL() string {
+	switch {
+	case c.HTTPListen == "":
+		return ""
+	case c.HTTPURL != "":
+		return c.HTTPURL
+	}
+	return filehost.URL(c.HTTPListen, c.TLSListen != "")
 }
 
 // motdLines splits the configured MOTD into lines.

@@ -42,6 +42,8 @@ func TestParseConfigErrors(t *testing.T) {
 		{"listen not host:port", "[irc]\nlisten = \"6667\"\n" + minimal, `x.toml:2: irc.listen: "6667" is not host:port`},
 		{"public without password", "[irc]\nlisten = \"0.0.0.0:6667\"\n" + minimal, `x.toml:2: irc.listen: "0.0.0.0:6667" is not a loopback address; set irc.password`},
 		{"tls without cert", "[irc]\ntls_listen = \"127.0.0.1:6697\"\n" + minimal, "x.toml:2: irc.tls_listen needs irc.tls_cert and irc.tls_key"},
+		{"public uploads without password", "[irc]\nhttp_listen = \"0.0.0.0:6680\"\n" + minimal, `x.toml:2: irc.http_listen: "0.0.0.0:6680" is not a loopback address; set irc.password`},
+		{"upload URL without endpoint", "[irc]\nhttp_url = \"https://irc.example/upload\"\n" + minimal, "x.toml:2: irc.http_url = \"https://irc.example/upload\": must be the http(s) URL"},
 		{"cert without tls", "[irc]\ntls_key = \"k.pem\"\n" + minimal, "x.toml:2: irc.tls_cert and irc.tls_key are set but irc.tls_listen is empty"},
 		{"plain to remote", "[xmpp]\n" + jid + "password = \"p\"\ntls = \"plain\"\nserver = \"example.org:5222\"\n", `x.toml:4: xmpp.tls = "plain" is allowed only`},
 		{"bad tls", "[xmpp]\n" + jid + "password = \"p\"\ntls = \"maybe\"\n", "x.toml:4: xmpp.tls must be"},

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"os/signal"
 	"runtime/debug"
@@ -17,6 +18,7 @@ import (
 	"time"
 
 	"xircd/bridge"
+	"xircd/internal/filehost"
 	"xircd/ircd"
 	"xircd/xmpp"
 )
@@ -108,6 +110,7 @@ func run(cfg *Config, logger *slog.Logger) error {
 		Strangers:      cfg.Bridge.Strangers,
 		ReadMarkers:    cfg.Bridge.ReadMarkers,
 		SedCorrections: cfg.Bridge.SedCorrections,
+		FileHostURL:    cfg.IRC.fileHostURL(),
 		Logger:         logger.With("part", "bridge"),
 	}, xs)
 	if err != nil {
@@ -151,6 +154,30 @@ func run(cfg *Config, logger *slog.Logger) error {
 		listeners = append(listeners, l)
 	}
 
+	var httpSrv *http.Server
+	if cfg.IRC.HTTPListen != "" {
+		l, err := net.Listen("tcp", cfg.IRC.HTTPListen)
+		if err != nil {
+			return fmt.Errorf("irc.http_listen: %w", err)
+		}
+		if cfg.IRC.TLSListen != "" {
+			cert, err := tls.LoadX509KeyPair(cfg.IRC.TLSCert, cfg.IRC.TLSKey)
+			if err != nil {
+				return fmt.Errorf("irc.tls_cert/irc.tls_key: %w", err)
+			}
+			l = tls.NewListener(l, &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12})
+		}
+		httpSrv = &http.Server{
+			Handler:           filehost.Handler(filehost.Config{Password: cfg.IRC.Password, Slots: br, Logger: logger.With("part", "filehost")}),
+			ReadHeaderTimeout: 10 * time.Second,
+			IdleTimeout:       time.Minute,
+			MaxHeaderBytes:    16 << 10,
+			ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelInfo),
+		}
+		logger.Info("listening for file uploads (soju.im/FILEHOST)", "addr", l.Addr().String(), "url", cfg.IRC.fileHostURL())
+		go httpSrv.Serve(l)
+	}
+
 	bridgeDone := make(chan error, 1)
 	go func() { bridgeDone <- br.Run(ctx) }()
 	xs.Start()
@@ -171,6 +198,9 @@ func run(cfg *Config, logger *slog.Logger) error {
 		runErr = fmt.Errorf("bridge: %w", err)
 	}
 	stop()
+	if httpSrv != nil {
+		httpSrv.Close()
+	}
 	srv.Shutdown("xircd is shutting down")
 	closed := make(chan struct{})
 	go func() { xs.Close(); close(closed) }()
