@@ -1,17 +1,23 @@
 package e2e
 
 import (
+	"bytes"
 	"crypto/tls"
 	"crypto/x509"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	goxmpp "github.com/xmppo/go-xmpp"
 	"gopkg.in/irc.v4"
+
+	"xircd/internal/prosodytest"
 )
 
 // rawPeer is a contact on a plain go-xmpp client: it sends stanzas exactly
@@ -158,5 +164,69 @@ func TestFileLinksBothWays(t *testing.T) {
 	c.send("PRIVMSG alice :look at %s", u)
 	if got := alice.chat(func(goxmpp.Chat) bool { return true }); got.Oob.Url != "" {
 		t.Errorf("a sentence with a URL carries a link: %+v", got)
+	}
+}
+
+// A file uploaded to the FILEHOST endpoint goes into an XEP-0363 slot of
+// the user's server (Prosody's mod_http_file_share) and is served, the
+// same bytes, at the URL the answer gives; a file above the server's
+// limit is refused.
+func TestFileHostUploadThroughXEP0363(t *testing.T) {
+	e := newEnvWith(t, prosodytest.Options{FileShareLimit: 4096}, contact{user: "alice"})
+	httpAddr := freeAddr(t)
+	e.ircExtra = fmt.Sprintf("http_listen = %q", httpAddr)
+	e.start()
+	c := e.client("me")
+	waitContact(t, c, "alice")
+	endpoint := "http://" + httpAddr + "/upload"
+	if n := c.count(func(m *irc.Message) bool {
+		return m.Command == "005" && slices.Contains(m.Params, "soju.im/FILEHOST="+endpoint)
+	}); n != 1 {
+		t.Fatalf("ISUPPORT announces soju.im/FILEHOST=%s %d times", endpoint, n)
+	}
+
+	upload := func(body []byte) *http.Response {
+		t.Helper()
+		req, err := http.NewRequest(http.MethodPost, endpoint, bytes.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Content-Type", "application/octet-stream")
+		req.Header.Set("Content-Disposition", `attachment; filename="data.bin"`)
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, res.Body)
+		res.Body.Close()
+		return res
+	}
+	file := make([]byte, 3000)
+	for i := range file {
+		file[i] = byte(i * 7)
+	}
+	var res *http.Response
+	// The upload service is looked for once XMPP is connected: until then
+	// the endpoint answers 503.
+	waitFor(t, func() bool {
+		res = upload(file)
+		return res.StatusCode != http.StatusServiceUnavailable
+	})
+	loc := res.Header.Get("Location")
+	if res.StatusCode != http.StatusCreated || !strings.HasPrefix(loc, "http://"+e.srv.HTTPAddr+"/") {
+		t.Fatalf("upload answered %s, Location %q", res.Status, loc)
+	}
+	get, err := http.Get(loc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := io.ReadAll(get.Body)
+	get.Body.Close()
+	if !bytes.Equal(got, file) {
+		t.Errorf("GET %s gave %d bytes, not the %d uploaded", loc, len(got), len(file))
+	}
+
+	if res := upload(make([]byte, 5000)); res.StatusCode != http.StatusRequestEntityTooLarge {
+		t.Errorf("5000 bytes with a limit of 4096: %s", res.Status)
 	}
 }
