@@ -77,3 +77,22 @@ func TestMultilineBatchToTheServiceRunsEachLine(t *testing.T) {
 	}
 	h.expectCalls()
 }
+
+func TestMultilineInRooms(t *testing.T) {
+	h, c := joinedRoom(t, "batch", "draft/multiline")
+	c.take()
+	h.x.takeCalls()
+	c.write("BATCH +r draft/multiline #room", "@batch=r PRIVMSG #room :one", "@batch=r PRIVMSG #room :two", "BATCH -r")
+	c.sync()
+	h.expectCalls(`message id=id1 to=room@conference.example.org type=groupchat state= body="one\ntwo"`)
+
+	h.event(xmpp.Message{From: roomJID + "/bob", Type: "groupchat", StanzaID: "s1", Body: "three\nfour"})
+	ref := multilineBatchRef("s1")
+	const from = ":bob!room@conference.example.org "
+	c.expect(
+		from+"BATCH +"+ref+" draft/multiline #room",
+		"@batch="+ref+" "+from+"PRIVMSG #room three",
+		"@batch="+ref+" "+from+"PRIVMSG #room four",
+		from+"BATCH -"+ref,
+	)
+}
