@@ -182,9 +182,6 @@ func handleBatch(c *conn, r *Request) error {
 		r.Msg = b.message()
 		return toBackend(c, r)
 	}
-	// The opening line is answered only when the batch closes.
-	opener := r.Msg.Tags
-	r.Msg = &irc.Message{Command: r.Msg.Command, Params: r.Msg.Params}
 	typ := r.Msg.Param(1)
 	limits, offered := c.s.multilineLimits()
 	switch {
@@ -197,7 +194,9 @@ func handleBatch(c *conn, r *Request) error {
 	case c.batch != nil:
 		r.Fail("MULTILINE_INVALID", nil, "Another batch is still open")
 	default:
-		c.batch = &clientBatch{ref: ref, target: r.Msg.Params[2], opener: opener, limits: limits}
+		c.batch = &clientBatch{ref: ref, target: r.Msg.Params[2], opener: r.Msg.Tags, limits: limits}
+		// The batch is answered when it closes, with the opener's label.
+		r.Msg = &irc.Message{Command: r.Msg.Command, Params: r.Msg.Params}
 	}
 	return nil
 }

@@ -87,8 +87,22 @@ func TestMultilineBatchNeedsTheCap(t *testing.T) {
 	c.send("BATCH +b draft/multiline bob", "@batch=b PRIVMSG bob :1")
 	c.expect("FAIL", "BATCH", "MULTILINE_INVALID")
 	c.expect("FAIL", "BATCH", "MULTILINE_INVALID")
-	c.send("BATCH +c example/other bob")
-	c.expect("FAIL", "BATCH", "INVALID_TYPE", "example/other")
+	c.send("CAP REQ labeled-response", "@label=x BATCH +c example/other bob")
+	c.expect("CAP", "me", "ACK")
+	if m := c.expect("FAIL", "BATCH", "INVALID_TYPE", "example/other"); m.Tags["label"] != "x" {
+		t.Errorf("a refused batch's FAIL without its label: %q", m)
+	}
+}
+
+func TestMultilineOpenerIsAnsweredAtTheEnd(t *testing.T) {
+	c, s := multilineClient(t)
+	// No ACK for the opening line: the label answers the whole batch.
+	c.send("@label=o BATCH +b draft/multiline bob", "PING x")
+	c.expect("PONG")
+	c.send("@batch=b PRIVMSG bob :one", "BATCH -b")
+	if m := s.waitHandled(t); m.Params[1] != "one" {
+		t.Fatalf("backend got %q", m)
+	}
 }
 
 func TestMultilineConcatTagNeedsTheCap(t *testing.T) {
