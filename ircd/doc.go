@@ -82,4 +82,13 @@
 // what a backend capability changes beyond that is the backend's to honour
 // via Downstream.HasCap. ISUPPORT lists ircd's tokens (CASEMAPPING,
 // CHANTYPES, NAMELEN, NETWORK, NICKLEN, UTF8ONLY) with Features.ISupport.
+//
+// # Client batches
+//
+// When the backend offers draft/multiline (MultilineCap, with its max-bytes
+// and max-lines), ircd takes BATCH from clients: it collects the lines of a
+// multiline batch within those limits and hands the backend one PRIVMSG or
+// NOTICE with the lines joined by "\n", labeled like the opening BATCH; a
+// batch that breaks the rules gets FAIL BATCH MULTILINE_* when it closes
+// (multiline.go).
 package ircd
