@@ -39,7 +39,9 @@
 // (Message.Reply with ReplyText, the body without the XEP-0428 fallback
 // counted in code points; Message.Reactions, at most MaxReactions;
 // Message.Replace; OutMessage.Reply, Reactions, Replace: XEP-0461, 0444,
-// 0308, all announced in disco#info), a generic SendIQ that waits for its answer,
+// 0308, all announced in disco#info), file links (Message.OOB and
+// OutMessage.OOBURL, XEP-0066), file uploads (FindUploadService,
+// RequestUploadSlot, XEP-0363), a generic SendIQ that waits for its answer,
 // and Check to validate a configuration by logging in once. PEP
 // notifications are accepted only from the account itself.
 //
@@ -48,7 +50,7 @@
 // Requests never block on the server. Those whose answer matters return
 // an id, and the answer arrives on Events as exactly one event carrying
 // that id (RequestDone, ArchivePage, RoomList, BookmarkList,
-// DisplayedList): the result,
+// DisplayedList, UploadService, UploadSlot): the result,
 // or the failure when the server refuses, the request's ctx ends first or
 // the stream is lost (then before the Disconnected). The receiver handles
 // answers in its own loop like any other event, and may drop an answer it

@@ -17,7 +17,6 @@ import (
 	"net"
 	"net/http"
 	"path"
-	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -217,11 +216,8 @@ func URL(addr string, tls bool) string {
 	if err != nil {
 		return scheme + "://" + addr + Path
 	}
-	if host == "" || host == "0.0.0.0" || host == "::" {
-		host = "localhost"
-	}
-	if _, err := strconv.Atoi(port); err != nil {
-		port = "0"
+	if host == "" || net.ParseIP(host).IsUnspecified() {
+		host = "localhost" // listening everywhere: irc.http_url names it for others
 	}
 	return scheme + "://" + net.JoinHostPort(host, port) + Path
 }

@@ -186,3 +186,20 @@ func TestFileName(t *testing.T) {
 		t.Errorf("a long name stays %d bytes", len(got))
 	}
 }
+
+func TestURL(t *testing.T) {
+	for _, tc := range []struct {
+		addr string
+		tls  bool
+		want string
+	}{
+		{"127.0.0.1:6680", false, "http://127.0.0.1:6680/upload"},
+		{"[::1]:6680", true, "https://[::1]:6680/upload"},
+		{"0.0.0.0:443", true, "https://localhost:443/upload"},
+		{":6680", false, "http://localhost:6680/upload"},
+	} {
+		if got := URL(tc.addr, tc.tls); got != tc.want {
+			t.Errorf("URL(%q, %v) = %q, want %q", tc.addr, tc.tls, got, tc.want)
+		}
+	}
+}
