@@ -2,91 +2,18 @@ package e2e
 
 import (
 	"bytes"
-	"crypto/tls"
-	"crypto/x509"
 	"fmt"
 	"io"
 	"net/http"
-	"os"
-	"reflect"
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	goxmpp "github.com/xmppo/go-xmpp"
 	"gopkg.in/irc.v4"
 
 	"xircd/internal/prosodytest"
 )
-
-// rawPeer is a contact on a plain go-xmpp client: it sends stanzas exactly
-// as written and shows what the gateway sent as go-xmpp parsed it.
-type rawPeer struct {
-	t   *testing.T
-	c   *goxmpp.Client
-	jid string
-	in  chan any
-}
-
-func (e *env) rawPeer(user, resource string) *rawPeer {
-	e.t.Helper()
-	pem, err := os.ReadFile(e.srv.CAFile)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	pool := x509.NewCertPool()
-	pool.AppendCertsFromPEM(pem)
-	opts := goxmpp.Options{Host: e.srv.Addr, User: user + "@" + e.srv.Domain, Password: user + "-pass", Resource: resource,
-		NoTLS: true, StartTLS: true, TLSConfig: &tls.Config{ServerName: e.srv.Domain, RootCAs: pool}, DialTimeout: 10 * time.Second}
-	c, err := opts.NewClient()
-	if err != nil {
-		e.t.Fatalf("peer %s: %v", user, err)
-	}
-	p := &rawPeer{t: e.t, c: c, jid: c.JID(), in: make(chan any, 100)}
-	go func() {
-		defer close(p.in)
-		for {
-			st, err := c.Recv()
-			if err != nil {
-				return
-			}
-			p.in <- st
-		}
-	}()
-	// No Close: go-xmpp's Close reads the stream while Recv does (a data
-	// race); the connection ends with Prosody at the end of the test.
-	if _, err := c.SendOrg("<presence/>"); err != nil {
-		e.t.Fatal(err)
-	}
-	return p
-}
-
-func (p *rawPeer) send(format string, args ...any) {
-	p.t.Helper()
-	if _, err := p.c.SendOrg(fmt.Sprintf(format, args...)); err != nil {
-		p.t.Fatalf("peer send: %v", err)
-	}
-}
-
-// chat waits for a chat message with a body that ok accepts.
-func (p *rawPeer) chat(ok func(goxmpp.Chat) bool) goxmpp.Chat {
-	p.t.Helper()
-	deadline := time.After(waitTimeout)
-	for {
-		select {
-		case st, open := <-p.in:
-			if !open {
-				p.t.Fatalf("peer %s disconnected", p.jid)
-			}
-			if c, is := st.(goxmpp.Chat); is && c.Text != "" && ok(c) {
-				return c
-			}
-		case <-deadline:
-			p.t.Fatalf("peer %s: no %v", p.jid, reflect.TypeOf(goxmpp.Chat{}))
-		}
-	}
-}
 
 // A draft/multiline batch arrives at the contact as ONE message; a
 // multi-line body arrives as one batch at a client with the capability and
@@ -104,7 +31,7 @@ func TestMultilineBothWays(t *testing.T) {
 	c.send("@batch=b1;draft/multiline-concat PRIVMSG alice :, continued")
 	c.send("@batch=b1 PRIVMSG alice :second line")
 	c.send("BATCH -b1")
-	got := alice.chat(func(goxmpp.Chat) bool { return true })
+	got := alice.expect(func(m goxmpp.Chat) bool { return m.Text != "" })
 	if got.Text != "first line, continued\nsecond line" {
 		t.Errorf("alice received %q, want the batch as one message", got.Text)
 	}
@@ -159,11 +86,11 @@ func TestFileLinksBothWays(t *testing.T) {
 	}
 
 	c.send("PRIVMSG alice :%s", u)
-	if got := alice.chat(func(goxmpp.Chat) bool { return true }); got.Text != u || got.Oob.Url != u {
+	if got := alice.expect(func(m goxmpp.Chat) bool { return m.Text != "" }); got.Text != u || got.Oob.Url != u {
 		t.Errorf("alice received %+v, want the URL with an oob link", got)
 	}
 	c.send("PRIVMSG alice :look at %s", u)
-	if got := alice.chat(func(goxmpp.Chat) bool { return true }); got.Oob.Url != "" {
+	if got := alice.expect(func(m goxmpp.Chat) bool { return m.Text != "" }); got.Oob.Url != "" {
 		t.Errorf("a sentence with a URL carries a link: %+v", got)
 	}
 }
