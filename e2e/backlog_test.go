@@ -34,7 +34,7 @@ func (p *peer) synced(to string) {
 	p.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
 	defer cancel()
-	if res, err := p.s.SendIQ(ctx, to, "get", "<ping xmlns='urn:xmpp:ping'/>"); err != nil || res.Type != "result" {
+	if res, err := p.SendIQ(ctx, to, "get", "<ping xmlns='urn:xmpp:ping'/>"); err != nil || res.Type != "result" {
 		p.t.Fatalf("ping to %s: %v %+v", to, err, res)
 	}
 }

@@ -28,7 +28,7 @@ func TestAddAcceptDenyRemove(t *testing.T) {
 		s, ok := ev.(xmpp.Subscription)
 		return ok && s.Type == "subscribe" && s.From == e.userJID
 	})
-	if err := davePeer.s.Approve(e.userJID); err != nil {
+	if err := davePeer.Approve(e.userJID); err != nil {
 		t.Fatal(err)
 	}
 	c.expectLine("davey", "accepted your presence subscription")
@@ -36,7 +36,7 @@ func TestAddAcceptDenyRemove(t *testing.T) {
 
 	// accept: erin asks to see our presence; the request is announced with the
 	// commands to answer it; accepting lets erin see us.
-	if err := erinPeer.s.Subscribe(e.userJID); err != nil {
+	if err := erinPeer.Subscribe(e.userJID); err != nil {
 		t.Fatal(err)
 	}
 	c.expectLine("NOTICE &xmpp", erin, "asks to see your presence", "accept "+erin, "deny "+erin)

@@ -1,6 +1,10 @@
 // Package e2e tests xircd as a user meets it: the real xircd binary, a real
 // Prosody behind it, real XMPP contacts on the other side and IRC clients
 // speaking over TCP.
+//
+// The contacts' XMPP clients (see peer) are go-xmpp with the harness's own
+// stanza decoding, never xircd's xmpp package: the events they report are
+// only xmpp's plain data types.
 package e2e
 
 import (
@@ -10,7 +14,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -212,83 +215,6 @@ func (e *env) client(nick string, caps ...string) *ircClient {
 	c := dialIRC(e.t, e.ircAddr)
 	c.register(nick, caps...)
 	return c
-}
-
-// peer logs in as a contact account with a real XMPP session.
-type peer struct {
-	t   *testing.T
-	s   *xmpp.Session
-	jid string
-
-	mu     sync.Mutex
-	cond   *sync.Cond
-	events []xmpp.Event
-}
-
-func (e *env) peer(user, resource string) *peer {
-	e.t.Helper()
-	jid := user + "@" + e.srv.Domain
-	pass := user + "-pass"
-	if user == "me" {
-		pass = userPass
-	}
-	s, err := xmpp.New(xmpp.Config{JID: jid, Password: pass, Server: e.srv.Addr, CAFile: e.srv.CAFile, Resource: resource,
-		MinBackoff: 100 * time.Millisecond, MaxBackoff: time.Second})
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	p := &peer{t: e.t, s: s, jid: jid}
-	p.cond = sync.NewCond(&p.mu)
-	go func() {
-		for ev := range s.Events() {
-			p.mu.Lock()
-			p.events = append(p.events, ev)
-			p.cond.Broadcast()
-			p.mu.Unlock()
-		}
-	}()
-	s.Start()
-	e.t.Cleanup(func() { s.Close() })
-	p.expect(func(ev xmpp.Event) bool { _, ok := ev.(xmpp.Roster); return ok })
-	return p
-}
-
-// expect waits for an event that matches and consumes it.
-func (p *peer) expect(match func(xmpp.Event) bool) xmpp.Event {
-	p.t.Helper()
-	deadline := time.Now().Add(waitTimeout)
-	timer := time.AfterFunc(waitTimeout, func() { p.mu.Lock(); p.cond.Broadcast(); p.mu.Unlock() })
-	defer timer.Stop()
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	for {
-		for i, ev := range p.events {
-			if match(ev) {
-				p.events = append(p.events[:i:i], p.events[i+1:]...)
-				return ev
-			}
-		}
-		if time.Now().After(deadline) {
-			p.t.Fatalf("%s: expected XMPP event not received; have %d events: %s", p.jid, len(p.events), summarize(p.events))
-		}
-		p.cond.Wait()
-	}
-}
-
-// expectMessage waits for a chat message with a body from the user's account.
-func (p *peer) expectMessage(body string) xmpp.Message {
-	p.t.Helper()
-	return p.expect(func(ev xmpp.Event) bool {
-		m, ok := ev.(xmpp.Message)
-		return ok && m.Body == body
-	}).(xmpp.Message)
-}
-
-func (p *peer) send(to, body string) {
-	p.t.Helper()
-	if _, err := p.s.SendMessage(xmpp.OutMessage{To: to, Type: "chat", Body: body}); err != nil {
-		p.t.Fatal(err)
-	}
 }
 
 func summarize(evs []xmpp.Event) string {

@@ -64,7 +64,7 @@ func TestMessageIdentity(t *testing.T) {
 	me := e.peer("me", "check")
 	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
 	defer cancel()
-	id, err := me.s.QueryArchive(ctx, xmpp.ArchiveQuery{With: alice.jid})
+	id, err := me.QueryArchive(ctx, xmpp.ArchiveQuery{With: alice.jid})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -44,7 +44,7 @@ func TestIRCv3ForContacts(t *testing.T) {
 	// The user's other XMPP client names the contact; the nick stays, the
 	// real name follows.
 	other := e.peer("me", "other")
-	if _, err := other.s.RosterSet(xmpp.RosterItem{JID: aliceJID, Name: "alice"}); err != nil {
+	if _, err := other.RosterSet(xmpp.RosterItem{JID: aliceJID, Name: "alice"}); err != nil {
 		t.Fatal(err)
 	}
 	c.expect(func(m *irc.Message) bool {
@@ -52,13 +52,13 @@ func TestIRCv3ForContacts(t *testing.T) {
 	})
 
 	// Away is still online; offline is 731.
-	if err := alice.s.SetPresence("away", "brb"); err != nil {
+	if err := alice.SetPresence("away", "brb"); err != nil {
 		t.Fatal(err)
 	}
 	c.expect(func(m *irc.Message) bool {
 		return m.Command == "AWAY" && m.Prefix.Name == "alice" && strings.HasSuffix(m.Trailing(), "brb")
 	})
-	alice.s.Close()
+	alice.Close()
 	c.expect(func(m *irc.Message) bool { return m.Command == "731" && m.Trailing() == "alice" })
 
 	// SETNAME from the user is confirmed.

@@ -91,7 +91,7 @@ func TestIrssi(t *testing.T) {
 	e := newEnv(t, contact{user: "alice", name: "Alice"}, contact{user: "bob"})
 	alice := e.peer("alice", "phone")
 	bob := e.peer("bob", "laptop")
-	bob.s.SetPresence("away", "out for lunch")
+	bob.SetPresence("away", "out for lunch")
 	e.start()
 
 	host, port, _ := strings.Cut(e.ircAddr, ":")

@@ -21,7 +21,7 @@ import (
 // room configuration fields) and opened.
 func (p *peer) joinRoom(room, nick, password string, config map[string]string) {
 	p.t.Helper()
-	if err := p.s.JoinRoom(room, nick, password, 0, time.Time{}); err != nil {
+	if err := p.JoinRoom(room, nick, password, 0, time.Time{}); err != nil {
 		p.t.Fatal(err)
 	}
 	ev := p.expect(func(ev xmpp.Event) bool {
@@ -52,7 +52,7 @@ func (p *peer) iq(to, typ, payload string) *xmpp.IQResult {
 	p.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
 	defer cancel()
-	res, err := p.s.SendIQ(ctx, to, typ, payload)
+	res, err := p.SendIQ(ctx, to, typ, payload)
 	if err != nil {
 		p.t.Fatal(err)
 	}
@@ -65,7 +65,7 @@ func (p *peer) iq(to, typ, payload string) *xmpp.IQResult {
 // groupchat sends a message to a room.
 func (p *peer) groupchat(room, body string) {
 	p.t.Helper()
-	if _, err := p.s.SendMessage(xmpp.OutMessage{To: room, Type: "groupchat", Body: body}); err != nil {
+	if _, err := p.SendMessage(xmpp.OutMessage{To: room, Type: "groupchat", Body: body}); err != nil {
 		p.t.Fatal(err)
 	}
 }
@@ -102,7 +102,7 @@ func TestRoomBasics(t *testing.T) {
 	zed.joinRoom(room, "Alice", "", nil)
 	alice.groupchat(room, "history one")
 	alice.expectGroupchat(room+"/alice", "history one")
-	if _, err := alice.s.SendMessage(xmpp.OutMessage{To: room, Type: "groupchat", Subject: "Plans", HasSubject: true}); err != nil {
+	if _, err := alice.SendMessage(xmpp.OutMessage{To: room, Type: "groupchat", Subject: "Plans", HasSubject: true}); err != nil {
 		t.Fatal(err)
 	}
 	e.start()
@@ -167,13 +167,13 @@ func TestRoomBasics(t *testing.T) {
 		m, ok := ev.(xmpp.Message)
 		return ok && m.HasSubject && m.Subject == "From IRC"
 	})
-	if _, err := alice.s.SendMessage(xmpp.OutMessage{To: room, Type: "groupchat", Subject: "From XMPP", HasSubject: true}); err != nil {
+	if _, err := alice.SendMessage(xmpp.OutMessage{To: room, Type: "groupchat", Subject: "From XMPP", HasSubject: true}); err != nil {
 		t.Fatal(err)
 	}
 	c.expectLine(":Alice!", "TOPIC #team :From XMPP")
 
 	// Private messages with an occupant who is not a contact.
-	if _, err := zed.s.SendMessage(xmpp.OutMessage{To: room + "/me", Type: "chat", Body: "psst"}); err != nil {
+	if _, err := zed.SendMessage(xmpp.OutMessage{To: room + "/me", Type: "chat", Body: "psst"}); err != nil {
 		t.Fatal(err)
 	}
 	c.expectLine(":Alice_2!", "PRIVMSG me", "psst")
@@ -184,7 +184,7 @@ func TestRoomBasics(t *testing.T) {
 	})
 
 	// A nick change in the room.
-	if err := zed.s.JoinRoom(room, "Zed", "", 0, time.Time{}); err != nil {
+	if err := zed.JoinRoom(room, "Zed", "", 0, time.Time{}); err != nil {
 		t.Fatal(err)
 	}
 	c.expectLine(":Alice_2!", "NICK Zed")
@@ -271,7 +271,7 @@ func TestRoomBookmarksAndRejoin(t *testing.T) {
 		"<field var='pubsub#persist_items'><value>true</value></field>"+
 		"<field var='pubsub#access_model'><value>whitelist</value></field>"+
 		"</x></publish-options></pubsub>")
-	setup.s.Close()
+	setup.Close()
 
 	e.start()
 	c := e.client("me")
@@ -287,11 +287,9 @@ func TestRoomBookmarksAndRejoin(t *testing.T) {
 		t.Fatal(err)
 	}
 	c.expectLine("NOTICE &xmpp", "Connected to XMPP")
-	// The peer's session reconnects too (its second Connected) but does
-	// not rejoin by itself.
-	for range 2 {
-		alice.expect(func(ev xmpp.Event) bool { _, ok := ev.(xmpp.Connected); return ok })
-	}
+	// The peer lost its stream too and logs in again.
+	alice.expect(func(ev xmpp.Event) bool { _, ok := ev.(xmpp.Disconnected); return ok })
+	alice = e.peer("alice", "laptop")
 	alice.joinRoom(room, "alice", "", nil)
 	waitFor(t, func() bool { return hasName(namesOf(c, "#club"), "+me") })
 	c.send("PRIVMSG #club :after restart")
@@ -313,7 +311,7 @@ func TestIrssiRoom(t *testing.T) {
 	alice := e.peer("alice", "phone")
 	room := "team@" + e.srv.MUCDomain
 	alice.joinRoom(room, "alice", "", openRoom)
-	if _, err := alice.s.SendMessage(xmpp.OutMessage{To: room, Type: "groupchat", Subject: "Plans for today", HasSubject: true}); err != nil {
+	if _, err := alice.SendMessage(xmpp.OutMessage{To: room, Type: "groupchat", Subject: "Plans for today", HasSubject: true}); err != nil {
 		t.Fatal(err)
 	}
 	e.start()

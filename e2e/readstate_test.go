@@ -18,7 +18,7 @@ func displayedOf(t *testing.T, me *peer, chat string) string {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
 	defer cancel()
-	res, err := me.s.SendIQ(ctx, "", "get", "<pubsub xmlns='http://jabber.org/protocol/pubsub'><items node='urn:xmpp:mds:displayed:0'/></pubsub>")
+	res, err := me.SendIQ(ctx, "", "get", "<pubsub xmlns='http://jabber.org/protocol/pubsub'><items node='urn:xmpp:mds:displayed:0'/></pubsub>")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -89,7 +89,7 @@ func TestDisplayedElsewhereArrivesAsMarkRead(t *testing.T) {
 	me := e.peer("me", "phone")
 	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
 	defer cancel()
-	res, err := me.s.SendIQ(ctx, "", "set", fmt.Sprintf(
+	res, err := me.SendIQ(ctx, "", "set", fmt.Sprintf(
 		"<pubsub xmlns='http://jabber.org/protocol/pubsub'><publish node='urn:xmpp:mds:displayed:0'>"+
 			"<item id='%s'><displayed xmlns='urn:xmpp:mds:displayed:0'><stanza-id xmlns='urn:xmpp:sid:0' id='%s' by='%s'/></displayed></item>"+
 			"</publish><publish-options><x xmlns='jabber:x:data' type='submit'>"+

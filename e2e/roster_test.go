@@ -38,7 +38,7 @@ func TestRosterAndPresence(t *testing.T) {
 	e := newEnv(t, contact{user: "alice", name: "Alice Liddell"}, contact{user: "bob"}, contact{user: "carol"})
 	alice := e.peer("alice", "phone")
 	bob := e.peer("bob", "laptop")
-	if err := bob.s.SetPresence("away", "at lunch"); err != nil {
+	if err := bob.SetPresence("away", "at lunch"); err != nil {
 		t.Fatal(err)
 	}
 	e.start()
@@ -66,15 +66,15 @@ func TestRosterAndPresence(t *testing.T) {
 	}
 
 	// Live changes.
-	alice.s.SetPresence("dnd", "busy now")
+	alice.SetPresence("dnd", "busy now")
 	c.expectLine("MODE &xmpp -v Alice_Liddell")
 	c.expect(func(m *irc.Message) bool {
 		return m.Command == "AWAY" && m.Prefix.Name == "Alice_Liddell" && strings.HasSuffix(m.Trailing(), "busy now")
 	})
-	bob.s.SetPresence("", "")
+	bob.SetPresence("", "")
 	c.expectLine("MODE &xmpp +v bob")
 	c.expect(func(m *irc.Message) bool { return m.Command == "AWAY" && m.Prefix.Name == "bob" && len(m.Params) == 0 })
-	bob.s.Close()
+	bob.Close()
 	c.expect(func(m *irc.Message) bool { return m.Command == "QUIT" && m.Prefix.Name == "bob" })
 	carol := e.peer("carol", "desk")
 	_ = carol

@@ -24,7 +24,7 @@ func TestWeechatNotify(t *testing.T) {
 	term.waitScreen("notify: bob is offline")
 	bob := e.peer("bob", "laptop")
 	term.waitScreen("notify: bob (bob@localhost) has connected")
-	bob.s.Close()
+	bob.Close()
 	term.waitScreen("notify: bob has quit")
 	term.keys("/quit")
 	waitFor(t, func() bool { return !term.alive() })
