@@ -17,6 +17,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	goxmpp "github.com/xmppo/go-xmpp"
 
@@ -64,6 +65,10 @@ const (
 	nsSID         = "urn:xmpp:sid:0"
 	nsChatStates  = "http://jabber.org/protocol/chatstates"
 	nsChatMarkers = "urn:xmpp:chat-markers:0"
+	nsReply       = "urn:xmpp:reply:0"
+	nsFallback    = "urn:xmpp:fallback:0"
+	nsReactions   = "urn:xmpp:reactions:0"
+	nsCorrect     = "urn:xmpp:message-correct:0"
 )
 
 // peer logs in as user (a contact account, or "me" for another client of
@@ -71,35 +76,15 @@ const (
 func (e *env) peer(user, resource string) *peer {
 	e.t.Helper()
 	jid := user + "@" + e.srv.Domain
-	pass := user + "-pass"
-	if user == "me" {
-		pass = userPass
-	}
-	pem, err := os.ReadFile(e.srv.CAFile)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	pool := x509.NewCertPool()
-	pool.AppendCertsFromPEM(pem)
 	p := &peer{t: e.t, jid: jid, done: make(chan struct{}),
 		pending: map[string]func(rawStanza){}, pages: map[string]*xmpp.ArchivePage{}, rooms: map[string]string{}}
 	p.cond = sync.NewCond(&p.mu)
 	received, tap := io.Pipe()
 	go p.decode(received)
-	opts := goxmpp.Options{
-		Host:        e.srv.Addr,
-		User:        jid,
-		Password:    pass,
-		Resource:    resource,
-		NoTLS:       true,
-		StartTLS:    true,
-		TLSConfig:   &tls.Config{ServerName: e.srv.Domain, RootCAs: pool},
-		DialTimeout: 10 * time.Second,
-		// The debug copy of the stream is how the harness sees each
-		// stanza whole.
-		Debug:       true,
-		DebugWriter: recvTap{tap},
-	}
+	opts := e.goxmppOptions(user, resource)
+	// The debug copy of the stream is how the harness sees each stanza
+	// whole.
+	opts.Debug, opts.DebugWriter = true, recvTap{tap}
 	c, err := opts.NewClient()
 	if err != nil {
 		tap.CloseWithError(err)
@@ -123,6 +108,32 @@ func (e *env) peer(user, resource string) *peer {
 	}
 	p.expect(func(ev xmpp.Event) bool { _, ok := ev.(xmpp.Roster); return ok })
 	return p
+}
+
+// goxmppOptions are the go-xmpp options to log in as user (a contact
+// account, or "me") with resource: STARTTLS with the test CA.
+func (e *env) goxmppOptions(user, resource string) goxmpp.Options {
+	e.t.Helper()
+	pem, err := os.ReadFile(e.srv.CAFile)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(pem)
+	pass := user + "-pass"
+	if user == "me" {
+		pass = userPass
+	}
+	return goxmpp.Options{
+		Host:        e.srv.Addr,
+		User:        user + "@" + e.srv.Domain,
+		Password:    pass,
+		Resource:    resource,
+		NoTLS:       true,
+		StartTLS:    true,
+		TLSConfig:   &tls.Config{ServerName: e.srv.Domain, RootCAs: pool},
+		DialTimeout: 10 * time.Second,
+	}
 }
 
 // recvTap turns go-xmpp's debug output back into the bytes it received:
@@ -312,6 +323,18 @@ func (p *peer) message(st *rawStanza, delay *rawStanza) xmpp.Message {
 			m.ChatState = c.XMLName.Local
 		case c.XMLName.Space == nsChatMarkers && c.XMLName.Local == "markable":
 			m.Markable = true
+		case c.XMLName.Space == nsReply && c.XMLName.Local == "reply":
+			m.Reply = &xmpp.Reply{To: c.attr("to"), ID: c.attr("id")}
+			m.ReplyText = withoutFallback(m.Body, st)
+		case c.XMLName.Space == nsReactions && c.XMLName.Local == "reactions":
+			m.Reactions = &xmpp.Reactions{ID: c.attr("id"), Emojis: []string{}}
+			for _, r := range c.Children {
+				if r.XMLName.Local == "reaction" {
+					m.Reactions.Emojis = append(m.Reactions.Emojis, r.Text)
+				}
+			}
+		case c.XMLName.Space == nsCorrect && c.XMLName.Local == "replace":
+			m.Replace = c.attr("id")
 		}
 	}
 	if delay == nil {
@@ -334,6 +357,45 @@ func (p *peer) message(st *rawStanza, delay *rawStanza) xmpp.Message {
 		m.Invite = &xmpp.MUCInvite{Room: bare(x.attr("jid")), From: m.From, Reason: x.attr("reason"), Password: x.attr("password")}
 	}
 	return m
+}
+
+// withoutFallback is body without the ranges (in code points) that
+// XEP-0428 fallback elements of msg mark as the quote of a reply.
+func withoutFallback(body string, msg *rawStanza) string {
+	runes := []rune(body)
+	keep := make([]bool, len(runes))
+	for i := range keep {
+		keep[i] = true
+	}
+	for _, fb := range msg.Children {
+		if fb.XMLName.Space != nsFallback || fb.attr("for") != nsReply {
+			continue
+		}
+		for _, b := range fb.Children {
+			if b.XMLName.Local != "body" {
+				continue
+			}
+			start, end := 0, len(runes)
+			if b.attr("start") != "" || b.attr("end") != "" {
+				var err1, err2 error
+				start, err1 = strconv.Atoi(b.attr("start"))
+				end, err2 = strconv.Atoi(b.attr("end"))
+				if err1 != nil || err2 != nil || start < 0 || end > len(runes) || start > end {
+					continue
+				}
+			}
+			for i := start; i < end; i++ {
+				keep[i] = false
+			}
+		}
+	}
+	var out []rune
+	for i, r := range runes {
+		if keep[i] {
+			out = append(out, r)
+		}
+	}
+	return string(out)
 }
 
 func presenceOf(st *rawStanza) xmpp.Presence {
@@ -487,8 +549,26 @@ func (p *peer) SendMessage(m xmpp.OutMessage) (string, error) {
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "<message to='%s' type='%s' id='%s'>", escape(m.To), escape(typ), escape(id))
-	if m.Body != "" {
-		fmt.Fprintf(&b, "<body>%s</body>", escape(m.Body))
+	body := m.Body
+	if r := m.Reply; r != nil {
+		fmt.Fprintf(&b, "<reply xmlns='%s' to='%s' id='%s'/>", nsReply, escape(r.To), escape(r.ID))
+		if r.Quote != "" && body != "" {
+			body = r.Quote + body
+			fmt.Fprintf(&b, "<fallback xmlns='%s' for='%s'><body start='0' end='%d'/></fallback>", nsFallback, nsReply, utf8.RuneCountInString(r.Quote))
+		}
+	}
+	if r := m.Reactions; r != nil {
+		fmt.Fprintf(&b, "<reactions xmlns='%s' id='%s'>", nsReactions, escape(r.ID))
+		for _, e := range r.Emojis {
+			fmt.Fprintf(&b, "<reaction>%s</reaction>", escape(e))
+		}
+		b.WriteString("</reactions><store xmlns='urn:xmpp:hints'/>")
+	}
+	if m.Replace != "" {
+		fmt.Fprintf(&b, "<replace xmlns='%s' id='%s'/>", nsCorrect, escape(m.Replace))
+	}
+	if body != "" {
+		fmt.Fprintf(&b, "<body>%s</body>", escape(body))
 	}
 	if m.HasSubject {
 		fmt.Fprintf(&b, "<subject>%s</subject>", escape(m.Subject))

@@ -1,10 +1,8 @@
 package e2e
 
 import (
-	"crypto/tls"
-	"crypto/x509"
 	"fmt"
-	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -12,6 +10,8 @@ import (
 
 	goxmpp "github.com/xmppo/go-xmpp"
 	"gopkg.in/irc.v4"
+
+	"xircd/xmpp"
 )
 
 // rawPeer is a contact's XMPP client that sends stanzas as written and
@@ -25,14 +25,8 @@ type rawPeer struct {
 
 func (e *env) rawPeer(user, resource string) *rawPeer {
 	e.t.Helper()
-	pem, err := os.ReadFile(e.srv.CAFile)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	pool := x509.NewCertPool()
-	pool.AppendCertsFromPEM(pem)
-	c, err := (goxmpp.Options{Host: e.srv.Addr, User: user + "@" + e.srv.Domain, Password: user + "-pass", Resource: resource,
-		NoTLS: true, StartTLS: true, TLSConfig: &tls.Config{ServerName: e.srv.Domain, RootCAs: pool}, DialTimeout: 10 * time.Second}).NewClient()
+	opts := e.goxmppOptions(user, resource)
+	c, err := opts.NewClient()
 	if err != nil {
 		e.t.Fatalf("raw peer %s: %v", user, err)
 	}
@@ -253,6 +247,31 @@ func TestRoomRepliesReactionsCorrections(t *testing.T) {
 	got = bob.expect(func(m goxmpp.Chat) bool { return m.Text == "I bring candles" })
 	if r := element(got, "urn:xmpp:message-correct:0", "replace"); r == nil || own.OriginID == "" || attr(r, "id") != own.OriginID {
 		t.Errorf("bob got the correction with %+v, want replace id %q", got.OtherElem, own.OriginID)
+	}
+
+	// Alice's client sees the same reply, reaction and correction.
+	alice.expect(func(ev xmpp.Event) bool {
+		m, ok := ev.(xmpp.Message)
+		return ok && m.Reply != nil && m.Reply.ID == sid && m.Reply.To == room+"/bob" && m.ReplyText == "me too"
+	})
+	alice.expect(func(ev xmpp.Event) bool {
+		m, ok := ev.(xmpp.Message)
+		return ok && m.Reactions != nil && m.Reactions.ID == sid && slices.Equal(m.Reactions.Emojis, []string{"👍"})
+	})
+	alice.expect(func(ev xmpp.Event) bool {
+		m, ok := ev.(xmpp.Message)
+		return ok && m.Body == "I bring candles" && m.Replace == own.OriginID
+	})
+	// Her reply reaches IRC as one.
+	if _, err := alice.SendMessage(xmpp.OutMessage{To: room, Type: "groupchat", Body: "great",
+		Reply: &xmpp.OutReply{To: room + "/bob", ID: sid, Quote: quote}}); err != nil {
+		t.Fatal(err)
+	}
+	if m := c.expect(roomLine("PRIVMSG", "#fun", "great")); m.Trailing() != "great" || m.Tags["+draft/reply"] != sid {
+		t.Errorf("tag client got alice's reply as %q", m.String())
+	}
+	if n := c.count(lineWith("bob wrote")); n != 0 {
+		t.Errorf("the tag client got %d lines of a reply's fallback quote", n)
 	}
 }
 
