@@ -15,7 +15,7 @@ import (
 // and sees contacts and presence restored once the session is back.
 func TestXMPPReconnect(t *testing.T) {
 	e := newEnv(t, contact{user: "alice"})
-	e.peer("alice", "phone")
+	alice := e.peer("alice", "phone")
 	e.start()
 	c := e.client("me")
 	waitContact(t, c, "alice")
@@ -32,7 +32,10 @@ func TestXMPPReconnect(t *testing.T) {
 		t.Fatal(err)
 	}
 	c.expectLine("NOTICE &xmpp", "Connected to XMPP")
-	// The peer's own session reconnects too; its presence comes back.
+	// The peer lost its stream too and logs in again; its presence comes
+	// back.
+	alice.expect(func(ev xmpp.Event) bool { _, ok := ev.(xmpp.Disconnected); return ok })
+	e.peer("alice", "phone")
 	waitFor(t, func() bool { return hasName(namesOf(c, "&xmpp"), "+alice") })
 	// The IRC connection itself survived throughout.
 	if n := c.count(func(m *irc.Message) bool { return m.Command == "ERROR" }); n != 0 {
