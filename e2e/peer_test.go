@@ -528,14 +528,6 @@ func (p *peer) send(to, body string) {
 	}
 }
 
-// sendRaw sends a stanza as written, e.g. an example from a XEP.
-func (p *peer) sendRaw(stanza string) {
-	p.t.Helper()
-	if _, err := p.c.SendOrg(stanza); err != nil {
-		p.t.Fatal(err)
-	}
-}
-
 // SendMessage sends m, with its id as the XEP-0359 origin-id too, and
 // returns that id.
 func (p *peer) SendMessage(m xmpp.OutMessage) (string, error) {
