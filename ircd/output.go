@@ -191,9 +191,12 @@ func formatTags(tags irc.Tags, keep func(string) bool) string {
 	if len(tags) == 0 {
 		return ""
 	}
-	keys := make([]string, 0, len(tags))
+	var keys []string // allocated only when a tag is kept: most clients keep none
 	for k := range tags {
 		if validTagKey(k) && (keep == nil || keep(k)) {
+			if keys == nil {
+				keys = make([]string, 0, len(tags))
+			}
 			keys = append(keys, k)
 		}
 	}

@@ -38,6 +38,21 @@ func BenchmarkFormatLinesTagged(b *testing.B) {
 	}
 }
 
+// Every message carries msgid and time; a client without message-tags
+// keeps none of them.
+func BenchmarkFormatLinesTagsDropped(b *testing.B) {
+	m := &irc.Message{
+		Tags:    irc.Tags{"time": "2026-01-02T03:04:05.000Z", "msgid": "abc123", "account": "alice@example.org"},
+		Prefix:  &irc.Prefix{Name: "alice", User: "alice", Host: "example.org"},
+		Command: "PRIVMSG", Params: []string{"me", "hello there, how are you?"},
+	}
+	keep := func(string) bool { return false }
+	b.ReportAllocs()
+	for b.Loop() {
+		benchSink = FormatLines(m, keep)
+	}
+}
+
 // A 4 KiB message body is split into several lines at the edge.
 func BenchmarkFormatLinesLong(b *testing.B) {
 	m := &irc.Message{
