@@ -146,6 +146,24 @@ func TestTimestamps(t *testing.T) {
 	}
 }
 
+func TestServerTimeIsTimeFormat(t *testing.T) {
+	newYork := time.FixedZone("UTC-5", -5*60*60)
+	for _, at := range []time.Time{
+		time.Date(2025, 1, 2, 3, 4, 5, 6_789_000, time.UTC),
+		time.Date(1999, 12, 31, 23, 59, 59, 999_999_999, time.UTC),
+		time.Date(2026, 2, 28, 19, 0, 0, 0, newYork),
+		time.Date(7, 1, 1, 0, 0, 0, 1_000_000, time.UTC),
+		time.Date(9999, 12, 31, 23, 59, 59, 0, time.UTC),
+		time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC),
+		time.Date(-1, 1, 1, 0, 0, 0, 0, time.UTC),
+		{},
+	} {
+		if got, want := serverTime(at), at.UTC().Format(serverTimeLayout); got != want {
+			t.Errorf("serverTime(%v) = %q, want %q", at, got, want)
+		}
+	}
+}
+
 func TestMatchMask(t *testing.T) {
 	for _, tc := range []struct {
 		mask, s string
