@@ -204,16 +204,22 @@ func formatTags(tags irc.Tags, keep func(string) bool) string {
 		return ""
 	}
 	sort.Strings(keys)
+	values := make([]string, len(keys))
+	size := 2 // '@' and ' '
+	for i, k := range keys {
+		values[i] = tagValue(tags[k])
+		size += len(k) + 1 + len(values[i]) + 1
+	}
 	var b strings.Builder
+	b.Grow(min(size, MaxTagsLen))
 	b.WriteByte('@')
-	for _, k := range keys {
-		item := k
-		if v := tags[k]; v != "" {
-			v = strings.ReplaceAll(strings.ToValidUTF8(v, "\uFFFD"), "\x00", "")
-			item += "=" + irc.EncodeTagValue(v)
-		}
+	for i, k := range keys {
+		v := values[i]
 		// '@' + items + separators + ' ' must stay within MaxTagsLen.
-		extra := len(item)
+		extra := len(k)
+		if v != "" {
+			extra += 1 + len(v)
+		}
 		if b.Len() > 1 {
 			extra++
 		}
@@ -223,13 +229,28 @@ func formatTags(tags irc.Tags, keep func(string) bool) string {
 		if b.Len() > 1 {
 			b.WriteByte(';')
 		}
-		b.WriteString(item)
+		b.WriteString(k)
+		if v != "" {
+			b.WriteByte('=')
+			b.WriteString(v)
+		}
 	}
 	if b.Len() == 1 {
 		return ""
 	}
 	b.WriteByte(' ')
 	return b.String()
+}
+
+// tagValue is v escaped for the wire, without NUL and with invalid UTF-8
+// replaced. Most values (msgid, time, account) need no escaping and are
+// returned as they are.
+func tagValue(v string) string {
+	v = strings.ReplaceAll(strings.ToValidUTF8(v, "\uFFFD"), "\x00", "")
+	if !strings.ContainsAny(v, "; \\\r\n") {
+		return v
+	}
+	return irc.EncodeTagValue(v)
 }
 
 // truncateUTF8 cuts s to at most max bytes without splitting a UTF-8
