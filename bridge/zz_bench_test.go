@@ -6,6 +6,7 @@ import (
 	"os"
 	"runtime"
 	"runtime/pprof"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -29,8 +30,9 @@ var (
 // benchClient is a Downstream that formats every message the way a real
 // connection would and counts the lines.
 type benchClient struct {
-	id    uint64
-	lines atomic.Int64
+	id      uint64
+	lines   atomic.Int64
+	session ircd.Session // as Attach returned it
 }
 
 func (c *benchClient) ID() uint64              { return c.id }
@@ -59,7 +61,7 @@ func startBenchBridge(b *testing.B, c *benchClient) (br *Bridge, x *fakeXMPP, st
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- br.Run(ctx) }()
-	br.Attach(c)
+	c.session = br.Attach(c)
 	x.events <- xmpp.Connected{JID: "me@example.org/xircd"}
 	return br, x, func() { cancel(); <-done }
 }
@@ -109,6 +111,47 @@ func BenchmarkPresenceFanOut(b *testing.B) {
 	}
 	br.CheckNick("barrier")
 	b.ReportMetric(float64(c.lines.Load())/float64(i), "lines/op")
+}
+
+// BenchmarkChatIn measures a chat message from a contact of a
+// 1000-contact roster, from the XMPP event to the formatted IRC line: the
+// message path's share of the bridge and the output edge.
+func BenchmarkChatIn(b *testing.B) {
+	br, x, c := benchBridge(b, 1000)
+	msgs := make([]xmpp.Message, 50)
+	for i := range msgs {
+		msgs[i] = xmpp.Message{From: fmt.Sprintf("peer%05d@example.org/phone", i), Type: "chat", Body: "message number 123 of the benchmark"}
+	}
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		m := msgs[i%len(msgs)]
+		m.ID, m.StanzaID = "m"+strconv.Itoa(i), "s"+strconv.Itoa(i)
+		x.events <- m
+		i++
+	}
+	br.CheckNick("barrier")
+	b.ReportMetric(float64(c.lines.Load())/float64(i), "lines/op")
+}
+
+// BenchmarkChatOut measures the user's PRIVMSG to a contact of a
+// 1000-contact roster, from the parsed IRC command to the XMPP send.
+func BenchmarkChatOut(b *testing.B) {
+	_, x, c := benchBridge(b, 1000)
+	msgs := make([]*irc.Message, 50)
+	for i := range msgs {
+		msgs[i] = irc.MustParseMessage(fmt.Sprintf("PRIVMSG peer%05d :message number 123 of the benchmark", i))
+	}
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		if err := c.session.Handle(&ircd.Request{Msg: msgs[i%len(msgs)], Client: c}); err != nil {
+			b.Fatal(err)
+		}
+		if i++; i%1000 == 0 {
+			x.takeCalls() // the fake records every send
+		}
+	}
 }
 
 // BenchmarkRosterBurst measures a full roster of 1000 contacts arriving
