@@ -205,9 +205,17 @@ func ircLines(s shown, v viewer) []*irc.Message {
 }
 
 // textRoom is the room for the text in a line "from command target"
-// (tags aside).
+// (tags aside). It counts from.String()'s length without building it: it
+// runs twice for every message and client.
 func textRoom(from *irc.Prefix, command, target string) int {
-	return ircd.MaxLineLen - len("\r\n") - len(":"+from.String()+" "+command+" "+target+" :")
+	prefix := len(from.Name)
+	if from.User != "" {
+		prefix += len("!") + len(from.User)
+	}
+	if from.Host != "" {
+		prefix += len("@") + len(from.Host)
+	}
+	return ircd.MaxLineLen - len("\r\n") - (len(":") + prefix + len(" ") + len(command) + len(" ") + len(target) + len(" :"))
 }
 
 // fitPrefix shortens the user and host of from when a line from it would

@@ -203,3 +203,21 @@ func TestBacklogKeepsIdentity(t *testing.T) {
 		t.Errorf("replay:\n\t%s\nwant at the end:\n\t%s", strings.Join(got, "\n\t"), strings.Join(want, "\n\t"))
 	}
 }
+
+func TestTextRoom(t *testing.T) {
+	for _, tc := range []struct {
+		p               irc.Prefix
+		command, target string
+	}{
+		{irc.Prefix{Name: "alice", User: "alice", Host: "example.org"}, "PRIVMSG", "me"},
+		{irc.Prefix{Name: "xmpp"}, "NOTICE", "&xmpp"},
+		{irc.Prefix{Name: "bob", Host: "example.org"}, "PRIVMSG", "#room"},
+		{irc.Prefix{Name: "bob", User: "bob"}, "PRIVMSG", "me"},
+		{irc.Prefix{Name: strings.Repeat("n", 300), User: strings.Repeat("u", 200), Host: "h"}, "PRIVMSG", "me"},
+	} {
+		want := ircd.MaxLineLen - len("\r\n") - len(":"+tc.p.String()+" "+tc.command+" "+tc.target+" :")
+		if got := textRoom(&tc.p, tc.command, tc.target); got != want {
+			t.Errorf("textRoom(%q, %s, %q) = %d, want %d", tc.p.String(), tc.command, tc.target, got, want)
+		}
+	}
+}
