@@ -7,10 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"gopkg.in/irc.v4"
-
-	"xircd/ircd"
-
 	"xircd/xmpp"
 )
 
@@ -140,10 +136,8 @@ func TestPanicIsContained(t *testing.T) {
 	other := h.attach("me")
 	other.take()
 	other.panicsOn("PRIVMSG") // the echo to the other client panics
-	r := &ircd.Request{Msg: &irc.Message{Command: "PRIVMSG", Params: []string{"Alice", "boom"}}, Client: c.d}
-	if err := c.sess.Handle(r); err != errInternal {
-		t.Errorf("Handle after a panic = %v, want errInternal", err)
-	}
+	c.send("PRIVMSG Alice :boom")
+	c.expect(":irc.test 400 me PRIVMSG :Internal error")
 	if n := other.panicsOn(""); n != 1 {
 		t.Errorf("Send panicked %d times, want once, on the echo", n)
 	}

@@ -333,11 +333,10 @@ func (f *fakeXMPP) Close() error                 { close(f.events); return nil }
 // whose server has the bridge as its backend: what the tests send goes
 // through ircd's dispatch, and what they read is what ircd wrote.
 type ircClient struct {
-	t    *testing.T
-	h    *harness
-	nc   net.Conn
-	d    ircd.Downstream // the connection as the bridge got it
-	sess ircd.Session    // the bridge's session for it
+	t  *testing.T
+	h  *harness
+	nc net.Conn
+	d  ircd.Downstream // the connection as the bridge got it
 	// detached is closed once the bridge has been told the client left.
 	detached chan struct{}
 	pongs    chan string
@@ -351,6 +350,50 @@ type ircClient struct {
 	panics  int      // how often Send has panicked
 	left    bool     // the bridge has handled the client's detach
 	syncs   int
+	held    *gatedAnswer // see gateNextAnswer
+}
+
+// gatedAnswer is the bridge's answer to a command, kept from ircd:
+// answered yields Handle's result once the bridge has answered, and ircd
+// queues the replies only once it is released.
+type gatedAnswer struct {
+	answered chan error
+	released chan struct{}
+	once     sync.Once
+}
+
+// release lets ircd send the answer.
+func (a *gatedAnswer) release() { a.once.Do(func() { close(a.released) }) }
+
+// gateNextAnswer makes ircd wait with the answer to the client's next
+// command for the bridge until the test releases it: the moment
+// between the bridge answering and ircd sending the answer. The client
+// cannot sync meanwhile (its PING waits behind the command).
+func (c *ircClient) gateNextAnswer() *gatedAnswer {
+	a := &gatedAnswer{answered: make(chan error, 1), released: make(chan struct{})}
+	c.t.Cleanup(a.release)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.held = a
+	return a
+}
+
+// awaitLine returns once a line containing s arrived, delivering the
+// answers to the XMPP requests made meanwhile: for a command that waits
+// for XMPP's answer, which a sync would wait behind.
+func (c *ircClient) awaitLine(s string) {
+	c.t.Helper()
+	waitFor(c.t, func() bool {
+		c.h.barrier()
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		for _, l := range c.got {
+			if strings.Contains(l, s) {
+				return true
+			}
+		}
+		return false
+	})
 }
 
 // panicsOn makes Send panic on command ("" stops it) and returns how often
@@ -525,6 +568,14 @@ func (w watchedSession) Handle(r *ircd.Request) error {
 	for _, m := range r.Replies() {
 		w.c.check(m)
 	}
+	w.c.mu.Lock()
+	held := w.c.held
+	w.c.held = nil
+	w.c.mu.Unlock()
+	if held != nil {
+		held.answered <- err
+		<-held.released
+	}
 	return err
 }
 
@@ -543,8 +594,7 @@ type watchedBridge struct {
 func (w watchedBridge) Attach(d ircd.Downstream) ircd.Session {
 	c := w.h.registering
 	c.d = watchedClient{Downstream: d, c: c}
-	c.sess = watchedSession{Session: w.Bridge.Attach(c.d), c: c}
-	return c.sess
+	return watchedSession{Session: w.Bridge.Attach(c.d), c: c}
 }
 
 // waitTimeout bounds every wait for ircd or the bridge; nothing should

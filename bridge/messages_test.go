@@ -2,7 +2,6 @@ package bridge
 
 import (
 	"errors"
-	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -103,7 +102,7 @@ func TestEchoAndOtherClients(t *testing.T) {
 }
 
 func TestMessagesToSelf(t *testing.T) {
-	h, c := online(t, "echo-message", "message-tags")
+	h, c := online(t, "echo-message", "message-tags", "labeled-response")
 	plain := h.attach("me")
 	plain.take()
 	h.x.takeCalls()
@@ -113,26 +112,19 @@ func TestMessagesToSelf(t *testing.T) {
 	// copy is the reply. Other clients see it once.
 	// Echo and delivery are one message: one msgid.
 	for i, cmd := range []string{"PRIVMSG", "NOTICE"} {
-		r, done := startHeld(c, "@+draft/react=x "+cmd+" ME :note to self")
-		if err := <-done; err != nil {
-			t.Fatal(err)
-		}
+		c.send("@label=l" + strconv.Itoa(i) + ";+draft/react=x " + cmd + " ME :note to self")
 		msgid := "m" + strconv.Itoa(i+1)
-		line := "@+draft/react=x;msgid=" + msgid + " :me!user@localhost " + cmd + " me :note to self"
-		if got := wireLines(r.Replies()); !slices.Equal(got, []string{"@+draft/react=x;msgid=" + msgid + ";time=2026-03-04T05:06:07.000Z :me!user@localhost " + cmd + " me :note to self"}) {
-			t.Errorf("%s to self: replies %q, want the echo %q", cmd, got, line)
-		}
-		c.expect(line)
+		c.expect(
+			"@+draft/react=x;msgid="+msgid+" :me!user@localhost "+cmd+" me :note to self",
+			"@+draft/react=x;label=l"+strconv.Itoa(i)+";msgid="+msgid+" :me!user@localhost "+cmd+" me :note to self",
+		)
 		plain.expect(":me!user@localhost " + cmd + " me :note to self")
 	}
-	r, done := startHeld(c, "@+draft/react=y TAGMSG me")
-	if err := <-done; err != nil {
-		t.Fatal(err)
-	}
-	if got := wireLines(r.Replies()); !slices.Equal(got, []string{"@+draft/react=y;msgid=m3;time=2026-03-04T05:06:07.000Z :me!user@localhost TAGMSG me"}) {
-		t.Errorf("TAGMSG to self: replies %q", got)
-	}
-	c.expect("@+draft/react=y;msgid=m3 :me!user@localhost TAGMSG me")
+	c.send("@label=t;+draft/react=y TAGMSG me")
+	c.expect(
+		"@+draft/react=y;msgid=m3 :me!user@localhost TAGMSG me",
+		"@+draft/react=y;label=t;msgid=m3 :me!user@localhost TAGMSG me",
+	)
 	plain.take()
 
 	// Without echo-message there is only the delivery.

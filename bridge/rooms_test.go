@@ -2,14 +2,10 @@ package bridge
 
 import (
 	"context"
-	"slices"
 	"strings"
 	"testing"
 	"time"
 
-	"gopkg.in/irc.v4"
-
-	"xircd/ircd"
 	"xircd/xmpp"
 )
 
@@ -269,62 +265,9 @@ func TestRoomJoinErrors(t *testing.T) {
 	h.expectCalls(`leave a@conference.example.org status=""`)
 }
 
-// startHeld runs a command of c the way ircd does, in the client's own
-// goroutine, and returns it with a channel that yields Handle's result
-// once the command is finished; its replies stay in the Request.
-func startHeld(c *ircClient, line string) (*ircd.Request, chan error) {
-	m, _ := irc.ParseMessage(line)
-	r := &ircd.Request{Msg: m, Client: c.d}
-	done := make(chan error, 1)
-	go func() {
-		err := c.sess.Handle(r)
-		r.Finish()
-		done <- err
-	}()
-	return r, done
-}
-
-// waitFor polls cond: a command startHeld runs reaches the bridge in its
-// own time.
-func waitFor(t *testing.T, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatal("condition not met in time")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
-// finishHeld waits for the command startHeld started, delivering the
-// answers to the XMPP requests it makes meanwhile.
-func finishHeld(t *testing.T, h *harness, done chan error) error {
-	t.Helper()
-	var err error
-	waitFor(t, func() bool {
-		h.barrier()
-		select {
-		case err = <-done:
-			return true
-		default:
-			return false
-		}
-	})
-	return err
-}
-
-func replyLines(r *ircd.Request) []string {
-	var out []string
-	for _, m := range r.Replies() {
-		out = append(out, m.String())
-	}
-	return out
-}
-
 func TestJoinAnsweredOnceTheRoomLetsUsIn(t *testing.T) {
 	h := newHarness(t, Config{MUCService: "conference.example.org"}, func(b *Bridge) { b.holdFor = time.Minute })
-	c := h.attach("me")
+	c := h.attach("me", "labeled-response", "batch")
 	other := h.attach("me")
 	h.connect()
 	c.take()
@@ -334,74 +277,81 @@ func TestJoinAnsweredOnceTheRoomLetsUsIn(t *testing.T) {
 	// The JOIN's answer (JOIN, NAMES) is the reply to the command, so
 	// that it comes before anything the client sends next and inside a
 	// labeled-response batch; the other client just sees the JOIN.
-	m, _ := irc.ParseMessage("JOIN #room")
-	r := &ircd.Request{Msg: m, Client: c.d}
-	done := make(chan error, 1)
-	go func() { done <- c.sess.Handle(r) }()
+	held := c.gateNextAnswer()
+	c.write("@label=j1 JOIN #room")
 	waitFor(t, func() bool { return len(h.x.takeCalls()) > 0 })
 	h.barrier()
 	select {
-	case err := <-done:
-		t.Fatalf("JOIN answered (%v, %q) before the room let us in", err, replyLines(r))
+	case err := <-held.answered:
+		t.Fatalf("JOIN answered (%v) before the room let us in", err)
 	default:
 	}
 	h.event(occ("bob", "none", "participant", ""))
 	h.event(occ("me", "none", "participant", "me@example.org/xircd", 110))
-	if err := <-done; err != nil {
+	if err := <-held.answered; err != nil {
 		t.Fatal(err)
 	}
-	want := []string{
+	joined := []string{
 		":me!user@localhost JOIN #room",
 		":irc.test 353 me = #room :+bob +me",
 		":irc.test 366 me #room :End of /NAMES list",
 	}
-	if got := replyLines(r); !slices.Equal(got, want) {
-		t.Errorf("JOIN answered with:\n\t%s\nwant:\n\t%s", strings.Join(got, "\n\t"), strings.Join(want, "\n\t"))
-	}
-	other.expect(want...)
-	// The room's history comes right after; it waits until the connection
-	// has queued the JOIN's answer, so that it does not overtake it.
+	other.expect(joined...)
+	// The room's history comes right after; it waits until ircd has
+	// queued the JOIN's answer, so that it does not overtake it.
 	h.event(xmpp.Message{From: roomJID + "/bob", Type: "groupchat", Body: "earlier", Delay: fixedNow})
-	c.expect()
-	r.Finish()
-	c.expect(":bob!room@conference.example.org PRIVMSG #room :[2026-03-04 05:06:07] earlier")
+	held.release()
+	c.sync() // the JOIN is handled; what it released may still be under way
+	c.expect(
+		"@label=j1 :irc.test BATCH +L1 labeled-response",
+		"@batch=L1 "+joined[0],
+		"@batch=L1 "+joined[1],
+		"@batch=L1 "+joined[2],
+		":irc.test BATCH -L1",
+		":bob!room@conference.example.org PRIVMSG #room :[2026-03-04 05:06:07] earlier",
+	)
 	other.take()
 
 	// A refusal is the answer too.
-	r, done = startHeld(c, "JOIN #secret")
+	c.write("@label=j2 JOIN #secret")
 	waitFor(t, func() bool { return len(h.x.takeCalls()) > 0 })
 	h.event(xmpp.Presence{From: "secret@conference.example.org/me", Type: "error", Error: &xmpp.StanzaError{Type: "auth", Condition: "not-authorized"}})
-	if err := <-done; err != nil {
-		t.Fatal(err)
-	}
-	want = []string{":irc.test 475 me #secret :Cannot join the room: password required or wrong (+k)"}
-	if got := replyLines(r); !slices.Equal(got, want) {
-		t.Errorf("refused JOIN answered with %q, want %q", got, want)
-	}
-	other.expect(want...)
+	refused := ":irc.test 475 me #secret :Cannot join the room: password required or wrong (+k)"
+	c.expect("@label=j2 " + refused)
+	other.expect(refused)
 
 	// LIST waits for the conference service's public rooms likewise.
-	r, done = startHeld(c, "LIST")
-	if err := finishHeld(t, h, done); err != nil {
-		t.Fatal(err)
-	}
-	if got := strings.Join(replyLines(r), "\n"); !strings.Contains(got, ":irc.test 322 me #lobby 0 :The lobby\n:irc.test 323 me :End of /LIST") {
+	c.write("@label=l1 LIST")
+	c.awaitLine("BATCH -")
+	got := strings.Join(c.take(), "\n")
+	if !strings.HasPrefix(got, "@label=l1 :irc.test BATCH +L2 labeled-response\n") ||
+		!strings.Contains(got, "@batch=L2 :irc.test 322 me #lobby 0 :The lobby\n@batch=L2 :irc.test 323 me :End of /LIST\n:irc.test BATCH -L2") {
 		t.Errorf("LIST answered with:\n%s", got)
 	}
-	c.expect()
+}
+
+// waitFor polls cond, for what happens in its own time (a command's
+// answer that waits for XMPP).
+func waitFor(t *testing.T, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(waitTimeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatal("condition not met in time")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }
 
 // A room that does not answer in time: the JOIN is answered empty and the
 // channel shows up when the room lets us in.
 func TestJoinOfASilentRoom(t *testing.T) {
 	h := newHarness(t, Config{MUCService: "conference.example.org"}, func(b *Bridge) { b.holdFor = time.Millisecond })
-	c := h.attach("me")
+	c := h.attach("me", "labeled-response")
 	h.connect()
 	c.take()
-	r, done := startHeld(c, "JOIN #slow")
-	if err := <-done; err != nil || len(r.Replies()) != 0 {
-		t.Fatalf("JOIN of a silent room = %v, %q", err, replyLines(r))
-	}
+	c.send("@label=s1 JOIN #slow")
+	c.expect("@label=s1 :irc.test ACK")
 	h.event(xmpp.Presence{From: "slow@conference.example.org/me", MUC: &xmpp.MUCPresence{Role: "participant", Codes: []int{110}}})
 	c.expect(":me!user@localhost JOIN #slow", ":irc.test 353 me = #slow +me", ":irc.test 366 me #slow :End of /NAMES list")
 }

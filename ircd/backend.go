@@ -125,9 +125,8 @@ type Request struct {
 // client meanwhile until then, so that it does not overtake the answer.
 func (r *Request) AfterReplies(f func()) { r.after = append(r.after, f) }
 
-// Finish runs what AfterReplies registered. The server calls it once it has
-// queued the replies; a test double of the server must do the same.
-func (r *Request) Finish() {
+// finish runs what AfterReplies registered, once the replies are queued.
+func (r *Request) finish() {
 	for _, f := range r.after {
 		f()
 	}

@@ -490,7 +490,7 @@ func (c *conn) dispatch(m *irc.Message) {
 		}
 	}
 	c.flush(r)
-	r.Finish()
+	r.finish()
 }
 
 func errUnknownCommand(name string) *Error {
