@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"xircd/ircd"
+	"xircd/xmpp"
 )
 
 // backlog keeps the messages that arrive while no client is attached, for
@@ -243,7 +244,7 @@ func (b *Bridge) senderOf(s shown) (key, name string, stranger bool) {
 	case s.fromUser:
 		return "\x00user", "you", false
 	case s.account != "":
-		key = bareJID(s.account)
+		key = xmpp.BareJID(s.account)
 		if c := b.contacts[key]; c != nil && c.inRoster {
 			return key, c.nick, false
 		}

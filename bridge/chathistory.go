@@ -592,7 +592,7 @@ func (b *Bridge) historyOwn(cv historyConv, m xmpp.Message) bool {
 		_, nick := splitResource(m.From)
 		return nick != "" && nick == cv.room.nick
 	}
-	return b.isOwnJID(bareJID(m.From))
+	return b.isOwnJID(xmpp.BareJID(m.From))
 }
 
 // historyShown translates archived messages of cv, oldest first, into
@@ -641,9 +641,9 @@ func (b *Bridge) historyBatchID() string {
 func (b *Bridge) collectPeers(q *historyQuery, kept []xmpp.Message) {
 	for i := len(kept) - 1; i >= 0; i-- {
 		m := kept[i]
-		peer := bareJID(m.From)
+		peer := xmpp.BareJID(m.From)
 		if b.isOwnJID(peer) {
-			peer = bareJID(m.To)
+			peer = xmpp.BareJID(m.To)
 		}
 		if m.Type == "groupchat" || peer == "" || b.isOwnJID(peer) || b.roomByJID(peer) != nil {
 			continue

@@ -177,21 +177,16 @@ func (b *Bridge) cmdHelp(out func(string), args []string) {
 	out("Contacts appear in " + b.cfg.ControlChannel + " when online (voiced when available). Chat with /msg NICK text, or \"NICK: text\" here; set your presence with /away text (\"dnd: text\" or \"xa: text\" for those states, /away alone to come back).")
 }
 
-// validJID is a loose check that s looks like a bare JID.
-func validJID(s string) bool {
-	if s == "" || len(s) > 3071 || strings.ContainsAny(s, " \t\r\n/\"'<>&") {
-		return false
-	}
-	local, domain := splitJID(s)
-	if strings.Contains(s, "@") && local == "" {
-		return false
-	}
-	return domain != "" && !strings.Contains(domain, "@")
+// validBareJID reports whether s, typed by the user, is a bare JID: a
+// valid JID without a resource, with one '@' at most and none of the
+// characters RFC 7622 forbids in a localpart.
+func validBareJID(s string) bool {
+	return xmpp.ValidJID(s) && !strings.ContainsAny(s, "/\"'<>&") && strings.Count(s, "@") <= 1
 }
 
 func (b *Bridge) cmdAdd(out func(string), args []string) {
 	jid := args[0]
-	if !validJID(jid) {
+	if !validBareJID(jid) {
 		out("\"" + jid + "\" is not a JID. Usage: add JID [NICK]")
 		return
 	}
@@ -200,17 +195,17 @@ func (b *Bridge) cmdAdd(out func(string), args []string) {
 		return
 	}
 	item := xmpp.RosterItem{JID: jid}
-	if c := b.contacts[bareJID(jid)]; c != nil && c.inRoster {
+	if c := b.contacts[xmpp.BareJID(jid)]; c != nil && c.inRoster {
 		item.Name, item.Groups = c.name, c.groups
 	}
 	if len(args) == 2 {
 		nick := args[1]
-		if err := b.nickFree(nick, b.contacts[bareJID(jid)]); err != "" {
+		if err := b.nickFree(nick, b.contacts[xmpp.BareJID(jid)]); err != "" {
 			out(err)
 			return
 		}
 		item.Name = nick
-		key := bareJID(jid)
+		key := xmpp.BareJID(jid)
 		if c := b.contacts[key]; c != nil {
 			b.setNick(c, nick)
 			c.override = true
@@ -290,7 +285,7 @@ func (b *Bridge) cmdAccept(out func(string), args []string) {
 	if c := b.contactByRef(jid); c != nil {
 		jid = c.jid
 	}
-	if !validJID(jid) {
+	if !validBareJID(jid) {
 		out("\"" + args[0] + "\" is not a JID. Usage: accept JID")
 		return
 	}
@@ -298,7 +293,7 @@ func (b *Bridge) cmdAccept(out func(string), args []string) {
 		out("Could not accept " + jid + ": " + err.Error())
 		return
 	}
-	c := b.contacts[bareJID(jid)]
+	c := b.contacts[xmpp.BareJID(jid)]
 	if c == nil || !c.inRoster || (c.sub != "to" && c.sub != "both" && c.ask != "subscribe") {
 		if err := b.x.Subscribe(jid); err != nil {
 			out("Accepted " + jid + ", but asking for its presence failed: " + err.Error())
@@ -315,7 +310,7 @@ func (b *Bridge) cmdDeny(out func(string), args []string) {
 	if c := b.contactByRef(jid); c != nil {
 		jid = c.jid
 	}
-	if !validJID(jid) {
+	if !validBareJID(jid) {
 		out("\"" + args[0] + "\" is not a JID. Usage: deny JID")
 		return
 	}

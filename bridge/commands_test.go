@@ -38,7 +38,7 @@ func TestNickAssignment(t *testing.T) {
 		"long@example.org":   strings.Repeat("x", ircd.NickLen),
 	}
 	for jid, nick := range want {
-		got := h.b.contacts[bareJID(jid)]
+		got := h.b.contacts[xmpp.BareJID(jid)]
 		if got == nil || got.nick != nick {
 			t.Errorf("%s: nick %v, want %q", jid, got, nick)
 		}
@@ -425,4 +425,17 @@ func TestSaveCommand(t *testing.T) {
 	c.take()
 	c.send("PRIVMSG &xmpp :save")
 	c.expect(":xircd!xircd@irc.test PRIVMSG &xmpp :Saved to " + dir + "/bridge.json.")
+}
+
+func TestValidBareJID(t *testing.T) {
+	for s, want := range map[string]bool{
+		"alice@example.org": true, "example.org": true, "Zoë@example.org": true,
+		"": false, "alice@": false, "@example.org": false, "a@b@c": false,
+		"alice@example.org/phone": false, "al ice@example.org": false, "a\x01@b": false,
+		`"a"@b`: false, "a'b@c": false, "a<b@c": false, "a&b@c": false, "a@b\xff": false,
+	} {
+		if got := validBareJID(s); got != want {
+			t.Errorf("validBareJID(%q) = %v, want %v", s, got, want)
+		}
+	}
 }

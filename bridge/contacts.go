@@ -16,7 +16,7 @@ import (
 // roster who wrote to the user.
 type contact struct {
 	jid      string // bare JID as the server spelled it
-	key      string // bareJID(jid)
+	key      string // xmpp.BareJID(jid)
 	nick     string
 	base     string // sanitised name the nick was derived from
 	name     string
@@ -234,7 +234,7 @@ func (b *Bridge) setNick(c *contact, nick string) {
 
 // upsertContact adds or updates a roster contact from item and returns it.
 func (b *Bridge) upsertContact(item xmpp.RosterItem) *contact {
-	key := bareJID(item.JID)
+	key := xmpp.BareJID(item.JID)
 	c := b.contacts[key]
 	base := baseNick(item.Name, item.JID)
 	if c == nil {
@@ -319,11 +319,11 @@ func (b *Bridge) removeContact(c *contact, reason string, forget bool) {
 // returns nil for a JID that cannot be shown safely. Only the most recent
 // maxTemp strangers are kept.
 func (b *Bridge) tempContact(jid string) *contact {
-	if !jidOK(jid) {
+	if !xmpp.ValidJID(jid) {
 		return nil
 	}
 	bare, _ := splitResource(jid)
-	key := bareJID(bare)
+	key := xmpp.BareJID(bare)
 	if c := b.contacts[key]; c != nil {
 		return c
 	}
@@ -352,7 +352,7 @@ func (b *Bridge) contactByRef(ref string) *contact {
 	if c := b.contactByNick(ref); c != nil {
 		return c
 	}
-	return b.contacts[bareJID(ref)]
+	return b.contacts[xmpp.BareJID(ref)]
 }
 
 func (b *Bridge) isOwnJID(jid string) bool {
@@ -360,7 +360,7 @@ func (b *Bridge) isOwnJID(jid string) bool {
 	if own == "" {
 		own = b.x.JID()
 	}
-	return own != "" && bareJID(jid) == bareJID(own)
+	return own != "" && xmpp.BareJID(jid) == xmpp.BareJID(own)
 }
 
 func (b *Bridge) onRoster(ev xmpp.Roster) {
@@ -369,7 +369,7 @@ func (b *Bridge) onRoster(ev xmpp.Roster) {
 	// it; then the order is by JID, so collisions resolve the same way.
 	items := ev.Items // sorted in place: an event belongs to its receiver
 	sort.Slice(items, func(i, j int) bool {
-		ki, kj := bareJID(items[i].JID), bareJID(items[j].JID)
+		ki, kj := xmpp.BareJID(items[i].JID), xmpp.BareJID(items[j].JID)
 		si, sj := b.state.Nicks[ki] != "", b.state.Nicks[kj] != ""
 		if si != sj {
 			return si
@@ -377,10 +377,10 @@ func (b *Bridge) onRoster(ev xmpp.Roster) {
 		return ki < kj
 	})
 	for _, it := range items {
-		if !jidOK(it.JID) || it.Subscription == "remove" || b.isOwnJID(it.JID) {
+		if !xmpp.ValidJID(it.JID) || it.Subscription == "remove" || b.isOwnJID(it.JID) {
 			continue
 		}
-		seen[bareJID(it.JID)] = true
+		seen[xmpp.BareJID(it.JID)] = true
 	}
 	for _, c := range b.sortedContacts() {
 		if c.inRoster && !seen[c.key] {
@@ -388,7 +388,7 @@ func (b *Bridge) onRoster(ev xmpp.Roster) {
 		}
 	}
 	for _, it := range items {
-		if seen[bareJID(it.JID)] {
+		if seen[xmpp.BareJID(it.JID)] {
 			b.upsertContact(it)
 		}
 	}
@@ -422,18 +422,18 @@ func (b *Bridge) settle() {
 
 func (b *Bridge) onRosterPush(ev xmpp.RosterPush) {
 	it := ev.Item
-	if !jidOK(it.JID) || b.isOwnJID(it.JID) {
+	if !xmpp.ValidJID(it.JID) || b.isOwnJID(it.JID) {
 		return
 	}
 	if it.Subscription == "remove" {
-		if c := b.contacts[bareJID(it.JID)]; c != nil && c.inRoster {
+		if c := b.contacts[xmpp.BareJID(it.JID)]; c != nil && c.inRoster {
 			b.removeContact(c, "removed from the roster", true)
 			b.announce("Contact "+c.nick+" ("+c.jid+") was removed from the roster.", true)
 		}
 		return
 	}
-	_, existed := b.contacts[bareJID(it.JID)]
-	wasRoster := existed && b.contacts[bareJID(it.JID)].inRoster
+	_, existed := b.contacts[xmpp.BareJID(it.JID)]
+	wasRoster := existed && b.contacts[xmpp.BareJID(it.JID)].inRoster
 	c := b.upsertContact(it)
 	if !wasRoster {
 		b.announce("Contact "+c.nick+" ("+c.jid+") was added to the roster.", true)
@@ -447,10 +447,10 @@ func (b *Bridge) onPresence(p xmpp.Presence) {
 		return
 	}
 	bare, res := splitResource(p.From)
-	if !jidOK(bare) || b.isOwnJID(bare) {
+	if !xmpp.ValidJID(bare) || b.isOwnJID(bare) {
 		return
 	}
-	c := b.contacts[bareJID(bare)]
+	c := b.contacts[xmpp.BareJID(bare)]
 	if c == nil {
 		return
 	}
@@ -477,11 +477,11 @@ func (b *Bridge) onPresence(p xmpp.Presence) {
 }
 
 func (b *Bridge) onSubscription(ev xmpp.Subscription) {
-	if !jidOK(ev.From) {
+	if !xmpp.ValidJID(ev.From) {
 		return
 	}
 	who := ev.From
-	if c := b.contacts[bareJID(ev.From)]; c != nil && c.inRoster {
+	if c := b.contacts[xmpp.BareJID(ev.From)]; c != nil && c.inRoster {
 		who = c.nick + " (" + c.jid + ")"
 	} else if ev.Nick != "" {
 		who = ev.From + " (" + oneLine(ev.Nick) + ")"

@@ -141,7 +141,7 @@ func (f *fakeXMPP) QueryArchive(ctx context.Context, q xmpp.ArchiveQuery) (strin
 
 // archived reports whether q selects m.
 func (f *fakeXMPP) archived(q xmpp.ArchiveQuery, m xmpp.Message) bool {
-	from, to := bareJID(m.From), bareJID(m.To)
+	from, to := xmpp.BareJID(m.From), xmpp.BareJID(m.To)
 	peer := from
 	if from == f.jid {
 		peer = to

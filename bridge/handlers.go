@@ -165,7 +165,7 @@ func (b *Bridge) privmsgTarget(s *session, r *ircd.Request, target, text string,
 	case *contact:
 		return b.contactPrivmsg(s, r, h, text, notice)
 	}
-	if strings.Contains(target, "@") && validJID(target) {
+	if strings.Contains(target, "@") && validBareJID(target) {
 		if c := b.tempContact(target); c != nil {
 			return b.contactPrivmsg(s, r, c, text, notice)
 		}
@@ -207,9 +207,9 @@ func (b *Bridge) contactPrivmsg(s *session, r *ircd.Request, c *contact, text st
 		return nil
 	}
 	out := xmpp.OutMessage{ID: b.x.NewID(), Body: body}
-	corrected, ok := b.outRefs(r, strings.ToLower(bareJID(c.jid)), c.nick, &out, func(sender string) string {
+	corrected, ok := b.outRefs(r, strings.ToLower(xmpp.BareJID(c.jid)), c.nick, &out, func(sender string) string {
 		if sender == ownSender {
-			return bareJID(b.x.JID())
+			return xmpp.BareJID(b.x.JID())
 		}
 		return sender
 	})

@@ -100,7 +100,7 @@ func (b *Bridge) sendOut(out xmpp.OutMessage, c *contact) {
 		if err == nil {
 			b.rememberSent(id, c.jid, out.Body)
 			b.rememberRef(id, id)
-			b.noteOwnSent(strings.ToLower(bareJID(c.jid)), out, id)
+			b.noteOwnSent(strings.ToLower(xmpp.BareJID(c.jid)), out, id)
 			b.noteSent()
 			return
 		}
@@ -229,7 +229,7 @@ func (b *Bridge) onMessage(m xmpp.Message) {
 	}
 	_, res := splitResource(peer)
 	if m.Body == "" && m.Reactions == nil {
-		if c := b.contacts[bareJID(peer)]; c != nil && m.ChatState != "" && m.Carbon != xmpp.CarbonSent {
+		if c := b.contacts[xmpp.BareJID(peer)]; c != nil && m.ChatState != "" && m.Carbon != xmpp.CarbonSent {
 			c.chatStates = 1
 		}
 		b.showChatState(m, peer)
@@ -279,7 +279,7 @@ func (b *Bridge) showChatState(m xmpp.Message, peer string) {
 	if typing == "" || m.Carbon != xmpp.NotCarbon {
 		return
 	}
-	c := b.contacts[bareJID(peer)]
+	c := b.contacts[xmpp.BareJID(peer)]
 	if c == nil {
 		return
 	}

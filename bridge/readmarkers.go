@@ -104,7 +104,7 @@ func (b *Bridge) resolveMarkTarget(target string) (t markTarget, ok bool) {
 		if err != nil {
 			return markTarget{}, false
 		}
-		return markTarget{key: bareJID(j), jid: j, room: true}, true
+		return markTarget{key: xmpp.BareJID(j), jid: j, room: true}, true
 	case isChannelName(target):
 		return markTarget{}, false
 	}
@@ -134,7 +134,7 @@ func (b *Bridge) markIRCTarget(key string) string {
 // message, which has no marker of the account's kind.
 func (b *Bridge) markConversation(m xmpp.Message) (key string, ok bool) {
 	if m.Type == "groupchat" {
-		return bareJID(m.From), true
+		return xmpp.BareJID(m.From), true
 	}
 	peer := m.From
 	if m.Carbon == xmpp.CarbonSent {
@@ -143,7 +143,7 @@ func (b *Bridge) markConversation(m xmpp.Message) (key string, ok bool) {
 	if peer == "" || b.roomByJID(peer) != nil {
 		return "", false
 	}
-	return bareJID(peer), true
+	return xmpp.BareJID(peer), true
 }
 
 // indexShown notes a message shown at time at, so that markers can be
@@ -301,10 +301,10 @@ func (b *Bridge) publishMark(t markTarget, stanzaID string) {
 	}
 	by := b.x.JID()
 	if t.room {
-		by = bareJID(t.jid)
+		by = xmpp.BareJID(t.jid)
 	}
 	err := b.startRequest(request{kind: requestPublishMark}, func(ctx context.Context) (string, error) {
-		return b.x.PublishDisplayed(ctx, bareJID(t.jid), stanzaID, by)
+		return b.x.PublishDisplayed(ctx, xmpp.BareJID(t.jid), stanzaID, by)
 	})
 	if err != nil {
 		b.log.Info("read marker not published", "chat", t.jid, "err", err)
@@ -350,7 +350,7 @@ func (b *Bridge) sendDisplayed(key string, t time.Time) {
 // onDisplayed takes a marker from XMPP: another client of the user read
 // up to a message.
 func (b *Bridge) onDisplayed(d xmpp.Displayed) {
-	key := bareJID(d.Chat)
+	key := xmpp.BareJID(d.Chat)
 	if cur, ok := b.read.marks[key]; ok && cur.stanzaID == d.StanzaID {
 		return // no news (our own publication comes back too)
 	}
@@ -398,7 +398,7 @@ const maxMarkLookup = 100
 func (b *Bridge) lookUpMarks(marks []xmpp.Displayed) {
 	var ids []string
 	for _, d := range marks {
-		key := bareJID(d.Chat)
+		key := xmpp.BareJID(d.Chat)
 		if id, ok := b.read.waiting.get(key); ok && id == d.StanzaID && b.isOwnJID(d.By) && len(ids) < maxMarkLookup {
 			ids = append(ids, d.StanzaID)
 		}

@@ -112,7 +112,7 @@ func convOf(m xmpp.Message, own bool) string {
 	if own && m.Type != "groupchat" {
 		peer = m.To
 	}
-	return strings.ToLower(bareJID(peer))
+	return strings.ToLower(xmpp.BareJID(peer))
 }
 
 // senderOf is the sender key of m (own: sent by the user).
@@ -123,7 +123,7 @@ func senderOf(m xmpp.Message, own bool) string {
 	case m.Type == "groupchat":
 		return m.From
 	}
-	return strings.ToLower(bareJID(m.From))
+	return strings.ToLower(xmpp.BareJID(m.From))
 }
 
 // referenceID is the id by which replies and reactions refer to m: the
@@ -450,7 +450,7 @@ func (b *Bridge) reactTagmsg(s *session, r *ircd.Request, target string) error {
 		return errNoSuchNick(target)
 	}
 	out := xmpp.OutMessage{ID: b.x.NewID()}
-	if !b.reactOut(r, strings.ToLower(bareJID(c.jid)), target, &out) {
+	if !b.reactOut(r, strings.ToLower(xmpp.BareJID(c.jid)), target, &out) {
 		return nil
 	}
 	b.echo(s, r, out.ID, target)

@@ -42,7 +42,7 @@ const (
 // room is one group chat the user is in or joining.
 type room struct {
 	jid      string // bare JID as the user typed it (case kept)
-	key      string // bareJID(jid)
+	key      string // xmpp.BareJID(jid)
 	channel  string // IRC channel name
 	password string
 	nick     string // our nick in the room (wanted, then as the room says)
@@ -104,7 +104,7 @@ type occupant struct {
 
 // roomSet is the group chat state of the bridge, owned by Run.
 type roomSet struct {
-	byKey map[string]*room // by bareJID
+	byKey map[string]*room // by xmpp.BareJID
 	// autojoined: the bookmarks were fetched once; later connections
 	// rejoin the rooms the user is in instead.
 	autojoined bool
@@ -131,7 +131,7 @@ func (b *Bridge) roomJIDForChannel(ch string) (string, error) {
 		}
 		name += "@" + b.cfg.MUCService
 	}
-	if !jidOK(name) || strings.Contains(name, "/") || strings.ContainsAny(name, ",\a") {
+	if !xmpp.ValidJID(name) || strings.Contains(name, "/") || strings.ContainsAny(name, ",\a") {
 		return "", &ircd.Error{Code: irc.ERR_NOSUCHCHANNEL, Params: []string{ch, "Not a valid room address"}}
 	}
 	local, _ := splitJID(name)
@@ -161,7 +161,7 @@ func (b *Bridge) roomByChannel(ch string) *room {
 		}
 	}
 	if jid, err := b.roomJIDForChannel(ch); err == nil {
-		return b.rooms.byKey[bareJID(jid)]
+		return b.rooms.byKey[xmpp.BareJID(jid)]
 	}
 	return nil
 }
@@ -191,7 +191,7 @@ func (b *Bridge) occupantContact(o *occupant) *contact {
 	if o.jid == "" || o.self {
 		return nil
 	}
-	if c := b.contacts[bareJID(o.jid)]; c != nil && c.inRoster {
+	if c := b.contacts[xmpp.BareJID(o.jid)]; c != nil && c.inRoster {
 		return c
 	}
 	return nil

@@ -78,7 +78,7 @@ func (b *Bridge) listPublicRoomsDone(r request, ev xmpp.RoomList) {
 	}
 	for _, it := range items {
 		// A comma or BEL would break the channel name on IRC.
-		if !jidOK(it.JID) || strings.ContainsAny(it.JID, ",\a") {
+		if !xmpp.ValidJID(it.JID) || strings.ContainsAny(it.JID, ",\a") {
 			continue
 		}
 		ch := b.channelForRoom(it.JID)
@@ -432,7 +432,7 @@ func (c roomChannel) invite(req *ircd.Request, nick string) error {
 	case *occupant:
 		jid = h.jid
 	}
-	if jid == "" && strings.Contains(nick, "@") && validJID(nick) {
+	if jid == "" && strings.Contains(nick, "@") && validBareJID(nick) {
 		jid = nick
 	}
 	if jid == "" {

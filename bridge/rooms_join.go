@@ -53,7 +53,7 @@ func (b *Bridge) joinRoom(ch, key string) error {
 		nick = b.cfg.ServiceNick
 	}
 	r := &room{
-		jid: jid, key: bareJID(jid), channel: ch, password: key, nick: nick,
+		jid: jid, key: xmpp.BareJID(jid), channel: ch, password: key, nick: nick,
 		occupants: make(map[string]*occupant),
 		sent:      newBounded[struct{}](maxRoomSent),
 		recent:    newBounded[struct{}](maxRoomRecent),
@@ -145,7 +145,7 @@ func (b *Bridge) roomsDisconnected() {
 // roomPresence handles an occupant's presence.
 func (b *Bridge) roomPresence(p xmpp.Presence) {
 	bare, nick := splitResource(p.From)
-	r := b.rooms.byKey[bareJID(bare)]
+	r := b.rooms.byKey[xmpp.BareJID(bare)]
 	if r == nil {
 		return
 	}
@@ -175,8 +175,8 @@ func (b *Bridge) roomPresence(p xmpp.Presence) {
 	}
 	o.stale = false
 	old := prefixes(o, true)
-	if j := p.MUC.JID; j != "" && jidOK(j) {
-		o.jid = bareJID(j)
+	if j := p.MUC.JID; j != "" && xmpp.ValidJID(j) {
+		o.jid = xmpp.BareJID(j)
 	}
 	o.affiliation, o.role, o.self = p.MUC.Affiliation, p.MUC.Role, self
 	if isNew {
@@ -448,7 +448,7 @@ func (b *Bridge) onBookmarks(list []xmpp.Bookmark, err error) {
 		return
 	}
 	for _, bm := range list {
-		if !bm.Autojoin || !jidOK(bm.JID) {
+		if !bm.Autojoin || !xmpp.ValidJID(bm.JID) {
 			continue
 		}
 		ch := b.channelForRoom(bm.JID)

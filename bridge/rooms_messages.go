@@ -16,7 +16,7 @@ func (b *Bridge) roomByJID(jid string) *room {
 	if b.rooms.byKey == nil {
 		return nil
 	}
-	return b.rooms.byKey[bareJID(jid)]
+	return b.rooms.byKey[xmpp.BareJID(jid)]
 }
 
 // rememberRoomSent notes the id of a message we sent to r, to recognise
@@ -256,7 +256,7 @@ func (b *Bridge) occupantPrivmsg(s *session, req *ircd.Request, o *occupant, r *
 
 // inviteHint tells the user how to accept an invitation.
 func (b *Bridge) inviteHint(inv *xmpp.MUCInvite) string {
-	if !jidOK(inv.Room) || strings.Contains(inv.Room, "/") || strings.ContainsAny(inv.Room, ",\a") {
+	if !xmpp.ValidJID(inv.Room) || strings.Contains(inv.Room, "/") || strings.ContainsAny(inv.Room, ",\a") {
 		return "The room address is not usable."
 	}
 	cmd := "/join " + b.channelForRoom(inv.Room)

@@ -94,13 +94,6 @@ func splitResource(jid string) (bare, resource string) {
 	return jid, ""
 }
 
-// bareJID normalises a JID to its bare form for map keys: domain and
-// localpart compare case-insensitively in practice (nodeprep/nameprep).
-func bareJID(jid string) string {
-	bare, _ := splitResource(jid)
-	return strings.ToLower(bare)
-}
-
 // maskPart makes a string usable as the user or host part of a hostmask:
 // no spaces, control characters, '!' or '@', and not empty.
 func maskPart(s string) string {
@@ -130,23 +123,6 @@ func oneLine(s string) string {
 		s = strings.TrimRight(ircd.SplitText(s, maxInfoLen)[0], " ") + "…"
 	}
 	return s
-}
-
-// jidOK reports whether a JID received from XMPP is safe to show and to
-// key state by: valid UTF-8 without spaces or control characters, with a
-// domain.
-func jidOK(jid string) bool {
-	bare, _ := splitResource(jid)
-	if bare == "" || len(jid) > 3071 || !utf8.ValidString(jid) {
-		return false
-	}
-	for _, r := range bare {
-		if r <= ' ' || r == 0x7f {
-			return false
-		}
-	}
-	_, domain := splitJID(bare)
-	return domain != ""
 }
 
 // ircLine is one line of text to show on IRC, as a PRIVMSG text or as a

@@ -58,10 +58,10 @@ type archiveCollector struct {
 // ArchivePage. Only messages sent by the queried archive itself are
 // accepted.
 func (s *Session) QueryArchive(ctx context.Context, q ArchiveQuery) (string, error) {
-	if q.Archive != "" && !validJID(q.Archive) {
+	if q.Archive != "" && !ValidJID(q.Archive) {
 		return "", fmt.Errorf("xmpp: invalid archive %q", q.Archive)
 	}
-	if q.With != "" && !validJID(q.With) {
+	if q.With != "" && !ValidJID(q.With) {
 		return "", fmt.Errorf("xmpp: invalid JID %q", q.With)
 	}
 	return s.startRequest(func(c *conn, id string) Event {
@@ -116,7 +116,7 @@ func (c *conn) queryArchive(ctx context.Context, q ArchiveQuery) (ArchivePage, e
 	}
 	b.WriteString("</set></query>")
 
-	col := &archiveCollector{from: strings.ToLower(bareJID(q.Archive))}
+	col := &archiveCollector{from: BareJID(q.Archive)}
 	c.mu.Lock()
 	if c.archives == nil {
 		c.archives = map[string]*archiveCollector{}

@@ -32,7 +32,7 @@ type xmlConference struct {
 
 func (c xmlConference) toBookmark(jid string) Bookmark {
 	return Bookmark{
-		JID:      bareJID(jid),
+		JID:      BareJID(jid),
 		Name:     CleanText(c.Name),
 		Nick:     CleanText(strings.TrimSpace(c.Nick)),
 		Password: c.Password,
@@ -67,7 +67,7 @@ func (c *conn) bookmarks(ctx context.Context) ([]Bookmark, error) {
 		}
 		var out []Bookmark
 		for _, it := range r.Items {
-			if validJID(it.ID) {
+			if ValidJID(it.ID) {
 				out = append(out, it.Conference.toBookmark(it.ID))
 			}
 		}
@@ -86,7 +86,7 @@ func (c *conn) bookmarks(ctx context.Context) ([]Bookmark, error) {
 	}
 	var out []Bookmark
 	for _, c := range r.Conferences {
-		if validJID(c.JID) {
+		if ValidJID(c.JID) {
 			out = append(out, c.toBookmark(c.JID))
 		}
 	}

@@ -24,7 +24,7 @@ func (s *Session) DiscoFeatures(ctx context.Context, jid string) (string, error)
 	if jid == "" {
 		jid = s.bare
 	}
-	if !validJID(jid) {
+	if !ValidJID(jid) {
 		return "", fmt.Errorf("xmpp: invalid JID %q", jid)
 	}
 	return s.startRequest(func(c *conn, id string) Event {

@@ -56,6 +56,15 @@
 // answers in its own loop like any other event, and may drop an answer it
 // no longer awaits.
 //
+// # JIDs
+//
+// A bare JID the session passes on (a roster item's, a subscription's
+// sender, an invitation's room, a bookmark's) is BareJID's: localpart and
+// domain in lower case, as RFC 7622 compares them case-insensitively;
+// resources keep their case. ValidJID is the check the session applies to
+// every JID it puts into a stanza, and receivers may apply to the JIDs
+// they get.
+//
 // # Body rule
 //
 // The same rule applies to every text the session passes on (message

@@ -487,7 +487,7 @@ func (n *negotiation) bind() (string, error) {
 		return "", fmt.Errorf("resource binding refused: %w", r.Error.errorOf())
 	}
 	jid := strings.TrimSpace(r.JID)
-	if !validJID(jid) || !strings.EqualFold(bareJID(jid), n.s.bare) {
+	if !ValidJID(jid) || !strings.EqualFold(BareJID(jid), n.s.bare) {
 		return "", fmt.Errorf("the server bound an unexpected JID %q", jid)
 	}
 	if f := n.features.Session; f != nil && f.Optional == nil {

@@ -43,7 +43,7 @@ type xmlDisplayedItem struct {
 }
 
 func (it xmlDisplayedItem) toDisplayed() (Displayed, bool) {
-	if it.Displayed == nil || it.Displayed.StanzaID.ID == "" || !validJID(it.ID) {
+	if it.Displayed == nil || it.Displayed.StanzaID.ID == "" || !ValidJID(it.ID) {
 		return Displayed{}, false
 	}
 	return Displayed{Chat: it.ID, StanzaID: it.Displayed.StanzaID.ID, By: it.Displayed.StanzaID.By}, true
@@ -113,7 +113,7 @@ func (s *Session) DisplayedMarkers(ctx context.Context) (string, error) {
 // per chat, as the XEP requires. Its answer is a
 // RequestDone{Op: "publish-displayed"}.
 func (s *Session) PublishDisplayed(ctx context.Context, chat, stanzaID, by string) (string, error) {
-	if !validJID(chat) || stanzaID == "" || !validJID(by) {
+	if !ValidJID(chat) || stanzaID == "" || !ValidJID(by) {
 		return "", fmt.Errorf("xmpp: invalid displayed marker for %q", chat)
 	}
 	var b strings.Builder
@@ -133,7 +133,7 @@ func (s *Session) PublishDisplayed(ctx context.Context, chat, stanzaID, by strin
 // SendDisplayed tells a contact that the user has displayed its messages
 // up to the one with the given id (XEP-0333 chat marker).
 func (s *Session) SendDisplayed(to, id string) error {
-	if !validJID(to) || id == "" {
+	if !ValidJID(to) || id == "" {
 		return fmt.Errorf("xmpp: invalid chat marker to %q", to)
 	}
 	return s.send(fmt.Sprintf("<message to='%s' type='chat' id='%s'><displayed xmlns='%s' id='%s'/><store xmlns='urn:xmpp:hints'/></message>",

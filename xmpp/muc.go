@@ -9,8 +9,8 @@ import (
 // InviteToRoom sends a XEP-0045 mediated invitation: the room (bare JID)
 // forwards it to the invitee, adding the password if the room has one.
 func (s *Session) InviteToRoom(room, to, reason string) error {
-	room, to = bareJID(room), bareJID(to)
-	if !validJID(room) || !validJID(to) {
+	room, to = BareJID(room), BareJID(to)
+	if !ValidJID(room) || !ValidJID(to) {
 		return fmt.Errorf("xmpp: invalid room %q or invitee %q", room, to)
 	}
 	r := ""
@@ -50,8 +50,8 @@ func conferenceXML(bm Bookmark, xmlns, jidAttr string) string {
 // node (private to the account), else in XEP-0048 private storage. Its
 // answer is a RequestDone{Op: "set-bookmark"}.
 func (s *Session) SetBookmark(ctx context.Context, bm Bookmark) (string, error) {
-	bm.JID = bareJID(bm.JID)
-	if !validJID(bm.JID) || !strings.Contains(bm.JID, "@") {
+	bm.JID = BareJID(bm.JID)
+	if !ValidJID(bm.JID) || !strings.Contains(bm.JID, "@") {
 		return "", fmt.Errorf("xmpp: invalid room %q", bm.JID)
 	}
 	return s.startRequest(func(c *conn, id string) Event {
@@ -81,8 +81,8 @@ func (c *conn) setBookmark(ctx context.Context, bm Bookmark) error {
 // RemoveBookmark removes the bookmark of room from wherever it is kept.
 // Its answer is a RequestDone{Op: "remove-bookmark"}.
 func (s *Session) RemoveBookmark(ctx context.Context, room string) (string, error) {
-	room = bareJID(room)
-	if !validJID(room) {
+	room = BareJID(room)
+	if !ValidJID(room) {
 		return "", fmt.Errorf("xmpp: invalid room %q", room)
 	}
 	return s.startRequest(func(c *conn, id string) Event {
@@ -117,7 +117,7 @@ func (c *conn) editOldBookmarks(ctx context.Context, room string, bm *Bookmark) 
 	var b strings.Builder
 	b.WriteString("<query xmlns='" + nsPrivate + "'><storage xmlns='" + nsOldBookmarks + "'>")
 	for _, c := range r.Conferences {
-		if !validJID(c.JID) || strings.EqualFold(bareJID(c.JID), room) {
+		if !ValidJID(c.JID) || BareJID(c.JID) == room {
 			continue
 		}
 		b.WriteString(conferenceXML(c.toBookmark(c.JID), "", c.JID))

@@ -33,8 +33,8 @@ func (s *Session) SetRole(ctx context.Context, room, nick, role, reason string) 
 	default:
 		return "", fmt.Errorf("xmpp: invalid role %q", role)
 	}
-	room = bareJID(room)
-	if !validJID(room) || nick == "" {
+	room = BareJID(room)
+	if !ValidJID(room) || nick == "" {
 		return "", fmt.Errorf("xmpp: invalid room %q or nick %q", room, nick)
 	}
 	r := ""
@@ -51,8 +51,8 @@ func (s *Session) SetRole(ctx context.Context, room, nick, role, reason string) 
 // until then nobody else can enter it. Its answer is a
 // RequestDone{Op: "accept-room-defaults"}.
 func (s *Session) AcceptRoomDefaults(ctx context.Context, room string) (string, error) {
-	room = bareJID(room)
-	if !validJID(room) {
+	room = BareJID(room)
+	if !ValidJID(room) {
 		return "", fmt.Errorf("xmpp: invalid room %q", room)
 	}
 	payload := "<query xmlns='" + nsMUCOwner + "'><x xmlns='jabber:x:data' type='submit'/></query>"
@@ -63,7 +63,7 @@ func (s *Session) AcceptRoomDefaults(ctx context.Context, room string) (string, 
 // (disco#items). Its answer is a RoomList keeping only items that are
 // usable bare room JIDs, at most maxRoomItems.
 func (s *Session) RoomItems(ctx context.Context, service string) (string, error) {
-	if !validJID(service) {
+	if !ValidJID(service) {
 		return "", fmt.Errorf("xmpp: invalid service %q", service)
 	}
 	return s.startRequest(func(c *conn, id string) Event {
@@ -96,7 +96,7 @@ func parseRoomItems(payload []byte) []RoomItem {
 				it.Name = CleanText(a.Value)
 			}
 		}
-		if strings.Contains(it.JID, "@") && !strings.Contains(it.JID, "/") && validJID(it.JID) {
+		if strings.Contains(it.JID, "@") && !strings.Contains(it.JID, "/") && ValidJID(it.JID) {
 			out = append(out, it)
 		}
 	}

@@ -12,7 +12,7 @@ import (
 // a new one), which is also its XEP-0359 origin-id. The body and subject
 // follow the body rule of the package documentation.
 func (s *Session) SendMessage(m OutMessage) (string, error) {
-	if !validJID(m.To) {
+	if !ValidJID(m.To) {
 		return "", fmt.Errorf("xmpp: invalid recipient %q", m.To)
 	}
 	typ := m.Type
@@ -113,7 +113,7 @@ func (s *Session) presenceStanza(to, extra, show, status string) string {
 // RosterSet adds or updates a roster item (name, groups). Its answer is a
 // RequestDone{Op: "roster-set"}.
 func (s *Session) RosterSet(item RosterItem) (string, error) {
-	if !validJID(item.JID) || strings.Contains(item.JID, "/") {
+	if !ValidJID(item.JID) || strings.Contains(item.JID, "/") {
 		return "", fmt.Errorf("xmpp: invalid roster JID %q", item.JID)
 	}
 	var b strings.Builder
@@ -134,11 +134,11 @@ func (s *Session) RosterSet(item RosterItem) (string, error) {
 // RosterRemove removes a contact, which also cancels the subscriptions
 // both ways. Its answer is a RequestDone{Op: "roster-remove"}.
 func (s *Session) RosterRemove(jid string) (string, error) {
-	if !validJID(jid) {
+	if !ValidJID(jid) {
 		return "", fmt.Errorf("xmpp: invalid roster JID %q", jid)
 	}
 	return s.requestDone(context.Background(), "roster-remove", "", "set",
-		fmt.Sprintf("<query xmlns='%s'><item jid='%s' subscription='remove'/></query>", nsRoster, escapeAttr(bareJID(jid))))
+		fmt.Sprintf("<query xmlns='%s'><item jid='%s' subscription='remove'/></query>", nsRoster, escapeAttr(BareJID(jid))))
 }
 
 // startRequest starts a request whose answer comes later (see
@@ -186,10 +186,10 @@ func (s *Session) Deny(jid string) error { return s.subscription(jid, "unsubscri
 func (s *Session) Unsubscribe(jid string) error { return s.subscription(jid, "unsubscribe") }
 
 func (s *Session) subscription(jid, typ string) error {
-	if !validJID(jid) {
+	if !ValidJID(jid) {
 		return fmt.Errorf("xmpp: invalid JID %q", jid)
 	}
-	return s.send(fmt.Sprintf("<presence to='%s' type='%s'/>", escapeAttr(bareJID(jid)), typ))
+	return s.send(fmt.Sprintf("<presence to='%s' type='%s'/>", escapeAttr(BareJID(jid)), typ))
 }
 
 // JoinRoom joins a XEP-0045 room (bare JID) as nick, with the room
@@ -199,8 +199,8 @@ func (s *Session) subscription(jid, typ string) error {
 // (status 110 marks our own) or an error presence. Joined rooms are
 // forgotten when the connection drops: rejoin after Connected.
 func (s *Session) JoinRoom(room, nick, password string, historyMaxStanzas int, since time.Time) error {
-	room = bareJID(room)
-	if !validJID(room) || !strings.Contains(room, "@") || nick == "" || !validJID(room+"/"+nick) {
+	room = BareJID(room)
+	if !ValidJID(room) || !strings.Contains(room, "@") || nick == "" || !ValidJID(room+"/"+nick) {
 		return fmt.Errorf("xmpp: invalid room %q or nick %q", room, nick)
 	}
 	var x strings.Builder
@@ -226,7 +226,7 @@ func (s *Session) JoinRoom(room, nick, password string, historyMaxStanzas int, s
 		return err
 	}
 	s.mu.Lock()
-	s.rooms[strings.ToLower(room)] = nick
+	s.rooms[room] = nick
 	s.mu.Unlock()
 	return nil
 }
@@ -234,7 +234,7 @@ func (s *Session) JoinRoom(room, nick, password string, historyMaxStanzas int, s
 // LeaveRoom leaves a room given by its bare JID (our nick is remembered
 // from JoinRoom) or by our occupant JID, with an optional status message.
 func (s *Session) LeaveRoom(room, status string) error {
-	bare := strings.ToLower(bareJID(room))
+	bare := BareJID(room)
 	s.mu.Lock()
 	nick, joined := s.rooms[bare]
 	delete(s.rooms, bare)
@@ -246,7 +246,7 @@ func (s *Session) LeaveRoom(room, status string) error {
 		}
 		to = room + "/" + nick
 	}
-	if !validJID(to) {
+	if !ValidJID(to) {
 		return fmt.Errorf("xmpp: invalid room %q", room)
 	}
 	st := ""
@@ -273,7 +273,7 @@ func (s *Session) SendIQ(ctx context.Context, to, typ, payload string) (*IQResul
 	if typ != "get" && typ != "set" {
 		return nil, fmt.Errorf("xmpp: invalid iq type %q", typ)
 	}
-	if to != "" && !validJID(to) {
+	if to != "" && !ValidJID(to) {
 		return nil, fmt.Errorf("xmpp: invalid JID %q", to)
 	}
 	if err := checkWellFormed(payload); err != nil {

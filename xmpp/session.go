@@ -289,7 +289,7 @@ func (s *Session) serve(c *conn) error {
 		for _, it := range again {
 			if it.msg.Type == "groupchat" {
 				// Sent once the room is joined again, or the room refuses it.
-				room := bareJID(it.msg.To)
+				room := BareJID(it.msg.To)
 				c.afterJoin[room] = append(c.afterJoin[room], it)
 				continue
 			}
@@ -698,7 +698,7 @@ func (c *conn) handle(start xml.StartElement) error {
 // fromServer reports whether from is our account or its server (or empty,
 // which means the same).
 func (c *conn) fromAccount(from string) bool {
-	return from == "" || strings.EqualFold(bareJID(from), c.s.bare) || strings.EqualFold(from, c.s.domain)
+	return from == "" || strings.EqualFold(BareJID(from), c.s.bare) || strings.EqualFold(from, c.s.domain)
 }
 
 func (c *conn) handleMessage(m *xmlMessage) {
@@ -732,7 +732,7 @@ func (c *conn) handleMessage(m *xmlMessage) {
 func (c *conn) handlePresence(p *xmlPresence) {
 	switch p.Type {
 	case "subscribe", "subscribed", "unsubscribe", "unsubscribed":
-		ev := Subscription{From: bareJID(p.From), Type: p.Type, Status: CleanText(pickText(p.Status))}
+		ev := Subscription{From: BareJID(p.From), Type: p.Type, Status: CleanText(pickText(p.Status))}
 		if p.Nick != nil {
 			ev.Nick = CleanText(*p.Nick)
 		}
@@ -740,7 +740,7 @@ func (c *conn) handlePresence(p *xmlPresence) {
 	case "", "unavailable", "error":
 		ev := p.toPresence()
 		if ev.Type == "" && ev.MUC != nil && slices.Contains(ev.MUC.Codes, 110) {
-			c.rejoined(bareJID(ev.From))
+			c.rejoined(BareJID(ev.From))
 		}
 		c.s.emit(ev)
 	default:

@@ -269,7 +269,7 @@ func (it xmlRosterItem) toItem() RosterItem {
 	if it.Ask == "subscribe" {
 		ask = "subscribe"
 	}
-	return RosterItem{JID: bareJID(it.JID), Name: CleanText(it.Name), Groups: groups, Subscription: sub, Ask: ask}
+	return RosterItem{JID: BareJID(it.JID), Name: CleanText(it.Name), Groups: groups, Subscription: sub, Ask: ask}
 }
 
 // pickText chooses the text without xml:lang, else the first one.
@@ -324,10 +324,10 @@ func (m *xmlMessage) toMessage(own string, extraDelay *xmlDelay) Message {
 	// replies and the room's archive use), even when our server added its own.
 	by := own
 	if out.Type == "groupchat" {
-		by = strings.ToLower(bareJID(m.From))
+		by = BareJID(m.From)
 	}
 	for _, sid := range m.StanzaIDs {
-		if strings.ToLower(sid.By) == by {
+		if BareJID(sid.By) == by {
 			out.StanzaID = sid.ID
 			break
 		}
@@ -364,13 +364,13 @@ func (m *xmlMessage) toMessage(own string, extraDelay *xmlDelay) Message {
 	}
 	switch {
 	case m.MUCUser != nil && m.MUCUser.Invite != nil:
-		inv := &MUCInvite{Room: bareJID(m.From), From: m.MUCUser.Invite.From, Reason: CleanText(m.MUCUser.Invite.Reason)}
+		inv := &MUCInvite{Room: BareJID(m.From), From: m.MUCUser.Invite.From, Reason: CleanText(m.MUCUser.Invite.Reason)}
 		if m.MUCUser.Password != nil {
 			inv.Password = *m.MUCUser.Password
 		}
 		out.Invite = inv
 	case m.Conference != nil && m.Conference.JID != "":
-		out.Invite = &MUCInvite{Room: bareJID(m.Conference.JID), From: m.From,
+		out.Invite = &MUCInvite{Room: BareJID(m.Conference.JID), From: m.From,
 			Reason: CleanText(m.Conference.Reason), Password: m.Conference.Password}
 	}
 	return out

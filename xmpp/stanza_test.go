@@ -191,14 +191,29 @@ func TestBackoffGrowsWithJitter(t *testing.T) {
 	}
 }
 
+func TestBareJID(t *testing.T) {
+	for jid, want := range map[string]string{
+		"alice@example.org":                "alice@example.org",
+		"Alice@Example.ORG/Phone":          "alice@example.org",
+		"ÄLICE@example.org/x":              "älice@example.org",
+		"Room@Conference.example.org/Nick": "room@conference.example.org",
+		"example.org":                      "example.org",
+		"a@b/r/s":                          "a@b",
+	} {
+		if got := BareJID(jid); got != want {
+			t.Errorf("BareJID(%q) = %q, want %q", jid, got, want)
+		}
+	}
+}
+
 func TestValidJID(t *testing.T) {
 	for jid, want := range map[string]bool{
 		"a@b": true, "b": true, "room@muc/Nick With Spaces": true, "a@b/r/s": true,
 		"": false, "a b@c": false, "@b": false, "a@": false, "a@b/": false,
 		"a@b/x\ny": false, "a@b\x00": false, "a@b/\xff": false,
 	} {
-		if got := validJID(jid); got != want {
-			t.Errorf("validJID(%q) = %v, want %v", jid, got, want)
+		if got := ValidJID(jid); got != want {
+			t.Errorf("ValidJID(%q) = %v, want %v", jid, got, want)
 		}
 	}
 }

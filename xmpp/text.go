@@ -112,18 +112,22 @@ func ParseStamp(s string) (time.Time, error) {
 	return t.UTC(), nil
 }
 
-// bareJID strips the resource.
-func bareJID(jid string) string {
-	if i := strings.IndexByte(jid, '/'); i >= 0 {
-		return jid[:i]
-	}
-	return jid
+// BareJID is jid without its resource, with its localpart and domain in
+// lower case. RFC 7622 compares localparts and domains case-insensitively
+// (their prepared forms are lower case) and resources case-sensitively, so
+// the bare JIDs of one entity are one string: state is keyed by BareJID
+// and JIDs are compared by it. strings.ToLower stands in for the full
+// PRECIS and IDNA preparation, which is the server's.
+func BareJID(jid string) string {
+	bare, _, _ := strings.Cut(jid, "/")
+	return strings.ToLower(bare)
 }
 
-// validJID is a cheap sanity check for JIDs we put into stanzas: non-empty
-// domain, at most 3071 bytes (RFC 7622), valid UTF-8, no control
-// characters, and no spaces except in the resource (MUC nicks may have them).
-func validJID(jid string) bool {
+// ValidJID is a cheap sanity check for a JID received or put into a
+// stanza: non-empty domain, at most 3071 bytes (RFC 7622), valid UTF-8, no
+// control characters, no empty localpart or resource, and no spaces
+// except in the resource (MUC nicks may have them).
+func ValidJID(jid string) bool {
 	if jid == "" || len(jid) > 3071 || !utf8.ValidString(jid) {
 		return false
 	}

@@ -69,7 +69,7 @@ func (s *Session) FindUploadService(ctx context.Context) (string, error) {
 			if len(candidates) == maxUploadCandidates {
 				break
 			}
-			if validJID(it.JID) && !strings.ContainsAny(it.JID, "@/") {
+			if ValidJID(it.JID) && !strings.ContainsAny(it.JID, "@/") {
 				candidates = append(candidates, it.JID)
 			}
 		}
@@ -142,7 +142,7 @@ var uploadHeaders = map[string]string{"authorization": "Authorization", "cookie"
 // RequestUploadSlot asks service for a slot for a file of size bytes.
 // Its answer is an UploadSlot.
 func (s *Session) RequestUploadSlot(ctx context.Context, service, filename string, size int64, contentType string) (string, error) {
-	if !validJID(service) {
+	if !ValidJID(service) {
 		return "", fmt.Errorf("xmpp: invalid upload service %q", service)
 	}
 	if filename == "" || size <= 0 {
