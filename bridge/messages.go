@@ -193,10 +193,8 @@ func excerpt(body string) string {
 }
 
 func (b *Bridge) onMessage(m xmpp.Message) {
-	r := b.roomByJID(m.From)
-	if m.Carbon == xmpp.CarbonSent {
-		r = b.roomByJID(m.To)
-	}
+	peer := chatPeer(m)
+	r := b.roomByJID(peer)
 	switch {
 	case m.Type == "error" && r != nil:
 		b.roomErrorMessage(r, m)
@@ -205,7 +203,7 @@ func (b *Bridge) onMessage(m xmpp.Message) {
 		b.onMessageError(m)
 		return
 	case r != nil && m.Type != "groupchat" && m.Invite == nil:
-		b.roomPrivate(r, m)
+		b.roomPrivate(r, m, peer)
 		return
 	case m.Type == "groupchat":
 		b.roomMessage(m)
@@ -219,10 +217,6 @@ func (b *Bridge) onMessage(m xmpp.Message) {
 	// it again, to that client.
 	if m.StanzaID != "" && b.seen.has(m.StanzaID) && b.only == nil {
 		return
-	}
-	peer := m.From
-	if m.Carbon == xmpp.CarbonSent {
-		peer = m.To
 	}
 	if peer == "" || b.isOwnJID(peer) {
 		return
@@ -255,21 +249,33 @@ func (b *Bridge) onMessage(m xmpp.Message) {
 		}
 	}
 	own := m.Carbon == xmpp.CarbonSent
+	s := b.chatShown(c.prefix(), c.account(), m, own, m.Type == "headline")
 	if m.Reactions != nil {
-		b.showReactions(m, own, b.chatShown(c, m, own))
+		b.showReactions(m, own, s)
 	} else {
-		b.show(m, own, b.chatShown(c, m, own))
+		b.show(m, own, s)
 	}
 	b.markSeen(m.StanzaID)
 }
 
-// chatShown is how a chat message m with c shows on IRC (own: sent by the
-// user), live and in history.
-func (b *Bridge) chatShown(c *contact, m xmpp.Message, own bool) shown {
-	if own {
-		return shown{from: b.ownPrefix(), target: c.nick, body: m.Body}
+// chatPeer is the other end of a one-to-one message: its sender, or its
+// recipient when it is the carbon of a message the user sent elsewhere.
+func chatPeer(m xmpp.Message) string {
+	if m.Carbon == xmpp.CarbonSent {
+		return m.To
 	}
-	return shown{from: c.prefix(), target: b.userNick(), notice: m.Type == "headline", body: m.Body, account: c.account()}
+	return m.From
+}
+
+// chatShown is how a one-to-one message m with peer (a contact or a room
+// occupant; account is its account) shows on IRC, live and in history:
+// from peer to the user, or, when the user sent it (own), from the user
+// to peer. notice makes a message from peer a NOTICE.
+func (b *Bridge) chatShown(peer *irc.Prefix, account string, m xmpp.Message, own, notice bool) shown {
+	if own {
+		return shown{from: b.ownPrefix(), target: peer.Name, body: m.Body}
+	}
+	return shown{from: peer, target: b.userNick(), notice: notice, body: m.Body, account: account}
 }
 
 // showChatState turns a body-less chat state into a +typing TAGMSG for

@@ -144,23 +144,14 @@ func (b *Bridge) roomSubject(r *room, nick string, m xmpp.Message) {
 }
 
 // roomPrivate handles a chat message through a room: a private message
-// from an occupant (or, as a carbon, from the user to one).
-func (b *Bridge) roomPrivate(r *room, m xmpp.Message) {
-	peer := m.From
-	if m.Carbon == xmpp.CarbonSent {
-		peer = m.To
-	}
+// from an occupant (or, as a carbon, from the user to one), peer.
+func (b *Bridge) roomPrivate(r *room, m xmpp.Message, peer string) {
 	_, nick := splitResource(peer)
 	if m.Body == "" || nick == "" {
 		return
 	}
 	own := m.Carbon == xmpp.CarbonSent
-	p := b.strangerPrefix(r, nick)
-	s := shown{from: p, target: b.userNick(), body: m.Body, account: b.occupantAccount(r, nick)}
-	if own {
-		s.from, s.target, s.account = b.ownPrefix(), p.Name, ""
-	}
-	b.show(m, own, s)
+	b.show(m, own, b.chatShown(b.strangerPrefix(r, nick), b.occupantAccount(r, nick), m, own, false))
 }
 
 // roomErrorMessage handles an error message from a room, e.g. a refused

@@ -124,6 +124,10 @@ func TestRoomMessagesBothWays(t *testing.T) {
 	h.event(xmpp.Message{From: roomJID + "/bob", Type: "chat", Body: "psst"})
 	c.expect(":bob!room@conference.example.org PRIVMSG me psst")
 	c2.take()
+	// The user's own, sent from another client, is shown in the query.
+	h.event(xmpp.Message{From: "me@example.org/laptop", To: roomJID + "/bob", Type: "chat", Body: "psst back", Carbon: xmpp.CarbonSent})
+	c.expect(":me!user@localhost PRIVMSG bob :psst back")
+	c2.take()
 	c.send("WHOIS bob")
 	c.expect(
 		":irc.test 311 me bob room conference.example.org * bob",
