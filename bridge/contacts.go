@@ -191,13 +191,15 @@ func (b *Bridge) render(c *contact, quitReason string) {
 		b.sessions.sendIn(b.control(), &irc.Message{Prefix: b.serverPrefix(), Command: "MODE", Params: []string{ch, mode, c.nick}})
 	}
 	if old.away != want.away {
-		m := &irc.Message{Tags: accountTags(c.account()), Prefix: c.prefix(), Command: "AWAY"}
-		if want.away != "" {
-			m.Params = []string{want.away}
-		}
 		// Monitors learn that c came online before they learn it is away.
 		b.refreshMonitors()
-		b.toObservers(c, "away-notify", m)
+		b.toObservers(c, "away-notify", func() *irc.Message {
+			m := &irc.Message{Tags: accountTags(c.account()), Prefix: c.prefix(), Command: "AWAY"}
+			if want.away != "" {
+				m.Params = []string{want.away}
+			}
+			return m
+		})
 	}
 }
 
@@ -279,21 +281,32 @@ func (b *Bridge) upsertContact(item xmpp.RosterItem) *contact {
 	oldRealname := c.realname()
 	c.name, c.groups, c.sub, c.ask = item.Name, item.Groups, item.Subscription, item.Ask
 	if c.realname() != oldRealname {
-		b.toObservers(c, "setname", &irc.Message{Tags: accountTags(c.account()), Prefix: c.prefix(), Command: "SETNAME", Params: []string{c.realname()}})
+		b.toObservers(c, "setname", func() *irc.Message {
+			return &irc.Message{Tags: accountTags(c.account()), Prefix: c.prefix(), Command: "SETNAME", Params: []string{c.realname()}}
+		})
 	}
 	return c
 }
 
-// toObservers sends m, a change of c's, to the clients with capability
-// capName that share a channel with c or, with extended-monitor, monitor
-// c's nick while c is online.
-func (b *Bridge) toObservers(c *contact, capName string, m *irc.Message) {
-	inRoom := b.contactInShownRoom(c)
+// toObservers sends the message build makes, a change of c's, to the
+// clients with capability capName that share a channel with c or, with
+// extended-monitor, monitor c's nick while c is online. It is built only
+// for a client that gets it: a roster burst changes every contact, and
+// most clients observe none of them.
+func (b *Bridge) toObservers(c *contact, capName string, build func() *irc.Message) {
+	var m *irc.Message
+	inRoom, roomsChecked := false, false
 	for _, s := range b.sessions {
 		if !s.d.HasCap(capName) {
 			continue
 		}
+		if !roomsChecked {
+			inRoom, roomsChecked = b.contactInShownRoom(c), true
+		}
 		if inRoom || s.inControl && c.view.shown || s.d.HasCap("extended-monitor") && s.monitorsContact(c) && c.best() != nil {
+			if m == nil {
+				m = build()
+			}
 			s.send(m)
 		}
 	}
