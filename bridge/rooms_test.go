@@ -511,3 +511,14 @@ func TestRoomRemovalByErrorRejoins(t *testing.T) {
 	c.send("PRIVMSG #room :still here")
 	h.expectCalls(`message id=id1 to=room@conference.example.org type=groupchat state= body="still here"`)
 }
+
+// A contact in a shown room is observed there: its AWAY reaches a client
+// with away-notify that left the control channel.
+func TestAwayOfAContactInARoom(t *testing.T) {
+	h, c := joinedRoom(t, "away-notify")
+	h.event(avail("alice@example.org/phone", "", "", 0))
+	c.send("PART &xmpp")
+	c.take()
+	h.event(avail("alice@example.org/phone", "away", "lunch", 0))
+	c.expect(":Alice!alice@example.org AWAY :away: lunch")
+}
