@@ -125,6 +125,17 @@ type Message struct {
 	Reactions  *Reactions   // XEP-0444: the sender's reactions to another message
 	Replace    string       // XEP-0308: the id of the message this one corrects
 	OOB        []OOB        // XEP-0066 links (files), at most a few
+	// Retract: the message retracts an earlier one (XEP-0424, XEP-0425);
+	// its body is only a fallback.
+	Retract *Retraction
+	// Encryption names the end-to-end encryption of the message ("OMEMO",
+	// "OpenPGP", ...; encryption.go), "" when it is not encrypted; its body
+	// is then only a fallback.
+	Encryption string
+	// ReceiptRequest: the sender asks for a XEP-0184 receipt; ReceiptFor is
+	// the id of the message a receipt confirms.
+	ReceiptRequest bool
+	ReceiptFor     string
 }
 
 // MUCInvite is an invitation to a room.

@@ -122,6 +122,8 @@ func requestID(ev xmpp.Event) string {
 		return ev.ID
 	case xmpp.UploadSlot:
 		return ev.ID
+	case xmpp.BlockList:
+		return ev.ID
 	}
 	return ""
 }

@@ -769,6 +769,9 @@ func (c *conn) handleIQ(iq *xmlIQ) {
 	default:
 		return
 	}
+	if c.blockPush(iq) {
+		return
+	}
 	name := iq.payloadName()
 	switch {
 	case iq.Type == "set" && iq.Roster != nil:

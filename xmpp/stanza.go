@@ -37,6 +37,7 @@ var ourFeatures = []string{
 	nsDiscoInfo, nsPing, nsVersion, nsCarbons, nsChatStates, nsMUC,
 	nsConference, nsDelay, nsSID, nsChatMarkers, nsMDS + "+notify",
 	nsReply, nsReactions, nsCorrect,
+	nsRetract, nsReceipts,
 }
 
 // capsNode is our XEP-0115 node.
@@ -164,7 +165,12 @@ type xmlMessage struct {
 	Reactions   *xmlReactions   `xml:"urn:xmpp:reactions:0 reactions"`
 	Replace     *xmlReplace     `xml:"urn:xmpp:message-correct:0 replace"`
 	OOB         []xmlOOB        `xml:"jabber:x:oob x"`
-	Other       []xmlAnyName    `xml:",any"`
+	// Retract and ApplyTo: retractions (retract.go); EME: encryption.go.
+	Retract *xmlRetract  `xml:"urn:xmpp:message-retract:1 retract"`
+	ApplyTo *xmlApplyTo  `xml:"urn:xmpp:fasten:0 apply-to"`
+	EME     *xmlEME      `xml:"urn:xmpp:eme:0 encryption"`
+	Receipt *xmlSID      `xml:"urn:xmpp:receipts received"`
+	Other   []xmlAnyName `xml:",any"`
 }
 
 type xmlLang struct {
@@ -342,6 +348,9 @@ func (m *xmlMessage) toMessage(own string, extraDelay *xmlDelay) Message {
 		if o.XMLName.Space == nsChatMarkers && o.XMLName.Local == "markable" {
 			out.Markable = true
 		}
+		if o.XMLName.Space == nsReceipts && o.XMLName.Local == "request" {
+			out.ReceiptRequest = true
+		}
 		if o.XMLName.Space == nsChatStates {
 			switch o.XMLName.Local {
 			case "active", "composing", "paused", "inactive", "gone":
@@ -361,6 +370,11 @@ func (m *xmlMessage) toMessage(own string, extraDelay *xmlDelay) Message {
 	}
 	if out.Type == "error" {
 		out.Error = m.Error.errorOf()
+	}
+	out.Retract = m.retraction()
+	out.Encryption = m.encryption()
+	if m.Receipt != nil {
+		out.ReceiptFor = m.Receipt.ID
 	}
 	switch {
 	case m.MUCUser != nil && m.MUCUser.Invite != nil:
