@@ -275,6 +275,7 @@ func (b *Bridge) deliverBacklog(s *session) {
 // replay sends s messages from before it attached, as deliverBacklog
 // describes.
 func (b *Bridge) replay(s *session, kept []shown) {
+	b.receiptsOwed(kept)
 	v := viewerOf(s)
 	if !s.d.HasCap("batch") {
 		for _, k := range kept {

@@ -138,6 +138,8 @@ type Bridge struct {
 	requests      map[string]request // XMPP requests awaiting their answer, by id (requests.go)
 	refs          *bounded[string]   // msgid -> XMPP id (identity.go)
 	shownMsgs     *bounded[shownMsg] // msgid -> archive id and time shown (chathistory.go)
+	retract       retractions        // messages a retraction may name (redact.go)
+	receipts      *bounded[receipt]  // receipts owed once a client sees the message (receipts.go)
 	mam           bool               // the server keeps the user's archive (XEP-0313)
 	upload        uploadService      // the server's XEP-0363 service (filehost.go)
 	newMsgID      func() string      // msgids of lines without an XMPP id (XMPP.NewID; tests count)
@@ -369,6 +371,8 @@ func New(cfg Config, x XMPP) (*Bridge, error) {
 		seen:        newBounded[struct{}](maxSeenIDs),
 		refs:        newBounded[string](maxMsgRefs),
 		shownMsgs:   newBounded[shownMsg](maxMsgRefs),
+		retract:     newRetractions(),
+		receipts:    newBounded[receipt](maxReceipts),
 		newMsgID:    x.NewID,
 		settleAfter: settleDelay,
 		holdFor:     maxHold,
@@ -454,7 +458,8 @@ func (b *Bridge) Features() ircd.Features {
 	f := ircd.Features{
 		Commands: make(map[string]int, len(commandHandlers)),
 		Caps: []string{"server-time", "multi-prefix", "userhost-in-names", "away-notify", "extended-join",
-			"echo-message", "no-implicit-names", "account-tag", "setname", "extended-monitor", capChathistory, "draft/read-marker", multilineCap},
+			"echo-message", "no-implicit-names", "account-tag", "setname", "extended-monitor", capChathistory, "draft/read-marker", multilineCap,
+			capRedaction},
 		ISupport: append([]string{
 			"AWAYLEN=390",
 			"CHANLIMIT=#&:100",
@@ -563,12 +568,12 @@ func (b *Bridge) handleEvent(ev xmpp.Event) {
 	case xmpp.Subscription:
 		b.onSubscription(ev)
 	case xmpp.Message:
-		b.onMessage(withLinks(ev))
+		b.onMessage(readable(withLinks(ev)))
 	case xmpp.RequestDone:
 		b.onRequestDone(ev)
 	case xmpp.ArchivePage:
 		for i := range ev.Messages {
-			ev.Messages[i] = withLinks(ev.Messages[i])
+			ev.Messages[i] = readable(withLinks(ev.Messages[i]))
 		}
 		b.onArchiveAnswer(ev)
 	case xmpp.DiscoInfo:
@@ -585,6 +590,10 @@ func (b *Bridge) handleEvent(ev xmpp.Event) {
 		b.onUploadService(ev)
 	case xmpp.UploadSlot:
 		b.onUploadSlot(ev)
+	case xmpp.BlockList:
+		b.onBlockList(ev)
+	case xmpp.BlockPush:
+		b.onBlockPush(ev)
 	default:
 		b.log.Debug("unhandled xmpp event", "type", fmt.Sprintf("%T", ev))
 	}

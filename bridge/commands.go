@@ -90,6 +90,23 @@ func init() {
 			help: []string{
 				"Lists the group chats you are in, with your nick there.",
 			}},
+		"block": {usage: "block NICK|JID", min: 1, max: 1, run: (*Bridge).cmdBlock,
+			summary: "Blocks a contact or JID on your XMPP server.",
+			help: []string{
+				"Asks your XMPP server to block NICK (a contact) or JID (XEP-0191): nothing from it reaches you,",
+				"on any of your clients, and it no longer sees your presence.",
+			}},
+		"unblock": {usage: "unblock NICK|JID", min: 1, max: 1, run: (*Bridge).cmdUnblock,
+			summary: "Unblocks a contact or JID.",
+			help: []string{
+				"Removes NICK (a contact) or JID from the block list on your XMPP server.",
+			}},
+		"blocklist": {usage: "blocklist", run: (*Bridge).cmdBlocklist,
+			summary: "Shows whom you block.",
+			help: []string{
+				"Shows the block list your XMPP server keeps (XEP-0191). Blocks made by your other",
+				"clients are announced here too.",
+			}},
 		"bookmark": {usage: "bookmark list | add ROOM [noautojoin] | remove ROOM", min: 1, max: 3, run: (*Bridge).cmdBookmark,
 			summary: "Shows, adds or removes your group chat bookmarks.",
 			help: []string{

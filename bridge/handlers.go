@@ -47,6 +47,7 @@ func init() {
 		"SETNAME":     {(*Bridge).handleSetname, 1},
 		"MONITOR":     {(*Bridge).handleMonitor, 1},
 		"MARKREAD":    {(*Bridge).handleMarkRead, 1},
+		"REDACT":      {(*Bridge).handleRedact, 2},
 	}
 }
 

@@ -234,9 +234,11 @@ func fitPrefix(from *irc.Prefix, command, target string, stampLen int) *irc.Pref
 	return &short
 }
 
-// show gives m its identity (own: sent by the user) and delivers it as s.
-func (b *Bridge) show(m xmpp.Message, own bool, s shown) {
+// show gives m its identity (own: sent by the user), delivers it as s
+// and returns it with its identity.
+func (b *Bridge) show(m xmpp.Message, own bool, s shown) shown {
 	s = b.identify(m, own, s)
+	b.noteShown(m, own, s)
 	archiveID := m.StanzaID
 	if own && m.Type != "groupchat" {
 		archiveID = "" // a carbon's stanza-id need not be the archive's
@@ -246,6 +248,7 @@ func (b *Bridge) show(m xmpp.Message, own bool, s shown) {
 	// After the message: a read marker waiting for it follows it.
 	b.indexShown(m, s.at)
 	b.notePosition(m, s.at)
+	return s
 }
 
 // identify gives m, about to be shown as s (own: sent by the user), its

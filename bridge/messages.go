@@ -169,6 +169,7 @@ func (b *Bridge) rememberSent(id, jid, body string) {
 		return
 	}
 	b.sent.put(id, sentMessage{jid: jid, body: body})
+	b.noteRetractable(id, retractable{conv: xmpp.BareJID(jid), sender: b.x.JID(), own: true, ref: id, quote: excerpt(body)})
 }
 
 // excerpt shortens a body for notices about it.
@@ -193,6 +194,10 @@ func excerpt(body string) string {
 }
 
 func (b *Bridge) onMessage(m xmpp.Message) {
+	if m.Retract != nil && m.Type != "error" {
+		b.onRetraction(m)
+		return
+	}
 	peer := chatPeer(m)
 	r := b.roomByJID(peer)
 	switch {
@@ -253,7 +258,7 @@ func (b *Bridge) onMessage(m xmpp.Message) {
 	if m.Reactions != nil {
 		b.showReactions(m, own, s)
 	} else {
-		b.show(m, own, s)
+		b.receiptFor(c, m, b.show(m, own, s).msgid)
 	}
 	b.markSeen(m.StanzaID)
 }

@@ -325,7 +325,7 @@ func (b *Bridge) onMarkPublished(err error) {
 // the latest message that asked for one and was shown at or before t.
 func (b *Bridge) sendDisplayed(key string, t time.Time) {
 	c := b.contacts[key]
-	if c == nil || !c.inRoster || c.sub != "from" && c.sub != "both" || !b.readMarkers || !b.connected {
+	if c == nil || !c.seesPresence() || !b.readMarkers || !b.connected {
 		return
 	}
 	msgs, _ := b.read.index.get(key)

@@ -29,6 +29,7 @@ type request struct {
 	bm     xmpp.Bookmark      // requestBookmarkAdd, requestBookmarkRemove
 	query  *historyQuery      // requestHistory: the CHATHISTORY being answered
 	slot   chan<- slotAnswer  // requestUploadSlot: where the slot goes (filehost.go)
+	msgid  string             // requestModerate: the message; what is its target
 }
 
 type requestKind int
@@ -48,6 +49,9 @@ const (
 	requestMarkLookup                            // ArchivePage
 	requestUploadService                         // UploadService (filehost.go)
 	requestUploadSlot                            // UploadSlot (filehost.go)
+	requestModerate                              // RequestDone (redact.go)
+	requestBlock                                 // RequestDone (blocking.go)
+	requestBlockList                             // BlockList
 )
 
 // startRequest sends a request through send, whose ctx bounds the wait for
@@ -113,6 +117,10 @@ func (b *Bridge) onRequestDone(ev xmpp.RequestDone) {
 		b.onBookmarkChanged(r, ev.Err)
 	case requestPublishMark:
 		b.onMarkPublished(ev.Err)
+	case requestModerate:
+		b.onModerated(r, ev.Err)
+	case requestBlock:
+		b.onBlocked(r, ev.Err)
 	}
 }
 

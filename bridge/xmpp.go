@@ -83,6 +83,21 @@ type XMPP interface {
 	// the message with the given id.
 	SendDisplayed(to, id string) error
 
+	// SendRetraction retracts the user's message id sent to to (XEP-0424;
+	// typ "chat" or "groupchat"); ModerateMessage asks a room to retract
+	// anyone's message (XEP-0425; answer: RequestDone).
+	SendRetraction(to, typ, id string) error
+	ModerateMessage(ctx context.Context, room, stanzaID, reason string) (id string, err error)
+	// SendReceipt confirms the delivery of a contact's message id
+	// (XEP-0184).
+	SendReceipt(to, id string) error
+	// GetBlockList asks for the account's block list (XEP-0191; answer:
+	// BlockList); Block and Unblock change it (answer: RequestDone).
+	// Changes made elsewhere arrive as BlockPush.
+	GetBlockList(ctx context.Context) (id string, err error)
+	Block(ctx context.Context, jid string) (id string, err error)
+	Unblock(ctx context.Context, jid string) (id string, err error)
+
 	// JID is the bare JID of the account.
 	JID() string
 	// Close ends the session; it returns within a bounded time.

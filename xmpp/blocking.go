@@ -36,7 +36,7 @@ type xmlBlockItems struct {
 func (x xmlBlockItems) jids() []string {
 	var out []string
 	for _, it := range x.Items {
-		if validJID(it.JID) {
+		if ValidJID(it.JID) {
 			out = append(out, it.JID)
 		}
 	}
@@ -75,7 +75,7 @@ func (s *Session) Unblock(ctx context.Context, jid string) (string, error) {
 }
 
 func (s *Session) blocking(ctx context.Context, op, jid string) (string, error) {
-	if !validJID(jid) {
+	if !ValidJID(jid) {
 		return "", fmt.Errorf("xmpp: invalid JID %q", jid)
 	}
 	return s.requestDone(ctx, op, "", "set",

@@ -75,7 +75,7 @@ func (m *xmlMessage) retraction() *Retraction {
 // with the XEP's fallback body for clients without retraction. typ is
 // "chat" or "groupchat".
 func (s *Session) SendRetraction(to, typ, id string) error {
-	if !validJID(to) || id == "" || (typ != "chat" && typ != "groupchat") {
+	if !ValidJID(to) || id == "" || (typ != "chat" && typ != "groupchat") {
 		return fmt.Errorf("xmpp: invalid retraction of %q to %q", id, to)
 	}
 	return s.send(fmt.Sprintf("<message to='%s' type='%s' id='%s'><retract xmlns='%s' id='%s'/>"+
@@ -88,7 +88,7 @@ func (s *Session) SendRetraction(to, typ, id string) error {
 // stanza-id id (XEP-0425), with an optional reason. Its answer is a
 // RequestDone{Op: "moderate"}.
 func (s *Session) ModerateMessage(ctx context.Context, room, id, reason string) (string, error) {
-	if !validJID(room) || strings.Contains(room, "/") || id == "" {
+	if !ValidJID(room) || strings.Contains(room, "/") || id == "" {
 		return "", fmt.Errorf("xmpp: invalid moderation of %q in %q", id, room)
 	}
 	var b strings.Builder

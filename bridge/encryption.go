@@ -1,0 +1,31 @@
+package bridge
+
+import (
+	"strings"
+
+	"xircd/xmpp"
+)
+
+// readable is m as the gateway can show it: an end-to-end encrypted
+// message, which xircd cannot decrypt, says so in place of its body (a
+// fallback such as "I sent you an OMEMO encrypted message" would mislead),
+// as an action of its sender: "* alice sent an OMEMO-encrypted message, …".
+// A retraction keeps no body: it is shown as a deletion (redact.go).
+func readable(m xmpp.Message) xmpp.Message {
+	switch {
+	case m.Retract != nil:
+		m.Body = ""
+	case m.Encryption != "":
+		m.Body = encryptedText(m.Encryption)
+	}
+	return m
+}
+
+// encryptedText is the body shown for a message encrypted with method.
+func encryptedText(method string) string {
+	article := "a "
+	if method != "" && strings.ContainsRune("AEIOUaeio", rune(method[0])) {
+		article = "an "
+	}
+	return "/me sent " + article + oneLine(method) + "-encrypted message, which xircd cannot read yet; read it on another client"
+}
