@@ -1,0 +1,249 @@
+package e2e
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	goxmpp "github.com/xmppo/go-xmpp"
+	"gopkg.in/irc.v4"
+
+	"xircd/internal/prosodytest"
+)
+
+// rawPeer is a plain go-xmpp client that sends stanzas exactly as written
+// and shows the raw stanzas it receives.
+type rawPeer struct {
+	t   *testing.T
+	c   *goxmpp.Client
+	jid string
+	in  chan goxmpp.Chat
+}
+
+func (e *env) rawPeer(user, resource string) *rawPeer {
+	e.t.Helper()
+	pem, err := os.ReadFile(e.srv.CAFile)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(pem)
+	pass := user + "-pass"
+	if user == "me" {
+		pass = userPass
+	}
+	opts := goxmpp.Options{Host: e.srv.Addr, User: user + "@" + e.srv.Domain, Password: pass, Resource: resource,
+		NoTLS: true, StartTLS: true, TLSConfig: &tls.Config{ServerName: e.srv.Domain, RootCAs: pool}, DialTimeout: 10 * time.Second}
+	c, err := opts.NewClient()
+	if err != nil {
+		e.t.Fatalf("raw peer %s: %v", user, err)
+	}
+	p := &rawPeer{t: e.t, c: c, jid: c.JID(), in: make(chan goxmpp.Chat, 100)}
+	go func() {
+		defer close(p.in)
+		for {
+			st, err := c.Recv()
+			if err != nil {
+				return
+			}
+			if m, ok := st.(goxmpp.Chat); ok {
+				p.in <- m
+			}
+		}
+	}()
+	e.t.Cleanup(func() { c.Close() })
+	return p
+}
+
+func (p *rawPeer) send(format string, args ...any) {
+	p.t.Helper()
+	if _, err := p.c.SendOrg(fmt.Sprintf(format, args...)); err != nil {
+		p.t.Fatalf("raw peer send: %v", err)
+	}
+}
+
+// expect returns the next message that matches.
+func (p *rawPeer) expect(ok func(goxmpp.Chat) bool) goxmpp.Chat {
+	p.t.Helper()
+	deadline := time.After(waitTimeout)
+	for {
+		select {
+		case m, open := <-p.in:
+			if !open {
+				p.t.Fatalf("raw peer %s disconnected", p.jid)
+			}
+			if ok(m) {
+				return m
+			}
+		case <-deadline:
+			p.t.Fatalf("raw peer %s: expected message not received", p.jid)
+		}
+	}
+}
+
+// elemID is the id attribute of the element space:local of m, ok false
+// when m has none.
+func elemID(m goxmpp.Chat, space, local string) (string, bool) {
+	for _, e := range m.OtherElem {
+		if e.XMLName.Space == space && e.XMLName.Local == local {
+			for _, a := range e.Attr {
+				if a.Name.Local == "id" {
+					return a.Value, true
+				}
+			}
+			return "", true
+		}
+	}
+	return "", false
+}
+
+const retractFallback = "/me retracted a previous message, but it's unsupported by your client."
+
+// Retractions both ways in a chat, seen by a client with
+// draft/message-redaction and a plain one; an encrypted message is named;
+// a receipt answers a message a client saw; blocking on a server without
+// XEP-0191 says so.
+func TestRedactChat(t *testing.T) {
+	e := newEnv(t, contact{user: "alice", name: "Alice"})
+	e.start()
+	tagged := e.client("me", "message-tags", "echo-message", "draft/message-redaction")
+	plain := e.client("me") // attaches as the user too
+	waitContact(t, tagged, "Alice")
+	alice := e.rawPeer("alice", "phone")
+	me := e.userJID
+
+	// A message asking for a receipt (XEP-0184), then its retraction as
+	// XEP-0424 shows it.
+	alice.send(`<message to='%s' type='chat' id='a1'><body>oops, wrong chat</body><origin-id xmlns='urn:xmpp:sid:0' id='o1'/><request xmlns='urn:xmpp:receipts'/></message>`, me)
+	got := tagged.expectLine("PRIVMSG me :oops, wrong chat")
+	plain.expectLine("PRIVMSG me :oops, wrong chat")
+	msgid := got.Tags["msgid"]
+	if id, ok := elemID(alice.expect(func(m goxmpp.Chat) bool { _, ok := elemID(m, "urn:xmpp:receipts", "received"); return ok }), "urn:xmpp:receipts", "received"); id != "a1" || !ok {
+		t.Errorf("receipt for %q, want a1", id)
+	}
+	alice.send(`<message type='chat' to='%s' id='retract-message-1'><retract id='o1' xmlns='urn:xmpp:message-retract:1'/>`+
+		`<fallback xmlns='urn:xmpp:fallback:0' for='urn:xmpp:message-retract:1'/><body>%s</body><store xmlns="urn:xmpp:hints"/></message>`, me, retractFallback)
+	tagged.expect(func(m *irc.Message) bool {
+		return m.Command == "REDACT" && m.Prefix.Name == "Alice" && m.Param(0) == "me" && m.Param(1) == msgid
+	})
+	plain.expectLine("NOTICE me :", `Alice deleted the message "oops, wrong chat"`)
+
+	// The user's REDACT of their own message: a retraction naming its
+	// origin-id, echoed as REDACT.
+	tagged.send("PRIVMSG Alice :sent by mistake")
+	echo := tagged.expectLine("PRIVMSG Alice :sent by mistake")
+	sent := alice.expect(func(m goxmpp.Chat) bool { return m.Text == "sent by mistake" })
+	tagged.send("REDACT Alice %s :typo", echo.Tags["msgid"])
+	retraction := alice.expect(func(m goxmpp.Chat) bool { _, ok := elemID(m, "urn:xmpp:message-retract:1", "retract"); return ok })
+	if id, _ := elemID(retraction, "urn:xmpp:message-retract:1", "retract"); id != sent.OriginID || id != echo.Tags["msgid"] {
+		t.Errorf("retraction names %q, want the origin-id %q (the echo's msgid %q)", id, sent.OriginID, echo.Tags["msgid"])
+	}
+	if retraction.Text != retractFallback {
+		t.Errorf("retraction body %q, want the XEP's fallback", retraction.Text)
+	}
+	tagged.expect(func(m *irc.Message) bool { return m.Command == "REDACT" && m.Param(1) == echo.Tags["msgid"] })
+	plain.expectLine("NOTICE me :", `you deleted your message "sent by mistake"`)
+	tagged.send("REDACT Alice %s", msgid)
+	tagged.expectLine("FAIL REDACT UNKNOWN_MSGID Alice " + msgid)
+	tagged.send("REDACT Alice unknown-id")
+	tagged.expectLine("FAIL REDACT UNKNOWN_MSGID Alice unknown-id")
+
+	// OMEMO, as XEP-0384's example sends it: named, not its fallback.
+	alice.send(`<message to='%s' type='chat' id='send1'><encrypted xmlns='eu.siacs.conversations.axolotl'><header sid='27183'>`+
+		`<key rid='31415'>BASE64ENCODED...</key><iv>BASE64ENCODED...</iv></header><payload>BASE64ENCODED</payload></encrypted>`+
+		`<encryption xmlns='urn:xmpp:eme:0' namespace='eu.siacs.conversations.axolotl' name='OMEMO'/>`+
+		`<body>I sent you an OMEMO encrypted message but your client doesn't seem to support that.</body><store xmlns='urn:xmpp:hints'/></message>`, me)
+	for _, c := range []*ircClient{tagged, plain} {
+		m := c.expectLine("sent an OMEMO-encrypted message, which xircd cannot read yet; read it on another client")
+		if m.Prefix.Name != "Alice" || !strings.HasPrefix(m.Trailing(), "\x01ACTION ") {
+			t.Errorf("encrypted message shown as %q", m)
+		}
+	}
+	if n := plain.count(lineWith("doesn't seem to support")); n != 0 {
+		t.Errorf("the fallback body was shown %d times", n)
+	}
+
+	tagged.send("PRIVMSG &xmpp :blocklist")
+	tagged.expectLine("NOTICE &xmpp :Could not fetch the block list: your XMPP server does not support blocking (XEP-0191).")
+}
+
+// In a room the user created (and so moderates): an occupant's
+// retraction, the user's own, a moderation the room cannot do, and an
+// encrypted message.
+func TestRedactRoom(t *testing.T) {
+	e := newEnv(t)
+	e.srvAccount(t, "bob")
+	e.start()
+	tagged := e.client("me", "message-tags", "echo-message", "draft/message-redaction")
+	plain := e.client("me") // attaches as the user too
+	room := "team@" + e.srv.MUCDomain
+	tagged.send("JOIN #team")
+	tagged.expectLine("366", "#team")
+	plain.expectLine("JOIN #team")
+	bob := e.rawPeer("bob", "pc")
+	bob.send(`<presence to='%s/bob'><x xmlns='http://jabber.org/protocol/muc'/></presence>`, room)
+	tagged.expectLine("JOIN #team")
+
+	bob.send(`<message to='%s' type='groupchat' id='b1'><body>spam spam</body><origin-id xmlns='urn:xmpp:sid:0' id='bo1'/></message>`, room)
+	reflection := bob.expect(func(m goxmpp.Chat) bool { return m.Text == "spam spam" })
+	shown := tagged.expectLine("PRIVMSG #team :spam spam")
+	if shown.Tags["msgid"] != reflection.StanzaID.ID {
+		t.Fatalf("msgid %q, want the room's stanza-id %q", shown.Tags["msgid"], reflection.StanzaID.ID)
+	}
+	bob.send(`<message type='groupchat' to='%s' id='retract-message-1'><retract id='%s' xmlns='urn:xmpp:message-retract:1'/>`+
+		`<fallback xmlns='urn:xmpp:fallback:0' for='urn:xmpp:message-retract:1'/><body>%s</body><store xmlns="urn:xmpp:hints"/></message>`,
+		room, reflection.StanzaID.ID, retractFallback)
+	tagged.expect(func(m *irc.Message) bool {
+		return m.Command == "REDACT" && m.Prefix.Name == "bob" && m.Param(0) == "#team" && m.Param(1) == shown.Tags["msgid"]
+	})
+	plain.expectLine("NOTICE #team :", `bob deleted the message "spam spam"`)
+
+	// The user's own message: retracted by the room's stanza-id.
+	tagged.send("PRIVMSG #team :hello all")
+	echo := tagged.expectLine("PRIVMSG #team :hello all")
+	mine := bob.expect(func(m goxmpp.Chat) bool { return m.Text == "hello all" })
+	waitFor(t, func() bool { // the reflection tells xircd the room's stanza-id
+		tagged.send("REDACT #team %s", echo.Tags["msgid"])
+		m := tagged.expect(func(m *irc.Message) bool { return m.Command == "REDACT" || m.Command == "FAIL" })
+		return m.Command == "REDACT"
+	})
+	retraction := bob.expect(func(m goxmpp.Chat) bool { _, ok := elemID(m, "urn:xmpp:message-retract:1", "retract"); return ok })
+	if id, _ := elemID(retraction, "urn:xmpp:message-retract:1", "retract"); id != mine.StanzaID.ID {
+		t.Errorf("retraction names %q, want the room's stanza-id %q", id, mine.StanzaID.ID)
+	}
+
+	// A moderation request: this Prosody has no XEP-0425, and says so.
+	bob.send(`<message to='%s' type='groupchat' id='b2'><body>more spam</body></message>`, room)
+	spam := tagged.expectLine("PRIVMSG #team :more spam")
+	tagged.send("REDACT #team %s :no spam", spam.Tags["msgid"])
+	tagged.expectLine("FAIL REDACT REDACT_FORBIDDEN #team "+spam.Tags["msgid"], "XEP-0425")
+
+	bob.send(`<message to='%s' type='groupchat' id='b3'><openpgp xmlns='urn:xmpp:openpgp:0'>BASE64</openpgp><body>This message is encrypted.</body></message>`, room)
+	m := plain.expectLine("PRIVMSG #team :\x01ACTION sent an OpenPGP-encrypted message")
+	if m.Prefix.Name != "bob" {
+		t.Errorf("encrypted message from %q, want bob", m.Prefix.Name)
+	}
+}
+
+// Blocking with a server that has XEP-0191: block, the list, unblock, and
+// a block made by another client of the user.
+func TestBlockCommands(t *testing.T) {
+	e := newEnvWith(t, prosodytest.Options{ExtraModules: []string{"blocklist"}}, contact{user: "alice", name: "Alice"})
+	e.start()
+	c := e.client("me")
+	waitContact(t, c, "Alice")
+	alice := "alice@" + e.srv.Domain
+	c.send("PRIVMSG &xmpp :block Alice")
+	c.expectLine("NOTICE &xmpp :Blocked " + alice + ".")
+	c.send("PRIVMSG &xmpp :blocklist")
+	c.expectLine("NOTICE &xmpp :Blocked: " + alice + ".")
+	other := e.rawPeer("me", "phone")
+	other.send(`<iq type='set' id='block1'><block xmlns='urn:xmpp:blocking'><item jid='eve@%s'/></block></iq>`, e.srv.Domain)
+	c.expectLine("NOTICE &xmpp :Another client of yours blocked eve@" + e.srv.Domain + ".")
+	c.send("PRIVMSG &xmpp :unblock Alice")
+	c.expectLine("NOTICE &xmpp :Unblocked " + alice + ".")
+}
