@@ -158,7 +158,7 @@ func (b *Bridge) onRetraction(m xmpp.Message) {
 		who = "you"
 	}
 	if !known {
-		b.queryNotice(c, who+" deleted a message that xircd no longer remembers.")
+		b.unknownRetraction(m, func() { b.queryNotice(c, who+" deleted a message that xircd no longer remembers.") })
 		return
 	}
 	b.forgetRetractable(msgid, t)
@@ -225,11 +225,23 @@ func (b *Bridge) onRoomRetraction(m xmpp.Message) {
 	}
 	note := shown{from: b.servicePrefix(), target: r.channel, notice: true, body: text}
 	if !known {
-		b.showGateway(note)
+		b.unknownRetraction(m, func() { b.showGateway(note) })
 		return
 	}
 	b.forgetRetractable(msgid, t)
 	b.deliverRedaction(redaction{from: from, fromUser: fromUser, target: r.channel, msgid: msgid, reason: rt.Reason, note: note})
+}
+
+// unknownRetraction handles a retraction of a message not remembered:
+// told when live, as the user may have seen the message; a delayed one
+// (room history after a rejoin, offline storage) is only logged, as it
+// would be told again on every rejoin.
+func (b *Bridge) unknownRetraction(m xmpp.Message, tell func()) {
+	if !m.Delay.IsZero() {
+		b.log.Debug("delayed retraction of an unknown message ignored", "from", m.From, "id", m.Retract.ID)
+		return
+	}
+	tell()
 }
 
 // REDACT <target> <msgid> [<reason>]

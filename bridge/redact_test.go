@@ -102,6 +102,9 @@ func TestChatRetractionShownAsRedactOrNotice(t *testing.T) {
 			t.Errorf("client got %q", got)
 		}
 	}
+	// Delayed (room history, offline storage): only logged.
+	h.event(xmpp.Message{ID: "r3", From: "alice@example.org/phone", Type: "chat", Retract: &xmpp.Retraction{ID: "o9"}, Delay: readT1})
+	tagged.expect()
 	// The user's retraction from another client (a carbon).
 	h.event(xmpp.Message{ID: "m1", OriginID: "m1", From: "me@example.org/laptop", To: "alice@example.org", Type: "chat", Body: "mine", Carbon: xmpp.CarbonSent})
 	tagged.take()
