@@ -41,9 +41,14 @@
 // Message.Replace; OutMessage.Reply, Reactions, Replace: XEP-0461, 0444,
 // 0308, all announced in disco#info), file links (Message.OOB and
 // OutMessage.OOBURL, XEP-0066), file uploads (FindUploadService,
-// RequestUploadSlot, XEP-0363), a generic SendIQ that waits for its answer,
-// and Check to validate a configuration by logging in once. PEP
-// notifications are accepted only from the account itself.
+// RequestUploadSlot, XEP-0363), retractions (SendRetraction, XEP-0424;
+// ModerateMessage, XEP-0425; Message.Retract), delivery receipts
+// (SendReceipt, XEP-0184; Message.ReceiptRequest, ReceiptFor), the block
+// list (GetBlockList, Block, Unblock, XEP-0191; changes by other clients
+// arrive as BlockPush), the name of a message's end-to-end encryption
+// (Message.Encryption), a generic SendIQ that waits for its answer, and
+// Check to validate a configuration by logging in once. PEP notifications
+// and block list pushes are accepted only from the account itself.
 //
 // # Requests
 //
