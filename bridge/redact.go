@@ -47,14 +47,17 @@ type retractable struct {
 }
 
 // retractions are the remembered messages, by msgid and by conversation
-// and XMPP id.
+// and XMPP id, and the room retractions the user sent, whose reflection
+// is not shown again (by conversation and XMPP id).
 type retractions struct {
 	byMsgID *bounded[retractable]
 	byRef   *bounded[string]
+	sent    *bounded[struct{}]
 }
 
 func newRetractions() retractions {
-	return retractions{byMsgID: newBounded[retractable](maxRetractable), byRef: newBounded[string](maxRetractable)}
+	return retractions{byMsgID: newBounded[retractable](maxRetractable), byRef: newBounded[string](maxRetractable),
+		sent: newBounded[struct{}](maxRoomSent)}
 }
 
 func refKey(conv, ref string) string { return conv + "\x00" + ref }
@@ -180,6 +183,10 @@ func (b *Bridge) onRoomRetraction(m xmpp.Message) {
 	}
 	rt := m.Retract
 	_, nick := splitResource(m.From)
+	if sent := refKey(r.key, rt.ID); nick == r.nick && b.retract.sent.has(sent) {
+		b.retract.sent.remove(sent) // the reflection of the user's REDACT
+		return
+	}
 	if rt.Moderated != (nick == "") {
 		b.log.Warn("room retraction ignored: a moderation must come from the room, a retraction from an occupant", "from", m.From)
 		return
@@ -282,6 +289,9 @@ func (b *Bridge) handleRedact(s *session, r *ircd.Request) error {
 		if err := b.x.SendRetraction(to, typ, t.ref); err != nil {
 			fail("TEMPORARILY_UNAVAILABLE", "Not deleted: "+oneLine(err.Error()))
 			return nil
+		}
+		if t.room {
+			b.retract.sent.put(refKey(t.conv, t.ref), struct{}{})
 		}
 		b.forgetRetractable(msgid, t)
 		rd := redaction{fromUser: true, target: target, msgid: msgid, reason: reason,

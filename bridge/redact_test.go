@@ -184,6 +184,9 @@ func TestRedactInRoom(t *testing.T) {
 	c.send("REDACT #room id1")
 	h.expectCalls("retract to=room@conference.example.org type=groupchat id=rs-own")
 	c.expect(":me!user@localhost REDACT #room id1")
+	// The room reflects the retraction: not shown again.
+	h.event(xmpp.Message{ID: "x1", From: roomJID + "/me", Type: "groupchat", Retract: &xmpp.Retraction{ID: "rs-own"}})
+	c.expect()
 	// Another's message: only as a moderator.
 	h.event(xmpp.Message{ID: "b1", StanzaID: "rs1", From: roomJID + "/bob", Type: "groupchat", Body: "spam"})
 	h.event(xmpp.Message{ID: "b2", StanzaID: "refuse", From: roomJID + "/bob", Type: "groupchat", Body: "spam 2"})

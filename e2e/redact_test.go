@@ -219,6 +219,11 @@ func TestRedactRoom(t *testing.T) {
 	// A moderation request: this Prosody has no XEP-0425, and says so.
 	bob.send(`<message to='%s' type='groupchat' id='b2'><body>more spam</body></message>`, room)
 	spam := tagged.expectLine("PRIVMSG #team :more spam")
+	// The room reflected the user's retraction before this: not shown again.
+	plain.expectLine("PRIVMSG #team :more spam")
+	if n := plain.count(lineWith("NOTICE #team", "deleted")); n != 2 {
+		t.Errorf("%d notices of deleted messages, want 2 (bob's and the user's)", n)
+	}
 	tagged.send("REDACT #team %s :no spam", spam.Tags["msgid"])
 	tagged.expectLine("FAIL REDACT REDACT_FORBIDDEN #team "+spam.Tags["msgid"], "XEP-0425")
 
