@@ -134,6 +134,17 @@ func TestRedactFromIRC(t *testing.T) {
 	if got := lastLine(plain.take()); !strings.HasSuffix(got, `NOTICE me :[xircd] you deleted your message "sent by mistake"`) {
 		t.Errorf("plain client got %q", got)
 	}
+	// The echo answers a labelled REDACT.
+	tagged.send("PRIVMSG Alice :again")
+	tagged.take()
+	labeled := h.attach("me", "message-tags", "labeled-response", capRedaction)
+	labeled.take()
+	h.x.takeCalls()
+	labeled.send("@label=L1 REDACT Alice id2")
+	h.expectCalls("retract to=alice@example.org type=chat id=id2")
+	labeled.expect("@label=L1 :me!user@localhost REDACT Alice id2")
+	tagged.expect(":me!user@localhost REDACT Alice id2")
+	plain.take()
 	// A contact's message is not the user's to delete.
 	h.event(xmpp.Message{ID: "a1", OriginID: "o1", StanzaID: "s1", From: "alice@example.org/phone", Type: "chat", Body: "hers"})
 	tagged.take()
