@@ -102,10 +102,6 @@ type redaction struct {
 	msgid    string
 	reason   string
 	note     shown // the NOTICE for clients without the capability
-	// by and reply: the client whose REDACT this answers, and how (so that
-	// labeled-response labels it).
-	by    *session
-	reply func(*irc.Message)
 }
 
 // deliverRedaction sends rd to every attached client: REDACT to those
@@ -134,12 +130,9 @@ func (b *Bridge) deliverRedaction(rd redaction) {
 		if rd.reason != "" {
 			params = append(params, rd.reason)
 		}
-		m := &irc.Message{Tags: irc.Tags{"time": serverTime(rd.note.at)}, Prefix: from, Command: "REDACT", Params: params}
-		if s == rd.by {
-			rd.reply(m)
-		} else {
-			s.send(m)
-		}
+		// To the client whose REDACT this is, it is the command's reply
+		// (session.send), which labeled-response labels.
+		s.send(&irc.Message{Tags: irc.Tags{"time": serverTime(rd.note.at)}, Prefix: from, Command: "REDACT", Params: params})
 	}
 }
 
@@ -303,7 +296,7 @@ func (b *Bridge) handleRedact(s *session, r *ircd.Request) error {
 			b.retract.sent.put(refKey(t.conv, t.ref), struct{}{})
 		}
 		b.forgetRetractable(msgid, t)
-		rd := redaction{fromUser: true, target: target, msgid: msgid, reason: reason, by: s, reply: r.Reply,
+		rd := redaction{fromUser: true, target: target, msgid: msgid, reason: reason,
 			note: shown{from: b.servicePrefix(), target: target, notice: true, body: "you deleted your message " + t.quote}}
 		if !t.room {
 			c := b.contacts[t.conv]
