@@ -1,13 +1,8 @@
 package e2e
 
 import (
-	"crypto/tls"
-	"crypto/x509"
-	"fmt"
-	"os"
 	"strings"
 	"testing"
-	"time"
 
 	goxmpp "github.com/xmppo/go-xmpp"
 	"gopkg.in/irc.v4"
@@ -15,91 +10,14 @@ import (
 	"xircd/internal/prosodytest"
 )
 
-// rawPeer is a plain go-xmpp client that sends stanzas exactly as written
-// and shows the raw stanzas it receives.
-type rawPeer struct {
-	t   *testing.T
-	c   *goxmpp.Client
-	jid string
-	in  chan goxmpp.Chat
-}
-
-func (e *env) rawPeer(user, resource string) *rawPeer {
-	e.t.Helper()
-	pem, err := os.ReadFile(e.srv.CAFile)
-	if err != nil {
-		e.t.Fatal(err)
+// elemID is the id attribute of m's element space:local; ok is false
+// when m has no such element.
+func elemID(m goxmpp.Chat, space, local string) (id string, ok bool) {
+	e := element(m, space, local)
+	if e == nil {
+		return "", false
 	}
-	pool := x509.NewCertPool()
-	pool.AppendCertsFromPEM(pem)
-	pass := user + "-pass"
-	if user == "me" {
-		pass = userPass
-	}
-	opts := goxmpp.Options{Host: e.srv.Addr, User: user + "@" + e.srv.Domain, Password: pass, Resource: resource,
-		NoTLS: true, StartTLS: true, TLSConfig: &tls.Config{ServerName: e.srv.Domain, RootCAs: pool}, DialTimeout: 10 * time.Second}
-	c, err := opts.NewClient()
-	if err != nil {
-		e.t.Fatalf("raw peer %s: %v", user, err)
-	}
-	p := &rawPeer{t: e.t, c: c, jid: c.JID(), in: make(chan goxmpp.Chat, 100)}
-	go func() {
-		defer close(p.in)
-		for {
-			st, err := c.Recv()
-			if err != nil {
-				return
-			}
-			if m, ok := st.(goxmpp.Chat); ok {
-				p.in <- m
-			}
-		}
-	}()
-	// Not closed: go-xmpp's Close races with its Recv; the stream ends
-	// with the test's Prosody.
-	return p
-}
-
-func (p *rawPeer) send(format string, args ...any) {
-	p.t.Helper()
-	if _, err := p.c.SendOrg(fmt.Sprintf(format, args...)); err != nil {
-		p.t.Fatalf("raw peer send: %v", err)
-	}
-}
-
-// expect returns the next message that matches.
-func (p *rawPeer) expect(ok func(goxmpp.Chat) bool) goxmpp.Chat {
-	p.t.Helper()
-	deadline := time.After(waitTimeout)
-	for {
-		select {
-		case m, open := <-p.in:
-			if !open {
-				p.t.Fatalf("raw peer %s disconnected", p.jid)
-			}
-			if ok(m) {
-				return m
-			}
-		case <-deadline:
-			p.t.Fatalf("raw peer %s: expected message not received", p.jid)
-		}
-	}
-}
-
-// elemID is the id attribute of the element space:local of m, ok false
-// when m has none.
-func elemID(m goxmpp.Chat, space, local string) (string, bool) {
-	for _, e := range m.OtherElem {
-		if e.XMLName.Space == space && e.XMLName.Local == local {
-			for _, a := range e.Attr {
-				if a.Name.Local == "id" {
-					return a.Value, true
-				}
-			}
-			return "", true
-		}
-	}
-	return "", false
+	return attr(e, "id"), true
 }
 
 const retractFallback = "/me retracted a previous message, but it's unsupported by your client."
