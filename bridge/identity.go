@@ -238,7 +238,6 @@ func fitPrefix(from *irc.Prefix, command, target string, stampLen int) *irc.Pref
 // and returns it with its identity.
 func (b *Bridge) show(m xmpp.Message, own bool, s shown) shown {
 	s = b.identify(m, own, s)
-	b.noteShown(m, own, s)
 	archiveID := m.StanzaID
 	if own && m.Type != "groupchat" {
 		archiveID = "" // a carbon's stanza-id need not be the archive's

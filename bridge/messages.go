@@ -169,7 +169,6 @@ func (b *Bridge) rememberSent(id, jid, body string) {
 		return
 	}
 	b.sent.put(id, sentMessage{jid: jid, body: body})
-	b.noteRetractable(id, retractable{conv: xmpp.BareJID(jid), sender: b.x.JID(), own: true, ref: id, quote: excerpt(body)})
 }
 
 // excerpt shortens a body for notices about it.

@@ -13,15 +13,17 @@ import (
 // Deleting messages: XEP-0424 retractions and XEP-0425 moderation in
 // rooms <-> IRCv3 REDACT (draft/message-redaction).
 //
-// Every message shown (and every one the user sends) is remembered,
-// bounded, with the XMPP id a retraction names (retractable). A
-// retraction from XMPP is shown as REDACT of the msgid the client saw to
+// Retractions find the messages they name among those the references of
+// replies.go keep (bounded): by the XMPP id, by the msgid a client quotes.
+// A retraction from XMPP is shown as REDACT of the msgid the client saw to
 // clients with the capability, and as a NOTICE saying which message was
-// deleted to the others. Only the message's sender may retract it (XEP-0424:
-// anything else is ignored); in a room the room itself may, for a
-// moderator (XEP-0425). A retraction of a message no longer remembered is
-// told as a notice without a quote: a message cannot be named that way,
-// but the user learns that the contact took something back.
+// deleted to the others. Only the message's sender may retract it
+// (XEP-0424: anything else is ignored and logged); in a room the room
+// itself may, for a moderator (XEP-0425). A live retraction of a message
+// no longer remembered is told as a notice without a quote: the user
+// learns that the contact took something back; a delayed one (room
+// history after a rejoin, offline storage) is only logged, as it would be
+// told again on every rejoin.
 //
 // From IRC, REDACT of the user's own message sends a retraction (with the
 // XEP's fallback body) naming the origin-id in a chat or the room's
@@ -32,65 +34,32 @@ import (
 // capRedaction is the IRCv3 capability of REDACT.
 const capRedaction = "draft/message-redaction"
 
-// maxRetractable bounds the messages remembered for retractions.
-const maxRetractable = maxMsgRefs
+// retractKey is the key of a retraction of the user's in conv naming
+// ref, remembered so that the room's reflection of it is not shown again.
+func retractKey(conv, ref string) string { return conv + " " + ref }
 
-// retractable is a shown message as a retraction finds it.
-type retractable struct {
-	conv   string // the contact's bare JID, or the room's key
-	room   bool
-	sender string // chats: the sender's bare JID; rooms: its room nick
-	own    bool   // the user sent it
-	ref    string // the id a retraction names (xmppRefFor)
-	who    string // the sender's nick as shown
-	quote  string // the start of its text (excerpt)
-}
-
-// retractions are the remembered messages, by msgid and by conversation
-// and XMPP id, and the room retractions the user sent, whose reflection
-// is not shown again (by conversation and XMPP id).
-type retractions struct {
-	byMsgID *bounded[retractable]
-	byRef   *bounded[string]
-	sent    *bounded[struct{}]
-}
-
-func newRetractions() retractions {
-	return retractions{byMsgID: newBounded[retractable](maxRetractable), byRef: newBounded[string](maxRetractable),
-		sent: newBounded[struct{}](maxRoomSent)}
-}
-
-func refKey(conv, ref string) string { return conv + "\x00" + ref }
-
-// noteRetractable remembers the message shown as msgid.
-func (b *Bridge) noteRetractable(msgid string, t retractable) {
-	if msgid == "" || t.ref == "" {
-		return
-	}
-	b.retract.byMsgID.put(msgid, t)
-	b.retract.byRef.put(refKey(t.conv, t.ref), msgid)
-}
-
-// noteShown remembers m, shown as s (own: sent by the user).
-func (b *Bridge) noteShown(m xmpp.Message, own bool, s shown) {
-	t := retractable{own: own, ref: xmppRefFor(m), who: s.from.Name, quote: excerpt(m.Body)}
-	if m.Type == "groupchat" {
-		t.conv, t.room = xmpp.BareJID(m.From), true
-		_, t.sender = splitResource(m.From)
-	} else {
-		peer := m.From
-		if m.Carbon == xmpp.CarbonSent {
-			peer = m.To
+// forget forgets k once deleted: a second retraction of it is then of an
+// unknown message.
+func (rs *references) forget(k *knownMessage) {
+	rs.known.remove("m " + k.msgid)
+	for _, id := range []string{k.ref, k.id, k.origin} {
+		if id != "" {
+			rs.known.remove("x " + k.conv + " " + id)
 		}
-		t.conv, t.sender = xmpp.BareJID(peer), xmpp.BareJID(m.From)
 	}
-	b.noteRetractable(s.msgid, t)
 }
 
-// forgetRetractable forgets msgid once deleted.
-func (b *Bridge) forgetRetractable(msgid string, t retractable) {
-	b.retract.byMsgID.remove(msgid)
-	b.retract.byRef.remove(refKey(t.conv, t.ref))
+// retractionID is the id a retraction of k names (XEP-0424): the room's
+// stanza-id in a room, else the origin-id (the stanza's id when it has
+// none).
+func retractionID(k *knownMessage, room bool) string {
+	switch {
+	case room:
+		return k.ref
+	case k.origin != "":
+		return k.origin
+	}
+	return k.id
 }
 
 // redaction is a deletion as clients see it.
@@ -152,9 +121,9 @@ func (b *Bridge) onRetraction(m xmpp.Message) {
 		b.log.Info("retraction ignored: not from a contact", "from", m.From)
 		return
 	}
-	msgid, known := b.retract.byRef.get(refKey(c.key, m.Retract.ID))
-	t, _ := b.retract.byMsgID.get(msgid)
-	if known && t.own != own {
+	k := b.refsOf.byXMPP(convOf(m, own), m.Retract.ID)
+	known := k != nil
+	if known && k.sender != senderOf(m, own) {
 		b.log.Warn("retraction ignored: not by the message's sender", "from", m.From, "id", m.Retract.ID)
 		return
 	}
@@ -166,13 +135,13 @@ func (b *Bridge) onRetraction(m xmpp.Message) {
 		b.unknownRetraction(m, func() { b.queryNotice(c, who+" deleted a message that xircd no longer remembers.") })
 		return
 	}
-	b.forgetRetractable(msgid, t)
-	rd := redaction{from: c.prefix(), target: b.userNick(), toUser: true, msgid: msgid}
+	b.refsOf.forget(k)
+	rd := redaction{from: c.prefix(), target: b.userNick(), toUser: true, msgid: k.msgid}
 	if own {
-		rd = redaction{fromUser: true, target: c.nick, msgid: msgid}
+		rd = redaction{fromUser: true, target: c.nick, msgid: k.msgid}
 	}
 	rd.note = shown{from: c.prefix(), target: b.userNick(), notice: true,
-		body: "[" + b.cfg.ServiceNick + "] " + who + " deleted the message " + t.quote}
+		body: "[" + b.cfg.ServiceNick + "] " + who + " deleted the message " + excerpt(k.text)}
 	b.deliverRedaction(rd)
 }
 
@@ -185,17 +154,18 @@ func (b *Bridge) onRoomRetraction(m xmpp.Message) {
 	}
 	rt := m.Retract
 	_, nick := splitResource(m.From)
-	if sent := refKey(r.key, rt.ID); nick == r.nick && b.retract.sent.has(sent) {
-		b.retract.sent.remove(sent) // the reflection of the user's REDACT
+	own := nick != "" && nick == r.nick
+	if sent := retractKey(r.key, rt.ID); own && b.sentRetractions.has(sent) {
+		b.sentRetractions.remove(sent) // the reflection of the user's REDACT
 		return
 	}
 	if rt.Moderated != (nick == "") {
 		b.log.Warn("room retraction ignored: a moderation must come from the room, a retraction from an occupant", "from", m.From)
 		return
 	}
-	msgid, known := b.retract.byRef.get(refKey(r.key, rt.ID))
-	t, _ := b.retract.byMsgID.get(msgid)
-	if known && !rt.Moderated && t.sender != nick {
+	k := b.refsOf.byXMPP(r.key, rt.ID)
+	known := k != nil
+	if known && !rt.Moderated && k.sender != senderOf(m, own) {
 		b.log.Warn("room retraction ignored: not by the message's sender", "from", m.From, "id", rt.ID)
 		return
 	}
@@ -222,12 +192,12 @@ func (b *Bridge) onRoomRetraction(m xmpp.Message) {
 	switch {
 	case !known:
 		text += "a message that xircd no longer remembers"
-	case rt.Moderated && t.own:
-		text += "your message " + t.quote
+	case rt.Moderated && k.sender == ownSender:
+		text += "your message " + excerpt(k.text)
 	case rt.Moderated:
-		text += t.who + "'s message " + t.quote
+		text += k.nick + "'s message " + excerpt(k.text)
 	default:
-		text += "the message " + t.quote
+		text += "the message " + excerpt(k.text)
 	}
 	if rt.Reason != "" {
 		text += " (" + oneLine(rt.Reason) + ")"
@@ -237,8 +207,8 @@ func (b *Bridge) onRoomRetraction(m xmpp.Message) {
 		b.unknownRetraction(m, func() { b.showGateway(note) })
 		return
 	}
-	b.forgetRetractable(msgid, t)
-	b.deliverRedaction(redaction{from: from, fromUser: fromUser, target: r.channel, msgid: msgid, reason: rt.Reason, note: note})
+	b.refsOf.forget(k)
+	b.deliverRedaction(redaction{from: from, fromUser: fromUser, target: r.channel, msgid: k.msgid, reason: rt.Reason, note: note})
 }
 
 // unknownRetraction handles a retraction of a message not remembered:
@@ -271,47 +241,43 @@ func (b *Bridge) handleRedact(s *session, r *ircd.Request) error {
 		r.Fail("INVALID_TARGET", []string{target}, "No such channel or contact")
 		return nil
 	}
-	t, known := b.retract.byMsgID.get(msgid)
-	if !known {
-		msgid = baseMsgID(msgid)
-		t, known = b.retract.byMsgID.get(msgid)
-	}
-	if !known || t.conv != conv {
-		fail("UNKNOWN_MSGID", "This message is not known (or no longer remembered) here")
+	k := b.resolve(r, conv, target, msgid)
+	if k == nil {
 		return nil
 	}
 	switch {
-	case t.own:
-		to, typ := t.conv, "chat"
-		if t.room {
-			to, typ = room.jid, "groupchat"
-		} else if c := b.contacts[t.conv]; c != nil {
-			to = c.target()
+	case k.sender == ownSender:
+		var c *contact
+		to, typ := "", "groupchat"
+		if room != nil {
+			to = room.jid
+		} else {
+			c = b.contacts[conv]
+			to, typ = c.target(), "chat"
 		}
-		if err := b.x.SendRetraction(to, typ, t.ref); err != nil {
+		id := retractionID(k, room != nil)
+		if err := b.x.SendRetraction(to, typ, id); err != nil {
 			fail("TEMPORARILY_UNAVAILABLE", "Not deleted: "+oneLine(err.Error()))
 			return nil
 		}
-		if t.room {
-			b.retract.sent.put(refKey(t.conv, t.ref), struct{}{})
-		}
-		b.forgetRetractable(msgid, t)
-		rd := redaction{fromUser: true, target: target, msgid: msgid, reason: reason,
-			note: shown{from: b.servicePrefix(), target: target, notice: true, body: "you deleted your message " + t.quote}}
-		if !t.room {
-			c := b.contacts[t.conv]
+		b.refsOf.forget(k)
+		rd := redaction{fromUser: true, target: target, msgid: k.msgid, reason: reason,
+			note: shown{from: b.servicePrefix(), target: target, notice: true, body: "you deleted your message " + excerpt(k.text)}}
+		if c != nil {
 			rd.target = c.nick
-			rd.note = shown{from: c.prefix(), target: b.userNick(), notice: true, body: "[" + b.cfg.ServiceNick + "] you deleted your message " + t.quote}
+			rd.note = shown{from: c.prefix(), target: b.userNick(), notice: true, body: "[" + b.cfg.ServiceNick + "] you deleted your message " + excerpt(k.text)}
+		} else {
+			b.sentRetractions.put(retractKey(conv, id), struct{}{})
 		}
 		b.deliverRedaction(rd)
-	case t.room && b.isModerator(room):
-		err := b.startRequest(request{kind: requestModerate, s: s, room: room.key, what: target, msgid: msgid}, func(ctx context.Context) (string, error) {
-			return b.x.ModerateMessage(ctx, room.jid, t.ref, reason)
+	case room != nil && b.isModerator(room):
+		err := b.startRequest(request{kind: requestModerate, s: s, room: room.key, what: target, msgid: k.msgid}, func(ctx context.Context) (string, error) {
+			return b.x.ModerateMessage(ctx, room.jid, k.ref, reason)
 		})
 		if err != nil {
 			fail("TEMPORARILY_UNAVAILABLE", "Not deleted: "+oneLine(err.Error()))
 		}
-	case t.room:
+	case room != nil:
 		fail("REDACT_FORBIDDEN", "Only the sender or a moderator of the room may delete this message")
 	default:
 		fail("REDACT_FORBIDDEN", "Only the sender may delete a message in a chat")

@@ -59,6 +59,7 @@ type knownMessage struct {
 	msgid  string // as IRC clients saw it
 	ref    string // the id XEP-0461 and XEP-0444 refer to it by (referenceID)
 	id     string // the stanza's id, which XEP-0308 corrections name
+	origin string // its XEP-0359 origin-id, which XEP-0424 retractions name
 	conv   string // the conversation: the contact's bare JID or the room's
 	sender string // the occupant JID in a room, a bare JID in a chat, ownSender for the user
 	nick   string // the sender as IRC showed them
@@ -176,7 +177,7 @@ func (b *Bridge) withReferences(m xmpp.Message, own bool, s shown) shown {
 	if s.from != nil && !own {
 		nick = s.from.Name
 	}
-	b.refsOf.note(&knownMessage{msgid: s.msgid, ref: referenceID(m), id: m.ID, conv: conv, sender: sender, nick: nick, text: keptText(text, own)},
+	b.refsOf.note(&knownMessage{msgid: s.msgid, ref: referenceID(m), id: m.ID, origin: m.OriginID, conv: conv, sender: sender, nick: nick, text: keptText(text, own)},
 		m.ID, m.OriginID, m.StanzaID)
 	return s
 }
@@ -353,7 +354,7 @@ func (b *Bridge) noteOwnSent(conv string, out xmpp.OutMessage, ref string) {
 		}
 		return
 	}
-	k := &knownMessage{msgid: out.ID, ref: ref, id: out.ID, conv: conv, sender: ownSender, nick: b.userNick(), text: out.Body}
+	k := &knownMessage{msgid: out.ID, ref: ref, id: out.ID, origin: out.ID, conv: conv, sender: ownSender, nick: b.userNick(), text: out.Body}
 	b.refsOf.note(k, out.ID)
 	b.refsOf.lastOwn.put(conv, k)
 }

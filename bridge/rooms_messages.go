@@ -69,7 +69,6 @@ func (b *Bridge) roomMessage(m xmpp.Message) {
 		// msgid) reveals the room's stanza-id that references need.
 		b.rememberRef(sentID, xmppRefFor(m))
 		b.noteReflection(sentID, m)
-		b.noteRetractable(sentID, retractable{conv: r.key, room: true, sender: nick, own: true, ref: xmppRefFor(m), who: nick, quote: excerpt(m.Body)})
 		r.sent.remove(m.ID)
 		r.sent.remove(m.OriginID)
 		r.rememberRecent(recentKey(nick, m.Body), b.now())

@@ -66,8 +66,8 @@ func TestRedactChat(t *testing.T) {
 	}
 	tagged.expect(func(m *irc.Message) bool { return m.Command == "REDACT" && m.Param(1) == echo.Tags["msgid"] })
 	plain.expectLine("NOTICE me :", `you deleted your message "sent by mistake"`)
-	tagged.send("REDACT Alice %s", msgid)
-	tagged.expectLine("FAIL REDACT UNKNOWN_MSGID Alice " + msgid)
+	tagged.send("REDACT Alice %s", msgid) // alice's, not the user's
+	tagged.expectLine("FAIL REDACT REDACT_FORBIDDEN Alice " + msgid)
 	tagged.send("REDACT Alice unknown-id")
 	tagged.expectLine("FAIL REDACT UNKNOWN_MSGID Alice unknown-id")
 
