@@ -138,29 +138,28 @@ type Bridge struct {
 	requests      map[string]request // XMPP requests awaiting their answer, by id (requests.go)
 	refs          *bounded[string]   // msgid -> XMPP id (identity.go)
 	shownMsgs     *bounded[shownMsg] // msgid -> archive id and time shown (chathistory.go)
-	// sentRetractions: the user's room retractions not yet reflected (redact.go)
-	sentRetractions *bounded[struct{}]
-	receipts        *bounded[receipt] // receipts owed once a client sees the message (receipts.go)
-	mam             bool              // the server keeps the user's archive (XEP-0313)
-	upload          uploadService     // the server's XEP-0363 service (filehost.go)
-	newMsgID        func() string     // msgids of lines without an XMPP id (XMPP.NewID; tests count)
-	runCtx          context.Context
-	ownJID          string
-	contacts        map[string]*contact   // by bare JID (lower case)
-	tempOrder       []string              // keys of strangers, oldest first
-	away            string                // the user's AWAY text, "" when present
-	realname        string                // the user's SETNAME, "" when never set
-	pending         []pendingMessage      // unsent while XMPP is down
-	sent            *bounded[sentMessage] // by stanza id
-	backlog         *backlog              // messages kept while no client is attached (backlog.go)
-	strangers       string                // strangersAccept, strangersNotice or strangersIgnore (strangers.go)
-	strangerAt      *bounded[time.Time]   // when the user was last told that a stranger wrote, by bare JID
-	settleTimer     *time.Timer
-	settleC         <-chan time.Time
-	settleAfter     time.Duration
-	holdFor         time.Duration // how long a command waits for XMPP (maxHold; 0: not at all)
-	now             func() time.Time
-	rooms           roomSet // group chats (rooms.go)
+	retracted     *bounded[struct{}] // the user's room retractions not yet reflected (redact.go)
+	receipts      *bounded[receipt]  // receipts owed once a client sees the message (receipts.go)
+	mam           bool               // the server keeps the user's archive (XEP-0313)
+	upload        uploadService      // the server's XEP-0363 service (filehost.go)
+	newMsgID      func() string      // msgids of lines without an XMPP id (XMPP.NewID; tests count)
+	runCtx        context.Context
+	ownJID        string
+	contacts      map[string]*contact   // by bare JID (lower case)
+	tempOrder     []string              // keys of strangers, oldest first
+	away          string                // the user's AWAY text, "" when present
+	realname      string                // the user's SETNAME, "" when never set
+	pending       []pendingMessage      // unsent while XMPP is down
+	sent          *bounded[sentMessage] // by stanza id
+	backlog       *backlog              // messages kept while no client is attached (backlog.go)
+	strangers     string                // strangersAccept, strangersNotice or strangersIgnore (strangers.go)
+	strangerAt    *bounded[time.Time]   // when the user was last told that a stranger wrote, by bare JID
+	settleTimer   *time.Timer
+	settleC       <-chan time.Time
+	settleAfter   time.Duration
+	holdFor       time.Duration // how long a command waits for XMPP (maxHold; 0: not at all)
+	now           func() time.Time
+	rooms         roomSet // group chats (rooms.go)
 
 	// setCap offers and withdraws draft/chathistory (SetCapSwitch);
 	// historyBatch numbers the batches of its answers (chathistory.go).
@@ -354,35 +353,35 @@ func New(cfg Config, x XMPP) (*Bridge, error) {
 		return nil, err
 	}
 	b := &Bridge{
-		cfg:             cfg,
-		x:               x,
-		log:             log,
-		ops:             make(chan op),
-		done:            make(chan struct{}),
-		start:           time.Now(),
-		state:           st,
-		showOffline:     cfg.ShowOffline,
-		backlog:         newBacklog(cfg.Backlog, cfg.BacklogBytes),
-		strangers:       cfg.Strangers,
-		strangerAt:      newBounded[time.Time](maxTemp),
-		nicks:           newNickSpace(cfg.ServiceNick),
-		contacts:        make(map[string]*contact),
-		requests:        make(map[string]request),
-		sent:            newBounded[sentMessage](maxSentIDs),
-		seen:            newBounded[struct{}](maxSeenIDs),
-		refs:            newBounded[string](maxMsgRefs),
-		shownMsgs:       newBounded[shownMsg](maxMsgRefs),
-		sentRetractions: newBounded[struct{}](maxRoomSent),
-		receipts:        newBounded[receipt](maxReceipts),
-		newMsgID:        x.NewID,
-		settleAfter:     settleDelay,
-		holdFor:         maxHold,
-		now:             time.Now,
-		read:            newReadState(),
-		caught:          caught,
-		resume:          caught.position,
-		readMarkers:     cfg.ReadMarkers,
-		refsOf:          newReferences(),
+		cfg:         cfg,
+		x:           x,
+		log:         log,
+		ops:         make(chan op),
+		done:        make(chan struct{}),
+		start:       time.Now(),
+		state:       st,
+		showOffline: cfg.ShowOffline,
+		backlog:     newBacklog(cfg.Backlog, cfg.BacklogBytes),
+		strangers:   cfg.Strangers,
+		strangerAt:  newBounded[time.Time](maxTemp),
+		nicks:       newNickSpace(cfg.ServiceNick),
+		contacts:    make(map[string]*contact),
+		requests:    make(map[string]request),
+		sent:        newBounded[sentMessage](maxSentIDs),
+		seen:        newBounded[struct{}](maxSeenIDs),
+		refs:        newBounded[string](maxMsgRefs),
+		shownMsgs:   newBounded[shownMsg](maxMsgRefs),
+		retracted:   newBounded[struct{}](maxRoomSent),
+		receipts:    newBounded[receipt](maxReceipts),
+		newMsgID:    x.NewID,
+		settleAfter: settleDelay,
+		holdFor:     maxHold,
+		now:         time.Now,
+		read:        newReadState(),
+		caught:      caught,
+		resume:      caught.position,
+		readMarkers: cfg.ReadMarkers,
+		refsOf:      newReferences(),
 	}
 	if v, ok := st.Settings["show_offline"]; ok {
 		b.showOffline = v == "true"

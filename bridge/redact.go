@@ -155,8 +155,8 @@ func (b *Bridge) onRoomRetraction(m xmpp.Message) {
 	rt := m.Retract
 	_, nick := splitResource(m.From)
 	own := nick != "" && nick == r.nick
-	if sent := retractKey(r.key, rt.ID); own && b.sentRetractions.has(sent) {
-		b.sentRetractions.remove(sent) // the reflection of the user's REDACT
+	if sent := retractKey(r.key, rt.ID); own && b.retracted.has(sent) {
+		b.retracted.remove(sent) // the reflection of the user's REDACT
 		return
 	}
 	if rt.Moderated != (nick == "") {
@@ -267,7 +267,7 @@ func (b *Bridge) handleRedact(s *session, r *ircd.Request) error {
 			rd.target = c.nick
 			rd.note = shown{from: c.prefix(), target: b.userNick(), notice: true, body: "[" + b.cfg.ServiceNick + "] you deleted your message " + excerpt(k.text)}
 		} else {
-			b.sentRetractions.put(retractKey(conv, id), struct{}{})
+			b.retracted.put(retractKey(conv, id), struct{}{})
 		}
 		b.deliverRedaction(rd)
 	case room != nil && b.isModerator(room):
