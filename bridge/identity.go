@@ -168,20 +168,10 @@ func ircLines(s shown, v viewer) []*irc.Message {
 	}
 	lines := bodyToIRC(s.body, textRoom(from, command, target)-len(stamp))
 	if v.multiline && len(lines) > 1 && !lines[0].Action {
-		tags := irc.Tags{"msgid": s.msgid, "time": serverTime(s.at)}
-		if s.account != "" {
-			tags["account"] = s.account
-		}
-		if v.batch != "" {
-			tags["batch"] = v.batch
-		}
-		if v.tags && s.replyTo != "" {
-			tags["+draft/reply"] = s.replyTo
-		}
 		if stamp != "" {
 			lines[0].Text = stamp + lines[0].Text
 		}
-		return multilineBatch(tags, from, command, target, lines)
+		return multilineBatch(lineTags(s, v, s.msgid), from, command, target, lines)
 	}
 	var out []*irc.Message
 	for i, line := range lines {
@@ -189,19 +179,24 @@ func ircLines(s shown, v viewer) []*irc.Message {
 		if line.Action && !s.notice { // no CTCP in a NOTICE
 			text = "\x01ACTION " + text + "\x01"
 		}
-		tags := irc.Tags{"msgid": lineMsgID(s.msgid, i), "time": serverTime(s.at)}
-		if s.account != "" {
-			tags["account"] = s.account
-		}
-		if v.batch != "" {
-			tags["batch"] = v.batch
-		}
-		if v.tags && s.replyTo != "" {
-			tags["+draft/reply"] = s.replyTo
-		}
-		out = append(out, &irc.Message{Tags: tags, Prefix: from, Command: command, Params: []string{target, text}})
+		out = append(out, &irc.Message{Tags: lineTags(s, v, lineMsgID(s.msgid, i)), Prefix: from, Command: command, Params: []string{target, text}})
 	}
 	return out
+}
+
+// lineTags are the tags of a line of s for v, with the given msgid.
+func lineTags(s shown, v viewer, msgid string) irc.Tags {
+	tags := irc.Tags{"msgid": msgid, "time": serverTime(s.at)}
+	if s.account != "" {
+		tags["account"] = s.account
+	}
+	if v.batch != "" {
+		tags["batch"] = v.batch
+	}
+	if v.tags && s.replyTo != "" {
+		tags["+draft/reply"] = s.replyTo
+	}
+	return tags
 }
 
 // textRoom is the room for the text in a line "from command target"
