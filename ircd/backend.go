@@ -1,7 +1,9 @@
 package ircd
 
 import (
+	"context"
 	"fmt"
+	"net"
 
 	"gopkg.in/irc.v4"
 )
@@ -26,6 +28,33 @@ type Backend interface {
 	// burst and MOTD. The returned Session receives every command ircd does not
 	// handle itself, until Detach.
 	Attach(d Downstream) Session
+}
+
+// Accounts serves many users from one server, each with their own Backend
+// (multi-user mode, NewMultiUserServer). A client names its account with
+// SASL PLAIN or PASS; from its login on, the connection talks to that
+// account's Backend only, and everything ircd answers itself about other
+// clients (LUSERS, capability changes) counts only the clients of the same
+// Backend.
+type Accounts interface {
+	// Features is asked once, by NewMultiUserServer: every Backend that
+	// Login returns has these features.
+	Features() Features
+	// Login checks the credentials and returns the account's Backend and
+	// its name, or an error whose text is shown to the client (so it names
+	// the cause without secrets). It may block (it runs on the client's
+	// own goroutine) until ctx ends. Login is called concurrently.
+	Login(ctx context.Context, cred Credentials) (Backend, string, error)
+}
+
+// Credentials is what a client authenticates with.
+type Credentials struct {
+	// Account is the SASL PLAIN authentication identity; "" for PASS,
+	// whose whole text is then in Password.
+	Account  string
+	Password string
+	// Addr is the client's address.
+	Addr net.Addr
 }
 
 // Features is what a backend adds to the server. ircd itself handles

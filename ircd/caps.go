@@ -24,7 +24,7 @@ type capability struct {
 // ownCapabilities are those of the protocol that ircd implements itself.
 var ownCapabilities = []capability{
 	{name: "cap-notify"},
-	{name: "sasl", value: func(*Server) string { return "PLAIN" }, available: func(s *Server) bool { return s.cfg.Password != "" }},
+	{name: "sasl", value: func(*Server) string { return "PLAIN" }, available: func(s *Server) bool { return s.authRequired() }},
 	{name: "message-tags"},
 	{name: "batch"},
 	{name: "labeled-response"},
@@ -40,21 +40,22 @@ func backendCapability(tok string) capability {
 	return c
 }
 
-// offered reports whether the server offers c now: its own condition, and
-// not withdrawn by the backend (SetCapAvailable).
-func (s *Server) offered(c capability) bool {
+// offered reports whether the server offers c now to the clients of
+// backend b (nil: those not logged in yet): its own condition, and not
+// withdrawn by the backend (SetCapAvailable, CapSwitch).
+func (s *Server) offered(b Backend, c capability) bool {
 	if c.available != nil && !c.available(s) {
 		return false
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return !s.capsWithdrawn[c.name]
+	return !s.capsWithdrawn[b][c.name]
 }
 
-// findCap returns the offered capability called name.
-func (s *Server) findCap(name string) (capability, bool) {
+// findCap returns the capability called name offered to the clients of b.
+func (s *Server) findCap(b Backend, name string) (capability, bool) {
 	for _, c := range s.caps {
-		if c.name == name && s.offered(c) {
+		if c.name == name && s.offered(b, c) {
 			return c, true
 		}
 	}
@@ -72,11 +73,12 @@ func (s *Server) capToken(c capability, withValue bool) string {
 	return c.name
 }
 
-// capList returns the offered capabilities as "name" or "name=value" tokens.
-func (s *Server) capList(withValues bool) []string {
+// capList returns the capabilities offered to the clients of b as "name"
+// or "name=value" tokens.
+func (s *Server) capList(b Backend, withValues bool) []string {
 	var out []string
 	for _, c := range s.caps {
-		if s.offered(c) {
+		if s.offered(b, c) {
 			out = append(out, s.capToken(c, withValues))
 		}
 	}
@@ -88,7 +90,20 @@ func (s *Server) capList(withValues bool) []string {
 // what it learns later. Clients with cap-notify get CAP NEW or CAP DEL; a
 // withdrawn capability is disabled for every client that had it.
 // cap-notify itself and names the server does not know cannot be changed.
+// In multi-user mode it changes what clients not yet logged in see (use
+// CapSwitch for one account's clients).
 func (s *Server) SetCapAvailable(name string, on bool) error {
+	return s.setCapAvailable(s.backend, name, on)
+}
+
+// CapSwitch returns SetCapAvailable for the clients of backend b only, for
+// the backends of a multi-user server. Clients that log in to b lose what
+// b has withdrawn (CAP DEL).
+func (s *Server) CapSwitch(b Backend) func(name string, on bool) error {
+	return func(name string, on bool) error { return s.setCapAvailable(b, name, on) }
+}
+
+func (s *Server) setCapAvailable(b Backend, name string, on bool) error {
 	var capDef *capability
 	for i := range s.caps {
 		if s.caps[i].name == name && name != "cap-notify" {
@@ -99,40 +114,71 @@ func (s *Server) SetCapAvailable(name string, on bool) error {
 		return fmt.Errorf("ircd: no capability %q to offer or withdraw", name)
 	}
 	s.mu.Lock()
-	if s.capsWithdrawn[name] == !on {
+	if s.capsWithdrawn[b][name] == !on {
 		s.mu.Unlock()
 		return nil
 	}
 	if on {
-		delete(s.capsWithdrawn, name)
+		delete(s.capsWithdrawn[b], name)
 	} else {
-		s.capsWithdrawn[name] = true
+		if s.capsWithdrawn[b] == nil {
+			s.capsWithdrawn[b] = make(map[string]bool)
+		}
+		s.capsWithdrawn[b][name] = true
 	}
 	conns := make([]*conn, 0, len(s.conns))
 	for c := range s.conns {
-		conns = append(conns, c)
+		if c.currentBackend() == b {
+			conns = append(conns, c)
+		}
 	}
 	s.mu.Unlock()
 	if capDef.available != nil && !capDef.available(s) {
 		return nil // not offered anyway: nothing changes for clients
 	}
 	for _, c := range conns {
-		c.mu.Lock()
-		notify, v302 := c.caps["cap-notify"], c.capVersion >= 302
-		if !on {
-			delete(c.caps, name)
-		}
-		c.mu.Unlock()
-		if !notify {
-			continue
-		}
-		verb, tok := "DEL", name
-		if on {
-			verb, tok = "NEW", s.capToken(*capDef, v302)
-		}
-		c.Send(&irc.Message{Prefix: c.serverPrefix(), Command: "CAP", Params: []string{c.Nick(), verb, tok}})
+		c.capChanged(*capDef, on)
 	}
 	return nil
+}
+
+// capChanged tells the client that capability def is now offered (on) or
+// withdrawn (CAP NEW, CAP DEL with cap-notify); a withdrawn capability is
+// disabled.
+func (c *conn) capChanged(def capability, on bool) {
+	c.mu.Lock()
+	notify, v302 := c.caps["cap-notify"], c.capVersion >= 302
+	if !on {
+		delete(c.caps, def.name)
+	}
+	c.mu.Unlock()
+	if !notify {
+		return
+	}
+	verb, tok := "DEL", def.name
+	if on {
+		verb, tok = "NEW", c.s.capToken(def, v302)
+	}
+	c.Send(&irc.Message{Prefix: c.serverPrefix(), Command: "CAP", Params: []string{c.Nick(), verb, tok}})
+}
+
+// loggedIn makes the client's capabilities those of its account's
+// backend: what the backend has withdrawn is withdrawn from the client.
+func (c *conn) loggedIn() {
+	c.s.mu.Lock()
+	withdrawn := make([]string, 0, len(c.s.capsWithdrawn[c.backend]))
+	for name := range c.s.capsWithdrawn[c.backend] {
+		withdrawn = append(withdrawn, name)
+	}
+	c.s.mu.Unlock()
+	sort.Strings(withdrawn)
+	for _, name := range withdrawn {
+		for _, def := range c.s.caps {
+			if def.name == name {
+				c.capChanged(def, false)
+			}
+		}
+	}
 }
 
 // joinLimited packs tokens into space-separated lines of at most max bytes.

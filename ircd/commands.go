@@ -1,6 +1,7 @@
 package ircd
 
 import (
+	"context"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
@@ -73,8 +74,10 @@ func handleNick(c *conn, r *Request) error {
 		return &Error{Code: irc.ERR_ERRONEUSNICKNAME, Params: []string{nick, "Erroneous nickname"}}
 	}
 	if !c.isRegistered() {
-		if err := c.s.backend.CheckNick(nick); err != nil {
-			return err
+		if b := c.currentBackend(); b != nil {
+			if err := b.CheckNick(nick); err != nil {
+				return err
+			}
 		}
 		c.setNick(nick)
 		c.tryRegister()
@@ -84,7 +87,7 @@ func handleNick(c *conn, r *Request) error {
 		return nil
 	}
 	if Casefold(nick) != Casefold(c.Nick()) {
-		if err := c.s.backend.CheckNick(nick); err != nil {
+		if err := c.currentBackend().CheckNick(nick); err != nil {
 			return err
 		}
 	}
@@ -126,6 +129,32 @@ func handleUser(c *conn, r *Request) error {
 	return nil
 }
 
+// login logs the client in to an account of the multi-user server's
+// Accounts (bounded by the registration timeout); from then on the
+// account's backend serves it.
+func (c *conn) login(cred Credentials) error {
+	cred.Addr = c.nc.RemoteAddr()
+	ctx, cancel := context.WithTimeout(context.Background(), c.s.cfg.RegistrationTimeout)
+	defer cancel()
+	go func() {
+		select {
+		case <-c.closing:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	b, account, err := c.s.accounts.Login(ctx, cred)
+	if err != nil {
+		c.log.Info("login failed", "err", err)
+		return err
+	}
+	c.mu.Lock()
+	c.backend, c.account = b, account
+	c.mu.Unlock()
+	c.loggedIn()
+	return nil
+}
+
 // checkPassword compares p with the configured password in constant time
 // (hashing first so that the length does not leak either).
 func (s *Server) checkPassword(p string) bool {
@@ -151,7 +180,20 @@ func (c *conn) tryRegister() {
 		c.Close("Bad password")
 		return
 	}
-	if err := c.s.backend.CheckNick(c.Nick()); err != nil {
+	if c.s.accounts != nil && !authed {
+		if !c.passGiven {
+			c.log.Info("registration refused: no login")
+			c.numeric(irc.ERR_PASSWDMISMATCH, "Password required: log in with SASL PLAIN or PASS jid:password")
+			c.Close("Login required")
+			return
+		}
+		if err := c.login(Credentials{Password: c.pass}); err != nil {
+			c.numeric(irc.ERR_PASSWDMISMATCH, "Login failed: "+err.Error())
+			c.Close("Login failed: " + err.Error())
+			return
+		}
+	}
+	if err := c.currentBackend().CheckNick(c.Nick()); err != nil {
 		if e, ok := err.(*Error); ok {
 			c.numeric(e.Code, e.Params...)
 		} else {
@@ -166,7 +208,7 @@ func (c *conn) tryRegister() {
 	c.mu.Unlock()
 	c.log.Info("client registered", "nick", c.Nick())
 	c.welcome()
-	session := c.s.backend.Attach(c)
+	session := c.currentBackend().Attach(c)
 	c.mu.Lock()
 	c.session = session
 	c.mu.Unlock()
@@ -213,7 +255,7 @@ func handleMotd(c *conn, r *Request) error {
 
 // LUSERS
 func handleLusers(c *conn, r *Request) error {
-	cur, most := c.s.userCounts()
+	cur, most := c.s.userCounts(c.currentBackend())
 	n, m := strconv.Itoa(cur), strconv.Itoa(most)
 	r.Numeric(irc.RPL_LUSERCLIENT, "There are "+n+" users and 0 invisible on 1 servers")
 	r.Numeric(irc.RPL_LUSERME, "I have "+n+" clients and 0 servers")
@@ -370,15 +412,23 @@ func handleAuthenticate(c *conn, r *Request) error {
 	c.sasl.active = false
 	payload, err := base64.StdEncoding.DecodeString(c.sasl.buf.String())
 	c.sasl.buf.Reset()
-	var account, client string
+	var account, client, pw string
 	ok := false
 	if err == nil {
 		if f := strings.Split(string(payload), "\x00"); len(f) == 3 {
-			authz, authc, pw := f[0], f[1], f[2]
-			account = authc
-			client, ok = saslClientName(authz, authc)
-			ok = ok && authc != "" && c.s.checkPassword(pw)
+			var authz string
+			authz, account, pw = f[0], f[1], f[2]
+			client, ok = saslClientName(authz, account)
+			ok = ok && account != "" && (c.s.accounts != nil || c.s.checkPassword(pw))
 		}
+	}
+	if ok && c.s.accounts != nil {
+		if err := c.login(Credentials{Account: account, Password: pw}); err != nil {
+			c.numeric(ERR_SASLFAIL, "SASL authentication failed: "+err.Error())
+			c.Close("Login failed: " + err.Error())
+			return nil
+		}
+		account = c.Account()
 	}
 	if !ok {
 		c.sasl.failures++
@@ -437,7 +487,7 @@ func handleCap(c *conn, r *Request) error {
 		if c.capVersion >= 302 {
 			c.setCap("cap-notify", true)
 		}
-		multi("LS", c.s.capList(c.capVersion >= 302))
+		multi("LS", c.s.capList(c.currentBackend(), c.capVersion >= 302))
 	case "LIST":
 		c.mu.Lock()
 		var toks []string
@@ -466,7 +516,7 @@ func handleCap(c *conn, r *Request) error {
 			on := !strings.HasPrefix(tok, "-")
 			name := strings.TrimPrefix(tok, "-")
 			// cap-notify stays on for CAP 302 clients (as the spec requires).
-			if _, known := c.s.findCap(name); !known || !on && name == "cap-notify" && c.capVersion >= 302 {
+			if _, known := c.s.findCap(c.currentBackend(), name); !known || !on && name == "cap-notify" && c.capVersion >= 302 {
 				ok = false
 				break
 			}

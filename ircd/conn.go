@@ -48,6 +48,9 @@ type conn struct {
 	// capVersion is the CAP LS version; written by the reader goroutine
 	// under mu, read under mu by others (CAP NEW values).
 	capVersion int
+	// backend serves the client from its login on, in multi-user mode
+	// (see currentBackend); written by the reader goroutine under mu.
+	backend Backend
 
 	// Reader goroutine only.
 	pass           string
@@ -143,6 +146,17 @@ func (c *conn) HasCap(name string) bool {
 
 func (c *conn) ServerName() string { return c.s.cfg.ServerName }
 
+// currentBackend is the backend that serves the client: the server's one,
+// or in multi-user mode its account's once it has logged in (nil before).
+func (c *conn) currentBackend() Backend {
+	if c.s.backend != nil {
+		return c.s.backend
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.backend
+}
+
 func (c *conn) isRegistered() bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -188,6 +202,7 @@ func (c *conn) send(m *irc.Message, wait bool) {
 	}
 	if !c.out.push(lines, n, c.s.cfg.SendQueueBytes) {
 		c.log.Info("send queue full, disconnecting")
+		c.s.sendQueueDrops.Add(1)
 		c.abort("SendQ exceeded")
 	}
 }
@@ -214,6 +229,7 @@ func (c *conn) waitForRoom(n int) bool {
 			return false
 		case <-t.C:
 			c.log.Info("client does not read its replies, disconnecting")
+			c.s.sendQueueDrops.Add(1)
 			c.abort("SendQ exceeded")
 			return false
 		}

@@ -85,12 +85,16 @@ func (c *Config) setDefaults() {
 }
 
 // Server is the IRC server. It accepts any number of clients on any number
-// of listeners and hands registered clients to its Backend.
+// of listeners and hands registered clients to its Backend, or in
+// multi-user mode to the Backend of the account they log in to.
 type Server struct {
-	cfg     Config
-	backend Backend
-	log     *slog.Logger
-	created time.Time
+	cfg Config
+	// backend is the one backend (NewServer); accounts the many
+	// (NewMultiUserServer). Exactly one of them is set.
+	backend  Backend
+	accounts Accounts
+	log      *slog.Logger
+	created  time.Time
 
 	// What the backend adds (Backend.Features), read-only after NewServer.
 	features        Features
@@ -104,27 +108,47 @@ type Server struct {
 	closed    bool
 	listeners map[net.Listener]struct{}
 	conns     map[*conn]struct{}
-	maxUsers  int
-	// capsWithdrawn are capabilities the backend has withdrawn
-	// (SetCapAvailable).
-	capsWithdrawn map[string]bool
+	// maxUsers is the most registered clients each backend had at once.
+	maxUsers map[Backend]int
+	// capsWithdrawn are the capabilities each backend has withdrawn
+	// (SetCapAvailable, CapSwitch).
+	capsWithdrawn map[Backend]map[string]bool
 	wg            sync.WaitGroup
+
+	// sendQueueDrops counts clients disconnected for a full send queue.
+	sendQueueDrops atomic.Uint64
 }
 
 // NewServer returns a server that serves b. Call Serve for each listener.
 func NewServer(cfg Config, b Backend) *Server {
+	s := newServer(cfg, b.Features())
+	s.backend = b
+	return s
+}
+
+// NewMultiUserServer returns a server whose clients each log in to an
+// account of a (SASL PLAIN or PASS) and are served by its Backend.
+// Config.Password is not used: every client must log in, from any address.
+func NewMultiUserServer(cfg Config, a Accounts) *Server {
+	cfg.Password = ""
+	s := newServer(cfg, a.Features())
+	s.accounts = a
+	return s
+}
+
+func newServer(cfg Config, f Features) *Server {
 	cfg.setDefaults()
 	s := &Server{
 		cfg:       cfg,
-		backend:   b,
 		log:       cfg.Logger,
 		created:   time.Now(),
 		listeners: make(map[net.Listener]struct{}),
 		conns:     make(map[*conn]struct{}),
-		features:  b.Features(),
+		maxUsers:  make(map[Backend]int),
+		features:  f,
 
 		backendCommands: make(map[string]int),
-		capsWithdrawn:   make(map[string]bool),
+		capsWithdrawn:   make(map[Backend]map[string]bool),
 	}
 	for name, minParams := range s.features.Commands {
 		s.backendCommands[strings.ToUpper(name)] = minParams
@@ -235,26 +259,53 @@ func (s *Server) removeConn(c *conn) {
 	s.mu.Unlock()
 }
 
-// userCounts returns the number of registered clients now and at most.
-func (s *Server) userCounts() (cur, most int) {
+// userCounts returns the number of registered clients of backend b now
+// and at most.
+func (s *Server) userCounts(b Backend) (cur, most int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for c := range s.conns {
-		if c.isRegistered() {
+		if c.isRegistered() && c.currentBackend() == b {
 			cur++
 		}
 	}
-	if cur > s.maxUsers {
-		s.maxUsers = cur
+	if cur > s.maxUsers[b] {
+		s.maxUsers[b] = cur
 	}
-	return cur, s.maxUsers
+	return cur, s.maxUsers[b]
 }
 
+// Stats are the server's counters, for monitoring.
+type Stats struct {
+	// Clients is the number of registered clients.
+	Clients int
+	// SendQueueDrops counts clients disconnected because their send queue
+	// was full.
+	SendQueueDrops uint64
+}
+
+// Stats returns the server's counters now.
+func (s *Server) Stats() Stats {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st := Stats{SendQueueDrops: s.sendQueueDrops.Load()}
+	for c := range s.conns {
+		if c.isRegistered() {
+			st.Clients++
+		}
+	}
+	return st
+}
+
+// authRequired reports whether every client must authenticate: with a
+// password, and in multi-user mode.
+func (s *Server) authRequired() bool { return s.cfg.Password != "" || s.accounts != nil }
+
 // allowed reports whether a client from addr may connect: any client when
-// a password is set, otherwise only loopback or non-IP (Unix, in-memory)
-// peers.
+// it must authenticate, otherwise only loopback or non-IP (Unix,
+// in-memory) peers.
 func (s *Server) allowed(addr net.Addr) bool {
-	if s.cfg.Password != "" {
+	if s.authRequired() {
 		return true
 	}
 	switch a := addr.(type) {
