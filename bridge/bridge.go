@@ -454,7 +454,11 @@ func (b *Bridge) CheckNick(nick string) error {
 
 // Features implements ircd.Backend: the bridge's commands
 // (commandHandlers), capabilities and ISUPPORT tokens.
-func (b *Bridge) Features() ircd.Features {
+func (b *Bridge) Features() ircd.Features { return Features(b.cfg) }
+
+// Features returns what a Bridge with cfg offers, the same for every such
+// bridge (for a server whose bridges do not exist yet).
+func Features(cfg Config) ircd.Features {
 	f := ircd.Features{
 		Commands: make(map[string]int, len(commandHandlers)),
 		Caps: []string{"server-time", "multi-prefix", "userhost-in-names", "away-notify", "extended-join",
@@ -475,8 +479,8 @@ func (b *Bridge) Features() ircd.Features {
 	for name, c := range commandHandlers {
 		f.Commands[name] = c.minParams
 	}
-	if b.cfg.FileHostURL != "" {
-		f.ISupport = append(f.ISupport, "soju.im/FILEHOST="+b.cfg.FileHostURL)
+	if cfg.FileHostURL != "" {
+		f.ISupport = append(f.ISupport, "soju.im/FILEHOST="+cfg.FileHostURL)
 	}
 	return f
 }

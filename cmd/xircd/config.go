@@ -21,9 +21,22 @@ import (
 // Config is the whole configuration file. Every key is documented, with its
 // default, in config.example.toml.
 type Config struct {
-	IRC    IRCConfig    `toml:"irc"`
-	XMPP   XMPPConfig   `toml:"xmpp"`
-	Bridge BridgeConfig `toml:"bridge"`
+	IRC       IRCConfig       `toml:"irc"`
+	XMPP      XMPPConfig      `toml:"xmpp"`
+	Bridge    BridgeConfig    `toml:"bridge"`
+	MultiUser MultiUserConfig `toml:"multiuser"`
+}
+
+// MultiUserConfig is the [multiuser] table: one xircd for many people,
+// each logging in with their own XMPP account.
+type MultiUserConfig struct {
+	Enabled        bool     `toml:"enabled"`
+	AllowedDomains []string `toml:"allowed_domains"`
+	AllowedJIDs    []string `toml:"allowed_jids"`
+	MaxUsers       int      `toml:"max_users"`
+	ClientsPerUser int      `toml:"clients_per_user"`
+	RoomsPerUser   int      `toml:"rooms_per_user"`
+	MetricsListen  string   `toml:"metrics_listen"`
 }
 
 // IRCConfig is the [irc] table.
@@ -104,6 +117,13 @@ func defaultConfig() Config {
 			Resource:     "xircd",
 			PingInterval: duration{30 * time.Second},
 			DeadTimeout:  duration{60 * time.Second},
+		},
+		MultiUser: MultiUserConfig{
+			AllowedDomains: []string{},
+			AllowedJIDs:    []string{},
+			MaxUsers:       100,
+			ClientsPerUser: 5,
+			RoomsPerUser:   100,
 		},
 		Bridge: BridgeConfig{
 			ControlChannel: "&xmpp",
@@ -253,7 +273,7 @@ func (c *Config) validate() error {
 		if err != nil {
 			return badValue(fmt.Sprintf("%s: %q is not host:port", l.key, l.addr), l.key)
 		}
-		if irc.Password == "" && !isLoopbackHost(host) {
+		if irc.Password == "" && !c.MultiUser.Enabled && !isLoopbackHost(host) {
 			return badValue(fmt.Sprintf("%s: %q is not a loopback address; set irc.password before listening on the network", l.key, l.addr), l.key)
 		}
 	}
@@ -274,14 +294,24 @@ func (c *Config) validate() error {
 	}
 
 	x := &c.XMPP
-	if x.JID == "" {
-		return badValue("xmpp.jid is required", "xmpp.jid")
-	}
-	if at := strings.IndexByte(x.JID, '@'); at <= 0 || at == len(x.JID)-1 || strings.ContainsAny(x.JID, " /") {
-		return badValue(fmt.Sprintf("xmpp.jid %q must be a bare JID such as me@example.org", x.JID), "xmpp.jid")
-	}
-	if x.Password == "" {
-		return badValue("xmpp.password or xmpp.password_file is required", "xmpp.password", "xmpp.password_file")
+	if c.MultiUser.Enabled {
+		if err := c.MultiUser.validate(c); err != nil {
+			return err
+		}
+	} else {
+		if m, def := c.MultiUser, defaultConfig().MultiUser; len(m.AllowedDomains) > 0 || len(m.AllowedJIDs) > 0 ||
+			m.MaxUsers != def.MaxUsers || m.ClientsPerUser != def.ClientsPerUser || m.RoomsPerUser != def.RoomsPerUser || m.MetricsListen != "" {
+			return badValue("multiuser keys are set but multiuser.enabled is not true", "multiuser.enabled", "multiuser.allowed_domains", "multiuser.allowed_jids", "multiuser.max_users", "multiuser.clients_per_user", "multiuser.rooms_per_user", "multiuser.metrics_listen")
+		}
+		if x.JID == "" {
+			return badValue("xmpp.jid is required", "xmpp.jid")
+		}
+		if at := strings.IndexByte(x.JID, '@'); at <= 0 || at == len(x.JID)-1 || strings.ContainsAny(x.JID, " /") {
+			return badValue(fmt.Sprintf("xmpp.jid %q must be a bare JID such as me@example.org", x.JID), "xmpp.jid")
+		}
+		if x.Password == "" {
+			return badValue("xmpp.password or xmpp.password_file is required", "xmpp.password", "xmpp.password_file")
+		}
 	}
 	switch x.TLS {
 	case "starttls", "direct":
@@ -324,6 +354,48 @@ func (c *Config) validate() error {
 	case "accept", "notice", "ignore":
 	default:
 		return badValue(fmt.Sprintf("bridge.strangers = %q: must be accept, notice or ignore", b.Strangers), "bridge.strangers")
+	}
+	return nil
+}
+
+// validate checks the [multiuser] table of an enabled multi-user mode,
+// and that the single-user account and password are not set with it.
+func (m *MultiUserConfig) validate(c *Config) error {
+	if c.XMPP.JID != "" || c.XMPP.Password != "" || c.XMPP.PasswordFile != "" {
+		return badValue("multiuser.enabled: every user logs in with their own XMPP account; remove xmpp.jid, xmpp.password and xmpp.password_file", "xmpp.jid", "xmpp.password", "xmpp.password_file", "multiuser.enabled")
+	}
+	if c.IRC.Password != "" {
+		return badValue("multiuser.enabled: users log in with their XMPP password; remove irc.password", "irc.password", "multiuser.enabled")
+	}
+	if c.IRC.HTTPListen != "" {
+		return badValue("irc.http_listen (file uploads) is not available in multi-user mode", "irc.http_listen", "multiuser.enabled")
+	}
+	if len(m.AllowedDomains) == 0 && len(m.AllowedJIDs) == 0 {
+		return badValue("multiuser.allowed_domains or multiuser.allowed_jids must name who may log in", "multiuser.allowed_domains", "multiuser.allowed_jids", "multiuser.enabled")
+	}
+	for _, d := range m.AllowedDomains {
+		if _, err := normalizeDomain(d); err != nil {
+			return badValue(fmt.Sprintf("multiuser.allowed_domains: %q: %v", d, err), "multiuser.allowed_domains")
+		}
+	}
+	for _, j := range m.AllowedJIDs {
+		if _, err := normalizeJID(j); err != nil {
+			return badValue(fmt.Sprintf("multiuser.allowed_jids: %q: %v", j, err), "multiuser.allowed_jids")
+		}
+	}
+	for _, l := range []struct {
+		key string
+		n   int
+	}{{"multiuser.max_users", m.MaxUsers}, {"multiuser.clients_per_user", m.ClientsPerUser}, {"multiuser.rooms_per_user", m.RoomsPerUser}} {
+		if l.n < 1 {
+			return badValue(fmt.Sprintf("%s = %d: must be at least 1", l.key, l.n), l.key)
+		}
+	}
+	if m.MetricsListen != "" {
+		host, _, err := net.SplitHostPort(m.MetricsListen)
+		if err != nil || !isLoopbackHost(host) {
+			return badValue(fmt.Sprintf("multiuser.metrics_listen: %q must be a loopback host:port", m.MetricsListen), "multiuser.metrics_listen")
+		}
 	}
 	return nil
 }

@@ -225,6 +225,8 @@ func differsFrom(field reflect.Value, text string) string {
 		same = strconv.FormatBool(v) == text
 	case int:
 		same = strconv.Itoa(v) == text
+	case []string:
+		same = len(v) == 0 && text == "[]"
 	default:
 		return fmt.Sprintf("a %T the test cannot compare", v)
 	}

@@ -81,79 +81,30 @@ func run(cfg *Config, logger *slog.Logger) error {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	startProfiler(logger)
+	if cfg.MultiUser.Enabled {
+		return runMultiUser(ctx, cfg, logger)
+	}
 
-	xs, err := xmpp.New(xmpp.Config{
-		JID:                cfg.XMPP.JID,
-		Password:           cfg.XMPP.Password,
-		Server:             cfg.XMPP.Server,
-		TLS:                cfg.XMPP.TLS,
-		CAFile:             cfg.XMPP.CAFile,
-		InsecureSkipVerify: cfg.XMPP.InsecureSkipVerify,
-		Resource:           cfg.XMPP.Resource,
-		Priority:           cfg.XMPP.Priority,
-		DeadTimeout:        cfg.XMPP.DeadTimeout.Duration,
-		PingInterval:       cfg.XMPP.PingInterval.Duration,
-		ClientVersion:      version,
-		Logger:             logger.With("part", "xmpp"),
-	})
+	xs, err := xmpp.New(xmppConfig(cfg, cfg.XMPP.JID, cfg.XMPP.Password, logger.With("part", "xmpp")))
 	if err != nil {
 		return err
 	}
-	br, err := bridge.New(bridge.Config{
-		ServerName:     cfg.IRC.ServerName,
-		ControlChannel: cfg.Bridge.ControlChannel,
-		StateDir:       cfg.Bridge.StateDir,
-		ShowOffline:    cfg.Bridge.ShowOffline,
-		MUCService:     cfg.XMPP.MUCService,
-		Backlog:        cfg.Bridge.Backlog,
-		BacklogBytes:   cfg.Bridge.BacklogBytes,
-		Strangers:      cfg.Bridge.Strangers,
-		ReadMarkers:    cfg.Bridge.ReadMarkers,
-		SedCorrections: cfg.Bridge.SedCorrections,
-		FileHostURL:    cfg.IRC.fileHostURL(),
-		Logger:         logger.With("part", "bridge"),
-	}, xs)
+	br, err := bridge.New(bridgeConfig(cfg, cfg.Bridge.StateDir, logger.With("part", "bridge")), xs)
 	if err != nil {
 		return fmt.Errorf("bridge: %w", err)
 	}
-	srv := ircd.NewServer(ircd.Config{
-		ServerName:     cfg.IRC.ServerName,
-		Network:        cfg.IRC.Network,
-		Version:        "xircd-" + version,
-		MOTD:           cfg.IRC.motdLines(),
-		Password:       cfg.IRC.Password,
-		PingInterval:   cfg.IRC.PingInterval.Duration,
-		PingTimeout:    cfg.IRC.PingTimeout.Duration,
-		SendQueueBytes: cfg.IRC.SendQueue,
-		Logger:         logger.With("part", "ircd"),
-	}, br)
+	srv := ircd.NewServer(ircdConfig(cfg, logger), br)
 	br.SetCapSwitch(srv.SetCapAvailable)
 
-	var listeners []net.Listener
+	listeners, err := listen(cfg)
 	defer func() {
 		for _, l := range listeners {
 			l.Close()
 		}
 	}()
-	if cfg.IRC.Listen != "" {
-		l, err := net.Listen("tcp", cfg.IRC.Listen)
-		if err != nil {
-			return fmt.Errorf("irc.listen: %w", err)
-		}
-		listeners = append(listeners, l)
+	if err != nil {
+		return err
 	}
-	if cfg.IRC.TLSListen != "" {
-		cert, err := tls.LoadX509KeyPair(cfg.IRC.TLSCert, cfg.IRC.TLSKey)
-		if err != nil {
-			return fmt.Errorf("irc.tls_cert/irc.tls_key: %w", err)
-		}
-		l, err := tls.Listen("tcp", cfg.IRC.TLSListen, &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12})
-		if err != nil {
-			return fmt.Errorf("irc.tls_listen: %w", err)
-		}
-		listeners = append(listeners, l)
-	}
-
 	var httpSrv *http.Server
 	if cfg.IRC.HTTPListen != "" {
 		l, err := net.Listen("tcp", cfg.IRC.HTTPListen)
@@ -209,6 +160,137 @@ func run(cfg *Config, logger *slog.Logger) error {
 	case <-time.After(5 * time.Second):
 		logger.Warn("XMPP session did not close in time")
 	}
+	if errors.Is(runErr, net.ErrClosed) {
+		runErr = nil
+	}
+	return runErr
+}
+
+// xmppConfig is the XMPP session's configuration for the account jid.
+func xmppConfig(cfg *Config, jid, password string, logger *slog.Logger) xmpp.Config {
+	return xmpp.Config{
+		JID:                jid,
+		Password:           password,
+		Server:             cfg.XMPP.Server,
+		TLS:                cfg.XMPP.TLS,
+		CAFile:             cfg.XMPP.CAFile,
+		InsecureSkipVerify: cfg.XMPP.InsecureSkipVerify,
+		Resource:           cfg.XMPP.Resource,
+		Priority:           cfg.XMPP.Priority,
+		DeadTimeout:        cfg.XMPP.DeadTimeout.Duration,
+		PingInterval:       cfg.XMPP.PingInterval.Duration,
+		ClientVersion:      version,
+		Logger:             logger,
+	}
+}
+
+// bridgeConfig is a bridge's configuration, keeping its state in stateDir.
+func bridgeConfig(cfg *Config, stateDir string, logger *slog.Logger) bridge.Config {
+	return bridge.Config{
+		ServerName:     cfg.IRC.ServerName,
+		ControlChannel: cfg.Bridge.ControlChannel,
+		StateDir:       stateDir,
+		ShowOffline:    cfg.Bridge.ShowOffline,
+		MUCService:     cfg.XMPP.MUCService,
+		Backlog:        cfg.Bridge.Backlog,
+		BacklogBytes:   cfg.Bridge.BacklogBytes,
+		Strangers:      cfg.Bridge.Strangers,
+		ReadMarkers:    cfg.Bridge.ReadMarkers,
+		SedCorrections: cfg.Bridge.SedCorrections,
+		FileHostURL:    cfg.IRC.fileHostURL(),
+		Logger:         logger,
+	}
+}
+
+// ircdConfig is the IRC server's configuration.
+func ircdConfig(cfg *Config, logger *slog.Logger) ircd.Config {
+	return ircd.Config{
+		ServerName:     cfg.IRC.ServerName,
+		Network:        cfg.IRC.Network,
+		Version:        "xircd-" + version,
+		MOTD:           cfg.IRC.motdLines(),
+		Password:       cfg.IRC.Password,
+		PingInterval:   cfg.IRC.PingInterval.Duration,
+		PingTimeout:    cfg.IRC.PingTimeout.Duration,
+		SendQueueBytes: cfg.IRC.SendQueue,
+		Logger:         logger.With("part", "ircd"),
+	}
+}
+
+// listen opens the IRC listeners; on error it returns those already open.
+func listen(cfg *Config) ([]net.Listener, error) {
+	var listeners []net.Listener
+	if cfg.IRC.Listen != "" {
+		l, err := net.Listen("tcp", cfg.IRC.Listen)
+		if err != nil {
+			return listeners, fmt.Errorf("irc.listen: %w", err)
+		}
+		listeners = append(listeners, l)
+	}
+	if cfg.IRC.TLSListen != "" {
+		cert, err := tls.LoadX509KeyPair(cfg.IRC.TLSCert, cfg.IRC.TLSKey)
+		if err != nil {
+			return listeners, fmt.Errorf("irc.tls_cert/irc.tls_key: %w", err)
+		}
+		l, err := tls.Listen("tcp", cfg.IRC.TLSListen, &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12})
+		if err != nil {
+			return listeners, fmt.Errorf("irc.tls_listen: %w", err)
+		}
+		listeners = append(listeners, l)
+	}
+	return listeners, nil
+}
+
+// runMultiUser serves many users, each logging in with their own XMPP
+// account, until ctx ends (SIGINT, SIGTERM): then every client gets ERROR
+// and every XMPP session closes.
+func runMultiUser(ctx context.Context, cfg *Config, logger *slog.Logger) error {
+	m := &metrics{}
+	sessionsCtx, endSessions := context.WithCancel(context.Background())
+	defer endSessions()
+	us := newUsers(sessionsCtx, cfg, logger, m)
+	srv := ircd.NewMultiUserServer(ircdConfig(cfg, logger), us)
+	us.capSwitch = srv.CapSwitch
+
+	listeners, err := listen(cfg)
+	defer func() {
+		for _, l := range listeners {
+			l.Close()
+		}
+	}()
+	if err != nil {
+		return err
+	}
+	var metricsSrv *http.Server
+	if cfg.MultiUser.MetricsListen != "" {
+		l, err := net.Listen("tcp", cfg.MultiUser.MetricsListen)
+		if err != nil {
+			return fmt.Errorf("multiuser.metrics_listen: %w", err)
+		}
+		metricsSrv = &http.Server{Handler: m.handler(srv.Stats), ReadHeaderTimeout: 10 * time.Second}
+		logger.Info("serving metrics", "url", "http://"+l.Addr().String()+"/metrics")
+		go metricsSrv.Serve(l)
+	}
+	serveErr := make(chan error, len(listeners))
+	for _, l := range listeners {
+		logger.Info("listening for IRC clients", "addr", l.Addr().String())
+		go func(l net.Listener) { serveErr <- srv.Serve(l) }(l)
+	}
+	logger.Info("xircd started in multi-user mode", "version", version)
+
+	var runErr error
+	select {
+	case <-ctx.Done():
+		logger.Info("shutting down")
+	case err := <-serveErr:
+		runErr = fmt.Errorf("irc listener: %w", err)
+	}
+	if metricsSrv != nil {
+		metricsSrv.Close()
+	}
+	srv.Shutdown("xircd is shutting down")
+	us.close()
+	endSessions()
 	if errors.Is(runErr, net.ErrClosed) {
 		runErr = nil
 	}

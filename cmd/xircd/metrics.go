@@ -1,0 +1,127 @@
+package main
+
+import (
+	"fmt"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"xircd/ircd"
+	"xircd/xmpp"
+)
+
+// metrics are the multi-user mode's counters, served in the Prometheus
+// text format on multiuser.metrics_listen.
+type metrics struct {
+	users            atomic.Int64
+	xmppConnections  atomic.Int64
+	xmppReconnects   atomic.Uint64
+	messagesFromXMPP atomic.Uint64
+	messagesToXMPP   atomic.Uint64
+	loginsThrottled  atomic.Uint64
+}
+
+// handler serves /metrics; srv gives the IRC side's counters.
+func (m *metrics) handler(srv func() ircd.Stats) http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /metrics", func(w http.ResponseWriter, r *http.Request) {
+		st := srv()
+		w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
+		for _, v := range []struct {
+			name, kind, help string
+			value            any
+		}{
+			{"xircd_users", "gauge", "Users with a session.", m.users.Load()},
+			{"xircd_irc_clients", "gauge", "Registered IRC clients.", st.Clients},
+			{"xircd_xmpp_connections", "gauge", "XMPP streams online.", m.xmppConnections.Load()},
+			{"xircd_xmpp_reconnects_total", "counter", "XMPP streams established again after a loss.", m.xmppReconnects.Load()},
+			{"xircd_messages_from_xmpp_total", "counter", "XMPP messages received.", m.messagesFromXMPP.Load()},
+			{"xircd_messages_to_xmpp_total", "counter", "XMPP messages sent.", m.messagesToXMPP.Load()},
+			{"xircd_send_queue_drops_total", "counter", "IRC clients dropped because their send queue was full.", st.SendQueueDrops},
+			{"xircd_logins_throttled_total", "counter", "Logins refused after too many failures.", m.loginsThrottled.Load()},
+		} {
+			fmt.Fprintf(w, "# HELP %s %s\n# TYPE %s %s\n%s %v\n", v.name, v.help, v.name, v.kind, v.name, v.value)
+		}
+	})
+	return mux
+}
+
+// userXMPP is a user's XMPP session as their bridge drives it: it counts
+// messages and connections for the metrics and enforces
+// multiuser.rooms_per_user.
+type userXMPP struct {
+	*xmpp.Session
+	m        *metrics
+	maxRooms int
+	events   chan xmpp.Event
+
+	mu    sync.Mutex
+	rooms map[string]bool
+}
+
+func newUserXMPP(s *xmpp.Session, m *metrics, maxRooms int) *userXMPP {
+	return &userXMPP{Session: s, m: m, maxRooms: maxRooms, events: make(chan xmpp.Event), rooms: map[string]bool{}}
+}
+
+// Events are the session's, counted by forward.
+func (x *userXMPP) Events() <-chan xmpp.Event { return x.events }
+
+// forward passes the session's events on, counting them, until the
+// session closes its channel.
+func (x *userXMPP) forward() {
+	defer close(x.events)
+	online, connectedBefore := false, false
+	for ev := range x.Session.Events() {
+		switch ev.(type) {
+		case xmpp.Connected:
+			if !online {
+				x.m.xmppConnections.Add(1)
+			}
+			if connectedBefore {
+				x.m.xmppReconnects.Add(1)
+			}
+			online, connectedBefore = true, true
+		case xmpp.Disconnected:
+			if online {
+				x.m.xmppConnections.Add(-1)
+			}
+			online = false
+		case xmpp.Message:
+			x.m.messagesFromXMPP.Add(1)
+		}
+		x.events <- ev
+	}
+	if online {
+		x.m.xmppConnections.Add(-1)
+	}
+}
+
+// SendMessage counts what is sent.
+func (x *userXMPP) SendMessage(m xmpp.OutMessage) (string, error) {
+	id, err := x.Session.SendMessage(m)
+	if err == nil {
+		x.m.messagesToXMPP.Add(1)
+	}
+	return id, err
+}
+
+// JoinRoom refuses a room beyond multiuser.rooms_per_user.
+func (x *userXMPP) JoinRoom(room, nick, password string, historyMaxStanzas int, since time.Time) error {
+	x.mu.Lock()
+	if !x.rooms[room] && len(x.rooms) >= x.maxRooms {
+		x.mu.Unlock()
+		return fmt.Errorf("you are in %d group chats already, the most this server allows", x.maxRooms)
+	}
+	x.rooms[room] = true
+	x.mu.Unlock()
+	return x.Session.JoinRoom(room, nick, password, historyMaxStanzas, since)
+}
+
+// LeaveRoom makes room for another.
+func (x *userXMPP) LeaveRoom(room, status string) error {
+	x.mu.Lock()
+	delete(x.rooms, room)
+	x.mu.Unlock()
+	return x.Session.LeaveRoom(room, status)
+}

@@ -1,0 +1,327 @@
+package main
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"strings"
+	"sync"
+	"time"
+
+	"xircd/bridge"
+	"xircd/ircd"
+	"xircd/xmpp"
+)
+
+// Failed logins: a source address or a JID may fail loginBurst times, and
+// is forgiven one failure per loginRefill.
+const (
+	loginBurst   = 5
+	loginRefill  = time.Minute
+	throttleKeys = 10000
+)
+
+// errWrongPassword is the answer to a wrong password for a user whose
+// session runs: the same words as the XMPP server's refusal, so that the
+// two cases do not tell a guesser apart.
+var errWrongPassword = errors.New("xmpp: authentication failed (wrong JID or password?)")
+
+// users is the multi-user mode's ircd.Accounts: one always-on session
+// (an XMPP session and its bridge) per bare JID, created at the user's
+// first login and kept until shutdown.
+type users struct {
+	cfg     *Config
+	log     *slog.Logger
+	ctx     context.Context // the sessions' lifetime
+	metrics *metrics
+	// capSwitch is the server's CapSwitch, set before the first login.
+	capSwitch func(ircd.Backend) func(name string, on bool) error
+	// newXMPP makes a user's XMPP session (tests may replace it).
+	newXMPP func(jid, password string) (*xmpp.Session, error)
+
+	failures *throttle
+
+	mu     sync.Mutex
+	byJID  map[string]*user
+	closed bool
+	wg     sync.WaitGroup
+}
+
+// user is one user's session. password is a hash of the password that
+// logged it in, for the next clients to match; the password itself is
+// only held by the XMPP session, in memory.
+type user struct {
+	jid      string
+	password [sha256.Size]byte
+	ready    chan struct{} // closed once the first login ended
+	err      error         // why the first login failed
+
+	x       *userXMPP
+	br      *bridge.Bridge
+	backend *userBackend
+	clients int // attached, under users.mu
+}
+
+func newUsers(ctx context.Context, cfg *Config, logger *slog.Logger, m *metrics) *users {
+	u := &users{
+		cfg:      cfg,
+		log:      logger,
+		ctx:      ctx,
+		metrics:  m,
+		failures: newThrottle(loginBurst, loginRefill, throttleKeys),
+		byJID:    map[string]*user{},
+	}
+	u.newXMPP = func(jid, password string) (*xmpp.Session, error) {
+		return xmpp.New(xmppConfig(cfg, jid, password, logger.With("part", "xmpp", "user", jid)))
+	}
+	return u
+}
+
+// Features are those of every user's bridge.
+func (us *users) Features() ircd.Features {
+	return bridge.Features(bridgeConfig(us.cfg, "", us.log))
+}
+
+// Login implements ircd.Accounts: it logs the user in to XMPP at their
+// first login and attaches later clients to that session.
+func (us *users) Login(ctx context.Context, cred ircd.Credentials) (ircd.Backend, string, error) {
+	if cred.Account == "" {
+		account, password, ok := strings.Cut(cred.Password, ":")
+		if !ok {
+			return nil, "", errors.New("PASS needs jid:password")
+		}
+		cred.Account, cred.Password = account, password
+	}
+	jid, err := normalizeJID(cred.Account)
+	if err != nil {
+		return nil, "", fmt.Errorf("bad JID: %v", err)
+	}
+	if !us.allowed(jid) {
+		return nil, "", fmt.Errorf("%s may not log in here", jid)
+	}
+	addrKey := "addr " + hostOf(cred.Addr)
+	for _, key := range []string{addrKey, "jid " + jid} {
+		if d := us.failures.wait(key); d > 0 {
+			us.metrics.loginsThrottled.Add(1)
+			return nil, "", fmt.Errorf("too many failed logins; try again in %d seconds", int(d/time.Second)+1)
+		}
+	}
+	fail := func() {
+		us.failures.fail(addrKey)
+		us.failures.fail("jid " + jid)
+	}
+	sum := sha256.Sum256([]byte(cred.Password))
+	for {
+		u, first, err := us.userFor(jid, sum)
+		if err != nil {
+			return nil, "", err
+		}
+		if first {
+			us.start(u, cred.Password)
+		}
+		select {
+		case <-u.ready:
+		case <-ctx.Done():
+			return nil, "", ctx.Err()
+		}
+		if u.err != nil {
+			if first {
+				if errors.Is(u.err, xmpp.ErrAuth) {
+					fail()
+				}
+				return nil, "", u.err
+			}
+			continue // the login this one waited for failed: try its own
+		}
+		if subtle.ConstantTimeCompare(u.password[:], sum[:]) != 1 {
+			fail()
+			return nil, "", errWrongPassword
+		}
+		us.mu.Lock()
+		full := u.clients >= us.cfg.MultiUser.ClientsPerUser
+		us.mu.Unlock()
+		if full {
+			return nil, "", fmt.Errorf("%s already has %d clients attached (multiuser.clients_per_user)", jid, us.cfg.MultiUser.ClientsPerUser)
+		}
+		return u.backend, jid, nil
+	}
+}
+
+// userFor returns jid's user, or a new one (first) whose login the caller
+// must start.
+func (us *users) userFor(jid string, password [sha256.Size]byte) (u *user, first bool, err error) {
+	us.mu.Lock()
+	defer us.mu.Unlock()
+	if us.closed {
+		return nil, false, errors.New("xircd is shutting down")
+	}
+	if u := us.byJID[jid]; u != nil {
+		return u, false, nil
+	}
+	if len(us.byJID) >= us.cfg.MultiUser.MaxUsers {
+		return nil, false, fmt.Errorf("xircd serves its maximum of %d users", us.cfg.MultiUser.MaxUsers)
+	}
+	u = &user{jid: jid, password: password, ready: make(chan struct{})}
+	us.byJID[jid] = u
+	return u, true, nil
+}
+
+// start logs u in to XMPP once and, when that works, starts the session
+// that stays; u.ready is closed either way. A failed user is forgotten.
+func (us *users) start(u *user, password string) {
+	defer close(u.ready)
+	u.err = us.startSession(u, password)
+	if u.err != nil {
+		us.log.Info("login failed", "user", u.jid, "err", u.err)
+		us.mu.Lock()
+		delete(us.byJID, u.jid)
+		us.mu.Unlock()
+		return
+	}
+	us.metrics.users.Add(1)
+	us.log.Info("user session started", "user", u.jid)
+}
+
+func (us *users) startSession(u *user, password string) error {
+	xs, err := us.newXMPP(u.jid, password)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(us.ctx, time.Minute)
+	err = xs.Check(ctx)
+	cancel()
+	if err != nil {
+		return err
+	}
+	dir, err := userStateDir(us.cfg.Bridge.StateDir, u.jid)
+	if err != nil {
+		return err
+	}
+	u.x = newUserXMPP(xs, us.metrics, us.cfg.MultiUser.RoomsPerUser)
+	u.br, err = bridge.New(bridgeConfig(us.cfg, dir, us.log.With("part", "bridge", "user", u.jid)), u.x)
+	if err != nil {
+		return fmt.Errorf("bridge: %w", err)
+	}
+	u.backend = &userBackend{Bridge: u.br, users: us, user: u}
+	u.br.SetCapSwitch(us.capSwitch(u.backend))
+	us.mu.Lock()
+	defer us.mu.Unlock()
+	if us.closed {
+		return errors.New("xircd is shutting down")
+	}
+	us.wg.Add(1)
+	go func() {
+		defer us.wg.Done()
+		if err := u.br.Run(us.ctx); err != nil && us.ctx.Err() == nil {
+			us.log.Error("user session stopped", "user", u.jid, "err", err)
+		}
+	}()
+	go u.x.forward()
+	xs.Start()
+	return nil
+}
+
+// allowed reports whether jid may log in.
+func (us *users) allowed(jid string) bool {
+	domain := jid[strings.LastIndexByte(jid, '@')+1:]
+	for _, d := range us.cfg.MultiUser.AllowedDomains {
+		if strings.EqualFold(d, domain) {
+			return true
+		}
+	}
+	for _, j := range us.cfg.MultiUser.AllowedJIDs {
+		if n, err := normalizeJID(j); err == nil && n == jid {
+			return true
+		}
+	}
+	return false
+}
+
+// count returns the number of users with a session.
+func (us *users) count() int {
+	us.mu.Lock()
+	defer us.mu.Unlock()
+	n := 0
+	for _, u := range us.byJID {
+		if u.backend != nil {
+			n++
+		}
+	}
+	return n
+}
+
+// close ends every session (the XMPP streams close politely, in parallel)
+// and waits, bounded, for the bridges to stop.
+func (us *users) close() {
+	us.mu.Lock()
+	us.closed = true
+	var all []*user
+	for _, u := range us.byJID {
+		if u.x != nil {
+			all = append(all, u)
+		}
+	}
+	us.mu.Unlock()
+	var closing sync.WaitGroup
+	for _, u := range all {
+		closing.Add(1)
+		go func() {
+			defer closing.Done()
+			u.x.Close()
+		}()
+	}
+	done := make(chan struct{})
+	go func() {
+		closing.Wait()
+		us.wg.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		us.log.Warn("some XMPP sessions did not close in time")
+	}
+}
+
+// hostOf is the address's host, the key of its failed logins.
+func hostOf(a net.Addr) string {
+	if a == nil {
+		return ""
+	}
+	if host, _, err := net.SplitHostPort(a.String()); err == nil {
+		return host
+	}
+	return a.String()
+}
+
+// userBackend is a user's bridge as the IRC server sees it: it counts the
+// user's clients for multiuser.clients_per_user and the metrics.
+type userBackend struct {
+	*bridge.Bridge
+	users *users
+	user  *user
+}
+
+func (b *userBackend) Attach(d ircd.Downstream) ircd.Session {
+	b.users.mu.Lock()
+	b.user.clients++
+	b.users.mu.Unlock()
+	return &userSession{Session: b.Bridge.Attach(d), backend: b}
+}
+
+// userSession counts the client's Detach.
+type userSession struct {
+	ircd.Session
+	backend *userBackend
+}
+
+func (s *userSession) Detach(reason string) {
+	s.Session.Detach(reason)
+	s.backend.users.mu.Lock()
+	s.backend.user.clients--
+	s.backend.users.mu.Unlock()
+}
