@@ -58,9 +58,14 @@ type env struct {
 	ircExtra string // added to the [irc] table of the generated config
 	xmppAddr string // where xircd reaches the XMPP server; default srv.Addr
 	extra    string // appended to the generated config
-	proc     *exec.Cmd
-	procDone chan struct{}
-	logFile  string
+	// multiUser starts xircd in multi-user mode for the accounts of the
+	// server's domain, with these keys added to [multiuser]; metricsAddr is
+	// then its /metrics endpoint.
+	multiUser   *string
+	metricsAddr string
+	proc        *exec.Cmd
+	procDone    chan struct{}
+	logFile     string
 }
 
 // contact describes a roster entry of the user, and the account behind it.
@@ -126,14 +131,19 @@ func (e *env) start() {
 	if e.xmppAddr == "" {
 		e.xmppAddr = e.srv.Addr
 	}
+	account := fmt.Sprintf("jid = %q\npassword = %q\n", e.userJID, userPass)
+	multiUser := ""
+	if e.multiUser != nil {
+		e.metricsAddr = freeAddr(t)
+		account = ""
+		multiUser = fmt.Sprintf("[multiuser]\nenabled = true\nallowed_domains = [%q]\nmetrics_listen = %q\n%s\n", e.srv.Domain, e.metricsAddr, *e.multiUser)
+	}
 	cfg := fmt.Sprintf(`[irc]
 listen = %q
 motd = "e2e"
 %s
 [xmpp]
-jid = %q
-password = %q
-server = %q
+%sserver = %q
 ca_file = %q
 muc_service = %q
 dead_timeout = "10s"
@@ -141,7 +151,7 @@ ping_interval = "4s"
 [bridge]
 state_dir = %q
 %s
-`, e.ircAddr, e.ircExtra, e.userJID, userPass, e.xmppAddr, e.srv.CAFile, e.srv.MUCDomain, filepath.Join(e.dir, "state"), e.extra)
+%s`, e.ircAddr, e.ircExtra, account, e.xmppAddr, e.srv.CAFile, e.srv.MUCDomain, filepath.Join(e.dir, "state"), e.extra, multiUser)
 	path := filepath.Join(e.dir, "xircd.toml")
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
