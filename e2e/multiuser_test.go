@@ -289,6 +289,7 @@ func TestMultiUserSlowClientDoesNotStallOthers(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer stalled.Close()
+	stalled.(*net.TCPConn).SetReadBuffer(4096)
 	fmt.Fprintf(stalled, "CAP LS 302\r\nCAP REQ :sasl\r\nNICK me\r\nUSER me 0 * :e2e\r\nAUTHENTICATE PLAIN\r\nAUTHENTICATE %s\r\nCAP END\r\n",
 		base64.StdEncoding.EncodeToString([]byte("\x00"+e.userJID+"\x00"+userPass)))
 	r := bufio.NewReader(stalled)
@@ -305,13 +306,13 @@ func TestMultiUserSlowClientDoesNotStallOthers(t *testing.T) {
 	yours := e.saslClient("you", you, "you-pass")
 	waitContact(t, yours, "carol")
 
+	// Enough to fill the socket buffers on both sides, so that xircd's
+	// writes to the stalled client block.
 	long := strings.Repeat("x", 1000)
-	const floods, messages = 1000, 50
-	go func() {
-		for i := 0; i < floods; i++ {
-			alice.send(e.userJID, fmt.Sprintf("flood %d %s", i, long))
-		}
-	}()
+	const floods, messages = 3000, 50
+	for i := 0; i < floods; i++ {
+		alice.send(e.userJID, fmt.Sprintf("flood %d %s", i, long))
+	}
 	for i := 0; i < messages; i++ {
 		carol.send(you, fmt.Sprintf("message %d", i))
 	}
