@@ -325,3 +325,20 @@ func TestMultiUserSlowClientDoesNotStallOthers(t *testing.T) {
 		t.Errorf("you got %d of %d messages", n, messages)
 	}
 }
+
+// A login while the XMPP server cannot be reached is refused with the
+// cause, and is no failure that throttles.
+func TestMultiUserServerUnreachable(t *testing.T) {
+	e := newMultiUserEnv(t, "")
+	e.xmppAddr = freeAddr(t) // nobody listens there
+	e.start()
+	for i := 0; i < 6; i++ {
+		c, m := e.saslLogin("me", e.userJID, userPass)
+		if m.Command != "904" || !strings.Contains(m.Trailing(), "cannot reach "+e.xmppAddr) {
+			t.Fatalf("attempt %d: %v", i, m)
+		}
+		if reason := c.expectError(); !strings.Contains(reason, "cannot reach") {
+			t.Errorf("ERROR %q", reason)
+		}
+	}
+}

@@ -26,6 +26,20 @@
 // ERROR "Bad password" at registration; a failed AUTHENTICATE gets 904 and
 // the third failure closes the connection.
 //
+// # Multi-user mode
+//
+// NewMultiUserServer serves many accounts, each with its own Backend, from
+// any address. Every client logs in: AUTHENTICATE PLAIN (the
+// authentication identity and password) or, at registration, PASS (its
+// whole text) goes to Accounts.Login, which may take a while (it runs on
+// the client's goroutine, bounded by RegistrationTimeout). A refused login
+// gets 904 or 464 with the Accounts' reason and ERROR "Login failed:
+// <reason>"; no login at all gets 464 and ERROR "Login required". From its
+// login on, the connection talks only to its account's Backend, and LUSERS
+// and run-time capability changes (CapSwitch) count only that Backend's
+// clients. Features are asked once, from the Accounts: they are the same for
+// every Backend.
+//
 // Timers (defaults in parentheses): RegistrationTimeout (60s) from connect;
 // after registration, PingInterval (90s) of silence makes the server send
 // PING, and PingTimeout (60s) without any line then closes the connection.
