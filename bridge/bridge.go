@@ -63,6 +63,7 @@
 package bridge
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -91,6 +92,7 @@ type Config struct {
 	ReadMarkers    bool   // tell contacts who ask (XEP-0333) what the user read
 	SedCorrections bool   // "s/old/new/" corrects the user's last message (XEP-0308)
 	FileHostURL    string // the upload endpoint advertised as soju.im/FILEHOST; "" for none
+	MaxRooms       int    // rooms joined at once; default 100
 	Logger         *slog.Logger
 }
 
@@ -325,6 +327,9 @@ func New(cfg Config, x XMPP) (*Bridge, error) {
 	if cfg.BacklogBytes <= 0 {
 		cfg.BacklogBytes = DefaultBacklogBytes
 	}
+	if cfg.MaxRooms <= 0 {
+		cfg.MaxRooms = maxRooms
+	}
 	if cfg.Strangers == "" {
 		cfg.Strangers = strangersAccept
 	}
@@ -466,7 +471,7 @@ func Features(cfg Config) ircd.Features {
 			capRedaction},
 		ISupport: append([]string{
 			"AWAYLEN=390",
-			"CHANLIMIT=#&:100",
+			"CHANLIMIT=#&:" + strconv.Itoa(cmp.Or(max(cfg.MaxRooms, 0), maxRooms)),
 			"CHANMODES=b,k,l,imnst",
 			"CHANNELLEN=200", // room addresses such as #room@conference.example.org need room
 			"KICKLEN=390",

@@ -31,7 +31,7 @@ import (
 
 // Limits and timings of group chats.
 const (
-	maxRooms       = 100 // rooms joined at once
+	maxRooms       = 100 // rooms joined at once, unless Config.MaxRooms says otherwise
 	maxOccupants   = 2000
 	maxRoomSent    = 64 // ids of our own messages awaiting reflection, per room
 	maxRoomRecent  = 64 // recent messages remembered to drop history repeats after a rejoin

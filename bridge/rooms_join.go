@@ -45,7 +45,7 @@ func (b *Bridge) joinRoom(ch, key string) error {
 	if err != nil {
 		return err
 	}
-	if len(b.rooms.byKey) >= maxRooms {
+	if len(b.rooms.byKey) >= b.cfg.MaxRooms {
 		return &ircd.Error{Code: irc.ERR_TOOMANYCHANNELS, Params: []string{ch, "You have joined too many rooms"}}
 	}
 	nick := b.userNick()

@@ -342,3 +342,27 @@ func TestMultiUserServerUnreachable(t *testing.T) {
 		}
 	}
 }
+
+// clients_per_user and rooms_per_user bound one user, not the others.
+func TestMultiUserLimits(t *testing.T) {
+	e := newMultiUserEnv(t, "clients_per_user = 1\nrooms_per_user = 1")
+	e.start()
+	me := e.saslClient("me", e.userJID, userPass)
+	c, m := e.passLogin("me2", e.userJID+":"+userPass)
+	if m.Command != "464" || !strings.Contains(m.Trailing(), "already has 1 clients attached") {
+		t.Errorf("a second client beyond clients_per_user: %v", m)
+	}
+	c.expectError()
+	e.saslClient("you", "you@"+e.srv.Domain, "you-pass")
+
+	me.send("JOIN #one")
+	me.expect(func(m *irc.Message) bool { return m.Command == "JOIN" && m.Param(0) == "#one" })
+	me.send("JOIN #two")
+	me.expect(func(m *irc.Message) bool { return m.Command == irc.ERR_TOOMANYCHANNELS && m.Param(1) == "#two" })
+
+	// The first client gone, another may come.
+	me.send("QUIT")
+	me.expectError()
+	waitFor(t, func() bool { return e.metric("xircd_irc_clients") == "1" })
+	e.saslClient("me", e.userJID, userPass)
+}

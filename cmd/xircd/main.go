@@ -198,6 +198,7 @@ func bridgeConfig(cfg *Config, stateDir string, logger *slog.Logger) bridge.Conf
 		ReadMarkers:    cfg.Bridge.ReadMarkers,
 		SedCorrections: cfg.Bridge.SedCorrections,
 		FileHostURL:    cfg.IRC.fileHostURL(),
+		MaxRooms:       cfg.MultiUser.RoomsPerUser,
 		Logger:         logger,
 	}
 }

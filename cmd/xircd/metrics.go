@@ -3,9 +3,7 @@ package main
 import (
 	"fmt"
 	"net/http"
-	"sync"
 	"sync/atomic"
-	"time"
 
 	"xircd/ircd"
 	"xircd/xmpp"
@@ -48,20 +46,15 @@ func (m *metrics) handler(srv func() ircd.Stats) http.Handler {
 }
 
 // userXMPP is a user's XMPP session as their bridge drives it: it counts
-// messages and connections for the metrics and enforces
-// multiuser.rooms_per_user.
+// messages and connections for the metrics.
 type userXMPP struct {
 	*xmpp.Session
-	m        *metrics
-	maxRooms int
-	events   chan xmpp.Event
-
-	mu    sync.Mutex
-	rooms map[string]bool
+	m      *metrics
+	events chan xmpp.Event
 }
 
-func newUserXMPP(s *xmpp.Session, m *metrics, maxRooms int) *userXMPP {
-	return &userXMPP{Session: s, m: m, maxRooms: maxRooms, events: make(chan xmpp.Event), rooms: map[string]bool{}}
+func newUserXMPP(s *xmpp.Session, m *metrics) *userXMPP {
+	return &userXMPP{Session: s, m: m, events: make(chan xmpp.Event)}
 }
 
 // Events are the session's, counted by forward.
@@ -104,24 +97,4 @@ func (x *userXMPP) SendMessage(m xmpp.OutMessage) (string, error) {
 		x.m.messagesToXMPP.Add(1)
 	}
 	return id, err
-}
-
-// JoinRoom refuses a room beyond multiuser.rooms_per_user.
-func (x *userXMPP) JoinRoom(room, nick, password string, historyMaxStanzas int, since time.Time) error {
-	x.mu.Lock()
-	if !x.rooms[room] && len(x.rooms) >= x.maxRooms {
-		x.mu.Unlock()
-		return fmt.Errorf("you are in %d group chats already, the most this server allows", x.maxRooms)
-	}
-	x.rooms[room] = true
-	x.mu.Unlock()
-	return x.Session.JoinRoom(room, nick, password, historyMaxStanzas, since)
-}
-
-// LeaveRoom makes room for another.
-func (x *userXMPP) LeaveRoom(room, status string) error {
-	x.mu.Lock()
-	delete(x.rooms, room)
-	x.mu.Unlock()
-	return x.Session.LeaveRoom(room, status)
 }

@@ -10,6 +10,7 @@ import (
 	"net"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"xircd/bridge"
@@ -60,10 +61,12 @@ type user struct {
 	ready    chan struct{} // closed once the first login ended
 	err      error         // why the first login failed
 
+	// Set once, under users.mu, when the session starts.
 	x       *userXMPP
 	br      *bridge.Bridge
 	backend *userBackend
-	clients int // attached, under users.mu
+
+	clients atomic.Int32 // attached
 }
 
 func newUsers(ctx context.Context, cfg *Config, logger *slog.Logger, m *metrics) *users {
@@ -141,10 +144,7 @@ func (us *users) Login(ctx context.Context, cred ircd.Credentials) (ircd.Backend
 			fail()
 			return nil, "", errWrongPassword
 		}
-		us.mu.Lock()
-		full := u.clients >= us.cfg.MultiUser.ClientsPerUser
-		us.mu.Unlock()
-		if full {
+		if int(u.clients.Load()) >= us.cfg.MultiUser.ClientsPerUser {
 			return nil, "", fmt.Errorf("%s already has %d clients attached (multiuser.clients_per_user)", jid, us.cfg.MultiUser.ClientsPerUser)
 		}
 		return u.backend, jid, nil
@@ -201,26 +201,27 @@ func (us *users) startSession(u *user, password string) error {
 	if err != nil {
 		return err
 	}
-	u.x = newUserXMPP(xs, us.metrics, us.cfg.MultiUser.RoomsPerUser)
-	u.br, err = bridge.New(bridgeConfig(us.cfg, dir, us.log.With("part", "bridge", "user", u.jid)), u.x)
+	x := newUserXMPP(xs, us.metrics)
+	br, err := bridge.New(bridgeConfig(us.cfg, dir, us.log.With("part", "bridge", "user", u.jid)), x)
 	if err != nil {
 		return fmt.Errorf("bridge: %w", err)
 	}
-	u.backend = &userBackend{Bridge: u.br, users: us, user: u}
-	u.br.SetCapSwitch(us.capSwitch(u.backend))
+	backend := &userBackend{Bridge: br, user: u}
+	br.SetCapSwitch(us.capSwitch(backend))
 	us.mu.Lock()
 	defer us.mu.Unlock()
 	if us.closed {
 		return errors.New("xircd is shutting down")
 	}
+	u.x, u.br, u.backend = x, br, backend
 	us.wg.Add(1)
 	go func() {
 		defer us.wg.Done()
-		if err := u.br.Run(us.ctx); err != nil && us.ctx.Err() == nil {
+		if err := br.Run(us.ctx); err != nil && us.ctx.Err() == nil {
 			us.log.Error("user session stopped", "user", u.jid, "err", err)
 		}
 	}()
-	go u.x.forward()
+	go x.forward()
 	xs.Start()
 	return nil
 }
@@ -239,19 +240,6 @@ func (us *users) allowed(jid string) bool {
 		}
 	}
 	return false
-}
-
-// count returns the number of users with a session.
-func (us *users) count() int {
-	us.mu.Lock()
-	defer us.mu.Unlock()
-	n := 0
-	for _, u := range us.byJID {
-		if u.backend != nil {
-			n++
-		}
-	}
-	return n
 }
 
 // close ends every session (the XMPP streams close politely, in parallel)
@@ -299,17 +287,14 @@ func hostOf(a net.Addr) string {
 }
 
 // userBackend is a user's bridge as the IRC server sees it: it counts the
-// user's clients for multiuser.clients_per_user and the metrics.
+// user's clients for multiuser.clients_per_user.
 type userBackend struct {
 	*bridge.Bridge
-	users *users
-	user  *user
+	user *user
 }
 
 func (b *userBackend) Attach(d ircd.Downstream) ircd.Session {
-	b.users.mu.Lock()
-	b.user.clients++
-	b.users.mu.Unlock()
+	b.user.clients.Add(1)
 	return &userSession{Session: b.Bridge.Attach(d), backend: b}
 }
 
@@ -321,7 +306,5 @@ type userSession struct {
 
 func (s *userSession) Detach(reason string) {
 	s.Session.Detach(reason)
-	s.backend.users.mu.Lock()
-	s.backend.user.clients--
-	s.backend.users.mu.Unlock()
+	s.backend.user.clients.Add(-1)
 }
