@@ -6,7 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"unicode"
-	"unicode/utf8"
+
+	"xircd/xmpp"
 )
 
 // maxJIDLen bounds a login's bare JID: it names a directory in
@@ -22,8 +23,8 @@ func normalizeJID(s string) (string, error) {
 	if len(s) > maxJIDLen {
 		return "", fmt.Errorf("a JID of at most %d bytes is needed", maxJIDLen)
 	}
-	if !utf8.ValidString(s) {
-		return "", errors.New("not valid UTF-8")
+	if !xmpp.ValidJID(s) {
+		return "", errors.New("not a JID")
 	}
 	local, domain, ok := strings.Cut(s, "@")
 	if !ok || local == "" {
@@ -34,11 +35,10 @@ func normalizeJID(s string) (string, error) {
 			return "", fmt.Errorf("the character %q is not allowed in a JID's local part", r)
 		}
 	}
-	d, err := normalizeDomain(domain)
-	if err != nil {
+	if _, err := normalizeDomain(domain); err != nil {
 		return "", err
 	}
-	return strings.ToLower(local) + "@" + d, nil
+	return xmpp.BareJID(s), nil
 }
 
 // normalizeDomain checks that s is a domain name (letters, digits, '-',
