@@ -3,6 +3,7 @@ module xircd
 go 1.25.0
 
 require (
+	filippo.io/edwards25519 v1.2.0
 	github.com/BurntSushi/toml v1.6.0
 	github.com/xdg-go/scram v1.4.0
 	gopkg.in/irc.v4 v4.0.0
