@@ -146,6 +146,9 @@ func TestPreKeyMessageReplay(t *testing.T) {
 func TestSessionRejectsForgedAndTruncated(t *testing.T) {
 	p := newPair(t)
 	decrypt(t, p.aliceSess, encrypt(t, p.bobSess, "answer", false), "answer")
+	// The forgeries are on a chain Bob already has, so they reach its
+	// message keys.
+	decrypt(t, p.bobSess, encrypt(t, p.aliceSess, "opens the chain", false), "opens the chain")
 	msg := encrypt(t, p.aliceSess, "genuine", false)
 	for name, bad := range map[string][]byte{
 		"MAC":        flip(msg, len(msg)-1),
