@@ -186,7 +186,11 @@ func (d *Device) check() error {
 	if d.DeviceID == 0 {
 		return fmt.Errorf("no device id")
 	}
-	for _, kp := range []KeyPair{d.Identity, d.SignedPreKey.Key} {
+	pairs := []KeyPair{d.Identity, d.SignedPreKey.Key}
+	for _, pk := range d.PreKeys {
+		pairs = append(pairs, pk.Key)
+	}
+	for _, kp := range pairs {
 		if !kp.valid() {
 			return fmt.Errorf("a public key does not match its private key")
 		}

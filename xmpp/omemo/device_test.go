@@ -62,6 +62,9 @@ func TestDeviceStoreFile(t *testing.T) {
 	forged.SignedPreKey.Signature = other.SignedPreKey.Signature
 	mismatched := *d
 	mismatched.Identity.Public = other.Identity.Public
+	badPreKey := *d
+	badPreKey.PreKeys = append([]PreKey(nil), d.PreKeys...)
+	badPreKey.PreKeys[3].Key.Public = other.PreKeys[3].Key.Public
 	for name, content := range map[string][]byte{
 		"truncated":        data[:len(data)/2],
 		"empty":            nil,
@@ -70,6 +73,7 @@ func TestDeviceStoreFile(t *testing.T) {
 		"no device id":     []byte(`{"identity":{}}`),
 		"forged signature": mustJSON(t, &forged),
 		"key mismatch":     mustJSON(t, &mismatched),
+		"pre-key mismatch": mustJSON(t, &badPreKey),
 	} {
 		bad := filepath.Join(dir, "bad.json")
 		if err := os.WriteFile(bad, content, 0o600); err != nil {

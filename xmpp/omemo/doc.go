@@ -24,6 +24,9 @@
 //   - The OMEMO payload (Encrypt, DecryptPayload): the body is encrypted once
 //     with AES-128-GCM and the key and tag (32 bytes) go to each recipient
 //     device through its session.
+//   - The XML of the device list, the bundle and the <encrypted/> element
+//     (MarshalDeviceList, MarshalBundle, MarshalEncrypted and their
+//     Unmarshal counterparts) and the PEP node names.
 //
 // What it leaves to the caller:
 //
@@ -33,12 +36,13 @@
 //     first use, or only after the user compared fingerprints) is the
 //     caller's decision, made before encrypting to a device and before
 //     showing what it sent.
+//   - Publishing and fetching (PEP), putting elements into stanzas, and
+//     the <store/> hint and fallback body an encrypted message carries.
 //   - Storage of sessions (one per peer device), saving the Device after a
 //     pre-key message consumed a one-time pre-key, republishing the bundle
 //     (RefillPreKeys), and rotating the signed pre-key. Only the current
 //     signed pre-key is kept, so a pre-key message built on an older one
 //     fails.
-//   - The XML of device lists, bundles and encrypted messages.
 //
 // Randomness comes from the io.Reader each function takes (crypto/rand.Reader
 // in production).

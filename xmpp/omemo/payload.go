@@ -45,6 +45,10 @@ type Recipient struct {
 
 // Encrypt encrypts body for the recipients' devices. Each session advances.
 func Encrypt(random io.Reader, senderDeviceID uint32, body []byte, recipients []Recipient) (Encrypted, error) {
+	if len(body) == 0 {
+		// An empty payload would read as a key transport element.
+		return Encrypted{}, errors.New("omemo: empty body")
+	}
 	keyAndIV := make([]byte, payloadKeySize+payloadIVSize)
 	if _, err := io.ReadFull(random, keyAndIV); err != nil {
 		return Encrypted{}, fmt.Errorf("omemo: payload key: %w", err)

@@ -109,7 +109,7 @@ func deriveMessageKeys(seed secret) (messageKeys, error) {
 
 // stepSender moves the root key forward with a new sending ratchet key
 // against the peer's current ratchet key.
-func (st *sessionState) stepSender(random io.Reader, root secret, their PublicKey, ours KeyPair) error {
+func (st *sessionState) stepSender(root secret, their PublicKey, ours KeyPair) error {
 	newRoot, chain, err := createChain(root, their, ours)
 	if err != nil {
 		return err
@@ -227,7 +227,7 @@ func (st *sessionState) receiverChain(random io.Reader, their PublicKey) (*recei
 	if st.SenderChain.Index > 0 {
 		st.PreviousCounter = st.SenderChain.Index - 1
 	}
-	if err := st.stepSender(random, receiveRoot, their, ours); err != nil {
+	if err := st.stepSender(receiveRoot, their, ours); err != nil {
 		return nil, err
 	}
 	st.ReceiverChains = append(st.ReceiverChains, receiverChain{RatchetKey: their, Chain: chainKey{Key: chain}})

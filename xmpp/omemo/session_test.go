@@ -296,3 +296,10 @@ func TestPayloadOlderLayout(t *testing.T) {
 		t.Fatalf("%q, %v", got, err)
 	}
 }
+
+func TestEncryptRefusesEmptyBody(t *testing.T) {
+	p := newPair(t)
+	if _, err := Encrypt(rand.Reader, p.alice.DeviceID, nil, []Recipient{{DeviceID: p.bob.DeviceID, Session: p.aliceSess}}); err == nil {
+		t.Fatal("empty body encrypted")
+	}
+}

@@ -142,7 +142,7 @@ func InitiateSession(random io.Reader, d *Device, b Bundle) (*Session, error) {
 		Pending:             &pending,
 		ReceiverChains:      []receiverChain{{RatchetKey: b.SignedPreKey, Chain: chainKey{Key: chain}}},
 	}
-	if err := st.stepSender(random, root, b.SignedPreKey, ratchet); err != nil {
+	if err := st.stepSender(root, b.SignedPreKey, ratchet); err != nil {
 		return nil, err
 	}
 	return &Session{st: st}, nil
