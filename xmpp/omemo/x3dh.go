@@ -154,7 +154,10 @@ func InitiateSession(random io.Reader, d *Device, b Bundle) (*Session, error) {
 // back), it is used; otherwise a new session is built (the X3DH responder)
 // and the one-time pre-key it used is removed from d, so d must be saved and
 // its bundle republished. Trusting Session.RemoteIdentity is the caller's
-// decision.
+// decision. A replayed pre-key message fails because its pre-key is gone or,
+// given the session, because its message key is used; one naming no
+// one-time pre-key (which OMEMO clients do not send) is recognised only
+// through existing.
 func (d *Device) DecryptPreKeyMessage(random io.Reader, existing *Session, msg []byte) (*Session, []byte, error) {
 	m, err := decodePreKeyWhisperMessage(msg)
 	if err != nil {
@@ -162,7 +165,10 @@ func (d *Device) DecryptPreKeyMessage(random io.Reader, existing *Session, msg [
 	}
 	if existing != nil && existing.st.BaseKey == m.baseKey && existing.st.RemoteIdentity == m.identityKey {
 		plain, err := existing.Decrypt(random, m.message)
-		return existing, plain, err
+		if err != nil {
+			return nil, nil, err
+		}
+		return existing, plain, nil
 	}
 	if m.signedPreKeyID != d.SignedPreKey.ID {
 		return nil, nil, fmt.Errorf("omemo: pre-key message for unknown signed pre-key %d", m.signedPreKeyID)
