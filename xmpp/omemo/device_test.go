@@ -87,3 +87,10 @@ func TestDeviceStoreFile(t *testing.T) {
 		t.Error("missing store file accepted")
 	}
 }
+
+func TestFingerprint(t *testing.T) {
+	k := publicFromHex(t, "05ab7e717d4a163b7d9a1d8071dfe9dcf8cdcd1cea3339b6356be84d887e322c64")
+	if got, want := Fingerprint(k), "ab7e717d4a163b7d9a1d8071dfe9dcf8cdcd1cea3339b6356be84d887e322c64"; got != want {
+		t.Fatalf("fingerprint %s, want %s", got, want)
+	}
+}

@@ -48,3 +48,19 @@ func FuzzDecrypt(f *testing.F) {
 		d.DecryptPreKeyMessage(rand.Reader, nil, msg)
 	})
 }
+
+// FuzzUnmarshalXML feeds arbitrary elements to the XML readers, whose input
+// comes from other accounts' PEP nodes and messages.
+func FuzzUnmarshalXML(f *testing.F) {
+	d := newDevice(f)
+	bundle, _ := MarshalBundle(d.Bundle())
+	list, _ := MarshalDeviceList([]uint32{1, 2})
+	f.Add(bundle)
+	f.Add(list)
+	f.Add([]byte(`<encrypted xmlns='eu.siacs.conversations.axolotl'><header sid='1'><key rid='2' prekey='true'>AAAA</key><iv>AAAA</iv></header><payload>AA==</payload></encrypted>`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		UnmarshalDeviceList(data)
+		UnmarshalBundle(1, data)
+		UnmarshalEncrypted(data)
+	})
+}
