@@ -47,6 +47,13 @@ func newMultiUserEnv(t *testing.T, extra string, contacts ...contact) *env {
 func (e *env) saslLogin(nick, account, password string) (*ircClient, *irc.Message) {
 	e.t.Helper()
 	c := dialIRC(e.t, e.ircAddr)
+	return c, c.saslLogin(nick, account, password)
+}
+
+// saslLogin logs in to account with SASL PLAIN and returns the numeric that
+// ends the login (903 or 904).
+func (c *ircClient) saslLogin(nick, account, password string) *irc.Message {
+	c.t.Helper()
 	c.send("CAP LS 302")
 	c.send("CAP REQ :sasl")
 	c.send("NICK %s", nick)
@@ -55,19 +62,25 @@ func (e *env) saslLogin(nick, account, password string) (*ircClient, *irc.Messag
 	c.send("AUTHENTICATE PLAIN")
 	c.expectLine("AUTHENTICATE +")
 	c.send("AUTHENTICATE %s", base64.StdEncoding.EncodeToString([]byte("\x00"+account+"\x00"+password)))
-	return c, c.expect(func(m *irc.Message) bool { return m.Command == "903" || m.Command == "904" })
+	return c.expect(func(m *irc.Message) bool { return m.Command == "903" || m.Command == "904" })
 }
 
 // saslClient logs in with SASL PLAIN and registers.
 func (e *env) saslClient(nick, account, password string) *ircClient {
 	e.t.Helper()
-	c, m := e.saslLogin(nick, account, password)
-	if m.Command != "903" {
-		e.t.Fatalf("SASL login of %s: %v", account, m)
+	c := dialIRC(e.t, e.ircAddr)
+	c.saslRegister(nick, account, password)
+	return c
+}
+
+// saslRegister logs in with SASL PLAIN and ends the registration.
+func (c *ircClient) saslRegister(nick, account, password string) {
+	c.t.Helper()
+	if m := c.saslLogin(nick, account, password); m.Command != "903" {
+		c.t.Fatalf("SASL login of %s: %v", account, m)
 	}
 	c.send("CAP END")
 	c.expect(func(m *irc.Message) bool { return m.Command == "376" || m.Command == "422" })
-	return c
 }
 
 // passLogin starts a client that logs in with PASS jid:password and

@@ -13,9 +13,9 @@ import (
 	"time"
 )
 
-// writeCert writes a self-signed certificate (which clients use as their
+// WriteCert writes a self-signed certificate (which clients use as their
 // CA) for the given DNS names plus 127.0.0.1, and its key.
-func writeCert(certFile, keyFile string, names []string) error {
+func WriteCert(certFile, keyFile string, names []string) error {
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		return err

@@ -165,7 +165,7 @@ func Start(opts Options) (_ *Server, err error) {
 		return nil, err
 	}
 	keyFile := filepath.Join(dir, "key.pem")
-	if err := writeCert(s.CAFile, keyFile, []string{s.Domain, s.MUCDomain}); err != nil {
+	if err := WriteCert(s.CAFile, keyFile, []string{s.Domain, s.MUCDomain}); err != nil {
 		return nil, fmt.Errorf("prosodytest: certificate: %w", err)
 	}
 	port, err := FreePort()
