@@ -51,6 +51,9 @@ type Options struct {
 	// (mod_http_file_share) as the component UploadDomain, taking files
 	// of at most that many bytes, with its HTTP on HTTPAddr.
 	FileShareLimit int64
+	// Moderation loads mod_muc_moderation (XEP-0425, from Debian's
+	// prosody-modules) on the MUC component.
+	Moderation bool
 }
 
 // Server is a running Prosody.
@@ -83,6 +86,14 @@ type Server struct {
 // ErrNotInstalled is returned by Start when no prosody binary is found.
 var ErrNotInstalled = errors.New("prosody not installed: apt-get install prosody")
 
+// ModerationModule is where Debian's prosody-modules installs
+// mod_muc_moderation, in a folder Prosody already searches for modules.
+const ModerationModule = "/usr/lib/prosody/modules/mod_muc_moderation/mod_muc_moderation.lua"
+
+// ErrNoModeration is returned by Start when Options.Moderation is set and
+// ModerationModule is missing.
+var ErrNoModeration = errors.New("mod_muc_moderation not installed: apt-get install prosody-modules")
+
 // Installed reports whether a prosody binary is on PATH.
 func Installed() bool {
 	_, err := exec.LookPath("prosody")
@@ -101,12 +112,35 @@ func Require(t testing.TB) {
 	}
 }
 
+// requireModules stops a test whose opts need a module that is missing, as
+// Require does for prosody itself.
+func requireModules(t testing.TB, opts Options) {
+	t.Helper()
+	if err := checkModules(opts); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal(err)
+		}
+		t.Skip(err.Error())
+	}
+}
+
+func checkModules(opts Options) error {
+	if !opts.Moderation {
+		return nil
+	}
+	if _, err := os.Stat(ModerationModule); err != nil {
+		return ErrNoModeration
+	}
+	return nil
+}
+
 // StartT starts a server for a test and stops it in t.Cleanup, which also
-// removes Dir unless PROSODYTEST_KEEP is set. When prosody is missing it
-// stops the test as Require does.
+// removes Dir unless PROSODYTEST_KEEP is set. When prosody, or a module
+// opts ask for, is missing it stops the test as Require does.
 func StartT(t testing.TB, opts Options) *Server {
 	t.Helper()
 	Require(t)
+	requireModules(t, opts)
 	s, err := Start(opts)
 	if err != nil {
 		t.Fatal(err)
@@ -142,6 +176,9 @@ func tail(b []byte, n int) []byte {
 func Start(opts Options) (_ *Server, err error) {
 	if !Installed() {
 		return nil, ErrNotInstalled
+	}
+	if err := checkModules(opts); err != nil {
+		return nil, err
 	}
 	dir, err := os.MkdirTemp("", "prosodytest-")
 	if err != nil {
@@ -279,7 +316,11 @@ func (s *Server) configText(keyFile string) string {
 	b.WriteString("\n")
 	fmt.Fprintf(&b, "VirtualHost %s\n", luaQuote(s.Domain))
 	fmt.Fprintf(&b, "Component %s \"muc\"\n", luaQuote(s.MUCDomain))
-	b.WriteString("  modules_enabled = { \"muc_mam\" }\n")
+	if s.opts.Moderation {
+		b.WriteString("  modules_enabled = { \"muc_mam\", \"muc_moderation\" }\n")
+	} else {
+		b.WriteString("  modules_enabled = { \"muc_mam\" }\n")
+	}
 	b.WriteString("  muc_room_default_history_length = 50\n")
 	b.WriteString("  restrict_room_creation = false\n")
 	if s.UploadDomain != "" {
