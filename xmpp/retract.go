@@ -2,6 +2,7 @@ package xmpp
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 )
@@ -9,7 +10,7 @@ import (
 // Message retraction (XEP-0424) and moderated retraction in rooms
 // (XEP-0425). The current namespaces are parsed and sent; the older :0
 // form (inside a XEP-0422 apply-to) is still understood, as clients in use
-// send it.
+// send it, and a moderation is sent in it to rooms that know only it.
 const (
 	nsRetract           = "urn:xmpp:message-retract:1"
 	nsRetract0          = "urn:xmpp:message-retract:0"
@@ -85,17 +86,28 @@ func (s *Session) SendRetraction(to, typ, id string) error {
 }
 
 // ModerateMessage asks room to retract the message with the room's
-// stanza-id id (XEP-0425), with an optional reason. Its answer is a
-// RequestDone{Op: "moderate"}.
+// stanza-id id (XEP-0425), with an optional reason. A room that does not
+// know the current request is asked again in the :0 form, the only one
+// Prosody's mod_muc_moderation of early 2023 (Debian 12) understands. Its
+// answer is a RequestDone{Op: "moderate"}.
 func (s *Session) ModerateMessage(ctx context.Context, room, id, reason string) (string, error) {
 	if !ValidJID(room) || strings.Contains(room, "/") || id == "" {
 		return "", fmt.Errorf("xmpp: invalid moderation of %q in %q", id, room)
 	}
-	var b strings.Builder
-	fmt.Fprintf(&b, "<moderate xmlns='%s' id='%s'><retract xmlns='%s'/>", nsModerate, escapeAttr(id), nsRetract)
+	why := ""
 	if reason != "" {
-		fmt.Fprintf(&b, "<reason>%s</reason>", escapeText(reason))
+		why = "<reason>" + escapeText(reason) + "</reason>"
 	}
-	b.WriteString("</moderate>")
-	return s.requestDone(ctx, "moderate", room, "set", b.String())
+	current := fmt.Sprintf("<moderate xmlns='%s' id='%s'><retract xmlns='%s'/>%s</moderate>",
+		nsModerate, escapeAttr(id), nsRetract, why)
+	older := fmt.Sprintf("<apply-to xmlns='%s' id='%s'><moderate xmlns='%s'><retract xmlns='%s'/>%s</moderate></apply-to>",
+		nsFasten, escapeAttr(id), nsModerate0, nsRetract0, why)
+	return s.startRequest(func(c *conn, reqID string) Event {
+		err := iqError(c.iq(ctx, room, "set", current))
+		var se *StanzaError
+		if errors.As(err, &se) && (se.Condition == "service-unavailable" || se.Condition == "feature-not-implemented") {
+			err = iqError(c.iq(ctx, room, "set", older))
+		}
+		return RequestDone{ID: reqID, Op: "moderate", Err: err}
+	})
 }
