@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"net/url"
 	"os"
 	"regexp"
@@ -54,6 +55,9 @@ type IRCConfig struct {
 	SendQueue    int      `toml:"send_queue"`
 	HTTPListen   string   `toml:"http_listen"`
 	HTTPURL      string   `toml:"http_url"`
+	// ProxyFrom lists the addresses and CIDR prefixes of proxies that
+	// send a PROXY protocol header before IRC (or TLS); empty: none.
+	ProxyFrom []string `toml:"proxy_from"`
 }
 
 // XMPPConfig is the [xmpp] table.
@@ -111,6 +115,7 @@ func defaultConfig() Config {
 			PingInterval: duration{90 * time.Second},
 			PingTimeout:  duration{60 * time.Second},
 			SendQueue:    ircd.DefaultSendQueueBytes,
+			ProxyFrom:    []string{},
 		},
 		XMPP: XMPPConfig{
 			TLS:          "starttls",
@@ -286,6 +291,9 @@ func (c *Config) validate() error {
 	if irc.TLSListen == "" && (irc.TLSCert != "" || irc.TLSKey != "") {
 		return badValue("irc.tls_cert and irc.tls_key are set but irc.tls_listen is empty", "irc.tls_cert", "irc.tls_key", "irc.tls_listen")
 	}
+	if _, err := irc.proxyPrefixes(); err != nil {
+		return err
+	}
 	if irc.HTTPURL != "" {
 		u, err := url.Parse(irc.HTTPURL)
 		if irc.HTTPListen == "" || err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
@@ -398,6 +406,24 @@ func (m *MultiUserConfig) validate(c *Config) error {
 		}
 	}
 	return nil
+}
+
+// proxyPrefixes parses irc.proxy_from; a plain address stands for itself
+// alone.
+func (irc *IRCConfig) proxyPrefixes() ([]netip.Prefix, error) {
+	var prefixes []netip.Prefix
+	for _, s := range irc.ProxyFrom {
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			a, aerr := netip.ParseAddr(s)
+			if aerr != nil || a.Zone() != "" {
+				return nil, badValue(fmt.Sprintf("irc.proxy_from: %q is neither an IP address nor a CIDR prefix such as \"10.0.0.0/24\"", s), "irc.proxy_from")
+			}
+			p = netip.PrefixFrom(a, a.BitLen())
+		}
+		prefixes = append(prefixes, p.Masked())
+	}
+	return prefixes, nil
 }
 
 func isLoopbackHost(host string) bool {

@@ -44,6 +44,8 @@ func TestParseConfigErrors(t *testing.T) {
 		{"tls without cert", "[irc]\ntls_listen = \"127.0.0.1:6697\"\n" + minimal, "x.toml:2: irc.tls_listen needs irc.tls_cert and irc.tls_key"},
 		{"public uploads without password", "[irc]\nhttp_listen = \"0.0.0.0:6680\"\n" + minimal, `x.toml:2: irc.http_listen: "0.0.0.0:6680" is not a loopback address; set irc.password`},
 		{"upload URL without endpoint", "[irc]\nhttp_url = \"https://irc.example/upload\"\n" + minimal, "x.toml:2: irc.http_url = \"https://irc.example/upload\": must be the http(s) URL"},
+		{"bad proxy address", "[irc]\nproxy_from = [\"127.0.0.1/32\", \"10.0.0.300\"]\n" + minimal, `x.toml:2: irc.proxy_from: "10.0.0.300" is neither an IP address nor a CIDR prefix`},
+		{"bad proxy prefix", "[irc]\nproxy_from = [\"10.0.0.0/33\"]\n" + minimal, `x.toml:2: irc.proxy_from: "10.0.0.0/33" is neither`},
 		{"cert without tls", "[irc]\ntls_key = \"k.pem\"\n" + minimal, "x.toml:2: irc.tls_cert and irc.tls_key are set but irc.tls_listen is empty"},
 		{"plain to remote", "[xmpp]\n" + jid + "password = \"p\"\ntls = \"plain\"\nserver = \"example.org:5222\"\n", `x.toml:4: xmpp.tls = "plain" is allowed only`},
 		{"bad tls", "[xmpp]\n" + jid + "password = \"p\"\ntls = \"maybe\"\n", "x.toml:4: xmpp.tls must be"},
@@ -234,4 +236,15 @@ func differsFrom(field reflect.Value, text string) string {
 		return ""
 	}
 	return fmt.Sprintf("%v", field.Interface())
+}
+
+func TestProxyFrom(t *testing.T) {
+	irc := IRCConfig{ProxyFrom: []string{"127.0.0.1", "10.0.0.7/24", "2001:db8::1", "2001:db8::/32"}}
+	got, err := irc.proxyPrefixes()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := fmt.Sprint(got); s != "[127.0.0.1/32 10.0.0.0/24 2001:db8::1/128 2001:db8::/32]" {
+		t.Errorf("irc.proxy_from parsed as %s", s)
+	}
 }

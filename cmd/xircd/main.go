@@ -96,7 +96,7 @@ func run(cfg *Config, logger *slog.Logger) error {
 	srv := ircd.NewServer(ircdConfig(cfg, logger), br)
 	br.SetCapSwitch(srv.SetCapAvailable)
 
-	listeners, err := listen(cfg)
+	listeners, err := listen(cfg, logger)
 	defer func() {
 		for _, l := range listeners {
 			l.Close()
@@ -219,10 +219,23 @@ func ircdConfig(cfg *Config, logger *slog.Logger) ircd.Config {
 }
 
 // listen opens the IRC listeners; on error it returns those already open.
-func listen(cfg *Config) ([]net.Listener, error) {
+// With irc.proxy_from set, connections from those proxies start with a
+// PROXY protocol header, before any TLS.
+func listen(cfg *Config, logger *slog.Logger) ([]net.Listener, error) {
+	proxies, err := cfg.IRC.proxyPrefixes()
+	if err != nil {
+		return nil, err
+	}
+	tcpListen := func(addr string) (net.Listener, error) {
+		l, err := net.Listen("tcp", addr)
+		if err != nil || len(proxies) == 0 {
+			return l, err
+		}
+		return ircd.NewProxyListener(l, proxies, logger.With("part", "ircd")), nil
+	}
 	var listeners []net.Listener
 	if cfg.IRC.Listen != "" {
-		l, err := net.Listen("tcp", cfg.IRC.Listen)
+		l, err := tcpListen(cfg.IRC.Listen)
 		if err != nil {
 			return listeners, fmt.Errorf("irc.listen: %w", err)
 		}
@@ -233,11 +246,11 @@ func listen(cfg *Config) ([]net.Listener, error) {
 		if err != nil {
 			return listeners, fmt.Errorf("irc.tls_cert/irc.tls_key: %w", err)
 		}
-		l, err := tls.Listen("tcp", cfg.IRC.TLSListen, &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12})
+		l, err := tcpListen(cfg.IRC.TLSListen)
 		if err != nil {
 			return listeners, fmt.Errorf("irc.tls_listen: %w", err)
 		}
-		listeners = append(listeners, l)
+		listeners = append(listeners, tls.NewListener(l, &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}))
 	}
 	return listeners, nil
 }
@@ -253,7 +266,7 @@ func runMultiUser(ctx context.Context, cfg *Config, logger *slog.Logger) error {
 	srv := ircd.NewMultiUserServer(ircdConfig(cfg, logger), us)
 	us.capSwitch = srv.CapSwitch
 
-	listeners, err := listen(cfg)
+	listeners, err := listen(cfg, logger)
 	defer func() {
 		for _, l := range listeners {
 			l.Close()
