@@ -129,7 +129,7 @@ func TestHAProxyRoutesBySNI(t *testing.T) {
 		}
 		pool.AppendCertsFromPEM(pem)
 		tlsListen[inst.e] = freeAddr(t)
-		inst.e.ircExtra = fmt.Sprintf("server_name = %q\ntls_listen = %q\ntls_cert = %q\ntls_key = %q",
+		inst.e.ircExtra = fmt.Sprintf("server_name = %q\ntls_listen = %q\ntls_cert = %q\ntls_key = %q\nproxy_from = [\"127.0.0.1\"]",
 			inst.host, tlsListen[inst.e], certFile, keyFile)
 		inst.e.start()
 	}
@@ -141,17 +141,30 @@ func TestHAProxyRoutesBySNI(t *testing.T) {
 	cfg = replaceOnce(t, cfg, "10.0.0.12:6697", tlsListen[instB])
 	startHAProxy(t, cfg, proxyAddr)
 
+	// clientAddr is the address each client connects from.
+	clientAddr := map[*ircClient]string{}
 	dial := func(host string) *ircClient {
 		conn, err := tls.Dial("tcp", proxyAddr, &tls.Config{RootCAs: pool, ServerName: host})
 		if err != nil {
 			t.Fatalf("TLS dial of %s through HAProxy: %v", host, err)
 		}
-		return newIRCClient(t, conn)
+		c := newIRCClient(t, conn)
+		clientAddr[c] = conn.LocalAddr().String()
+		return c
 	}
 	me := dial("users-a.example.org")
 	me.saslRegister("me", instA.userJID, userPass)
 	yours := dial("users-b.example.org")
 	yours.saslRegister("you", you, "you-pass")
+
+	// The PROXY protocol header from HAProxy gives xircd the client's own
+	// address: the port is the client's, not the one HAProxy connects from.
+	for c, inst := range map[*ircClient]*env{me: instA, yours: instB} {
+		b, _ := os.ReadFile(inst.logFile)
+		if want := "remote=" + clientAddr[c] + " "; !strings.Contains(string(b), want) {
+			t.Errorf("the log of %s has no %q: xircd does not see the client's address", inst.ircAddr, want)
+		}
+	}
 
 	// The server name in 001 is the instance's.
 	for c, want := range map[*ircClient]string{me: "users-a.example.org", yours: "users-b.example.org"} {
