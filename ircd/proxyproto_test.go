@@ -2,6 +2,8 @@ package ircd
 
 import (
 	"bufio"
+	"context"
+	"crypto/tls"
 	"encoding/binary"
 	"io"
 	"log/slog"
@@ -167,4 +169,56 @@ func TestProxyListener(t *testing.T) {
 			}
 		})
 	}
+}
+
+// addrAccounts records the address each login comes from.
+type addrAccounts struct {
+	*fakeAccounts
+	addrs chan string
+}
+
+func (a *addrAccounts) Login(ctx context.Context, cred Credentials) (Backend, string, error) {
+	a.addrs <- cred.Addr.String()
+	return a.fakeAccounts.Login(ctx, cred)
+}
+
+// Behind a trusted proxy on the TLS listener, the header comes before the
+// TLS handshake, and its address is the client's: in its hostmask and in
+// the login, where multi-user mode throttles failed logins per address.
+func TestProxiedTLSClientAddress(t *testing.T) {
+	cert, pool := selfSigned(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	accounts := &addrAccounts{newFakeAccounts(map[string]string{"me@example.org": "pw"}), make(chan string, 1)}
+	s := NewMultiUserServer(Config{Logger: discardLogger()}, accounts)
+	pl := NewProxyListener(ln, []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}, discardLogger())
+	done := make(chan error, 1)
+	go func() { done <- s.Serve(tls.NewListener(pl, &tls.Config{Certificates: []tls.Certificate{cert}})) }()
+	t.Cleanup(func() {
+		s.Shutdown("test over")
+		if err := <-done; err != nil {
+			t.Errorf("Serve: %v", err)
+		}
+	})
+
+	raw, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.WriteString(raw, proxyV2(0x21, 0x11, 192, 0, 2, 7, 127, 0, 0, 1, 0xd4, 0x31, 0x1a, 0x0b)); err != nil {
+		t.Fatal(err)
+	}
+	nc := tls.Client(raw, &tls.Config{RootCAs: pool, ServerName: "127.0.0.1"})
+	c := &client{t: t, nc: nc, r: newReader(nc)}
+	t.Cleanup(func() { nc.Close() })
+	c.send("CAP LS 302", "NICK me", "USER u 0 * :R", "CAP REQ :sasl", "AUTHENTICATE PLAIN")
+	c.untilCapAck()
+	c.expect("AUTHENTICATE", "+")
+	c.send("AUTHENTICATE " + saslPlain("", "me@example.org", "pw"))
+	if got := <-accounts.addrs; got != "192.0.2.7:54321" {
+		t.Errorf("login from %s, want 192.0.2.7:54321", got)
+	}
+	c.expect(RPL_LOGGEDIN, "me", "me!u@192.0.2.7", "me@example.org")
 }
