@@ -31,11 +31,17 @@ type ircClient struct {
 }
 
 func dialIRC(addr string, timeout time.Duration) (*ircClient, error) {
+	return dialIRCBuffered(addr, timeout, 65536)
+}
+
+// dialIRCBuffered is dialIRC with room for buffered lines unread: many
+// clients at once need a smaller buffer each.
+func dialIRCBuffered(addr string, timeout time.Duration, buffered int) (*ircClient, error) {
 	deadline := time.Now().Add(timeout)
 	for {
 		c, err := net.Dial("tcp", addr)
 		if err == nil {
-			ic := &ircClient{conn: c, lines: make(chan ircLine, 65536)}
+			ic := &ircClient{conn: c, lines: make(chan ircLine, buffered)}
 			go ic.read()
 			return ic, nil
 		}
@@ -171,46 +177,8 @@ func measureIRC(e *env, c *ircClient, channel, tag string, t0, tConn time.Time, 
 		if err != nil {
 			return fmt.Errorf("contacts visible %d/%d: %v", members.n, e.n, err)
 		}
+		trackMembers(l, channel, members, voiced)
 		switch l.cmd {
-		case "353":
-			if len(l.params) >= 4 && l.params[2] == channel {
-				for _, n := range strings.Fields(l.params[3]) {
-					bare := trimPrefixes(n)
-					bare, _, _ = strings.Cut(bare, "!")
-					members.set(bare, true)
-					voiced.set(bare, strings.Contains(n[:len(n)-len(strings.TrimLeft(n, "~&@%+"))], "+"))
-				}
-			}
-		case "JOIN":
-			if len(l.params) > 0 && l.params[0] == channel {
-				members.set(l.from, true)
-			}
-		case "PART", "QUIT":
-			members.set(l.from, false)
-			voiced.set(l.from, false)
-		case "NICK":
-			if len(l.params) > 0 && members.has[l.from] {
-				v := voiced.has[l.from]
-				members.set(l.from, false)
-				voiced.set(l.from, false)
-				members.set(l.params[0], true)
-				voiced.set(l.params[0], v)
-			}
-		case "MODE":
-			if len(l.params) >= 3 && l.params[0] == channel {
-				add, arg := true, 2
-				for _, m := range l.params[1] {
-					switch {
-					case m == '+' || m == '-':
-						add = m == '+'
-					case m == 'v' && arg < len(l.params):
-						voiced.set(l.params[arg], add)
-						arg++
-					case strings.ContainsRune("ohqaklbeI", m) && arg < len(l.params):
-						arg++
-					}
-				}
-			}
 		case "NOTICE":
 			// xircd's announcement of the XMPP login.
 			if len(l.params) > 1 && l.params[0] == channel && strings.HasPrefix(l.params[1], "Connected to XMPP") {
@@ -311,6 +279,52 @@ done:
 	}
 
 	return nil
+}
+
+// trackMembers applies a line's effect on who is in channel (NAMES, JOIN,
+// PART, QUIT, NICK) and who has voice there (MODE).
+func trackMembers(l ircLine, channel string, members, voiced *nickSet) {
+	switch l.cmd {
+	case "353":
+		if len(l.params) >= 4 && l.params[2] == channel {
+			for _, n := range strings.Fields(l.params[3]) {
+				bare := trimPrefixes(n)
+				bare, _, _ = strings.Cut(bare, "!")
+				members.set(bare, true)
+				voiced.set(bare, strings.Contains(n[:len(n)-len(strings.TrimLeft(n, "~&@%+"))], "+"))
+			}
+		}
+	case "JOIN":
+		if len(l.params) > 0 && l.params[0] == channel {
+			members.set(l.from, true)
+		}
+	case "PART", "QUIT":
+		members.set(l.from, false)
+		voiced.set(l.from, false)
+	case "NICK":
+		if len(l.params) > 0 && members.has[l.from] {
+			v := voiced.has[l.from]
+			members.set(l.from, false)
+			voiced.set(l.from, false)
+			members.set(l.params[0], true)
+			voiced.set(l.params[0], v)
+		}
+	case "MODE":
+		if len(l.params) >= 3 && l.params[0] == channel {
+			add, arg := true, 2
+			for _, m := range l.params[1] {
+				switch {
+				case m == '+' || m == '-':
+					add = m == '+'
+				case m == 'v' && arg < len(l.params):
+					voiced.set(l.params[arg], add)
+					arg++
+				case strings.ContainsRune("ohqaklbeI", m) && arg < len(l.params):
+					arg++
+				}
+			}
+		}
+	}
 }
 
 // nickSet is a set of nicks that also counts how many of them are in want,

@@ -86,19 +86,14 @@ func main() {
 	keep := flag.Bool("keep", false, "keep the work directory with the gateways' logs")
 	withBitlBee := flag.Bool("bitlbee", true, "also measure BitlBee when it is installed")
 	history := flag.Int("history", 0, "instead, measure CHATHISTORY LATEST 100 against the same archive query from an XMPP session, this many rounds")
+	usersFlag := flag.String("users", "", "instead, measure multi-user mode: comma-separated user counts, each user with 50 contacts")
+	peersFlag := flag.Int("peers", 500, "with -users: echo peers shared by the users' rosters")
 	flag.Parse()
 	tpTotal = *tp
 	log.SetFlags(log.Ltime)
 	log.SetPrefix("bench: ")
 
-	var counts []int
-	for _, f := range strings.Split(*contactsFlag, ",") {
-		n, err := strconv.Atoi(strings.TrimSpace(f))
-		if err != nil || n < 1 {
-			log.Fatalf("bad -contacts %q", *contactsFlag)
-		}
-		counts = append(counts, n)
-	}
+	counts := parseCounts("-contacts", *contactsFlag)
 	work, err := os.MkdirTemp("", "xircd-bench-")
 	if err != nil {
 		log.Fatal(err)
@@ -115,17 +110,20 @@ func main() {
 			log.Fatal(err)
 		}
 	}
+	if *usersFlag != "" {
+		text, err := multiUserBench(work, bin, parseCounts("-users", *usersFlag), *peersFlag, *rtt, *parallel)
+		if err != nil {
+			log.Fatal(err)
+		}
+		writeReport(text, *out)
+		return
+	}
 	if *history > 0 {
 		text, err := historyBench(work, bin, *history)
 		if err != nil {
 			log.Fatal(err)
 		}
-		fmt.Print(text)
-		if *out != "" {
-			if err := os.WriteFile(*out, []byte(text), 0o644); err != nil {
-				log.Fatal(err)
-			}
-		}
+		writeReport(text, *out)
 		return
 	}
 	floorProc := filepath.Join(work, "floorproc")
@@ -150,10 +148,27 @@ func main() {
 		}
 		rep.sets = append(rep.sets, rows)
 	}
-	text := rep.markdown()
+	writeReport(rep.markdown(), *out)
+}
+
+// parseCounts parses a comma-separated list of positive counts.
+func parseCounts(name, list string) []int {
+	var counts []int
+	for _, f := range strings.Split(list, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n < 1 {
+			log.Fatalf("bad %s %q", name, list)
+		}
+		counts = append(counts, n)
+	}
+	return counts
+}
+
+// writeReport prints the Markdown report and also writes it to out if set.
+func writeReport(text, out string) {
 	fmt.Print(text)
-	if *out != "" {
-		if err := os.WriteFile(*out, []byte(text), 0o644); err != nil {
+	if out != "" {
+		if err := os.WriteFile(out, []byte(text), 0o644); err != nil {
 			log.Fatal(err)
 		}
 	}

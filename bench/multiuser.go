@@ -1,0 +1,346 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"log"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"xircd/internal/prosodytest"
+	"xircd/xmpp"
+)
+
+// muContacts is the size of every user's roster in the multi-user run.
+const muContacts = 50
+
+// muResult is one multi-user run: U users at once against one server.
+type muResult struct {
+	users, peers      int
+	loadBefore        string
+	loadAfter         string
+	floorReady        time.Duration // U plain XMPP sessions in one process
+	xircdReady        time.Duration // U IRC clients of one xircd
+	idleKiB, peakKiB  int           // xircd's VmRSS before any login, VmHWM at the end
+	cpu               time.Duration // xircd's CPU time, whole run
+	rtts              []time.Duration
+	rttLost, everyone int // lost in the round trips; users whose one message came back
+}
+
+// muUser is user i's account name.
+func muUser(i int) string { return fmt.Sprintf("user%05d", i) }
+
+// muRoster is the indexes of user i's contacts among peers echo peers:
+// muContacts consecutive ones, so that the rosters overlap evenly.
+func muRoster(i, peers int) []int {
+	idx := make([]int, muContacts)
+	for k := range idx {
+		idx[k] = (i*muContacts + k) % peers
+	}
+	return idx
+}
+
+// multiUserBench measures, for each count in users, one xircd in
+// multi-user mode serving that many users at once, each with muContacts
+// contacts out of a pool of peers echo peers, against the floor of as many
+// plain XMPP sessions in one process.
+func multiUserBench(work, bin string, users []int, peers, rtt, parallel int) (string, error) {
+	var rs []muResult
+	for _, u := range users {
+		r, err := multiUserRun(work, bin, u, peers, rtt, parallel)
+		if err != nil {
+			return "", fmt.Errorf("%d users: %w", u, err)
+		}
+		rs = append(rs, r)
+	}
+	return muMarkdown(rs, rtt), nil
+}
+
+func multiUserRun(work, bin string, users, peers, rtt, parallel int) (res muResult, err error) {
+	res = muResult{users: users, peers: peers, loadBefore: loadAvg()}
+	defer func() { res.loadAfter = loadAvg() }()
+	if peers < muContacts {
+		return res, fmt.Errorf("%d peers: need at least %d", peers, muContacts)
+	}
+	srv, err := prosodytest.Start(prosodytest.Options{AllowPlain: true, LogLevel: "error"})
+	if err != nil {
+		return res, err
+	}
+	defer srv.Close()
+	const pass = "bench-password"
+	peerRosters := make([][]prosodytest.RosterEntry, peers)
+	var jids []string
+	for i := 0; i < users; i++ {
+		jid, err := srv.Register(muUser(i), pass)
+		if err != nil {
+			return res, err
+		}
+		jids = append(jids, jid)
+		var roster []prosodytest.RosterEntry
+		for _, p := range muRoster(i, peers) {
+			name := fmt.Sprintf("peer%05d", p)
+			roster = append(roster, prosodytest.RosterEntry{JID: name + "@" + srv.Domain, Name: name, Groups: []string{"Bench"}, Subscription: "both"})
+			peerRosters[p] = append(peerRosters[p], prosodytest.RosterEntry{JID: jid, Name: muUser(i), Subscription: "both"})
+		}
+		if err := srv.SetRoster(muUser(i), roster); err != nil {
+			return res, err
+		}
+	}
+	var echo []*peer
+	for p := 0; p < peers; p++ {
+		name := fmt.Sprintf("peer%05d", p)
+		if _, err := srv.Register(name, pass); err != nil {
+			return res, err
+		}
+		if err := srv.SetRoster(name, peerRosters[p]); err != nil {
+			return res, err
+		}
+		show, status := presenceMix(p)
+		echo = append(echo, &peer{user: name, show: show, status: status})
+	}
+	if err := loginPeers(echo, srv.Addr, srv.Domain, pass, parallel); err != nil {
+		return res, err
+	}
+	defer func() {
+		for _, p := range echo {
+			p.close()
+		}
+	}()
+	log.Printf("U=%d: %d users and %d peers ready", users, users, peers)
+	e := &env{srv: srv}
+	quiesce(e)
+
+	// A warm-up round of the floor (unmeasured) loads every roster from disk.
+	if _, err := muFloor(srv, jids, pass); err != nil {
+		return res, fmt.Errorf("warm-up: %w", err)
+	}
+	quiesce(e)
+	if res.floorReady, err = muFloor(srv, jids, pass); err != nil {
+		return res, err
+	}
+	log.Printf("U=%d floor: all rosters ready in %v", users, res.floorReady.Round(time.Millisecond))
+	quiesce(e)
+	if err := muXircd(work, bin, srv, jids, pass, rtt, &res); err != nil {
+		return res, err
+	}
+	log.Printf("U=%d xircd: all rosters ready in %v, idle %d KiB, peak %d KiB, cpu %v, rtt p50 %v p99 %v, lost %d, %d/%d users echoed",
+		users, res.xircdReady.Round(time.Millisecond), res.idleKiB, res.peakKiB, res.cpu, pct(res.rtts, 50), pct(res.rtts, 99), res.rttLost, res.everyone, users)
+	return res, nil
+}
+
+// muFloor logs every user in at once with an XMPP session of its own, all
+// in this process, and returns the time until every session has its roster
+// of muContacts and every contact's presence.
+func muFloor(srv *prosodytest.Server, jids []string, pass string) (time.Duration, error) {
+	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	t0 := time.Now()
+	errs := make(chan error, len(jids))
+	sessions := make([]*xmpp.Session, len(jids))
+	for i, jid := range jids {
+		s, err := xmpp.New(xmpp.Config{JID: jid, Password: pass, Server: srv.Addr, CAFile: srv.CAFile, Resource: "floor", Logger: logger})
+		if err != nil {
+			return 0, err
+		}
+		sessions[i] = s
+		s.Start()
+		go func() { errs <- muFloorReady(s) }()
+	}
+	var first error
+	for range jids {
+		if err := <-errs; err != nil && first == nil {
+			first = err
+		}
+	}
+	d := time.Since(t0)
+	var wg sync.WaitGroup
+	for _, s := range sessions {
+		wg.Add(1)
+		go func() { defer wg.Done(); closeWithin(s, 5*time.Second) }()
+	}
+	wg.Wait()
+	return d, first
+}
+
+// muFloorReady waits for the roster and every contact's presence.
+func muFloorReady(s *xmpp.Session) error {
+	rosterN := -1
+	seen := make(map[string]bool, muContacts)
+	deadline := time.After(5 * time.Minute)
+	for rosterN != muContacts || len(seen) < muContacts {
+		select {
+		case ev, ok := <-s.Events():
+			if !ok {
+				return fmt.Errorf("floor: session closed")
+			}
+			switch ev := ev.(type) {
+			case xmpp.Roster:
+				rosterN = len(ev.Items)
+			case xmpp.Presence:
+				if ev.Type == "" && ev.MUC == nil {
+					bare, _, _ := strings.Cut(ev.From, "/")
+					seen[bare] = true
+				}
+			case xmpp.Disconnected:
+				return fmt.Errorf("floor: disconnected: %v", ev.Err)
+			}
+		case <-deadline:
+			return fmt.Errorf("floor: roster %d, presences %d", rosterN, len(seen))
+		}
+	}
+	// Keep draining, so that the session never blocks on its events.
+	go func() {
+		for range s.Events() {
+		}
+	}()
+	return nil
+}
+
+// muXircd starts one xircd in multi-user mode, logs every user in at once
+// over IRC (PASS jid:password) and measures readiness, then round trips of
+// the first user while all are online, one message of every user, and the
+// process's memory and CPU time.
+func muXircd(work, bin string, srv *prosodytest.Server, jids []string, pass string, rtt int, res *muResult) error {
+	dir, err := os.MkdirTemp(work, "xircd-mu-")
+	if err != nil {
+		return err
+	}
+	port, err := prosodytest.FreePort()
+	if err != nil {
+		return err
+	}
+	listen := fmt.Sprintf("127.0.0.1:%d", port)
+	cfg := fmt.Sprintf("[irc]\nlisten = %q\n[xmpp]\nserver = %q\nca_file = %q\n[bridge]\nstate_dir = %q\n[multiuser]\nenabled = true\nallowed_domains = [%q]\nmax_users = %d\n",
+		listen, srv.Addr, srv.CAFile, filepath.Join(dir, "state"), srv.Domain, len(jids))
+	cfgPath := filepath.Join(dir, "xircd.toml")
+	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
+		return err
+	}
+	proc, err := startGateway("xircd", dir, exec.Command(bin, "-config", cfgPath))
+	if err != nil {
+		return err
+	}
+	defer proc.stop()
+	probe, err := dialIRCBuffered(listen, 15*time.Second, 16)
+	if err != nil {
+		return proc.errorf("connect: %v", err)
+	}
+	probe.conn.Close()
+	time.Sleep(500 * time.Millisecond)
+	res.idleKiB = statusKiB(proc.cmd.Process.Pid, "VmRSS")
+
+	clients := make([]*ircClient, len(jids))
+	errs := make(chan error, len(jids))
+	t0 := time.Now()
+	for i, jid := range jids {
+		go func() {
+			c, err := dialIRCBuffered(listen, 30*time.Second, 1024)
+			if err != nil {
+				errs <- err
+				return
+			}
+			clients[i] = c
+			c.send("PASS "+jid+":"+pass, "NICK "+muUser(i), "USER bench 0 * :bench")
+			errs <- muReady(c, i, res.peers)
+		}()
+	}
+	var first error
+	for range jids {
+		if err := <-errs; err != nil && first == nil {
+			first = err
+		}
+	}
+	res.xircdReady = time.Since(t0)
+	defer func() {
+		for _, c := range clients {
+			if c != nil {
+				c.conn.Close()
+			}
+		}
+	}()
+	if first != nil {
+		return proc.errorf("%v", first)
+	}
+
+	// Round trips of the first user while everyone is online.
+	c := clients[0]
+	target := fmt.Sprintf("peer%05d", muRoster(0, res.peers)[0])
+	for i := 0; i < rtt; i++ {
+		body := fmt.Sprintf("mu-rtt-%d", i)
+		start := time.Now()
+		if err := c.send("PRIVMSG " + target + " :" + body); err != nil {
+			return proc.errorf("send: %v", err)
+		}
+		if err := waitPrivmsg(c, target, body, 10*time.Second); err != nil {
+			res.rttLost++
+			continue
+		}
+		res.rtts = append(res.rtts, time.Since(start))
+	}
+	// One message of every user at once, each to its first contact.
+	echoed := make(chan bool, len(clients))
+	for i, c := range clients {
+		go func() {
+			target := fmt.Sprintf("peer%05d", muRoster(i, res.peers)[0])
+			body := fmt.Sprintf("mu-all-%d", i)
+			echoed <- c.send("PRIVMSG "+target+" :"+body) == nil && waitPrivmsg(c, target, body, 30*time.Second) == nil
+		}()
+	}
+	for range clients {
+		if <-echoed {
+			res.everyone++
+		}
+	}
+	res.peakKiB, res.cpu = procUsage(proc.cmd.Process.Pid)
+	return nil
+}
+
+// muReady waits until user i's &xmpp holds all of its contacts.
+func muReady(c *ircClient, i int, peers int) error {
+	want := make(map[string]bool, muContacts)
+	for _, p := range muRoster(i, peers) {
+		want[fmt.Sprintf("peer%05d", p)] = true
+	}
+	members, voiced := newNickSet(want), newNickSet(nil)
+	deadline := time.After(5 * time.Minute)
+	for members.n < muContacts {
+		l, err := c.next(deadline)
+		if err != nil {
+			return fmt.Errorf("%s: contacts visible %d/%d: %v", muUser(i), members.n, muContacts, err)
+		}
+		trackMembers(l, "&xmpp", members, voiced)
+		if l.cmd == "ERROR" || l.cmd == "464" {
+			return fmt.Errorf("%s: %s %v", muUser(i), l.cmd, l.params)
+		}
+	}
+	return nil
+}
+
+// muMarkdown reports the multi-user runs.
+func muMarkdown(rs []muResult, rtt int) string {
+	var b strings.Builder
+	now := time.Now().UTC()
+	fmt.Fprintf(&b, "### Results %s\n\n", now.Format("2006-01-02 15:04 UTC"))
+	fmt.Fprintf(&b, "%s, %s, Prosody %s (mod_mam, no mod_limits). Every user has %d contacts out of a shared pool of echo peers (seven in ten available). One run per user count.\n\n",
+		now.Format("2006-01-02"), machine(), prosodyVersion(), muContacts)
+	b.WriteString("| users | peers | load before → after | floor: all rosters ready | xircd: all rosters ready | × floor | xircd idle RSS | xircd peak RSS | RSS per user | xircd CPU | round trip p50 / p99 (one user) | lost |\n")
+	b.WriteString("|---|---|---|---|---|---|---|---|---|---|---|---|\n")
+	for _, r := range rs {
+		perUser := float64(r.peakKiB-r.idleKiB) / float64(r.users)
+		lost := r.rttLost + (r.users - r.everyone)
+		fmt.Fprintf(&b, "| %d | %d | %s → %s | %.0f ms | %.0f ms | %.2f× | %.1f MiB | %.1f MiB | %.0f KiB | %.2f s | %.3f / %.3f ms | %d of %d |\n",
+			r.users, r.peers, r.loadBefore, r.loadAfter, ms(r.floorReady), ms(r.xircdReady), float64(r.xircdReady)/float64(r.floorReady),
+			float64(r.idleKiB)/1024, float64(r.peakKiB)/1024, perUser, r.cpu.Seconds(),
+			ms(pct(r.rtts, 50)), ms(pct(r.rtts, 99)), lost, rtt+r.users)
+	}
+	if bitlbeeInstalled() {
+		b.WriteString("\nBitlBee: not measured in multi-user runs.\n")
+	} else {
+		b.WriteString("\nBitlBee: not measured (not installed).\n")
+	}
+	return b.String()
+}
