@@ -156,3 +156,49 @@ func TestBenchSmoke(t *testing.T) {
 		}
 	}
 }
+
+// Every user gets muContacts distinct peers, and the pool is spread evenly.
+func TestMuRosterSpreadsPeers(t *testing.T) {
+	const users, peers = 20, 100
+	uses := make([]int, peers)
+	for i := 0; i < users; i++ {
+		seen := map[int]bool{}
+		for _, p := range muRoster(i, peers) {
+			if seen[p] || p < 0 || p >= peers {
+				t.Fatalf("user %d: roster %v", i, muRoster(i, peers))
+			}
+			seen[p] = true
+			uses[p]++
+		}
+	}
+	for p, n := range uses {
+		if n != users*muContacts/peers {
+			t.Fatalf("peer %d is in %d rosters, want %d", p, n, users*muContacts/peers)
+		}
+	}
+}
+
+// The multi-user run end to end, small: every user's roster comes back in
+// xircd and in the floor, and no message is lost.
+func TestMultiUserSmoke(t *testing.T) {
+	prosodytest.Require(t)
+	work := t.TempDir()
+	bin := filepath.Join(work, "xircd")
+	if err := buildStatic(bin, "xircd/cmd/xircd"); err != nil {
+		t.Fatal(err)
+	}
+	const users, msgs = 4, 10
+	r, err := multiUserRun(work, bin, users, muContacts+10, msgs, 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.floorReady <= 0 || r.xircdReady <= 0 || r.idleKiB <= 0 || r.peakKiB < r.idleKiB || r.cpu <= 0 {
+		t.Errorf("ready: floor %v, xircd %v; RSS idle %d KiB, peak %d KiB; CPU %v", r.floorReady, r.xircdReady, r.idleKiB, r.peakKiB, r.cpu)
+	}
+	if len(r.rtts) != msgs || r.rttLost != 0 || r.everyone != users {
+		t.Errorf("%d round trips, %d lost, %d of %d users' messages echoed", len(r.rtts), r.rttLost, r.everyone, users)
+	}
+	if md := muMarkdown([]muResult{r}, msgs); !strings.Contains(md, "| 4 | 60 |") {
+		t.Errorf("report lacks the row of 4 users:\n%s", md)
+	}
+}
