@@ -7,7 +7,8 @@
 //
 //	go run ./bench -contacts 100,1000 -runs 3 -out docs/benchmarks.md
 //
-// With -history ROUNDS it measures CHATHISTORY instead (history.go).
+// With -history ROUNDS it measures CHATHISTORY instead (history.go), and
+// with -users 100,1000 multi-user mode (multiuser.go).
 package main
 
 import (
