@@ -1,0 +1,175 @@
+package e2e
+
+import (
+	"encoding/base64"
+	"fmt"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"gopkg.in/irc.v4"
+
+	"xircd/internal/prosodytest"
+	"xircd/xmpp"
+)
+
+// The multi-user contract: one user's dead client, huge roster or flood
+// never holds up another user. In each test "me" is in trouble and "you"
+// chats with carol meanwhile; the multi-user tests' common env provides
+// both accounts.
+
+// converse has carol and you exchange messages from to to-1 both ways,
+// each waiting for the other's: every one must arrive, in order.
+func converse(t *testing.T, yours *ircClient, carol *peer, you string, from, to int) {
+	t.Helper()
+	for i := from; i < to; i++ {
+		carol.send(you, fmt.Sprintf("to you %d", i))
+		m := yours.expect(func(m *irc.Message) bool {
+			return m.Command == "PRIVMSG" && strings.HasPrefix(m.Trailing(), "to you ")
+		})
+		if want := fmt.Sprintf("to you %d", i); m.Trailing() != want {
+			t.Fatalf("you got %q, want %q", m.Trailing(), want)
+		}
+		yours.send("PRIVMSG carol :to carol %d", i)
+		got := carol.expect(func(ev xmpp.Event) bool {
+			m, ok := ev.(xmpp.Message)
+			return ok && strings.HasPrefix(m.Body, "to carol ")
+		}).(xmpp.Message)
+		if want := fmt.Sprintf("to carol %d", i); got.Body != want {
+			t.Fatalf("carol got %q, want %q", got.Body, want)
+		}
+	}
+}
+
+// loginWithoutReading logs in to account with SASL PLAIN over a connection
+// whose reader is not started: whatever xircd sends waits in the socket
+// buffers (kept small) until newIRCClient reads it.
+func loginWithoutReading(t *testing.T, addr, nick, account, password string) net.Conn {
+	t.Helper()
+	conn, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn.(*net.TCPConn).SetReadBuffer(4096)
+	fmt.Fprintf(conn, "CAP LS 302\r\nCAP REQ :sasl\r\nNICK %s\r\nUSER %s 0 * :e2e\r\nAUTHENTICATE PLAIN\r\nAUTHENTICATE %s\r\nCAP END\r\n",
+		nick, nick, base64.StdEncoding.EncodeToString([]byte("\x00"+account+"\x00"+password)))
+	return conn
+}
+
+// A user's client cut off abruptly (TCP RST) in the middle of a flood of
+// messages to it: another user chats on both ways and gets everything, and
+// the first user's session stays up and keeps what came meanwhile.
+func TestMultiUserDeadClientDoesNotStallOthers(t *testing.T) {
+	e := newMultiUserEnv(t, "", contact{user: "alice"})
+	alice := e.peer("alice", "phone")
+	carol := e.peer("carol", "phone")
+	e.start()
+	you := "you@" + e.srv.Domain
+
+	me := e.saslClient("me", e.userJID, userPass)
+	waitContact(t, me, "alice")
+	gw := e.gatewayJID(alice)
+	yours := e.saslClient("you", you, "you-pass")
+	waitContact(t, yours, "carol")
+	converse(t, yours, carol, you, 0, 5)
+
+	const flood, away, messages = 1000, 20, 40
+	for i := 0; i < flood; i++ {
+		alice.send(gw, fmt.Sprintf("before the cut %d", i))
+	}
+	me.expect(func(m *irc.Message) bool { return m.Command == "PRIVMSG" && m.Trailing() == "before the cut 0" })
+	me.conn.(*net.TCPConn).SetLinger(0)
+	me.conn.Close()
+	converse(t, yours, carol, you, 5, messages)
+
+	// me's session notices the client is gone, and stays.
+	waitFor(t, func() bool { return e.metric("xircd_irc_clients") == "1" })
+	for i := 0; i < away; i++ {
+		alice.send(gw, fmt.Sprintf("while away %03d", i))
+	}
+	alice.synced(gw)
+	converse(t, yours, carol, you, messages, messages+5)
+	if v := e.metric("xircd_users"); v != "2" {
+		t.Errorf("xircd_users %s, want 2", v)
+	}
+
+	back := e.saslClient("me", e.userJID, userPass)
+	for i := 0; i < away; i++ {
+		want := fmt.Sprintf("while away %03d", i)
+		m := back.expect(func(m *irc.Message) bool {
+			return m.Command == "PRIVMSG" && strings.Contains(m.Trailing(), "while away ")
+		})
+		if !strings.HasSuffix(m.Trailing(), want) {
+			t.Fatalf("me's backlog: %q, want %q", m.Trailing(), want)
+		}
+	}
+}
+
+// A user with a huge roster logs in, with a client that does not read yet,
+// while another user is mid-conversation: that conversation goes on to the
+// end before the first user's client has read a byte of its roster, which
+// then arrives whole.
+func TestMultiUserHugeRosterDoesNotStallOthers(t *testing.T) {
+	e := newMultiUserEnv(t, "")
+	// Offline contacts too are in the control channel: the whole roster
+	// goes to the client.
+	e.extra = "show_offline = true"
+	carol := e.peer("carol", "phone")
+	const contacts = 3000
+	roster := make([]prosodytest.RosterEntry, contacts)
+	for i := range roster {
+		roster[i] = prosodytest.RosterEntry{JID: fmt.Sprintf("c%04d@%s", i, e.srv.Domain), Name: fmt.Sprintf("contact%04d", i), Subscription: "both"}
+	}
+	if err := e.srv.SetRoster("me", roster); err != nil {
+		t.Fatal(err)
+	}
+	e.start()
+	you := "you@" + e.srv.Domain
+	yours := e.saslClient("you", you, "you-pass")
+	waitContact(t, yours, "carol")
+
+	const messages = 30
+	converse(t, yours, carol, you, 0, messages/3)
+	mine := loginWithoutReading(t, e.ircAddr, "me", e.userJID, userPass)
+	// The session of me runs: its roster is on its way.
+	waitFor(t, func() bool { return e.metric("xircd_users") == "2" })
+	converse(t, yours, carol, you, messages/3, messages)
+
+	me := newIRCClient(t, mine)
+	me.expect(func(m *irc.Message) bool { return m.Command == "903" })
+	waitContact(t, me, fmt.Sprintf("contact%04d", contacts-1))
+	if n := len(namesOf(me, "&xmpp")); n < contacts {
+		t.Errorf("me's &xmpp has %d names, want %d contacts and more", n, contacts)
+	}
+}
+
+// A contact floods a user whose client reads along: another user's
+// conversation, meanwhile, loses nothing and keeps its order; the flooded
+// user gets the whole flood too.
+func TestMultiUserFloodDoesNotStallOthers(t *testing.T) {
+	e := newMultiUserEnv(t, "", contact{user: "alice"})
+	alice := e.peer("alice", "phone")
+	carol := e.peer("carol", "phone")
+	e.start()
+	you := "you@" + e.srv.Domain
+
+	me := e.saslClient("me", e.userJID, userPass)
+	waitContact(t, me, "alice")
+	gw := e.gatewayJID(alice)
+	yours := e.saslClient("you", you, "you-pass")
+	waitContact(t, yours, "carol")
+
+	const flood, messages = 3000, 40
+	for i := 0; i < flood; i++ {
+		alice.send(gw, fmt.Sprintf("flood %d", i))
+	}
+	converse(t, yours, carol, you, 0, messages)
+
+	for i := 0; i < flood; i++ {
+		m := me.expect(func(m *irc.Message) bool { return m.Command == "PRIVMSG" && strings.HasPrefix(m.Trailing(), "flood ") })
+		if want := fmt.Sprintf("flood %d", i); m.Trailing() != want {
+			t.Fatalf("me got %q, want %q", m.Trailing(), want)
+		}
+	}
+}
