@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"bufio"
 	"encoding/base64"
 	"fmt"
 	"net"
@@ -51,15 +52,35 @@ func loginWithoutReading(t *testing.T, addr, nick, account, password string) net
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { conn.Close() })
 	conn.(*net.TCPConn).SetReadBuffer(4096)
 	fmt.Fprintf(conn, "CAP LS 302\r\nCAP REQ :sasl\r\nNICK %s\r\nUSER %s 0 * :e2e\r\nAUTHENTICATE PLAIN\r\nAUTHENTICATE %s\r\nCAP END\r\n",
 		nick, nick, base64.StdEncoding.EncodeToString([]byte("\x00"+account+"\x00"+password)))
 	return conn
 }
 
-// A user's client cut off abruptly (TCP RST) in the middle of a flood of
-// messages to it: another user chats on both ways and gets everything, and
-// the first user's session stays up and keeps what came meanwhile.
+// stalledClient logs in like loginWithoutReading, reads up to the end of
+// the MOTD and then stops reading.
+func stalledClient(t *testing.T, addr, nick, account, password string) net.Conn {
+	t.Helper()
+	conn := loginWithoutReading(t, addr, nick, account, password)
+	r := bufio.NewReader(conn)
+	conn.SetReadDeadline(time.Now().Add(waitTimeout))
+	for {
+		line, err := r.ReadString('\n')
+		if err != nil {
+			t.Fatalf("the login of %s: %v", account, err)
+		}
+		if strings.Contains(line, " 376 ") {
+			return conn
+		}
+	}
+}
+
+// A user's client stops reading in the middle of a flood to it, so that
+// xircd's write to it blocks, and then vanishes with a TCP RST: another user
+// chats on both ways all along and gets everything, and the first user's
+// session stays up and keeps what came meanwhile.
 func TestMultiUserDeadClientDoesNotStallOthers(t *testing.T) {
 	e := newMultiUserEnv(t, "", contact{user: "alice"})
 	alice := e.peer("alice", "phone")
@@ -67,21 +88,24 @@ func TestMultiUserDeadClientDoesNotStallOthers(t *testing.T) {
 	e.start()
 	you := "you@" + e.srv.Domain
 
-	me := e.saslClient("me", e.userJID, userPass)
-	waitContact(t, me, "alice")
+	mine := stalledClient(t, e.ircAddr, "me", e.userJID, userPass)
 	gw := e.gatewayJID(alice)
 	yours := e.saslClient("you", you, "you-pass")
 	waitContact(t, yours, "carol")
 	converse(t, yours, carol, you, 0, 5)
 
-	const flood, away, messages = 1000, 20, 40
+	// More than the socket buffers hold (about 4 MiB on Linux), less than
+	// the send queue: xircd's writer to me blocks mid-write.
+	long := strings.Repeat("x", 1000)
+	const flood, away, messages = 5000, 20, 40
 	for i := 0; i < flood; i++ {
-		alice.send(gw, fmt.Sprintf("before the cut %d", i))
+		alice.send(gw, fmt.Sprintf("flood %d %s", i, long))
 	}
-	me.expect(func(m *irc.Message) bool { return m.Command == "PRIVMSG" && m.Trailing() == "before the cut 0" })
-	me.conn.(*net.TCPConn).SetLinger(0)
-	me.conn.Close()
-	converse(t, yours, carol, you, 5, messages)
+	alice.synced(gw)
+	converse(t, yours, carol, you, 5, messages/2)
+	mine.(*net.TCPConn).SetLinger(0)
+	mine.Close()
+	converse(t, yours, carol, you, messages/2, messages)
 
 	// me's session notices the client is gone, and stays.
 	waitFor(t, func() bool { return e.metric("xircd_irc_clients") == "1" })

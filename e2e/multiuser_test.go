@@ -1,17 +1,14 @@
 package e2e
 
 import (
-	"bufio"
 	"encoding/base64"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"gopkg.in/irc.v4"
 
@@ -297,25 +294,7 @@ func TestMultiUserSlowClientDoesNotStallOthers(t *testing.T) {
 	you := "you@" + e.srv.Domain
 
 	// me's client registers and then stops reading.
-	stalled, err := net.DialTimeout("tcp", e.ircAddr, 5*time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer stalled.Close()
-	stalled.(*net.TCPConn).SetReadBuffer(4096)
-	fmt.Fprintf(stalled, "CAP LS 302\r\nCAP REQ :sasl\r\nNICK me\r\nUSER me 0 * :e2e\r\nAUTHENTICATE PLAIN\r\nAUTHENTICATE %s\r\nCAP END\r\n",
-		base64.StdEncoding.EncodeToString([]byte("\x00"+e.userJID+"\x00"+userPass)))
-	r := bufio.NewReader(stalled)
-	stalled.SetReadDeadline(time.Now().Add(waitTimeout))
-	for {
-		line, err := r.ReadString('\n')
-		if err != nil {
-			t.Fatalf("the stalled client's login: %v", err)
-		}
-		if strings.Contains(line, " 376 ") {
-			break
-		}
-	}
+	stalledClient(t, e.ircAddr, "me", e.userJID, userPass)
 	yours := e.saslClient("you", you, "you-pass")
 	waitContact(t, yours, "carol")
 
