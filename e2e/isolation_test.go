@@ -1,10 +1,10 @@
 package e2e
 
 import (
-	"bufio"
 	"encoding/base64"
 	"fmt"
 	"net"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -60,20 +60,27 @@ func loginWithoutReading(t *testing.T, addr, nick, account, password string) net
 }
 
 // stalledClient logs in like loginWithoutReading, reads up to the end of
-// the MOTD and then stops reading.
+// the MOTD and then stops reading. It reads byte by byte, so that what
+// follows is left in the socket for newIRCClient.
 func stalledClient(t *testing.T, addr, nick, account, password string) net.Conn {
 	t.Helper()
 	conn := loginWithoutReading(t, addr, nick, account, password)
-	r := bufio.NewReader(conn)
 	conn.SetReadDeadline(time.Now().Add(waitTimeout))
+	defer conn.SetReadDeadline(time.Time{})
+	var line []byte
+	b := make([]byte, 1)
 	for {
-		line, err := r.ReadString('\n')
-		if err != nil {
+		if _, err := conn.Read(b); err != nil {
 			t.Fatalf("the login of %s: %v", account, err)
 		}
-		if strings.Contains(line, " 376 ") {
+		line = append(line, b[0])
+		if b[0] != '\n' {
+			continue
+		}
+		if strings.Contains(string(line), " 376 ") {
 			return conn
 		}
+		line = line[:0]
 	}
 }
 
@@ -130,10 +137,11 @@ func TestMultiUserDeadClientDoesNotStallOthers(t *testing.T) {
 	}
 }
 
-// A user with a huge roster logs in, with a client that does not read yet,
-// while another user is mid-conversation: that conversation goes on to the
-// end before the first user's client has read a byte of its roster, which
-// then arrives whole.
+// A user with a huge roster logs in while another user is mid-conversation,
+// and asks for the whole roster again and again (WHO &xmpp) without
+// reading the answers, until xircd's connection to that client waits for
+// it to read. The other user's conversation goes on to the end before the
+// first client reads a byte more; that client then gets every answer.
 func TestMultiUserHugeRosterDoesNotStallOthers(t *testing.T) {
 	e := newMultiUserEnv(t, "")
 	// Offline contacts too are in the control channel: the whole roster
@@ -153,19 +161,53 @@ func TestMultiUserHugeRosterDoesNotStallOthers(t *testing.T) {
 	yours := e.saslClient("you", you, "you-pass")
 	waitContact(t, yours, "carol")
 
-	const messages = 30
-	converse(t, yours, carol, you, 0, messages/3)
-	mine := loginWithoutReading(t, e.ircAddr, "me", e.userJID, userPass)
-	// The session of me runs: its roster is on its way.
-	waitFor(t, func() bool { return e.metric("xircd_users") == "2" })
-	converse(t, yours, carol, you, messages/3, messages)
+	converse(t, yours, carol, you, 0, 5)
+	whosBefore := e.logCount("command=WHO")
+	mine := stalledClient(t, e.ircAddr, "me", e.userJID, userPass)
+	// Once the roster is in, each answer is some 300 kB: me asks until
+	// they are more than the socket buffers and half the send queue hold,
+	// and the conversation goes on until a whole exchange passes while
+	// xircd reads no more of me's WHOs: its connection to me is stuck on
+	// the unread answers.
+	const maxWhos = 300
+	sent, read, next := 0, -1, 5
+	for {
+		n := e.logCount("command=WHO") - whosBefore
+		if n == read && n < sent {
+			break
+		}
+		if sent >= maxWhos {
+			t.Fatalf("xircd answered %d of %d WHOs: me's connection never waited", n, sent)
+		}
+		read = n
+		for i := 0; i < 5; i++ {
+			fmt.Fprintf(mine, "WHO &xmpp\r\n")
+			sent++
+		}
+		converse(t, yours, carol, you, next, next+1)
+		next++
+	}
+	converse(t, yours, carol, you, next, next+10)
 
+	// A small read buffer would make reading it all slow.
+	mine.(*net.TCPConn).SetReadBuffer(4 << 20)
 	me := newIRCClient(t, mine)
-	me.expect(func(m *irc.Message) bool { return m.Command == "903" })
-	waitContact(t, me, fmt.Sprintf("contact%04d", contacts-1))
+	for i := 0; i < sent; i++ {
+		me.expect(func(m *irc.Message) bool { return m.Command == irc.RPL_ENDOFWHO && m.Param(1) == "&xmpp" })
+	}
 	if n := len(namesOf(me, "&xmpp")); n < contacts {
 		t.Errorf("me's &xmpp has %d names, want %d contacts and more", n, contacts)
 	}
+}
+
+// logCount is how many times text is in xircd's log.
+func (e *env) logCount(text string) int {
+	e.t.Helper()
+	b, err := os.ReadFile(e.logFile)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return strings.Count(string(b), text)
 }
 
 // A contact floods a user whose client reads along: another user's

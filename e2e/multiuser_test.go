@@ -298,10 +298,10 @@ func TestMultiUserSlowClientDoesNotStallOthers(t *testing.T) {
 	yours := e.saslClient("you", you, "you-pass")
 	waitContact(t, yours, "carol")
 
-	// Enough to fill the socket buffers on both sides, so that xircd's
+	// More than the socket buffers hold (about 4 MiB on Linux), so that xircd's
 	// writes to the stalled client block.
 	long := strings.Repeat("x", 1000)
-	const floods, messages = 3000, 50
+	const floods, messages = 5000, 50
 	for i := 0; i < floods; i++ {
 		alice.send(e.userJID, fmt.Sprintf("flood %d %s", i, long))
 	}
