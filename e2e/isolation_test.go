@@ -60,24 +60,30 @@ func loginWithoutReading(t *testing.T, addr, nick, account, password string) net
 }
 
 // stalledClient logs in like loginWithoutReading, reads up to the end of
-// the MOTD and then stops reading. It reads byte by byte, so that what
-// follows is left in the socket for newIRCClient.
+// the MOTD and then stops reading.
 func stalledClient(t *testing.T, addr, nick, account, password string) net.Conn {
 	t.Helper()
-	conn := loginWithoutReading(t, addr, nick, account, password)
+	return readUntil(t, loginWithoutReading(t, addr, nick, account, password), " 376 ")
+}
+
+// readUntil reads conn up to the end of the first line that contains text,
+// byte by byte, so that what follows is left in the socket for
+// newIRCClient.
+func readUntil(t *testing.T, conn net.Conn, text string) net.Conn {
+	t.Helper()
 	conn.SetReadDeadline(time.Now().Add(waitTimeout))
 	defer conn.SetReadDeadline(time.Time{})
 	var line []byte
 	b := make([]byte, 1)
 	for {
 		if _, err := conn.Read(b); err != nil {
-			t.Fatalf("the login of %s: %v", account, err)
+			t.Fatalf("reading up to %q: %v", text, err)
 		}
 		line = append(line, b[0])
 		if b[0] != '\n' {
 			continue
 		}
-		if strings.Contains(string(line), " 376 ") {
+		if strings.Contains(string(line), text) {
 			return conn
 		}
 		line = line[:0]
@@ -164,35 +170,36 @@ func TestMultiUserHugeRosterDoesNotStallOthers(t *testing.T) {
 	converse(t, yours, carol, you, 0, 5)
 	whosBefore := e.logCount("command=WHO")
 	mine := stalledClient(t, e.ircAddr, "me", e.userJID, userPass)
-	// Once the roster is in, each answer is some 300 kB: me asks until
-	// they are more than the socket buffers and half the send queue hold,
-	// and the conversation goes on until a whole exchange passes while
-	// xircd reads no more of me's WHOs: its connection to me is stuck on
-	// the unread answers.
-	const maxWhos = 300
-	sent, read, next := 0, -1, 5
-	for {
+	// A small read buffer would make reading slow.
+	mine.(*net.TCPConn).SetReadBuffer(4 << 20)
+	readUntil(t, mine, fmt.Sprintf("contact%04d", contacts-1))
+	// With the roster in, each answer is some 300 kB: together far more
+	// than the socket buffers and half the send queue hold. The
+	// conversation goes on until three whole exchanges pass while xircd
+	// reads no more of me's WHOs: its connection to me is stuck on the
+	// unread answers.
+	const whos = 60
+	for i := 0; i < whos; i++ {
+		fmt.Fprintf(mine, "WHO &xmpp\r\n")
+	}
+	next, read, still := 5, -1, 0
+	for still < 3 {
 		n := e.logCount("command=WHO") - whosBefore
-		if n == read && n < sent {
-			break
+		if n == whos {
+			t.Fatalf("xircd answered all %d WHOs: its connection to me never waited", whos)
 		}
-		if sent >= maxWhos {
-			t.Fatalf("xircd answered %d of %d WHOs: me's connection never waited", n, sent)
-		}
-		read = n
-		for i := 0; i < 5; i++ {
-			fmt.Fprintf(mine, "WHO &xmpp\r\n")
-			sent++
+		if n == read {
+			still++
+		} else {
+			read, still = n, 0
 		}
 		converse(t, yours, carol, you, next, next+1)
 		next++
 	}
 	converse(t, yours, carol, you, next, next+10)
 
-	// A small read buffer would make reading it all slow.
-	mine.(*net.TCPConn).SetReadBuffer(4 << 20)
 	me := newIRCClient(t, mine)
-	for i := 0; i < sent; i++ {
+	for i := 0; i < whos; i++ {
 		me.expect(func(m *irc.Message) bool { return m.Command == irc.RPL_ENDOFWHO && m.Param(1) == "&xmpp" })
 	}
 	if n := len(namesOf(me, "&xmpp")); n < contacts {
