@@ -170,8 +170,9 @@ func TestMultiUserHugeRosterDoesNotStallOthers(t *testing.T) {
 	converse(t, yours, carol, you, 0, 5)
 	whosBefore := e.logCount("command=WHO")
 	mine := stalledClient(t, e.ircAddr, "me", e.userJID, userPass)
-	// A small read buffer would make reading slow.
-	mine.(*net.TCPConn).SetReadBuffer(4 << 20)
+	// Buffers small enough that the answers outgrow them, big enough
+	// that reading is not slow.
+	mine.(*net.TCPConn).SetReadBuffer(64 << 10)
 	readUntil(t, mine, fmt.Sprintf("contact%04d", contacts-1))
 	// With the roster in, each answer is some 300 kB: together far more
 	// than the socket buffers and half the send queue hold. The
@@ -198,6 +199,7 @@ func TestMultiUserHugeRosterDoesNotStallOthers(t *testing.T) {
 	}
 	converse(t, yours, carol, you, next, next+10)
 
+	mine.(*net.TCPConn).SetReadBuffer(4 << 20)
 	me := newIRCClient(t, mine)
 	for i := 0; i < whos; i++ {
 		me.expect(func(m *irc.Message) bool { return m.Command == irc.RPL_ENDOFWHO && m.Param(1) == "&xmpp" })

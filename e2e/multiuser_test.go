@@ -295,6 +295,7 @@ func TestMultiUserSlowClientDoesNotStallOthers(t *testing.T) {
 
 	// me's client registers and then stops reading.
 	stalledClient(t, e.ircAddr, "me", e.userJID, userPass)
+	gw := e.gatewayJID(alice)
 	yours := e.saslClient("you", you, "you-pass")
 	waitContact(t, yours, "carol")
 
@@ -305,6 +306,7 @@ func TestMultiUserSlowClientDoesNotStallOthers(t *testing.T) {
 	for i := 0; i < floods; i++ {
 		alice.send(e.userJID, fmt.Sprintf("flood %d %s", i, long))
 	}
+	alice.synced(gw)
 	for i := 0; i < messages; i++ {
 		carol.send(you, fmt.Sprintf("message %d", i))
 	}
