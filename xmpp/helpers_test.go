@@ -124,6 +124,8 @@ func requestID(ev xmpp.Event) string {
 		return ev.ID
 	case xmpp.BlockList:
 		return ev.ID
+	case xmpp.OMEMODeviceList:
+		return ev.ID
 	}
 	return ""
 }
