@@ -173,6 +173,7 @@ type Bridge struct {
 	readMarkers bool         // XEP-0333 displayed markers to contacts who ask
 	resume      resumePoint  // where the start-up catch-up begins
 	caught      catchUpState // catch-up points kept in state_dir
+	omemo       omemoState   // xircd's OMEMO device (omemo.go)
 	// markRefusalTold: the user was told the server refused a marker.
 	markRefusalTold bool
 	// only, while set, is the one client messages are for (a named
@@ -365,6 +366,7 @@ func New(cfg Config, x XMPP) (*Bridge, error) {
 		done:        make(chan struct{}),
 		start:       time.Now(),
 		state:       st,
+		omemo:       loadOMEMO(cfg.StateDir),
 		showOffline: cfg.ShowOffline,
 		backlog:     newBacklog(cfg.Backlog, cfg.BacklogBytes),
 		strangers:   cfg.Strangers,
@@ -603,6 +605,8 @@ func (b *Bridge) handleEvent(ev xmpp.Event) {
 		b.onBlockList(ev)
 	case xmpp.BlockPush:
 		b.onBlockPush(ev)
+	case xmpp.OMEMODeviceList:
+		b.onOMEMODevices(ev)
 	default:
 		b.log.Debug("unhandled xmpp event", "type", fmt.Sprintf("%T", ev))
 	}

@@ -545,6 +545,7 @@ func (b *Bridge) onConnected(ev xmpp.Connected) {
 	b.startCatchUp()
 	b.roomsConnected()
 	b.roomsAutojoin()
+	b.omemoConnected()
 }
 
 func (b *Bridge) onDisconnected(ev xmpp.Disconnected) {

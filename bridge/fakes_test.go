@@ -19,6 +19,7 @@ import (
 	"xircd/internal/pipenet"
 	"xircd/ircd"
 	"xircd/xmpp"
+	"xircd/xmpp/omemo"
 )
 
 // errFakeNotConnected is what the session returns while the stream is down.
@@ -34,20 +35,23 @@ type fakeXMPP struct {
 	events chan xmpp.Event
 	jid    string
 
-	mu          sync.Mutex
-	calls       []string
-	nextID      int // of messages
-	nextReq     int // of requests
-	connected   bool
-	failWith    error // returned by SendMessage when set
-	archive     []xmpp.Message
-	archiveQ    []xmpp.ArchiveQuery
-	pageMax     int              // the archive's largest page; 0: as asked
-	noMAM       bool             // the account keeps no archive
-	bookmarks   []xmpp.Bookmark  // served by Bookmarks
-	displayed   []xmpp.Displayed // served by DisplayedMarkers
-	answers     []xmpp.Event     // answers not yet delivered
-	holdAnswers bool             // the test delivers the answers itself
+	mu           sync.Mutex
+	calls        []string
+	nextID       int // of messages
+	nextReq      int // of requests
+	connected    bool
+	failWith     error // returned by SendMessage when set
+	archive      []xmpp.Message
+	archiveQ     []xmpp.ArchiveQuery
+	pageMax      int              // the archive's largest page; 0: as asked
+	noMAM        bool             // the account keeps no archive
+	bookmarks    []xmpp.Bookmark  // served by Bookmarks
+	displayed    []xmpp.Displayed // served by DisplayedMarkers
+	answers      []xmpp.Event     // answers not yet delivered
+	holdAnswers  bool             // the test delivers the answers itself
+	omemoDevices []uint32         // the account's OMEMO device list
+	omemoCalls   []string         // OMEMO requests, as recordOMEMO writes them
+	omemoRefusal error            // the answer to PublishOMEMOBundle
 }
 
 // request starts a request answered by the event answer makes of its id.
@@ -756,4 +760,49 @@ func item(jid, name string) xmpp.RosterItem {
 
 func avail(from, show, status string, prio int) xmpp.Presence {
 	return xmpp.Presence{From: from, Show: show, Status: status, Priority: prio}
+}
+
+// OMEMO: the account's device list is omemoDevices, and publications
+// change it. Its requests are recorded apart (takeOMEMOCalls), as every
+// login with a state_dir makes them.
+func (f *fakeXMPP) OMEMODevices(ctx context.Context, jid string) (string, error) {
+	f.recordOMEMO("devices %s", jid)
+	f.mu.Lock()
+	ids := slices.Clone(f.omemoDevices)
+	f.mu.Unlock()
+	return f.request(func(id string) xmpp.Event { return xmpp.OMEMODeviceList{ID: id, JID: f.jid, Devices: ids} })
+}
+
+func (f *fakeXMPP) PublishOMEMODevices(ctx context.Context, ids []uint32) (string, error) {
+	f.recordOMEMO("publish devices %v", ids)
+	f.mu.Lock()
+	f.omemoDevices = slices.Clone(ids)
+	f.mu.Unlock()
+	return f.request(func(id string) xmpp.Event { return xmpp.RequestDone{ID: id, Op: "publish-omemo-devicelist"} })
+}
+
+func (f *fakeXMPP) PublishOMEMOBundle(ctx context.Context, b omemo.Bundle) (string, error) {
+	f.recordOMEMO("publish bundle %d", b.DeviceID)
+	return f.request(func(id string) xmpp.Event {
+		return xmpp.RequestDone{ID: id, Op: "publish-omemo-bundle", Err: f.omemoRefusal}
+	})
+}
+
+func (f *fakeXMPP) recordOMEMO(format string, args ...any) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.omemoCalls = append(f.omemoCalls, fmt.Sprintf(format, args...))
+}
+
+// expectOMEMOCalls checks the OMEMO requests made since the last check.
+func (h *harness) expectOMEMOCalls(want ...string) {
+	h.t.Helper()
+	h.barrier()
+	h.x.mu.Lock()
+	got := h.x.omemoCalls
+	h.x.omemoCalls = nil
+	h.x.mu.Unlock()
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		h.t.Fatalf("OMEMO requests:\n\t%s\nwant:\n\t%s", strings.Join(got, "\n\t"), strings.Join(want, "\n\t"))
+	}
 }

@@ -52,6 +52,8 @@ const (
 	requestModerate                              // RequestDone (redact.go)
 	requestBlock                                 // RequestDone (blocking.go)
 	requestBlockList                             // BlockList
+	requestOMEMODevices                          // OMEMODeviceList (omemo.go)
+	requestOMEMOPublish                          // RequestDone (omemo.go)
 )
 
 // startRequest sends a request through send, whose ctx bounds the wait for
@@ -121,6 +123,8 @@ func (b *Bridge) onRequestDone(ev xmpp.RequestDone) {
 		b.onModerated(r, ev.Err)
 	case requestBlock:
 		b.onBlocked(r, ev.Err)
+	case requestOMEMOPublish:
+		b.onOMEMOPublished(ev)
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"xircd/xmpp"
+	"xircd/xmpp/omemo"
 )
 
 // XMPP is the XMPP session the bridge drives; *xmpp.Session satisfies it and
@@ -97,6 +98,13 @@ type XMPP interface {
 	GetBlockList(ctx context.Context) (id string, err error)
 	Block(ctx context.Context, jid string) (id string, err error)
 	Unblock(ctx context.Context, jid string) (id string, err error)
+	// OMEMODevices asks for the OMEMO device list of jid ("" for the
+	// account; answer: OMEMODeviceList); PublishOMEMODevices replaces the
+	// account's and PublishOMEMOBundle publishes a device's bundle
+	// (answer: RequestDone).
+	OMEMODevices(ctx context.Context, jid string) (id string, err error)
+	PublishOMEMODevices(ctx context.Context, ids []uint32) (id string, err error)
+	PublishOMEMOBundle(ctx context.Context, b omemo.Bundle) (id string, err error)
 
 	// JID is the bare JID of the account.
 	JID() string
