@@ -579,7 +579,7 @@ func (b *Bridge) handleEvent(ev xmpp.Event) {
 	case xmpp.Subscription:
 		b.onSubscription(ev)
 	case xmpp.Message:
-		b.onMessage(readable(withLinks(ev)))
+		b.onMessage(readable(withLinks(b.decryptOMEMO(ev))))
 	case xmpp.RequestDone:
 		b.onRequestDone(ev)
 	case xmpp.ArchivePage:

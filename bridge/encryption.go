@@ -22,10 +22,19 @@ func readable(m xmpp.Message) xmpp.Message {
 }
 
 // encryptedText is the body shown for a message encrypted with method.
-func encryptedText(method string) string {
+func encryptedText(method string) string { return unreadableText(method, "") }
+
+// unreadableText is the body shown for a message encrypted with method
+// that xircd cannot read: why it could not, or "yet" for a method it does
+// not decrypt.
+func unreadableText(method, why string) string {
 	article := "a "
 	if method != "" && strings.ContainsRune("AEIOUaeio", rune(method[0])) {
 		article = "an "
 	}
-	return "/me sent " + article + oneLine(method) + "-encrypted message, which xircd cannot read yet; read it on another client"
+	reason := "yet"
+	if why != "" {
+		reason = "(" + oneLine(why) + ")"
+	}
+	return "/me sent " + article + oneLine(method) + "-encrypted message, which xircd cannot read " + reason + "; read it on another client"
 }

@@ -3,11 +3,15 @@ package bridge
 import (
 	"context"
 	"crypto/rand"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
+	"strings"
 
 	"xircd/xmpp"
 	"xircd/xmpp/omemo"
@@ -20,14 +24,25 @@ import (
 // fetches the account's device list, adds itself when missing, keeping
 // every other device, and publishes its bundle.
 
-// omemoFileName is the file in state_dir holding xircd's OMEMO device.
-const omemoFileName = "omemo.json"
+// omemoFileName is the file in state_dir holding xircd's OMEMO device,
+// omemoSessionsFileName its sessions with other devices.
+const (
+	omemoFileName         = "omemo.json"
+	omemoSessionsFileName = "omemo-sessions.json"
+)
 
-// omemoState is xircd's OMEMO device.
+// omemoState is xircd's OMEMO device and its sessions, by sessionKey.
 type omemoState struct {
-	dev     *omemo.Device // nil: no device (no state_dir, or it cannot be saved)
-	path    string
-	problem string // what went wrong loading the device, told once connected
+	dev          *omemo.Device // nil: no device (no state_dir, or it cannot be saved)
+	path         string
+	sessionsPath string
+	sessions     map[string]*omemo.Session
+	problem      string // what went wrong loading the device, told once connected
+}
+
+// sessionKey names the session with one device of jid (a bare JID).
+func sessionKey(jid string, device uint32) string {
+	return jid + " " + strconv.FormatUint(uint64(device), 10)
 }
 
 // loadOMEMO loads the device kept in dir or makes and saves a new one. A
@@ -38,10 +53,15 @@ func loadOMEMO(dir string) omemoState {
 	if dir == "" {
 		return omemoState{}
 	}
-	st := omemoState{path: filepath.Join(dir, omemoFileName)}
+	st := omemoState{
+		path:         filepath.Join(dir, omemoFileName),
+		sessionsPath: filepath.Join(dir, omemoSessionsFileName),
+		sessions:     map[string]*omemo.Session{},
+	}
 	dev, err := omemo.LoadDevice(st.path)
 	if err == nil {
 		st.dev = dev
+		st.loadSessions()
 		return st
 	}
 	if !errors.Is(err, fs.ErrNotExist) {
@@ -59,6 +79,118 @@ func loadOMEMO(dir string) omemoState {
 	}
 	st.dev = dev
 	return st
+}
+
+// loadSessions reads the sessions of a device loaded from its store. A
+// damaged file is told and left for the next save to replace: each
+// contact's device starts a new session with its next pre-key message.
+func (st *omemoState) loadSessions() {
+	data, err := os.ReadFile(st.sessionsPath)
+	if errors.Is(err, fs.ErrNotExist) {
+		return
+	}
+	if err == nil {
+		err = json.Unmarshal(data, &st.sessions)
+	}
+	if err != nil {
+		st.sessions = map[string]*omemo.Session{}
+		st.problem = "The OMEMO sessions could not be read (" + oneLine(err.Error()) + "); messages from devices xircd had sessions with cannot be read until they start new ones."
+	}
+}
+
+// saveSessions writes the sessions (mode 0600: they hold message keys).
+func (st *omemoState) saveSessions() error {
+	data, err := json.Marshal(st.sessions)
+	if err != nil {
+		return err
+	}
+	return writeFileAtomic(st.sessionsPath, data)
+}
+
+// errNotForUs: the message has no key for xircd's device.
+var errNotForUs = errors.New("not encrypted for this device")
+
+// decrypt decrypts an OMEMO <encrypted/> element that from (a bare JID)
+// sent. Trust is blind: any device of anyone may start a session (a
+// PreKeyWhisperMessage); a message of a session xircd does not have
+// fails. It reports whether a one-time pre-key was used: the device was
+// then refilled and saved, and its bundle must be republished. A key
+// transport element (no payload) only advances the session: its text is "".
+func (st *omemoState) decrypt(from string, element []byte) (text string, preKeyUsed bool, err error) {
+	e, err := omemo.UnmarshalEncrypted(element)
+	if err != nil {
+		return "", false, err
+	}
+	k, ok := e.KeyFor(st.dev.DeviceID)
+	if !ok {
+		return "", false, errNotForUs
+	}
+	key := sessionKey(from, e.SenderDeviceID)
+	session := st.sessions[key]
+	var keyMaterial []byte
+	switch {
+	case k.PreKey:
+		preKeys := len(st.dev.PreKeys)
+		session, keyMaterial, err = st.dev.DecryptPreKeyMessage(rand.Reader, session, k.Data)
+		preKeyUsed = err == nil && len(st.dev.PreKeys) < preKeys
+	case session == nil:
+		err = fmt.Errorf("no session with device %d (it must start one with a pre-key message)", e.SenderDeviceID)
+	default:
+		keyMaterial, err = session.Decrypt(rand.Reader, k.Data)
+	}
+	if err != nil {
+		return "", false, err
+	}
+	st.sessions[key] = session
+	if len(e.Payload) > 0 {
+		var plain []byte
+		if plain, err = omemo.DecryptPayload(keyMaterial, e.IV, e.Payload); err != nil {
+			return "", preKeyUsed, err
+		}
+		text = string(plain)
+	}
+	if preKeyUsed {
+		if err := st.dev.RefillPreKeys(rand.Reader); err != nil {
+			return "", true, err
+		}
+		if err := omemo.SaveDevice(st.path, st.dev); err != nil {
+			return "", true, fmt.Errorf("saving the OMEMO keys: %w", err)
+		}
+	}
+	if err := st.saveSessions(); err != nil {
+		return "", preKeyUsed, fmt.Errorf("saving the OMEMO sessions: %w", err)
+	}
+	return text, preKeyUsed, nil
+}
+
+// encryptedMark marks a decrypted message's text, so that plain clients
+// show that it came encrypted: "🔒 text", "/me 🔒 waves" for an action.
+const encryptedMark = "🔒 "
+
+// decryptOMEMO replaces an OMEMO message's body by its decrypted text,
+// marked, or by a notice saying why xircd cannot read it. Group chats,
+// and xircd without a device, keep the generic notice (readable).
+func (b *Bridge) decryptOMEMO(m xmpp.Message) xmpp.Message {
+	if m.OMEMO == nil || b.omemo.dev == nil || m.Type == "groupchat" || m.Type == "error" {
+		return m
+	}
+	text, preKeyUsed, err := b.omemo.decrypt(xmpp.BareJID(m.From), m.OMEMO)
+	if preKeyUsed {
+		b.omemoPublish(func(ctx context.Context) (string, error) { return b.x.PublishOMEMOBundle(ctx, b.omemo.dev.Bundle()) })
+	}
+	m.Encryption = ""
+	switch {
+	case err != nil:
+		b.log.Info("OMEMO message not decrypted", "from", m.From, "err", err)
+		m.Body = unreadableText("OMEMO", err.Error())
+	case strings.HasPrefix(text, "/me "):
+		m.Body = "/me " + encryptedMark + text[len("/me "):]
+	case text != "":
+		m.Body = encryptedMark + text
+	default:
+		m.Body = "" // key transport: nothing to show
+	}
+	return m
 }
 
 // omemoConnected tells what went wrong loading the device, once, and

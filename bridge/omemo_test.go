@@ -1,6 +1,7 @@
 package bridge
 
 import (
+	"crypto/rand"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -88,4 +89,148 @@ func TestOMEMOPublicationRefused(t *testing.T) {
 	}) {
 		t.Fatalf("no notice of the refusal in %q", lines)
 	}
+}
+
+// contactDevice is a contact's OMEMO device with a session started from
+// xircd's bundle, as a contact's client starts one.
+type contactDevice struct {
+	t       *testing.T
+	jid     string
+	dev     *omemo.Device
+	session *omemo.Session
+	to      uint32 // xircd's device
+}
+
+func newContactDevice(t *testing.T, h *harness, jid string) *contactDevice {
+	t.Helper()
+	dev, err := omemo.NewDevice(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := omemo.InitiateSession(rand.Reader, dev, h.b.omemo.dev.Bundle())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &contactDevice{t: t, jid: jid, dev: dev, session: s, to: h.b.omemo.dev.DeviceID}
+}
+
+// encrypt returns the <encrypted/> element of body for the devices to.
+func (c *contactDevice) encrypt(body string, to ...uint32) []byte {
+	c.t.Helper()
+	var rs []omemo.Recipient
+	for _, id := range to {
+		rs = append(rs, omemo.Recipient{DeviceID: id, Session: c.session})
+	}
+	e, err := omemo.Encrypt(rand.Reader, c.dev.DeviceID, []byte(body), rs)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	x, err := omemo.MarshalEncrypted(e)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	return x
+}
+
+func (c *contactDevice) message(element []byte) xmpp.Message {
+	return xmpp.Message{From: c.jid + "/phone", Type: "chat", Body: "I sent you an OMEMO encrypted message", Encryption: "OMEMO", OMEMO: element}
+}
+
+// A contact's OMEMO messages for xircd's device are decrypted and shown
+// marked; the session is kept (mode 0600) and used after a restart; the
+// one-time pre-key used is replaced and the bundle republished.
+func TestOMEMODecrypt(t *testing.T) {
+	dir := t.TempDir()
+	h := newHarness(t, Config{StateDir: dir})
+	h.connect(item("alice@example.org", "alice"))
+	h.expectOMEMOCalls("devices ", fmt.Sprintf("publish devices [%d]", h.b.omemo.dev.DeviceID), fmt.Sprintf("publish bundle %d", h.b.omemo.dev.DeviceID))
+	c := h.attach("me")
+	c.take()
+	alice := newContactDevice(t, h, "alice@example.org")
+	h.event(alice.message(alice.encrypt("hello in secret", alice.to)))
+	c.expect(":alice!alice@example.org PRIVMSG me :🔒 hello in secret")
+	h.expectOMEMOCalls(fmt.Sprintf("publish bundle %d", alice.to))
+	if n := len(h.b.omemo.dev.PreKeys); n != omemo.PreKeyCount {
+		t.Errorf("%d one-time pre-keys after one was used, want %d", n, omemo.PreKeyCount)
+	}
+	h.event(alice.message(alice.encrypt("/me waves", alice.to)))
+	c.expect(":alice!alice@example.org PRIVMSG me :\x01ACTION 🔒 waves\x01")
+	if fi, err := os.Stat(filepath.Join(dir, omemoSessionsFileName)); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("sessions file %v, %v; want mode 0600", fi, err)
+	}
+	h.stop()
+
+	h = newHarness(t, Config{StateDir: dir})
+	h.connect(item("alice@example.org", "alice"))
+	c = h.attach("me")
+	c.take()
+	h.event(alice.message(alice.encrypt("after a restart", alice.to)))
+	c.expect(":alice!alice@example.org PRIVMSG me :🔒 after a restart")
+}
+
+// What xircd cannot decrypt is told, with why, and never shown as text:
+// a message for other devices only, a damaged one, a replayed one, one of
+// a session xircd does not have.
+func TestOMEMOUnreadable(t *testing.T) {
+	h := newHarness(t, Config{StateDir: t.TempDir()})
+	h.connect(item("alice@example.org", "alice"))
+	c := h.attach("me")
+	c.take()
+	alice := newContactDevice(t, h, "alice@example.org")
+	notice := func(why string) string {
+		return ":alice!alice@example.org PRIVMSG me :\x01ACTION sent an OMEMO-encrypted message, which xircd cannot read (" + why + "); read it on another client\x01"
+	}
+
+	h.event(alice.message(alice.encrypt("for the phone", 4242)))
+	c.expect(notice("not encrypted for this device"))
+
+	first := alice.encrypt("first", alice.to)
+	h.event(alice.message(first))
+	c.expect(":alice!alice@example.org PRIVMSG me :🔒 first")
+	h.event(alice.message(first))
+	lines := c.take()
+	if len(lines) != 1 || !strings.Contains(lines[0], "which xircd cannot read (omemo: ") || strings.Contains(lines[0], "first") {
+		t.Errorf("a replayed message shows %q", lines)
+	}
+
+	forged := alice.encrypt("forged", alice.to)
+	forged = []byte(strings.Replace(string(forged), "<payload>", "<payload>AAAA", 1))
+	h.event(alice.message(forged))
+	lines = c.take()
+	if len(lines) != 1 || !strings.Contains(lines[0], "which xircd cannot read (") || strings.Contains(lines[0], "forged") {
+		t.Errorf("a forged payload shows %q", lines)
+	}
+
+	h.event(alice.message([]byte("<encrypted xmlns='eu.siacs.conversations.axolotl'><header sid='1'>")))
+	lines = c.take()
+	if len(lines) != 1 || !strings.Contains(lines[0], "which xircd cannot read (omemo: ") {
+		t.Errorf("a truncated element shows %q", lines)
+	}
+
+	// bob's device never sent a pre-key message: its WhisperMessage has no
+	// session.
+	bob := newContactDevice(t, h, "bob@example.org")
+	e, _ := omemo.UnmarshalEncrypted(bob.encrypt("hi", bob.to))
+	e.Keys[0].PreKey = false
+	x, _ := omemo.MarshalEncrypted(e)
+	h.event(xmpp.Message{From: "bob@example.org/desk", Type: "chat", Encryption: "OMEMO", OMEMO: x})
+	lines = c.take()
+	if !slices.ContainsFunc(lines, func(l string) bool {
+		return strings.Contains(l, fmt.Sprintf("which xircd cannot read (no session with device %d (it must start one with a pre-key message))", bob.dev.DeviceID))
+	}) || slices.ContainsFunc(lines, func(l string) bool { return strings.Contains(l, "hi\x01") || strings.HasSuffix(l, " hi") }) {
+		t.Errorf("a message without a session shows %q", lines)
+	}
+}
+
+// The user's own other OMEMO device encrypts what it sends for xircd
+// too: its carbon is decrypted and shown as the user's message.
+func TestOMEMOOwnDeviceCarbon(t *testing.T) {
+	h := newHarness(t, Config{StateDir: t.TempDir()})
+	h.connect(item("alice@example.org", "alice"))
+	c := h.attach("me")
+	c.take()
+	laptop := newContactDevice(t, h, "me@example.org")
+	h.event(xmpp.Message{From: "me@example.org/laptop", To: "alice@example.org", Type: "chat", Carbon: xmpp.CarbonSent,
+		Encryption: "OMEMO", OMEMO: laptop.encrypt("sent from my laptop", laptop.to)})
+	c.expect(":me!user@localhost PRIVMSG alice :🔒 sent from my laptop")
 }

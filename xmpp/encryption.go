@@ -39,6 +39,9 @@ func (m *xmlMessage) encryption() string {
 		}
 		return "an unknown method"
 	}
+	if m.OMEMO != nil {
+		return "OMEMO"
+	}
 	for _, o := range m.Other {
 		if name, ok := encryptionNames[o.XMLName.Space]; ok && (o.XMLName.Local == "encrypted" || o.XMLName.Local == "openpgp" || o.XMLName.Local == "x") {
 			return name

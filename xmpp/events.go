@@ -132,6 +132,9 @@ type Message struct {
 	// "OpenPGP", ...; encryption.go), "" when it is not encrypted; its body
 	// is then only a fallback.
 	Encryption string
+	// OMEMO is the message's OMEMO 0.3 <encrypted/> element (Encryption
+	// "OMEMO"), for the caller to decrypt (omemo.UnmarshalEncrypted).
+	OMEMO []byte
 	// ReceiptRequest: the sender asks for a XEP-0184 receipt; ReceiptFor is
 	// the id of the message a receipt confirms.
 	ReceiptRequest bool

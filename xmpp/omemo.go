@@ -13,6 +13,20 @@ import (
 // open), as clients publish them so that contacts can start sessions.
 // The keys themselves are package omemo's.
 
+type xmlInner struct {
+	Inner []byte `xml:",innerxml"`
+}
+
+// omemoElement is the message's OMEMO 0.3 <encrypted/> element, nil when
+// there is none. Its children are in its namespace (the stanza's prefixes,
+// which clients do not use there, are not kept).
+func (m *xmlMessage) omemoElement() []byte {
+	if m.OMEMO == nil {
+		return nil
+	}
+	return []byte("<encrypted xmlns='" + omemo.Namespace + "'>" + string(m.OMEMO.Inner) + "</encrypted>")
+}
+
 // OMEMODeviceList is the answer to OMEMODevices: the device ids of the
 // account JID. An account that never published one has none.
 type OMEMODeviceList struct {

@@ -58,3 +58,35 @@ func TestOMEMOPublish(t *testing.T) {
 		t.Errorf("a session cannot start from the published bundle: %v", err)
 	}
 }
+
+// An OMEMO message carries its <encrypted/> element, which parses, from a
+// contact and as a carbon of the account's other client.
+func TestOMEMOMessage(t *testing.T) {
+	srv, s := aliceWithBob(t)
+	element, err := omemo.MarshalEncrypted(omemo.Encrypted{SenderDeviceID: 9, IV: make([]byte, 12), Payload: []byte("ciphertext"),
+		Keys: []omemo.RecipientKey{{DeviceID: 77, PreKey: true, Data: []byte("key")}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	check := func(m xmpp.Message) {
+		t.Helper()
+		e, err := omemo.UnmarshalEncrypted(m.OMEMO)
+		if err != nil || m.Encryption != "OMEMO" || e.SenderDeviceID != 9 || string(e.Payload) != "ciphertext" {
+			t.Fatalf("message %+v: element %+v, %v", m, e, err)
+		}
+		if k, ok := e.KeyFor(77); !ok || !k.PreKey || string(k.Data) != "key" {
+			t.Errorf("key for 77 = %+v, %v", k, ok)
+		}
+	}
+	bob := newPeer(t, srv, "bob", "desk")
+	bob.send(t, "<message to='alice@localhost' type='chat' id='e1'>%s<body>fallback</body></message>", element)
+	check(waitFor(t, s, func(m xmpp.Message) bool { return m.ID == "e1" }))
+
+	phone := newPeer(t, srv, "alice", "phone")
+	phone.send(t, "<message to='bob@localhost' type='chat' id='e2'>%s<body>fallback</body></message>", element)
+	m := waitFor(t, s, func(m xmpp.Message) bool { return m.ID == "e2" })
+	if m.Carbon != xmpp.CarbonSent {
+		t.Errorf("carbon = %v, want sent", m.Carbon)
+	}
+	check(m)
+}

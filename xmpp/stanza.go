@@ -166,9 +166,11 @@ type xmlMessage struct {
 	Replace     *xmlReplace     `xml:"urn:xmpp:message-correct:0 replace"`
 	OOB         []xmlOOB        `xml:"jabber:x:oob x"`
 	// Retract and ApplyTo: retractions (retract.go); EME: encryption.go.
-	Retract *xmlRetract  `xml:"urn:xmpp:message-retract:1 retract"`
-	ApplyTo *xmlApplyTo  `xml:"urn:xmpp:fasten:0 apply-to"`
-	EME     *xmlEME      `xml:"urn:xmpp:eme:0 encryption"`
+	Retract *xmlRetract `xml:"urn:xmpp:message-retract:1 retract"`
+	ApplyTo *xmlApplyTo `xml:"urn:xmpp:fasten:0 apply-to"`
+	EME     *xmlEME     `xml:"urn:xmpp:eme:0 encryption"`
+	// OMEMO is OMEMO 0.3's <encrypted/> (omemo.go).
+	OMEMO   *xmlInner    `xml:"eu.siacs.conversations.axolotl encrypted"`
 	Receipt *xmlSID      `xml:"urn:xmpp:receipts received"`
 	Other   []xmlAnyName `xml:",any"`
 }
@@ -373,6 +375,7 @@ func (m *xmlMessage) toMessage(own string, extraDelay *xmlDelay) Message {
 	}
 	out.Retract = m.retraction()
 	out.Encryption = m.encryption()
+	out.OMEMO = m.omemoElement()
 	if m.Receipt != nil {
 		out.ReceiptFor = m.Receipt.ID
 	}
