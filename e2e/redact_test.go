@@ -71,13 +71,14 @@ func TestRedactChat(t *testing.T) {
 	tagged.send("REDACT Alice unknown-id")
 	tagged.expectLine("FAIL REDACT UNKNOWN_MSGID Alice unknown-id")
 
-	// OMEMO, as XEP-0384's example sends it: named, not its fallback.
+	// OMEMO, as XEP-0384's example sends it (placeholders for its keys):
+	// named, with why xircd cannot read it, not its fallback.
 	alice.send(`<message to='%s' type='chat' id='send1'><encrypted xmlns='eu.siacs.conversations.axolotl'><header sid='27183'>`+
 		`<key rid='31415'>BASE64ENCODED...</key><iv>BASE64ENCODED...</iv></header><payload>BASE64ENCODED</payload></encrypted>`+
 		`<encryption xmlns='urn:xmpp:eme:0' namespace='eu.siacs.conversations.axolotl' name='OMEMO'/>`+
 		`<body>I sent you an OMEMO encrypted message but your client doesn't seem to support that.</body><store xmlns='urn:xmpp:hints'/></message>`, me)
 	for _, c := range []*ircClient{tagged, plain} {
-		m := c.expectLine("sent an OMEMO-encrypted message, which xircd cannot read yet; read it on another client")
+		m := c.expectLine("sent an OMEMO-encrypted message, which xircd cannot read (omemo: ", "); read it on another client")
 		if m.Prefix.Name != "Alice" || !strings.HasPrefix(m.Trailing(), "\x01ACTION ") {
 			t.Errorf("encrypted message shown as %q", m)
 		}
