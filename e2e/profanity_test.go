@@ -1,0 +1,58 @@
+package e2e
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// A real OMEMO client, profanity (libsignal), as the contact alice: it
+// makes its keys, fetches xircd's device and bundle (trusting devices
+// blindly), starts a session and sends two encrypted messages, which the
+// IRC client sees decrypted and marked.
+func TestProfanityOMEMO(t *testing.T) {
+	needTool(t, "tmux", "profanity")
+	e := newEnv(t, contact{user: "alice", name: "Alice"})
+	e.start()
+	c := e.client("me")
+	waitContact(t, c, "Alice")
+
+	host, port, err := net.SplitHostPort(e.srv.Addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	home := t.TempDir()
+	config := filepath.Join(home, "config")
+	if err := os.MkdirAll(filepath.Join(config, "profanity"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	prof := startTmux(t, fmt.Sprintf("env HOME=%s XDG_CONFIG_HOME=%s XDG_DATA_HOME=%s profanity -l DEBUG", home, config, filepath.Join(home, "data")))
+	logFile := filepath.Join(home, "data", "profanity", "logs", "profanity.log")
+	t.Cleanup(func() {
+		if t.Failed() {
+			b, _ := os.ReadFile(logFile)
+			t.Logf("profanity log:\n%s", tailString(string(b), 4000))
+		}
+	})
+	prof.waitScreen("Welcome to")
+	prof.keys(fmt.Sprintf("/connect alice@%s server %s port %s tls trust", e.srv.Domain, host, port))
+	prof.waitScreen("Enter password")
+	prof.keys("alice-pass")
+	prof.waitScreen("logged in successfully")
+	prof.keys("/omemo gen")
+	prof.waitScreen("OMEMO crytographic materials generated")
+	prof.keys("/omemo trustmode blind")
+	prof.keys("/omemo start " + e.userJID)
+	prof.waitScreen("[online] [OMEMO]")
+	waitFor(t, func() bool {
+		b, _ := os.ReadFile(logFile)
+		return strings.Contains(string(b), "session with "+e.userJID+" device")
+	})
+	prof.keys("first from profanity")
+	c.expectLine("🔒 first from profanity")
+	prof.keys("second from profanity")
+	c.expectLine("🔒 second from profanity")
+}
