@@ -7,12 +7,15 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"xircd/xmpp/omemo"
 )
 
 // A real OMEMO client, profanity (libsignal), as the contact alice: it
-// makes its keys, fetches xircd's device and bundle (trusting devices
-// blindly), starts a session and sends two encrypted messages, which the
-// IRC client sees decrypted and marked.
+// makes its keys, fetches xircd's device and bundle, is told to trust
+// xircd's fingerprint (read from xircd's key store; without it profanity
+// starts no session) and sends two encrypted messages, which the IRC
+// client sees decrypted and marked, the ratchet advancing.
 func TestProfanityOMEMO(t *testing.T) {
 	needTool(t, "tmux", "profanity")
 	e := newEnv(t, contact{user: "alice", name: "Alice"})
@@ -44,8 +47,17 @@ func TestProfanityOMEMO(t *testing.T) {
 	prof.waitScreen("logged in successfully")
 	prof.keys("/omemo gen")
 	prof.waitScreen("OMEMO crytographic materials generated")
-	prof.keys("/omemo trustmode blind")
 	prof.keys("/omemo start " + e.userJID)
+	// xircd's fingerprint, as the user reads it from its key store.
+	dev, err := omemo.LoadDevice(filepath.Join(e.dir, "state", "omemo.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, func() bool {
+		b, _ := os.ReadFile(logFile)
+		return strings.Contains(string(b), "cache identity for "+e.userJID)
+	})
+	prof.keys("/omemo trust " + e.userJID + " " + omemo.Fingerprint(dev.Identity.Public))
 	prof.waitScreen("[online] [OMEMO]")
 	waitFor(t, func() bool {
 		b, _ := os.ReadFile(logFile)
