@@ -107,6 +107,12 @@ func init() {
 				"Shows the block list your XMPP server keeps (XEP-0191). Blocks made by your other",
 				"clients are announced here too.",
 			}},
+		"fingerprint": {usage: "fingerprint", run: (*Bridge).cmdFingerprint,
+			summary: "Shows xircd's OMEMO device and fingerprint.",
+			help: []string{
+				"Shows the id and the fingerprint of xircd's OMEMO device, for your contacts (and your",
+				"other clients) to compare before they trust it.",
+			}},
 		"bookmark": {usage: "bookmark list | add ROOM [noautojoin] | remove ROOM", min: 1, max: 3, run: (*Bridge).cmdBookmark,
 			summary: "Shows, adds or removes your group chat bookmarks.",
 			help: []string{

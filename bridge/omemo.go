@@ -193,6 +193,21 @@ func (b *Bridge) decryptOMEMO(m xmpp.Message) xmpp.Message {
 	return m
 }
 
+// cmdFingerprint shows xircd's OMEMO device id and fingerprint, in
+// groups of eight as clients show fingerprints.
+func (b *Bridge) cmdFingerprint(out func(string), args []string) {
+	if b.omemo.dev == nil {
+		out("xircd has no OMEMO device: it needs a state directory (bridge.state_dir) to keep its keys.")
+		return
+	}
+	fp := omemo.Fingerprint(b.omemo.dev.Identity.Public)
+	var groups []string
+	for i := 0; i < len(fp); i += 8 {
+		groups = append(groups, fp[i:min(i+8, len(fp))])
+	}
+	out(fmt.Sprintf("xircd's OMEMO device %d has the fingerprint %s", b.omemo.dev.DeviceID, strings.Join(groups, " ")))
+}
+
 // omemoConnected tells what went wrong loading the device, once, and
 // makes sure the account lists the device: the device list is fetched,
 // and its answer (onOMEMODevices) publishes what is missing.

@@ -234,3 +234,22 @@ func TestOMEMOOwnDeviceCarbon(t *testing.T) {
 		Encryption: "OMEMO", OMEMO: laptop.encrypt("sent from my laptop", laptop.to)})
 	c.expect(":me!user@localhost PRIVMSG alice :🔒 sent from my laptop")
 }
+
+// "fingerprint" shows xircd's device and its fingerprint for contacts to
+// compare; without a state_dir it says why there is none.
+func TestOMEMOFingerprintCommand(t *testing.T) {
+	h := newHarness(t, Config{StateDir: t.TempDir()})
+	h.connect()
+	c := h.attach("me")
+	c.take()
+	c.send("PRIVMSG &xmpp :fingerprint")
+	fp := omemo.Fingerprint(h.b.omemo.dev.Identity.Public)
+	c.expect(fmt.Sprintf(":xircd!xircd@irc.test PRIVMSG &xmpp :xircd's OMEMO device %d has the fingerprint %s %s %s %s %s %s %s %s",
+		h.b.omemo.dev.DeviceID, fp[0:8], fp[8:16], fp[16:24], fp[24:32], fp[32:40], fp[40:48], fp[48:56], fp[56:64]))
+
+	h = newHarness(t, Config{})
+	c = h.attach("me")
+	c.take()
+	c.send("PRIVMSG &xmpp :fingerprint")
+	c.expect(":xircd!xircd@irc.test PRIVMSG &xmpp :xircd has no OMEMO device: it needs a state directory (bridge.state_dir) to keep its keys.")
+}

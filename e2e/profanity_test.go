@@ -7,15 +7,14 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-
-	"xircd/xmpp/omemo"
 )
 
 // A real OMEMO client, profanity (libsignal), as the contact alice: it
 // makes its keys, fetches xircd's device and bundle, is told to trust
-// xircd's fingerprint (read from xircd's key store; without it profanity
-// starts no session) and sends two encrypted messages, which the IRC
-// client sees decrypted and marked, the ratchet advancing.
+// xircd's fingerprint (which the user reads with "fingerprint" in &xmpp;
+// without it profanity starts no session) and sends two encrypted
+// messages, which the IRC client sees decrypted and marked, the ratchet
+// advancing.
 func TestProfanityOMEMO(t *testing.T) {
 	needTool(t, "tmux", "profanity")
 	e := newEnv(t, contact{user: "alice", name: "Alice"})
@@ -48,16 +47,14 @@ func TestProfanityOMEMO(t *testing.T) {
 	prof.keys("/omemo gen")
 	prof.waitScreen("OMEMO crytographic materials generated")
 	prof.keys("/omemo start " + e.userJID)
-	// xircd's fingerprint, as the user reads it from its key store.
-	dev, err := omemo.LoadDevice(filepath.Join(e.dir, "state", "omemo.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	// xircd's fingerprint, as the user reads it in &xmpp.
+	c.send("PRIVMSG &xmpp :fingerprint")
+	_, fingerprint, _ := strings.Cut(c.expectLine("xircd's OMEMO device", "has the fingerprint").Trailing(), "has the fingerprint ")
 	waitFor(t, func() bool {
 		b, _ := os.ReadFile(logFile)
 		return strings.Contains(string(b), "cache identity for "+e.userJID)
 	})
-	prof.keys("/omemo trust " + e.userJID + " " + omemo.Fingerprint(dev.Identity.Public))
+	prof.keys("/omemo trust " + e.userJID + " " + strings.ReplaceAll(fingerprint, " ", ""))
 	prof.waitScreen("[online] [OMEMO]")
 	waitFor(t, func() bool {
 		b, _ := os.ReadFile(logFile)
