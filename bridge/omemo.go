@@ -38,6 +38,9 @@ type omemoState struct {
 	sessionsPath string
 	sessions     map[string]*omemo.Session
 	problem      string // what went wrong loading the device, told once connected
+	// bundlePublishing: a bundle publication awaits its answer;
+	// bundleStale: the bundle changed since it was sent (publishBundle).
+	bundlePublishing, bundleStale bool
 }
 
 // sessionKey names the session with one device of jid (a bare JID).
@@ -176,7 +179,7 @@ func (b *Bridge) decryptOMEMO(m xmpp.Message) xmpp.Message {
 	}
 	text, preKeyUsed, err := b.omemo.decrypt(xmpp.BareJID(m.From), m.OMEMO)
 	if preKeyUsed {
-		b.omemoPublish(func(ctx context.Context) (string, error) { return b.x.PublishOMEMOBundle(ctx, b.omemo.dev.Bundle()) })
+		b.publishBundle()
 	}
 	m.Encryption = ""
 	switch {
@@ -242,7 +245,37 @@ func (b *Bridge) onOMEMODevices(ev xmpp.OMEMODeviceList) {
 		ids := append(slices.Clone(ev.Devices), own)
 		b.omemoPublish(func(ctx context.Context) (string, error) { return b.x.PublishOMEMODevices(ctx, ids) })
 	}
-	b.omemoPublish(func(ctx context.Context) (string, error) { return b.x.PublishOMEMOBundle(ctx, b.omemo.dev.Bundle()) })
+	b.publishBundle()
+}
+
+// publishBundle publishes the device's bundle. While one publication is
+// under way, the next waits for its answer and then goes once, with the
+// bundle as it is then: a burst of pre-key messages costs two
+// publications, not one each.
+func (b *Bridge) publishBundle() {
+	if b.omemo.bundlePublishing {
+		b.omemo.bundleStale = true
+		return
+	}
+	err := b.startRequest(request{kind: requestOMEMOBundle}, func(ctx context.Context) (string, error) {
+		return b.x.PublishOMEMOBundle(ctx, b.omemo.dev.Bundle())
+	})
+	if err != nil {
+		b.log.Info("OMEMO bundle not published", "err", err)
+		return
+	}
+	b.omemo.bundlePublishing = true
+}
+
+// onBundlePublished tells a refused publication and sends the bundle
+// again if it changed meanwhile.
+func (b *Bridge) onBundlePublished(ev xmpp.RequestDone) {
+	b.omemo.bundlePublishing = false
+	b.onOMEMOPublished(ev)
+	if b.omemo.bundleStale {
+		b.omemo.bundleStale = false
+		b.publishBundle()
+	}
 }
 
 func (b *Bridge) omemoPublish(send func(ctx context.Context) (string, error)) {

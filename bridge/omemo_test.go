@@ -253,3 +253,36 @@ func TestOMEMOFingerprintCommand(t *testing.T) {
 	c.send("PRIVMSG &xmpp :fingerprint")
 	c.expect(":xircd!xircd@irc.test PRIVMSG &xmpp :xircd has no OMEMO device: it needs a state directory (bridge.state_dir) to keep its keys.")
 }
+
+// A burst of pre-key messages republishes the bundle twice, not once per
+// message: once at the first, once with what changed meanwhile.
+func TestOMEMOBundleRepublishBounded(t *testing.T) {
+	h := newHarness(t, Config{StateDir: t.TempDir()})
+	h.connect(item("alice@example.org", "alice"))
+	own := h.b.omemo.dev.DeviceID
+	h.expectOMEMOCalls("devices ", fmt.Sprintf("publish devices [%d]", own), fmt.Sprintf("publish bundle %d", own))
+	c := h.attach("me")
+	c.take()
+	h.x.mu.Lock()
+	h.x.holdAnswers = true
+	h.x.mu.Unlock()
+	for i := range 3 {
+		alice := newContactDevice(t, h, "alice@example.org")
+		h.event(alice.message(alice.encrypt(fmt.Sprintf("burst %d", i), alice.to)))
+	}
+	h.expectOMEMOCalls(fmt.Sprintf("publish bundle %d", own))
+	h.x.mu.Lock()
+	h.x.holdAnswers = false
+	h.x.mu.Unlock()
+	for _, ev := range h.x.takeAnswers() {
+		h.event(ev)
+	}
+	h.expectOMEMOCalls(fmt.Sprintf("publish bundle %d", own))
+	for _, ev := range h.x.takeAnswers() {
+		h.event(ev)
+	}
+	h.expectOMEMOCalls()
+	if n := len(c.take()); n != 3 {
+		t.Errorf("%d lines shown, want the 3 messages", n)
+	}
+}

@@ -54,6 +54,7 @@ const (
 	requestBlockList                             // BlockList
 	requestOMEMODevices                          // OMEMODeviceList (omemo.go)
 	requestOMEMOPublish                          // RequestDone (omemo.go)
+	requestOMEMOBundle                           // RequestDone (omemo.go)
 )
 
 // startRequest sends a request through send, whose ctx bounds the wait for
@@ -125,6 +126,8 @@ func (b *Bridge) onRequestDone(ev xmpp.RequestDone) {
 		b.onBlocked(r, ev.Err)
 	case requestOMEMOPublish:
 		b.onOMEMOPublished(ev)
+	case requestOMEMOBundle:
+		b.onBundlePublished(ev)
 	}
 }
 
