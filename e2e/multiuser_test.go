@@ -284,6 +284,35 @@ func TestMultiUserRefusedLogins(t *testing.T) {
 	}
 }
 
+// A user's first login costs the XMPP server one connection and one
+// login: the session that stays is the one that checks the password. A
+// refused login costs one connection too, and its session does not stay.
+func TestMultiUserFirstLoginConnectsOnce(t *testing.T) {
+	e := newMultiUserEnv(t, "")
+	proxy := prosodytest.StartProxy(t, e.srv.Addr)
+	e.xmppAddr = proxy.Addr
+	e.start()
+
+	c, m := e.saslLogin("me", e.userJID, "wrong")
+	if m.Command != "904" {
+		t.Fatalf("SASL with a wrong XMPP password: %v", m)
+	}
+	c.expectError()
+	if n := proxy.Connections(); n != 1 {
+		t.Errorf("a refused login made %d connections to the XMPP server, want 1", n)
+	}
+
+	first := e.saslClient("me", e.userJID, userPass)
+	first.expect(func(m *irc.Message) bool { return m.Command == "JOIN" })
+	e.saslClient("me2", e.userJID, userPass)
+	if n := proxy.Connections(); n != 2 {
+		t.Errorf("a refused login, a first login and a second client made %d connections to the XMPP server, want 2", n)
+	}
+	if v := e.metric("xircd_xmpp_connections"); v != "1" {
+		t.Errorf("xircd_xmpp_connections %s, want 1", v)
+	}
+}
+
 // One user's client that does not read never holds up another user's
 // messages.
 func TestMultiUserSlowClientDoesNotStallOthers(t *testing.T) {

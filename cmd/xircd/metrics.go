@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"fmt"
 	"net/http"
 	"sync/atomic"
@@ -51,10 +52,13 @@ type userXMPP struct {
 	*xmpp.Session
 	m      *metrics
 	events chan xmpp.Event
+	// firstConnect gets how the first connection attempt ended: nil
+	// (Connected) or its error.
+	firstConnect chan error
 }
 
 func newUserXMPP(s *xmpp.Session, m *metrics) *userXMPP {
-	return &userXMPP{Session: s, m: m, events: make(chan xmpp.Event)}
+	return &userXMPP{Session: s, m: m, events: make(chan xmpp.Event), firstConnect: make(chan error, 1)}
 }
 
 // Events are the session's, counted by forward.
@@ -64,10 +68,14 @@ func (x *userXMPP) Events() <-chan xmpp.Event { return x.events }
 // session closes its channel.
 func (x *userXMPP) forward() {
 	defer close(x.events)
-	online, connectedBefore := false, false
+	online, connectedBefore, attempted := false, false, false
 	for ev := range x.Session.Events() {
-		switch ev.(type) {
+		switch ev := ev.(type) {
 		case xmpp.Connected:
+			if !attempted {
+				x.firstConnect <- nil
+				attempted = true
+			}
 			if !online {
 				x.m.xmppConnections.Add(1)
 			}
@@ -76,6 +84,10 @@ func (x *userXMPP) forward() {
 			}
 			online, connectedBefore = true, true
 		case xmpp.Disconnected:
+			if !attempted {
+				x.firstConnect <- cmp.Or(ev.Err, xmpp.ErrClosed)
+				attempted = true
+			}
 			if online {
 				x.m.xmppConnections.Add(-1)
 			}

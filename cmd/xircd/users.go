@@ -170,8 +170,8 @@ func (us *users) userFor(jid string, password [sha256.Size]byte) (u *user, first
 	return u, true, nil
 }
 
-// start logs u in to XMPP once and, when that works, starts the session
-// that stays; u.ready is closed either way. A failed user is forgotten.
+// start logs u in to XMPP and, when that works, keeps the session; u.ready
+// is closed either way. A failed user is forgotten.
 func (us *users) start(u *user, password string) {
 	defer close(u.ready)
 	u.err = us.startSession(u, password)
@@ -186,22 +186,41 @@ func (us *users) start(u *user, password string) {
 	us.log.Info("user session started", "user", u.jid)
 }
 
+// startSession starts the session that stays and waits for its first
+// connection: the XMPP server sees one login, not a check and then a
+// login. When that first connection fails, the session is stopped.
 func (us *users) startSession(u *user, password string) error {
 	xs, err := us.newXMPP(u.jid, password)
 	if err != nil {
 		return err
 	}
-	ctx, cancel := context.WithTimeout(us.ctx, time.Minute)
-	err = xs.Check(ctx)
-	cancel()
-	if err != nil {
-		return err
+	x := newUserXMPP(xs, us.metrics)
+	go x.forward()
+	xs.Start()
+	select {
+	case err = <-x.firstConnect:
+	case <-us.ctx.Done():
+		err = errors.New("xircd is shutting down")
 	}
+	if err == nil {
+		err = us.attachBridge(u, x)
+	}
+	if err != nil {
+		xs.Close()
+		go func() {
+			for range x.Events() { // no bridge reads them
+			}
+		}()
+	}
+	return err
+}
+
+// attachBridge gives u's connected session its bridge.
+func (us *users) attachBridge(u *user, x *userXMPP) error {
 	dir, err := userStateDir(us.cfg.Bridge.StateDir, u.jid)
 	if err != nil {
 		return err
 	}
-	x := newUserXMPP(xs, us.metrics)
 	br, err := bridge.New(bridgeConfig(us.cfg, dir, us.log.With("part", "bridge", "user", u.jid)), x)
 	if err != nil {
 		return fmt.Errorf("bridge: %w", err)
@@ -221,8 +240,6 @@ func (us *users) startSession(u *user, password string) error {
 			us.log.Error("user session stopped", "user", u.jid, "err", err)
 		}
 	}()
-	go x.forward()
-	xs.Start()
 	return nil
 }
 

@@ -17,6 +17,7 @@ type Proxy struct {
 
 	ln     net.Listener
 	frozen atomic.Bool
+	dialed atomic.Int64
 	mu     sync.Mutex
 	conns  []net.Conn
 }
@@ -44,6 +45,7 @@ func StartProxy(t testing.TB, target string) *Proxy {
 				c.Close()
 				continue
 			}
+			p.dialed.Add(1)
 			p.mu.Lock()
 			p.conns = append(p.conns, c, u)
 			p.mu.Unlock()
@@ -53,6 +55,9 @@ func StartProxy(t testing.TB, target string) *Proxy {
 	}()
 	return p
 }
+
+// Connections is how many connections the relay has made to the target.
+func (p *Proxy) Connections() int { return int(p.dialed.Load()) }
 
 // Freeze makes the relay swallow (true) or pass (false) all traffic.
 func (p *Proxy) Freeze(on bool) { p.frozen.Store(on) }
