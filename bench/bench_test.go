@@ -188,7 +188,8 @@ func TestMultiUserSmoke(t *testing.T) {
 		t.Fatal(err)
 	}
 	const users, msgs = 4, 10
-	r, err := multiUserRun(work, bin, users, muContacts+10, msgs, 4)
+	withBitlBee := bitlbeeInstalled()
+	r, err := multiUserRun(work, bin, users, muContacts+10, msgs, 4, withBitlBee)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -198,7 +199,18 @@ func TestMultiUserSmoke(t *testing.T) {
 	if len(r.rtts) != msgs || r.rttLost != 0 || r.everyone != users {
 		t.Errorf("%d round trips, %d lost, %d of %d users' messages echoed", len(r.rtts), r.rttLost, r.everyone, users)
 	}
-	if md := muMarkdown([]muResult{r}, msgs); !strings.Contains(md, "| 4 | 60 |") {
+	md := muMarkdown([]muResult{r}, msgs, withBitlBee)
+	if !strings.Contains(md, "| 4 | 60 |") {
 		t.Errorf("report lacks the row of 4 users:\n%s", md)
+	}
+	if !withBitlBee {
+		t.Log("BitlBee not measured: not installed")
+		return
+	}
+	if !r.bitlbee || r.bitlbeeReady <= 0 || r.bitlbeePeak < r.bitlbeeIdle || r.bitlbeeCPU <= 0 {
+		t.Errorf("BitlBee: ready %v; RSS idle %d KiB, peak %d KiB; CPU %v", r.bitlbeeReady, r.bitlbeeIdle, r.bitlbeePeak, r.bitlbeeCPU)
+	}
+	if !strings.Contains(md, "| 4 | ") || !strings.Contains(md, "BitlBee: all rosters ready") {
+		t.Errorf("report lacks BitlBee's row of 4 users:\n%s", md)
 	}
 }

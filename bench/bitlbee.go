@@ -37,52 +37,23 @@ func bitlbeePort() (int, error) {
 // with PLAIN without TLS on the loopback port e.bitlbeePort.
 func bitlbeeRun(e *env, run int) (result, error) {
 	var res result
-	dir, err := os.MkdirTemp(e.work, "bitlbee-")
-	if err != nil {
-		return res, err
-	}
-	port, err := prosodytest.FreePort()
-	if err != nil {
-		return res, err
-	}
-	conf := filepath.Join(dir, "bitlbee.conf")
-	text := fmt.Sprintf("[settings]\nRunMode = Daemon\nAuthMode = Open\nDaemonInterface = 127.0.0.1\nDaemonPort = %d\nConfigDir = %s\n", port, dir)
-	if err := os.WriteFile(conf, []byte(text), 0o600); err != nil {
-		return res, err
-	}
-	cmd := exec.Command("bitlbee", "-D", "-n", "-c", conf, "-d", dir, "-P", filepath.Join(dir, "pid"))
-	cmd.Dir = dir
-	proc, err := startGateway("bitlbee", dir, cmd)
+	proc, listen, err := startBitlBee(e.work)
 	if err != nil {
 		return res, err
 	}
 	defer proc.stop()
 	t0 := proc.started
 	fail := func(format string, args ...any) (result, error) { return res, proc.errorf(format, args...) }
-	c, err := dialIRC(fmt.Sprintf("127.0.0.1:%d", port), 15*time.Second)
+	c, err := dialIRC(listen, 15*time.Second)
 	if err != nil {
 		return fail("connect: %v", err)
 	}
 	defer c.conn.Close()
 	tConn := time.Now()
-	c.send("NICK me", "USER me 0 * :bench")
 	const channel = "&bitlbee"
-	deadline := time.After(30 * time.Second)
-	for {
-		l, err := c.next(deadline)
-		if err != nil {
-			return fail("joining %s: %v", channel, err)
-		}
-		if l.cmd == "366" {
-			break
-		}
+	if err := bitlbeeLogin(c, "me", e.me, e.pass, e.bitlbeePort); err != nil {
+		return fail("%v", err)
 	}
-	say := func(text string) { c.send("PRIVMSG " + channel + " :" + text) }
-	say(fmt.Sprintf("account add jabber %s %s", e.me, e.pass))
-	say("account jabber set server 127.0.0.1")
-	say(fmt.Sprintf("account jabber set port %d", e.bitlbeePort))
-	say("account jabber set tls false")
-	say("account jabber on")
 	err = measureIRC(e, c, channel, fmt.Sprintf("b%d", run), t0, tConn, &res)
 	if err != nil {
 		return fail("%v", err)
@@ -90,6 +61,56 @@ func bitlbeeRun(e *env, run int) (result, error) {
 	res.rssKiB, res.cpu = procUsage(proc.cmd.Process.Pid)
 	res.fileKiB = statusKiB(proc.cmd.Process.Pid, "RssFile")
 	return res, nil
+}
+
+// startBitlBee starts one BitlBee process in daemon mode (every IRC
+// connection served by it) and returns it with its IRC address.
+func startBitlBee(work string) (proc *gatewayProc, listen string, err error) {
+	dir, err := os.MkdirTemp(work, "bitlbee-")
+	if err != nil {
+		return nil, "", err
+	}
+	port, err := prosodytest.FreePort()
+	if err != nil {
+		return nil, "", err
+	}
+	conf := filepath.Join(dir, "bitlbee.conf")
+	text := fmt.Sprintf("[settings]\nRunMode = Daemon\nAuthMode = Open\nDaemonInterface = 127.0.0.1\nDaemonPort = %d\nConfigDir = %s\n", port, dir)
+	if err := os.WriteFile(conf, []byte(text), 0o600); err != nil {
+		return nil, "", err
+	}
+	cmd := exec.Command("bitlbee", "-D", "-n", "-c", conf, "-d", dir, "-P", filepath.Join(dir, "pid"))
+	cmd.Dir = dir
+	proc, err = startGateway("bitlbee", dir, cmd)
+	if err != nil {
+		return nil, "", err
+	}
+	return proc, fmt.Sprintf("127.0.0.1:%d", port), nil
+}
+
+// bitlbeeLogin registers c as nick, waits for &bitlbee and sets up and
+// switches on the in-memory Jabber account of jid, which reaches the XMPP
+// server through the relay on xmppPort.
+func bitlbeeLogin(c *ircClient, nick, jid, pass string, xmppPort int) error {
+	const channel = "&bitlbee"
+	c.send("NICK "+nick, "USER "+nick+" 0 * :bench")
+	deadline := time.After(30 * time.Second)
+	for {
+		l, err := c.next(deadline)
+		if err != nil {
+			return fmt.Errorf("joining %s: %v", channel, err)
+		}
+		if l.cmd == "366" {
+			break
+		}
+	}
+	say := func(text string) { c.send("PRIVMSG " + channel + " :" + text) }
+	say(fmt.Sprintf("account add jabber %s %s", jid, pass))
+	say("account jabber set server 127.0.0.1")
+	say(fmt.Sprintf("account jabber set port %d", xmppPort))
+	say("account jabber set tls false")
+	say("account jabber on")
+	return nil
 }
 
 // loadAvg is the first three fields of /proc/loadavg.

@@ -112,7 +112,7 @@ func main() {
 		}
 	}
 	if *usersFlag != "" {
-		text, err := multiUserBench(work, bin, parseCounts("-users", *usersFlag), *peersFlag, *rtt, *parallel)
+		text, err := multiUserBench(work, bin, parseCounts("-users", *usersFlag), *peersFlag, *rtt, *parallel, *withBitlBee && bitlbeeInstalled())
 		if err != nil {
 			log.Fatal(err)
 		}

@@ -32,6 +32,13 @@ type muResult struct {
 	cpu               time.Duration // xircd's CPU time, whole run
 	rtts              []time.Duration
 	rttLost, everyone int // lost in the round trips; users whose one message came back
+
+	// BitlBee, one process serving the same users; bitlbee false when not
+	// measured.
+	bitlbee                  bool
+	bitlbeeReady             time.Duration
+	bitlbeeIdle, bitlbeePeak int // KiB, as for xircd
+	bitlbeeCPU               time.Duration
 }
 
 // muUser is user i's account name.
@@ -51,19 +58,21 @@ func muRoster(i, peers int) []int {
 // multi-user mode serving that many users at once, each with muContacts
 // contacts out of a pool of peers echo peers, against the floor of as many
 // plain XMPP sessions in one process.
-func multiUserBench(work, bin string, users []int, peers, rtt, parallel int) (string, error) {
+// With withBitlBee, one BitlBee process serving the same users is measured
+// too.
+func multiUserBench(work, bin string, users []int, peers, rtt, parallel int, withBitlBee bool) (string, error) {
 	var rs []muResult
 	for _, u := range users {
-		r, err := multiUserRun(work, bin, u, peers, rtt, parallel)
+		r, err := multiUserRun(work, bin, u, peers, rtt, parallel, withBitlBee)
 		if err != nil {
 			return "", fmt.Errorf("%d users: %w", u, err)
 		}
 		rs = append(rs, r)
 	}
-	return muMarkdown(rs, rtt), nil
+	return muMarkdown(rs, rtt, withBitlBee), nil
 }
 
-func multiUserRun(work, bin string, users, peers, rtt, parallel int) (res muResult, err error) {
+func multiUserRun(work, bin string, users, peers, rtt, parallel int, withBitlBee bool) (res muResult, err error) {
 	res = muResult{users: users, peers: peers, loadBefore: loadAvg()}
 	defer func() { res.loadAfter = loadAvg() }()
 	if peers < muContacts {
@@ -142,7 +151,81 @@ func multiUserRun(work, bin string, users, peers, rtt, parallel int) (res muResu
 	}
 	log.Printf("U=%d xircd: all rosters ready in %v (%d logins tried again), idle %d KiB, peak %d KiB, cpu %v, rtt p50 %v p99 %v, lost %d, %d/%d users echoed",
 		users, res.xircdReady.Round(time.Millisecond), res.xircdRetries, res.idleKiB, res.peakKiB, res.cpu, pct(res.rtts, 50), pct(res.rtts, 99), res.rttLost, res.everyone, users)
+	if withBitlBee {
+		quiesce(e)
+		if err := muBitlBee(work, srv, jids, pass, &res); err != nil {
+			return res, fmt.Errorf("BitlBee: %w", err)
+		}
+		log.Printf("U=%d BitlBee: all rosters ready in %v, idle %d KiB, peak %d KiB, cpu %v",
+			users, res.bitlbeeReady.Round(time.Millisecond), res.bitlbeeIdle, res.bitlbeePeak, res.bitlbeeCPU)
+	}
 	return res, nil
+}
+
+// muBitlBee logs every user in at once to one BitlBee process, each over
+// its own IRC connection with its own Jabber account, and measures the time
+// until every user's &bitlbee holds its contacts, and the process's memory
+// and CPU time. BitlBee logs in with PLAIN without TLS, through a relay
+// on a port it accepts (see bitlbeePort).
+func muBitlBee(work string, srv *prosodytest.Server, jids []string, pass string, res *muResult) error {
+	xmppPort, err := bitlbeePort()
+	if err != nil {
+		return err
+	}
+	stopRelay, err := relay(xmppPort, srv.Addr)
+	if err != nil {
+		return err
+	}
+	defer stopRelay()
+	proc, listen, err := startBitlBee(work)
+	if err != nil {
+		return err
+	}
+	defer proc.stop()
+	probe, err := dialIRCBuffered(listen, 15*time.Second, 16)
+	if err != nil {
+		return proc.errorf("connect: %v", err)
+	}
+	probe.conn.Close()
+	time.Sleep(500 * time.Millisecond)
+	res.bitlbeeIdle = statusKiB(proc.cmd.Process.Pid, "VmRSS")
+
+	clients := make([]*ircClient, len(jids))
+	errs := make(chan error, len(jids))
+	t0 := time.Now()
+	for i, jid := range jids {
+		go func() {
+			c, err := dialIRCBuffered(listen, 30*time.Second, 1024)
+			if err != nil {
+				errs <- err
+				return
+			}
+			clients[i] = c
+			if err := bitlbeeLogin(c, muUser(i), jid, pass, xmppPort); err != nil {
+				errs <- fmt.Errorf("%s: %v", muUser(i), err)
+				return
+			}
+			errs <- muReady(c, "&bitlbee", i, res.peers)
+		}()
+	}
+	var first error
+	for range jids {
+		if err := <-errs; err != nil && first == nil {
+			first = err
+		}
+	}
+	res.bitlbeeReady = time.Since(t0)
+	res.bitlbeePeak, res.bitlbeeCPU = procUsage(proc.cmd.Process.Pid)
+	for _, c := range clients {
+		if c != nil {
+			c.conn.Close()
+		}
+	}
+	if first != nil {
+		return proc.errorf("%v", first)
+	}
+	res.bitlbee = true
+	return nil
 }
 
 // muFloor logs every user in at once with an XMPP session of its own, all
@@ -272,7 +355,7 @@ func muXircd(work, bin string, srv *prosodytest.Server, jids []string, pass stri
 					continue
 				}
 				c.send("PASS "+jid+":"+pass, "NICK "+muUser(i), "USER bench 0 * :bench")
-				if err = muReady(c, i, res.peers); err == nil {
+				if err = muReady(c, "&xmpp", i, res.peers); err == nil {
 					clients[i] = c
 					break
 				}
@@ -335,8 +418,8 @@ func muXircd(work, bin string, srv *prosodytest.Server, jids []string, pass stri
 	return nil
 }
 
-// muReady waits until user i's &xmpp holds all of its contacts.
-func muReady(c *ircClient, i int, peers int) error {
+// muReady waits until user i's control channel holds all of its contacts.
+func muReady(c *ircClient, channel string, i int, peers int) error {
 	want := make(map[string]bool, muContacts)
 	for _, p := range muRoster(i, peers) {
 		want[fmt.Sprintf("peer%05d", p)] = true
@@ -348,7 +431,7 @@ func muReady(c *ircClient, i int, peers int) error {
 		if err != nil {
 			return fmt.Errorf("%s: contacts visible %d/%d: %v", muUser(i), members.n, muContacts, err)
 		}
-		trackMembers(l, "&xmpp", members, voiced)
+		trackMembers(l, channel, members, voiced)
 		if l.cmd == "ERROR" || l.cmd == "464" || l.cmd == "465" {
 			return fmt.Errorf("%s: %s %v", muUser(i), l.cmd, l.params)
 		}
@@ -357,7 +440,7 @@ func muReady(c *ircClient, i int, peers int) error {
 }
 
 // muMarkdown reports the multi-user runs.
-func muMarkdown(rs []muResult, rtt int) string {
+func muMarkdown(rs []muResult, rtt int, withBitlBee bool) string {
 	var b strings.Builder
 	now := time.Now().UTC()
 	fmt.Fprintf(&b, "### Results %s\n\n", now.Format("2006-01-02 15:04 UTC"))
@@ -373,10 +456,24 @@ func muMarkdown(rs []muResult, rtt int) string {
 			float64(r.idleKiB)/1024, float64(r.peakKiB)/1024, perUser, r.cpu.Seconds(),
 			ms(pct(r.rtts, 50)), ms(pct(r.rtts, 99)), lost, rtt+r.users)
 	}
-	if bitlbeeInstalled() {
-		b.WriteString("\nBitlBee: not measured in multi-user runs.\n")
-	} else {
+	switch {
+	case !withBitlBee && bitlbeeInstalled():
+		b.WriteString("\nBitlBee: not measured (-bitlbee=false).\n")
+	case !withBitlBee:
 		b.WriteString("\nBitlBee: not measured (not installed).\n")
+	default:
+		fmt.Fprintf(&b, "\nBitlBee %s, one process (daemon mode) serving the same users, each over its own IRC connection with its own Jabber account (PLAIN without TLS, through a loopback relay), timed until every user's &bitlbee holds its %d contacts:\n\n", bitlbeeVersion(), muContacts)
+		b.WriteString("| users | BitlBee: all rosters ready | × floor | xircd ÷ BitlBee | BitlBee idle RSS | BitlBee peak RSS | RSS per user (BitlBee / xircd) | BitlBee CPU |\n")
+		b.WriteString("|---|---|---|---|---|---|---|---|\n")
+		for _, r := range rs {
+			if !r.bitlbee {
+				continue
+			}
+			fmt.Fprintf(&b, "| %d | %.0f ms | %.2f× | %.2f× | %.1f MiB | %.1f MiB | %.0f / %.0f KiB | %.2f s |\n",
+				r.users, ms(r.bitlbeeReady), float64(r.bitlbeeReady)/float64(r.floorReady), float64(r.xircdReady)/float64(r.bitlbeeReady),
+				float64(r.bitlbeeIdle)/1024, float64(r.bitlbeePeak)/1024,
+				float64(r.bitlbeePeak-r.bitlbeeIdle)/float64(r.users), float64(r.peakKiB-r.idleKiB)/float64(r.users), r.bitlbeeCPU.Seconds())
+		}
 	}
 	return b.String()
 }

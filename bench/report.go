@@ -225,8 +225,13 @@ func machine() string {
 	return fmt.Sprintf("%d × %s%s, %s, %s/%s", runtime.NumCPU(), model, mem, runtime.Version(), runtime.GOOS, runtime.GOARCH)
 }
 
-func prosodyVersion() string {
-	out, err := exec.Command("dpkg-query", "-W", "-f", "${Version}", "prosody").Output()
+func prosodyVersion() string { return packageVersion("prosody") }
+
+func bitlbeeVersion() string { return packageVersion("bitlbee") }
+
+// packageVersion is the installed Debian package's version.
+func packageVersion(name string) string {
+	out, err := exec.Command("dpkg-query", "-W", "-f", "${Version}", name).Output()
 	if err != nil || len(out) == 0 {
 		return "(version unknown)"
 	}
