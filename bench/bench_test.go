@@ -188,7 +188,7 @@ func TestMultiUserSmoke(t *testing.T) {
 		t.Fatal(err)
 	}
 	const users, msgs = 4, 10
-	withBitlBee := bitlbeeInstalled()
+	withBitlBee, start := bitlbeeInstalled(), time.Now()
 	r, err := multiUserRun(work, bin, users, muContacts+10, msgs, 4, withBitlBee)
 	if err != nil {
 		t.Fatal(err)
@@ -199,7 +199,7 @@ func TestMultiUserSmoke(t *testing.T) {
 	if len(r.rtts) != msgs || r.rttLost != 0 || r.everyone != users {
 		t.Errorf("%d round trips, %d lost, %d of %d users' messages echoed", len(r.rtts), r.rttLost, r.everyone, users)
 	}
-	md := muMarkdown([]muResult{r}, msgs, withBitlBee)
+	md := muMarkdown([]muResult{r}, msgs, withBitlBee, start)
 	if !strings.Contains(md, "| 4 | 60 |") {
 		t.Errorf("report lacks the row of 4 users:\n%s", md)
 	}

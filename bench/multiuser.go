@@ -61,6 +61,7 @@ func muRoster(i, peers int) []int {
 // With withBitlBee, one BitlBee process serving the same users is measured
 // too.
 func multiUserBench(work, bin string, users []int, peers, rtt, parallel int, withBitlBee bool) (string, error) {
+	start := time.Now()
 	var rs []muResult
 	for _, u := range users {
 		r, err := multiUserRun(work, bin, u, peers, rtt, parallel, withBitlBee)
@@ -69,7 +70,7 @@ func multiUserBench(work, bin string, users []int, peers, rtt, parallel int, wit
 		}
 		rs = append(rs, r)
 	}
-	return muMarkdown(rs, rtt, withBitlBee), nil
+	return muMarkdown(rs, rtt, withBitlBee, start), nil
 }
 
 func multiUserRun(work, bin string, users, peers, rtt, parallel int, withBitlBee bool) (res muResult, err error) {
@@ -439,11 +440,11 @@ func muReady(c *ircClient, channel string, i int, peers int) error {
 	return nil
 }
 
-// muMarkdown reports the multi-user runs.
-func muMarkdown(rs []muResult, rtt int, withBitlBee bool) string {
+// muMarkdown reports the multi-user runs, which began at start and end now.
+func muMarkdown(rs []muResult, rtt int, withBitlBee bool, start time.Time) string {
 	var b strings.Builder
 	now := time.Now().UTC()
-	fmt.Fprintf(&b, "### Results %s\n\n", now.Format("2006-01-02 15:04 UTC"))
+	fmt.Fprintf(&b, "### Results %s–%s\n\n", start.UTC().Format("2006-01-02 15:04"), now.Format("15:04 UTC"))
 	fmt.Fprintf(&b, "%s, %s, Prosody %s (mod_mam, no mod_limits). Every user has %d contacts out of a shared pool of echo peers (seven in ten available). One run per user count.\n\n",
 		now.Format("2006-01-02"), machine(), prosodyVersion(), muContacts)
 	b.WriteString("| users | peers | load before → after | floor: all rosters ready | xircd: all rosters ready | × floor | logins tried again (floor / xircd) | xircd idle RSS | xircd peak RSS | RSS per user | xircd CPU | round trip p50 / p99 (one user) | lost |\n")
