@@ -51,7 +51,7 @@ func bitlbeeRun(e *env, run int) (result, error) {
 	defer c.conn.Close()
 	tConn := time.Now()
 	const channel = "&bitlbee"
-	if err := bitlbeeLogin(c, "me", e.me, e.pass, e.bitlbeePort); err != nil {
+	if err := bitlbeeLogin(c, "me", e.me, e.pass, e.bitlbeePort, 30*time.Second); err != nil {
 		return fail("%v", err)
 	}
 	err = measureIRC(e, c, channel, fmt.Sprintf("b%d", run), t0, tConn, &res)
@@ -90,11 +90,12 @@ func startBitlBee(work string) (proc *gatewayProc, listen string, err error) {
 
 // bitlbeeLogin registers c as nick, waits for &bitlbee and sets up and
 // switches on the in-memory Jabber account of jid, which reaches the XMPP
-// server through the relay on xmppPort.
-func bitlbeeLogin(c *ircClient, nick, jid, pass string, xmppPort int) error {
+// server through the relay on xmppPort. BitlBee has joinTimeout to put c
+// in &bitlbee.
+func bitlbeeLogin(c *ircClient, nick, jid, pass string, xmppPort int, joinTimeout time.Duration) error {
 	const channel = "&bitlbee"
 	c.send("NICK "+nick, "USER "+nick+" 0 * :bench")
-	deadline := time.After(30 * time.Second)
+	deadline := time.After(joinTimeout)
 	for {
 		l, err := c.next(deadline)
 		if err != nil {

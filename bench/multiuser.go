@@ -34,8 +34,9 @@ type muResult struct {
 	rttLost, everyone int // lost in the round trips; users whose one message came back
 
 	// BitlBee, one process serving the same users; bitlbee false when not
-	// measured.
+	// measured, bitlbeeErr why it failed.
 	bitlbee                  bool
+	bitlbeeErr               error
 	bitlbeeReady             time.Duration
 	bitlbeeIdle, bitlbeePeak int // KiB, as for xircd
 	bitlbeeCPU               time.Duration
@@ -154,8 +155,11 @@ func multiUserRun(work, bin string, users, peers, rtt, parallel int, withBitlBee
 		users, res.xircdReady.Round(time.Millisecond), res.xircdRetries, res.idleKiB, res.peakKiB, res.cpu, pct(res.rtts, 50), pct(res.rtts, 99), res.rttLost, res.everyone, users)
 	if withBitlBee {
 		quiesce(e)
-		if err := muBitlBee(work, srv, jids, pass, &res); err != nil {
-			return res, fmt.Errorf("BitlBee: %w", err)
+		// A failure of BitlBee is reported in its table, not lost with
+		// xircd's figures.
+		if res.bitlbeeErr = muBitlBee(work, srv, jids, pass, &res); res.bitlbeeErr != nil {
+			log.Printf("U=%d BitlBee failed: %v", users, res.bitlbeeErr)
+			return res, nil
 		}
 		log.Printf("U=%d BitlBee: all rosters ready in %v, idle %d KiB, peak %d KiB, cpu %v",
 			users, res.bitlbeeReady.Round(time.Millisecond), res.bitlbeeIdle, res.bitlbeePeak, res.bitlbeeCPU)
@@ -202,7 +206,8 @@ func muBitlBee(work string, srv *prosodytest.Server, jids []string, pass string,
 				return
 			}
 			clients[i] = c
-			if err := bitlbeeLogin(c, muUser(i), jid, pass, xmppPort); err != nil {
+			// One process registers every connection in turn.
+			if err := bitlbeeLogin(c, muUser(i), jid, pass, xmppPort, 5*time.Minute); err != nil {
 				errs <- fmt.Errorf("%s: %v", muUser(i), err)
 				return
 			}
@@ -467,7 +472,8 @@ func muMarkdown(rs []muResult, rtt int, withBitlBee bool, start time.Time) strin
 		b.WriteString("| users | BitlBee: all rosters ready | × floor | xircd ÷ BitlBee | BitlBee idle RSS | BitlBee peak RSS | RSS per user (BitlBee / xircd) | BitlBee CPU |\n")
 		b.WriteString("|---|---|---|---|---|---|---|---|\n")
 		for _, r := range rs {
-			if !r.bitlbee {
+			if r.bitlbeeErr != nil {
+				fmt.Fprintf(&b, "| %d | failed: %s | | | | | | |\n", r.users, strings.ReplaceAll(r.bitlbeeErr.Error(), "|", "/"))
 				continue
 			}
 			fmt.Fprintf(&b, "| %d | %.0f ms | %.2f× | %.2f× | %.1f MiB | %.1f MiB | %.0f / %.0f KiB | %.2f s |\n",
