@@ -46,8 +46,8 @@
 // (SendReceipt, XEP-0184; Message.ReceiptRequest, ReceiptFor), the block
 // list (GetBlockList, Block, Unblock, XEP-0191; changes by other clients
 // arrive as BlockPush), the name of a message's end-to-end encryption
-// (Message.Encryption), a generic SendIQ that waits for its answer, and
-// Check to validate a configuration by logging in once. PEP notifications
+// (Message.Encryption), and a generic SendIQ that waits for its answer.
+// PEP notifications
 // and block list pushes are accepted only from the account itself.
 //
 // # Requests

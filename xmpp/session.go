@@ -140,20 +140,6 @@ func (s *Session) Start() {
 	go s.supervise()
 }
 
-// Check connects once, logs in and disconnects, returning the connect
-// error (a *ConnectError naming the cause) if any. It does not emit events
-// and may be used without Start, e.g. to validate a configuration. It is
-// bounded by ctx and Config.ConnectTimeout.
-func (s *Session) Check(ctx context.Context) error {
-	c, err := s.connect(ctx, nil)
-	if err != nil {
-		return err
-	}
-	c.netConn.SetWriteDeadline(time.Now().Add(time.Second))
-	io.WriteString(c.netConn, "</stream:stream>")
-	return c.netConn.Close()
-}
-
 // Close ends the session: the stream is closed politely when possible,
 // the supervisor stops and the Events channel is closed. It returns within
 // a few seconds whatever the server does.

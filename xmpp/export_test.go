@@ -1,0 +1,21 @@
+package xmpp
+
+import (
+	"context"
+	"io"
+	"time"
+)
+
+// Check connects once, logs in and disconnects, returning the connect
+// error (a *ConnectError naming the cause) if any: the login alone, for
+// the tests. It does not emit events and needs no Start. It is bounded by
+// ctx and Config.ConnectTimeout.
+func (s *Session) Check(ctx context.Context) error {
+	c, err := s.connect(ctx, nil)
+	if err != nil {
+		return err
+	}
+	c.netConn.SetWriteDeadline(time.Now().Add(time.Second))
+	io.WriteString(c.netConn, "</stream:stream>")
+	return c.netConn.Close()
+}
