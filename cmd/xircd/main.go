@@ -97,11 +97,7 @@ func run(cfg *Config, logger *slog.Logger) error {
 	br.SetCapSwitch(srv.SetCapAvailable)
 
 	listeners, err := listen(cfg, logger)
-	defer func() {
-		for _, l := range listeners {
-			l.Close()
-		}
-	}()
+	defer closeListeners(listeners)
 	if err != nil {
 		return err
 	}
@@ -132,11 +128,7 @@ func run(cfg *Config, logger *slog.Logger) error {
 	bridgeDone := make(chan error, 1)
 	go func() { bridgeDone <- br.Run(ctx) }()
 	xs.Start()
-	serveErr := make(chan error, len(listeners))
-	for _, l := range listeners {
-		logger.Info("listening for IRC clients", "addr", l.Addr().String())
-		go func(l net.Listener) { serveErr <- srv.Serve(l) }(l)
-	}
+	serveErr := serveIRC(srv, listeners, logger)
 	logger.Info("xircd started", "version", version, "jid", cfg.XMPP.JID)
 
 	var runErr error
@@ -255,6 +247,23 @@ func listen(cfg *Config, logger *slog.Logger) ([]net.Listener, error) {
 	return listeners, nil
 }
 
+// serveIRC serves IRC clients on every listener; the channel carries the
+// first listener's error.
+func serveIRC(srv *ircd.Server, listeners []net.Listener, logger *slog.Logger) <-chan error {
+	serveErr := make(chan error, len(listeners))
+	for _, l := range listeners {
+		logger.Info("listening for IRC clients", "addr", l.Addr().String())
+		go func(l net.Listener) { serveErr <- srv.Serve(l) }(l)
+	}
+	return serveErr
+}
+
+func closeListeners(listeners []net.Listener) {
+	for _, l := range listeners {
+		l.Close()
+	}
+}
+
 // runMultiUser serves many users, each logging in with their own XMPP
 // account, until ctx ends (SIGINT, SIGTERM): then every client gets ERROR
 // and every XMPP session closes.
@@ -267,11 +276,7 @@ func runMultiUser(ctx context.Context, cfg *Config, logger *slog.Logger) error {
 	us.capSwitch = srv.CapSwitch
 
 	listeners, err := listen(cfg, logger)
-	defer func() {
-		for _, l := range listeners {
-			l.Close()
-		}
-	}()
+	defer closeListeners(listeners)
 	if err != nil {
 		return err
 	}
@@ -285,11 +290,7 @@ func runMultiUser(ctx context.Context, cfg *Config, logger *slog.Logger) error {
 		logger.Info("serving metrics", "url", "http://"+l.Addr().String()+"/metrics")
 		go metricsSrv.Serve(l)
 	}
-	serveErr := make(chan error, len(listeners))
-	for _, l := range listeners {
-		logger.Info("listening for IRC clients", "addr", l.Addr().String())
-		go func(l net.Listener) { serveErr <- srv.Serve(l) }(l)
-	}
+	serveErr := serveIRC(srv, listeners, logger)
 	logger.Info("xircd started in multi-user mode", "version", version)
 
 	var runErr error
