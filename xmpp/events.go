@@ -246,4 +246,9 @@ type OutMessage struct {
 	Reactions  *Reactions // XEP-0444: the user's full set of reactions to a message
 	Replace    string     // XEP-0308: the id of the message this one corrects
 	OOBURL     string     // an XEP-0066 link to include, "" for none
+	// OMEMO is an OMEMO 0.3 <encrypted/> element (omemo.MarshalEncrypted)
+	// holding Body, nil for none. The stanza then carries OMEMOFallback as
+	// its body (Body stays the gateway's), the XEP-0380 <encryption/> and
+	// a XEP-0334 <store/> hint, and no reply quote.
+	OMEMO []byte
 }

@@ -126,6 +126,8 @@ func requestID(ev xmpp.Event) string {
 		return ev.ID
 	case xmpp.OMEMODeviceList:
 		return ev.ID
+	case xmpp.OMEMOBundle:
+		return ev.ID
 	}
 	return ""
 }

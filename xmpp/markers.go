@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"strings"
+
+	"xircd/xmpp/omemo"
 )
 
 // Read state: XEP-0490 Message Displayed Synchronization (the account's
@@ -36,7 +38,10 @@ func (Displayed) isEvent()     {}
 func (DisplayedList) isEvent() {}
 
 type xmlDisplayedItem struct {
-	ID        string `xml:"id,attr"`
+	ID string `xml:"id,attr"`
+	// Payload is the item's content as it came, for the other nodes
+	// (OMEMO device lists).
+	Payload   []byte `xml:",innerxml"`
 	Displayed *struct {
 		StanzaID xmlSID `xml:"urn:xmpp:sid:0 stanza-id"`
 	} `xml:"urn:xmpp:mds:displayed:0 displayed"`
@@ -56,12 +61,17 @@ type xmlPubSubEvent struct {
 	} `xml:"items"`
 }
 
-// pepEvent emits the displayed markers of a PEP notification; it reports
-// whether m was a PEP notification. Only the account itself may send them:
-// anyone else could move the user's read state.
+// pepEvent emits the displayed markers of a PEP notification, or the
+// OMEMO device list it carries; it reports whether m was a PEP
+// notification. Only the account itself may send markers: anyone else
+// could move the user's read state.
 func (c *conn) pepEvent(m *xmlMessage) bool {
 	if m.PubSubEvent == nil {
 		return false
+	}
+	if m.PubSubEvent.Items.Node == omemo.DeviceListNode {
+		c.omemoDeviceListEvent(m)
+		return true
 	}
 	if m.From != "" && !strings.EqualFold(m.From, c.s.bare) {
 		c.s.log.Warn("xmpp: ignoring a PEP notification from a foreign sender", "from", m.From)

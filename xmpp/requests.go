@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"xircd/xmpp/omemo"
 )
 
 // SendMessage sends a message and returns the stanza id it used (m.ID, or
@@ -33,7 +35,16 @@ func (s *Session) SendMessage(m OutMessage) (string, error) {
 		id = newID()
 	}
 	var modern strings.Builder
+	if m.OMEMO != nil && m.Reply != nil {
+		r := *m.Reply
+		r.Quote = "" // the quote would be in clear beside the encrypted text
+		m.Reply = &r
+	}
 	body := writeModern(&modern, m)
+	if m.OMEMO != nil {
+		body = OMEMOFallback
+		fmt.Fprintf(&modern, "%s<encryption xmlns='%s' namespace='%s' name='OMEMO'/><store xmlns='%s'/>", m.OMEMO, nsEME, omemo.Namespace, nsHints)
+	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "<message to='%s' type='%s' id='%s'>", escapeAttr(m.To), typ, escapeAttr(id))
 	if body != "" {

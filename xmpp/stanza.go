@@ -37,7 +37,7 @@ var ourFeatures = []string{
 	nsDiscoInfo, nsPing, nsVersion, nsCarbons, nsChatStates, nsMUC,
 	nsConference, nsDelay, nsSID, nsChatMarkers, nsMDS + "+notify",
 	nsReply, nsReactions, nsCorrect,
-	nsRetract, nsReceipts,
+	nsRetract, nsReceipts, omemoDeviceListNotify,
 }
 
 // capsNode is our XEP-0115 node.
