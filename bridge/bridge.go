@@ -174,6 +174,7 @@ type Bridge struct {
 	resume      resumePoint  // where the start-up catch-up begins
 	caught      catchUpState // catch-up points kept in state_dir
 	omemo       omemoState   // xircd's OMEMO device (omemo.go)
+	omemoOut    omemoOut     // device lists and messages to encrypt (omemo_send.go)
 	// markRefusalTold: the user was told the server refused a marker.
 	markRefusalTold bool
 	// only, while set, is the one client messages are for (a named
@@ -367,6 +368,7 @@ func New(cfg Config, x XMPP) (*Bridge, error) {
 		start:       time.Now(),
 		state:       st,
 		omemo:       loadOMEMO(cfg.StateDir),
+		omemoOut:    loadOMEMOOut(cfg.StateDir, log.Warn),
 		showOffline: cfg.ShowOffline,
 		backlog:     newBacklog(cfg.Backlog, cfg.BacklogBytes),
 		strangers:   cfg.Strangers,
@@ -579,6 +581,7 @@ func (b *Bridge) handleEvent(ev xmpp.Event) {
 	case xmpp.Subscription:
 		b.onSubscription(ev)
 	case xmpp.Message:
+		b.noteEncrypted(ev)
 		b.onMessage(readable(withLinks(b.decryptOMEMO(ev))))
 	case xmpp.RequestDone:
 		b.onRequestDone(ev)
@@ -607,6 +610,8 @@ func (b *Bridge) handleEvent(ev xmpp.Event) {
 		b.onBlockPush(ev)
 	case xmpp.OMEMODeviceList:
 		b.onOMEMODevices(ev)
+	case xmpp.OMEMOBundle:
+		b.onOMEMOBundle(ev)
 	default:
 		b.log.Debug("unhandled xmpp event", "type", fmt.Sprintf("%T", ev))
 	}

@@ -113,6 +113,7 @@ func init() {
 				"Shows the id and the fingerprint of xircd's OMEMO device, for your contacts (and your",
 				"other clients) to compare before they trust it.",
 			}},
+		"omemo": omemoCommand(),
 		"bookmark": {usage: "bookmark list | add ROOM [noautojoin] | remove ROOM", min: 1, max: 3, run: (*Bridge).cmdBookmark,
 			summary: "Shows, adds or removes your group chat bookmarks.",
 			help: []string{

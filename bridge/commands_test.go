@@ -129,7 +129,7 @@ func TestControlCommands(t *testing.T) {
 	)
 
 	c.send("PRIVMSG &xmpp :frobnicate")
-	c.expect(`:xircd!xircd@irc.test PRIVMSG &xmpp :Unknown command "frobnicate". Commands: accept, add, block, blocklist, bookmark, deny, fingerprint, help, info, join, remove, rename, rooms, save, set, status, unblock. Type "help COMMAND" for details.`)
+	c.expect(`:xircd!xircd@irc.test PRIVMSG &xmpp :Unknown command "frobnicate". Commands: accept, add, block, blocklist, bookmark, deny, fingerprint, help, info, join, omemo, remove, rename, rooms, save, set, status, unblock. Type "help COMMAND" for details.`)
 	c.send("PRIVMSG &xmpp :rename Alice")
 	c.expect(":xircd!xircd@irc.test PRIVMSG &xmpp :Usage: rename NICK NEWNICK")
 
@@ -377,7 +377,7 @@ func TestAddressingAContactInTheChannel(t *testing.T) {
 	// Commands still work, and an unknown nick is not a message.
 	c.send("PRIVMSG &xmpp :nobody: hi")
 	h.expectCalls()
-	c.expectContains(`:xircd!xircd@irc.test PRIVMSG &xmpp :Unknown command "nobody:". Commands: accept, add, block, blocklist, bookmark, deny, fingerprint, help, info, join, remove, rename, rooms, save, set, status, unblock. Type "help COMMAND" for details.`)
+	c.expectContains(`:xircd!xircd@irc.test PRIVMSG &xmpp :Unknown command "nobody:". Commands: accept, add, block, blocklist, bookmark, deny, fingerprint, help, info, join, omemo, remove, rename, rooms, save, set, status, unblock. Type "help COMMAND" for details.`)
 }
 
 func TestMoreIRCCommands(t *testing.T) {
@@ -413,7 +413,7 @@ func TestMoreIRCCommands(t *testing.T) {
 		t.Errorf("help lists:\n%s", strings.Join(got, "\n"))
 	}
 	c.send("PRIVMSG xircd :help nosuch")
-	c.expectContains(`:xircd!xircd@irc.test PRIVMSG me :No command "nosuch". Commands: accept, add, block, blocklist, bookmark, deny, fingerprint, help, info, join, remove, rename, rooms, save, set, status, unblock.`)
+	c.expectContains(`:xircd!xircd@irc.test PRIVMSG me :No command "nosuch". Commands: accept, add, block, blocklist, bookmark, deny, fingerprint, help, info, join, omemo, remove, rename, rooms, save, set, status, unblock.`)
 	c.send("PRIVMSG xircd :\x01VERSION\x01")
 	c.expect(":xircd!xircd@irc.test NOTICE me :\x01VERSION xircd XMPP gateway\x01")
 }

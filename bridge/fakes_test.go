@@ -52,6 +52,11 @@ type fakeXMPP struct {
 	omemoDevices []uint32         // the account's OMEMO device list
 	omemoCalls   []string         // OMEMO requests, as recordOMEMO writes them
 	omemoRefusal error            // the answer to PublishOMEMOBundle
+	// omemoLists are other accounts' device lists and omemoBundles the
+	// bundles, by sessionKey; sentOMEMO the encrypted messages sent.
+	omemoLists   map[string][]uint32
+	omemoBundles map[string]omemo.Bundle
+	sentOMEMO    []xmpp.OutMessage
 }
 
 // request starts a request answered by the event answer makes of its id.
@@ -291,6 +296,12 @@ func (f *fakeXMPP) SendMessage(m xmpp.OutMessage) (string, error) {
 	}
 	if m.Replace != "" {
 		refs += " replace=" + m.Replace
+	}
+	if m.OMEMO != nil {
+		refs += " omemo"
+		f.mu.Lock()
+		f.sentOMEMO = append(f.sentOMEMO, m)
+		f.mu.Unlock()
 	}
 	if m.HasSubject {
 		f.record("message id=%s to=%s type=%s state=%s body=%q subject=%q%s", id, m.To, m.Type, m.ChatState, m.Body, m.Subject, refs)
@@ -768,9 +779,27 @@ func avail(from, show, status string, prio int) xmpp.Presence {
 func (f *fakeXMPP) OMEMODevices(ctx context.Context, jid string) (string, error) {
 	f.recordOMEMO("devices %s", jid)
 	f.mu.Lock()
-	ids := slices.Clone(f.omemoDevices)
+	ids, of := slices.Clone(f.omemoDevices), f.jid
+	if jid != "" && jid != f.jid {
+		ids, of = slices.Clone(f.omemoLists[jid]), jid
+	}
 	f.mu.Unlock()
-	return f.request(func(id string) xmpp.Event { return xmpp.OMEMODeviceList{ID: id, JID: f.jid, Devices: ids} })
+	return f.request(func(id string) xmpp.Event { return xmpp.OMEMODeviceList{ID: id, JID: of, Devices: ids} })
+}
+
+// OMEMOBundle serves omemoBundles; a device without one is
+// xmpp.ErrNoOMEMOBundle.
+func (f *fakeXMPP) OMEMOBundle(ctx context.Context, jid string, device uint32) (string, error) {
+	f.recordOMEMO("bundle %s %d", jid, device)
+	f.mu.Lock()
+	b, ok := f.omemoBundles[sessionKey(jid, device)]
+	f.mu.Unlock()
+	return f.request(func(id string) xmpp.Event {
+		if !ok {
+			return xmpp.OMEMOBundle{ID: id, JID: jid, DeviceID: device, Err: xmpp.ErrNoOMEMOBundle}
+		}
+		return xmpp.OMEMOBundle{ID: id, JID: jid, DeviceID: device, Bundle: b}
+	})
 }
 
 func (f *fakeXMPP) PublishOMEMODevices(ctx context.Context, ids []uint32) (string, error) {

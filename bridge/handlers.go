@@ -220,6 +220,9 @@ func (b *Bridge) contactPrivmsg(s *session, r *ircd.Request, c *contact, text st
 	if corrected {
 		text = correctedMark + out.Body
 	}
+	if b.omemoEncrypts(c) {
+		text = encryptedEcho(text)
+	}
 	b.echo(s, r, out.ID, c.nick, text)
 	if !notice && c.view.away != "" && c.view.shown {
 		r.Numeric(irc.RPL_AWAY, c.nick, c.view.away)

@@ -81,15 +81,15 @@ func (b *Bridge) ownPrefix() *irc.Prefix {
 }
 
 // sendChat sends out, the user's PRIVMSG/NOTICE (with the msgid its echo
-// carried as the id), to c; a message that is one https URL also carries
-// it as an XEP-0066 link.
+// carried as the id), to c, encrypted when omemoEncrypts says so; a
+// message that is one https URL also carries it as an XEP-0066 link.
 func (b *Bridge) sendChat(c *contact, out xmpp.OutMessage) {
 	out.To, out.Type = c.target(), "chat"
 	out.OOBURL = fileLink(out.Body)
 	if c.chatStates >= 0 && out.Reactions == nil {
 		out.ChatState = "active"
 	}
-	b.sendOut(out, c)
+	b.sendChatOMEMO(c, out, out.Body != "" && out.Reactions == nil && b.omemoEncrypts(c))
 }
 
 // sendOut sends out, queueing it while XMPP is down. The user is told

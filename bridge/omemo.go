@@ -222,6 +222,7 @@ func (b *Bridge) omemoConnected() {
 	if b.omemo.dev == nil {
 		return
 	}
+	b.omemoResume()
 	err := b.startRequest(request{kind: requestOMEMODevices}, func(ctx context.Context) (string, error) {
 		return b.x.OMEMODevices(ctx, "")
 	})
@@ -230,22 +231,36 @@ func (b *Bridge) omemoConnected() {
 	}
 }
 
-// onOMEMODevices takes the account's device list: xircd adds its device
-// when it is missing, then publishes its bundle.
+// onOMEMODevices takes a device list: the account's, fetched after login
+// (xircd adds its device when it is missing, then publishes its bundle),
+// or one pushed or fetched for sending (onDeviceList).
 func (b *Bridge) onOMEMODevices(ev xmpp.OMEMODeviceList) {
-	if _, ok := b.answered(ev.ID); !ok {
-		return
+	login := false
+	if ev.ID != "" {
+		r, ok := b.answered(ev.ID)
+		if !ok {
+			return
+		}
+		login = r.kind == requestOMEMODevices
 	}
-	if ev.Err != nil {
+	if login && ev.Err != nil {
 		b.announce("OMEMO: the account's device list could not be read ("+oneLine(ev.Err.Error())+"); contacts cannot encrypt to xircd.", true)
 		return
 	}
+	b.onDeviceList(ev)
+	if login {
+		b.publishBundle()
+	}
+}
+
+// keepOwnDeviceListed publishes the account's device list with xircd's
+// device added when devices, the list as published, lacks it.
+func (b *Bridge) keepOwnDeviceListed(devices []uint32) {
 	own := b.omemo.dev.DeviceID
-	if !slices.Contains(ev.Devices, own) {
-		ids := append(slices.Clone(ev.Devices), own)
+	if !slices.Contains(devices, own) {
+		ids := append(slices.Clone(devices), own)
 		b.omemoPublish(func(ctx context.Context) (string, error) { return b.x.PublishOMEMODevices(ctx, ids) })
 	}
-	b.publishBundle()
 }
 
 // publishBundle publishes the device's bundle. While one publication is

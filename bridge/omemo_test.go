@@ -32,6 +32,7 @@ func TestOMEMODevicePublished(t *testing.T) {
 	h.connect()
 	h.expectOMEMOCalls("devices ",
 		fmt.Sprintf("publish devices [4242 %d]", dev.DeviceID),
+		"bundle me@example.org 4242", // to encrypt for the other device
 		fmt.Sprintf("publish bundle %d", dev.DeviceID))
 	h.stop()
 
@@ -41,7 +42,7 @@ func TestOMEMODevicePublished(t *testing.T) {
 	}
 	h.x.omemoDevices = []uint32{4242, dev.DeviceID}
 	h.connect()
-	h.expectOMEMOCalls("devices ", fmt.Sprintf("publish bundle %d", dev.DeviceID))
+	h.expectOMEMOCalls("devices ", "bundle me@example.org 4242", fmt.Sprintf("publish bundle %d", dev.DeviceID))
 }
 
 // A damaged key store is replaced by a new device, and the user is told

@@ -55,6 +55,8 @@ const (
 	requestOMEMODevices                          // OMEMODeviceList (omemo.go)
 	requestOMEMOPublish                          // RequestDone (omemo.go)
 	requestOMEMOBundle                           // RequestDone (omemo.go)
+	requestDeviceList                            // OMEMODeviceList (omemo_send.go)
+	requestBundleFetch                           // OMEMOBundle (omemo_send.go)
 )
 
 // startRequest sends a request through send, whose ctx bounds the wait for

@@ -13,11 +13,15 @@ import (
 const stateFileName = "bridge.json"
 
 // stateFile is what persists across restarts: each contact's nick (by bare
-// JID), which nicks the user chose, and settings changed with "set".
+// JID), which nicks the user chose, settings changed with "set", and
+// contacts' OMEMO modes.
 type stateFile struct {
 	Nicks     map[string]string `json:"nicks"`
 	Overrides map[string]bool   `json:"overrides,omitempty"`
 	Settings  map[string]string `json:"settings,omitempty"`
+	// OMEMO is each contact's OMEMO mode (omemoOn or omemoOff) by bare
+	// JID; auto, the default, is not kept.
+	OMEMO map[string]string `json:"omemo,omitempty"`
 
 	path string // "" when nothing persists
 }

@@ -105,6 +105,10 @@ type XMPP interface {
 	OMEMODevices(ctx context.Context, jid string) (id string, err error)
 	PublishOMEMODevices(ctx context.Context, ids []uint32) (id string, err error)
 	PublishOMEMOBundle(ctx context.Context, b omemo.Bundle) (id string, err error)
+	// OMEMOBundle asks for the bundle of one of jid's OMEMO devices
+	// (answer: OMEMOBundle; xmpp.ErrNoOMEMOBundle when it has none).
+	// Device lists are also pushed, as OMEMODeviceList without id.
+	OMEMOBundle(ctx context.Context, jid string, device uint32) (id string, err error)
 
 	// JID is the bare JID of the account.
 	JID() string

@@ -1,0 +1,174 @@
+package bridge
+
+import (
+	"sort"
+	"strconv"
+	"strings"
+)
+
+// The "omemo" command: "omemo" alone shows the state of encryption, and
+// each subcommand is an entry of omemoSubcommands.
+
+// omemoSubcommand is one subcommand of "omemo".
+type omemoSubcommand struct {
+	usage   string // the subcommand with its arguments, after "omemo "
+	summary string // one sentence, for "help omemo"
+	min     int    // required arguments
+	max     int    // allowed arguments; -1: any
+	run     func(b *Bridge, out func(string), args []string)
+}
+
+// omemoSubcommands are the subcommands of "omemo", by name.
+var omemoSubcommands = map[string]*omemoSubcommand{
+	omemoOn: {usage: "on NICK", min: 1, max: 1, run: (*Bridge).cmdOMEMOMode,
+		summary: "Encrypts every message to NICK; without a usable device of theirs, nothing is sent."},
+	omemoOff: {usage: "off NICK", min: 1, max: 1, run: (*Bridge).cmdOMEMOMode,
+		summary: "Sends messages to NICK unencrypted."},
+	omemoAuto: {usage: "auto NICK", min: 1, max: 1, run: (*Bridge).cmdOMEMOMode,
+		summary: "The default: encrypts when NICK's last message was encrypted, or when xircd has a session with every OMEMO device NICK publishes."},
+}
+
+// omemoCommand is the control command "omemo".
+func omemoCommand() *controlCommand {
+	return &controlCommand{usage: "omemo [" + strings.Join(omemoSubcommandNames(), "|") + "] ...", max: -1, run: (*Bridge).cmdOMEMO,
+		summary: "Shows OMEMO encryption, or changes it for a contact.",
+		help:    omemoHelp()}
+}
+
+func omemoSubcommandNames() []string {
+	names := make([]string, 0, len(omemoSubcommands))
+	for n := range omemoSubcommands {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+func omemoHelp() []string {
+	lines := []string{"omemo — shows xircd's OMEMO device, your other devices and each contact's mode and devices."}
+	for _, n := range omemoSubcommandNames() {
+		sc := omemoSubcommands[n]
+		lines = append(lines, "omemo "+sc.usage+" — "+sc.summary)
+	}
+	return lines
+}
+
+// cmdOMEMO runs "omemo" and its subcommands.
+func (b *Bridge) cmdOMEMO(out func(string), args []string) {
+	if len(args) == 0 {
+		b.omemoStatus(out)
+		return
+	}
+	sc, ok := omemoSubcommands[strings.ToLower(args[0])]
+	if !ok {
+		out("Unknown subcommand \"" + args[0] + "\". Usage: omemo [" + strings.Join(omemoSubcommandNames(), "|") + "] ...; \"help omemo\" explains them.")
+		return
+	}
+	if n := len(args) - 1; n < sc.min || sc.max >= 0 && n > sc.max {
+		out("Usage: omemo " + sc.usage)
+		return
+	}
+	sc.run(b, out, args)
+}
+
+// cmdOMEMOMode sets a contact's mode: "on NICK", "off NICK", "auto NICK".
+// It is kept across restarts.
+func (b *Bridge) cmdOMEMOMode(out func(string), args []string) {
+	mode := strings.ToLower(args[0])
+	c := b.contactByRef(args[1])
+	if c == nil {
+		out("No contact " + args[1] + ".")
+		return
+	}
+	if b.state.OMEMO == nil {
+		b.state.OMEMO = map[string]string{}
+	}
+	if mode == omemoAuto {
+		delete(b.state.OMEMO, c.key)
+	} else {
+		b.state.OMEMO[c.key] = mode
+	}
+	b.saveState()
+	out("OMEMO for " + c.nick + ": " + mode + "; " + b.omemoContactState(c))
+	if mode != omemoOff && b.omemo.dev != nil && b.connected {
+		// Sessions are started now, so that the first message need not wait.
+		if l := b.omemoOut.lists[c.key]; l == nil || !l.known {
+			b.fetchDeviceList(c.key)
+		} else {
+			b.fetchBundles(c.key)
+		}
+	}
+}
+
+// omemoStatus shows xircd's device, the account's other devices and the
+// contacts whose mode is set or whose devices are known.
+func (b *Bridge) omemoStatus(out func(string)) {
+	if b.omemo.dev == nil {
+		out("xircd has no OMEMO device: it needs a state directory (bridge.state_dir) to keep its keys. Messages to contacts set to \"omemo on\" are not sent.")
+	} else {
+		own := b.ownKey()
+		line := "xircd's OMEMO device is " + strconv.FormatUint(uint64(b.omemo.dev.DeviceID), 10) + " (\"fingerprint\" shows its fingerprint); your other devices: "
+		var others []string
+		if l := b.omemoOut.lists[own]; l != nil {
+			for _, id := range l.ids {
+				if id != b.omemo.dev.DeviceID {
+					others = append(others, b.omemoDeviceState(own, id))
+				}
+			}
+		}
+		if len(others) == 0 {
+			others = append(others, "none known")
+		}
+		out(line + strings.Join(others, ", ") + ".")
+	}
+	var keys []string
+	for k := range b.contacts {
+		_, set := b.state.OMEMO[k]
+		if l := b.omemoOut.lists[k]; set || l != nil && len(l.ids) > 0 {
+			keys = append(keys, k)
+		}
+	}
+	if len(keys) == 0 {
+		out("No contact has OMEMO devices known or a mode set; each is \"auto\".")
+		return
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		c := b.contacts[k]
+		out(c.nick + ": " + b.omemoMode(k) + "; " + b.omemoContactState(c))
+	}
+}
+
+// omemoContactState says whether messages to c go encrypted now, and to
+// which devices.
+func (b *Bridge) omemoContactState(c *contact) string {
+	what := "messages go unencrypted"
+	if b.omemoEncrypts(c) {
+		what = "messages go encrypted"
+	}
+	l := b.omemoOut.lists[c.key]
+	switch {
+	case l == nil || !l.known:
+		return what + "; devices not known yet"
+	case len(l.ids) == 0:
+		return what + "; no OMEMO device"
+	}
+	var ds []string
+	for _, id := range l.ids {
+		ds = append(ds, b.omemoDeviceState(c.key, id))
+	}
+	return what + "; devices: " + strings.Join(ds, ", ")
+}
+
+// omemoDeviceState is a device's id and whether xircd can encrypt to it.
+func (b *Bridge) omemoDeviceState(jid string, id uint32) string {
+	k := sessionKey(jid, id)
+	state := "no session yet"
+	switch {
+	case b.omemo.sessions[k] != nil:
+		state = "session"
+	case b.omemoOut.unusable[k] != "":
+		state = "left out: " + b.omemoOut.unusable[k]
+	}
+	return strconv.FormatUint(uint64(id), 10) + " (" + state + ")"
+}
