@@ -194,6 +194,11 @@ func encryptedEcho(text string) string {
 func (b *Bridge) sendChatOMEMO(c *contact, out xmpp.OutMessage, encrypt bool) {
 	queue := b.omemoOut.waiting[c.key]
 	if len(queue) == 0 && !encrypt {
+		if l := b.omemoOut.lists[c.key]; b.omemo.dev != nil && b.omemoMode(c.key) == omemoAuto && (l == nil || !l.known) {
+			// For the next messages: "auto" encrypts once every
+			// device of the contact has a session.
+			b.fetchDeviceList(c.key)
+		}
 		b.sendOut(out, c)
 		return
 	}

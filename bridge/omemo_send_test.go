@@ -3,6 +3,9 @@ package bridge
 import (
 	"crypto/rand"
 	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 
 	"xircd/xmpp"
@@ -139,5 +142,201 @@ func TestOMEMOSendOn(t *testing.T) {
 	h.expectCalls(`message id=id3 to=alice@example.org/phone type=chat state= body="third" omemo`)
 	if text, preKey := alice.read(sentOMEMO(h)[0]); text != "third" || preKey {
 		t.Fatalf("after the answer: %q (pre-key %v), want a WhisperMessage", text, preKey)
+	}
+}
+
+// A message that must go encrypted and has no device to go to is not
+// sent, and the user is told why in the query: never in clear.
+func TestOMEMOSendNoUsableDevice(t *testing.T) {
+	h, c := omemoOnline(t, t.TempDir())
+	c.send("PRIVMSG &xmpp :omemo on alice")
+	c.take()
+	h.expectOMEMOCalls("devices alice@example.org")
+	c.send("PRIVMSG alice :secret one")
+	c.expect(":me!user@localhost PRIVMSG alice :🔒 secret one",
+		`:alice!alice@example.org NOTICE me :[xircd] message NOT sent: it must go encrypted (OMEMO) and they publish no OMEMO device; "omemo off alice" sends unencrypted: "secret one"`)
+
+	listDevices(h, "alice@example.org", 5)
+	h.event(xmpp.OMEMODeviceList{JID: "alice@example.org", Devices: []uint32{5}})
+	h.expectOMEMOCalls("bundle alice@example.org 5")
+	c.send("PRIVMSG alice :secret two")
+	c.expect(":me!user@localhost PRIVMSG alice :🔒 secret two",
+		`:alice!alice@example.org NOTICE me :[xircd] message NOT sent: it must go encrypted (OMEMO) and none of their OMEMO devices can be used (device 5: it published no bundle); "omemo off alice" sends unencrypted: "secret two"`)
+	h.expectCalls()
+	if len(sentOMEMO(h)) != 0 {
+		t.Fatal("an encrypted message was sent")
+	}
+
+	c.send("PRIVMSG &xmpp :omemo off alice")
+	c.take()
+	c.send("PRIVMSG alice :in clear")
+	c.expect(":me!user@localhost PRIVMSG alice :in clear")
+	h.expectCalls(`message id=id3 to=alice@example.org type=chat state=active body="in clear"`)
+}
+
+// A device whose bundle's signature fails is left out, the user told
+// once; the message goes to the contact's other device.
+func TestOMEMOSendInvalidBundle(t *testing.T) {
+	h, c := omemoOnline(t, t.TempDir())
+	good := newOMEMOPeer(t, h, "alice@example.org")
+	bad := newOMEMOPeer(t, h, "alice@example.org")
+	forged := bad.dev.Bundle()
+	forged.SignedPreKeySignature[0] ^= 1
+	h.x.omemoBundles[sessionKey("alice@example.org", bad.dev.DeviceID)] = forged
+	listDevices(h, "alice@example.org", bad.dev.DeviceID, good.dev.DeviceID)
+	c.send("PRIVMSG &xmpp :omemo on alice")
+	c.send("PRIVMSG alice :one")
+	c.send("PRIVMSG alice :two")
+	h.barrier()
+	lines := c.take()
+	told := 0
+	for _, l := range lines {
+		if strings.Contains(l, fmt.Sprintf("OMEMO device %d of alice is left out of encryption: its bundle is invalid", bad.dev.DeviceID)) {
+			told++
+		}
+	}
+	if told != 1 {
+		t.Fatalf("told %d times of the invalid bundle in %q", told, lines)
+	}
+	sent := sentOMEMO(h)
+	if len(sent) != 2 {
+		t.Fatalf("%d encrypted messages sent, want 2", len(sent))
+	}
+	for i, m := range sent {
+		if text, _ := good.read(m); text != []string{"one", "two"}[i] {
+			t.Errorf("message %d reads %q", i, text)
+		}
+		if e, _ := omemo.UnmarshalEncrypted(m.OMEMO); len(e.Keys) != 1 {
+			t.Errorf("message %d has keys %+v, want only the good device's", i, e.Keys)
+		}
+	}
+}
+
+// "auto" sends in clear while nothing says the contact uses OMEMO, and
+// fetches its device list meanwhile; once every device has a session, or
+// when the contact's last message was encrypted, it encrypts.
+func TestOMEMOSendAuto(t *testing.T) {
+	h, c := omemoOnline(t, t.TempDir())
+	alice := newOMEMOPeer(t, h, "alice@example.org")
+	listDevices(h, "alice@example.org", alice.dev.DeviceID)
+	c.send("PRIVMSG alice :hello")
+	c.expect(":me!user@localhost PRIVMSG alice hello")
+	h.expectCalls(`message id=id1 to=alice@example.org type=chat state=active body="hello"`)
+	h.expectOMEMOCalls("devices alice@example.org", fmt.Sprintf("bundle alice@example.org %d", alice.dev.DeviceID))
+	c.send("PRIVMSG alice :now in secret")
+	c.expect(":me!user@localhost PRIVMSG alice :🔒 now in secret")
+	if text, _ := alice.read(sentOMEMO(h)[0]); text != "now in secret" {
+		t.Fatalf("read %q", text)
+	}
+
+	// bob's second device is not ready (its bundle is awaited), but his
+	// last message was encrypted.
+	h.event(xmpp.RosterPush{Item: item("bob@example.org", "bob")})
+	bob1, bob2 := newOMEMOPeer(t, h, "bob@example.org"), newOMEMOPeer(t, h, "bob@example.org")
+	s, err := omemo.InitiateSession(rand.Reader, bob1.dev, h.b.omemo.dev.Bundle())
+	if err != nil {
+		t.Fatal(err)
+	}
+	bob1.session = s
+	h.x.holdAnswers = true
+	h.event(xmpp.OMEMODeviceList{JID: "bob@example.org", Devices: []uint32{bob1.dev.DeviceID, bob2.dev.DeviceID}})
+	c.take()
+	h.event(bob1.reply(h, "psst"))
+	c.expect(":bob!bob@example.org PRIVMSG me :🔒 psst")
+	c.send("PRIVMSG bob :psst yourself")
+	c.expect(":me!user@localhost PRIVMSG bob :🔒 psst yourself")
+	h.x.holdAnswers = false
+	sent := sentOMEMO(h)
+	if len(sent) != 1 {
+		t.Fatalf("%d messages sent to bob", len(sent))
+	}
+	for _, p := range []*omemoPeer{bob1, bob2} {
+		if text, _ := p.read(sent[0]); text != "psst yourself" {
+			t.Errorf("device %d reads %q", p.dev.DeviceID, text)
+		}
+	}
+}
+
+// A message waiting for keys is not overtaken: a later one that goes in
+// clear (OMEMO turned off meanwhile) waits behind it.
+func TestOMEMOSendOrder(t *testing.T) {
+	h, c := omemoOnline(t, t.TempDir())
+	alice := newOMEMOPeer(t, h, "alice@example.org")
+	listDevices(h, "alice@example.org", alice.dev.DeviceID)
+	h.x.holdAnswers = true
+	c.send("PRIVMSG &xmpp :omemo on alice")
+	c.send("PRIVMSG alice :secret")
+	c.send("PRIVMSG &xmpp :omemo off alice")
+	c.send("PRIVMSG alice :clear")
+	c.take()
+	h.expectCalls()
+	h.x.holdAnswers = false
+	h.expectCalls(`message id=id1 to=alice@example.org type=chat state=active body="secret" omemo`,
+		`message id=id2 to=alice@example.org type=chat state=active body="clear"`)
+}
+
+// The account's other devices get every message too, xircd's own device
+// not; the contact's device and the other device both read it.
+func TestOMEMOSendOwnDevices(t *testing.T) {
+	h := newHarness(t, Config{StateDir: t.TempDir()})
+	phone := newOMEMOPeer(t, h, "me@example.org")
+	h.x.omemoDevices = []uint32{phone.dev.DeviceID}
+	h.connect(item("alice@example.org", "alice"))
+	c := h.attach("me")
+	c.take()
+	h.expectOMEMOCalls("devices ", fmt.Sprintf("publish devices [%d %d]", phone.dev.DeviceID, h.b.omemo.dev.DeviceID),
+		fmt.Sprintf("bundle me@example.org %d", phone.dev.DeviceID), fmt.Sprintf("publish bundle %d", h.b.omemo.dev.DeviceID))
+	alice := newOMEMOPeer(t, h, "alice@example.org")
+	listDevices(h, "alice@example.org", alice.dev.DeviceID)
+	c.send("PRIVMSG &xmpp :omemo on alice")
+	c.send("PRIVMSG alice :to all")
+	sent := sentOMEMO(h)
+	if len(sent) != 1 {
+		t.Fatalf("%d messages sent", len(sent))
+	}
+	e, _ := omemo.UnmarshalEncrypted(sent[0].OMEMO)
+	if _, ok := e.KeyFor(h.b.omemo.dev.DeviceID); ok || len(e.Keys) != 2 || e.SenderDeviceID != h.b.omemo.dev.DeviceID {
+		t.Fatalf("keys %+v from %d", e.Keys, e.SenderDeviceID)
+	}
+	for _, p := range []*omemoPeer{alice, phone} {
+		if text, _ := p.read(sent[0]); text != "to all" {
+			t.Errorf("device %d reads %q", p.dev.DeviceID, text)
+		}
+	}
+}
+
+// Modes, device lists and sessions survive a restart: the next message
+// goes at once, in the same session, without asking for anything.
+func TestOMEMOSendRestart(t *testing.T) {
+	dir := t.TempDir()
+	h, c := omemoOnline(t, dir)
+	alice := newOMEMOPeer(t, h, "alice@example.org")
+	listDevices(h, "alice@example.org", alice.dev.DeviceID)
+	c.send("PRIVMSG &xmpp :omemo on alice")
+	c.send("PRIVMSG alice :before")
+	alice.read(sentOMEMO(h)[0])
+	h.expectOMEMOCalls("devices alice@example.org", fmt.Sprintf("bundle alice@example.org %d", alice.dev.DeviceID))
+	h.stop()
+	for _, name := range []string{omemoDevicesFileName, omemoSessionsFileName} {
+		if fi, err := os.Stat(filepath.Join(dir, name)); err != nil || fi.Mode().Perm() != 0o600 {
+			t.Fatalf("%s: %v, %v; want mode 0600", name, fi, err)
+		}
+	}
+
+	h = newHarness(t, Config{StateDir: dir})
+	h.x.omemoDevices = []uint32{h.b.omemo.dev.DeviceID}
+	h.connect(item("alice@example.org", "alice"))
+	c = h.attach("me")
+	c.take()
+	c.send("PRIVMSG &xmpp :omemo")
+	c.expectContains(fmt.Sprintf(":xircd!xircd@irc.test PRIVMSG &xmpp :alice: on; messages go encrypted; devices: %d (session)", alice.dev.DeviceID))
+	c.send("PRIVMSG alice :after")
+	h.expectOMEMOCalls("devices ", fmt.Sprintf("publish bundle %d", h.b.omemo.dev.DeviceID))
+	sent := sentOMEMO(h)
+	if len(sent) != 1 {
+		t.Fatalf("%d messages sent after the restart", len(sent))
+	}
+	if text, preKey := alice.read(sent[0]); text != "after" || !preKey {
+		t.Errorf("after the restart: %q (pre-key %v), want the same session's pre-key message", text, preKey)
 	}
 }
