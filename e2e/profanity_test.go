@@ -5,8 +5,12 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
+
+	"xircd/xmpp/omemo"
 )
 
 // A real OMEMO client, profanity (libsignal), as the contact alice: it
@@ -46,6 +50,26 @@ func TestProfanityOMEMO(t *testing.T) {
 	prof.waitScreen("logged in successfully")
 	prof.keys("/omemo gen")
 	prof.waitScreen("OMEMO crytographic materials generated")
+	// profanity publishes its device list only into an existing one: it
+	// takes the server's item-not-found for a failure. alice's other
+	// client publishes the list with profanity's device, as happens when
+	// another client of the account came first.
+	var device uint32
+	waitFor(t, func() bool {
+		b, _ := os.ReadFile(logFile)
+		m := regexp.MustCompile(`\[OMEMO\] device id: (\d+)`).FindSubmatch(b)
+		if m == nil {
+			return false
+		}
+		id, err := strconv.ParseUint(string(m[1]), 10, 32)
+		device = uint32(id)
+		return err == nil
+	})
+	list, err := omemo.MarshalDeviceList([]uint32{device})
+	if err != nil {
+		t.Fatal(err)
+	}
+	publishOpen(t, e.peer("alice", "other"), omemo.DeviceListNode, list)
 	prof.keys("/omemo start " + e.userJID)
 	// xircd's fingerprint, as the user reads it in &xmpp.
 	c.send("PRIVMSG &xmpp :fingerprint")
@@ -64,4 +88,14 @@ func TestProfanityOMEMO(t *testing.T) {
 	c.expectLine("🔒 first from profanity")
 	prof.keys("second from profanity")
 	c.expectLine("🔒 second from profanity")
+
+	// The IRC user answers: alice's last message was encrypted, so xircd
+	// encrypts ("auto") for profanity's device, which shows the text.
+	for i, text := range []string{"first from irc", "second from irc"} {
+		c.send("PRIVMSG Alice :%s", text)
+		prof.waitScreen("~ me/xircd: " + text) // "~": profanity decrypted it (OMEMO)
+		next := []string{"third from profanity", "fourth from profanity"}[i]
+		prof.keys(next)
+		c.expectLine("🔒 " + next)
+	}
 }
