@@ -13,19 +13,22 @@ import (
 	"xircd/xmpp/omemo"
 )
 
-// A real OMEMO client, profanity (libsignal), as the contact alice: it
-// makes its keys, fetches xircd's device and bundle, is told to trust
-// xircd's fingerprint (which the user reads with "fingerprint" in &xmpp;
-// without it profanity starts no session) and sends two encrypted
-// messages, which the IRC client sees decrypted and marked, the ratchet
-// advancing.
-func TestProfanityOMEMO(t *testing.T) {
-	needTool(t, "tmux", "profanity")
-	e := newEnv(t, contact{user: "alice", name: "Alice"})
-	e.start()
-	c := e.client("me")
-	waitContact(t, c, "Alice")
+// profanityOMEMO is profanity (libsignal) in tmux as the contact alice,
+// with OMEMO keys, a session with xircd's device and xircd's fingerprint
+// trusted.
+type profanityOMEMO struct {
+	*tmuxSession
+	logFile string
+	device  uint32
+}
 
+// startProfanityOMEMO starts profanity in a HOME of its own as alice: it
+// makes its keys, joins alice's device list (with others, when listed),
+// fetches xircd's device and bundle and is told to trust xircd's
+// fingerprint, which the user reads with "fingerprint" in &xmpp (without
+// it profanity starts no session).
+func startProfanityOMEMO(t *testing.T, e *env, c *ircClient, others ...uint32) *profanityOMEMO {
+	t.Helper()
 	host, port, err := net.SplitHostPort(e.srv.Addr)
 	if err != nil {
 		t.Fatal(err)
@@ -35,11 +38,13 @@ func TestProfanityOMEMO(t *testing.T) {
 	if err := os.MkdirAll(filepath.Join(config, "profanity"), 0o700); err != nil {
 		t.Fatal(err)
 	}
-	prof := startTmux(t, fmt.Sprintf("env HOME=%s XDG_CONFIG_HOME=%s XDG_DATA_HOME=%s profanity -l DEBUG", home, config, filepath.Join(home, "data")))
-	logFile := filepath.Join(home, "data", "profanity", "logs", "profanity.log")
+	prof := &profanityOMEMO{
+		tmuxSession: startTmux(t, fmt.Sprintf("env HOME=%s XDG_CONFIG_HOME=%s XDG_DATA_HOME=%s profanity -l DEBUG", home, config, filepath.Join(home, "data"))),
+		logFile:     filepath.Join(home, "data", "profanity", "logs", "profanity.log"),
+	}
 	t.Cleanup(func() {
 		if t.Failed() {
-			b, _ := os.ReadFile(logFile)
+			b, _ := os.ReadFile(prof.logFile)
 			t.Logf("profanity log:\n%s", tailString(string(b), 4000))
 		}
 	})
@@ -50,52 +55,79 @@ func TestProfanityOMEMO(t *testing.T) {
 	prof.waitScreen("logged in successfully")
 	prof.keys("/omemo gen")
 	prof.waitScreen("OMEMO crytographic materials generated")
-	// profanity publishes its device list only into an existing one: it
-	// takes the server's item-not-found for a failure. alice's other
-	// client publishes the list with profanity's device, as happens when
+	// profanity adds itself to an existing device list only: it takes
+	// the server's item-not-found for a failure. alice's other client
+	// publishes the list with profanity's device, as happens when
 	// another client of the account came first.
-	var device uint32
 	waitFor(t, func() bool {
-		b, _ := os.ReadFile(logFile)
-		m := regexp.MustCompile(`\[OMEMO\] device id: (\d+)`).FindSubmatch(b)
+		m := regexp.MustCompile(`\[OMEMO\] device id: (\d+)`).FindSubmatch(prof.log())
 		if m == nil {
 			return false
 		}
 		id, err := strconv.ParseUint(string(m[1]), 10, 32)
-		device = uint32(id)
+		prof.device = uint32(id)
 		return err == nil
 	})
-	list, err := omemo.MarshalDeviceList([]uint32{device})
+	list, err := omemo.MarshalDeviceList(append(others, prof.device))
 	if err != nil {
 		t.Fatal(err)
 	}
-	publishOpen(t, e.peer("alice", "other"), omemo.DeviceListNode, list)
+	publishOpen(t, e.peer("alice", fmt.Sprintf("other%d", prof.device)), omemo.DeviceListNode, list)
 	prof.keys("/omemo start " + e.userJID)
 	// xircd's fingerprint, as the user reads it in &xmpp.
 	c.send("PRIVMSG &xmpp :fingerprint")
 	_, fingerprint, _ := strings.Cut(c.expectLine("xircd's OMEMO device", "has the fingerprint").Trailing(), "has the fingerprint ")
-	waitFor(t, func() bool {
-		b, _ := os.ReadFile(logFile)
-		return strings.Contains(string(b), "cache identity for "+e.userJID)
-	})
+	waitFor(t, func() bool { return strings.Contains(string(prof.log()), "cache identity for "+e.userJID) })
 	prof.keys("/omemo trust " + e.userJID + " " + strings.ReplaceAll(fingerprint, " ", ""))
 	prof.waitScreen("[online] [OMEMO]")
-	waitFor(t, func() bool {
-		b, _ := os.ReadFile(logFile)
-		return strings.Contains(string(b), "session with "+e.userJID+" device")
-	})
-	prof.keys("first from profanity")
-	c.expectLine("🔒 first from profanity")
-	prof.keys("second from profanity")
-	c.expectLine("🔒 second from profanity")
+	waitFor(t, func() bool { return strings.Contains(string(prof.log()), "session with "+e.userJID+" device") })
+	return prof
+}
 
-	// The IRC user answers: alice's last message was encrypted, so xircd
-	// encrypts ("auto") for profanity's device, which shows the text.
-	for i, text := range []string{"first from irc", "second from irc"} {
-		c.send("PRIVMSG Alice :%s", text)
-		prof.waitScreen("~ me/xircd: " + text) // "~": profanity decrypted it (OMEMO)
-		next := []string{"third from profanity", "fourth from profanity"}[i]
-		prof.keys(next)
-		c.expectLine("🔒 " + next)
+func (p *profanityOMEMO) log() []byte {
+	b, _ := os.ReadFile(p.logFile)
+	return b
+}
+
+// A real OMEMO client, profanity, as the contact alice, and the IRC user
+// chat encrypted both ways: profanity's messages are shown decrypted and
+// marked, the user's answers go encrypted ("auto": alice's last message
+// was) and profanity shows them decrypted, the ratchet advancing over
+// several messages; after xircd restarts, they go on; a second profanity
+// of alice (another device) gets the user's next messages too.
+func TestProfanityOMEMO(t *testing.T) {
+	needTool(t, "tmux", "profanity")
+	e := newEnv(t, contact{user: "alice", name: "Alice"})
+	e.start()
+	c := e.client("me")
+	waitContact(t, c, "Alice")
+	prof := startProfanityOMEMO(t, e, c)
+
+	// exchange: profanity p sends, the user answers, and every one of
+	// readers shows the answer decrypted ("~" marks OMEMO in profanity).
+	exchange := func(c *ircClient, p *profanityOMEMO, from, answer string, readers ...*profanityOMEMO) {
+		t.Helper()
+		p.keys(from)
+		c.expectLine("🔒 " + from)
+		c.send("PRIVMSG Alice :%s", answer)
+		for _, r := range readers {
+			r.waitScreen("~ me/xircd: " + answer)
+		}
 	}
+	exchange(c, prof, "first from profanity", "first from irc", prof)
+	exchange(c, prof, "second from profanity", "second from irc", prof)
+	exchange(c, prof, "third from profanity", "third from irc", prof)
+
+	e.stop()
+	e.start()
+	c = e.client("me")
+	waitContact(t, c, "Alice")
+	exchange(c, prof, "after the restart", "still encrypted", prof)
+
+	second := startProfanityOMEMO(t, e, c, prof.device)
+	waitFor(t, func() bool {
+		c.send("PRIVMSG &xmpp :omemo")
+		return strings.Count(c.expectLine("Alice: auto").Trailing(), "(session)") == 2
+	})
+	exchange(c, second, "from the second device", "to both devices", second, prof)
 }
