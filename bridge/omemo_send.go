@@ -352,13 +352,13 @@ func (b *Bridge) noteDeviceList(key string, ids []uint32) {
 		b.omemoOut.lists[key] = l
 	}
 	changed := !l.known || !slices.Equal(l.ids, ids)
+	for _, id := range ids {
+		if !slices.Contains(l.ids, id) {
+			delete(b.omemoOut.unusable, sessionKey(key, id)) // back in the list: asked again
+		}
+	}
 	l.ids, l.known, l.failed = slices.Clone(ids), true, ""
 	if changed {
-		for k := range b.omemoOut.unusable {
-			if strings.HasPrefix(k, key+" ") {
-				delete(b.omemoOut.unusable, k) // asked again: it may be fixed
-			}
-		}
 		b.saveOMEMOOut()
 	}
 	if b.omemo.dev != nil && b.omemoMode(key) != omemoOff && (key == b.ownKey() || b.contacts[key] != nil) {

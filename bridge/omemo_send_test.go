@@ -340,3 +340,40 @@ func TestOMEMOSendRestart(t *testing.T) {
 		t.Errorf("after the restart: %q (pre-key %v), want the same session's pre-key message", text, preKey)
 	}
 }
+
+// A device list of the account pushed without xircd's device (another
+// client republished it) gets xircd's device back; the other devices
+// stay.
+func TestOMEMOOwnListRepublished(t *testing.T) {
+	h, _ := omemoOnline(t, t.TempDir())
+	own := h.b.omemo.dev.DeviceID
+	h.event(xmpp.OMEMODeviceList{JID: "me@example.org", Devices: []uint32{77}})
+	h.expectOMEMOCalls(fmt.Sprintf("publish devices [77 %d]", own), "bundle me@example.org 77")
+	h.event(xmpp.OMEMODeviceList{JID: "me@example.org", Devices: []uint32{77, own}})
+	h.expectOMEMOCalls()
+}
+
+// "omemo" shows the device and the contacts' modes; a wrong subcommand
+// or a missing nick gets the usage, an unknown nick says so.
+func TestOMEMOCommand(t *testing.T) {
+	h, c := omemoOnline(t, t.TempDir())
+	c.send("PRIVMSG &xmpp :omemo")
+	c.expect(":me!user@localhost PRIVMSG &xmpp omemo",
+		fmt.Sprintf(`:xircd!xircd@irc.test PRIVMSG &xmpp :xircd's OMEMO device is %d ("fingerprint" shows its fingerprint); your other devices: none known.`, h.b.omemo.dev.DeviceID),
+		`:xircd!xircd@irc.test PRIVMSG &xmpp :No contact has OMEMO devices known or a mode set; each is "auto".`)
+	c.send("PRIVMSG &xmpp :omemo off")
+	c.expectContains(":xircd!xircd@irc.test PRIVMSG &xmpp :Usage: omemo off NICK")
+	c.send("PRIVMSG &xmpp :omemo sideways alice")
+	c.expectContains(`:xircd!xircd@irc.test PRIVMSG &xmpp :Unknown subcommand "sideways". Usage: omemo [auto|off|on] ...; "help omemo" explains them.`)
+	c.send("PRIVMSG &xmpp :omemo on nobody")
+	c.expectContains(":xircd!xircd@irc.test PRIVMSG &xmpp :No contact nobody.")
+	c.send("PRIVMSG &xmpp :omemo off alice")
+	c.take()
+	c.send("PRIVMSG &xmpp :omemo")
+	c.expectContains(":xircd!xircd@irc.test PRIVMSG &xmpp :alice: off; messages go unencrypted; devices not known yet")
+	h.stop()
+	st, err := loadState(h.b.cfg.StateDir)
+	if err != nil || st.OMEMO["alice@example.org"] != omemoOff {
+		t.Fatalf("modes kept: %v, %v", st.OMEMO, err)
+	}
+}
