@@ -213,6 +213,9 @@ func (b *Bridge) sendChatOMEMO(c *contact, out xmpp.OutMessage, encrypt bool) {
 	}
 	b.omemoOut.waiting[c.key] = append(queue, waitingChat{c: c, out: out, encrypt: encrypt})
 	b.flushWaiting(c.key)
+	if n := len(b.omemoOut.waiting[c.key]); n > 0 && !b.connected {
+		b.queryNotice(c, "XMPP is not connected; message waiting ("+strconv.Itoa(n)+" for "+c.nick+"), it will be encrypted and sent on reconnect: "+excerpt(out.Body))
+	}
 }
 
 func (b *Bridge) retryList(key string) {

@@ -377,3 +377,31 @@ func TestOMEMOCommand(t *testing.T) {
 		t.Fatalf("modes kept: %v, %v", st.OMEMO, err)
 	}
 }
+
+// A message to encrypt while XMPP is down waits, the user told, and goes
+// encrypted once connected and the keys are there.
+func TestOMEMOSendWhileDisconnected(t *testing.T) {
+	h, c := omemoOnline(t, t.TempDir())
+	alice := newOMEMOPeer(t, h, "alice@example.org")
+	listDevices(h, "alice@example.org", alice.dev.DeviceID)
+	h.x.holdAnswers = true
+	c.send("PRIVMSG &xmpp :omemo on alice")
+	h.x.takeAnswers() // lost with the stream
+	h.x.setConnected(false)
+	h.event(xmpp.Disconnected{})
+	c.take()
+	c.send("PRIVMSG alice :while away")
+	c.expect(":me!user@localhost PRIVMSG alice :🔒 while away",
+		`:alice!alice@example.org NOTICE me :[xircd] XMPP is not connected; message waiting (1 for alice), it will be encrypted and sent on reconnect: "while away"`)
+	h.x.holdAnswers = false
+	h.x.setConnected(true)
+	h.connect(item("alice@example.org", "alice"))
+	h.barrier()
+	sent := sentOMEMO(h)
+	if len(sent) != 1 {
+		t.Fatalf("%d messages sent after the reconnect", len(sent))
+	}
+	if text, _ := alice.read(sent[0]); text != "while away" {
+		t.Fatalf("read %q", text)
+	}
+}
