@@ -218,6 +218,8 @@ func (b *Bridge) sendChatOMEMO(c *contact, out xmpp.OutMessage, encrypt bool) {
 	}
 }
 
+// retryList forgets that key's device list could not be fetched, so that
+// the next message asks again.
 func (b *Bridge) retryList(key string) {
 	if l := b.omemoOut.lists[key]; l != nil {
 		l.failed = ""
