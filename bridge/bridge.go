@@ -587,7 +587,7 @@ func (b *Bridge) handleEvent(ev xmpp.Event) {
 		b.onRequestDone(ev)
 	case xmpp.ArchivePage:
 		for i := range ev.Messages {
-			ev.Messages[i] = readable(withLinks(ev.Messages[i]))
+			ev.Messages[i] = readable(withLinks(b.decryptOMEMO(ev.Messages[i])))
 		}
 		b.onArchiveAnswer(ev)
 	case xmpp.DiscoInfo:

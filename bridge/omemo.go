@@ -37,7 +37,8 @@ type omemoState struct {
 	path         string
 	sessionsPath string
 	sessions     map[string]*omemo.Session
-	problem      string // what went wrong loading the device, told once connected
+	kept         omemoKept // texts of decrypted messages, in memory only (omemo_again.go)
+	problem      string    // what went wrong loading the device, told once connected
 	// bundlePublishing: a bundle publication awaits its answer;
 	// bundleStale: the bundle changed since it was sent (publishBundle).
 	bundlePublishing, bundleStale bool
@@ -113,57 +114,81 @@ func (st *omemoState) saveSessions() error {
 // errNotForUs: the message has no key for xircd's device.
 var errNotForUs = errors.New("not encrypted for this device")
 
+// decrypted is what decrypt made of a message.
+type decrypted struct {
+	text string
+	// known: the message was decrypted before; text is what it said.
+	known bool
+	// preKeyUsed: a one-time pre-key was used; the device was refilled
+	// and saved, and its bundle must be republished.
+	preKeyUsed bool
+}
+
 // decrypt decrypts an OMEMO <encrypted/> element that from (a bare JID)
-// sent. Trust is blind: any device of anyone may start a session (a
-// PreKeyWhisperMessage); a message of a session xircd does not have
-// fails. It reports whether a one-time pre-key was used: the device was
-// then refilled and saved, and its bundle must be republished. A key
-// transport element (no payload) only advances the session: its text is "".
-func (st *omemoState) decrypt(from string, element []byte) (text string, preKeyUsed bool, err error) {
+// sent, or finds its text kept from an earlier decryption (omemo_again.go).
+// Trust is blind: any device of anyone may start a session (a
+// PreKeyWhisperMessage), within the bounds of omemo_limits.go; a message
+// of a session xircd does not have fails. A key transport element (no
+// payload) only advances the session: its text is "".
+func (st *omemoState) decrypt(from string, element []byte) (decrypted, error) {
+	var d decrypted
 	e, err := omemo.UnmarshalEncrypted(element)
 	if err != nil {
-		return "", false, err
+		return d, err
 	}
 	k, ok := e.KeyFor(st.dev.DeviceID)
 	if !ok {
-		return "", false, errNotForUs
+		return d, errNotForUs
+	}
+	digest := omemoDigest(from, e, k)
+	if text, ok := st.kept.get(digest); ok {
+		return decrypted{text: text, known: true}, nil
 	}
 	key := sessionKey(from, e.SenderDeviceID)
 	session := st.sessions[key]
 	var keyMaterial []byte
 	switch {
 	case k.PreKey:
+		if session == nil {
+			if err := st.roomForSession(from); err != nil {
+				return d, err
+			}
+		}
 		preKeys := len(st.dev.PreKeys)
 		session, keyMaterial, err = st.dev.DecryptPreKeyMessage(rand.Reader, session, k.Data)
-		preKeyUsed = err == nil && len(st.dev.PreKeys) < preKeys
+		d.preKeyUsed = err == nil && len(st.dev.PreKeys) < preKeys
 	case session == nil:
 		err = fmt.Errorf("no session with device %d (it must start one with a pre-key message)", e.SenderDeviceID)
 	default:
 		keyMaterial, err = session.Decrypt(rand.Reader, k.Data)
 	}
+	if len(e.Payload) == 0 && errors.Is(err, omemo.ErrDuplicateMessage) {
+		return d, nil // a key transport again: still nothing to show
+	}
 	if err != nil {
-		return "", false, err
+		return d, err
 	}
 	st.sessions[key] = session
 	if len(e.Payload) > 0 {
 		var plain []byte
 		if plain, err = omemo.DecryptPayload(keyMaterial, e.IV, e.Payload); err != nil {
-			return "", preKeyUsed, err
+			return d, err
 		}
-		text = string(plain)
+		d.text = string(plain)
+		st.kept.put(digest, d.text)
 	}
-	if preKeyUsed {
+	if d.preKeyUsed {
 		if err := st.dev.RefillPreKeys(rand.Reader); err != nil {
-			return "", true, err
+			return decrypted{preKeyUsed: true}, err
 		}
 		if err := omemo.SaveDevice(st.path, st.dev); err != nil {
-			return "", true, fmt.Errorf("saving the OMEMO keys: %w", err)
+			return decrypted{preKeyUsed: true}, fmt.Errorf("saving the OMEMO keys: %w", err)
 		}
 	}
 	if err := st.saveSessions(); err != nil {
-		return "", preKeyUsed, fmt.Errorf("saving the OMEMO sessions: %w", err)
+		return decrypted{preKeyUsed: d.preKeyUsed}, fmt.Errorf("saving the OMEMO sessions: %w", err)
 	}
-	return text, preKeyUsed, nil
+	return d, nil
 }
 
 // encryptedMark marks a decrypted message's text, so that plain clients
@@ -171,25 +196,39 @@ func (st *omemoState) decrypt(from string, element []byte) (text string, preKeyU
 const encryptedMark = "🔒 "
 
 // decryptOMEMO replaces an OMEMO message's body by its decrypted text,
-// marked, or by a notice saying why xircd cannot read it. Group chats,
-// and xircd without a device, keep the generic notice (readable).
+// marked, or by a notice saying why xircd cannot read it. xircd without a
+// device keeps the generic notice (readable). A message met again
+// delayed (archive, room history, offline copy) shows the text it had, or
+// says it is not kept; the same message again live is a replay
+// (omemo_again.go).
 func (b *Bridge) decryptOMEMO(m xmpp.Message) xmpp.Message {
-	if m.OMEMO == nil || b.omemo.dev == nil || m.Type == "groupchat" || m.Type == "error" {
+	if m.OMEMO == nil || b.omemo.dev == nil || m.Type == "error" {
 		return m
 	}
-	text, preKeyUsed, err := b.omemo.decrypt(xmpp.BareJID(m.From), m.OMEMO)
-	if preKeyUsed {
+	m.Encryption = ""
+	from, why := b.omemoSender(m)
+	if from == "" {
+		m.Body = unreadableText("OMEMO", why)
+		return m
+	}
+	d, err := b.omemo.decrypt(from, m.OMEMO)
+	if d.preKeyUsed {
 		b.publishBundle()
 	}
-	m.Encryption = ""
+	again := !m.Delay.IsZero()
 	switch {
+	case d.known && !again, errors.Is(err, omemo.ErrDuplicateMessage) && !again:
+		b.log.Info("OMEMO message replayed", "from", m.From)
+		m.Body = omemoReplayText
+	case errors.Is(err, omemo.ErrDuplicateMessage):
+		m.Body = omemoNotKeptText
 	case err != nil:
 		b.log.Info("OMEMO message not decrypted", "from", m.From, "err", err)
 		m.Body = unreadableText("OMEMO", err.Error())
-	case strings.HasPrefix(text, "/me "):
-		m.Body = "/me " + encryptedMark + text[len("/me "):]
-	case text != "":
-		m.Body = encryptedMark + text
+	case strings.HasPrefix(d.text, "/me "):
+		m.Body = "/me " + encryptedMark + d.text[len("/me "):]
+	case d.text != "":
+		m.Body = encryptedMark + d.text
 	default:
 		m.Body = "" // key transport: nothing to show
 	}

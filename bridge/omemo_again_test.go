@@ -1,0 +1,266 @@
+package bridge
+
+import (
+	"bytes"
+	"crypto/rand"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"xircd/xmpp"
+	"xircd/xmpp/omemo"
+)
+
+// archived is m as the archive gives it back: with its archive id and
+// time.
+func archived(m xmpp.Message, id string, at time.Time) xmpp.Message {
+	m.StanzaID, m.Delay = id, at
+	return m
+}
+
+// A message decrypted live shows its text again in CHATHISTORY (its key
+// is used up: it could not be decrypted twice); after a restart, which
+// keeps no decrypted text, it is said to have been read live. No
+// plaintext is ever written to state_dir.
+func TestOMEMOHistoryOfDecryptedMessages(t *testing.T) {
+	dir := t.TempDir()
+	h := newHarness(t, Config{StateDir: dir})
+	h.connect(item("alice@example.org", "Alice"))
+	c := h.attach("me")
+	c.take()
+	alice := newContactDevice(t, h, "alice@example.org")
+	live := alice.message(alice.encrypt("the secret plan", alice.to))
+	live.StanzaID = "s1"
+	h.event(live)
+	c.expect(":Alice!alice@example.org PRIVMSG me :🔒 the secret plan")
+
+	h.x.mu.Lock()
+	h.x.archive = []xmpp.Message{archived(live, "s1", minutes(1))}
+	h.x.mu.Unlock()
+	c.send("CHATHISTORY LATEST Alice * 10")
+	c.expect(":Alice!alice@example.org PRIVMSG me :" + timestampPrefix(minutes(0)) + "🔒 the secret plan") // when it showed live
+	h.stop()
+
+	h = newHarness(t, Config{StateDir: dir})
+	h.x.archive = []xmpp.Message{archived(live, "s1", minutes(1))}
+	h.connect(item("alice@example.org", "Alice"))
+	c = h.attach("me")
+	c.take()
+	c.send("CHATHISTORY LATEST Alice * 10")
+	c.expect(":Alice!alice@example.org PRIVMSG me :\x01ACTION " + timestampPrefix(minutes(1)) + "sent an OMEMO-encrypted message (read live on this device, not kept: xircd does not store decrypted text)\x01")
+	h.stop()
+
+	files, _ := os.ReadDir(dir)
+	for _, f := range files {
+		data, _ := os.ReadFile(filepath.Join(dir, f.Name()))
+		if bytes.Contains(data, []byte("secret plan")) {
+			t.Errorf("plaintext in %s", f.Name())
+		}
+	}
+}
+
+// What arrived while xircd was not running is decrypted by the start-up
+// catch-up, in archive order, advancing the sessions as live messages
+// would: the next live message is read too.
+func TestOMEMOCatchUpDecrypts(t *testing.T) {
+	dir := t.TempDir()
+	h := newHarness(t, Config{StateDir: dir})
+	h.connect(item("alice@example.org", "Alice"))
+	alice := newContactDevice(t, h, "alice@example.org")
+	first := alice.message(alice.encrypt("before the restart", alice.to))
+	first.StanzaID = "s1"
+	h.event(first)
+	h.stop()
+
+	h = newHarness(t, Config{StateDir: dir})
+	h.x.archive = []xmpp.Message{
+		archived(first, "s1", minutes(1)),
+		archived(alice.message(alice.encrypt("while you were away", alice.to)), "s2", minutes(2)),
+		archived(alice.message(alice.encrypt("and again", alice.to)), "s3", minutes(3)),
+	}
+	h.connect(item("alice@example.org", "Alice"))
+	c := h.attach("me")
+	got := strings.Join(c.take(), "\n")
+	for _, want := range []string{"🔒 while you were away", "🔒 and again"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("catch-up without %q:\n%s", want, got)
+		}
+	}
+	if strings.Contains(got, "cannot read") || strings.Contains(got, "before the restart") {
+		t.Errorf("catch-up shows:\n%s", got)
+	}
+	h.event(alice.message(alice.encrypt("live again", alice.to)))
+	c.expect(":Alice!alice@example.org PRIVMSG me :🔒 live again")
+}
+
+// A room's history after a rejoin repeats the messages already shown:
+// decrypted from what xircd kept, it is recognised and not shown again
+// (nor as a message xircd cannot read).
+func TestOMEMORoomHistoryRepeat(t *testing.T) {
+	h, c := omemoRoom(t)
+	alice := newContactDevice(t, h, "alice@example.org")
+	m := roomMessage("alice", alice.encrypt("said once", alice.to))
+	h.event(m)
+	c.expect(":Alice!alice@example.org PRIVMSG #room :🔒 said once")
+	m.Delay = h.b.now().Add(-time.Second)
+	h.event(m)
+	c.expect()
+}
+
+// A key transport element (no payload) sets up or advances a session and
+// shows nothing; the same again shows nothing either.
+func TestOMEMOKeyTransport(t *testing.T) {
+	h := newHarness(t, Config{StateDir: t.TempDir()})
+	h.connect(item("alice@example.org", "Alice"))
+	c := h.attach("me")
+	c.take()
+	alice := newContactDevice(t, h, "alice@example.org")
+	data, preKey, err := alice.session.Encrypt(make([]byte, 32))
+	if err != nil {
+		t.Fatal(err)
+	}
+	x, err := omemo.MarshalEncrypted(omemo.Encrypted{SenderDeviceID: alice.dev.DeviceID, IV: make([]byte, 12),
+		Keys: []omemo.RecipientKey{{DeviceID: alice.to, PreKey: preKey, Data: data}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.event(alice.message(x))
+	h.event(alice.message(x))
+	c.expect()
+	if _, ok := h.b.omemo.sessions[sessionKey("alice@example.org", alice.dev.DeviceID)]; !ok {
+		t.Error("no session from the key transport")
+	}
+	h.event(alice.message(alice.encrypt("after the key transport", alice.to)))
+	c.expect(":Alice!alice@example.org PRIVMSG me :🔒 after the key transport")
+}
+
+// withKey returns element with the key for device to changed by change.
+func withKey(t *testing.T, element []byte, to uint32, change func([]byte) []byte) []byte {
+	t.Helper()
+	e, err := omemo.UnmarshalEncrypted(element)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range e.Keys {
+		if e.Keys[i].DeviceID == to {
+			e.Keys[i].Data = change(slices.Clone(e.Keys[i].Data))
+		}
+	}
+	x, err := omemo.MarshalEncrypted(e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return x
+}
+
+// A forged or truncated key is a notice, never text; the session is left
+// as it was, and the genuine message still reads.
+func TestOMEMOForgedKeys(t *testing.T) {
+	h := newHarness(t, Config{StateDir: t.TempDir()})
+	h.connect(item("alice@example.org", "Alice"))
+	c := h.attach("me")
+	c.take()
+	alice := newContactDevice(t, h, "alice@example.org")
+	h.event(alice.message(alice.encrypt("session started", alice.to)))
+	c.take()
+	genuine := alice.encrypt("genuine", alice.to)
+	for name, change := range map[string]func([]byte) []byte{
+		"flipped": func(b []byte) []byte { b[len(b)/2] ^= 1; return b },
+		"mac":     func(b []byte) []byte { b[len(b)-1] ^= 1; return b },
+		"halved":  func(b []byte) []byte { return b[:len(b)/2] },
+		"empty":   func(b []byte) []byte { return b[:1] },
+	} {
+		h.event(alice.message(withKey(t, genuine, alice.to, change)))
+		lines := c.take()
+		if len(lines) != 1 || !strings.Contains(lines[0], "which xircd cannot read (") || strings.Contains(lines[0], "genuine") {
+			t.Errorf("a %s key shows %q", name, lines)
+		}
+	}
+	h.event(alice.message(genuine))
+	c.expect(":Alice!alice@example.org PRIVMSG me :🔒 genuine")
+}
+
+// A pre-key message for a signed pre-key or a one-time pre-key xircd
+// does not have is a notice; it starts no session and uses no pre-key.
+func TestOMEMOBadPreKeyMessages(t *testing.T) {
+	h := newHarness(t, Config{StateDir: t.TempDir()})
+	h.connect(item("alice@example.org", "Alice"))
+	c := h.attach("me")
+	c.take()
+	for _, tc := range []struct {
+		name   string
+		change func(*omemo.Bundle)
+		why    string
+	}{
+		{"signed pre-key", func(b *omemo.Bundle) { b.SignedPreKeyID++ }, "omemo: pre-key message for unknown signed pre-key"},
+		{"one-time pre-key", func(b *omemo.Bundle) { b.PreKeys = []omemo.BundlePreKey{{ID: 1 << 30, Key: b.PreKeys[0].Key}} }, "omemo: pre-key message for unknown or used pre-key"},
+	} {
+		dev, err := omemo.NewDevice(rand.Reader)
+		if err != nil {
+			t.Fatal(err)
+		}
+		bundle := h.b.omemo.dev.Bundle()
+		tc.change(&bundle)
+		s, err := omemo.InitiateSession(rand.Reader, dev, bundle)
+		if err != nil {
+			t.Fatal(err)
+		}
+		alice := &contactDevice{t: t, jid: "alice@example.org", dev: dev, session: s, to: h.b.omemo.dev.DeviceID}
+		preKeys := len(h.b.omemo.dev.PreKeys)
+		h.event(alice.message(alice.encrypt("through a bad door", alice.to)))
+		lines := c.take()
+		if len(lines) != 1 || !strings.Contains(lines[0], "which xircd cannot read ("+tc.why) {
+			t.Errorf("an unknown %s: %q", tc.name, lines)
+		}
+		if _, ok := h.b.omemo.sessions[sessionKey(alice.jid, dev.DeviceID)]; ok || len(h.b.omemo.dev.PreKeys) != preKeys {
+			t.Errorf("an unknown %s started a session or used a pre-key", tc.name)
+		}
+	}
+}
+
+// A flood of pre-key messages from invented devices starts at most
+// maxOMEMOSessionsPerContact sessions per contact and maxOMEMOSessions in
+// all; past them, messages from new devices are notices, xircd's
+// pre-keys are untouched, and known devices still read.
+func TestOMEMOSessionBounds(t *testing.T) {
+	h := newHarness(t, Config{StateDir: t.TempDir()})
+	h.connect(item("alice@example.org", "Alice"))
+	c := h.attach("me")
+	c.take()
+	var first *contactDevice
+	for i := range maxOMEMOSessionsPerContact {
+		d := newContactDevice(t, h, "mallory@example.net")
+		h.event(xmpp.Message{From: "mallory@example.net/x", Type: "chat", Encryption: "OMEMO", OMEMO: d.encrypt(fmt.Sprint("device ", i), d.to)})
+		if first == nil {
+			first = d
+		}
+	}
+	c.take()
+	one := newContactDevice(t, h, "mallory@example.net")
+	preKeys := slices.Clone(h.b.omemo.dev.PreKeys)
+	h.event(xmpp.Message{From: "mallory@example.net/x", Type: "chat", Encryption: "OMEMO", OMEMO: one.encrypt("one too many", one.to)})
+	lines := c.take()
+	if len(lines) != 1 || !strings.Contains(lines[0], fmt.Sprintf("which xircd cannot read (xircd keeps at most %d OMEMO sessions per contact and has them with mallory@example.net", maxOMEMOSessionsPerContact)) {
+		t.Errorf("one device too many: %q", lines)
+	}
+	if !slices.Equal(preKeys, h.b.omemo.dev.PreKeys) {
+		t.Error("a refused pre-key message used a pre-key")
+	}
+	h.event(xmpp.Message{From: "mallory@example.net/x", Type: "chat", Encryption: "OMEMO", OMEMO: first.encrypt("known device", first.to)})
+	lines = c.take()
+	if len(lines) != 1 || !strings.HasSuffix(lines[0], "🔒 known device") {
+		t.Errorf("a known device past the bound: %q", lines)
+	}
+
+	// The bound for all contacts: the sessions are filled up with others.
+	for i := len(h.b.omemo.sessions); i < maxOMEMOSessions; i++ {
+		h.b.omemo.sessions[sessionKey(fmt.Sprintf("c%d@example.net", i), 1)] = first.session
+	}
+	alice := newContactDevice(t, h, "alice@example.org")
+	h.event(alice.message(alice.encrypt("no room left", alice.to)))
+	c.expect(fmt.Sprintf(":Alice!alice@example.org PRIVMSG me :\x01ACTION sent an OMEMO-encrypted message, which xircd cannot read (xircd keeps at most %d OMEMO sessions and has them: it starts no new one); read it on another client\x01", maxOMEMOSessions))
+}
