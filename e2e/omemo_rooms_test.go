@@ -1,0 +1,139 @@
+package e2e
+
+import (
+	"crypto/rand"
+	"slices"
+	"strings"
+	"testing"
+
+	"xircd/xmpp"
+	"xircd/xmpp/omemo"
+)
+
+// omemoContact is an OMEMO device of a contact, independent of xircd's
+// code but package omemo: it reads xircd's device and bundle from the
+// user's PEP nodes as a client does, starts a session, and sends over a
+// raw go-xmpp connection.
+type omemoContact struct {
+	t       *testing.T
+	dev     *omemo.Device
+	session *omemo.Session
+	xircd   uint32 // xircd's device
+	raw     *rawPeer
+}
+
+// newOMEMOContact waits until xircd's device is in the user's device list
+// and starts a session from its bundle, for user's device on resource.
+func newOMEMOContact(e *env, user, resource string) *omemoContact {
+	t := e.t
+	t.Helper()
+	reader := e.peer(user, resource+"-reader")
+	var devices []uint32
+	var err error
+	waitFor(t, func() bool {
+		devices, err = omemo.UnmarshalDeviceList(omemoItem(t, reader, e.userJID, omemo.DeviceListNode, deviceListElement))
+		return err == nil && len(devices) > 0
+	})
+	xircd := devices[len(devices)-1]
+	var bundle omemo.Bundle
+	waitFor(t, func() bool {
+		bundle, err = omemo.UnmarshalBundle(xircd, omemoItem(t, reader, e.userJID, omemo.BundleNode(xircd), bundleElement))
+		return err == nil
+	})
+	dev, err := omemo.NewDevice(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := omemo.InitiateSession(rand.Reader, dev, bundle)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &omemoContact{t: t, dev: dev, session: s, xircd: xircd, raw: e.rawPeer(user, resource)}
+}
+
+// send sends text encrypted for xircd's device to to, as a message of
+// type typ, with the fallback body OMEMO clients send.
+func (oc *omemoContact) send(to, typ, text string) {
+	oc.t.Helper()
+	enc, err := omemo.Encrypt(rand.Reader, oc.dev.DeviceID, []byte(text), []omemo.Recipient{{DeviceID: oc.xircd, Session: oc.session}})
+	if err != nil {
+		oc.t.Fatal(err)
+	}
+	el, err := omemo.MarshalEncrypted(enc)
+	if err != nil {
+		oc.t.Fatal(err)
+	}
+	oc.raw.send(`<message to='%s' type='%s'>%s<encryption xmlns='urn:xmpp:eme:0' namespace='eu.siacs.conversations.axolotl' name='OMEMO'/>`+
+		`<body>I sent you an OMEMO encrypted message but your client doesn't seem to support that.</body><store xmlns='urn:xmpp:hints'/></message>`, to, typ, el)
+}
+
+// texts are the texts of msgs.
+func texts(msgs []shownMsg) string {
+	var out []string
+	for _, m := range msgs {
+		out = append(out, m.text)
+	}
+	return strings.Join(out, "\n")
+}
+
+// In a room that reveals real JIDs, a contact's OMEMO message is
+// decrypted with the session of their one-to-one chat; in a room that
+// hides them from xircd, the notice says why. CHATHISTORY shows the
+// decrypted messages again while xircd runs, and after a restart says
+// they were read live and not kept; what arrives while xircd is not
+// running is decrypted when it comes back.
+func TestOMEMORoomsAndHistory(t *testing.T) {
+	e := newEnv(t, contact{user: "alice", name: "Alice"})
+	e.srvAccount(t, "zed")
+	zed := e.peer("zed", "pc")
+	open := "team@" + e.srv.MUCDomain
+	hidden := "hidden@" + e.srv.MUCDomain
+	zed.joinRoom(open, "zed", "", openRoom)
+	zed.joinRoom(hidden, "zed", "", map[string]string{"muc#roomconfig_whois": "moderators", "muc#roomconfig_persistentroom": "1"})
+
+	e.start()
+	c := historyClient(e, "me")
+	waitContact(t, c, "Alice")
+	alice := newOMEMOContact(e, "alice", "laptop")
+	for _, room := range []string{open, hidden} {
+		alice.raw.send(`<presence to='%s/alice'><x xmlns='http://jabber.org/protocol/muc'/></presence>`, room)
+		zed.expect(func(ev xmpp.Event) bool {
+			p, ok := ev.(xmpp.Presence)
+			return ok && p.From == room+"/alice" && p.Type == ""
+		})
+	}
+	c.send("JOIN #team,#hidden")
+	c.expectLine("366", "#team")
+	c.expectLine("366", "#hidden")
+
+	alice.send(e.userJID, "chat", "a first secret")
+	c.expectLine(":Alice!", "PRIVMSG me :🔒 a first secret")
+	alice.send(open, "groupchat", "secret for the team")
+	c.expectLine(":Alice!", "PRIVMSG #team :🔒 secret for the team")
+	alice.send(hidden, "groupchat", "hidden from you")
+	c.expectLine("PRIVMSG #hidden :\x01ACTION sent an OMEMO-encrypted message, which xircd cannot read (the room does not reveal its occupants' real JIDs to xircd, which OMEMO needs)")
+	alice.send(e.userJID, "chat", "a second secret")
+	c.expectLine(":Alice!", "PRIVMSG me :🔒 a second secret")
+
+	got := texts(history(c, "Alice", "LATEST Alice * 10"))
+	if !strings.Contains(got, "Alice: 🔒 a first secret") || !strings.Contains(got, "Alice: 🔒 a second secret") {
+		t.Errorf("CHATHISTORY of Alice:\n%s", got)
+	}
+	got = texts(history(c, "#team", "LATEST #team * 10"))
+	if !strings.Contains(got, "Alice: 🔒 secret for the team") {
+		t.Errorf("CHATHISTORY of #team:\n%s", got)
+	}
+
+	e.stop()
+	alice.send(e.userJID, "chat", "while you were away")
+	e.start()
+	c = historyClient(e, "me")
+	c.expectLine(":Alice!", "PRIVMSG me :🔒 while you were away")
+	msgs := history(c, "Alice", "LATEST Alice * 10")
+	notKept := slices.IndexFunc(msgs, func(m shownMsg) bool {
+		return m.text == "Alice: \x01ACTION sent an OMEMO-encrypted message (read live on this device, not kept: xircd does not store decrypted text)\x01"
+	})
+	if notKept < 0 || strings.Contains(texts(msgs), "cannot read") || !strings.Contains(texts(msgs), "Alice: 🔒 while you were away") {
+		t.Errorf("CHATHISTORY of Alice after a restart:\n%s", texts(msgs))
+	}
+}
