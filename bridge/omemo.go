@@ -124,13 +124,13 @@ type decrypted struct {
 	preKeyUsed bool
 }
 
-// decrypt decrypts an OMEMO <encrypted/> element that from (a bare JID)
-// sent, or finds its text kept from an earlier decryption (omemo_again.go).
-// Trust is blind: any device of anyone may start a session (a
+// decrypt decrypts an OMEMO <encrypted/> element that from sent, or finds
+// its text kept from an earlier decryption (omemo_again.go). Trust is
+// blind: any device of anyone may start a session (a
 // PreKeyWhisperMessage), within the bounds of omemo_limits.go; a message
 // of a session xircd does not have fails. A key transport element (no
 // payload) only advances the session: its text is "".
-func (st *omemoState) decrypt(from string, element []byte) (decrypted, error) {
+func (st *omemoState) decrypt(from omemoFrom, element []byte) (decrypted, error) {
 	var d decrypted
 	e, err := omemo.UnmarshalEncrypted(element)
 	if err != nil {
@@ -140,17 +140,20 @@ func (st *omemoState) decrypt(from string, element []byte) (decrypted, error) {
 	if !ok {
 		return d, errNotForUs
 	}
-	digest := omemoDigest(from, e, k)
+	digest := omemoDigest(from.speaker, e, k)
 	if text, ok := st.kept.get(digest); ok {
 		return decrypted{text: text, known: true}, nil
 	}
-	key := sessionKey(from, e.SenderDeviceID)
+	if from.jid == "" {
+		return d, errors.New(from.why)
+	}
+	key := sessionKey(from.jid, e.SenderDeviceID)
 	session := st.sessions[key]
 	var keyMaterial []byte
 	switch {
 	case k.PreKey:
 		if session == nil {
-			if err := st.roomForSession(from); err != nil {
+			if err := st.roomForSession(from.jid); err != nil {
 				return d, err
 			}
 		}
@@ -206,12 +209,7 @@ func (b *Bridge) decryptOMEMO(m xmpp.Message) xmpp.Message {
 		return m
 	}
 	m.Encryption = ""
-	from, why := b.omemoSender(m)
-	if from == "" {
-		m.Body = unreadableText("OMEMO", why)
-		return m
-	}
-	d, err := b.omemo.decrypt(from, m.OMEMO)
+	d, err := b.omemo.decrypt(b.omemoSender(m), m.OMEMO)
 	if d.preKeyUsed {
 		b.publishBundle()
 	}

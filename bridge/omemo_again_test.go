@@ -99,16 +99,27 @@ func TestOMEMOCatchUpDecrypts(t *testing.T) {
 
 // A room's history after a rejoin repeats the messages already shown:
 // decrypted from what xircd kept, it is recognised and not shown again
-// (nor as a message xircd cannot read).
+// (nor as a message xircd cannot read). The room's archive shows it with
+// its text even once its sender left, when xircd no longer knows their
+// real JID.
 func TestOMEMORoomHistoryRepeat(t *testing.T) {
 	h, c := omemoRoom(t)
 	alice := newContactDevice(t, h, "alice@example.org")
 	m := roomMessage("alice", alice.encrypt("said once", alice.to))
+	m.StanzaID = "r1"
 	h.event(m)
 	c.expect(":Alice!alice@example.org PRIVMSG #room :🔒 said once")
 	m.Delay = h.b.now().Add(-time.Second)
 	h.event(m)
 	c.expect()
+
+	h.event(xmpp.Presence{From: roomJID + "/alice", Type: "unavailable", MUC: &xmpp.MUCPresence{Affiliation: "owner", Role: "none"}})
+	c.take()
+	h.x.mu.Lock()
+	h.x.archive = []xmpp.Message{archived(m, "r1", minutes(1))}
+	h.x.mu.Unlock()
+	c.send("CHATHISTORY LATEST #room * 10")
+	c.expect(":alice_2!room@conference.example.org PRIVMSG #room :" + timestampPrefix(minutes(0)) + "🔒 said once")
 }
 
 // A key transport element (no payload) sets up or advances a session and

@@ -9,31 +9,42 @@ import "xircd/xmpp"
 // real JIDs (a non-anonymous room, or to a moderator of a semi-anonymous
 // one). The same holds for a private message through a room.
 
-// omemoSender is the bare JID whose sessions decrypt m: the sender of a
-// chat message, or the real JID of the room occupant who sent it. When it
-// is not known, why says why.
-func (b *Bridge) omemoSender(m xmpp.Message) (jid, why string) {
+// omemoFrom is who sent an OMEMO message.
+type omemoFrom struct {
+	// speaker names the sender as the message does, the same live and in
+	// history: a chat's sender by bare JID, a room's occupant as room/nick.
+	speaker string
+	// jid is the bare JID whose sessions decrypt the message, "" when it
+	// is not known: why says why.
+	jid, why string
+}
+
+// omemoSender is who sent m: the sender of a chat message, or the room
+// occupant who sent it, with their real JID when the room reveals it.
+func (b *Bridge) omemoSender(m xmpp.Message) omemoFrom {
 	r := b.roomByJID(m.From)
 	if r == nil {
+		from := omemoFrom{speaker: xmpp.BareJID(m.From), jid: xmpp.BareJID(m.From)}
 		if m.Type == "groupchat" {
-			return "", "it comes from a room xircd is not in"
+			from.jid, from.why = "", "it comes from a room xircd is not in"
 		}
-		return xmpp.BareJID(m.From), ""
+		return from
 	}
 	_, nick := splitResource(m.From)
-	if nick == "" {
-		return "", "it comes from the room itself"
-	}
-	if nick == r.nick {
-		// Reflected: the user sent it from another device of the account.
-		return b.ownBareJID(), ""
-	}
+	from := omemoFrom{speaker: r.key + "/" + nick}
 	o := r.occupants[nick]
 	switch {
+	case nick == "":
+		from.why = "it comes from the room itself"
+	case nick == r.nick:
+		// Reflected: the user sent it from another device of the account.
+		from.jid = b.ownBareJID()
 	case o == nil:
-		return "", "its sender is no longer in the room, so xircd does not know their real JID, which OMEMO needs"
+		from.why = "its sender is no longer in the room, so xircd does not know their real JID, which OMEMO needs"
 	case o.jid == "":
-		return "", "the room does not reveal its occupants' real JIDs to xircd, which OMEMO needs"
+		from.why = "the room does not reveal its occupants' real JIDs to xircd, which OMEMO needs"
+	default:
+		from.jid = o.jid
 	}
-	return o.jid, ""
+	return from
 }

@@ -2,6 +2,8 @@ package e2e
 
 import (
 	"crypto/rand"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -135,5 +137,17 @@ func TestOMEMORoomsAndHistory(t *testing.T) {
 	})
 	if notKept < 0 || strings.Contains(texts(msgs), "cannot read") || !strings.Contains(texts(msgs), "Alice: 🔒 while you were away") {
 		t.Errorf("CHATHISTORY of Alice after a restart:\n%s", texts(msgs))
+	}
+
+	// No decrypted text on disk: neither in state_dir nor in the log.
+	e.stop()
+	files, _ := filepath.Glob(filepath.Join(e.dir, "state", "*"))
+	for _, f := range append(files, e.logFile) {
+		data, _ := os.ReadFile(f)
+		for _, text := range []string{"a first secret", "secret for the team", "while you were away"} {
+			if strings.Contains(string(data), text) {
+				t.Errorf("%s holds the plaintext %q", f, text)
+			}
+		}
 	}
 }
