@@ -275,3 +275,29 @@ func TestOMEMOSessionBounds(t *testing.T) {
 	h.event(alice.message(alice.encrypt("no room left", alice.to)))
 	c.expect(fmt.Sprintf(":Alice!alice@example.org PRIVMSG me :\x01ACTION sent an OMEMO-encrypted message, which xircd cannot read (xircd keeps at most %d OMEMO sessions and has them: it starts no new one); read it on another client\x01", maxOMEMOSessions))
 }
+
+// A named client that was away catches up from the archive: the OMEMO
+// messages xircd decrypted meanwhile show with their text, not as
+// messages it cannot read.
+func TestOMEMONamedClientCatchUp(t *testing.T) {
+	h := newHarness(t, Config{StateDir: t.TempDir()})
+	h.connect(item("alice@example.org", "Alice"))
+	laptop := h.attachUser("me", "me@laptop")
+	phone := h.attachUser("me", "me@phone")
+	alice := newContactDevice(t, h, "alice@example.org")
+	seen := alice.message(alice.encrypt("seen by both", alice.to))
+	seen.StanzaID = "s1"
+	h.event(seen)
+	laptop.detach()
+	missed := alice.message(alice.encrypt("missed by the laptop", alice.to))
+	missed.StanzaID = "s2"
+	h.event(missed)
+	phone.take()
+
+	h.x.archive = []xmpp.Message{archived(seen, "s1", fixedNow), archived(missed, "s2", fixedNow)}
+	laptop = h.attachUser("me", "me@laptop")
+	got := strings.Join(laptop.take(), "\n")
+	if !strings.Contains(got, "PRIVMSG me :"+timestampPrefix(fixedNow)+"🔒 missed by the laptop") || strings.Contains(got, "OMEMO") {
+		t.Errorf("the laptop's catch-up:\n%s", got)
+	}
+}
