@@ -127,10 +127,10 @@ type decrypted struct {
 // decrypt decrypts an OMEMO <encrypted/> element that from sent, or finds
 // its text kept from an earlier decryption (omemo_again.go). Trust is
 // blind: any device of anyone may start a session (a
-// PreKeyWhisperMessage), within the bounds of omemo_limits.go; a message
-// of a session xircd does not have fails. A key transport element (no
-// payload) only advances the session: its text is "".
-func (st *omemoState) decrypt(from omemoFrom, element []byte) (decrypted, error) {
+// PreKeyWhisperMessage) that admit lets start (omemo_limits.go); a
+// message of a session xircd does not have fails. A key transport element
+// (no payload) only advances the session: its text is "".
+func (st *omemoState) decrypt(from omemoFrom, element []byte, admit func(jid string) error) (decrypted, error) {
 	var d decrypted
 	e, err := omemo.UnmarshalEncrypted(element)
 	if err != nil {
@@ -153,7 +153,7 @@ func (st *omemoState) decrypt(from omemoFrom, element []byte) (decrypted, error)
 	switch {
 	case k.PreKey:
 		if session == nil {
-			if err := st.roomForSession(from.jid); err != nil {
+			if err := admit(from.jid); err != nil {
 				return d, err
 			}
 		}
@@ -205,11 +205,11 @@ const encryptedMark = "🔒 "
 // says it is not kept; the same message again live is a replay
 // (omemo_again.go).
 func (b *Bridge) decryptOMEMO(m xmpp.Message) xmpp.Message {
-	if m.OMEMO == nil || b.omemo.dev == nil || m.Type == "error" {
+	if m.OMEMO == nil || b.omemo.dev == nil || m.Type == "error" || b.omemoUnwanted(m) {
 		return m
 	}
 	m.Encryption = ""
-	d, err := b.omemo.decrypt(b.omemoSender(m), m.OMEMO)
+	d, err := b.omemo.decrypt(b.omemoSender(m), m.OMEMO, b.admitOMEMOSession)
 	if d.preKeyUsed {
 		b.publishBundle()
 	}

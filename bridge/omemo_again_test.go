@@ -267,13 +267,44 @@ func TestOMEMOSessionBounds(t *testing.T) {
 		t.Errorf("a known device past the bound: %q", lines)
 	}
 
-	// The bound for all contacts: the sessions are filled up with others.
-	for i := len(h.b.omemo.sessions); i < maxOMEMOSessions; i++ {
+	// Strangers share maxOMEMOStrangerSessions: past it, a stranger's new
+	// device is refused and a contact's is not.
+	for i := len(h.b.omemo.sessions); i < maxOMEMOStrangerSessions; i++ {
 		h.b.omemo.sessions[sessionKey(fmt.Sprintf("c%d@example.net", i), 1)] = first.session
 	}
+	eve := newContactDevice(t, h, "eve@example.net")
+	h.event(xmpp.Message{From: "eve@example.net/x", Type: "chat", Encryption: "OMEMO", OMEMO: eve.encrypt("a stranger too many", eve.to)})
+	lines = c.take()
+	if len(lines) != 1 || !strings.Contains(lines[0], fmt.Sprintf("which xircd cannot read (xircd keeps at most %d OMEMO sessions with people outside your contacts and has them", maxOMEMOStrangerSessions)) {
+		t.Errorf("a stranger past the strangers' bound: %q", lines)
+	}
 	alice := newContactDevice(t, h, "alice@example.org")
-	h.event(alice.message(alice.encrypt("no room left", alice.to)))
+	h.event(alice.message(alice.encrypt("a contact still fits", alice.to)))
+	c.expect(":Alice!alice@example.org PRIVMSG me :🔒 a contact still fits")
+
+	// The bound for all: the sessions are filled up with others.
+	for i := len(h.b.omemo.sessions); i < maxOMEMOSessions; i++ {
+		h.b.omemo.sessions[sessionKey(fmt.Sprintf("c%d@example.org", i), 1)] = first.session
+	}
+	phone := newContactDevice(t, h, "alice@example.org")
+	h.event(phone.message(phone.encrypt("no room left", phone.to)))
 	c.expect(fmt.Sprintf(":Alice!alice@example.org PRIVMSG me :\x01ACTION sent an OMEMO-encrypted message, which xircd cannot read (xircd keeps at most %d OMEMO sessions and has them: it starts no new one); read it on another client\x01", maxOMEMOSessions))
+}
+
+// A stranger's message that the strangers setting does not show is not
+// decrypted: it starts no session and uses no pre-key.
+func TestOMEMOStrangerNotShownNotDecrypted(t *testing.T) {
+	h := newHarness(t, Config{StateDir: t.TempDir(), Strangers: strangersIgnore})
+	h.connect(item("alice@example.org", "Alice"))
+	c := h.attach("me")
+	c.take()
+	mallory := newContactDevice(t, h, "mallory@example.net")
+	preKeys := slices.Clone(h.b.omemo.dev.PreKeys)
+	h.event(xmpp.Message{From: "mallory@example.net/x", Type: "chat", Encryption: "OMEMO", OMEMO: mallory.encrypt("let me in", mallory.to)})
+	c.expect()
+	if len(h.b.omemo.sessions) != 0 || !slices.Equal(preKeys, h.b.omemo.dev.PreKeys) {
+		t.Errorf("an ignored stranger's message started a session or used a pre-key")
+	}
 }
 
 // A named client that was away catches up from the archive: the OMEMO
