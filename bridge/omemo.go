@@ -171,15 +171,9 @@ func (st *omemoState) decrypt(from omemoFrom, element []byte, admit func(jid str
 	if err != nil {
 		return d, err
 	}
+	// The session advanced and a pre-key may be used up, whatever the
+	// payload holds: both are saved first.
 	st.sessions[key] = session
-	if len(e.Payload) > 0 {
-		var plain []byte
-		if plain, err = omemo.DecryptPayload(keyMaterial, e.IV, e.Payload); err != nil {
-			return d, err
-		}
-		d.text = string(plain)
-		st.kept.put(digest, d.text)
-	}
 	if d.preKeyUsed {
 		if err := st.dev.RefillPreKeys(rand.Reader); err != nil {
 			return decrypted{preKeyUsed: true}, err
@@ -191,6 +185,15 @@ func (st *omemoState) decrypt(from omemoFrom, element []byte, admit func(jid str
 	if err := st.saveSessions(); err != nil {
 		return decrypted{preKeyUsed: d.preKeyUsed}, fmt.Errorf("saving the OMEMO sessions: %w", err)
 	}
+	if len(e.Payload) == 0 {
+		return d, nil
+	}
+	plain, err := omemo.DecryptPayload(keyMaterial, e.IV, e.Payload)
+	if err != nil {
+		return decrypted{preKeyUsed: d.preKeyUsed}, err
+	}
+	d.text = string(plain)
+	st.kept.put(digest, d.text)
 	return d, nil
 }
 

@@ -332,3 +332,39 @@ func TestOMEMONamedClientCatchUp(t *testing.T) {
 		t.Errorf("the laptop's catch-up:\n%s", got)
 	}
 }
+
+// A session's first message with a forged payload is a notice, but its
+// session and the pre-key it used up are saved all the same: the store
+// on disk is what xircd holds in memory.
+func TestOMEMOForgedPayloadStillSaved(t *testing.T) {
+	dir := t.TempDir()
+	h := newHarness(t, Config{StateDir: dir})
+	h.connect(item("alice@example.org", "Alice"))
+	c := h.attach("me")
+	c.take()
+	alice := newContactDevice(t, h, "alice@example.org")
+	forged := []byte(strings.Replace(string(alice.encrypt("forged", alice.to)), "<payload>", "<payload>AAAA", 1))
+	h.event(alice.message(forged))
+	lines := c.take()
+	if len(lines) != 1 || !strings.Contains(lines[0], "which xircd cannot read (omemo: payload") {
+		t.Errorf("a forged payload shows %q", lines)
+	}
+	h.stop()
+	saved, err := omemo.LoadDevice(filepath.Join(dir, omemoFileName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := func(d *omemo.Device) (out []uint32) {
+		for _, pk := range d.PreKeys {
+			out = append(out, pk.ID)
+		}
+		return out
+	}
+	if !slices.Equal(ids(saved), ids(h.b.omemo.dev)) {
+		t.Errorf("pre-keys on disk %v, in memory %v", ids(saved), ids(h.b.omemo.dev))
+	}
+	data, _ := os.ReadFile(filepath.Join(dir, omemoSessionsFileName))
+	if !strings.Contains(string(data), sessionKey(alice.jid, alice.dev.DeviceID)) {
+		t.Error("the session is not saved")
+	}
+}
