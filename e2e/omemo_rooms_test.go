@@ -112,6 +112,15 @@ func TestOMEMORoomsAndHistory(t *testing.T) {
 	c.expectLine(":Alice!", "PRIVMSG me :🔒 a first secret")
 	alice.send(open, "groupchat", "secret for the team")
 	c.expectLine(":Alice!", "PRIVMSG #team :🔒 secret for the team")
+	// The user's other OMEMO client in the room, under the same nick: its
+	// message comes back to xircd from the room.
+	laptop := newOMEMOContact(e, "me", "laptop")
+	laptop.raw.send(`<presence to='%s/me'><x xmlns='http://jabber.org/protocol/muc'/></presence>`, open)
+	laptop.send(open, "groupchat", "from my laptop")
+	c.expectLine(":me!", "PRIVMSG #team :🔒 from my laptop")
+	// The same session as the laptop's chats (here a carbon of one).
+	laptop.send("alice@"+e.srv.Domain, "chat", "to alice from my laptop")
+	c.expectLine(":me!", "PRIVMSG Alice :🔒 to alice from my laptop")
 	alice.send(hidden, "groupchat", "hidden from you")
 	c.expectLine("PRIVMSG #hidden :\x01ACTION sent an OMEMO-encrypted message, which xircd cannot read (the room does not reveal its occupants' real JIDs to xircd, which OMEMO needs)")
 	alice.send(e.userJID, "chat", "a second secret")
@@ -130,7 +139,10 @@ func TestOMEMORoomsAndHistory(t *testing.T) {
 	alice.send(e.userJID, "chat", "while you were away")
 	e.start()
 	c = historyClient(e, "me")
+	// The laptop was online: the message went to it, and xircd's start-up
+	// catch-up fetches it from the archive.
 	c.expectLine(":Alice!", "PRIVMSG me :🔒 while you were away")
+	c.expectLine("from the server's archive that arrived while xircd was not running")
 	msgs := history(c, "Alice", "LATEST Alice * 10")
 	notKept := slices.IndexFunc(msgs, func(m shownMsg) bool {
 		return m.text == "Alice: \x01ACTION sent an OMEMO-encrypted message (read live on this device, not kept: xircd does not store decrypted text)\x01"
