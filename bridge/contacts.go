@@ -369,17 +369,11 @@ func (b *Bridge) contactByRef(ref string) *contact {
 }
 
 func (b *Bridge) isOwnJID(jid string) bool {
-	own := b.ownBareJID()
-	return own != "" && xmpp.BareJID(jid) == own
-}
-
-// ownBareJID is the account's bare JID, "" before the first login.
-func (b *Bridge) ownBareJID() string {
 	own := b.ownJID
 	if own == "" {
 		own = b.x.JID()
 	}
-	return xmpp.BareJID(own)
+	return own != "" && xmpp.BareJID(jid) == xmpp.BareJID(own)
 }
 
 func (b *Bridge) onRoster(ev xmpp.Roster) {

@@ -136,6 +136,9 @@ func (st *omemoState) decrypt(from omemoFrom, element []byte, admit func(jid str
 	if err != nil {
 		return d, err
 	}
+	if from.own && e.SenderDeviceID == st.dev.DeviceID {
+		return st.sentAgain(from, e)
+	}
 	k, ok := e.KeyFor(st.dev.DeviceID)
 	if !ok {
 		return d, errNotForUs
@@ -223,6 +226,8 @@ func (b *Bridge) decryptOMEMO(m xmpp.Message) xmpp.Message {
 		m.Body = omemoReplayText
 	case errors.Is(err, omemo.ErrDuplicateMessage):
 		m.Body = omemoNotKeptText
+	case errors.Is(err, errSentNotKept):
+		m.Body = omemoSentNotKeptText
 	case err != nil:
 		b.log.Info("OMEMO message not decrypted", "from", m.From, "err", err)
 		m.Body = unreadableText("OMEMO", err.Error())

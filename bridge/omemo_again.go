@@ -3,6 +3,7 @@ package bridge
 import (
 	"crypto/sha256"
 	"encoding/binary"
+	"errors"
 
 	"xircd/xmpp/omemo"
 )
@@ -69,6 +70,26 @@ func omemoDigest(from string, e omemo.Encrypted, k omemo.RecipientKey) string {
 	return string(h.Sum(nil))
 }
 
+// keepSent keeps the text of e, which xircd's device encrypted for others
+// and own (the account's bare JID) sent: OMEMO gives the sender no key to
+// decrypt it again from the archive.
+func (st *omemoState) keepSent(own string, e omemo.Encrypted, text string) {
+	st.kept.put(omemoDigest(own, e, omemo.RecipientKey{}), text)
+}
+
+// errSentNotKept: a message xircd's device sent, whose text it no longer
+// keeps.
+var errSentNotKept = errors.New("sent by xircd's device, text not kept")
+
+// sentAgain is a message xircd's own device sent, met again (in the
+// archive): its kept text, as keepSent kept it.
+func (st *omemoState) sentAgain(from omemoFrom, e omemo.Encrypted) (decrypted, error) {
+	if text, ok := st.kept.get(omemoDigest(from.speaker, e, omemo.RecipientKey{})); ok {
+		return decrypted{text: text, known: true}, nil
+	}
+	return decrypted{}, errSentNotKept
+}
+
 // Bodies of OMEMO messages met again that xircd does not show as text.
 const (
 	// omemoReplayText: the same ciphertext again, live: a replay.
@@ -76,4 +97,7 @@ const (
 	// omemoNotKeptText: in history, a message decrypted earlier whose
 	// text xircd no longer keeps.
 	omemoNotKeptText = "/me sent an OMEMO-encrypted message (read live on this device, not kept: xircd does not store decrypted text)"
+	// omemoSentNotKeptText: in history, a message xircd's own device
+	// encrypted, whose text it no longer keeps.
+	omemoSentNotKeptText = "/me sent an OMEMO-encrypted message from this device (not kept: xircd does not store decrypted text, and OMEMO gives the sender no key to read it again)"
 )

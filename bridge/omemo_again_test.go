@@ -368,3 +368,41 @@ func TestOMEMOForgedPayloadStillSaved(t *testing.T) {
 		t.Error("the session is not saved")
 	}
 }
+
+// What the user wrote encrypted through xircd comes back from the archive
+// encrypted for the contact's devices only (OMEMO gives the sender no key
+// of its own): CHATHISTORY shows its text while xircd keeps it, and after
+// a restart says it is not kept.
+func TestOMEMOSentInHistory(t *testing.T) {
+	dir := t.TempDir()
+	h, c := omemoOnline(t, dir)
+	alice := newOMEMOPeer(t, h, "alice@example.org")
+	listDevices(h, "alice@example.org", alice.dev.DeviceID)
+	c.send("PRIVMSG &xmpp :omemo on alice")
+	c.send("PRIVMSG alice :my own secret")
+	h.barrier()
+	c.take()
+	sent := sentOMEMO(h)
+	if len(sent) != 1 {
+		t.Fatalf("sent %+v", sent)
+	}
+	archive := []xmpp.Message{{StanzaID: "s1", ID: sent[0].ID, OriginID: sent[0].ID, From: "me@example.org/xircd", To: "alice@example.org",
+		Type: "chat", Body: xmpp.OMEMOFallback, Encryption: "OMEMO", OMEMO: sent[0].OMEMO, Delay: minutes(1)}}
+	h.x.mu.Lock()
+	h.x.archive = archive
+	h.x.mu.Unlock()
+	c.send("CHATHISTORY LATEST alice * 10")
+	c.expect(":me!user@localhost PRIVMSG alice :" + timestampPrefix(minutes(0)) + "🔒 my own secret")
+	// The same from someone else is not xircd's own.
+	h.event(xmpp.Message{From: "alice@example.org/phone", Type: "chat", Encryption: "OMEMO", OMEMO: sent[0].OMEMO})
+	c.expect(":alice!alice@example.org PRIVMSG me :\x01ACTION sent an OMEMO-encrypted message, which xircd cannot read (not encrypted for this device); read it on another client\x01")
+	h.stop()
+
+	h = newHarness(t, Config{StateDir: dir})
+	h.x.archive = archive
+	h.connect(item("alice@example.org", "alice"))
+	c = h.attach("me")
+	c.take()
+	c.send("CHATHISTORY LATEST alice * 10")
+	c.expect(":me!user@localhost PRIVMSG alice :\x01ACTION " + timestampPrefix(minutes(1)) + "sent an OMEMO-encrypted message from this device (not kept: xircd does not store decrypted text, and OMEMO gives the sender no key to read it again)\x01")
+}

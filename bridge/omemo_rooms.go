@@ -17,6 +17,8 @@ type omemoFrom struct {
 	// jid is the bare JID whose sessions decrypt the message, "" when it
 	// is not known: why says why.
 	jid, why string
+	// own: the user's account sent it, maybe from xircd's own device.
+	own bool
 }
 
 // omemoSender is who sent m: the sender of a chat message, or the room
@@ -24,7 +26,7 @@ type omemoFrom struct {
 func (b *Bridge) omemoSender(m xmpp.Message) omemoFrom {
 	r := b.roomByJID(m.From)
 	if r == nil {
-		from := omemoFrom{speaker: xmpp.BareJID(m.From), jid: xmpp.BareJID(m.From)}
+		from := omemoFrom{speaker: xmpp.BareJID(m.From), jid: xmpp.BareJID(m.From), own: b.isOwnJID(m.From)}
 		if m.Type == "groupchat" {
 			from.jid, from.why = "", "it comes from a room xircd is not in"
 		}
@@ -38,7 +40,7 @@ func (b *Bridge) omemoSender(m xmpp.Message) omemoFrom {
 		from.why = "it comes from the room itself"
 	case nick == r.nick:
 		// Reflected: the user sent it from another device of the account.
-		from.jid = b.ownBareJID()
+		from.jid, from.own = b.ownKey(), true
 	case o == nil:
 		from.why = "its sender is no longer in the room, so xircd does not know their real JID, which OMEMO needs"
 	case o.jid == "":

@@ -491,6 +491,7 @@ func (b *Bridge) sendEncrypted(c *contact, out xmpp.OutMessage) {
 	e, err := omemo.Encrypt(rand.Reader, b.omemo.dev.DeviceID, []byte(out.Body), rs)
 	if err == nil {
 		out.OMEMO, err = omemo.MarshalEncrypted(e)
+		b.omemo.keepSent(b.ownKey(), e, out.Body)
 	}
 	if serr := b.omemo.saveSessions(); serr != nil {
 		b.log.Error("saving the OMEMO sessions failed", "err", serr)
