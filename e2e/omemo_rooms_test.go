@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	goxmpp "github.com/xmppo/go-xmpp"
+
 	"xircd/xmpp"
 	"xircd/xmpp/omemo"
 )
@@ -161,5 +163,44 @@ func TestOMEMORoomsAndHistory(t *testing.T) {
 				t.Errorf("%s holds the plaintext %q", f, text)
 			}
 		}
+	}
+}
+
+// CHATHISTORY of a conversation encrypted both ways: the user's messages
+// (which xircd cannot decrypt again: OMEMO gives the sender no key) and
+// the contact's answers show with their text while xircd runs, and after
+// a restart as encrypted and not kept, never as unreadable.
+func TestOMEMOConversationHistory(t *testing.T) {
+	e := newEnv(t, contact{user: "alice", name: "Alice"})
+	laptop := newOMEMODevice(t)
+	publishOMEMO(t, e.peer("alice", "keys"), laptop)
+	alice := e.rawPeer("alice", "laptop")
+	e.start()
+	c := historyClient(e, "me")
+	waitContact(t, c, "Alice")
+	c.send("PRIVMSG &xmpp :omemo on Alice")
+	c.expectLine("OMEMO for Alice: on")
+	c.send("PRIVMSG Alice :my question")
+	c.expectLine("PRIVMSG Alice :🔒 my question")
+	enc := encryptedOf(t, alice.expect(func(m goxmpp.Chat) bool { return element(m, omemo.Namespace, "encrypted") != nil }))
+	if text, _ := laptop.read(enc); text != "my question" {
+		t.Fatalf("alice reads %q", text)
+	}
+	laptop.answer(alice, e.userJID, "her answer")
+	c.expectLine("PRIVMSG me :🔒 her answer")
+
+	got := texts(history(c, "Alice", "LATEST Alice * 10"))
+	if got != "me: 🔒 my question\nAlice: 🔒 her answer" {
+		t.Errorf("CHATHISTORY:\n%s", got)
+	}
+
+	e.stop()
+	e.start()
+	c = historyClient(e, "me")
+	got = texts(history(c, "Alice", "LATEST Alice * 10"))
+	want := "me: \x01ACTION sent an OMEMO-encrypted message from this device (not kept: xircd does not store decrypted text, and OMEMO gives the sender no key to read it again)\x01\n" +
+		"Alice: \x01ACTION sent an OMEMO-encrypted message (read live on this device, not kept: xircd does not store decrypted text)\x01"
+	if got != want {
+		t.Errorf("CHATHISTORY after a restart:\n%s\nwant:\n%s", got, want)
 	}
 }
