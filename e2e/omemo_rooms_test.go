@@ -204,3 +204,35 @@ func TestOMEMOConversationHistory(t *testing.T) {
 		t.Errorf("CHATHISTORY after a restart:\n%s\nwant:\n%s", got, want)
 	}
 }
+
+// A real OMEMO client in a room: profanity, as alice, writes encrypted in
+// a non-anonymous room where the IRC user is a member; xircd reads it
+// with the session of alice's one-to-one chat.
+func TestProfanityOMEMORoom(t *testing.T) {
+	needTool(t, "tmux", "profanity")
+	e := newEnv(t, contact{user: "alice", name: "Alice"})
+	e.srvAccount(t, "zed")
+	zed := e.peer("zed", "pc")
+	room := "secret@" + e.srv.MUCDomain
+	zed.joinRoom(room, "zed", "", map[string]string{"muc#roomconfig_whois": "anyone", "muc#roomconfig_membersonly": "1", "muc#roomconfig_persistentroom": "1"})
+	for _, user := range []string{"alice", "me"} {
+		zed.iq(room, "set", "<query xmlns='http://jabber.org/protocol/muc#admin'><item affiliation='member' jid='"+user+"@"+e.srv.Domain+"'/></query>")
+	}
+	e.start()
+	c := e.client("me")
+	waitContact(t, c, "Alice")
+	prof := startProfanityOMEMO(t, e, c)
+	c.send("JOIN #secret")
+	c.expectLine("366", "#secret")
+
+	prof.keys("/join " + room + " nick alice")
+	c.expectLine(":Alice!", "JOIN #secret")
+	// profanity asks the room's features at the first "/omemo start" and
+	// refuses until it has them.
+	prof.keys("/omemo start")
+	waitFor(t, func() bool { return strings.Contains(string(prof.log()), "Received disco#info response for room: "+room) })
+	prof.keys("/omemo start")
+	prof.waitScreen("[OMEMO]")
+	prof.keys("secret in the room")
+	c.expectLine(":Alice!", "PRIVMSG #secret :🔒 secret in the room")
+}
