@@ -206,8 +206,8 @@ func TestOMEMOConversationHistory(t *testing.T) {
 }
 
 // A real OMEMO client in a room: profanity, as alice, writes encrypted in
-// a non-anonymous room where the IRC user is a member; xircd reads it
-// with the session of alice's one-to-one chat.
+// a non-anonymous members-only room where the IRC user is a member; xircd
+// reads it with the session of alice's one-to-one chat.
 func TestProfanityOMEMORoom(t *testing.T) {
 	needTool(t, "tmux", "profanity")
 	e := newEnv(t, contact{user: "alice", name: "Alice"})
@@ -230,9 +230,17 @@ func TestProfanityOMEMORoom(t *testing.T) {
 	// profanity asks the room's features at the first "/omemo start" and
 	// refuses until it has them.
 	prof.keys("/omemo start")
-	waitFor(t, func() bool { return strings.Contains(string(prof.log()), "Received disco#info response for room: "+room) })
+	waitFor(t, func() bool {
+		return strings.Contains(string(prof.log()), "Received disco#info response for room: "+room)
+	})
 	prof.keys("/omemo start")
 	prof.waitScreen("[OMEMO]")
 	prof.keys("secret in the room")
 	c.expectLine(":Alice!", "PRIVMSG #secret :🔒 secret in the room")
+	// The same session as alice's chat: her next chat message, still a
+	// pre-key message of that session, reads too.
+	prof.keys("/win 2") // the chat "/omemo start" opened
+	prof.waitScreen(e.userJID)
+	prof.keys("and now just to you")
+	c.expectLine(":Alice!", "PRIVMSG me :🔒 and now just to you")
 }
