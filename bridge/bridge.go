@@ -582,12 +582,12 @@ func (b *Bridge) handleEvent(ev xmpp.Event) {
 		b.onSubscription(ev)
 	case xmpp.Message:
 		b.noteEncrypted(ev)
-		b.onMessage(readable(withLinks(b.decryptOMEMO(ev))))
+		b.onMessage(readable(withLinks(b.decryptOMEMO(ev, false))))
 	case xmpp.RequestDone:
 		b.onRequestDone(ev)
 	case xmpp.ArchivePage:
 		for i := range ev.Messages {
-			ev.Messages[i] = readable(withLinks(b.decryptOMEMO(ev.Messages[i])))
+			ev.Messages[i] = readable(withLinks(b.decryptOMEMO(ev.Messages[i], true)))
 		}
 		b.onArchiveAnswer(ev)
 	case xmpp.DiscoInfo:

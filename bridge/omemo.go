@@ -129,8 +129,10 @@ type decrypted struct {
 // blind: any device of anyone may start a session (a
 // PreKeyWhisperMessage) that admit lets start (omemo_limits.go); a
 // message of a session xircd does not have fails. A key transport element
-// (no payload) only advances the session: its text is "".
-func (st *omemoState) decrypt(from omemoFrom, element []byte, admit func(jid string) error) (decrypted, error) {
+// (no payload) only advances the session: its text is "". An archived
+// pre-key message starts a session where there is none, but never
+// replaces one: it may be older than the session in use.
+func (st *omemoState) decrypt(from omemoFrom, element []byte, archived bool, admit func(jid string) error) (decrypted, error) {
 	var d decrypted
 	e, err := omemo.UnmarshalEncrypted(element)
 	if err != nil {
@@ -161,8 +163,12 @@ func (st *omemoState) decrypt(from omemoFrom, element []byte, admit func(jid str
 			}
 		}
 		preKeys := len(st.dev.PreKeys)
-		session, keyMaterial, err = st.dev.DecryptPreKeyMessage(rand.Reader, session, k.Data)
+		var started *omemo.Session
+		started, keyMaterial, err = st.dev.DecryptPreKeyMessage(rand.Reader, session, k.Data)
 		d.preKeyUsed = err == nil && len(st.dev.PreKeys) < preKeys
+		if session == nil || !archived {
+			session = started
+		}
 	case session == nil:
 		err = fmt.Errorf("no session with device %d (it must start one with a pre-key message)", e.SenderDeviceID)
 	default:
@@ -205,17 +211,17 @@ func (st *omemoState) decrypt(from omemoFrom, element []byte, admit func(jid str
 const encryptedMark = "🔒 "
 
 // decryptOMEMO replaces an OMEMO message's body by its decrypted text,
-// marked, or by a notice saying why xircd cannot read it. xircd without a
-// device keeps the generic notice (readable). A message met again
-// delayed (archive, room history, offline copy) shows the text it had, or
-// says it is not kept; the same message again live is a replay
-// (omemo_again.go).
-func (b *Bridge) decryptOMEMO(m xmpp.Message) xmpp.Message {
+// marked, or by a notice saying why xircd cannot read it; archived: m
+// comes from an archive query. xircd without a device keeps the generic
+// notice (readable). A message met again delayed (archive, room history,
+// offline copy) shows the text it had, or says it is not kept; the same
+// message again live is a replay (omemo_again.go).
+func (b *Bridge) decryptOMEMO(m xmpp.Message, archived bool) xmpp.Message {
 	if m.OMEMO == nil || b.omemo.dev == nil || m.Type == "error" || b.omemoUnwanted(m) {
 		return m
 	}
 	m.Encryption = ""
-	d, err := b.omemo.decrypt(b.omemoSender(m), m.OMEMO, b.admitOMEMOSession)
+	d, err := b.omemo.decrypt(b.omemoSender(m), m.OMEMO, archived, b.admitOMEMOSession)
 	if d.preKeyUsed {
 		b.publishBundle()
 	}

@@ -406,3 +406,38 @@ func TestOMEMOSentInHistory(t *testing.T) {
 	c.send("CHATHISTORY LATEST alice * 10")
 	c.expect(":me!user@localhost PRIVMSG alice :\x01ACTION " + timestampPrefix(minutes(1)) + "sent an OMEMO-encrypted message from this device (not kept: xircd does not store decrypted text, and OMEMO gives the sender no key to read it again)\x01")
 }
+
+// An archived pre-key message of an older session of a device, never
+// received before, is read but does not replace the session the device
+// uses now: its next messages still read.
+func TestOMEMOArchivedOldSession(t *testing.T) {
+	h := newHarness(t, Config{StateDir: t.TempDir()})
+	h.connect(item("alice@example.org", "Alice"))
+	c := h.attach("me")
+	c.take()
+	bundle := h.b.omemo.dev.Bundle()
+	withPreKey := func(i int) omemo.Bundle {
+		b := bundle
+		b.PreKeys = bundle.PreKeys[i : i+1]
+		return b
+	}
+	alice := newContactDevice(t, h, "alice@example.org")
+	var err error
+	if alice.session, err = omemo.InitiateSession(rand.Reader, alice.dev, withPreKey(0)); err != nil {
+		t.Fatal(err)
+	}
+	old := alice.message(alice.encrypt("from a session never received", alice.to))
+	if alice.session, err = omemo.InitiateSession(rand.Reader, alice.dev, withPreKey(1)); err != nil {
+		t.Fatal(err)
+	}
+	h.event(alice.message(alice.encrypt("the session in use", alice.to)))
+	c.expect(":Alice!alice@example.org PRIVMSG me :🔒 the session in use")
+
+	h.x.mu.Lock()
+	h.x.archive = []xmpp.Message{archived(old, "s1", minutes(-10))}
+	h.x.mu.Unlock()
+	c.send("CHATHISTORY LATEST Alice * 10")
+	c.expect(":Alice!alice@example.org PRIVMSG me :" + timestampPrefix(minutes(-10)) + "🔒 from a session never received")
+	h.event(alice.message(alice.encrypt("still in use", alice.to)))
+	c.expect(":Alice!alice@example.org PRIVMSG me :🔒 still in use")
+}

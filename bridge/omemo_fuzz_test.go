@@ -33,7 +33,7 @@ func FuzzOMEMOReceive(f *testing.F) {
 	}
 	from := omemoFrom{speaker: "alice@example.org", jid: "alice@example.org"}
 	admit := func(string) error { return nil }
-	if d, err := st.decrypt(from, encrypt("start"), admit); err != nil || d.text != "start" {
+	if d, err := st.decrypt(from, encrypt("start"), false, admit); err != nil || d.text != "start" {
 		f.Fatalf("the session does not start: %q, %v", d.text, err)
 	}
 	next := encrypt("next")
@@ -41,7 +41,7 @@ func FuzzOMEMOReceive(f *testing.F) {
 	f.Add(next[:len(next)/2])
 	f.Add([]byte("<encrypted xmlns='eu.siacs.conversations.axolotl'><header sid='1'><key rid='1'>AAAA</key><iv>AAAA</iv></header></encrypted>"))
 	f.Fuzz(func(t *testing.T, element []byte) {
-		d, err := st.decrypt(from, element, admit)
+		d, err := st.decrypt(from, element, false, admit)
 		if err == nil && d.text != "" && d.text != "next" && !d.known {
 			t.Errorf("decrypted %q from a message nobody encrypted", d.text)
 		}
