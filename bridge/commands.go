@@ -113,7 +113,9 @@ func init() {
 				"Shows the id and the fingerprint of xircd's OMEMO device, for your contacts (and your",
 				"other clients) to compare before they trust it.",
 			}},
-		"omemo": omemoCommand(),
+		"omemo": {usage: "omemo [SUBCOMMAND ...]", max: -1, run: (*Bridge).cmdOMEMO,
+			summary: "Shows xircd's OMEMO state; chooses, per contact, whether messages are encrypted.",
+			help:    omemoHelp()},
 		"bookmark": {usage: "bookmark list | add ROOM [noautojoin] | remove ROOM", min: 1, max: 3, run: (*Bridge).cmdBookmark,
 			summary: "Shows, adds or removes your group chat bookmarks.",
 			help: []string{

@@ -6,16 +6,14 @@ import (
 	"strings"
 )
 
-// The "omemo" command: "omemo" alone shows the state of encryption, and
-// each subcommand is an entry of omemoSubcommands.
-
-// omemoSubcommand is one subcommand of "omemo".
+// omemoSubcommand is one subcommand of the control command "omemo".
 type omemoSubcommand struct {
 	usage   string // the subcommand with its arguments, after "omemo "
 	summary string // one sentence, for "help omemo"
 	min     int    // required arguments
-	max     int    // allowed arguments; -1: any
-	run     func(b *Bridge, out func(string), args []string)
+	max     int    // allowed arguments; -1: any number (the last may hold spaces)
+	// run gets the subcommand's name as args[0], then its arguments.
+	run func(b *Bridge, out func(string), args []string)
 }
 
 // omemoSubcommands are the subcommands of "omemo", by name.
@@ -25,16 +23,10 @@ var omemoSubcommands = map[string]*omemoSubcommand{
 	omemoOff: {usage: "off NICK", min: 1, max: 1, run: (*Bridge).cmdOMEMOMode,
 		summary: "Sends messages to NICK unencrypted."},
 	omemoAuto: {usage: "auto NICK", min: 1, max: 1, run: (*Bridge).cmdOMEMOMode,
-		summary: "The default: encrypts when NICK's last message was encrypted, or when xircd has a session with every OMEMO device NICK publishes."},
+		summary: "The default: encrypts when NICK's last message was encrypted, or when xircd has a session with every OMEMO device NICK lists."},
 }
 
-// omemoCommand is the control command "omemo".
-func omemoCommand() *controlCommand {
-	return &controlCommand{usage: "omemo [" + strings.Join(omemoSubcommandNames(), "|") + "] ...", max: -1, run: (*Bridge).cmdOMEMO,
-		summary: "Shows OMEMO encryption, or changes it for a contact.",
-		help:    omemoHelp()}
-}
-
+// omemoSubcommandNames lists the subcommands in alphabetical order.
 func omemoSubcommandNames() []string {
 	names := make([]string, 0, len(omemoSubcommands))
 	for n := range omemoSubcommands {
@@ -44,31 +36,35 @@ func omemoSubcommandNames() []string {
 	return names
 }
 
+// omemoHelp is what "help omemo" prints after the usage.
 func omemoHelp() []string {
-	lines := []string{"omemo — shows xircd's OMEMO device, your other devices and each contact's mode and devices."}
+	lines := []string{"Without a subcommand, shows xircd's OMEMO device, your other devices and each contact's mode. Subcommands:"}
 	for _, n := range omemoSubcommandNames() {
-		sc := omemoSubcommands[n]
-		lines = append(lines, "omemo "+sc.usage+" — "+sc.summary)
+		s := omemoSubcommands[n]
+		lines = append(lines, "  omemo "+s.usage+" — "+s.summary)
 	}
 	return lines
 }
 
-// cmdOMEMO runs "omemo" and its subcommands.
+// cmdOMEMO runs "omemo [SUBCOMMAND ARGS...]".
 func (b *Bridge) cmdOMEMO(out func(string), args []string) {
 	if len(args) == 0 {
-		b.omemoStatus(out)
+		b.cmdFingerprint(out, nil)
+		if b.omemo.dev != nil {
+			b.omemoSendStatus(out)
+		}
 		return
 	}
-	sc, ok := omemoSubcommands[strings.ToLower(args[0])]
+	sub, ok := omemoSubcommands[strings.ToLower(args[0])]
 	if !ok {
-		out("Unknown subcommand \"" + args[0] + "\". Usage: omemo [" + strings.Join(omemoSubcommandNames(), "|") + "] ...; \"help omemo\" explains them.")
+		out("Unknown subcommand \"" + args[0] + "\". Subcommands of omemo: " + strings.Join(omemoSubcommandNames(), ", ") + ". Type \"help omemo\" for details.")
 		return
 	}
-	if n := len(args) - 1; n < sc.min || sc.max >= 0 && n > sc.max {
-		out("Usage: omemo " + sc.usage)
+	if n := len(args) - 1; n < sub.min || (sub.max >= 0 && n > sub.max) {
+		out("Usage: omemo " + sub.usage)
 		return
 	}
-	sc.run(b, out, args)
+	sub.run(b, out, args)
 }
 
 // cmdOMEMOMode sets a contact's mode: "on NICK", "off NICK", "auto NICK".
@@ -100,27 +96,22 @@ func (b *Bridge) cmdOMEMOMode(out func(string), args []string) {
 	}
 }
 
-// omemoStatus shows xircd's device, the account's other devices and the
-// contacts whose mode is set or whose devices are known.
-func (b *Bridge) omemoStatus(out func(string)) {
-	if b.omemo.dev == nil {
-		out("xircd has no OMEMO device: it needs a state directory (bridge.state_dir) to keep its keys. Messages to contacts set to \"omemo on\" are not sent.")
-	} else {
-		own := b.ownKey()
-		line := "xircd's OMEMO device is " + strconv.FormatUint(uint64(b.omemo.dev.DeviceID), 10) + " (\"fingerprint\" shows its fingerprint); your other devices: "
-		var others []string
-		if l := b.omemoOut.lists[own]; l != nil {
-			for _, id := range l.ids {
-				if id != b.omemo.dev.DeviceID {
-					others = append(others, b.omemoDeviceState(own, id))
-				}
+// omemoSendStatus shows the account's other devices and the contacts
+// whose mode is set or whose devices are known.
+func (b *Bridge) omemoSendStatus(out func(string)) {
+	own := b.ownKey()
+	var others []string
+	if l := b.omemoOut.lists[own]; l != nil {
+		for _, id := range l.ids {
+			if id != b.omemo.dev.DeviceID {
+				others = append(others, b.omemoDeviceState(own, id))
 			}
 		}
-		if len(others) == 0 {
-			others = append(others, "none known")
-		}
-		out(line + strings.Join(others, ", ") + ".")
 	}
+	if len(others) == 0 {
+		others = append(others, "none known")
+	}
+	out("Your other OMEMO devices: " + strings.Join(others, ", ") + ".")
 	var keys []string
 	for k := range b.contacts {
 		_, set := b.state.OMEMO[k]
