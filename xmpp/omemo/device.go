@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"time"
 )
 
 // PreKeyCount is how many one-time pre-keys a device keeps published.
@@ -18,11 +19,27 @@ type PreKey struct {
 	Key KeyPair `json:"key"`
 }
 
+// Signed pre-key rotation, as libsignal-based clients do it: a new signed
+// pre-key every SignedPreKeyRotation; the ones it replaced stay usable for
+// SignedPreKeyGrace after that (a contact may have fetched the old bundle
+// and start a session later), at most maxPreviousSignedPreKeys of them.
+const (
+	SignedPreKeyRotation     = 7 * 24 * time.Hour
+	SignedPreKeyGrace        = 30 * 24 * time.Hour
+	maxPreviousSignedPreKeys = 6
+)
+
+// maxSignedPreKeyID: libsignal keeps signed pre-key ids in 24 bits.
+const maxSignedPreKeyID = 1<<24 - 1
+
 // SignedPreKey is the medium-term pre-key, signed by the identity key.
 type SignedPreKey struct {
 	ID        uint32  `json:"id"`
 	Key       KeyPair `json:"key"`
 	Signature []byte  `json:"signature"`
+	// Replaced is when a newer signed pre-key replaced this one; zero for
+	// the current one.
+	Replaced time.Time `json:"replaced,omitzero"`
 }
 
 // Device is this OMEMO device's own key material: what the store file holds
@@ -34,8 +51,15 @@ type Device struct {
 	RegistrationID uint32       `json:"registration_id"`
 	Identity       KeyPair      `json:"identity"`
 	SignedPreKey   SignedPreKey `json:"signed_pre_key"`
-	PreKeys        []PreKey     `json:"pre_keys"`
-	NextPreKeyID   uint32       `json:"next_pre_key_id"`
+	// SignedPreKeyMade is when SignedPreKey was made; zero when that is
+	// not known (a new device, or a store written before rotation), see
+	// RotationDue.
+	SignedPreKeyMade time.Time `json:"signed_pre_key_made,omitzero"`
+	// PreviousSignedPreKeys are the signed pre-keys SignedPreKey replaced,
+	// newest first, still accepted in pre-key messages.
+	PreviousSignedPreKeys []SignedPreKey `json:"previous_signed_pre_keys,omitempty"`
+	PreKeys               []PreKey       `json:"pre_keys"`
+	NextPreKeyID          uint32         `json:"next_pre_key_id"`
 }
 
 // NewDevice makes a new device: identity key, signed pre-key, PreKeyCount
@@ -55,7 +79,7 @@ func NewDevice(rand io.Reader) (*Device, error) {
 	if d.Identity, err = GenerateKeyPair(rand); err != nil {
 		return nil, err
 	}
-	if err := d.RotateSignedPreKey(rand); err != nil {
+	if err := d.RotateSignedPreKey(rand, time.Time{}); err != nil {
 		return nil, err
 	}
 	if err := d.RefillPreKeys(rand); err != nil {
@@ -64,9 +88,13 @@ func NewDevice(rand io.Reader) (*Device, error) {
 	return d, nil
 }
 
-// RotateSignedPreKey replaces the signed pre-key by a new one. Its
-// signature is XEdDSA by the identity key over the serialized public key.
-func (d *Device) RotateSignedPreKey(rand io.Reader) error {
+// RotateSignedPreKey replaces the signed pre-key by a new one made at now
+// (zero: at a time not known). Its signature is XEdDSA by the identity
+// key over the serialized public key. The one it replaces is kept among
+// the previous ones; those replaced more than SignedPreKeyGrace before now
+// are deleted, and the oldest beyond maxPreviousSignedPreKeys. The device
+// must be saved and its bundle republished afterwards.
+func (d *Device) RotateSignedPreKey(rand io.Reader, now time.Time) error {
 	kp, err := GenerateKeyPair(rand)
 	if err != nil {
 		return err
@@ -75,8 +103,45 @@ func (d *Device) RotateSignedPreKey(rand io.Reader) error {
 	if err != nil {
 		return err
 	}
-	d.SignedPreKey = SignedPreKey{ID: d.SignedPreKey.ID + 1, Key: kp, Signature: sig}
+	if d.SignedPreKey.Signature != nil {
+		replaced := d.SignedPreKey
+		replaced.Replaced = now
+		kept := []SignedPreKey{replaced}
+		for _, old := range d.PreviousSignedPreKeys {
+			if len(kept) < maxPreviousSignedPreKeys && !now.After(old.Replaced.Add(SignedPreKeyGrace)) {
+				kept = append(kept, old)
+			}
+		}
+		d.PreviousSignedPreKeys = kept
+	}
+	d.SignedPreKey = SignedPreKey{ID: d.SignedPreKey.ID%maxSignedPreKeyID + 1, Key: kp, Signature: sig}
+	d.SignedPreKeyMade = now
 	return nil
+}
+
+// RotationDue is when the signed pre-key is to be replaced:
+// SignedPreKeyRotation after it was made. It is zero when the time it was
+// made is not known: the caller then sets SignedPreKeyMade to now, so
+// that the device rotates on schedule from then on.
+func (d *Device) RotationDue() time.Time {
+	if d.SignedPreKeyMade.IsZero() {
+		return time.Time{}
+	}
+	return d.SignedPreKeyMade.Add(SignedPreKeyRotation)
+}
+
+// signedPreKey returns the current or a kept previous signed pre-key with
+// that id.
+func (d *Device) signedPreKey(id uint32) (SignedPreKey, bool) {
+	if d.SignedPreKey.ID == id {
+		return d.SignedPreKey, true
+	}
+	for _, spk := range d.PreviousSignedPreKeys {
+		if spk.ID == id {
+			return spk, true
+		}
+	}
+	return SignedPreKey{}, false
 }
 
 // RefillPreKeys generates one-time pre-keys until there are PreKeyCount,
@@ -186,7 +251,11 @@ func (d *Device) check() error {
 	if d.DeviceID == 0 {
 		return fmt.Errorf("no device id")
 	}
-	pairs := []KeyPair{d.Identity, d.SignedPreKey.Key}
+	signed := append([]SignedPreKey{d.SignedPreKey}, d.PreviousSignedPreKeys...)
+	pairs := []KeyPair{d.Identity}
+	for _, spk := range signed {
+		pairs = append(pairs, spk.Key)
+	}
 	for _, pk := range d.PreKeys {
 		pairs = append(pairs, pk.Key)
 	}
@@ -195,8 +264,10 @@ func (d *Device) check() error {
 			return fmt.Errorf("a public key does not match its private key")
 		}
 	}
-	if !VerifySignature(d.Identity.Public, d.SignedPreKey.Key.Public.Serialize(), d.SignedPreKey.Signature) {
-		return fmt.Errorf("the signed pre-key's signature is invalid")
+	for _, spk := range signed {
+		if !VerifySignature(d.Identity.Public, spk.Key.Public.Serialize(), spk.Signature) {
+			return fmt.Errorf("the signature of signed pre-key %d is invalid", spk.ID)
+		}
 	}
 	return nil
 }

@@ -27,6 +27,11 @@ type BundlePreKey struct {
 	Key PublicKey
 }
 
+// ErrUnknownSignedPreKey is returned for a pre-key message naming a signed
+// pre-key this device never made or deleted (SignedPreKeyGrace after a
+// rotation replaced it).
+var ErrUnknownSignedPreKey = errors.New("omemo: pre-key message for unknown signed pre-key")
+
 // ErrInvalidBundle is returned for a bundle whose signed pre-key is not
 // signed by its identity key.
 var ErrInvalidBundle = errors.New("omemo: bundle's signed pre-key signature is invalid")
@@ -154,7 +159,8 @@ func InitiateSession(random io.Reader, d *Device, b Bundle) (*Session, error) {
 // back), it is used; otherwise a new session is built (the X3DH responder)
 // and the one-time pre-key it used is removed from d, so d must be saved and
 // its bundle republished. Trusting Session.RemoteIdentity is the caller's
-// decision. A replayed pre-key message fails because its pre-key is gone or,
+// decision. The signed pre-key it names may be the current one or one a
+// rotation replaced and d still keeps. A replayed pre-key message fails because its pre-key is gone or,
 // given the session, because its message key is used; one naming no
 // one-time pre-key (which OMEMO clients do not send) is recognised only
 // through existing.
@@ -170,10 +176,11 @@ func (d *Device) DecryptPreKeyMessage(random io.Reader, existing *Session, msg [
 		}
 		return existing, plain, nil
 	}
-	if m.signedPreKeyID != d.SignedPreKey.ID {
-		return nil, nil, fmt.Errorf("omemo: pre-key message for unknown signed pre-key %d", m.signedPreKeyID)
+	signed, ok := d.signedPreKey(m.signedPreKeyID)
+	if !ok {
+		return nil, nil, fmt.Errorf("%w %d (not made by this device, or deleted after a rotation: the sender must fetch the current bundle)", ErrUnknownSignedPreKey, m.signedPreKeyID)
 	}
-	spk := d.SignedPreKey.Key
+	spk := signed.Key
 	var opk *KeyPair
 	if m.hasPreKeyID {
 		pk, ok := d.preKey(m.preKeyID)
