@@ -413,6 +413,7 @@ func New(cfg Config, x XMPP) (*Bridge, error) {
 // state.
 func (b *Bridge) Run(ctx context.Context) error {
 	defer close(b.done)
+	defer b.stopRotation()
 	b.runCtx = ctx
 	events := b.x.Events()
 	for {
@@ -540,6 +541,8 @@ func (b *Bridge) handleOp(o op) {
 		b.safely("save positions", b.onSavePositions)
 	case opUploadSlot:
 		b.safely("upload slot", func() { b.requestUploadSlot(o) })
+	case opRotateSignedPreKey:
+		b.safely("signed pre-key rotation", b.onRotationTimer)
 	}
 }
 

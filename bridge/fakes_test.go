@@ -52,6 +52,7 @@ type fakeXMPP struct {
 	omemoDevices []uint32         // the account's OMEMO device list
 	omemoCalls   []string         // OMEMO requests, as recordOMEMO writes them
 	omemoRefusal error            // the answer to PublishOMEMOBundle
+	omemoBundle  omemo.Bundle     // the bundle last published
 	// omemoLists are other accounts' device lists and omemoBundles the
 	// bundles, by sessionKey; sentOMEMO the encrypted messages sent.
 	omemoLists   map[string][]uint32
@@ -812,6 +813,9 @@ func (f *fakeXMPP) PublishOMEMODevices(ctx context.Context, ids []uint32) (strin
 
 func (f *fakeXMPP) PublishOMEMOBundle(ctx context.Context, b omemo.Bundle) (string, error) {
 	f.recordOMEMO("publish bundle %d", b.DeviceID)
+	f.mu.Lock()
+	f.omemoBundle = b
+	f.mu.Unlock()
 	return f.request(func(id string) xmpp.Event {
 		return xmpp.RequestDone{ID: id, Op: "publish-omemo-bundle", Err: f.omemoRefusal}
 	})

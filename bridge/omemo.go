@@ -42,6 +42,8 @@ type omemoState struct {
 	// bundlePublishing: a bundle publication awaits its answer;
 	// bundleStale: the bundle changed since it was sent (publishBundle).
 	bundlePublishing, bundleStale bool
+	// rotation: the signed pre-key's next rotation (omemo_rotate.go).
+	rotation omemoRotation
 }
 
 // sessionKey names the session with one device of jid (a bare JID).
@@ -274,6 +276,7 @@ func (b *Bridge) omemoConnected() {
 		return
 	}
 	b.omemoResume()
+	b.rotateSignedPreKey() // before the bundle goes out after the device list
 	err := b.startRequest(request{kind: requestOMEMODevices}, func(ctx context.Context) (string, error) {
 		return b.x.OMEMODevices(ctx, "")
 	})
