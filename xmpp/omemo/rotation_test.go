@@ -163,3 +163,31 @@ func TestDeviceStoreWithoutRotation(t *testing.T) {
 		t.Fatalf("session from the old store's bundle after a rotation: %v", err)
 	}
 }
+
+// libsignal-protocol-c (what profanity uses) starts a session from a
+// bundle fetched before two rotations, and this device reads it.
+func TestInteropLibsignalOldBundle(t *testing.T) {
+	peer := startLibsignalPeer(t)
+	us := newDevice(t)
+	b := us.Bundle()
+	rotate(t, us, rotationStart)
+	rotate(t, us, rotationStart.Add(SignedPreKeyRotation))
+	peer.ask("process %d %d %d %x %d %x %x %x", us.RegistrationID, us.DeviceID, b.PreKeys[0].ID,
+		b.PreKeys[0].Key.Serialize(), b.SignedPreKeyID, b.SignedPreKey.Serialize(),
+		b.SignedPreKeySignature, b.IdentityKey.Serialize())
+	preKey, msg := peer.encrypt("from the old bundle")
+	if !preKey {
+		t.Fatal("libsignal's first message is not a pre-key message")
+	}
+	s, plain, err := us.DecryptPreKeyMessage(rand.Reader, nil, msg)
+	if err != nil || string(plain) != "from the old bundle" {
+		t.Fatalf("%q, %v", plain, err)
+	}
+	answer, preKey, err := s.Encrypt([]byte("answer"))
+	if err != nil || preKey {
+		t.Fatalf("pre-key %v, %v", preKey, err)
+	}
+	if got := peer.decrypt(false, answer); got != "answer" {
+		t.Fatalf("libsignal read %q", got)
+	}
+}
