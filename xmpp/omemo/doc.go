@@ -9,6 +9,9 @@
 //     XEdDSA signature covers the serialized public key (0x05 and 32
 //     bytes), PreKeyCount one-time pre-keys, a device id and a registration
 //     id; kept in a JSON store file of mode 0600 (SaveDevice, LoadDevice).
+//     RotateSignedPreKey replaces the signed pre-key and keeps the replaced
+//     ones for SignedPreKeyGrace (bounded in number), so that a pre-key
+//     message built on a bundle fetched before a rotation still decrypts.
 //   - X3DH as libsignal does it: 32 0xFF bytes before the agreements, HKDF
 //     info "WhisperText"; the initiator starts from a Bundle
 //     (InitiateSession), the responder from a PreKeyWhisperMessage
@@ -40,9 +43,10 @@
 //     the <store/> hint and fallback body an encrypted message carries.
 //   - Storage of sessions (one per peer device), saving the Device after a
 //     pre-key message consumed a one-time pre-key, republishing the bundle
-//     (RefillPreKeys), and rotating the signed pre-key. Only the current
-//     signed pre-key is kept, so a pre-key message built on an older one
-//     fails.
+//     (RefillPreKeys), and when to rotate the signed pre-key
+//     (Device.RotationDue, every SignedPreKeyRotation). A pre-key message
+//     naming a signed pre-key deleted after its grace period fails with
+//     ErrUnknownSignedPreKey.
 //
 // Randomness comes from the io.Reader each function takes (crypto/rand.Reader
 // in production).
