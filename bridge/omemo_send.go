@@ -393,6 +393,9 @@ func (b *Bridge) onOMEMOBundle(ev xmpp.OMEMOBundle) {
 		} else {
 			b.omemoOut.unusable[k] = "its bundle could not be fetched: " + oneLine(ev.Err.Error())
 		}
+	case b.omemo.sessions[k] != nil:
+		// The device started a session meanwhile (a pre-key message): its
+		// next messages belong to that one, which also serves to encrypt.
 	default:
 		s, err := omemo.InitiateSession(rand.Reader, b.omemo.dev, ev.Bundle)
 		if err != nil {

@@ -416,3 +416,33 @@ func groupedFingerprint(h *harness) string {
 	}
 	return strings.Join(groups, " ")
 }
+
+// A device that starts a session with xircd (its pre-key message) while
+// xircd is fetching its bundle keeps that session: the bundle, come
+// later, does not replace it, or the device's next messages, still
+// pre-key messages of its own session, could not be read.
+func TestOMEMOBundleAfterTheDeviceStartedASession(t *testing.T) {
+	h, c := omemoOnline(t, t.TempDir())
+	laptop := newOMEMOPeer(t, h, "alice@example.org")
+	listDevices(h, "alice@example.org", laptop.dev.DeviceID)
+	h.x.mu.Lock()
+	h.x.holdAnswers = true
+	h.x.mu.Unlock()
+	h.event(xmpp.OMEMODeviceList{JID: "alice@example.org", Devices: []uint32{laptop.dev.DeviceID}})
+	h.expectOMEMOCalls(fmt.Sprintf("bundle alice@example.org %d", laptop.dev.DeviceID))
+	s, err := omemo.InitiateSession(rand.Reader, laptop.dev, h.b.omemo.dev.Bundle())
+	if err != nil {
+		t.Fatal(err)
+	}
+	laptop.session = s
+	h.event(laptop.reply(h, "first"))
+	c.expect(":alice!alice@example.org PRIVMSG me :🔒 first")
+	h.x.mu.Lock()
+	h.x.holdAnswers = false
+	h.x.mu.Unlock()
+	for _, ev := range h.x.takeAnswers() {
+		h.event(ev)
+	}
+	h.event(laptop.reply(h, "second"))
+	c.expect(":alice!alice@example.org PRIVMSG me :🔒 second")
+}
