@@ -174,6 +174,7 @@ type Bridge struct {
 	resume      resumePoint  // where the start-up catch-up begins
 	caught      catchUpState // catch-up points kept in state_dir
 	omemo       omemoState   // xircd's OMEMO device (omemo.go)
+	omemoTrust  omemoTrust   // trust in other OMEMO devices (omemo_trust_irc.go)
 	omemoOut    omemoOut     // device lists and messages to encrypt (omemo_send.go)
 	// markRefusalTold: the user was told the server refused a marker.
 	markRefusalTold bool
@@ -368,6 +369,7 @@ func New(cfg Config, x XMPP) (*Bridge, error) {
 		start:       time.Now(),
 		state:       st,
 		omemo:       loadOMEMO(cfg.StateDir),
+		omemoTrust:  loadOMEMOTrust(cfg.StateDir),
 		omemoOut:    loadOMEMOOut(cfg.StateDir, log.Warn),
 		showOffline: cfg.ShowOffline,
 		backlog:     newBacklog(cfg.Backlog, cfg.BacklogBytes),

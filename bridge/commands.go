@@ -114,7 +114,7 @@ func init() {
 				"other clients) to compare before they trust it.",
 			}},
 		"omemo": {usage: "omemo [SUBCOMMAND ...]", max: -1, run: (*Bridge).cmdOMEMO,
-			summary: "Shows xircd's OMEMO state; chooses, per contact, whether messages are encrypted.",
+			summary: "Shows xircd's OMEMO state; chooses, per contact, whether messages are encrypted; lists and trusts devices.",
 			help:    omemoHelp()},
 		"bookmark": {usage: "bookmark list | add ROOM [noautojoin] | remove ROOM", min: 1, max: 3, run: (*Bridge).cmdBookmark,
 			summary: "Shows, adds or removes your group chat bookmarks.",

@@ -124,12 +124,13 @@ type decrypted struct {
 	// preKeyUsed: a one-time pre-key was used; the device was refilled
 	// and saved, and its bundle must be republished.
 	preKeyUsed bool
+	sender     uint32 // the sender's device, whose trust marks the text (omemoSenderMark)
 }
 
 // decrypt decrypts an OMEMO <encrypted/> element that from sent, or finds
-// its text kept from an earlier decryption (omemo_again.go). Trust is
-// blind: any device of anyone may start a session (a
-// PreKeyWhisperMessage) that admit lets start (omemo_limits.go); a
+// its text kept from an earlier decryption (omemo_again.go). Any device
+// of anyone may start a session (a PreKeyWhisperMessage) that admit lets
+// start (omemo_limits.go; trust is the caller's: omemoSenderMark); a
 // message of a session xircd does not have fails. A key transport element
 // (no payload) only advances the session: its text is "". An archived
 // pre-key message starts a session where there is none, but never
@@ -140,6 +141,7 @@ func (st *omemoState) decrypt(from omemoFrom, element []byte, archived bool, adm
 	if err != nil {
 		return d, err
 	}
+	d.sender = e.SenderDeviceID
 	if from.own && e.SenderDeviceID == st.dev.DeviceID {
 		return st.sentAgain(from, e)
 	}
@@ -149,7 +151,7 @@ func (st *omemoState) decrypt(from omemoFrom, element []byte, archived bool, adm
 	}
 	digest := omemoDigest(from.speaker, e, k)
 	if text, ok := st.kept.get(digest); ok {
-		return decrypted{text: text, known: true}, nil
+		return decrypted{text: text, known: true, sender: e.SenderDeviceID}, nil
 	}
 	if from.jid == "" {
 		return d, errors.New(from.why)
@@ -223,9 +225,14 @@ func (b *Bridge) decryptOMEMO(m xmpp.Message, archived bool) xmpp.Message {
 		return m
 	}
 	m.Encryption = ""
-	d, err := b.omemo.decrypt(b.omemoSender(m), m.OMEMO, archived, b.admitOMEMOSession)
+	from := b.omemoSender(m)
+	d, err := b.omemo.decrypt(from, m.OMEMO, archived, b.admitOMEMOSession)
 	if d.preKeyUsed {
 		b.publishBundle()
+	}
+	mark := encryptedMark
+	if err == nil && d.text != "" {
+		mark = b.omemoSenderMark(from.jid, d.sender)
 	}
 	again := !m.Delay.IsZero()
 	switch {
@@ -240,9 +247,9 @@ func (b *Bridge) decryptOMEMO(m xmpp.Message, archived bool) xmpp.Message {
 		b.log.Info("OMEMO message not decrypted", "from", m.From, "err", err)
 		m.Body = unreadableText("OMEMO", err.Error())
 	case strings.HasPrefix(d.text, "/me "):
-		m.Body = "/me " + encryptedMark + d.text[len("/me "):]
+		m.Body = "/me " + mark + d.text[len("/me "):]
 	case d.text != "":
-		m.Body = encryptedMark + d.text
+		m.Body = mark + d.text
 	default:
 		m.Body = "" // key transport: nothing to show
 	}
@@ -256,12 +263,7 @@ func (b *Bridge) cmdFingerprint(out func(string), args []string) {
 		out("xircd has no OMEMO device: it needs a state directory (bridge.state_dir) to keep its keys.")
 		return
 	}
-	fp := omemo.Fingerprint(b.omemo.dev.Identity.Public)
-	var groups []string
-	for i := 0; i < len(fp); i += 8 {
-		groups = append(groups, fp[i:min(i+8, len(fp))])
-	}
-	out(fmt.Sprintf("xircd's OMEMO device %d has the fingerprint %s", b.omemo.dev.DeviceID, strings.Join(groups, " ")))
+	out(fmt.Sprintf("xircd's OMEMO device %d has the fingerprint %s", b.omemo.dev.DeviceID, groupedFingerprint(b.omemo.dev.Identity.Public)))
 }
 
 // omemoConnected tells what went wrong loading the device, once, and
@@ -272,6 +274,7 @@ func (b *Bridge) omemoConnected() {
 		b.announce(b.omemo.problem, true)
 		b.omemo.problem = ""
 	}
+	b.omemoTrustConnected()
 	if b.omemo.dev == nil {
 		return
 	}

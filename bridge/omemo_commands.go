@@ -24,6 +24,12 @@ var omemoSubcommands = map[string]*omemoSubcommand{
 		summary: "Sends messages to NICK unencrypted."},
 	omemoAuto: {usage: "auto NICK", min: 1, max: 1, run: (*Bridge).cmdOMEMOMode,
 		summary: "The default: encrypts when NICK's last message was encrypted, or when xircd has a session with every OMEMO device NICK lists."},
+	"fingerprints": {usage: "fingerprints [NICK]", max: 1, run: (*Bridge).cmdOMEMOFingerprints,
+		summary: "Lists NICK's OMEMO devices with their fingerprints and trust; without NICK (or with your own nick), your other devices."},
+	"trust": {usage: "trust NICK FINGERPRINT", min: 2, max: -1, run: (*Bridge).cmdOMEMOTrust,
+		summary: "Trusts NICK's device with that fingerprint (spaces, dashes and case do not matter), after you compared it with NICK's."},
+	"untrust": {usage: "untrust NICK FINGERPRINT", min: 2, max: -1, run: (*Bridge).cmdOMEMOUntrust,
+		summary: "Stops trusting NICK's device with that fingerprint: nothing is encrypted to it, its messages are marked " + strings.TrimSpace(untrustedMark) + "."},
 }
 
 // omemoSubcommandNames lists the subcommands in alphabetical order.
@@ -43,7 +49,7 @@ func omemoHelp() []string {
 		s := omemoSubcommands[n]
 		lines = append(lines, "  omemo "+s.usage+" — "+s.summary)
 	}
-	return lines
+	return append(lines, "New devices of a contact are trusted blindly until you trust one of the contact's fingerprints; after that, new devices are untrusted until you trust them. A device whose key changes is always untrusted until you trust it again.")
 }
 
 // cmdOMEMO runs "omemo [SUBCOMMAND ARGS...]".
@@ -112,6 +118,7 @@ func (b *Bridge) omemoSendStatus(out func(string)) {
 		others = append(others, "none known")
 	}
 	out("Your other OMEMO devices: " + strings.Join(others, ", ") + ".")
+	b.omemoTrustStatus(out)
 	var keys []string
 	for k := range b.contacts {
 		_, set := b.state.OMEMO[k]
@@ -151,12 +158,15 @@ func (b *Bridge) omemoContactState(c *contact) string {
 	return what + "; devices: " + strings.Join(ds, ", ")
 }
 
-// omemoDeviceState is a device's id and whether xircd can encrypt to it.
+// omemoDeviceState is a device's id and whether xircd can encrypt to it
+// (it has a session, which the user did not refuse to trust).
 func (b *Bridge) omemoDeviceState(jid string, id uint32) string {
 	k := sessionKey(jid, id)
 	state := "no session yet"
-	switch {
-	case b.omemo.sessions[k] != nil:
+	switch s := b.omemo.sessions[k]; {
+	case s != nil && b.omemoTrust.store.refused(jid, id, s.RemoteIdentity()):
+		state = "left out: untrusted"
+	case s != nil:
 		state = "session"
 	case b.omemoOut.unusable[k] != "":
 		state = "left out: " + b.omemoOut.unusable[k]

@@ -359,13 +359,13 @@ func TestOMEMOCommand(t *testing.T) {
 	h, c := omemoOnline(t, t.TempDir())
 	c.send("PRIVMSG &xmpp :omemo")
 	c.expect(":me!user@localhost PRIVMSG &xmpp omemo",
-		fmt.Sprintf(":xircd!xircd@irc.test PRIVMSG &xmpp :xircd's OMEMO device %d has the fingerprint %s", h.b.omemo.dev.DeviceID, groupedFingerprint(h)),
+		fmt.Sprintf(":xircd!xircd@irc.test PRIVMSG &xmpp :xircd's OMEMO device %d has the fingerprint %s", h.b.omemo.dev.DeviceID, groupedFingerprint(h.b.omemo.dev.Identity.Public)),
 		":xircd!xircd@irc.test PRIVMSG &xmpp :Your other OMEMO devices: none known.",
 		`:xircd!xircd@irc.test PRIVMSG &xmpp :No contact has OMEMO devices known or a mode set; each is "auto".`)
 	c.send("PRIVMSG &xmpp :omemo off")
 	c.expectContains(":xircd!xircd@irc.test PRIVMSG &xmpp :Usage: omemo off NICK")
 	c.send("PRIVMSG &xmpp :omemo sideways alice")
-	c.expectContains(`:xircd!xircd@irc.test PRIVMSG &xmpp :Unknown subcommand "sideways". Subcommands of omemo: auto, off, on. Type "help omemo" for details.`)
+	c.expectContains(`:xircd!xircd@irc.test PRIVMSG &xmpp :Unknown subcommand "sideways". Subcommands of omemo: auto, fingerprints, off, on, trust, untrust. Type "help omemo" for details.`)
 	c.send("PRIVMSG &xmpp :omemo on nobody")
 	c.expectContains(":xircd!xircd@irc.test PRIVMSG &xmpp :No contact nobody.")
 	c.send("PRIVMSG &xmpp :omemo off alice")
@@ -405,16 +405,6 @@ func TestOMEMOSendWhileDisconnected(t *testing.T) {
 	if text, _ := alice.read(sent[0]); text != "while away" {
 		t.Fatalf("read %q", text)
 	}
-}
-
-// groupedFingerprint is xircd's fingerprint as "fingerprint" shows it.
-func groupedFingerprint(h *harness) string {
-	fp := omemo.Fingerprint(h.b.omemo.dev.Identity.Public)
-	var groups []string
-	for i := 0; i < len(fp); i += 8 {
-		groups = append(groups, fp[i:i+8])
-	}
-	return strings.Join(groups, " ")
 }
 
 // A device that starts a session with xircd (its pre-key message) while
