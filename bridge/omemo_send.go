@@ -404,6 +404,7 @@ func (b *Bridge) onOMEMOBundle(ev xmpp.OMEMOBundle) {
 			break
 		}
 		b.omemo.sessions[k] = s
+		b.omemoObserve(key, ev.DeviceID, ev.Bundle.IdentityKey) // told now of a device that starts untrusted
 		if err := b.omemo.saveSessions(); err != nil {
 			b.log.Error("saving the OMEMO sessions failed", "err", err)
 		}
@@ -438,7 +439,8 @@ func (b *Bridge) flushAllWaiting() {
 }
 
 // omemoRecipients are the devices a message to key is encrypted for: the
-// contact's and the account's other ones, with a session. none says why
+// contact's and the account's other ones, with a session, that the user
+// trusts (blindly or verified: omemoMayEncryptTo). none says why
 // the contact has no device to encrypt for.
 func (b *Bridge) omemoRecipients(key string) (rs []omemo.Recipient, none string) {
 	l := b.omemoOut.lists[key]
@@ -455,10 +457,14 @@ func (b *Bridge) omemoRecipients(key string) (rs []omemo.Recipient, none string)
 	var why []string
 	for _, id := range l.ids {
 		k := sessionKey(key, id)
-		if s := b.omemo.sessions[k]; s != nil {
-			rs = append(rs, omemo.Recipient{DeviceID: id, Session: s})
-		} else {
+		s := b.omemo.sessions[k]
+		switch {
+		case s == nil:
 			why = append(why, "device "+strconv.FormatUint(uint64(id), 10)+": "+cmp.Or(b.omemoOut.unusable[k], "no session"))
+		case !b.omemoMayEncryptTo(key, id, s.RemoteIdentity()):
+			why = append(why, "device "+strconv.FormatUint(uint64(id), 10)+": untrusted, see \"omemo fingerprints\"")
+		default:
+			rs = append(rs, omemo.Recipient{DeviceID: id, Session: s})
 		}
 	}
 	if len(rs) == 0 {
@@ -467,7 +473,7 @@ func (b *Bridge) omemoRecipients(key string) (rs []omemo.Recipient, none string)
 	own := b.ownKey()
 	if ol := b.omemoOut.lists[own]; ol != nil && key != own {
 		for _, id := range ol.ids {
-			if s := b.omemo.sessions[sessionKey(own, id)]; s != nil && id != b.omemo.dev.DeviceID {
+			if s := b.omemo.sessions[sessionKey(own, id)]; s != nil && id != b.omemo.dev.DeviceID && b.omemoMayEncryptTo(own, id, s.RemoteIdentity()) {
 				rs = append(rs, omemo.Recipient{DeviceID: id, Session: s})
 			}
 		}
