@@ -94,7 +94,8 @@ func (p *profanityOMEMO) log() []byte {
 // marked, the user's answers go encrypted ("auto": alice's last message
 // was) and profanity shows them decrypted, the ratchet advancing over
 // several messages; after xircd restarts, they go on; a second profanity
-// of alice (another device) gets the user's next messages too.
+// of alice (another device) gets the user's next messages too. The user
+// then verifies the first one's fingerprint, typed as profanity shows it.
 func TestProfanityOMEMO(t *testing.T) {
 	needTool(t, "tmux", "profanity")
 	e := newEnv(t, contact{user: "alice", name: "Alice"})
@@ -130,4 +131,20 @@ func TestProfanityOMEMO(t *testing.T) {
 		return strings.Count(c.expectLine("Alice: auto").Trailing(), "(session)") == 2
 	})
 	exchange(c, second, "from the second device", "to both devices", second, prof)
+
+	// The user compares the first profanity's fingerprint, as profanity
+	// shows it, with the one xircd lists for that device, and trusts it
+	// typed as read there; the second device, met before, stays in use.
+	prof.keys("/win 1")
+	prof.keys("/omemo fingerprint")
+	prof.waitScreen("Your OMEMO fingerprint: ")
+	_, shown, _ := strings.Cut(prof.screen(), "Your OMEMO fingerprint: ")
+	shown, _, _ = strings.Cut(shown, "\n")
+	shown = strings.TrimSpace(shown)
+	c.send("PRIVMSG &xmpp :omemo fingerprints Alice")
+	c.expectLine("PRIVMSG &xmpp :Alice's device "+strconv.FormatUint(uint64(prof.device), 10)+": ", strings.ReplaceAll(shown, "-", " ")+" — trusted blindly")
+	c.send("PRIVMSG &xmpp :omemo trust Alice " + shown)
+	c.expectLine("PRIVMSG &xmpp :Alice's device " + strconv.FormatUint(uint64(prof.device), 10) + " is now trusted")
+	prof.keys("/win 2")
+	exchange(c, prof, "verified now", "to both still", second, prof)
 }
