@@ -174,7 +174,7 @@ func (n *negotiation) run(ctx context.Context, raw net.Conn, tc *tls.Config, res
 		dec:        n.dec,
 		mech:       n.mech,
 		smOffered:  n.features.SM != nil,
-		out:        make(chan outItem, 512),
+		wake:       make(chan struct{}, 1),
 		done:       make(chan struct{}),
 		writerDone: make(chan struct{}),
 		pending:    map[string]*pendingIQ{},

@@ -397,8 +397,8 @@ type conn struct {
 	smOffered bool    // the server offers stream management
 	resumedH  *uint32 // resumed stream: how many of our stanzas the server had
 
-	first      []outItem // written before anything queued
-	out        chan outItem
+	first      []outItem     // written before anything queued
+	wake       chan struct{} // holds a token when items were queued since the writer last looked
 	done       chan struct{}
 	writerDone chan struct{}
 	doneOnce   sync.Once
@@ -416,6 +416,11 @@ type conn struct {
 	archives map[string]*archiveCollector // by MAM query id
 	ended    bool                         // no request may start, nothing may be queued any more
 	requests sync.WaitGroup               // requests started on this stream (startRequest)
+	// queued[queuedHead:] waits for the writer. The backing array grows
+	// with a burst and is let go once drained: an idle stream holds almost
+	// nothing, where a buffered channel held room for maxQueued items.
+	queued     []outItem
+	queuedHead int
 }
 
 // fail records the first cause and tears the connection down.
@@ -467,11 +472,17 @@ func (c *conn) sendItem(it outItem) error {
 			c.mu.Unlock()
 			return ErrNotConnected
 		}
-		select {
-		case c.out <- it:
+		if len(c.queued)-c.queuedHead < maxQueued {
+			if len(c.queued) == cap(c.queued) && c.queuedHead >= len(c.queued)/2 {
+				// Reuse the room before the head instead of growing.
+				k := copy(c.queued, c.queued[c.queuedHead:])
+				clear(c.queued[k:])
+				c.queued, c.queuedHead = c.queued[:k], 0
+			}
+			c.queued = append(c.queued, it)
 			c.mu.Unlock()
+			c.wakeWriter()
 			return nil
-		default:
 		}
 		c.mu.Unlock()
 		if time.Now().After(deadline) {
@@ -485,18 +496,49 @@ func (c *conn) sendItem(it outItem) error {
 	}
 }
 
-// unsent drains what was queued and never written; c.mu is held and
-// c.ended set.
-func (c *conn) unsent() []outItem {
-	var items []outItem
-	for {
-		select {
-		case it := <-c.out:
-			items = append(items, it)
-		default:
-			return items
+// maxQueued is how many items may wait for the writer; sendItem waits
+// for room beyond that.
+const maxQueued = 512
+
+// keepQueuedCap is the largest backing array of the queue kept once it
+// drains; a burst's bigger one is released.
+const keepQueuedCap = 16
+
+// dequeue removes the oldest queued item, if any.
+func (c *conn) dequeue() (outItem, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.queuedHead == len(c.queued) {
+		return outItem{}, false
+	}
+	it := c.queued[c.queuedHead]
+	c.queued[c.queuedHead] = outItem{}
+	c.queuedHead++
+	if c.queuedHead == len(c.queued) {
+		c.queuedHead = 0
+		if cap(c.queued) > keepQueuedCap {
+			c.queued = nil
+		} else {
+			c.queued = c.queued[:0]
 		}
 	}
+	return it, true
+}
+
+// wakeWriter tells the writer that items are queued.
+func (c *conn) wakeWriter() {
+	select {
+	case c.wake <- struct{}{}:
+	default:
+	}
+}
+
+// unsent takes what was queued and never written; c.mu is held and
+// c.ended set.
+func (c *conn) unsent() []outItem {
+	items := c.queued[c.queuedHead:]
+	c.queued, c.queuedHead = nil, 0
+	return items
 }
 
 // ackDelay is how long an unconfirmed stanza waits at most before the
@@ -530,8 +572,7 @@ func (c *conn) writer() {
 			select {
 			case <-c.done:
 				return
-			case it := <-c.out:
-				put(it)
+			case <-c.wake:
 			case <-tick.C:
 				if c.busy.Load() {
 					continue
@@ -554,14 +595,16 @@ func (c *conn) writer() {
 		}
 		// Whatever else is queued goes out in the same write: one TLS
 		// record and one system call for a burst instead of one each.
-	gather:
-		for len(buf) < writeBatch {
-			select {
-			case it := <-c.out:
-				put(it)
-			default:
-				break gather
+		for {
+			if len(buf) >= writeBatch {
+				c.wakeWriter() // the rest goes in the next write
+				break
 			}
+			it, ok := c.dequeue()
+			if !ok {
+				break
+			}
+			put(it)
 		}
 		c.requestProof(false, &buf)
 		if len(buf) == 0 {

@@ -253,17 +253,17 @@ func TestNewIDUniqueAndSafe(t *testing.T) {
 }
 
 func TestSendRefusesStanzaOverServerLimit(t *testing.T) {
-	c := &conn{maxBytes: 16, out: make(chan outItem, 1), done: make(chan struct{})}
+	c := &conn{maxBytes: 16, wake: make(chan struct{}, 1), done: make(chan struct{})}
 	if err := c.send("<message>this is too long</message>"); err == nil || !strings.Contains(err.Error(), "limit of 16") {
 		t.Fatalf("send over the limit: err = %v, want the limit named", err)
 	}
-	if len(c.out) != 0 {
+	if len(c.queued) != 0 {
 		t.Fatal("a refused stanza was queued")
 	}
 	if err := c.send("<presence/>"); err != nil {
 		t.Fatalf("send under the limit: %v", err)
 	}
-	if got := <-c.out; got.text != "<presence/>" {
+	if got, _ := c.dequeue(); got.text != "<presence/>" {
 		t.Fatalf("queued %q", got.text)
 	}
 }
