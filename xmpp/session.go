@@ -595,8 +595,10 @@ func (c *conn) writer() {
 		}
 		// Whatever else is queued goes out in the same write: one TLS
 		// record and one system call for a burst instead of one each.
+		more := false // the batch is full and items still wait
 		for {
 			if len(buf) >= writeBatch {
+				more = true
 				c.wakeWriter() // the rest goes in the next write
 				break
 			}
@@ -616,8 +618,10 @@ func (c *conn) writer() {
 			return
 		}
 		buf = buf[:0]
-		if cap(buf) > 4*writeBatch {
-			buf = nil // a huge stanza's buffer is not kept
+		if cap(buf) > 4*writeBatch || cap(buf) > keepWriteBuf && !more {
+			// A huge stanza's buffer is not kept, nor a burst's once it
+			// is written: an idle stream holds no more than keepWriteBuf.
+			buf = nil
 		}
 	}
 }
@@ -644,6 +648,10 @@ func (c *conn) requestProof(tick bool, buf *[]byte) bool {
 
 // writeBatch is roughly how many bytes the writer gathers into one write.
 const writeBatch = 16 * 1024
+
+// keepWriteBuf is the largest write buffer the writer keeps between
+// bursts: room for a chat message or two.
+const keepWriteBuf = 1024
 
 // reader is the only goroutine reading the stream.
 func (c *conn) reader() {
