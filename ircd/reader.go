@@ -15,26 +15,32 @@ const (
 	// maxInputLen bounds one received line (tags and CR LF included); the
 	// reader's buffer never grows beyond it.
 	maxInputLen = MaxTagsLen + MaxLineLen
+	// idleInputLen is the reader's buffer while no long line is under way:
+	// a line without big tags fits, and an idle client, of which a server
+	// in multi-user mode has many, holds no more.
+	idleInputLen = 1024
 )
 
 // errLineTooLong is returned once per overlong line; the rest of that line is
 // discarded up to its newline.
 var errLineTooLong = errors.New("ircd: input line too long")
 
-// lineReader splits a byte stream into lines with a fixed buffer. Unlike
+// lineReader splits a byte stream into lines with a bounded buffer. Unlike
 // bufio.Scanner it recovers from an overlong line: it reports it once, skips
 // to the next newline and carries on, so a hostile client can neither grow
 // memory nor desynchronise the stream. It keeps partial input across read
-// errors, so a read deadline can interrupt it without losing data.
+// errors, so a read deadline can interrupt it without losing data. The
+// buffer grows for a long line up to maxInputLen and goes back to
+// idleInputLen once it is empty again.
 type lineReader struct {
 	r          io.Reader
-	buf        []byte // fixed capacity maxInputLen
+	buf        []byte // idleInputLen, or up to maxInputLen while a long line arrives
 	start, end int
 	discarding bool
 }
 
 func newLineReader(r io.Reader) *lineReader {
-	return &lineReader{r: r, buf: make([]byte, maxInputLen)}
+	return &lineReader{r: r, buf: make([]byte, idleInputLen)}
 }
 
 // readLine returns the next line without its LF and a trailing CR. The slice
@@ -60,7 +66,7 @@ func (lr *lineReader) readLine() ([]byte, error) {
 		}
 		if lr.discarding {
 			lr.start, lr.end = 0, 0
-		} else if lr.end-lr.start >= len(lr.buf) {
+		} else if lr.end-lr.start >= maxInputLen {
 			lr.start, lr.end = 0, 0
 			lr.discarding = true
 			return nil, errLineTooLong
@@ -68,6 +74,15 @@ func (lr *lineReader) readLine() ([]byte, error) {
 		if lr.start > 0 {
 			lr.end = copy(lr.buf, lr.buf[lr.start:lr.end])
 			lr.start = 0
+		}
+		switch {
+		case lr.end == len(lr.buf):
+			// A partial line fills the buffer: room for more of it.
+			buf := make([]byte, min(2*len(lr.buf), maxInputLen))
+			copy(buf, lr.buf[:lr.end])
+			lr.buf = buf
+		case lr.end == 0 && len(lr.buf) > idleInputLen:
+			lr.buf = make([]byte, idleInputLen)
 		}
 		n, err := lr.r.Read(lr.buf[lr.end:])
 		lr.end += n
