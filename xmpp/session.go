@@ -71,8 +71,13 @@ type Session struct {
 	domain  string
 	capsVer string
 
-	events    chan Event
-	closing   chan struct{}
+	events chan Event
+	// closed ends with Close; closing is its Done channel. A context, so
+	// that a live stream is closed by a callback (context.AfterFunc)
+	// instead of a goroutine waiting for it.
+	closed    context.Context
+	close     context.CancelFunc
+	closing   <-chan struct{}
 	closeOnce sync.Once
 	done      chan struct{} // closed when the supervisor has finished
 
@@ -96,12 +101,15 @@ func New(cfg Config) (*Session, error) {
 	if err := cfg.normalize(); err != nil {
 		return nil, err
 	}
+	closed, close := context.WithCancel(context.Background())
 	s := &Session{
 		cfg:     cfg,
 		bare:    cfg.JID,
 		domain:  cfg.JID[strings.IndexByte(cfg.JID, '@')+1:],
 		events:  make(chan Event, 256),
-		closing: make(chan struct{}),
+		closed:  closed,
+		close:   close,
+		closing: closed.Done(),
 		done:    make(chan struct{}),
 		rooms:   map[string]string{},
 		dial:    (&net.Dialer{}).DialContext,
@@ -148,7 +156,7 @@ func (s *Session) Close() error {
 		s.mu.Lock()
 		started := s.started
 		s.started = true // a later Start must not run
-		close(s.closing)
+		s.close()
 		s.mu.Unlock()
 		if !started {
 			close(s.events)
@@ -197,14 +205,7 @@ func (s *Session) supervise() {
 	attempt := 0
 	var res *smResumption // the last stream's, while it may be resumed
 	for !s.isClosing() {
-		ctx, cancel := context.WithTimeout(context.Background(), s.cfg.ConnectTimeout)
-		go func() {
-			select {
-			case <-s.closing:
-				cancel()
-			case <-ctx.Done():
-			}
-		}()
+		ctx, cancel := context.WithTimeout(s.closed, s.cfg.ConnectTimeout)
 		c, err := s.connect(ctx, res)
 		cancel()
 		if err != nil {
@@ -290,18 +291,12 @@ func (s *Session) serve(c *conn) error {
 	// Connected goes out before the reader starts, so that it precedes
 	// every event of this stream (the Roster first of all).
 	s.emit(Connected{JID: c.jid, Resumed: c.resumedH != nil, Mechanism: c.mech})
-	readerDone := make(chan struct{})
-	go func() {
-		defer close(readerDone)
-		c.reader()
-	}()
-
-	select {
-	case <-c.done:
-	case <-s.closing:
-		c.closeStream()
-	}
-	<-readerDone
+	// The reader runs here, not in a goroutine of its own: one goroutine
+	// less per session. It returns once the connection has failed, or was
+	// closed by Close.
+	stop := context.AfterFunc(s.closed, c.closeStream)
+	c.reader()
+	stop()
 	<-c.writerDone
 	s.mu.Lock()
 	s.cur = nil
