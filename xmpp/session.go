@@ -256,6 +256,22 @@ func (s *Session) sleep(d time.Duration) {
 
 // serve runs one connection until it dies or the session closes.
 func (s *Session) serve(c *conn) error {
+	s.startStream(c)
+	// The reader runs here, not in a goroutine of its own: one goroutine
+	// less per session. It returns once the connection has failed, or was
+	// closed by Close. What comes before and after it lives in functions
+	// of their own, so that this frame stays small: an idle reader's stack
+	// is then shallow enough for the runtime to shrink it to 8 KiB after
+	// the TLS handshake and a big roster grew it.
+	stop := context.AfterFunc(s.closed, c.closeStream)
+	c.reader()
+	stop()
+	return s.endStream(c)
+}
+
+// startStream queues what a new or resumed stream starts with, starts its
+// writer and emits Connected.
+func (s *Session) startStream(c *conn) {
 	s.mu.Lock()
 	show, status := s.show, s.status
 	if c.resumedH == nil {
@@ -296,12 +312,11 @@ func (s *Session) serve(c *conn) error {
 	// Connected goes out before the reader starts, so that it precedes
 	// every event of this stream (the Roster first of all).
 	s.emit(Connected{JID: c.jid, Resumed: c.resumedH != nil, Mechanism: c.mech})
-	// The reader runs here, not in a goroutine of its own: one goroutine
-	// less per session. It returns once the connection has failed, or was
-	// closed by Close.
-	stop := context.AfterFunc(s.closed, c.closeStream)
-	c.reader()
-	stop()
+}
+
+// endStream waits for the ended stream's writer, ends its requests, keeps
+// or reports what it did not send, and returns why it ended.
+func (s *Session) endStream(c *conn) error {
 	<-c.writerDone
 	s.mu.Lock()
 	s.cur = nil
