@@ -303,6 +303,9 @@ func (c *conn) writeLoop() {
 			}
 			buf = c.out.take(buf[:0], writeBatch)
 			if len(buf) == 0 {
+				if cap(buf) > keepWriteBuf {
+					buf = nil // a burst's buffer is not kept while idle
+				}
 				return nil
 			}
 			c.nc.SetWriteDeadline(deadline())

@@ -5,6 +5,10 @@ import "sync"
 // writeBatch is roughly how many bytes the writer gathers into one write.
 const writeBatch = 16 * 1024
 
+// keepWriteBuf is the largest write buffer a client's writer keeps once
+// its queue is empty: room for a few lines.
+const keepWriteBuf = 1024
+
 // sendQueue is a client's queue of outgoing lines, bounded in bytes rather
 // than lines: a burst of many short lines (a big roster) fits, while the
 // memory held for a client that stops reading stays bounded. Lines are
