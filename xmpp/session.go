@@ -95,11 +95,6 @@ type Session struct {
 	rooms   map[string]string // joined room (bare JID) -> our nick
 }
 
-// eventsQueued is how many events may wait for the receiver: enough for
-// the reader and the receiver to work at once through a burst, while a
-// bigger buffer would only hold memory in every session.
-const eventsQueued = 64
-
 // New validates cfg and returns a session that is not yet connected; call
 // Start to run it.
 func New(cfg Config) (*Session, error) {
@@ -111,7 +106,7 @@ func New(cfg Config) (*Session, error) {
 		cfg:     cfg,
 		bare:    cfg.JID,
 		domain:  cfg.JID[strings.IndexByte(cfg.JID, '@')+1:],
-		events:  make(chan Event, eventsQueued),
+		events:  make(chan Event, 256),
 		closed:  closed,
 		close:   close,
 		closing: closed.Done(),
