@@ -62,10 +62,12 @@ func (b *Bridge) UploadSlot(ctx context.Context, name string, size int64, conten
 	}
 }
 
-// findUploadService asks the server for its upload service.
+// findUploadService asks the server for its upload service, which only
+// the file host uses: without one (FileHostURL "", as in multi-user mode)
+// the server is spared the discovery at every login.
 func (b *Bridge) findUploadService() {
 	up, ok := b.x.(uploader)
-	if !ok {
+	if !ok || b.cfg.FileHostURL == "" {
 		return
 	}
 	err := b.startRequest(request{kind: requestUploadService}, up.FindUploadService)

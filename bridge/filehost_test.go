@@ -3,6 +3,7 @@ package bridge
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -20,6 +21,7 @@ type fakeUploader struct {
 }
 
 func (f *fakeUploader) FindUploadService(ctx context.Context) (string, error) {
+	f.record("find-upload-service")
 	return f.request(func(id string) xmpp.Event { return xmpp.UploadService{ID: id, JID: f.service, MaxSize: f.max} })
 }
 
@@ -96,4 +98,27 @@ func TestNoUploadWithoutAService(t *testing.T) {
 		t.Errorf("without a service: %v", err)
 	}
 	h.expectCalls()
+}
+
+// Without a file host nothing uses an upload service: the server is not
+// asked for one at login.
+func TestNoUploadServiceLookupWithoutAFileHost(t *testing.T) {
+	h := newHarness(t, Config{}, func(b *Bridge) {
+		b.x = &fakeUploader{fakeXMPP: b.x.(*fakeXMPP), service: "upload.example.org"}
+	})
+	h.connect()
+	h.barrier()
+	for _, call := range h.x.takeCalls() {
+		if call == "find-upload-service" {
+			t.Fatal("the upload service was looked for without a file host")
+		}
+	}
+	h = newHarness(t, Config{FileHostURL: "https://irc.example:6680/upload"}, func(b *Bridge) {
+		b.x = &fakeUploader{fakeXMPP: b.x.(*fakeXMPP), service: "upload.example.org"}
+	})
+	h.connect()
+	h.barrier()
+	if !slices.Contains(h.x.takeCalls(), "find-upload-service") {
+		t.Fatal("the upload service was not looked for with a file host")
+	}
 }
