@@ -199,6 +199,9 @@ func TestMultiUserSmoke(t *testing.T) {
 	if len(r.rtts) != msgs || r.rttLost != 0 || r.everyone != users {
 		t.Errorf("%d round trips, %d lost, %d of %d users' messages echoed", len(r.rtts), r.rttLost, r.everyone, users)
 	}
+	if len(r.floorRTTs) != msgs || r.floorRTTLost != 0 || r.floorServerCPU <= 0 || r.xircdServerCPU <= 0 {
+		t.Errorf("floor beside xircd: %d round trips, %d lost; Prosody CPU in the logins: floor %v, xircd %v", len(r.floorRTTs), r.floorRTTLost, r.floorServerCPU, r.xircdServerCPU)
+	}
 	md := muMarkdown([]muResult{r}, msgs, withBitlBee, start)
 	if !strings.Contains(md, "| 4 | 60 |") {
 		t.Errorf("report lacks the row of 4 users:\n%s", md)

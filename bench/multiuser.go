@@ -32,6 +32,14 @@ type muResult struct {
 	cpu               time.Duration // xircd's CPU time, whole run
 	rtts              []time.Duration
 	rttLost, everyone int // lost in the round trips; users whose one message came back
+	// floorRTTs are a plain XMPP session's round trips to the same
+	// contact, taking turns with xircd's while the same users are online:
+	// what Prosody and the machine give, without xircd in the path.
+	floorRTTs    []time.Duration
+	floorRTTLost int
+	// Prosody's CPU time while the floor's and xircd's users logged in
+	// (until every roster was ready).
+	floorServerCPU, xircdServerCPU time.Duration
 
 	// BitlBee, one process serving the same users; bitlbee false when not
 	// measured, bitlbeeErr why it failed.
@@ -41,6 +49,10 @@ type muResult struct {
 	bitlbeeIdle, bitlbeePeak int // KiB, as for xircd
 	bitlbeeCPU               time.Duration
 }
+
+// muRTTFloorUser is the account of the plain session whose round trips
+// take turns with xircd's first user's.
+const muRTTFloorUser = "rttfloor"
 
 // muUser is user i's account name.
 func muUser(i int) string { return fmt.Sprintf("user%05d", i) }
@@ -134,6 +146,12 @@ func multiUserRun(work, bin string, users, peers, rtt, parallel int, withBitlBee
 			p.close()
 		}
 	}()
+	// The floor's round trips while xircd's users are online go from an
+	// account of their own to the same contact as xircd's first user.
+	rttJID, err := srv.Register(muRTTFloorUser, pass)
+	if err != nil {
+		return res, err
+	}
 	log.Printf("U=%d: %d users and %d peers ready", users, users, peers)
 	e := &env{srv: srv}
 	quiesce(e)
@@ -143,16 +161,20 @@ func multiUserRun(work, bin string, users, peers, rtt, parallel int, withBitlBee
 		return res, fmt.Errorf("warm-up: %w", err)
 	}
 	quiesce(e)
+	_, cpu0 := procUsage(srv.PID())
 	if res.floorReady, res.floorRetries, err = muFloor(srv, jids, pass); err != nil {
 		return res, err
 	}
-	log.Printf("U=%d floor: all rosters ready in %v (%d logins tried again)", users, res.floorReady.Round(time.Millisecond), res.floorRetries)
+	_, cpu1 := procUsage(srv.PID())
+	res.floorServerCPU = cpu1 - cpu0
+	log.Printf("U=%d floor: all rosters ready in %v (%d logins tried again), Prosody CPU %v", users, res.floorReady.Round(time.Millisecond), res.floorRetries, res.floorServerCPU)
 	quiesce(e)
-	if err := muXircd(work, bin, srv, jids, pass, rtt, &res); err != nil {
+	if err := muXircd(work, bin, srv, jids, rttJID, pass, rtt, &res); err != nil {
 		return res, err
 	}
-	log.Printf("U=%d xircd: all rosters ready in %v (%d logins tried again), idle %d KiB, peak %d KiB, cpu %v, rtt p50 %v p99 %v, lost %d, %d/%d users echoed",
-		users, res.xircdReady.Round(time.Millisecond), res.xircdRetries, res.idleKiB, res.peakKiB, res.cpu, pct(res.rtts, 50), pct(res.rtts, 99), res.rttLost, res.everyone, users)
+	log.Printf("U=%d xircd: all rosters ready in %v (%d logins tried again), Prosody CPU %v, idle %d KiB, peak %d KiB, cpu %v, rtt p50 %v p99 %v (floor beside it: p50 %v p99 %v), lost %d, %d/%d users echoed",
+		users, res.xircdReady.Round(time.Millisecond), res.xircdRetries, res.xircdServerCPU, res.idleKiB, res.peakKiB, res.cpu, pct(res.rtts, 50), pct(res.rtts, 99),
+		pct(res.floorRTTs, 50), pct(res.floorRTTs, 99), res.rttLost, res.everyone, users)
 	if withBitlBee {
 		quiesce(e)
 		// A failure of BitlBee is reported in its table, not lost with
@@ -312,9 +334,10 @@ func muFloorReady(s *xmpp.Session, retries *int) error {
 
 // muXircd starts one xircd in multi-user mode, logs every user in at once
 // over IRC (PASS jid:password) and measures readiness, then round trips of
-// the first user while all are online, one message of every user, and the
-// process's memory and CPU time.
-func muXircd(work, bin string, srv *prosodytest.Server, jids []string, pass string, rtt int, res *muResult) error {
+// the first user while all are online, taking turns with those of a plain
+// XMPP session of rttJID to the same contact, one message of every user,
+// and the process's memory and CPU time.
+func muXircd(work, bin string, srv *prosodytest.Server, jids []string, rttJID, pass string, rtt int, res *muResult) error {
 	dir, err := os.MkdirTemp(work, "xircd-mu-")
 	if err != nil {
 		return err
@@ -343,9 +366,22 @@ func muXircd(work, bin string, srv *prosodytest.Server, jids []string, pass stri
 	time.Sleep(500 * time.Millisecond)
 	res.idleKiB = statusKiB(proc.cmd.Process.Pid, "VmRSS")
 
+	// Online before the crowd, as a user already there.
+	floor, err := xmpp.New(xmpp.Config{JID: rttJID, Password: pass, Server: srv.Addr, CAFile: srv.CAFile, Resource: "rtt",
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		return err
+	}
+	floor.Start()
+	defer closeWithin(floor, 5*time.Second)
+	if err := muConnected(floor); err != nil {
+		return err
+	}
+
 	clients := make([]*ircClient, len(jids))
 	tries := make([]int, len(jids))
 	errs := make(chan error, len(jids))
+	_, cpu0 := procUsage(srv.PID())
 	t0 := time.Now()
 	for i, jid := range jids {
 		go func() {
@@ -377,6 +413,8 @@ func muXircd(work, bin string, srv *prosodytest.Server, jids []string, pass stri
 		}
 	}
 	res.xircdReady = time.Since(t0)
+	_, cpu1 := procUsage(srv.PID())
+	res.xircdServerCPU = cpu1 - cpu0
 	for _, n := range tries {
 		res.xircdRetries += n
 	}
@@ -391,10 +429,11 @@ func muXircd(work, bin string, srv *prosodytest.Server, jids []string, pass stri
 		return proc.errorf("%v", first)
 	}
 
-	// Round trips of the first user while everyone is online.
+	// Round trips of the first user while everyone is online, taking
+	// turns at going first with the plain session's.
 	c := clients[0]
 	target := fmt.Sprintf("peer%05d", muRoster(0, res.peers)[0])
-	for i := 0; i < rtt; i++ {
+	xircdRTT := func(i int) error {
 		body := fmt.Sprintf("mu-rtt-%d", i)
 		start := time.Now()
 		if err := c.send("PRIVMSG " + target + " :" + body); err != nil {
@@ -402,9 +441,35 @@ func muXircd(work, bin string, srv *prosodytest.Server, jids []string, pass stri
 		}
 		if err := waitPrivmsg(c, target, body, 10*time.Second); err != nil {
 			res.rttLost++
-			continue
+			return nil
 		}
 		res.rtts = append(res.rtts, time.Since(start))
+		return nil
+	}
+	floorRTT := func(i int) error {
+		body := fmt.Sprintf("mu-floor-rtt-%d", i)
+		start := time.Now()
+		if _, err := floor.SendMessage(xmpp.OutMessage{To: target + "@" + srv.Domain, Type: "chat", Body: body}); err != nil {
+			return err
+		}
+		if err := waitMessage(floor, body, 10*time.Second); err != nil {
+			res.floorRTTLost++
+			return nil
+		}
+		res.floorRTTs = append(res.floorRTTs, time.Since(start))
+		return nil
+	}
+	for i := 0; i < rtt; i++ {
+		first, second := xircdRTT, floorRTT
+		if i%2 == 1 {
+			first, second = floorRTT, xircdRTT
+		}
+		if err := first(i); err != nil {
+			return err
+		}
+		if err := second(i); err != nil {
+			return err
+		}
 	}
 	// One message of every user at once, each to its first contact.
 	echoed := make(chan bool, len(clients))
@@ -422,6 +487,24 @@ func muXircd(work, bin string, srv *prosodytest.Server, jids []string, pass stri
 	}
 	res.peakKiB, res.cpu = procUsage(proc.cmd.Process.Pid)
 	return nil
+}
+
+// muConnected waits for s's first login.
+func muConnected(s *xmpp.Session) error {
+	deadline := time.After(time.Minute)
+	for {
+		select {
+		case ev, ok := <-s.Events():
+			if !ok {
+				return fmt.Errorf("floor round trips: session closed")
+			}
+			if _, ok := ev.(xmpp.Connected); ok {
+				return nil
+			}
+		case <-deadline:
+			return fmt.Errorf("floor round trips: not logged in after a minute")
+		}
+	}
 }
 
 // muReady waits until user i's control channel holds all of its contacts.
@@ -452,15 +535,16 @@ func muMarkdown(rs []muResult, rtt int, withBitlBee bool, start time.Time) strin
 	fmt.Fprintf(&b, "### Results %s–%s\n\n", start.UTC().Format("2006-01-02 15:04"), now.Format("15:04 UTC"))
 	fmt.Fprintf(&b, "%s, %s, Prosody %s (mod_mam, no mod_limits). Every user has %d contacts out of a shared pool of echo peers (seven in ten available). One run per user count.\n\n",
 		now.Format("2006-01-02"), machine(), prosodyVersion(), muContacts)
-	b.WriteString("| users | peers | load before → after | floor: all rosters ready | xircd: all rosters ready | × floor | logins tried again (floor / xircd) | xircd idle RSS | xircd peak RSS | RSS per user | xircd CPU | round trip p50 / p99 (one user) | lost |\n")
-	b.WriteString("|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
+	b.WriteString("| users | peers | load before → after | floor: all rosters ready | xircd: all rosters ready | × floor | logins tried again (floor / xircd) | Prosody CPU in the logins (floor / xircd) | xircd idle RSS | xircd peak RSS | RSS per user | xircd CPU | round trip p50 / p99 (one user) | floor beside it: p50 / p99 | lost |\n")
+	b.WriteString("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
 	for _, r := range rs {
 		perUser := float64(r.peakKiB-r.idleKiB) / float64(r.users)
 		lost := r.rttLost + (r.users - r.everyone)
-		fmt.Fprintf(&b, "| %d | %d | %s → %s | %.0f ms | %.0f ms | %.2f× | %d / %d | %.1f MiB | %.1f MiB | %.0f KiB | %.2f s | %.3f / %.3f ms | %d of %d |\n",
+		fmt.Fprintf(&b, "| %d | %d | %s → %s | %.0f ms | %.0f ms | %.2f× | %d / %d | %.1f / %.1f s | %.1f MiB | %.1f MiB | %.0f KiB | %.2f s | %.3f / %.3f ms | %.3f / %.3f ms (%d lost) | %d of %d |\n",
 			r.users, r.peers, r.loadBefore, r.loadAfter, ms(r.floorReady), ms(r.xircdReady), float64(r.xircdReady)/float64(r.floorReady), r.floorRetries, r.xircdRetries,
+			r.floorServerCPU.Seconds(), r.xircdServerCPU.Seconds(),
 			float64(r.idleKiB)/1024, float64(r.peakKiB)/1024, perUser, r.cpu.Seconds(),
-			ms(pct(r.rtts, 50)), ms(pct(r.rtts, 99)), lost, rtt+r.users)
+			ms(pct(r.rtts, 50)), ms(pct(r.rtts, 99)), ms(pct(r.floorRTTs, 50)), ms(pct(r.floorRTTs, 99)), r.floorRTTLost, lost, rtt+r.users)
 	}
 	switch {
 	case !withBitlBee && bitlbeeInstalled():
