@@ -93,7 +93,13 @@ type Config struct {
 	SedCorrections bool   // "s/old/new/" corrects the user's last message (XEP-0308)
 	FileHostURL    string // the upload endpoint advertised as soju.im/FILEHOST; "" for none
 	MaxRooms       int    // rooms joined at once; default 100
-	Logger         *slog.Logger
+	// LoginWork, when set, schedules what a login sets off that nothing
+	// waits for (the OMEMO device list and bundle): it calls start, from
+	// any goroutine, when that work may begin. Multi-user mode passes one
+	// queue for all users, so that this work follows a crowd of logins
+	// instead of slowing it down. nil: at once.
+	LoginWork func(start func())
+	Logger    *slog.Logger
 }
 
 // Defaults for Config fields left empty.
@@ -129,6 +135,7 @@ type Bridge struct {
 	sessions    clients    // attached IRC clients
 	nicks       *nickSpace // who holds which nick, the user's included
 	connected   bool
+	logins      int // logins so far (not resumptions): whose work is scheduled (afterLogin)
 	// downAnnounced: the user was told the connection is down; lastErr is
 	// why the last attempt failed.
 	downAnnounced bool
@@ -545,6 +552,8 @@ func (b *Bridge) handleOp(o op) {
 		b.safely("upload slot", func() { b.requestUploadSlot(o) })
 	case opRotateSignedPreKey:
 		b.safely("signed pre-key rotation", b.onRotationTimer)
+	case opLoginWork:
+		b.safely("login work", func() { b.loginWork(o) })
 	}
 }
 

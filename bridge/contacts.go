@@ -536,6 +536,7 @@ func (b *Bridge) onConnected(ev xmpp.Connected) {
 		c.resources = nil
 		c.lastRes = ""
 	}
+	b.logins++
 	// The user's own presence is restored by the session itself.
 	b.announce("Connected to XMPP as "+ev.JID+".", false)
 	b.flushPending()
@@ -578,4 +579,32 @@ func (b *Bridge) onDisconnected(ev xmpp.Disconnected) {
 	// before is with the session, which sends it again or reports it
 	// (onUnconfirmed).
 	b.announce(text+". Messages you send from now on are queued (up to "+strconv.Itoa(maxPending)+") and sent once it is back.", false)
+}
+
+// opLoginWork: the work a login set off and Config.LoginWork scheduled may
+// begin, unless a newer login replaced that login.
+type opLoginWork struct {
+	login int
+	run   func()
+}
+
+func (opLoginWork) isOp() {}
+
+// afterLogin runs what the current login sets off that nothing waits for:
+// at once, or when Config.LoginWork says.
+func (b *Bridge) afterLogin(run func()) {
+	if b.cfg.LoginWork == nil {
+		run()
+		return
+	}
+	o := opLoginWork{login: b.logins, run: run}
+	b.cfg.LoginWork(func() { b.post(o) })
+}
+
+// loginWork runs scheduled work while its login still holds: a login
+// since then scheduled its own, and without a connection it cannot start.
+func (b *Bridge) loginWork(o opLoginWork) {
+	if o.login == b.logins && b.connected {
+		o.run()
+	}
 }

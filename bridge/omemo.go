@@ -267,8 +267,9 @@ func (b *Bridge) cmdFingerprint(out func(string), args []string) {
 }
 
 // omemoConnected tells what went wrong loading the device, once, and
-// makes sure the account lists the device: the device list is fetched,
-// and its answer (onOMEMODevices) publishes what is missing.
+// makes sure the account lists the device: the device list is fetched
+// (as Config.LoginWork schedules it), and its answer (onOMEMODevices)
+// publishes what is missing.
 func (b *Bridge) omemoConnected() {
 	if b.omemo.problem != "" {
 		b.announce(b.omemo.problem, true)
@@ -279,6 +280,12 @@ func (b *Bridge) omemoConnected() {
 		return
 	}
 	b.omemoResume()
+	b.afterLogin(b.omemoDevices)
+}
+
+// omemoDevices rotates the signed pre-key when due, then fetches the
+// account's device list (onOMEMODevices).
+func (b *Bridge) omemoDevices() {
 	b.rotateSignedPreKey() // before the bundle goes out after the device list
 	err := b.startRequest(request{kind: requestOMEMODevices}, func(ctx context.Context) (string, error) {
 		return b.x.OMEMODevices(ctx, "")

@@ -45,6 +45,8 @@ type users struct {
 	newXMPP func(jid, password string) (*xmpp.Session, error)
 
 	failures *throttle
+	// work paces what the users' logins set off that nothing waits for.
+	work *loginWork
 
 	mu     sync.Mutex
 	byJID  map[string]*user
@@ -76,8 +78,14 @@ func newUsers(ctx context.Context, cfg *Config, logger *slog.Logger, m *metrics)
 		ctx:      ctx,
 		metrics:  m,
 		failures: newThrottle(loginBurst, loginRefill, throttleKeys),
+		work:     newLoginWork(),
 		byJID:    map[string]*user{},
 	}
+	tick := time.NewTicker(loginWorkEvery)
+	go func() {
+		defer tick.Stop()
+		u.work.run(ctx, tick.C)
+	}()
 	u.newXMPP = func(jid, password string) (*xmpp.Session, error) {
 		return xmpp.New(xmppConfig(cfg, jid, password, logger.With("part", "xmpp", "user", jid)))
 	}
@@ -174,6 +182,8 @@ func (us *users) userFor(jid string, password [sha256.Size]byte) (u *user, first
 // is closed either way. A failed user is forgotten.
 func (us *users) start(u *user, password string) {
 	defer close(u.ready)
+	us.work.loginStarted()
+	defer us.work.loginEnded()
 	u.err = us.startSession(u, password)
 	if u.err != nil {
 		us.log.Info("login failed", "user", u.jid, "err", u.err)
@@ -221,7 +231,9 @@ func (us *users) attachBridge(u *user, x *userXMPP) error {
 	if err != nil {
 		return err
 	}
-	br, err := bridge.New(bridgeConfig(us.cfg, dir, us.log.With("part", "bridge", "user", u.jid)), x)
+	cfg := bridgeConfig(us.cfg, dir, us.log.With("part", "bridge", "user", u.jid))
+	cfg.LoginWork = us.work.add
+	br, err := bridge.New(cfg, x)
 	if err != nil {
 		return fmt.Errorf("bridge: %w", err)
 	}
