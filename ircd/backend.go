@@ -55,6 +55,9 @@ type Credentials struct {
 	Password string
 	// Addr is the client's address.
 	Addr net.Addr
+	// Notice, set by the server, tells the client something while Login
+	// keeps it waiting (a server NOTICE before registration).
+	Notice func(text string)
 }
 
 // Features is what a backend adds to the server. ircd itself handles

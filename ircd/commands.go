@@ -134,6 +134,9 @@ func handleUser(c *conn, r *Request) error {
 // account's backend serves it.
 func (c *conn) login(cred Credentials) error {
 	cred.Addr = c.nc.RemoteAddr()
+	cred.Notice = func(text string) {
+		c.Send(&irc.Message{Prefix: c.serverPrefix(), Command: "NOTICE", Params: []string{c.Nick(), text}})
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), c.s.cfg.RegistrationTimeout)
 	defer cancel()
 	go func() {

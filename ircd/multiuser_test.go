@@ -206,3 +206,21 @@ func TestMultiUserCapSwitchPerAccount(t *testing.T) {
 	ann2.expect("CAP", "ann", "DEL", "server-time")
 	ann2.expect(RPL_LOGGEDIN)
 }
+
+// noticeAccounts tells the client something while its login waits.
+type noticeAccounts struct{ *fakeAccounts }
+
+func (a noticeAccounts) Login(ctx context.Context, cred Credentials) (Backend, string, error) {
+	cred.Notice("still logging in")
+	return a.fakeAccounts.Login(ctx, cred)
+}
+
+// A login that keeps the client waiting can tell it why, before the
+// registration completes.
+func TestMultiUserLoginNotice(t *testing.T) {
+	_, l := multiUserServer(t, noticeAccounts{newFakeAccounts(map[string]string{"ann@a.example": "pa"})})
+	c := dial(t, l)
+	c.send("PASS ann@a.example:pa", "NICK ann", "USER u 0 * :R")
+	c.expect("NOTICE", "ann", "still logging in")
+	c.expect(irc.RPL_WELCOME)
+}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"sync/atomic"
+	"time"
 
 	"xircd/ircd"
 	"xircd/xmpp"
@@ -52,13 +53,29 @@ type userXMPP struct {
 	*xmpp.Session
 	m      *metrics
 	events chan xmpp.Event
-	// firstConnect gets how the first connection attempt ended: nil
-	// (Connected) or its error.
-	firstConnect chan error
+	// attempts gets how each connection attempt ended until the first
+	// that connected; sends do not wait, nobody reads once the first
+	// login is over.
+	attempts chan loginAttempt
+}
+
+// loginAttempt is how a connection attempt ended: err nil when it
+// connected; else the session tries again in retryIn (0: it does not).
+type loginAttempt struct {
+	err     error
+	retryIn time.Duration
 }
 
 func newUserXMPP(s *xmpp.Session, m *metrics) *userXMPP {
-	return &userXMPP{Session: s, m: m, events: make(chan xmpp.Event), firstConnect: make(chan error, 1)}
+	return &userXMPP{Session: s, m: m, events: make(chan xmpp.Event), attempts: make(chan loginAttempt, 8)}
+}
+
+// attempted reports an attempt of the first login.
+func (x *userXMPP) attempted(a loginAttempt) {
+	select {
+	case x.attempts <- a:
+	default:
+	}
 }
 
 // Events are the session's, counted by forward.
@@ -68,13 +85,12 @@ func (x *userXMPP) Events() <-chan xmpp.Event { return x.events }
 // session closes its channel.
 func (x *userXMPP) forward() {
 	defer close(x.events)
-	online, connectedBefore, attempted := false, false, false
+	online, connectedBefore := false, false
 	for ev := range x.Session.Events() {
 		switch ev := ev.(type) {
 		case xmpp.Connected:
-			if !attempted {
-				x.firstConnect <- nil
-				attempted = true
+			if !connectedBefore {
+				x.attempted(loginAttempt{})
 			}
 			if !online {
 				x.m.xmppConnections.Add(1)
@@ -84,9 +100,11 @@ func (x *userXMPP) forward() {
 			}
 			online, connectedBefore = true, true
 		case xmpp.Disconnected:
-			if !attempted {
-				x.firstConnect <- cmp.Or(ev.Err, xmpp.ErrClosed)
-				attempted = true
+			if !connectedBefore {
+				// The bridge comes with the first login: nobody reads
+				// the attempts before it but firstLogin.
+				x.attempted(loginAttempt{err: cmp.Or(ev.Err, xmpp.ErrClosed), retryIn: ev.RetryIn})
+				continue
 			}
 			if online {
 				x.m.xmppConnections.Add(-1)

@@ -8,9 +8,11 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"xircd/bridge"
@@ -132,7 +134,7 @@ func (us *users) Login(ctx context.Context, cred ircd.Credentials) (ircd.Backend
 			return nil, "", err
 		}
 		if first {
-			us.start(u, cred.Password)
+			us.start(ctx, u, cred.Password, cred.Notice)
 		}
 		select {
 		case <-u.ready:
@@ -178,13 +180,14 @@ func (us *users) userFor(jid string, password [sha256.Size]byte) (u *user, first
 	return u, true, nil
 }
 
-// start logs u in to XMPP and, when that works, keeps the session; u.ready
-// is closed either way. A failed user is forgotten.
-func (us *users) start(u *user, password string) {
+// start logs u in to XMPP within ctx, telling the client by notice of
+// attempts tried again, and when that works keeps the session; u.ready is
+// closed either way. A failed user is forgotten.
+func (us *users) start(ctx context.Context, u *user, password string, notice func(string)) {
 	defer close(u.ready)
 	us.work.loginStarted()
 	defer us.work.loginEnded()
-	u.err = us.startSession(u, password)
+	u.err = us.startSession(ctx, u, password, notice)
 	if u.err != nil {
 		us.log.Info("login failed", "user", u.jid, "err", u.err)
 		us.mu.Lock()
@@ -198,8 +201,8 @@ func (us *users) start(u *user, password string) {
 
 // startSession starts the session that stays and waits for its first
 // connection: the XMPP server sees one login, not a check and then a
-// login. When that first connection fails, the session is stopped.
-func (us *users) startSession(u *user, password string) error {
+// login. When that first login fails, the session is stopped.
+func (us *users) startSession(ctx context.Context, u *user, password string, notice func(string)) error {
 	xs, err := us.newXMPP(u.jid, password)
 	if err != nil {
 		return err
@@ -207,11 +210,7 @@ func (us *users) startSession(u *user, password string) error {
 	x := newUserXMPP(xs, us.metrics)
 	go x.forward()
 	xs.Start()
-	select {
-	case err = <-x.firstConnect:
-	case <-us.ctx.Done():
-		err = errors.New("xircd is shutting down")
-	}
+	err = us.firstLogin(ctx, x, notice)
 	if err == nil {
 		err = us.attachBridge(u, x)
 	}
@@ -223,6 +222,40 @@ func (us *users) startSession(u *user, password string) error {
 		}()
 	}
 	return err
+}
+
+// firstLogin waits for x's first login. An attempt that timed out or was
+// reset, as a server busy with many logins at once does, is tried again by
+// the session while the IRC login may wait (ctx: the registration
+// timeout), and the client is told; any other failure ends the login.
+func (us *users) firstLogin(ctx context.Context, x *userXMPP, notice func(string)) error {
+	var last error
+	for {
+		var a loginAttempt
+		select {
+		case a = <-x.attempts:
+		case <-us.ctx.Done():
+			return errors.New("xircd is shutting down")
+		case <-ctx.Done():
+			if last == nil {
+				return ctx.Err()
+			}
+			return fmt.Errorf("the XMPP server did not complete the login in time (last attempt: %v)", last)
+		}
+		if a.err == nil || a.retryIn == 0 || !busyServer(a.err) {
+			return a.err
+		}
+		last = a.err
+		if notice != nil {
+			notice(fmt.Sprintf("Logging in to XMPP failed (%v); trying again in %v.", a.err, a.retryIn.Round(100*time.Millisecond)))
+		}
+	}
+}
+
+// busyServer reports whether a login failed as with a server too busy to
+// answer in time (a timeout, a reset connection): worth another attempt.
+func busyServer(err error) bool {
+	return errors.Is(err, context.DeadlineExceeded) || errors.Is(err, os.ErrDeadlineExceeded) || errors.Is(err, syscall.ECONNRESET)
 }
 
 // attachBridge gives u's connected session its bridge.
