@@ -27,6 +27,7 @@ type muResult struct {
 	floorReady        time.Duration // U plain XMPP sessions in one process
 	floorRetries      int           // new login attempts of those sessions
 	xircdRetries      int           // IRC logins tried again after xircd refused them
+	xircdAttempts     int           // XMPP logins xircd tried again while the IRC login waited
 	xircdReady        time.Duration // U IRC clients of one xircd
 	idleKiB, peakKiB  int           // xircd's VmRSS before any login, VmHWM at the end
 	cpu               time.Duration // xircd's CPU time, whole run
@@ -172,8 +173,8 @@ func multiUserRun(work, bin string, users, peers, rtt, parallel int, withBitlBee
 	if err := muXircd(work, bin, srv, jids, rttJID, pass, rtt, &res); err != nil {
 		return res, err
 	}
-	log.Printf("U=%d xircd: all rosters ready in %v (%d logins tried again), Prosody CPU %v, idle %d KiB, peak %d KiB, cpu %v, rtt p50 %v p99 %v (floor beside it: p50 %v p99 %v), lost %d, %d/%d users echoed",
-		users, res.xircdReady.Round(time.Millisecond), res.xircdRetries, res.xircdServerCPU, res.idleKiB, res.peakKiB, res.cpu, pct(res.rtts, 50), pct(res.rtts, 99),
+	log.Printf("U=%d xircd: all rosters ready in %v (XMPP logins tried again %d, IRC logins %d), Prosody CPU %v, idle %d KiB, peak %d KiB, cpu %v, rtt p50 %v p99 %v (floor beside it: p50 %v p99 %v), lost %d, %d/%d users echoed",
+		users, res.xircdReady.Round(time.Millisecond), res.xircdAttempts, res.xircdRetries, res.xircdServerCPU, res.idleKiB, res.peakKiB, res.cpu, pct(res.rtts, 50), pct(res.rtts, 99),
 		pct(res.floorRTTs, 50), pct(res.floorRTTs, 99), res.rttLost, res.everyone, users)
 	if withBitlBee {
 		quiesce(e)
@@ -233,7 +234,7 @@ func muBitlBee(work string, srv *prosodytest.Server, jids []string, pass string,
 				errs <- fmt.Errorf("%s: %v", muUser(i), err)
 				return
 			}
-			errs <- muReady(c, "&bitlbee", i, res.peers)
+			errs <- muReady(c, "&bitlbee", i, res.peers, nil)
 		}()
 	}
 	var first error
@@ -379,7 +380,7 @@ func muXircd(work, bin string, srv *prosodytest.Server, jids []string, rttJID, p
 	}
 
 	clients := make([]*ircClient, len(jids))
-	tries := make([]int, len(jids))
+	tries, attempts := make([]int, len(jids)), make([]int, len(jids))
 	errs := make(chan error, len(jids))
 	_, cpu0 := procUsage(srv.PID())
 	t0 := time.Now()
@@ -397,7 +398,7 @@ func muXircd(work, bin string, srv *prosodytest.Server, jids []string, rttJID, p
 					continue
 				}
 				c.send("PASS "+jid+":"+pass, "NICK "+muUser(i), "USER bench 0 * :bench")
-				if err = muReady(c, "&xmpp", i, res.peers); err == nil {
+				if err = muReady(c, "&xmpp", i, res.peers, &attempts[i]); err == nil {
 					clients[i] = c
 					break
 				}
@@ -415,8 +416,9 @@ func muXircd(work, bin string, srv *prosodytest.Server, jids []string, rttJID, p
 	res.xircdReady = time.Since(t0)
 	_, cpu1 := procUsage(srv.PID())
 	res.xircdServerCPU = cpu1 - cpu0
-	for _, n := range tries {
+	for i, n := range tries {
 		res.xircdRetries += n
+		res.xircdAttempts += attempts[i]
 	}
 	defer func() {
 		for _, c := range clients {
@@ -507,8 +509,13 @@ func muConnected(s *xmpp.Session) error {
 	}
 }
 
-// muReady waits until user i's control channel holds all of its contacts.
-func muReady(c *ircClient, channel string, i int, peers int) error {
+// xircdRetryNotice starts the notice of a first XMPP login that xircd tries
+// again while the IRC login waits.
+const xircdRetryNotice = "Logging in to XMPP failed"
+
+// muReady waits until user i's control channel holds all of its contacts,
+// counting in *retried (when not nil) the XMPP logins tried again.
+func muReady(c *ircClient, channel string, i int, peers int, retried *int) error {
 	want := make(map[string]bool, muContacts)
 	for _, p := range muRoster(i, peers) {
 		want[fmt.Sprintf("peer%05d", p)] = true
@@ -521,6 +528,9 @@ func muReady(c *ircClient, channel string, i int, peers int) error {
 			return fmt.Errorf("%s: contacts visible %d/%d: %v", muUser(i), members.n, muContacts, err)
 		}
 		trackMembers(l, channel, members, voiced)
+		if retried != nil && l.cmd == "NOTICE" && len(l.params) > 1 && strings.HasPrefix(l.params[1], xircdRetryNotice) {
+			*retried++
+		}
 		if l.cmd == "ERROR" || l.cmd == "464" || l.cmd == "465" {
 			return fmt.Errorf("%s: %s %v", muUser(i), l.cmd, l.params)
 		}
@@ -535,13 +545,13 @@ func muMarkdown(rs []muResult, rtt int, withBitlBee bool, start time.Time) strin
 	fmt.Fprintf(&b, "### Results %s–%s\n\n", start.UTC().Format("2006-01-02 15:04"), now.Format("15:04 UTC"))
 	fmt.Fprintf(&b, "%s, %s, Prosody %s (mod_mam, no mod_limits). Every user has %d contacts out of a shared pool of echo peers (seven in ten available). One run per user count.\n\n",
 		now.Format("2006-01-02"), machine(), prosodyVersion(), muContacts)
-	b.WriteString("| users | peers | load before → after | floor: all rosters ready | xircd: all rosters ready | × floor | logins tried again (floor / xircd) | Prosody CPU in the logins (floor / xircd) | xircd idle RSS | xircd peak RSS | RSS per user | xircd CPU | round trip p50 / p99 (one user) | floor beside it: p50 / p99 | lost |\n")
+	b.WriteString("| users | peers | load before → after | floor: all rosters ready | xircd: all rosters ready | × floor | logins tried again (floor / xircd: XMPP, IRC) | Prosody CPU in the logins (floor / xircd) | xircd idle RSS | xircd peak RSS | RSS per user | xircd CPU | round trip p50 / p99 (one user) | floor beside it: p50 / p99 | lost |\n")
 	b.WriteString("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
 	for _, r := range rs {
 		perUser := float64(r.peakKiB-r.idleKiB) / float64(r.users)
 		lost := r.rttLost + (r.users - r.everyone)
-		fmt.Fprintf(&b, "| %d | %d | %s → %s | %.0f ms | %.0f ms | %.2f× | %d / %d | %.1f / %.1f s | %.1f MiB | %.1f MiB | %.0f KiB | %.2f s | %.3f / %.3f ms | %.3f / %.3f ms (%d lost) | %d of %d |\n",
-			r.users, r.peers, r.loadBefore, r.loadAfter, ms(r.floorReady), ms(r.xircdReady), float64(r.xircdReady)/float64(r.floorReady), r.floorRetries, r.xircdRetries,
+		fmt.Fprintf(&b, "| %d | %d | %s → %s | %.0f ms | %.0f ms | %.2f× | %d / %d, %d | %.1f / %.1f s | %.1f MiB | %.1f MiB | %.0f KiB | %.2f s | %.3f / %.3f ms | %.3f / %.3f ms (%d lost) | %d of %d |\n",
+			r.users, r.peers, r.loadBefore, r.loadAfter, ms(r.floorReady), ms(r.xircdReady), float64(r.xircdReady)/float64(r.floorReady), r.floorRetries, r.xircdAttempts, r.xircdRetries,
 			r.floorServerCPU.Seconds(), r.xircdServerCPU.Seconds(),
 			float64(r.idleKiB)/1024, float64(r.peakKiB)/1024, perUser, r.cpu.Seconds(),
 			ms(pct(r.rtts, 50)), ms(pct(r.rtts, 99)), ms(pct(r.floorRTTs, 50)), ms(pct(r.floorRTTs, 99)), r.floorRTTLost, lost, rtt+r.users)
