@@ -22,7 +22,8 @@ import (
 // state_dir it has no device, since a new one at every start would fill
 // the account's device list. After each login (not a resumption) it
 // fetches the account's device list, adds itself when missing, keeping
-// every other device, and publishes its bundle.
+// every other device, and publishes its bundle unless the server has it
+// (omemo_published.go).
 
 // omemoFileName is the file in state_dir holding xircd's OMEMO device,
 // omemoSessionsFileName its sessions with other devices.
@@ -40,8 +41,10 @@ type omemoState struct {
 	kept         omemoKept // texts of decrypted messages, in memory only (omemo_again.go)
 	problem      string    // what went wrong loading the device, told once connected
 	// bundlePublishing: a bundle publication awaits its answer;
-	// bundleStale: the bundle changed since it was sent (publishBundle).
+	// bundleStale: the bundle changed since it was sent (publishBundle);
+	// bundleSent: the digest of the bundle sent (omemo_published.go).
 	bundlePublishing, bundleStale bool
+	bundleSent                    string
 	// rotation: the signed pre-key's next rotation (omemo_rotate.go).
 	rotation omemoRotation
 }
@@ -313,7 +316,7 @@ func (b *Bridge) onOMEMODevices(ev xmpp.OMEMODeviceList) {
 	}
 	b.onDeviceList(ev)
 	if login {
-		b.publishBundle()
+		b.publishBundleAfterLogin(slices.Contains(ev.Devices, b.omemo.dev.DeviceID))
 	}
 }
 
@@ -336,8 +339,10 @@ func (b *Bridge) publishBundle() {
 		b.omemo.bundleStale = true
 		return
 	}
+	bundle := b.omemo.dev.Bundle()
+	b.omemo.bundleSent = bundleDigest(bundle)
 	err := b.startRequest(request{kind: requestOMEMOBundle}, func(ctx context.Context) (string, error) {
-		return b.x.PublishOMEMOBundle(ctx, b.omemo.dev.Bundle())
+		return b.x.PublishOMEMOBundle(ctx, bundle)
 	})
 	if err != nil {
 		b.log.Info("OMEMO bundle not published", "err", err)
@@ -351,6 +356,9 @@ func (b *Bridge) publishBundle() {
 func (b *Bridge) onBundlePublished(ev xmpp.RequestDone) {
 	b.omemo.bundlePublishing = false
 	b.onOMEMOPublished(ev)
+	if ev.Err == nil {
+		b.bundlePublished(b.omemo.bundleSent)
+	}
 	if b.omemo.bundleStale {
 		b.omemo.bundleStale = false
 		b.publishBundle()

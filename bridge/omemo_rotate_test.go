@@ -113,11 +113,11 @@ func TestOMEMOSignedPreKeyRotation(t *testing.T) {
 	rotated := clock
 	clock = rotated.Add(2 * 24 * time.Hour)
 	h = newHarness(t, Config{StateDir: dir}, withClock)
+	spk := h.b.omemo.dev.SignedPreKey.ID
 	h.x.omemoDevices = []uint32{id}
 	h.connect()
-	h.expectOMEMOCalls("devices ", publish)
+	h.expectOMEMOCalls("devices ") // the server has the unchanged bundle
 	timer.expectArmed(t, omemo.SignedPreKeyRotation-2*24*time.Hour)
-	spk := h.x.omemoBundle.SignedPreKeyID
 
 	h.event(xmpp.Disconnected{})
 	clock = rotated.Add(omemo.SignedPreKeyRotation)

@@ -42,7 +42,29 @@ func TestOMEMODevicePublished(t *testing.T) {
 	}
 	h.x.omemoDevices = []uint32{4242, dev.DeviceID}
 	h.connect()
+	// The server has the device and its bundle: nothing is published again.
+	h.expectOMEMOCalls("devices ", "bundle me@example.org 4242")
+	h.stop()
+
+	// The bundle changed since (pre-keys used): it is published.
+	dev.PreKeys = dev.PreKeys[1:]
+	if err := dev.RefillPreKeys(rand.Reader); err != nil {
+		t.Fatal(err)
+	}
+	if err := omemo.SaveDevice(path, dev); err != nil {
+		t.Fatal(err)
+	}
+	h = newHarness(t, Config{StateDir: dir})
+	h.x.omemoDevices = []uint32{4242, dev.DeviceID}
+	h.connect()
 	h.expectOMEMOCalls("devices ", "bundle me@example.org 4242", fmt.Sprintf("publish bundle %d", dev.DeviceID))
+	h.stop()
+
+	// The device list lost xircd's device: both are published.
+	h = newHarness(t, Config{StateDir: dir})
+	h.x.omemoDevices = []uint32{4242}
+	h.connect()
+	h.expectOMEMOCalls("devices ", fmt.Sprintf("publish devices [4242 %d]", dev.DeviceID), "bundle me@example.org 4242", fmt.Sprintf("publish bundle %d", dev.DeviceID))
 }
 
 // A damaged key store is replaced by a new device, and the user is told
