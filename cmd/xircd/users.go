@@ -28,6 +28,17 @@ const (
 	throttleKeys = 10000
 )
 
+// First XMPP logins: at most maxFirstLogins are under way at once, the
+// others wait their turn, and each has firstLoginTimeout for its turn and
+// its attempts. A thousand logins started at once take longer at a server
+// like Prosody than its clients' connect timeout of 30 seconds: the last
+// ones time out, and the work the server did for them is lost. Taken in
+// turns, each completes in a few seconds.
+const (
+	maxFirstLogins    = 64
+	firstLoginTimeout = 2 * time.Minute
+)
+
 // errWrongPassword is the answer to a wrong password for a user whose
 // session runs: the same words as the XMPP server's refusal, so that the
 // two cases do not tell a guesser apart.
@@ -47,6 +58,9 @@ type users struct {
 	newXMPP func(jid, password string) (*xmpp.Session, error)
 
 	failures *throttle
+	// loginSlots holds a token per first login under way (maxFirstLogins;
+	// tests may replace it).
+	loginSlots chan struct{}
 	// work paces what the users' logins set off that nothing waits for.
 	work *loginWork
 
@@ -75,13 +89,14 @@ type user struct {
 
 func newUsers(ctx context.Context, cfg *Config, logger *slog.Logger, m *metrics) *users {
 	u := &users{
-		cfg:      cfg,
-		log:      logger,
-		ctx:      ctx,
-		metrics:  m,
-		failures: newThrottle(loginBurst, loginRefill, throttleKeys),
-		work:     newLoginWork(),
-		byJID:    map[string]*user{},
+		cfg:        cfg,
+		log:        logger,
+		ctx:        ctx,
+		metrics:    m,
+		failures:   newThrottle(loginBurst, loginRefill, throttleKeys),
+		work:       newLoginWork(),
+		loginSlots: make(chan struct{}, maxFirstLogins),
+		byJID:      map[string]*user{},
 	}
 	tick := time.NewTicker(loginWorkEvery)
 	go func() {
@@ -127,6 +142,9 @@ func (us *users) Login(ctx context.Context, cred ircd.Credentials) (ircd.Backend
 		us.failures.fail(addrKey)
 		us.failures.fail("jid " + jid)
 	}
+	if cred.Notice == nil {
+		cred.Notice = func(string) {}
+	}
 	sum := sha256.Sum256([]byte(cred.Password))
 	for {
 		u, first, err := us.userFor(jid, sum)
@@ -134,12 +152,14 @@ func (us *users) Login(ctx context.Context, cred ircd.Credentials) (ircd.Backend
 			return nil, "", err
 		}
 		if first {
-			us.start(ctx, u, cred.Password, cred.Notice)
+			// The login goes on if this client gives up waiting: its
+			// next connection takes it up.
+			go us.start(u, cred.Password, cred.Notice)
 		}
 		select {
 		case <-u.ready:
 		case <-ctx.Done():
-			return nil, "", ctx.Err()
+			return nil, "", errors.New("the XMPP login is still under way (the server is busy); connect again to take it up")
 		}
 		if u.err != nil {
 			if first {
@@ -180,13 +200,16 @@ func (us *users) userFor(jid string, password [sha256.Size]byte) (u *user, first
 	return u, true, nil
 }
 
-// start logs u in to XMPP within ctx, telling the client by notice of
-// attempts tried again, and when that works keeps the session; u.ready is
-// closed either way. A failed user is forgotten.
-func (us *users) start(ctx context.Context, u *user, password string, notice func(string)) {
+// start logs u in to XMPP within firstLoginTimeout, telling the client by
+// notice of its wait and of attempts tried again, and when that works
+// keeps the session; u.ready is closed either way. A failed user is
+// forgotten.
+func (us *users) start(u *user, password string, notice func(string)) {
 	defer close(u.ready)
 	us.work.loginStarted()
 	defer us.work.loginEnded()
+	ctx, cancel := context.WithTimeout(us.ctx, firstLoginTimeout)
+	defer cancel()
 	u.err = us.startSession(ctx, u, password, notice)
 	if u.err != nil {
 		us.log.Info("login failed", "user", u.jid, "err", u.err)
@@ -203,6 +226,17 @@ func (us *users) start(ctx context.Context, u *user, password string, notice fun
 // connection: the XMPP server sees one login, not a check and then a
 // login. When that first login fails, the session is stopped.
 func (us *users) startSession(ctx context.Context, u *user, password string, notice func(string)) error {
+	select {
+	case us.loginSlots <- struct{}{}:
+	default:
+		notice("xircd is logging in many users at once; your login waits its turn.")
+		select {
+		case us.loginSlots <- struct{}{}:
+		case <-ctx.Done():
+			return us.firstLoginExpired(nil)
+		}
+	}
+	defer func() { <-us.loginSlots }()
 	xs, err := us.newXMPP(u.jid, password)
 	if err != nil {
 		return err
@@ -226,29 +260,35 @@ func (us *users) startSession(ctx context.Context, u *user, password string, not
 
 // firstLogin waits for x's first login. An attempt that timed out or was
 // reset, as a server busy with many logins at once does, is tried again by
-// the session while the IRC login may wait (ctx: the registration
-// timeout), and the client is told; any other failure ends the login.
+// the session while ctx lasts, and the client is told; any other failure
+// ends the login.
 func (us *users) firstLogin(ctx context.Context, x *userXMPP, notice func(string)) error {
 	var last error
 	for {
 		var a loginAttempt
 		select {
 		case a = <-x.attempts:
-		case <-us.ctx.Done():
-			return errors.New("xircd is shutting down")
 		case <-ctx.Done():
-			if last == nil {
-				return ctx.Err()
-			}
-			return fmt.Errorf("the XMPP server did not complete the login in time (last attempt: %v)", last)
+			return us.firstLoginExpired(last)
 		}
 		if a.err == nil || a.retryIn == 0 || !busyServer(a.err) {
 			return a.err
 		}
 		last = a.err
-		if notice != nil {
-			notice(fmt.Sprintf("Logging in to XMPP failed (%v); trying again in %v.", a.err, a.retryIn.Round(100*time.Millisecond)))
-		}
+		notice(fmt.Sprintf("Logging in to XMPP failed (%v); trying again in %v.", a.err, a.retryIn.Round(100*time.Millisecond)))
+	}
+}
+
+// firstLoginExpired is why a first login's time ended (shutdown, or
+// firstLoginTimeout); last is its last attempt's failure, if any.
+func (us *users) firstLoginExpired(last error) error {
+	switch {
+	case us.ctx.Err() != nil:
+		return errors.New("xircd is shutting down")
+	case last != nil:
+		return fmt.Errorf("the XMPP server did not complete the login within %v (last attempt: %v)", firstLoginTimeout, last)
+	default:
+		return fmt.Errorf("the XMPP server did not complete the login within %v", firstLoginTimeout)
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"io"
 	"log/slog"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -13,15 +14,11 @@ import (
 	"xircd/xmpp"
 )
 
-// A new user's first XMPP login that times out (a server too busy to
-// answer) keeps the IRC login waiting: the client is told, the session
-// tries again, and the login completes once the server answers.
-func TestFirstLoginTimeoutIsTriedAgain(t *testing.T) {
+// frozenUsers is a multi-user xircd's users whose XMPP server is behind a
+// proxy the test can freeze; logins time out after 2 seconds.
+func frozenUsers(t *testing.T) (*users, *prosodytest.Server, *prosodytest.Proxy) {
+	t.Helper()
 	srv := prosodytest.StartT(t, prosodytest.Options{})
-	jid, err := srv.Register("me", "secret")
-	if err != nil {
-		t.Fatal(err)
-	}
 	proxy := prosodytest.StartProxy(t, srv.Addr)
 	cfg := defaultConfig()
 	cfg.XMPP.Server, cfg.XMPP.CAFile = proxy.Addr, srv.CAFile
@@ -30,10 +27,10 @@ func TestFirstLoginTimeoutIsTriedAgain(t *testing.T) {
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 	ctx, cancel := context.WithCancel(context.Background())
 	us := newUsers(ctx, &cfg, logger, &metrics{})
-	defer func() {
+	t.Cleanup(func() {
 		cancel()
 		us.close()
-	}()
+	})
 	us.capSwitch = func(ircd.Backend) func(string, bool) error { return func(string, bool) error { return nil } }
 	us.newXMPP = func(jid, password string) (*xmpp.Session, error) {
 		c := xmppConfig(&cfg, jid, password, logger)
@@ -42,36 +39,134 @@ func TestFirstLoginTimeoutIsTriedAgain(t *testing.T) {
 		c.ConnectTimeout, c.MinBackoff, c.MaxBackoff = 2*time.Second, 50*time.Millisecond, 200*time.Millisecond
 		return xmpp.New(c)
 	}
+	return us, srv, proxy
+}
 
-	proxy.Freeze(true) // the server swallows everything: the login times out
-	notices := make(chan string, 100)
+// notices collects what a login tells its client.
+type notices struct {
+	mu   sync.Mutex
+	text []string
+	news chan struct{}
+}
+
+func newNotices() *notices { return &notices{news: make(chan struct{}, 1)} }
+
+func (n *notices) notice(text string) {
+	n.mu.Lock()
+	n.text = append(n.text, text)
+	n.mu.Unlock()
+	select {
+	case n.news <- struct{}{}:
+	default:
+	}
+}
+
+// waitFor waits for a notice containing want.
+func (n *notices) waitFor(t *testing.T, want string) {
+	t.Helper()
+	deadline := time.After(time.Minute)
+	for {
+		n.mu.Lock()
+		for _, s := range n.text {
+			if strings.Contains(s, want) {
+				n.mu.Unlock()
+				return
+			}
+		}
+		got := strings.Join(n.text, " | ")
+		n.mu.Unlock()
+		select {
+		case <-n.news:
+		case <-deadline:
+			t.Fatalf("no notice with %q; got %q", want, got)
+		}
+	}
+}
+
+// login runs us.Login for jid in the background.
+func login(us *users, ctx context.Context, jid, password string, n *notices) <-chan error {
 	done := make(chan error, 1)
 	go func() {
-		_, _, err := us.Login(context.Background(), ircd.Credentials{Account: jid, Password: "secret", Notice: func(text string) {
-			select {
-			case notices <- text:
-			default:
-			}
-		}})
+		_, _, err := us.Login(ctx, ircd.Credentials{Account: jid, Password: password, Notice: n.notice})
 		done <- err
 	}()
+	return done
+}
+
+func wait(t *testing.T, done <-chan error) error {
+	t.Helper()
 	select {
-	case n := <-notices:
-		if !strings.Contains(n, "timed out") || !strings.Contains(n, "trying again") {
-			t.Errorf("notice %q", n)
-		}
 	case err := <-done:
-		t.Fatalf("the login ended while the server did not answer: %v", err)
+		return err
 	case <-time.After(time.Minute):
-		t.Fatal("no notice of the timed out attempt")
+		t.Fatal("the login did not end")
+		return nil
+	}
+}
+
+// A new user's first XMPP login that times out (a server too busy to
+// answer) keeps the IRC login waiting: the client is told, the session
+// tries again, and the login completes once the server answers.
+func TestFirstLoginTimeoutIsTriedAgain(t *testing.T) {
+	us, srv, proxy := frozenUsers(t)
+	jid, err := srv.Register("me", "secret")
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy.Freeze(true) // the server swallows everything: the login times out
+	n := newNotices()
+	done := login(us, context.Background(), jid, "secret", n)
+	n.waitFor(t, "timed out")
+	n.waitFor(t, "trying again")
+	proxy.Freeze(false)
+	if err := wait(t, done); err != nil {
+		t.Fatalf("login once the server answers: %v", err)
+	}
+}
+
+// First logins take turns (maxFirstLogins at once); a client that stops
+// waiting leaves its login under way, and its next connection takes it up.
+func TestFirstLoginsTakeTurns(t *testing.T) {
+	us, srv, proxy := frozenUsers(t)
+	us.loginSlots = make(chan struct{}, 1)
+	var mu sync.Mutex
+	sessions := map[string]int{}
+	newXMPP := us.newXMPP
+	us.newXMPP = func(jid, password string) (*xmpp.Session, error) {
+		mu.Lock()
+		sessions[jid]++
+		mu.Unlock()
+		return newXMPP(jid, password)
+	}
+	me, err := srv.Register("me", "secret")
+	if err != nil {
+		t.Fatal(err)
+	}
+	you, err := srv.Register("you", "secret")
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy.Freeze(true)
+	mine, yours := newNotices(), newNotices()
+	myLogin := login(us, context.Background(), me, "secret", mine)
+	mine.waitFor(t, "trying again") // me holds the one turn
+	impatient, giveUp := context.WithCancel(context.Background())
+	yourLogin := login(us, impatient, you, "secret", yours)
+	yours.waitFor(t, "waits its turn")
+	giveUp()
+	if err := wait(t, yourLogin); err == nil || !strings.Contains(err.Error(), "connect again") {
+		t.Fatalf("a client that stopped waiting: %v", err)
 	}
 	proxy.Freeze(false)
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("login once the server answers: %v", err)
-		}
-	case <-time.After(time.Minute):
-		t.Fatal("the login did not complete once the server answered")
+	if err := wait(t, myLogin); err != nil {
+		t.Fatalf("my login: %v", err)
+	}
+	if err := wait(t, login(us, context.Background(), you, "secret", yours)); err != nil {
+		t.Fatalf("your next connection: %v", err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if sessions[you] != 1 {
+		t.Errorf("%d XMPP sessions for you, want the one your next connection took up", sessions[you])
 	}
 }
