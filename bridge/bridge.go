@@ -375,7 +375,7 @@ func New(cfg Config, x XMPP) (*Bridge, error) {
 		done:        make(chan struct{}),
 		start:       time.Now(),
 		state:       st,
-		omemo:       loadOMEMO(cfg.StateDir),
+		omemo:       omemoAtStart(cfg),
 		omemoTrust:  loadOMEMOTrust(cfg.StateDir),
 		omemoOut:    loadOMEMOOut(cfg.StateDir, log.Warn),
 		showOffline: cfg.ShowOffline,

@@ -1,15 +1,21 @@
 package bridge
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
 	"sync"
 	"testing"
 
 	"xircd/xmpp"
+	"xircd/xmpp/omemo"
 )
 
-// With Config.LoginWork, the OMEMO device list and bundle wait for their
-// turn; the work of a login that a newer one replaced is dropped.
+// With Config.LoginWork, a new OMEMO device, the device list and the
+// bundle wait for their turn; the work of a login that a newer one
+// replaced is dropped.
 func TestLoginWorkWaitsForItsTurn(t *testing.T) {
 	var mu sync.Mutex
 	var starts []func()
@@ -18,12 +24,12 @@ func TestLoginWorkWaitsForItsTurn(t *testing.T) {
 		defer mu.Unlock()
 		return starts
 	}
-	h := newHarness(t, Config{StateDir: t.TempDir(), LoginWork: func(start func()) {
+	dir := t.TempDir()
+	h := newHarness(t, Config{StateDir: dir, LoginWork: func(start func()) {
 		mu.Lock()
 		defer mu.Unlock()
 		starts = append(starts, start)
 	}})
-	dev := h.b.omemo.dev.DeviceID
 	h.connect()
 	h.expectOMEMOCalls()
 	if n := len(scheduled()); n != 1 {
@@ -37,6 +43,14 @@ func TestLoginWorkWaitsForItsTurn(t *testing.T) {
 	}
 	scheduled()[0]()
 	h.expectOMEMOCalls()
+	if _, err := os.Stat(filepath.Join(dir, omemoFileName)); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("the OMEMO device was made before its turn: %v", err)
+	}
 	scheduled()[1]()
-	h.expectOMEMOCalls("devices ", fmt.Sprintf("publish devices [%d]", dev), fmt.Sprintf("publish bundle %d", dev))
+	h.barrier()
+	dev, err := omemo.LoadDevice(filepath.Join(dir, omemoFileName))
+	if err != nil {
+		t.Fatalf("the OMEMO device at its turn: %v", err)
+	}
+	h.expectOMEMOCalls("devices ", fmt.Sprintf("publish devices [%d]", dev.DeviceID), fmt.Sprintf("publish bundle %d", dev.DeviceID))
 }

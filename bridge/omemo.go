@@ -40,6 +40,7 @@ type omemoState struct {
 	sessions     map[string]*omemo.Session
 	kept         omemoKept // texts of decrypted messages, in memory only (omemo_again.go)
 	problem      string    // what went wrong loading the device, told once connected
+	later        bool      // the device is to be made by the login's work (omemo_later.go)
 	// bundlePublishing: a bundle publication awaits its answer;
 	// bundleStale: the bundle changed since it was sent (publishBundle);
 	// bundleSent: the digest of the bundle sent (omemo_published.go).
@@ -279,16 +280,21 @@ func (b *Bridge) omemoConnected() {
 		b.omemo.problem = ""
 	}
 	b.omemoTrustConnected()
-	if b.omemo.dev == nil {
+	if b.omemo.dev == nil && !b.omemo.later {
 		return
 	}
-	b.omemoResume()
+	if b.omemo.dev != nil {
+		b.omemoResume()
+	}
 	b.afterLogin(b.omemoDevices)
 }
 
 // omemoDevices rotates the signed pre-key when due, then fetches the
 // account's device list (onOMEMODevices).
 func (b *Bridge) omemoDevices() {
+	if !b.omemoDevice() {
+		return
+	}
 	b.rotateSignedPreKey() // before the bundle goes out after the device list
 	err := b.startRequest(request{kind: requestOMEMODevices}, func(ctx context.Context) (string, error) {
 		return b.x.OMEMODevices(ctx, "")

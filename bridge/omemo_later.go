@@ -1,0 +1,34 @@
+package bridge
+
+import (
+	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
+)
+
+// omemoAtStart loads xircd's OMEMO device. With Config.LoginWork and no
+// device kept yet, making one (a hundred key pairs, some 10 ms of CPU) is
+// left to the login's work instead: a crowd of new users then logs in
+// without it.
+func omemoAtStart(cfg Config) omemoState {
+	if cfg.LoginWork != nil && cfg.StateDir != "" {
+		if _, err := os.Stat(filepath.Join(cfg.StateDir, omemoFileName)); errors.Is(err, fs.ErrNotExist) {
+			return omemoState{later: true}
+		}
+	}
+	return loadOMEMO(cfg.StateDir)
+}
+
+// omemoDevice makes the device omemoAtStart left for later, telling what
+// went wrong; it reports whether xircd has a device.
+func (b *Bridge) omemoDevice() bool {
+	if b.omemo.later {
+		b.omemo = loadOMEMO(b.cfg.StateDir)
+		if b.omemo.problem != "" {
+			b.announce(b.omemo.problem, true)
+			b.omemo.problem = ""
+		}
+	}
+	return b.omemo.dev != nil
+}
