@@ -41,6 +41,10 @@ type muResult struct {
 	// Prosody's CPU time while the floor's and xircd's users logged in
 	// (until every roster was ready).
 	floorServerCPU, xircdServerCPU time.Duration
+	// rttServerBusy is Prosody's CPU time over the wall time of the round
+	// trips: how busy the server was meanwhile (with what the logins set
+	// off, for one).
+	rttServerBusy float64
 
 	// BitlBee, one process serving the same users; bitlbee false when not
 	// measured, bitlbeeErr why it failed.
@@ -173,9 +177,9 @@ func multiUserRun(work, bin string, users, peers, rtt, parallel int, withBitlBee
 	if err := muXircd(work, bin, srv, jids, rttJID, pass, rtt, &res); err != nil {
 		return res, err
 	}
-	log.Printf("U=%d xircd: all rosters ready in %v (XMPP logins tried again %d, IRC logins %d), Prosody CPU %v, idle %d KiB, peak %d KiB, cpu %v, rtt p50 %v p99 %v (floor beside it: p50 %v p99 %v), lost %d, %d/%d users echoed",
+	log.Printf("U=%d xircd: all rosters ready in %v (XMPP logins tried again %d, IRC logins %d), Prosody CPU %v, idle %d KiB, peak %d KiB, cpu %v, rtt p50 %v p99 %v (floor beside it: p50 %v p99 %v; Prosody busy %.0f%%), lost %d, %d/%d users echoed",
 		users, res.xircdReady.Round(time.Millisecond), res.xircdAttempts, res.xircdRetries, res.xircdServerCPU, res.idleKiB, res.peakKiB, res.cpu, pct(res.rtts, 50), pct(res.rtts, 99),
-		pct(res.floorRTTs, 50), pct(res.floorRTTs, 99), res.rttLost, res.everyone, users)
+		pct(res.floorRTTs, 50), pct(res.floorRTTs, 99), 100*res.rttServerBusy, res.rttLost, res.everyone, users)
 	if withBitlBee {
 		quiesce(e)
 		// A failure of BitlBee is reported in its table, not lost with
@@ -461,6 +465,8 @@ func muXircd(work, bin string, srv *prosodytest.Server, jids []string, rttJID, p
 		res.floorRTTs = append(res.floorRTTs, time.Since(start))
 		return nil
 	}
+	_, cpu0 = procUsage(srv.PID())
+	rttStart := time.Now()
 	for i := 0; i < rtt; i++ {
 		first, second := xircdRTT, floorRTT
 		if i%2 == 1 {
@@ -473,6 +479,8 @@ func muXircd(work, bin string, srv *prosodytest.Server, jids []string, rttJID, p
 			return err
 		}
 	}
+	_, cpu1 = procUsage(srv.PID())
+	res.rttServerBusy = float64(cpu1-cpu0) / float64(time.Since(rttStart))
 	// One message of every user at once, each to its first contact.
 	echoed := make(chan bool, len(clients))
 	for i, c := range clients {
@@ -545,16 +553,16 @@ func muMarkdown(rs []muResult, rtt int, withBitlBee bool, start time.Time) strin
 	fmt.Fprintf(&b, "### Results %s–%s\n\n", start.UTC().Format("2006-01-02 15:04"), now.Format("15:04 UTC"))
 	fmt.Fprintf(&b, "%s, %s, Prosody %s (mod_mam, no mod_limits). Every user has %d contacts out of a shared pool of echo peers (seven in ten available). One run per user count.\n\n",
 		now.Format("2006-01-02"), machine(), prosodyVersion(), muContacts)
-	b.WriteString("| users | peers | load before → after | floor: all rosters ready | xircd: all rosters ready | × floor | logins tried again (floor / xircd: XMPP, IRC) | Prosody CPU in the logins (floor / xircd) | xircd idle RSS | xircd peak RSS | RSS per user | xircd CPU | round trip p50 / p99 (one user) | floor beside it: p50 / p99 | lost |\n")
-	b.WriteString("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
+	b.WriteString("| users | peers | load before → after | floor: all rosters ready | xircd: all rosters ready | × floor | logins tried again (floor / xircd: XMPP, IRC) | Prosody CPU in the logins (floor / xircd) | xircd idle RSS | xircd peak RSS | RSS per user | xircd CPU | round trip p50 / p99 (one user) | floor beside it: p50 / p99 | Prosody busy in the round trips | lost |\n")
+	b.WriteString("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
 	for _, r := range rs {
 		perUser := float64(r.peakKiB-r.idleKiB) / float64(r.users)
 		lost := r.rttLost + (r.users - r.everyone)
-		fmt.Fprintf(&b, "| %d | %d | %s → %s | %.0f ms | %.0f ms | %.2f× | %d / %d, %d | %.1f / %.1f s | %.1f MiB | %.1f MiB | %.0f KiB | %.2f s | %.3f / %.3f ms | %.3f / %.3f ms (%d lost) | %d of %d |\n",
+		fmt.Fprintf(&b, "| %d | %d | %s → %s | %.0f ms | %.0f ms | %.2f× | %d / %d, %d | %.1f / %.1f s | %.1f MiB | %.1f MiB | %.0f KiB | %.2f s | %.3f / %.3f ms | %.3f / %.3f ms (%d lost) | %.0f %% | %d of %d |\n",
 			r.users, r.peers, r.loadBefore, r.loadAfter, ms(r.floorReady), ms(r.xircdReady), float64(r.xircdReady)/float64(r.floorReady), r.floorRetries, r.xircdAttempts, r.xircdRetries,
 			r.floorServerCPU.Seconds(), r.xircdServerCPU.Seconds(),
 			float64(r.idleKiB)/1024, float64(r.peakKiB)/1024, perUser, r.cpu.Seconds(),
-			ms(pct(r.rtts, 50)), ms(pct(r.rtts, 99)), ms(pct(r.floorRTTs, 50)), ms(pct(r.floorRTTs, 99)), r.floorRTTLost, lost, rtt+r.users)
+			ms(pct(r.rtts, 50)), ms(pct(r.rtts, 99)), ms(pct(r.floorRTTs, 50)), ms(pct(r.floorRTTs, 99)), r.floorRTTLost, 100*r.rttServerBusy, lost, rtt+r.users)
 	}
 	switch {
 	case !withBitlBee && bitlbeeInstalled():
