@@ -131,6 +131,7 @@ type Bridge struct {
 	// Everything below is owned by the Run goroutine.
 	state       *stateFile
 	stateDirty  bool
+	files       *fileWriter // writes state and catch-up files (filewriter.go)
 	showOffline bool
 	sessions    clients    // attached IRC clients
 	nicks       *nickSpace // who holds which nick, the user's included
@@ -378,6 +379,7 @@ func New(cfg Config, x XMPP) (*Bridge, error) {
 		omemo:       omemoAtStart(cfg),
 		omemoTrust:  loadOMEMOTrust(cfg.StateDir),
 		omemoOut:    loadOMEMOOut(cfg.StateDir, log.Warn),
+		files:       newFileWriter(log),
 		showOffline: cfg.ShowOffline,
 		backlog:     newBacklog(cfg.Backlog, cfg.BacklogBytes),
 		strangers:   cfg.Strangers,
@@ -430,11 +432,13 @@ func (b *Bridge) Run(ctx context.Context) error {
 		case <-ctx.Done():
 			b.flushState()
 			b.closeCatchUp()
+			b.files.flush()
 			return ctx.Err()
 		case ev, ok := <-events:
 			if !ok {
 				b.flushState()
 				b.closeCatchUp()
+				b.files.flush()
 				return nil
 			}
 			b.safely(ev, func() { b.handleEvent(ev) })

@@ -99,23 +99,30 @@ func loadCatchUp(dir string) (catchUpState, error) {
 
 // save writes the catch-up file atomically.
 func (st *catchUpState) save() error {
-	st.dirty = false
-	st.savedAt = time.Now()
-	if st.path == "" {
-		return nil
-	}
-	data, err := json.MarshalIndent(catchUpFile{Last: st.position, Clients: st.clients}, "", "  ")
-	if err != nil {
+	data, err := st.encode()
+	if err != nil || st.path == "" {
 		return err
 	}
-	return writeFileAtomic(st.path, append(data, '\n'))
+	return writeFileAtomic(st.path, data)
 }
 
-// saveCatchUp writes the file now, logging failures: the worst outcome is
-// a message shown twice after a restart.
+// encode is the catch-up file's content, from now on saved.
+func (st *catchUpState) encode() ([]byte, error) {
+	st.dirty = false
+	st.savedAt = time.Now()
+	data, err := json.MarshalIndent(catchUpFile{Last: st.position, Clients: st.clients}, "", "  ")
+	return append(data, '\n'), err
+}
+
+// saveCatchUp has the file written now (fileWriter), logging failures:
+// the worst outcome is a message shown twice after a restart.
 func (b *Bridge) saveCatchUp() {
-	if err := b.caught.save(); err != nil {
+	data, err := b.caught.encode()
+	switch {
+	case err != nil:
 		b.log.Error("saving the catch-up point failed", "path", b.caught.path, "err", err)
+	case b.caught.path != "":
+		b.files.write(b.caught.path, data)
 	}
 }
 

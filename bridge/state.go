@@ -59,11 +59,17 @@ func (st *stateFile) save() error {
 	if st.path == "" {
 		return nil
 	}
-	data, err := json.MarshalIndent(st, "", "  ")
+	data, err := st.encode()
 	if err != nil {
 		return err
 	}
-	return writeFileAtomic(st.path, append(data, '\n'))
+	return writeFileAtomic(st.path, data)
+}
+
+// encode is the state file's content.
+func (st *stateFile) encode() ([]byte, error) {
+	data, err := json.MarshalIndent(st, "", "  ")
+	return append(data, '\n'), err
 }
 
 // writeFileAtomic writes a file of state_dir atomically: a temporary file
@@ -98,14 +104,19 @@ func writeFileAtomic(path string, data []byte) error {
 // is handled, so a roster of hundreds costs one write.
 func (b *Bridge) saveState() { b.stateDirty = true }
 
-// flushState persists a changed state, logging failures: losing a nick
-// mapping must not stop the gateway.
+// flushState has a changed state written (fileWriter).
 func (b *Bridge) flushState() {
 	if !b.stateDirty {
 		return
 	}
 	b.stateDirty = false
-	if err := b.state.save(); err != nil {
-		b.log.Error("saving state failed", "path", b.state.path, "err", err)
+	if b.state.path == "" {
+		return
 	}
+	data, err := b.state.encode()
+	if err != nil {
+		b.log.Error("saving state failed", "path", b.state.path, "err", err)
+		return
+	}
+	b.files.write(b.state.path, data)
 }
