@@ -12,19 +12,21 @@ import (
 // if it came with each login.
 const (
 	loginWorkEvery   = 100 * time.Millisecond // one user's work per tick
+	loginWorkQuiet   = 2 * time.Second        // after the last first login: its roster and presences
 	loginWorkMaxWait = 2 * time.Minute        // then it starts even while logins go on
 )
 
 // loginWork is the queue of the work users' logins set off that nothing
-// waits for. A user's work starts once no first login is under way, one
-// per tick in the order of the logins, or after loginWorkMaxWait whatever
-// logins do.
+// waits for. A user's work starts once no first login has been under way
+// for loginWorkQuiet, one per tick in the order of the logins, or after
+// loginWorkMaxWait whatever logins do.
 type loginWork struct {
 	now func() time.Time
 
-	mu     sync.Mutex
-	logins int // first logins under way
-	queue  []loginJob
+	mu        sync.Mutex
+	logins    int       // first logins under way
+	lastLogin time.Time // when the last one ended
+	queue     []loginJob
 }
 
 // loginJob is one user's work: start begins it.
@@ -53,6 +55,7 @@ func (w *loginWork) loginEnded() {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.logins--
+	w.lastLogin = w.now()
 }
 
 // next is the job whose turn it is at a tick, if any.
@@ -62,7 +65,9 @@ func (w *loginWork) next() (func(), bool) {
 	if len(w.queue) == 0 {
 		return nil, false
 	}
-	if w.logins > 0 && w.now().Sub(w.queue[0].at) < loginWorkMaxWait {
+	now := w.now()
+	busy := w.logins > 0 || now.Sub(w.lastLogin) < loginWorkQuiet
+	if busy && now.Sub(w.queue[0].at) < loginWorkMaxWait {
 		return nil, false
 	}
 	job := w.queue[0]

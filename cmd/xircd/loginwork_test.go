@@ -7,8 +7,9 @@ import (
 	"time"
 )
 
-// The users' login work waits while first logins are under way (at most
-// loginWorkMaxWait), then goes one job per tick in order.
+// The users' login work waits while first logins are under way and
+// loginWorkQuiet after (at most loginWorkMaxWait), then goes one job per
+// tick in order.
 func TestLoginWorkAfterTheLogins(t *testing.T) {
 	now := time.Unix(1000, 0)
 	w := newLoginWork()
@@ -32,6 +33,11 @@ func TestLoginWorkAfterTheLogins(t *testing.T) {
 		t.Fatalf("jobs %v started while logins were under way", started)
 	}
 	w.loginEnded()
+	tick()
+	if len(started) != 0 {
+		t.Fatalf("jobs %v started right after the logins", started)
+	}
+	now = now.Add(loginWorkQuiet)
 	tick()
 	if !slices.Equal(started, []int{1}) {
 		t.Fatalf("after the logins, one tick started %v, want [1]", started)
