@@ -217,3 +217,29 @@ func TestMultiUserSmoke(t *testing.T) {
 		t.Errorf("report lacks BitlBee's row of 4 users:\n%s", md)
 	}
 }
+
+func TestLoginCostSmoke(t *testing.T) {
+	prosodytest.Require(t)
+	md, err := loginCostBench(3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range loginRequests {
+		if !strings.Contains(md, "| "+r.name+" | ") {
+			t.Errorf("report lacks %q:\n%s", r.name, md)
+		}
+	}
+	rows := 0
+	for _, l := range strings.Split(md, "\n") {
+		if !strings.HasPrefix(l, "| ") || strings.HasPrefix(l, "| request ") {
+			continue
+		}
+		rows++
+		if !strings.HasSuffix(l, "| 0 |") {
+			t.Errorf("failed: %s", l)
+		}
+	}
+	if rows != len(loginRequests)+1 {
+		t.Errorf("%d rows, want the login and %d requests:\n%s", rows, len(loginRequests), md)
+	}
+}

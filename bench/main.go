@@ -7,8 +7,9 @@
 //
 //	go run ./bench -contacts 100,1000 -runs 3 -out docs/benchmarks.md
 //
-// With -history ROUNDS it measures CHATHISTORY instead (history.go), and
-// with -users 100,1000 multi-user mode (multiuser.go).
+// With -history ROUNDS it measures CHATHISTORY instead (history.go), with
+// -users 100,1000 multi-user mode (multiuser.go), and with -logincost N
+// what each of xircd's requests at login costs Prosody (logincost.go).
 package main
 
 import (
@@ -89,11 +90,20 @@ func main() {
 	history := flag.Int("history", 0, "instead, measure CHATHISTORY LATEST 100 against the same archive query from an XMPP session, this many rounds")
 	usersFlag := flag.String("users", "", "instead, measure multi-user mode: comma-separated user counts, each user with 50 contacts")
 	peersFlag := flag.Int("peers", 500, "with -users: echo peers shared by the users' rosters")
+	loginCost := flag.Int("logincost", 0, "instead, measure what each of xircd's requests at login costs Prosody, with this many sessions at once")
 	flag.Parse()
 	tpTotal = *tp
 	log.SetFlags(log.Ltime)
 	log.SetPrefix("bench: ")
 
+	if *loginCost > 0 {
+		text, err := loginCostBench(*loginCost)
+		if err != nil {
+			log.Fatal(err)
+		}
+		writeReport(text, *out)
+		return
+	}
 	counts := parseCounts("-contacts", *contactsFlag)
 	work, err := os.MkdirTemp("", "xircd-bench-")
 	if err != nil {
