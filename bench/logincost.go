@@ -145,10 +145,18 @@ func loginCostBench(users int) (string, error) {
 			for ev := range s.Events() {
 				switch ev := ev.(type) {
 				case xmpp.Roster:
-					events[i] = make(chan xmpp.Event, 16)
+					// Room for everything between two steps (presences,
+					// answers); more is dropped rather than holding up the
+					// session once the next login replaces it, and a dropped
+					// answer is a request that failed.
+					ch := make(chan xmpp.Event, 1024)
+					events[i] = ch
 					go func() {
 						for ev := range s.Events() {
-							events[i] <- ev
+							select {
+							case ch <- ev:
+							default:
+							}
 						}
 					}()
 					return nil
