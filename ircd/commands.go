@@ -196,13 +196,16 @@ func (c *conn) tryRegister() {
 			return
 		}
 	}
-	if err := c.currentBackend().CheckNick(c.Nick()); err != nil {
+	nick := c.Nick()
+	if err := c.currentBackend().CheckNick(nick); err != nil {
+		// The nick is dropped before the refusal, which then addresses
+		// the client as "*", as every reply before registration does.
+		c.setNick("")
 		if e, ok := err.(*Error); ok {
 			c.numeric(e.Code, e.Params...)
 		} else {
-			c.numeric(irc.ERR_NICKNAMEINUSE, c.Nick(), "Nickname is already in use")
+			c.numeric(irc.ERR_NICKNAMEINUSE, nick, "Nickname is already in use")
 		}
-		c.setNick("")
 		return
 	}
 	c.pass = ""

@@ -432,6 +432,8 @@ func TestNickCollisions(t *testing.T) {
 	// A name the backend takes while a client is registering is still refused.
 	c2 := dial(t, l)
 	c2.send("NICK bob")
+	c2.send("PING taken") // once answered, the server holds "bob" as c2's nick
+	c2.expect("PONG")
 	b.mu.Lock()
 	b.reserved["bob"] = true
 	b.mu.Unlock()
