@@ -210,7 +210,9 @@ func TestMultiUserSmoke(t *testing.T) {
 		t.Log("BitlBee not measured: not installed")
 		return
 	}
-	if !r.bitlbee || r.bitlbeeReady <= 0 || r.bitlbeePeak < r.bitlbeeIdle || r.bitlbeeCPU <= 0 {
+	// BitlBee's CPU is read in clock ticks (10 ms), and four users may
+	// take less than one: its peak RSS shows that /proc was read.
+	if !r.bitlbee || r.bitlbeeReady <= 0 || r.bitlbeeIdle <= 0 || r.bitlbeePeak < r.bitlbeeIdle || r.bitlbeeCPU < 0 {
 		t.Errorf("BitlBee: ready %v; RSS idle %d KiB, peak %d KiB; CPU %v", r.bitlbeeReady, r.bitlbeeIdle, r.bitlbeePeak, r.bitlbeeCPU)
 	}
 	if !strings.Contains(md, "| 4 | ") || !strings.Contains(md, "BitlBee: all rosters ready") {
