@@ -49,22 +49,11 @@ func (s *Session) OMEMODevices(ctx context.Context, jid string) (string, error) 
 		if jid == "" {
 			list.JID = s.bare
 		}
-		res, err := c.iq(ctx, jid, "get", "<pubsub xmlns='"+nsPubSub+"'><items node='"+omemo.DeviceListNode+"' max_items='1'/></pubsub>")
-		if err == nil && res.Err != nil && res.Err.Condition == "item-not-found" {
-			return list // nothing was ever published
+		item, err := c.latestPEPItem(ctx, jid, omemo.DeviceListNode)
+		if list.Err = err; err != nil || item == nil {
+			return list // an account that never published a list has none
 		}
-		if list.Err = iqError(res, err); list.Err != nil {
-			return list
-		}
-		var r struct {
-			Items []struct {
-				Inner []byte `xml:",innerxml"`
-			} `xml:"http://jabber.org/protocol/pubsub pubsub>items>item"`
-		}
-		if list.Err = unmarshalInner(res.Payload, &r); list.Err != nil || len(r.Items) == 0 {
-			return list
-		}
-		list.Devices, list.Err = omemo.UnmarshalDeviceList(r.Items[len(r.Items)-1].Inner)
+		list.Devices, list.Err = omemo.UnmarshalDeviceList(item)
 		return list
 	})
 }
@@ -102,4 +91,25 @@ func (s *Session) publishOpen(ctx context.Context, op, node string, payload []by
 		"<field var='FORM_TYPE' type='hidden'><value>"+nsPubSubOption+"</value></field>"+
 		"<field var='pubsub#access_model'><value>open</value></field>"+
 		"</x></publish-options></pubsub>")
+}
+
+// latestPEPItem fetches the newest item of jid's PEP node ("" for the
+// account's own): nil when the node does not exist or has no item.
+func (c *conn) latestPEPItem(ctx context.Context, jid, node string) ([]byte, error) {
+	res, err := c.iq(ctx, jid, "get", "<pubsub xmlns='"+nsPubSub+"'><items node='"+escapeAttr(node)+"' max_items='1'/></pubsub>")
+	if err == nil && res.Err != nil && res.Err.Condition == "item-not-found" {
+		return nil, nil
+	}
+	if err := iqError(res, err); err != nil {
+		return nil, err
+	}
+	var r struct {
+		Items []struct {
+			Inner []byte `xml:",innerxml"`
+		} `xml:"http://jabber.org/protocol/pubsub pubsub>items>item"`
+	}
+	if err := unmarshalInner(res.Payload, &r); err != nil || len(r.Items) == 0 {
+		return nil, err
+	}
+	return r.Items[len(r.Items)-1].Inner, nil
 }

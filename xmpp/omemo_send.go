@@ -55,27 +55,15 @@ func (s *Session) OMEMOBundle(ctx context.Context, jid string, device uint32) (s
 			ev.JID = s.bare
 		}
 		noBundle := fmt.Errorf("%w by %s for device %d", ErrNoOMEMOBundle, ev.JID, device)
-		res, err := c.iq(ctx, jid, "get", "<pubsub xmlns='"+nsPubSub+"'><items node='"+omemo.BundleNode(device)+"' max_items='1'/></pubsub>")
-		if err == nil && res.Err != nil && res.Err.Condition == "item-not-found" {
+		item, err := c.latestPEPItem(ctx, jid, omemo.BundleNode(device))
+		if ev.Err = err; err != nil {
+			return ev
+		}
+		if item == nil {
 			ev.Err = noBundle
 			return ev
 		}
-		if ev.Err = iqError(res, err); ev.Err != nil {
-			return ev
-		}
-		var r struct {
-			Items []struct {
-				Inner []byte `xml:",innerxml"`
-			} `xml:"http://jabber.org/protocol/pubsub pubsub>items>item"`
-		}
-		if ev.Err = unmarshalInner(res.Payload, &r); ev.Err != nil {
-			return ev
-		}
-		if len(r.Items) == 0 {
-			ev.Err = noBundle
-			return ev
-		}
-		ev.Bundle, ev.Err = omemo.UnmarshalBundle(device, r.Items[len(r.Items)-1].Inner)
+		ev.Bundle, ev.Err = omemo.UnmarshalBundle(device, item)
 		return ev
 	})
 }
