@@ -235,7 +235,10 @@ func (b *Bridge) decryptOMEMO(m xmpp.Message, archived bool) xmpp.Message {
 		b.publishBundle()
 	}
 	mark := encryptedMark
-	if err == nil && d.text != "" {
+	if err == nil {
+		// A key transport shows nothing, but its device is met all the
+		// same: one that starts untrusted is told now, whatever comes
+		// first, its bundle or its first text.
 		mark = b.omemoSenderMark(from.jid, d.sender)
 	}
 	again := !m.Delay.IsZero()

@@ -27,13 +27,18 @@ func newOMEMOPeer(t *testing.T, h *harness, jid string) *omemoPeer {
 	if err != nil {
 		t.Fatal(err)
 	}
+	serveBundle(h, jid, dev)
+	return &omemoPeer{t: t, jid: jid, dev: dev}
+}
+
+// serveBundle makes the fake serve the bundle of jid's device dev.
+func serveBundle(h *harness, jid string, dev *omemo.Device) {
 	h.x.mu.Lock()
+	defer h.x.mu.Unlock()
 	if h.x.omemoBundles == nil {
 		h.x.omemoBundles = map[string]omemo.Bundle{}
 	}
 	h.x.omemoBundles[sessionKey(jid, dev.DeviceID)] = dev.Bundle()
-	h.x.mu.Unlock()
-	return &omemoPeer{t: t, jid: jid, dev: dev}
 }
 
 // listDevices makes the fake serve jid's device list.

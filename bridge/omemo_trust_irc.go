@@ -111,8 +111,8 @@ func (b *Bridge) omemoObserve(jid string, device uint32, identity omemo.PublicKe
 
 // omemoSenderMark is the mark of a message decrypted from jid's device:
 // encryptedMark when the device is trusted (blindly or by the user),
-// else untrustedMark, with a notice on the first such message from that
-// device. A text met again in history whose session is gone takes the
+// else untrustedMark, with a notice on the first such message (or key
+// transport) from that device. A text met again in history whose session is gone takes the
 // standing the store keeps; one whose sender is not known (a room's
 // occupant gone, xircd's own device) was checked when it came live.
 func (b *Bridge) omemoSenderMark(jid string, device uint32) string {
