@@ -215,6 +215,9 @@ func TestMultiUserSmoke(t *testing.T) {
 	if !r.bitlbee || r.bitlbeeReady <= 0 || r.bitlbeeIdle <= 0 || r.bitlbeePeak < r.bitlbeeIdle || r.bitlbeeCPU < 0 {
 		t.Errorf("BitlBee: ready %v; RSS idle %d KiB, peak %d KiB; CPU %v", r.bitlbeeReady, r.bitlbeeIdle, r.bitlbeePeak, r.bitlbeeCPU)
 	}
+	if r.bitlbeeStartTLS != users {
+		t.Errorf("%d of BitlBee's %d XMPP streams asked for StartTLS", r.bitlbeeStartTLS, users)
+	}
 	if !strings.Contains(md, "| 4 | ") || !strings.Contains(md, "BitlBee: all rosters ready") {
 		t.Errorf("report lacks BitlBee's row of 4 users:\n%s", md)
 	}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"fmt"
 	"io"
 	"net"
@@ -8,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"xircd/internal/prosodytest"
@@ -37,7 +39,7 @@ func bitlbeePort() (int, error) {
 // with PLAIN without TLS on the loopback port e.bitlbeePort.
 func bitlbeeRun(e *env, run int) (result, error) {
 	var res result
-	proc, listen, err := startBitlBee(e.work)
+	proc, listen, err := startBitlBee(e.work, "")
 	if err != nil {
 		return res, err
 	}
@@ -51,7 +53,7 @@ func bitlbeeRun(e *env, run int) (result, error) {
 	defer c.conn.Close()
 	tConn := time.Now()
 	const channel = "&bitlbee"
-	if err := bitlbeeLogin(c, "me", e.me, e.pass, e.bitlbeePort, 30*time.Second); err != nil {
+	if err := bitlbeeLogin(c, "me", e.me, e.pass, e.bitlbeePort, false, 30*time.Second); err != nil {
 		return fail("%v", err)
 	}
 	err = measureIRC(e, c, channel, fmt.Sprintf("b%d", run), t0, tConn, &res)
@@ -64,8 +66,9 @@ func bitlbeeRun(e *env, run int) (result, error) {
 }
 
 // startBitlBee starts one BitlBee process in daemon mode (every IRC
-// connection served by it) and returns it with its IRC address.
-func startBitlBee(work string) (proc *gatewayProc, listen string, err error) {
+// connection served by it) and returns it with its IRC address. With a
+// caFile, BitlBee verifies the XMPP server's certificate against it.
+func startBitlBee(work, caFile string) (proc *gatewayProc, listen string, err error) {
 	dir, err := os.MkdirTemp(work, "bitlbee-")
 	if err != nil {
 		return nil, "", err
@@ -76,6 +79,9 @@ func startBitlBee(work string) (proc *gatewayProc, listen string, err error) {
 	}
 	conf := filepath.Join(dir, "bitlbee.conf")
 	text := fmt.Sprintf("[settings]\nRunMode = Daemon\nAuthMode = Open\nDaemonInterface = 127.0.0.1\nDaemonPort = %d\nConfigDir = %s\n", port, dir)
+	if caFile != "" {
+		text += "CAfile = " + caFile + "\n"
+	}
 	if err := os.WriteFile(conf, []byte(text), 0o600); err != nil {
 		return nil, "", err
 	}
@@ -90,9 +96,11 @@ func startBitlBee(work string) (proc *gatewayProc, listen string, err error) {
 
 // bitlbeeLogin registers c as nick, waits for &bitlbee and sets up and
 // switches on the in-memory Jabber account of jid, which reaches the XMPP
-// server through the relay on xmppPort. BitlBee has joinTimeout to put c
-// in &bitlbee.
-func bitlbeeLogin(c *ircClient, nick, jid, pass string, xmppPort int, joinTimeout time.Duration) error {
+// server through the relay on xmppPort: with startTLS over StartTLS with
+// the certificate verified (against the CAfile given to startBitlBee),
+// else with PLAIN without TLS. BitlBee has joinTimeout to put c in
+// &bitlbee.
+func bitlbeeLogin(c *ircClient, nick, jid, pass string, xmppPort int, startTLS bool, joinTimeout time.Duration) error {
 	const channel = "&bitlbee"
 	c.send("NICK "+nick, "USER "+nick+" 0 * :bench")
 	deadline := time.After(joinTimeout)
@@ -109,7 +117,12 @@ func bitlbeeLogin(c *ircClient, nick, jid, pass string, xmppPort int, joinTimeou
 	say(fmt.Sprintf("account add jabber %s %s", jid, pass))
 	say("account jabber set server 127.0.0.1")
 	say(fmt.Sprintf("account jabber set port %d", xmppPort))
-	say("account jabber set tls false")
+	if startTLS {
+		say("account jabber set tls true")
+		say("account jabber set tls_verify true")
+	} else {
+		say("account jabber set tls false")
+	}
 	say("account jabber on")
 	return nil
 }
@@ -127,13 +140,21 @@ func loadAvg() string {
 	return strings.Join(f[:3], " ")
 }
 
-// relay forwards connections from a port BitlBee accepts to Prosody's
+// xmppRelay forwards connections from a port BitlBee accepts to Prosody's
 // randomly chosen client port. It adds one loopback hop each way.
-func relay(listenPort int, target string) (stop func(), err error) {
+type xmppRelay struct {
+	l net.Listener
+	// startTLS counts the streams whose client asked for StartTLS.
+	startTLS atomic.Int64
+}
+
+// relay starts an xmppRelay on listenPort to target.
+func relay(listenPort int, target string) (*xmppRelay, error) {
 	l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", listenPort))
 	if err != nil {
 		return nil, err
 	}
+	r := &xmppRelay{l: l}
 	go func() {
 		for {
 			in, err := l.Accept()
@@ -146,12 +167,41 @@ func relay(listenPort int, target string) (stop func(), err error) {
 					in.Close()
 					return
 				}
-				go func() { io.Copy(out, in); out.(*net.TCPConn).CloseWrite() }()
+				watch := &startTLSWatch{count: &r.startTLS}
+				go func() { io.Copy(out, io.TeeReader(in, watch)); out.(*net.TCPConn).CloseWrite() }()
 				io.Copy(in, out)
 				in.Close()
 				out.Close()
 			}()
 		}
 	}()
-	return func() { l.Close() }, nil
+	return r, nil
+}
+
+func (r *xmppRelay) stop() { r.l.Close() }
+
+// startTLSWatch sees what a client sends and counts the stream once when
+// its opening bytes hold a StartTLS request.
+type startTLSWatch struct {
+	head  []byte
+	done  bool
+	count *atomic.Int64
+}
+
+// startTLSHead bounds how much of a stream's start is searched: the
+// request comes after the stream header, well within it.
+const startTLSHead = 4096
+
+func (w *startTLSWatch) Write(p []byte) (int, error) {
+	if w.done {
+		return len(p), nil
+	}
+	w.head = append(w.head, p...)
+	if bytes.Contains(w.head, []byte("<starttls")) {
+		w.count.Add(1)
+		w.done = true
+	} else if len(w.head) >= startTLSHead {
+		w.done = true
+	}
+	return len(p), nil
 }

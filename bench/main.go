@@ -287,11 +287,11 @@ func benchN(n, runs, rtt, tp int, nomam bool, parallel int, bitlbee bool, work, 
 		if e.bitlbeePort, err = bitlbeePort(); err != nil {
 			return s, err
 		}
-		stop, err := relay(e.bitlbeePort, srv.Addr)
+		r, err := relay(e.bitlbeePort, srv.Addr)
 		if err != nil {
 			return s, err
 		}
-		defer stop()
+		defer r.stop()
 	}
 	time.Sleep(500 * time.Millisecond)
 	// A warm-up login, so that the first measured client does not pay for

@@ -53,6 +53,7 @@ type muResult struct {
 	bitlbeeReady             time.Duration
 	bitlbeeIdle, bitlbeePeak int // KiB, as for xircd
 	bitlbeeCPU               time.Duration
+	bitlbeeStartTLS          int // BitlBee's XMPP streams that asked for StartTLS
 }
 
 // muRTTFloorUser is the account of the plain session whose round trips
@@ -197,19 +198,19 @@ func multiUserRun(work, bin string, users, peers, rtt, parallel int, withBitlBee
 // muBitlBee logs every user in at once to one BitlBee process, each over
 // its own IRC connection with its own Jabber account, and measures the time
 // until every user's &bitlbee holds its contacts, and the process's memory
-// and CPU time. BitlBee logs in with PLAIN without TLS, through a relay
-// on a port it accepts (see bitlbeePort).
+// and CPU time. BitlBee logs in with StartTLS, verifying Prosody's
+// certificate, through a relay on a port it accepts (see bitlbeePort).
 func muBitlBee(work string, srv *prosodytest.Server, jids []string, pass string, res *muResult) error {
 	xmppPort, err := bitlbeePort()
 	if err != nil {
 		return err
 	}
-	stopRelay, err := relay(xmppPort, srv.Addr)
+	xmppRelay, err := relay(xmppPort, srv.Addr)
 	if err != nil {
 		return err
 	}
-	defer stopRelay()
-	proc, listen, err := startBitlBee(work)
+	defer xmppRelay.stop()
+	proc, listen, err := startBitlBee(work, srv.CAFile)
 	if err != nil {
 		return err
 	}
@@ -234,7 +235,7 @@ func muBitlBee(work string, srv *prosodytest.Server, jids []string, pass string,
 			}
 			clients[i] = c
 			// One process registers every connection in turn.
-			if err := bitlbeeLogin(c, muUser(i), jid, pass, xmppPort, 5*time.Minute); err != nil {
+			if err := bitlbeeLogin(c, muUser(i), jid, pass, xmppPort, true, 5*time.Minute); err != nil {
 				errs <- fmt.Errorf("%s: %v", muUser(i), err)
 				return
 			}
@@ -249,6 +250,7 @@ func muBitlBee(work string, srv *prosodytest.Server, jids []string, pass string,
 	}
 	res.bitlbeeReady = time.Since(t0)
 	res.bitlbeePeak, res.bitlbeeCPU = procUsage(proc.cmd.Process.Pid)
+	res.bitlbeeStartTLS = int(xmppRelay.startTLS.Load())
 	for _, c := range clients {
 		if c != nil {
 			c.conn.Close()
@@ -570,18 +572,18 @@ func muMarkdown(rs []muResult, rtt int, withBitlBee bool, start time.Time) strin
 	case !withBitlBee:
 		b.WriteString("\nBitlBee: not measured (not installed).\n")
 	default:
-		fmt.Fprintf(&b, "\nBitlBee %s, one process (daemon mode) serving the same users, each over its own IRC connection with its own Jabber account (PLAIN without TLS, through a loopback relay), timed until every user's &bitlbee holds its %d contacts:\n\n", bitlbeeVersion(), muContacts)
-		b.WriteString("| users | BitlBee: all rosters ready | × floor | xircd ÷ BitlBee | BitlBee idle RSS | BitlBee peak RSS | RSS per user (BitlBee / xircd) | BitlBee CPU |\n")
-		b.WriteString("|---|---|---|---|---|---|---|---|\n")
+		fmt.Fprintf(&b, "\nBitlBee %s, one process (daemon mode) serving the same users, each over its own IRC connection with its own Jabber account (StartTLS like the floor and xircd, Prosody's certificate verified against the test CA, then PLAIN inside TLS as BitlBee has no SCRAM; through a loopback relay), timed until every user's &bitlbee holds its %d contacts:\n\n", bitlbeeVersion(), muContacts)
+		b.WriteString("| users | BitlBee: all rosters ready | × floor | xircd ÷ BitlBee | BitlBee idle RSS | BitlBee peak RSS | RSS per user (BitlBee / xircd) | BitlBee CPU | streams with StartTLS |\n")
+		b.WriteString("|---|---|---|---|---|---|---|---|---|\n")
 		for _, r := range rs {
 			if r.bitlbeeErr != nil {
-				fmt.Fprintf(&b, "| %d | failed: %s | | | | | | |\n", r.users, strings.ReplaceAll(r.bitlbeeErr.Error(), "|", "/"))
+				fmt.Fprintf(&b, "| %d | failed: %s | | | | | | | |\n", r.users, strings.ReplaceAll(r.bitlbeeErr.Error(), "|", "/"))
 				continue
 			}
-			fmt.Fprintf(&b, "| %d | %.0f ms | %.2f× | %.2f× | %.1f MiB | %.1f MiB | %.0f / %.0f KiB | %.2f s |\n",
+			fmt.Fprintf(&b, "| %d | %.0f ms | %.2f× | %.2f× | %.1f MiB | %.1f MiB | %.0f / %.0f KiB | %.2f s | %d of %d |\n",
 				r.users, ms(r.bitlbeeReady), float64(r.bitlbeeReady)/float64(r.floorReady), float64(r.xircdReady)/float64(r.bitlbeeReady),
 				float64(r.bitlbeeIdle)/1024, float64(r.bitlbeePeak)/1024,
-				float64(r.bitlbeePeak-r.bitlbeeIdle)/float64(r.users), float64(r.peakKiB-r.idleKiB)/float64(r.users), r.bitlbeeCPU.Seconds())
+				float64(r.bitlbeePeak-r.bitlbeeIdle)/float64(r.users), float64(r.peakKiB-r.idleKiB)/float64(r.users), r.bitlbeeCPU.Seconds(), r.bitlbeeStartTLS, r.users)
 		}
 	}
 	return b.String()
