@@ -544,6 +544,11 @@ func muReady(c *ircClient, channel string, i int, peers int, retried *int) error
 		if l.cmd == "ERROR" || l.cmd == "464" || l.cmd == "465" {
 			return fmt.Errorf("%s: %s %v", muUser(i), l.cmd, l.params)
 		}
+		// BitlBee tells of a failed XMPP login (a refused certificate
+		// among them) only in its control channel.
+		if l.cmd == "PRIVMSG" && len(l.params) > 1 && l.params[0] == channel && strings.Contains(l.params[1], " - Login error: ") {
+			return fmt.Errorf("%s: %s", muUser(i), l.params[1])
+		}
 	}
 	return nil
 }
