@@ -37,6 +37,13 @@ func TestWeechat(t *testing.T) {
 // with the commands the README gives.
 func startWeechat(t *testing.T, e *env) *tmuxSession {
 	t.Helper()
+	return startWeechatAs(t, e, "me")
+}
+
+// startWeechatAs runs a real weechat in tmux, connected to e's xircd with
+// nick, after the /set commands of settings.
+func startWeechatAs(t *testing.T, e *env, nick string, settings ...string) *tmuxSession {
+	t.Helper()
 	host, port, _ := strings.Cut(e.ircAddr, ":")
 	// Not t.TempDir: weechat may still be writing its files while it is
 	// being stopped, and a failed removal would fail the test.
@@ -47,14 +54,14 @@ func startWeechat(t *testing.T, e *env) *tmuxSession {
 	t.Cleanup(func() { os.RemoveAll(home) })
 	// The commands of the README: -notls for weechat 4 and later, which
 	// use TLS by default; weechat 3 ignores it.
-	cmds := strings.Join([]string{
+	cmds := []string{
 		fmt.Sprintf("/server add xircd %s/%s -notls", host, port),
-		"/set irc.server.xircd.nicks me",
+		"/set irc.server.xircd.nicks " + nick,
 		"/set irc.server.xircd.autojoin \"\"",
 		// Keys typed while weechat is busy arrive together; without this
 		// weechat takes them for a paste and waits for a confirmation.
 		"/set weechat.look.paste_max_lines -1",
-		"/connect xircd",
-	}, ";")
-	return startTmux(t, fmt.Sprintf("weechat --dir %s --run-command %q", home, cmds))
+	}
+	cmds = append(append(cmds, settings...), "/connect xircd")
+	return startTmux(t, fmt.Sprintf("weechat --dir %s --run-command %q", home, strings.Join(cmds, ";")))
 }
