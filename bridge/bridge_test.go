@@ -58,12 +58,12 @@ func TestPresenceChanges(t *testing.T) {
 	notify.take()
 
 	h.event(avail("alice@example.org/phone", "", "", 5))
-	plain.expect(":Alice!alice@example.org JOIN &xmpp", ":irc.test MODE &xmpp +v Alice")
-	notify.expect(":Alice!alice@example.org JOIN &xmpp alice@example.org Alice", ":irc.test MODE &xmpp +v Alice")
+	plain.expect(":Alice!alice@example.org JOIN &xmpp", ":xircd!xircd@irc.test MODE &xmpp +v Alice")
+	notify.expect(":Alice!alice@example.org JOIN &xmpp alice@example.org Alice", ":xircd!xircd@irc.test MODE &xmpp +v Alice")
 
 	h.event(avail("alice@example.org/phone", "away", "lunch", 5))
-	plain.expect(":irc.test MODE &xmpp -v Alice")
-	notify.expect(":irc.test MODE &xmpp -v Alice", ":Alice!alice@example.org AWAY :away: lunch")
+	plain.expect(":xircd!xircd@irc.test MODE &xmpp -v Alice")
+	notify.expect(":xircd!xircd@irc.test MODE &xmpp -v Alice", ":Alice!alice@example.org AWAY :away: lunch")
 
 	plain.send("PRIVMSG Alice :hi")
 	plain.expect(":irc.test 301 me Alice :away: lunch")
@@ -86,12 +86,12 @@ func TestPresenceChanges(t *testing.T) {
 	h.event(avail("alice@example.org/pc", "chat", "", 1))
 	plain.expect()
 	h.event(avail("alice@example.org/pc", "chat", "", 5))
-	plain.expect(":irc.test MODE &xmpp +v Alice")
-	notify.expect(":irc.test MODE &xmpp +v Alice", ":Alice!alice@example.org AWAY")
+	plain.expect(":xircd!xircd@irc.test MODE &xmpp +v Alice")
+	notify.expect(":xircd!xircd@irc.test MODE &xmpp +v Alice", ":Alice!alice@example.org AWAY")
 
 	h.event(xmpp.Presence{From: "alice@example.org/pc", Type: "unavailable"})
 	h.event(xmpp.Presence{From: "alice@example.org/phone", Type: "unavailable", Status: "gone home"})
-	plain.expect(":irc.test MODE &xmpp -v Alice", ":Alice!alice@example.org QUIT :gone home")
+	plain.expect(":xircd!xircd@irc.test MODE &xmpp -v Alice", ":Alice!alice@example.org QUIT :gone home")
 }
 
 func TestShowOffline(t *testing.T) {
@@ -104,9 +104,9 @@ func TestShowOffline(t *testing.T) {
 		t.Fatalf("offline contact not listed unvoiced:\n%s", strings.Join(got, "\n"))
 	}
 	h.event(avail("alice@example.org/x", "", "", 0))
-	c.expect(":irc.test MODE &xmpp +v Alice", ":Alice!alice@example.org AWAY")
+	c.expect(":xircd!xircd@irc.test MODE &xmpp +v Alice", ":Alice!alice@example.org AWAY")
 	h.event(xmpp.Presence{From: "alice@example.org/x", Type: "unavailable"})
-	c.expect(":irc.test MODE &xmpp -v Alice", ":Alice!alice@example.org AWAY offline")
+	c.expect(":xircd!xircd@irc.test MODE &xmpp -v Alice", ":Alice!alice@example.org AWAY offline")
 
 	c.send("PRIVMSG &xmpp :set show_offline false")
 	c.expect(

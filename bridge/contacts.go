@@ -188,7 +188,11 @@ func (b *Bridge) render(c *contact, quitReason string) {
 		if want.voiced {
 			mode = "+v"
 		}
-		b.sessions.sendIn(b.control(), &irc.Message{Prefix: b.serverPrefix(), Command: "MODE", Params: []string{ch, mode, c.nick}})
+		// Set by the service, the operator of the control channel, not
+		// by the server: irssi takes a prefix without a host that names a
+		// channel member (the service's nick is the default server name)
+		// for that member and complains that its host is missing.
+		b.sessions.sendIn(b.control(), &irc.Message{Prefix: b.servicePrefix(), Command: "MODE", Params: []string{ch, mode, c.nick}})
 	}
 	if old.away != want.away {
 		// Monitors learn that c came online before they learn it is away.

@@ -45,8 +45,8 @@ func TestAccountTagAndExtendedJoin(t *testing.T) {
 	plain.take()
 
 	h.event(avail("alice@example.org/phone", "", "", 0))
-	tagged.expect("@account=alice@example.org :Alice_A!alice@example.org JOIN &xmpp alice@example.org :Alice A", ":irc.test MODE &xmpp +v Alice_A")
-	plain.expect(":Alice_A!alice@example.org JOIN &xmpp", ":irc.test MODE &xmpp +v Alice_A")
+	tagged.expect("@account=alice@example.org :Alice_A!alice@example.org JOIN &xmpp alice@example.org :Alice A", ":xircd!xircd@irc.test MODE &xmpp +v Alice_A")
+	plain.expect(":Alice_A!alice@example.org JOIN &xmpp", ":xircd!xircd@irc.test MODE &xmpp +v Alice_A")
 
 	h.event(xmpp.Message{From: "alice@example.org/phone", Type: "chat", Body: "hi"})
 	tagged.expect("@account=alice@example.org;msgid=m1 :Alice_A!alice@example.org PRIVMSG me hi")

@@ -345,7 +345,7 @@ func TestReconnectResync(t *testing.T) {
 	// Alice is still there: her presence coming back changes nothing.
 	h.event(avail("alice@example.org/phone", "", "", 0))
 	h.event(avail("dave@example.org/x", "", "", 0))
-	c.expect(":Dave!dave@example.org JOIN &xmpp", ":irc.test MODE &xmpp +v Dave")
+	c.expect(":Dave!dave@example.org JOIN &xmpp", ":xircd!xircd@irc.test MODE &xmpp +v Dave")
 }
 
 func TestReconnectSettlesOfflineContacts(t *testing.T) {
@@ -374,7 +374,7 @@ func TestReconnectSettlesOfflineContacts(t *testing.T) {
 func TestHostileXMPPInput(t *testing.T) {
 	h, c := online(t, "away-notify")
 	h.event(avail("alice@example.org/phone", "away", "line one\r\nQUIT :x\x00", 0))
-	c.expect(":irc.test MODE &xmpp -v Alice", ":Alice!alice@example.org AWAY :away: line one  QUIT :x")
+	c.expect(":xircd!xircd@irc.test MODE &xmpp -v Alice", ":Alice!alice@example.org AWAY :away: line one  QUIT :x")
 	h.event(xmpp.Presence{From: "alice@example.org/phone", Type: "unavailable", Status: "bye\nJOIN #x"})
 	c.expect(":Alice!alice@example.org QUIT :bye JOIN #x")
 

@@ -65,6 +65,11 @@ func TestMultiUserIrssiAndWeechat(t *testing.T) {
 	if scr := irssi.screen(); strings.Contains(scr, "carol") {
 		t.Errorf("irssi has a window for carol:\n%s", scr)
 	}
+	// The status window shows irssi's own complaints, such as a channel
+	// member's host it could not set from a line without one.
+	if scr := irssi.screen(); strings.Contains(scr, "critical") {
+		t.Errorf("irssi complained in its status window:\n%s", scr)
+	}
 	if scr := weechat.screen(); strings.Contains(scr, "alice") {
 		t.Errorf("weechat shows alice:\n%s", scr)
 	}
