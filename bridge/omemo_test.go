@@ -80,9 +80,7 @@ func TestOMEMOCorruptStore(t *testing.T) {
 	c.take()
 	h.connect()
 	lines := c.take()
-	if !slices.ContainsFunc(lines, func(l string) bool {
-		return strings.Contains(l, "The OMEMO key store could not be read") && strings.Contains(l, "xircd made a new OMEMO device")
-	}) {
+	if !hasLine(lines, "The OMEMO key store could not be read", "xircd made a new OMEMO device") {
 		t.Fatalf("no notice of the damaged key store in %q", lines)
 	}
 	dev, err := omemo.LoadDevice(path)
@@ -107,9 +105,7 @@ func TestOMEMOPublicationRefused(t *testing.T) {
 	c.take()
 	h.connect()
 	lines := c.take()
-	if !slices.ContainsFunc(lines, func(l string) bool {
-		return strings.Contains(l, "OMEMO: the XMPP server refused publish-omemo-bundle (forbidden); contacts cannot encrypt to xircd.")
-	}) {
+	if !hasLine(lines, "OMEMO: the XMPP server refused publish-omemo-bundle (forbidden); contacts cannot encrypt to xircd.") {
 		t.Fatalf("no notice of the refusal in %q", lines)
 	}
 }
@@ -235,9 +231,7 @@ func TestOMEMOUnreadable(t *testing.T) {
 	x, _ := omemo.MarshalEncrypted(e)
 	h.event(xmpp.Message{From: "bob@example.org/desk", Type: "chat", Encryption: "OMEMO", OMEMO: x})
 	lines = c.take()
-	if !slices.ContainsFunc(lines, func(l string) bool {
-		return strings.Contains(l, fmt.Sprintf("which xircd cannot read (no session with device %d (it must start one with a pre-key message))", bob.dev.DeviceID))
-	}) || slices.ContainsFunc(lines, func(l string) bool { return strings.Contains(l, "hi\x01") || strings.HasSuffix(l, " hi") }) {
+	if !hasLine(lines, fmt.Sprintf("which xircd cannot read (no session with device %d (it must start one with a pre-key message))", bob.dev.DeviceID)) || slices.ContainsFunc(lines, func(l string) bool { return strings.Contains(l, "hi\x01") || strings.HasSuffix(l, " hi") }) {
 		t.Errorf("a message without a session shows %q", lines)
 	}
 }
