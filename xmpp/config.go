@@ -1,6 +1,7 @@
 package xmpp
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -11,6 +12,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -156,13 +158,9 @@ func (s *Session) tlsConfig() (*tls.Config, error) {
 		MinVersion:         tls.VersionTLS12,
 	}
 	if s.cfg.CAFile != "" {
-		pem, err := os.ReadFile(s.cfg.CAFile)
+		extra, err := caFilePool(s.cfg.CAFile)
 		if err != nil {
-			return nil, fmt.Errorf("xmpp: ca_file: %w", err)
-		}
-		extra := x509.NewCertPool()
-		if !extra.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("xmpp: ca_file %s holds no PEM certificate", s.cfg.CAFile)
+			return nil, err
 		}
 		if !s.cfg.InsecureSkipVerify {
 			// The system roots stay trusted, but they are parsed only when the
@@ -177,6 +175,45 @@ func (s *Session) tlsConfig() (*tls.Config, error) {
 		}
 	}
 	return tc, nil
+}
+
+// caFilePools holds the pool of each ca_file as last read, shared by every
+// session and stream that names it: many users' sessions would otherwise
+// each keep a parsed copy (about 2 KiB each) and parse it again at every
+// login. The file is still read at every connection, so that a changed CA
+// is used from the next one on.
+var caFilePools struct {
+	sync.Mutex
+	byPath map[string]parsedCAFile
+}
+
+// parsedCAFile is a ca_file's content and the pool parsed from it.
+type parsedCAFile struct {
+	pem  []byte
+	pool *x509.CertPool
+}
+
+// caFilePool returns the pool of the PEM certificates in path, parsed
+// again only when the file changed since the last call.
+func caFilePool(path string) (*x509.CertPool, error) {
+	pem, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("xmpp: ca_file: %w", err)
+	}
+	caFilePools.Lock()
+	defer caFilePools.Unlock()
+	if c, ok := caFilePools.byPath[path]; ok && bytes.Equal(c.pem, pem) {
+		return c.pool, nil
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("xmpp: ca_file %s holds no PEM certificate", path)
+	}
+	if caFilePools.byPath == nil {
+		caFilePools.byPath = map[string]parsedCAFile{}
+	}
+	caFilePools.byPath[path] = parsedCAFile{pem: pem, pool: pool}
+	return pool, nil
 }
 
 // verifyWithExtra verifies the server's chain and name against the extra CA

@@ -19,3 +19,6 @@ func (s *Session) Check(ctx context.Context) error {
 	io.WriteString(c.netConn, "</stream:stream>")
 	return c.netConn.Close()
 }
+
+// CAFilePool is caFilePool, for the test that the pool is shared.
+var CAFilePool = caFilePool

@@ -100,6 +100,40 @@ func TestTLSWithWrongCA(t *testing.T) {
 	}
 }
 
+// Every session naming one ca_file verifies with the same parsed pool,
+// and a file changed in between is used from the next connection on.
+func TestCAFileSharedAndReread(t *testing.T) {
+	srv := prosodytest.StartT(t, prosodytest.Options{})
+	register(t, srv, "alice")
+	path := writeOtherCA(t)
+	first, err := xmpp.CAFilePool(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again, err := xmpp.CAFilePool(path); err != nil || again != first {
+		t.Errorf("the same ca_file read twice gave another pool (%v)", err)
+	}
+	s := newSession(t, srv, "alice", func(c *xmpp.Config) { c.CAFile = path })
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := s.Check(ctx); !errors.Is(err, xmpp.ErrTLS) {
+		t.Fatalf("Check with the wrong CA = %v, want ErrTLS", err)
+	}
+	right, err := os.ReadFile(srv.CAFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, right, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Check(ctx); err != nil {
+		t.Fatalf("Check after ca_file was replaced by the server's CA: %v", err)
+	}
+	if now, err := xmpp.CAFilePool(path); err != nil || now == first {
+		t.Errorf("the changed ca_file kept its old pool (%v)", err)
+	}
+}
+
 // A cancelled connect returns at once, whatever the server does: here
 // the client waits for the server's stream header.
 func TestConnectCancelled(t *testing.T) {
