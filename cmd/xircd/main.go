@@ -32,7 +32,6 @@ func main() {
 	showVersion := flag.Bool("version", false, "print the version and exit")
 	debug := flag.Bool("debug", false, "log protocol detail (passwords are never logged)")
 	flag.Parse()
-	setGCPercent()
 	if *showVersion {
 		fmt.Println("xircd", version)
 		return
@@ -46,6 +45,7 @@ func main() {
 		fmt.Println("xircd: configuration OK")
 		return
 	}
+	setGCPercent(cfg.MultiUser.Enabled)
 	level := slog.LevelInfo
 	if *debug {
 		level = slog.LevelDebug
@@ -61,16 +61,28 @@ func main() {
 // (see pprof.go).
 var startProfiler = func(*slog.Logger) {}
 
-// defaultGCPercent is the garbage collector's target when GOGC is not set.
-// xircd's live heap is small (a few MiB even with thousands of contacts), so
-// collecting at 50 % growth instead of Go's 100 % costs little CPU and keeps
-// the peak resident size about a mebibyte lower.
-const defaultGCPercent = 50
+// The garbage collector's targets when GOGC is not set. xircd's live heap
+// is small (a few MiB even with thousands of contacts), so collecting at
+// 50 % growth instead of Go's 100 % costs little CPU and keeps the peak
+// resident size about a mebibyte lower. In multi-user mode the heap is
+// mostly the users' live state and the room it grows into before the next
+// collection is a good part of what each user costs: at 25 % a user's
+// resident share is about a tenth lower, for about a fifth more CPU time
+// (docs/benchmarks.md, "Multi-user mode").
+const (
+	defaultGCPercent   = 50
+	multiUserGCPercent = 25
+)
 
-// setGCPercent applies defaultGCPercent unless the user set GOGC, which
-// always wins.
-func setGCPercent() {
-	if os.Getenv("GOGC") == "" {
+// setGCPercent applies the target for the mode unless the user set GOGC,
+// which always wins.
+func setGCPercent(multiUser bool) {
+	if os.Getenv("GOGC") != "" {
+		return
+	}
+	if multiUser {
+		debug.SetGCPercent(multiUserGCPercent)
+	} else {
 		debug.SetGCPercent(defaultGCPercent)
 	}
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"testing"
 	"time"
@@ -129,5 +130,28 @@ func TestThrottle(t *testing.T) {
 	}
 	if n := len(th.buckets); n > 4 {
 		t.Errorf("%d keys tracked, want at most 4", n)
+	}
+}
+
+// The collector's lower target applies in multi-user mode only, and GOGC
+// in the environment wins over both.
+func TestGCPercentByMode(t *testing.T) {
+	defer debug.SetGCPercent(debug.SetGCPercent(100))
+	for _, tc := range []struct {
+		gogc      string
+		multiUser bool
+		want      int
+	}{
+		{"", false, defaultGCPercent},
+		{"", true, multiUserGCPercent},
+		{"80", true, 100}, // left as the runtime set it from GOGC
+		{"80", false, 100},
+	} {
+		t.Setenv("GOGC", tc.gogc)
+		debug.SetGCPercent(100)
+		setGCPercent(tc.multiUser)
+		if got := debug.SetGCPercent(100); got != tc.want {
+			t.Errorf("GOGC=%q, multi-user %v: GC percent %d, want %d", tc.gogc, tc.multiUser, got, tc.want)
+		}
 	}
 }
