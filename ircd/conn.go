@@ -16,9 +16,10 @@ import (
 )
 
 // conn is one client connection. The reader goroutine (serve) owns
-// registration state and runs commands one at a time; the writer goroutine
-// owns the socket's write side. Fields under mu are read by other goroutines
-// through the Downstream methods.
+// registration state and runs commands one at a time; a writer goroutine,
+// running only while lines are queued (see writeLoop), owns the socket's
+// write side. Fields under mu are read by other goroutines through the
+// Downstream methods.
 type conn struct {
 	s    *Server
 	id   uint64
@@ -30,7 +31,7 @@ type conn struct {
 	drained    chan struct{} // signalled by the writer after each write
 	closing    chan struct{}
 	closeOnce  sync.Once
-	writerDone chan struct{}
+	writerDone chan struct{} // closed by the last writer, with the socket
 	reader     *lineReader
 
 	mu sync.Mutex
@@ -76,7 +77,6 @@ func newConn(s *Server, nc net.Conn) *conn {
 		nc:         nc,
 		log:        s.log.With("conn", id, "remote", nc.RemoteAddr().String()),
 		host:       host,
-		out:        sendQueue{wake: make(chan struct{}, 1)},
 		closing:    make(chan struct{}),
 		writerDone: make(chan struct{}),
 		drained:    make(chan struct{}, 1),
@@ -200,7 +200,11 @@ func (c *conn) send(m *irc.Message, wait bool) {
 		return
 	default:
 	}
-	if !c.out.push(lines, n, c.s.cfg.SendQueueBytes) {
+	ok, startWriter := c.out.push(lines, n, c.s.cfg.SendQueueBytes)
+	if startWriter {
+		go c.writeLoop()
+	}
+	if !ok {
 		c.log.Info("send queue full, disconnecting")
 		c.s.sendQueueDrops.Add(1)
 		c.abort("SendQ exceeded")
@@ -250,6 +254,9 @@ func (c *conn) Close(reason string) {
 		c.closeReason = reason
 		c.mu.Unlock()
 		close(c.closing)
+		if c.out.close() {
+			go c.writeLoop()
+		}
 	})
 }
 
@@ -272,6 +279,9 @@ func (c *conn) abort(reason string) {
 		return
 	}
 	c.out.drop()
+	if c.out.close() {
+		go c.writeLoop()
+	}
 	// Wakes the reader; it checks closing after setting its own deadline.
 	c.nc.SetReadDeadline(time.Now())
 }
@@ -279,84 +289,75 @@ func (c *conn) abort(reason string) {
 // errorGrace bounds the write of ERROR to a client dropped by abort.
 const errorGrace = 2 * time.Second
 
-// errAborted ends the writer's flush when the connection was aborted.
-var errAborted = errors.New("connection aborted")
-
 func (c *conn) reason() (string, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.closeReason, c.abrupt
 }
 
-// writeLoop is the only writer of the socket. It batches whatever is queued
-// into one write, each bounded by WriteTimeout.
+// writeLoop writes the queue to the socket in batches, each write bounded
+// by WriteTimeout, until the queue is empty; then it returns, so that an
+// idle client has no writer goroutine. It is started by whoever the queue
+// tells to (sendQueue.push, sendQueue.close), so that at most one runs at a
+// time. The writer that finds the connection closing is the last: it
+// writes what is left, within WriteTimeout in all, then ERROR, and closes
+// the socket.
 func (c *conn) writeLoop() {
-	defer close(c.writerDone)
-	defer c.nc.Close()
 	var buf []byte
-	// writeQueued writes the queue until it is empty, in batches; it stops
-	// before the next batch once the connection is aborted.
-	writeQueued := func(deadline func() time.Time) error {
-		for {
-			if _, abrupt := c.reason(); abrupt {
-				return errAborted
-			}
-			buf = c.out.take(buf[:0], writeBatch)
-			if len(buf) == 0 {
-				if cap(buf) > keepWriteBuf {
-					buf = nil // a burst's buffer is not kept while idle
-				}
-				return nil
-			}
-			c.nc.SetWriteDeadline(deadline())
-			_, err := c.nc.Write(buf)
-			select {
-			case c.drained <- struct{}{}:
-			default:
-			}
-			if err != nil {
-				return err
-			}
+	var end time.Time // once closing, the deadline for what is left
+	for {
+		if _, abrupt := c.reason(); abrupt {
+			break
 		}
-	}
-	writeError := func(reason string, deadline time.Time) {
-		buf = buf[:0]
-		for _, l := range FormatLines(&irc.Message{Command: "ERROR", Params: []string{reason}}, nil) {
-			buf = append(append(buf, l...), '\r', '\n')
+		var closed bool
+		buf, closed = c.out.take(buf[:0], writeBatch)
+		if closed && end.IsZero() {
+			end = time.Now().Add(c.s.cfg.WriteTimeout)
+		}
+		if len(buf) == 0 {
+			if !closed {
+				return // the queue's next push starts another writer
+			}
+			break
+		}
+		deadline := end
+		if deadline.IsZero() {
+			deadline = time.Now().Add(c.s.cfg.WriteTimeout)
 		}
 		c.nc.SetWriteDeadline(deadline)
-		c.nc.Write(buf)
-	}
-	for {
+		_, err := c.nc.Write(buf)
 		select {
-		case <-c.out.wake:
-			err := writeQueued(func() time.Time { return time.Now().Add(c.s.cfg.WriteTimeout) })
-			switch {
-			case errors.Is(err, errAborted):
-				// closing is closed: the next round sends ERROR.
-			case err != nil:
-				c.abort("Write error")
-				return // after a failed write, ERROR would follow a partial line
-			}
-		case <-c.closing:
-			reason, abrupt := c.reason()
-			if abrupt {
-				writeError(reason, time.Now().Add(min(errorGrace, c.s.cfg.WriteTimeout)))
-				return
-			}
-			end := time.Now().Add(c.s.cfg.WriteTimeout)
-			if writeQueued(func() time.Time { return end }) != nil {
-				return
-			}
-			writeError(reason, end)
-			return
+		case c.drained <- struct{}{}:
+		default:
+		}
+		if err != nil {
+			c.abort("Write error")
+			c.endWriting()
+			return // after a failed write, ERROR would follow a partial line
 		}
 	}
+	reason, abrupt := c.reason()
+	if abrupt {
+		end = time.Now().Add(min(errorGrace, c.s.cfg.WriteTimeout))
+	}
+	buf = buf[:0]
+	for _, l := range FormatLines(&irc.Message{Command: "ERROR", Params: []string{reason}}, nil) {
+		buf = append(append(buf, l...), '\r', '\n')
+	}
+	c.nc.SetWriteDeadline(end)
+	c.nc.Write(buf)
+	c.endWriting()
+}
+
+// endWriting ends the last writer: it closes the socket, which also ends
+// the reader's wait, and lets serve return.
+func (c *conn) endWriting() {
+	c.nc.Close()
+	close(c.writerDone)
 }
 
 // serve runs the connection until it closes.
 func (c *conn) serve() {
-	go c.writeLoop()
 	reason := c.readLoop()
 	c.Close(reason)
 	if c.session != nil {

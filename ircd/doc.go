@@ -10,15 +10,17 @@
 // a client's commands are handled in order), and a writer goroutine that
 // drains a queue bounded in bytes (Config.SendQueueBytes, 8 MiB by default,
 // enough for a roster burst of tens of thousands of lines) with a write
-// deadline. Downstream.Send only enqueues; a client whose queue overflows
-// is disconnected without affecting anyone else: its queue is dropped, the
-// backend's Detach follows at once, and once the write under way is done the
-// writer tries, for a moment, to send "ERROR :SendQ exceeded" before it
-// closes the socket, so that a client that merely lagged learns why. Replies
-// to the client's own commands (and the welcome burst) instead wait, up to
-// WriteTimeout, while the queue is more than half full: a long WHO or NAMES
-// reply is paced by the client's reading and leaves the other half for
-// asynchronous messages.
+// deadline. The writer runs only while the queue holds lines: the first
+// line queued starts it and it ends once the queue is empty, so an idle
+// client costs no writer goroutine. Downstream.Send only enqueues; a
+// client whose queue overflows is disconnected without affecting anyone
+// else: its queue is dropped, the backend's Detach follows at once, and
+// once the write under way is done the writer tries, for a moment, to send
+// "ERROR :SendQ exceeded" before it closes the socket, so that a client
+// that merely lagged learns why. Replies to the client's own commands (and
+// the welcome burst) instead wait, up to WriteTimeout, while the queue is
+// more than half full: a long WHO or NAMES reply is paced by the client's
+// reading and leaves the other half for asynchronous messages.
 //
 // Without Config.Password only loopback (and non-IP) peers are served;
 // others get ERROR and are closed. With a password, PASS or SASL PLAIN must

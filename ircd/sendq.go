@@ -5,23 +5,29 @@ import "sync"
 // writeBatch is roughly how many bytes the writer gathers into one write.
 const writeBatch = 16 * 1024
 
-// keepWriteBuf is the largest write buffer a client's writer keeps once
-// its queue is empty: room for a few lines.
-const keepWriteBuf = 1024
-
 // sendQueue is a client's queue of outgoing lines, bounded in bytes rather
 // than lines: a burst of many short lines (a big roster) fits, while the
 // memory held for a client that stops reading stays bounded. Lines are
 // stored as the strings FormatLines made; the queue's backing array grows
 // with use and is dropped once it drains, so an idle client holds nothing.
+//
+// The queue also decides when its connection has a writer goroutine
+// (conn.writeLoop): only while it holds lines. Both decisions are taken
+// under mu, so that exactly one writer runs at a time and a line pushed
+// while the writer finds the queue empty is never left behind: push starts
+// a writer when none runs, and take, finding nothing, ends it.
 type sendQueue struct {
 	mu    sync.Mutex
 	lines []string // pending lines are lines[head:]
 	head  int
 	bytes int // queued bytes, each line counted with its CR LF
 
-	// wake holds a token when lines were queued since the writer last looked.
-	wake chan struct{}
+	// writing is set while a writer runs: from the push (or close) that
+	// starts it to the take that finds the queue empty. Once closed is
+	// set it stays set: that writer is the last one, and it ends the
+	// connection.
+	writing bool
+	closed  bool
 }
 
 // keepQueueCap is the largest backing array kept once the queue drains;
@@ -39,12 +45,13 @@ func queuedSize(lines []string) int {
 
 // push queues all of lines (n bytes, see queuedSize) or, when that would
 // take the queue past budget bytes, none of them and reports false. The
-// lines of one message therefore stay together.
-func (q *sendQueue) push(lines []string, n, budget int) bool {
+// lines of one message therefore stay together. startWriter reports that
+// no writer runs: the caller must start one.
+func (q *sendQueue) push(lines []string, n, budget int) (ok, startWriter bool) {
 	q.mu.Lock()
+	defer q.mu.Unlock()
 	if q.bytes > 0 && q.bytes+n > budget {
-		q.mu.Unlock()
-		return false
+		return false, false
 	}
 	if len(q.lines)+len(lines) > cap(q.lines) && q.head >= len(q.lines)/2 {
 		// Reuse the room before head instead of growing.
@@ -55,19 +62,25 @@ func (q *sendQueue) push(lines []string, n, budget int) bool {
 	}
 	q.lines = append(q.lines, lines...)
 	q.bytes += n
-	q.mu.Unlock()
-	select {
-	case q.wake <- struct{}{}:
-	default:
-	}
-	return true
+	startWriter = !q.writing
+	q.writing = true
+	return true, startWriter
 }
 
-// take appends queued lines with CR LF to buf until it holds at least max
-// bytes or the queue is empty, removes them from the queue and returns buf.
-func (q *sendQueue) take(buf []byte, max int) []byte {
+// take, for the writer, appends queued lines with CR LF to buf until it
+// holds at least max bytes or the queue is empty, removes them from the
+// queue and returns buf. When the queue is empty and not closed, the
+// writer must end: the next push starts another. closed reports that the
+// connection is closing.
+func (q *sendQueue) take(buf []byte, max int) (_ []byte, closed bool) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
+	if q.head == len(q.lines) {
+		if !q.closed {
+			q.writing = false
+		}
+		return buf, q.closed
+	}
 	start := q.head
 	for q.head < len(q.lines) && len(buf) < max {
 		l := q.lines[q.head]
@@ -84,7 +97,19 @@ func (q *sendQueue) take(buf []byte, max int) []byte {
 		}
 		q.head = 0
 	}
-	return buf
+	return buf, q.closed
+}
+
+// close marks the connection closing and reports whether no writer runs:
+// the caller must then start the last one, which sends what is queued,
+// ERROR, and closes the socket.
+func (q *sendQueue) close() (startWriter bool) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.closed = true
+	startWriter = !q.writing
+	q.writing = true
+	return startWriter
 }
 
 // drop forgets every queued line, for a client being disconnected.
