@@ -74,7 +74,8 @@ type Features struct {
 	Commands map[string]int
 	// Caps are the IRCv3 capabilities the backend implements, as "name"
 	// or "name=value" (the CAP LS 302 value). Server.SetCapAvailable
-	// withdraws and offers them again.
+	// withdraws and offers them again. Together with ircd's own there may
+	// be at most 64 (NewServer panics otherwise).
 	Caps []string
 	// ISupport are the backend's RPL_ISUPPORT tokens ("PREFIX=(ov)@+"),
 	// listed together with ircd's own.

@@ -30,6 +30,24 @@ var ownCapabilities = []capability{
 	{name: "labeled-response"},
 }
 
+// capSet is a set of capabilities, one bit per capability at the same
+// index in Server.caps (see Server.capBit): a client's negotiated ones and
+// a backend's withdrawn ones cost a word each, not a map.
+type capSet uint64
+
+// maxCaps is how many capabilities a capSet holds.
+const maxCaps = 64
+
+// capBit returns the set that holds only the capability called name, or
+// the empty set for a name the server does not know.
+func (s *Server) capBit(name string) capSet {
+	i, ok := s.capIndex[name]
+	if !ok {
+		return 0
+	}
+	return 1 << i
+}
+
 // backendCapability is a "name" or "name=value" token of Features.Caps.
 func backendCapability(tok string) capability {
 	name, value, _ := strings.Cut(tok, "=")
@@ -49,7 +67,7 @@ func (s *Server) offered(b Backend, c capability) bool {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return !s.capsWithdrawn[b][c.name]
+	return s.capsWithdrawn[b]&s.capBit(c.name) == 0
 }
 
 // findCap returns the capability called name offered to the clients of b.
@@ -113,18 +131,18 @@ func (s *Server) setCapAvailable(b Backend, name string, on bool) error {
 	if capDef == nil {
 		return fmt.Errorf("ircd: no capability %q to offer or withdraw", name)
 	}
+	bit := s.capBit(name)
 	s.mu.Lock()
-	if s.capsWithdrawn[b][name] == !on {
+	if withdrawn := s.capsWithdrawn[b]&bit != 0; withdrawn == !on {
 		s.mu.Unlock()
 		return nil
 	}
 	if on {
-		delete(s.capsWithdrawn[b], name)
-	} else {
-		if s.capsWithdrawn[b] == nil {
-			s.capsWithdrawn[b] = make(map[string]bool)
+		if s.capsWithdrawn[b] &^= bit; s.capsWithdrawn[b] == 0 {
+			delete(s.capsWithdrawn, b)
 		}
-		s.capsWithdrawn[b][name] = true
+	} else {
+		s.capsWithdrawn[b] |= bit
 	}
 	conns := make([]*conn, 0, len(s.conns))
 	for c := range s.conns {
@@ -147,9 +165,9 @@ func (s *Server) setCapAvailable(b Backend, name string, on bool) error {
 // disabled.
 func (c *conn) capChanged(def capability, on bool) {
 	c.mu.Lock()
-	notify, v302 := c.caps["cap-notify"], c.capVersion >= 302
+	notify, v302 := c.caps&c.s.capBit("cap-notify") != 0, c.capVersion >= 302
 	if !on {
-		delete(c.caps, def.name)
+		c.caps &^= c.s.capBit(def.name)
 	}
 	c.mu.Unlock()
 	if !notify {
@@ -166,11 +184,14 @@ func (c *conn) capChanged(def capability, on bool) {
 // backend: what the backend has withdrawn is withdrawn from the client.
 func (c *conn) loggedIn() {
 	c.s.mu.Lock()
-	withdrawn := make([]string, 0, len(c.s.capsWithdrawn[c.backend]))
-	for name := range c.s.capsWithdrawn[c.backend] {
-		withdrawn = append(withdrawn, name)
-	}
+	set := c.s.capsWithdrawn[c.backend]
 	c.s.mu.Unlock()
+	var withdrawn []string
+	for i, def := range c.s.caps {
+		if set&(1<<i) != 0 {
+			withdrawn = append(withdrawn, def.name)
+		}
+	}
 	sort.Strings(withdrawn)
 	for _, name := range withdrawn {
 		for _, def := range c.s.caps {

@@ -498,7 +498,7 @@ func handleCap(c *conn, r *Request) error {
 		c.mu.Lock()
 		var toks []string
 		for _, cp := range c.s.caps {
-			if c.caps[cp.name] {
+			if c.caps&c.s.capBit(cp.name) != 0 {
 				toks = append(toks, cp.name)
 			}
 		}
@@ -553,11 +553,12 @@ func handleCap(c *conn, r *Request) error {
 }
 
 func (c *conn) setCap(name string, on bool) {
+	bit := c.s.capBit(name)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if on {
-		c.caps[name] = true
+		c.caps |= bit
 	} else {
-		delete(c.caps, name)
+		c.caps &^= bit
 	}
 }

@@ -42,7 +42,7 @@ type conn struct {
 	clientName  string
 	realname    string
 	account     string
-	caps        map[string]bool
+	caps        capSet
 	registered  bool
 	closeReason string
 	abrupt      bool
@@ -81,7 +81,6 @@ func newConn(s *Server, nc net.Conn) *conn {
 		writerDone: make(chan struct{}),
 		drained:    make(chan struct{}, 1),
 		reader:     newLineReader(nc),
-		caps:       make(map[string]bool),
 	}
 }
 
@@ -139,9 +138,10 @@ func (c *conn) ClientName() string {
 }
 
 func (c *conn) HasCap(name string) bool {
+	bit := c.s.capBit(name)
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.caps[name]
+	return c.caps&bit != 0
 }
 
 func (c *conn) ServerName() string { return c.s.cfg.ServerName }

@@ -1,6 +1,7 @@
 package ircd
 
 import (
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -133,4 +134,55 @@ func TestCapNotifyNewAndDel(t *testing.T) {
 	v302.send("CAP REQ setname")
 	v302.expect("CAP", "new", "ACK", "setname")
 	old.roundtrip() // no CAP NEW without cap-notify
+}
+
+// A client may hold every capability the server offers at once, and CAP
+// LIST names exactly those.
+func TestEveryCapabilityAtOnce(t *testing.T) {
+	b := newFakeBackend()
+	_, l := testServer(t, Config{}, b)
+	c := dial(t, l)
+	c.send("CAP LS")
+	names := strings.Fields(c.expect("CAP", "*", "LS").Trailing())
+	if len(names) < 15 {
+		t.Fatalf("only %d capabilities offered: %q", len(names), names)
+	}
+	c.send("CAP REQ :"+strings.Join(names, " "), "CAP END")
+	c.expect("CAP", "*", "ACK", strings.Join(names, " "))
+	c.register("me")
+	c.send("CAP LIST")
+	list := strings.Fields(c.expect("CAP", "me", "LIST").Trailing())
+	slices.Sort(list)
+	slices.Sort(names)
+	if !slices.Equal(list, names) {
+		t.Errorf("CAP LIST %q, want %q", list, names)
+	}
+	// Turning one off leaves the others.
+	c.send("CAP REQ -setname")
+	c.expect("CAP", "me", "ACK", "-setname")
+	c.send("CAP LIST")
+	list = strings.Fields(c.expect("CAP", "me", "LIST").Trailing())
+	if len(list) != len(names)-1 || slices.Contains(list, "setname") {
+		t.Errorf("CAP LIST after -setname %q, want all of %q but setname", list, names)
+	}
+}
+
+// manyCapsBackend offers more capabilities than a server can hold.
+type manyCapsBackend struct{ *fakeBackend }
+
+func (b manyCapsBackend) Features() Features {
+	f := b.fakeBackend.Features()
+	for i := range maxCaps {
+		f.Caps = append(f.Caps, fmt.Sprintf("example.org/cap%d", i))
+	}
+	return f
+}
+
+func TestTooManyCapabilitiesPanic(t *testing.T) {
+	defer func() {
+		if p := recover(); p == nil || !strings.Contains(fmt.Sprint(p), "capabilities") {
+			t.Errorf("NewServer with too many capabilities: panic %v", p)
+		}
+	}()
+	NewServer(Config{Logger: discardLogger()}, manyCapsBackend{newFakeBackend()})
 }

@@ -2,6 +2,7 @@ package ircd
 
 import (
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"strings"
@@ -99,7 +100,8 @@ type Server struct {
 	// What the backend adds (Backend.Features), read-only after NewServer.
 	features        Features
 	backendCommands map[string]int
-	caps            []capability // ircd's own, then the backend's
+	caps            []capability   // ircd's own, then the backend's
+	capIndex        map[string]int // a name's first index in caps (capBit)
 
 	nextID      atomic.Uint64
 	nextBatchID atomic.Uint64
@@ -112,7 +114,7 @@ type Server struct {
 	maxUsers map[Backend]int
 	// capsWithdrawn are the capabilities each backend has withdrawn
 	// (SetCapAvailable, CapSwitch).
-	capsWithdrawn map[Backend]map[string]bool
+	capsWithdrawn map[Backend]capSet
 	wg            sync.WaitGroup
 
 	// sendQueueDrops counts clients disconnected for a full send queue.
@@ -148,7 +150,7 @@ func newServer(cfg Config, f Features) *Server {
 		features:  f,
 
 		backendCommands: make(map[string]int),
-		capsWithdrawn:   make(map[Backend]map[string]bool),
+		capsWithdrawn:   make(map[Backend]capSet),
 	}
 	for name, minParams := range s.features.Commands {
 		s.backendCommands[strings.ToUpper(name)] = minParams
@@ -156,6 +158,15 @@ func newServer(cfg Config, f Features) *Server {
 	s.caps = append(s.caps, ownCapabilities...)
 	for _, tok := range s.features.Caps {
 		s.caps = append(s.caps, backendCapability(tok))
+	}
+	if len(s.caps) > maxCaps {
+		panic(fmt.Sprintf("ircd: %d capabilities, at most %d can be offered", len(s.caps), maxCaps))
+	}
+	s.capIndex = make(map[string]int, len(s.caps))
+	for i, c := range s.caps {
+		if _, dup := s.capIndex[c.name]; !dup {
+			s.capIndex[c.name] = i
+		}
 	}
 	return s
 }
