@@ -30,10 +30,6 @@ type sendQueue struct {
 	closed  bool
 }
 
-// keepQueueCap is the largest backing array kept once the queue drains;
-// bigger ones (left by a burst) are released.
-const keepQueueCap = 64
-
 // queuedSize is what lines count against the budget.
 func queuedSize(lines []string) int {
 	n := 0
@@ -90,12 +86,7 @@ func (q *sendQueue) take(buf []byte, max int) (_ []byte, closed bool) {
 	}
 	clear(q.lines[start:q.head])
 	if q.head == len(q.lines) {
-		if cap(q.lines) > keepQueueCap {
-			q.lines = nil
-		} else {
-			q.lines = q.lines[:0]
-		}
-		q.head = 0
+		q.lines, q.head = nil, 0
 	}
 	return buf, q.closed
 }
