@@ -28,10 +28,9 @@ type conn struct {
 	host string
 
 	out        sendQueue
-	drained    chan struct{} // signalled by the writer after each write
 	closing    chan struct{}
 	closeOnce  sync.Once
-	writerDone chan struct{} // closed by the last writer, with the socket
+	lastWriter sync.WaitGroup // done when the last writer closed the socket
 	reader     *lineReader
 
 	mu sync.Mutex
@@ -71,17 +70,17 @@ func newConn(s *Server, nc net.Conn) *conn {
 	if a, ok := nc.RemoteAddr().(*net.TCPAddr); ok && !a.IP.IsLoopback() {
 		host = a.IP.String()
 	}
-	return &conn{
-		s:          s,
-		id:         id,
-		nc:         nc,
-		log:        s.log.With("conn", id, "remote", nc.RemoteAddr().String()),
-		host:       host,
-		closing:    make(chan struct{}),
-		writerDone: make(chan struct{}),
-		drained:    make(chan struct{}, 1),
-		reader:     newLineReader(nc),
+	c := &conn{
+		s:       s,
+		id:      id,
+		nc:      nc,
+		log:     s.log.With("conn", id, "remote", nc.RemoteAddr().String()),
+		host:    host,
+		closing: make(chan struct{}),
+		reader:  newLineReader(nc),
 	}
+	c.lastWriter.Add(1)
+	return c
 }
 
 // Downstream implementation.
@@ -217,18 +216,15 @@ func (c *conn) send(m *irc.Message, wait bool) {
 // the client did not drain in time (it is then disconnected).
 func (c *conn) waitForRoom(n int) bool {
 	limit := max(c.s.cfg.SendQueueBytes/2, 1)
-	full := func() bool {
-		q := c.out.size()
-		return q > 0 && q+n > limit
-	}
-	if !full() {
+	wrote := c.out.waitRoom(n, limit)
+	if wrote == nil {
 		return true
 	}
 	t := time.NewTimer(c.s.cfg.WriteTimeout)
 	defer t.Stop()
-	for full() {
+	for ; wrote != nil; wrote = c.out.waitRoom(n, limit) {
 		select {
-		case <-c.drained:
+		case <-wrote:
 		case <-c.closing:
 			return false
 		case <-t.C:
@@ -326,10 +322,7 @@ func (c *conn) writeLoop() {
 		}
 		c.nc.SetWriteDeadline(deadline)
 		_, err := c.nc.Write(buf)
-		select {
-		case c.drained <- struct{}{}:
-		default:
-		}
+		c.out.written()
 		if err != nil {
 			c.abort("Write error")
 			c.endWriting()
@@ -353,7 +346,7 @@ func (c *conn) writeLoop() {
 // the reader's wait, and lets serve return.
 func (c *conn) endWriting() {
 	c.nc.Close()
-	close(c.writerDone)
+	c.lastWriter.Done()
 }
 
 // serve runs the connection until it closes.
@@ -368,7 +361,7 @@ func (c *conn) serve() {
 		}()
 	}
 	c.s.removeConn(c)
-	<-c.writerDone
+	c.lastWriter.Wait()
 	c.log.Debug("connection closed")
 }
 

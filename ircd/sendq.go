@@ -28,6 +28,9 @@ type sendQueue struct {
 	// connection.
 	writing bool
 	closed  bool
+	// wrote, made only while a reply waits for room (conn.waitForRoom),
+	// is closed after the writer's next write.
+	wrote chan struct{}
 }
 
 // queuedSize is what lines count against the budget.
@@ -103,16 +106,34 @@ func (q *sendQueue) close() (startWriter bool) {
 	return startWriter
 }
 
+// waitRoom returns nil when n more bytes fit within limit (or the queue
+// is empty), and otherwise a channel closed after the writer's next write,
+// when the caller may ask again.
+func (q *sendQueue) waitRoom(n, limit int) <-chan struct{} {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.bytes == 0 || q.bytes+n <= limit {
+		return nil
+	}
+	if q.wrote == nil {
+		q.wrote = make(chan struct{})
+	}
+	return q.wrote
+}
+
+// written, for the writer after each write, wakes a reply waiting for room.
+func (q *sendQueue) written() {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.wrote != nil {
+		close(q.wrote)
+		q.wrote = nil
+	}
+}
+
 // drop forgets every queued line, for a client being disconnected.
 func (q *sendQueue) drop() {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	q.lines, q.head, q.bytes = nil, 0, 0
-}
-
-// size returns the queued bytes.
-func (q *sendQueue) size() int {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	return q.bytes
 }

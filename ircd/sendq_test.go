@@ -65,15 +65,15 @@ func TestSendQueueBudget(t *testing.T) {
 	if ok, _ := q.push([]string{"X"}, 3, budget); ok {
 		t.Error("push beyond the budget accepted")
 	}
-	if q.size() != budget {
-		t.Errorf("size %d, want %d", q.size(), budget)
+	if q.bytes != budget {
+		t.Errorf("size %d, want %d", q.bytes, budget)
 	}
 	b, _ := q.take(nil, 1<<20)
 	if want := strings.Repeat("PRIVMSG me :one\r\nPRIVMSG me :two\r\n", 3); string(b) != want {
 		t.Errorf("took %q, want %q", b, want)
 	}
-	if q.size() != 0 {
-		t.Errorf("size %d after draining", q.size())
+	if q.bytes != 0 {
+		t.Errorf("size %d after draining", q.bytes)
 	}
 	// An empty queue takes one message even when it exceeds the budget.
 	big := []string{strings.Repeat("a", 100)}
@@ -277,8 +277,8 @@ func TestSendQueueConcurrentPushAndWriterExit(t *testing.T) {
 	}
 	pushing.Wait()
 	writers.Wait()
-	if q.size() != 0 {
-		t.Fatalf("%d bytes left in the queue with no writer", q.size())
+	if q.bytes != 0 {
+		t.Fatalf("%d bytes left in the queue with no writer", q.bytes)
 	}
 	next := make([]int, pushers)
 	for _, l := range taken {
