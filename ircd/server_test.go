@@ -3,9 +3,12 @@ package ircd
 import (
 	"encoding/base64"
 	"io"
+	"log/slog"
 	"net"
+	"regexp"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -837,5 +840,35 @@ func TestShutdownReachesEveryClient(t *testing.T) {
 	}
 	if r := b.waitDetach(t); r != "server restart" {
 		t.Errorf("Detach(%q)", r)
+	}
+}
+
+// copyCountingHandler counts the copies made of it with attributes.
+type copyCountingHandler struct {
+	slog.Handler
+	copies *atomic.Int32
+}
+
+func (h copyCountingHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
+	h.copies.Add(1)
+	return copyCountingHandler{h.Handler.WithAttrs(attrs), h.copies}
+}
+
+// A connection's log lines start with its attributes, and no connection
+// keeps a copy of the server's log handler (which With would make, for
+// every idle connection).
+func TestConnectionLogAttributes(t *testing.T) {
+	var out lockedBuffer
+	var copies atomic.Int32
+	h := copyCountingHandler{slog.NewTextHandler(&out, &slog.HandlerOptions{Level: slog.LevelDebug}), &copies}
+	_, l := testServer(t, Config{Logger: slog.New(h)}, newFakeBackend())
+	c := dial(t, l)
+	c.register("me")
+	c.roundtrip()
+	if !regexp.MustCompile(`msg="client registered" conn=\d+ remote=pipe nick=me\n`).MatchString(out.String()) {
+		t.Errorf("no registration line with the connection's attributes first in:\n%s", out.String())
+	}
+	if n := copies.Load(); n != 0 {
+		t.Errorf("the server's log handler was copied %d times for one connection", n)
 	}
 }
