@@ -79,7 +79,7 @@ func newConn(s *Server, nc net.Conn) *conn {
 		closing: make(chan struct{}),
 		reader:  newLineReader(nc),
 	}
-	c.log = slog.New(connLog{s.log.Handler(), c})
+	c.log = slog.New(connLog{c})
 	c.lastWriter.Add(1)
 	return c
 }
@@ -87,14 +87,18 @@ func newConn(s *Server, nc net.Conn) *conn {
 // connLog is the handler of a connection's logger: it puts the
 // connection's attributes first in each record as it is logged, where
 // slog.Logger.With would format them up front into a copy of the handler
-// that every connection, idle ones too, would keep (about 200 bytes).
-type connLog struct {
-	slog.Handler
-	c *conn
-}
+// that every connection, idle ones too, would keep (about 200 bytes). It
+// is a single pointer, which an interface holds without allocating.
+type connLog struct{ c *conn }
+
+func (h connLog) server() slog.Handler { return h.c.s.log.Handler() }
 
 func (h connLog) attrs() []slog.Attr {
 	return []slog.Attr{slog.Uint64("conn", h.c.id), slog.String("remote", h.c.nc.RemoteAddr().String())}
+}
+
+func (h connLog) Enabled(ctx context.Context, level slog.Level) bool {
+	return h.server().Enabled(ctx, level)
 }
 
 func (h connLog) Handle(ctx context.Context, r slog.Record) error {
@@ -104,15 +108,15 @@ func (h connLog) Handle(ctx context.Context, r slog.Record) error {
 		out.AddAttrs(a)
 		return true
 	})
-	return h.Handler.Handle(ctx, out)
+	return h.server().Handle(ctx, out)
 }
 
 func (h connLog) WithAttrs(attrs []slog.Attr) slog.Handler {
-	return h.Handler.WithAttrs(append(h.attrs(), attrs...))
+	return h.server().WithAttrs(append(h.attrs(), attrs...))
 }
 
 func (h connLog) WithGroup(name string) slog.Handler {
-	return h.Handler.WithAttrs(h.attrs()).WithGroup(name)
+	return h.server().WithAttrs(h.attrs()).WithGroup(name)
 }
 
 // Downstream implementation.
