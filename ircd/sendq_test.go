@@ -307,7 +307,8 @@ func splitCRLF(b []byte) []string {
 	return strings.Split(s, "\r\n")
 }
 
-// writers counts the goroutines running a connection's writer.
+// writers counts the goroutines running a connection's writer, of any
+// server: the tests before have shut theirs down.
 func writers() int {
 	buf := make([]byte, 1<<20)
 	for {
