@@ -193,8 +193,8 @@ func TestMultiUserSmoke(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r.floorReady <= 0 || r.xircdReady <= 0 || r.idleKiB <= 0 || r.peakKiB < r.idleKiB || r.cpu <= 0 {
-		t.Errorf("ready: floor %v, xircd %v; RSS idle %d KiB, peak %d KiB; CPU %v", r.floorReady, r.xircdReady, r.idleKiB, r.peakKiB, r.cpu)
+	if r.floorReady <= 0 || r.xircdReady <= 0 || r.idleKiB <= 0 || r.readyPeakKiB < r.idleKiB || r.peakKiB < r.readyPeakKiB || r.cpu <= 0 {
+		t.Errorf("ready: floor %v, xircd %v; RSS idle %d KiB, peak %d KiB at ready, %d KiB at the end; CPU %v", r.floorReady, r.xircdReady, r.idleKiB, r.readyPeakKiB, r.peakKiB, r.cpu)
 	}
 	if len(r.rtts) != msgs || r.rttLost != 0 || r.everyone != users {
 		t.Errorf("%d round trips, %d lost, %d of %d users' messages echoed", len(r.rtts), r.rttLost, r.everyone, users)
@@ -212,8 +212,12 @@ func TestMultiUserSmoke(t *testing.T) {
 	}
 	// BitlBee's CPU is read in clock ticks (10 ms), and four users may
 	// take less than one: its peak RSS shows that /proc was read.
-	if !r.bitlbee || r.bitlbeeReady <= 0 || r.bitlbeeIdle <= 0 || r.bitlbeePeak < r.bitlbeeIdle || r.bitlbeeCPU < 0 {
-		t.Errorf("BitlBee: ready %v; RSS idle %d KiB, peak %d KiB; CPU %v", r.bitlbeeReady, r.bitlbeeIdle, r.bitlbeePeak, r.bitlbeeCPU)
+	if !r.bitlbee || r.bitlbeeReady <= 0 || r.bitlbeeIdle <= 0 || r.bitlbeeReadyPeak < r.bitlbeeIdle || r.bitlbeePeak < r.bitlbeeReadyPeak || r.bitlbeeCPU < 0 {
+		t.Errorf("BitlBee: ready %v; RSS idle %d KiB, peak %d KiB at ready, %d KiB at the end; CPU %v", r.bitlbeeReady, r.bitlbeeIdle, r.bitlbeeReadyPeak, r.bitlbeePeak, r.bitlbeeCPU)
+	}
+	// BitlBee does the same messages as xircd.
+	if len(r.bitlbeeRTTs) != msgs || r.bitlbeeRTTLost != 0 || r.bitlbeeEveryone != users {
+		t.Errorf("BitlBee: %d round trips, %d lost, %d of %d users' messages echoed", len(r.bitlbeeRTTs), r.bitlbeeRTTLost, r.bitlbeeEveryone, users)
 	}
 	if r.bitlbeeStartTLS != users {
 		t.Errorf("%d of BitlBee's %d XMPP streams asked for StartTLS", r.bitlbeeStartTLS, users)

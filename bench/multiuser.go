@@ -30,6 +30,7 @@ type muResult struct {
 	xircdAttempts     int           // XMPP logins xircd tried again while the IRC login waited
 	xircdReady        time.Duration // U IRC clients of one xircd
 	idleKiB, peakKiB  int           // xircd's VmRSS before any login, VmHWM at the end
+	readyPeakKiB      int           // xircd's VmHWM once every roster was ready
 	cpu               time.Duration // xircd's CPU time, whole run
 	rtts              []time.Duration
 	rttLost, everyone int // lost in the round trips; users whose one message came back
@@ -52,8 +53,13 @@ type muResult struct {
 	bitlbeeErr               error
 	bitlbeeReady             time.Duration
 	bitlbeeIdle, bitlbeePeak int // KiB, as for xircd
+	bitlbeeReadyPeak         int // KiB, VmHWM once every roster was ready
 	bitlbeeCPU               time.Duration
-	bitlbeeStartTLS          int // BitlBee's XMPP streams that asked for StartTLS
+	// The same messages as xircd's: the first user's round trips (alone,
+	// not taking turns with a plain session), then one of every user.
+	bitlbeeRTTs                     []time.Duration
+	bitlbeeRTTLost, bitlbeeEveryone int
+	bitlbeeStartTLS                 int // BitlBee's XMPP streams that asked for StartTLS
 }
 
 // muRTTFloorUser is the account of the plain session whose round trips
@@ -185,7 +191,7 @@ func multiUserRun(work, bin string, users, peers, rtt, parallel int, withBitlBee
 		quiesce(e)
 		// A failure of BitlBee is reported in its table, not lost with
 		// xircd's figures.
-		if res.bitlbeeErr = muBitlBee(work, srv, jids, pass, &res); res.bitlbeeErr != nil {
+		if res.bitlbeeErr = muBitlBee(work, srv, jids, pass, rtt, &res); res.bitlbeeErr != nil {
 			log.Printf("U=%d BitlBee failed: %v", users, res.bitlbeeErr)
 			return res, nil
 		}
@@ -200,7 +206,7 @@ func multiUserRun(work, bin string, users, peers, rtt, parallel int, withBitlBee
 // until every user's &bitlbee holds its contacts, and the process's memory
 // and CPU time. BitlBee logs in with StartTLS, verifying Prosody's
 // certificate, through a relay on a port it accepts (see bitlbeePort).
-func muBitlBee(work string, srv *prosodytest.Server, jids []string, pass string, res *muResult) error {
+func muBitlBee(work string, srv *prosodytest.Server, jids []string, pass string, rtt int, res *muResult) error {
 	xmppPort, err := bitlbeePort()
 	if err != nil {
 		return err
@@ -249,18 +255,70 @@ func muBitlBee(work string, srv *prosodytest.Server, jids []string, pass string,
 		}
 	}
 	res.bitlbeeReady = time.Since(t0)
-	res.bitlbeePeak, res.bitlbeeCPU = procUsage(proc.cmd.Process.Pid)
+	res.bitlbeeReadyPeak = statusKiB(proc.cmd.Process.Pid, "VmHWM")
 	res.bitlbeeStartTLS = int(xmppRelay.startTLS.Load())
-	for _, c := range clients {
-		if c != nil {
-			c.conn.Close()
+	defer func() {
+		for _, c := range clients {
+			if c != nil {
+				c.conn.Close()
+			}
 		}
-	}
+	}()
 	if first != nil {
 		return proc.errorf("%v", first)
 	}
+	// The same messages as xircd's, so that both peaks at the end are of
+	// the same work.
+	for i := 0; i < rtt; i++ {
+		d, err := muRoundTrip(clients[0], muFirstContact(0, res.peers), fmt.Sprintf("mu-rtt-%d", i))
+		if err != nil {
+			return proc.errorf("%v", err)
+		}
+		if d == 0 {
+			res.bitlbeeRTTLost++
+			continue
+		}
+		res.bitlbeeRTTs = append(res.bitlbeeRTTs, d)
+	}
+	res.bitlbeeEveryone = muEveryoneAtOnce(clients, res.peers)
+	res.bitlbeePeak, res.bitlbeeCPU = procUsage(proc.cmd.Process.Pid)
 	res.bitlbee = true
 	return nil
+}
+
+// muFirstContact is user i's first contact's nick, the one it writes to.
+func muFirstContact(i, peers int) string { return fmt.Sprintf("peer%05d", muRoster(i, peers)[0]) }
+
+// muRoundTrip sends body to target and waits for its echo: the round
+// trip's time, 0 when the echo did not come within 10 s.
+func muRoundTrip(c *ircClient, target, body string) (time.Duration, error) {
+	start := time.Now()
+	if err := c.send("PRIVMSG " + target + " :" + body); err != nil {
+		return 0, fmt.Errorf("send: %v", err)
+	}
+	if err := waitPrivmsg(c, target, body, 10*time.Second); err != nil {
+		return 0, nil
+	}
+	return time.Since(start), nil
+}
+
+// muEveryoneAtOnce sends one message of every user at once, each to its
+// first contact, and returns how many came back.
+func muEveryoneAtOnce(clients []*ircClient, peers int) int {
+	echoed := make(chan bool, len(clients))
+	for i, c := range clients {
+		go func() {
+			target, body := muFirstContact(i, peers), fmt.Sprintf("mu-all-%d", i)
+			echoed <- c.send("PRIVMSG "+target+" :"+body) == nil && waitPrivmsg(c, target, body, 30*time.Second) == nil
+		}()
+	}
+	n := 0
+	for range clients {
+		if <-echoed {
+			n++
+		}
+	}
+	return n
 }
 
 // muFloor logs every user in at once with an XMPP session of its own, all
@@ -420,6 +478,7 @@ func muXircd(work, bin string, srv *prosodytest.Server, jids []string, rttJID, p
 		}
 	}
 	res.xircdReady = time.Since(t0)
+	res.readyPeakKiB = statusKiB(proc.cmd.Process.Pid, "VmHWM")
 	_, cpu1 := procUsage(srv.PID())
 	res.xircdServerCPU = cpu1 - cpu0
 	for i, n := range tries {
@@ -439,19 +498,17 @@ func muXircd(work, bin string, srv *prosodytest.Server, jids []string, rttJID, p
 
 	// Round trips of the first user while everyone is online, taking
 	// turns at going first with the plain session's.
-	c := clients[0]
-	target := fmt.Sprintf("peer%05d", muRoster(0, res.peers)[0])
+	target := muFirstContact(0, res.peers)
 	xircdRTT := func(i int) error {
-		body := fmt.Sprintf("mu-rtt-%d", i)
-		start := time.Now()
-		if err := c.send("PRIVMSG " + target + " :" + body); err != nil {
-			return proc.errorf("send: %v", err)
+		d, err := muRoundTrip(clients[0], target, fmt.Sprintf("mu-rtt-%d", i))
+		if err != nil {
+			return proc.errorf("%v", err)
 		}
-		if err := waitPrivmsg(c, target, body, 10*time.Second); err != nil {
+		if d == 0 {
 			res.rttLost++
 			return nil
 		}
-		res.rtts = append(res.rtts, time.Since(start))
+		res.rtts = append(res.rtts, d)
 		return nil
 	}
 	floorRTT := func(i int) error {
@@ -483,20 +540,7 @@ func muXircd(work, bin string, srv *prosodytest.Server, jids []string, rttJID, p
 	}
 	_, cpu1 = procUsage(srv.PID())
 	res.rttServerBusy = float64(cpu1-cpu0) / float64(time.Since(rttStart))
-	// One message of every user at once, each to its first contact.
-	echoed := make(chan bool, len(clients))
-	for i, c := range clients {
-		go func() {
-			target := fmt.Sprintf("peer%05d", muRoster(i, res.peers)[0])
-			body := fmt.Sprintf("mu-all-%d", i)
-			echoed <- c.send("PRIVMSG "+target+" :"+body) == nil && waitPrivmsg(c, target, body, 30*time.Second) == nil
-		}()
-	}
-	for range clients {
-		if <-echoed {
-			res.everyone++
-		}
-	}
+	res.everyone = muEveryoneAtOnce(clients, res.peers)
 	res.peakKiB, res.cpu = procUsage(proc.cmd.Process.Pid)
 	return nil
 }
@@ -553,6 +597,12 @@ func muReady(c *ircClient, channel string, i int, peers int, retried *int) error
 	return nil
 }
 
+// perUserKiB is a process's resident size per user: its peak less its
+// size before any user, over the users.
+func perUserKiB(peakKiB, idleKiB, users int) float64 {
+	return float64(peakKiB-idleKiB) / float64(users)
+}
+
 // muMarkdown reports the multi-user runs, which began at start and end now.
 func muMarkdown(rs []muResult, rtt int, withBitlBee bool, start time.Time) string {
 	var b strings.Builder
@@ -560,15 +610,14 @@ func muMarkdown(rs []muResult, rtt int, withBitlBee bool, start time.Time) strin
 	fmt.Fprintf(&b, "### Results %s–%s\n\n", start.UTC().Format("2006-01-02 15:04"), now.Format("15:04 UTC"))
 	fmt.Fprintf(&b, "%s, %s, Prosody %s (mod_mam, no mod_limits). Every user has %d contacts out of a shared pool of echo peers (seven in ten available). One run per user count.\n\n",
 		now.Format("2006-01-02"), machine(), prosodyVersion(), muContacts)
-	b.WriteString("| users | peers | load before → after | floor: all rosters ready | xircd: all rosters ready | × floor | logins tried again (floor / xircd: XMPP, IRC) | Prosody CPU in the logins (floor / xircd) | xircd idle RSS | xircd peak RSS | RSS per user | xircd CPU | round trip p50 / p99 (one user) | floor beside it: p50 / p99 | Prosody busy in the round trips | lost |\n")
+	b.WriteString("| users | peers | load before → after | floor: all rosters ready | xircd: all rosters ready | × floor | logins tried again (floor / xircd: XMPP, IRC) | Prosody CPU in the logins (floor / xircd) | xircd idle RSS | xircd peak RSS: rosters ready, end | RSS per user: rosters ready, end | xircd CPU | round trip p50 / p99 (one user) | floor beside it: p50 / p99 | Prosody busy in the round trips | lost |\n")
 	b.WriteString("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
 	for _, r := range rs {
-		perUser := float64(r.peakKiB-r.idleKiB) / float64(r.users)
 		lost := r.rttLost + (r.users - r.everyone)
-		fmt.Fprintf(&b, "| %d | %d | %s → %s | %.0f ms | %.0f ms | %.2f× | %d / %d, %d | %.1f / %.1f s | %.1f MiB | %.1f MiB | %.0f KiB | %.2f s | %.3f / %.3f ms | %.3f / %.3f ms (%d lost) | %.0f %% | %d of %d |\n",
+		fmt.Fprintf(&b, "| %d | %d | %s → %s | %.0f ms | %.0f ms | %.2f× | %d / %d, %d | %.1f / %.1f s | %.1f MiB | %.1f, %.1f MiB | %.0f, %.0f KiB | %.2f s | %.3f / %.3f ms | %.3f / %.3f ms (%d lost) | %.0f %% | %d of %d |\n",
 			r.users, r.peers, r.loadBefore, r.loadAfter, ms(r.floorReady), ms(r.xircdReady), float64(r.xircdReady)/float64(r.floorReady), r.floorRetries, r.xircdAttempts, r.xircdRetries,
 			r.floorServerCPU.Seconds(), r.xircdServerCPU.Seconds(),
-			float64(r.idleKiB)/1024, float64(r.peakKiB)/1024, perUser, r.cpu.Seconds(),
+			float64(r.idleKiB)/1024, float64(r.readyPeakKiB)/1024, float64(r.peakKiB)/1024, perUserKiB(r.readyPeakKiB, r.idleKiB, r.users), perUserKiB(r.peakKiB, r.idleKiB, r.users), r.cpu.Seconds(),
 			ms(pct(r.rtts, 50)), ms(pct(r.rtts, 99)), ms(pct(r.floorRTTs, 50)), ms(pct(r.floorRTTs, 99)), r.floorRTTLost, 100*r.rttServerBusy, lost, rtt+r.users)
 	}
 	switch {
@@ -577,18 +626,20 @@ func muMarkdown(rs []muResult, rtt int, withBitlBee bool, start time.Time) strin
 	case !withBitlBee:
 		b.WriteString("\nBitlBee: not measured (not installed).\n")
 	default:
-		fmt.Fprintf(&b, "\nBitlBee %s, one process (daemon mode) serving the same users, each over its own IRC connection with its own Jabber account (StartTLS like the floor and xircd, Prosody's certificate verified against the test CA, then PLAIN inside TLS as BitlBee has no SCRAM; through a loopback relay), timed until every user's &bitlbee holds its %d contacts:\n\n", bitlbeeVersion(), muContacts)
-		b.WriteString("| users | BitlBee: all rosters ready | × floor | xircd ÷ BitlBee | BitlBee idle RSS | BitlBee peak RSS | RSS per user (BitlBee / xircd) | BitlBee CPU | streams with StartTLS |\n")
-		b.WriteString("|---|---|---|---|---|---|---|---|---|\n")
+		fmt.Fprintf(&b, "\nBitlBee %s, one process (daemon mode) serving the same users, each over its own IRC connection with its own Jabber account (StartTLS like the floor and xircd, Prosody's certificate verified against the test CA, then PLAIN inside TLS as BitlBee has no SCRAM; through a loopback relay), timed until every user's &bitlbee holds its %d contacts; then the same messages as xircd's (the first user's %d round trips, alone, then one message of every user at once):\n\n", bitlbeeVersion(), muContacts, rtt)
+		b.WriteString("| users | BitlBee: all rosters ready | × floor | xircd ÷ BitlBee | BitlBee idle RSS | BitlBee peak RSS: rosters ready, end | RSS per user, rosters ready (BitlBee / xircd) | RSS per user, end (BitlBee / xircd) | BitlBee CPU | round trip p50 / p99 (one user) | lost | streams with StartTLS |\n")
+		b.WriteString("|---|---|---|---|---|---|---|---|---|---|---|---|\n")
 		for _, r := range rs {
 			if r.bitlbeeErr != nil {
-				fmt.Fprintf(&b, "| %d | failed: %s | | | | | | | |\n", r.users, strings.ReplaceAll(r.bitlbeeErr.Error(), "|", "/"))
+				fmt.Fprintf(&b, "| %d | failed: %s | | | | | | | | | | |\n", r.users, strings.ReplaceAll(r.bitlbeeErr.Error(), "|", "/"))
 				continue
 			}
-			fmt.Fprintf(&b, "| %d | %.0f ms | %.2f× | %.2f× | %.1f MiB | %.1f MiB | %.0f / %.0f KiB | %.2f s | %d of %d |\n",
+			fmt.Fprintf(&b, "| %d | %.0f ms | %.2f× | %.2f× | %.1f MiB | %.1f, %.1f MiB | %.0f / %.0f KiB | %.0f / %.0f KiB | %.2f s | %.3f / %.3f ms | %d of %d | %d of %d |\n",
 				r.users, ms(r.bitlbeeReady), float64(r.bitlbeeReady)/float64(r.floorReady), float64(r.xircdReady)/float64(r.bitlbeeReady),
-				float64(r.bitlbeeIdle)/1024, float64(r.bitlbeePeak)/1024,
-				float64(r.bitlbeePeak-r.bitlbeeIdle)/float64(r.users), float64(r.peakKiB-r.idleKiB)/float64(r.users), r.bitlbeeCPU.Seconds(), r.bitlbeeStartTLS, r.users)
+				float64(r.bitlbeeIdle)/1024, float64(r.bitlbeeReadyPeak)/1024, float64(r.bitlbeePeak)/1024,
+				perUserKiB(r.bitlbeeReadyPeak, r.bitlbeeIdle, r.users), perUserKiB(r.readyPeakKiB, r.idleKiB, r.users),
+				perUserKiB(r.bitlbeePeak, r.bitlbeeIdle, r.users), perUserKiB(r.peakKiB, r.idleKiB, r.users), r.bitlbeeCPU.Seconds(),
+				ms(pct(r.bitlbeeRTTs, 50)), ms(pct(r.bitlbeeRTTs, 99)), r.bitlbeeRTTLost+(r.users-r.bitlbeeEveryone), rtt+r.users, r.bitlbeeStartTLS, r.users)
 		}
 	}
 	return b.String()
