@@ -3,6 +3,8 @@ package xmpp
 import (
 	"context"
 	"io"
+	"runtime"
+	"strings"
 	"time"
 )
 
@@ -22,3 +24,16 @@ func (s *Session) Check(ctx context.Context) error {
 
 // CAFilePool is caFilePool, for the test that the pool is shared.
 var CAFilePool = caFilePool
+
+// WriterGoroutines counts the goroutines running a stream's writer, in
+// every session of the process.
+func WriterGoroutines() int {
+	buf := make([]byte, 64*1024)
+	for {
+		n := runtime.Stack(buf, true)
+		if n < len(buf) {
+			return strings.Count(string(buf[:n]), "xmpp.(*conn).writer(")
+		}
+		buf = make([]byte, 2*len(buf))
+	}
+}

@@ -170,16 +170,14 @@ func (n *negotiation) run(ctx context.Context, raw net.Conn, tc *tls.Config, res
 		return nil, err
 	}
 	c := &conn{
-		s:          n.s,
-		netConn:    n.conn,
-		dec:        n.dec,
-		mech:       n.mech,
-		smOffered:  n.features.SM != nil,
-		wake:       make(chan struct{}, 1),
-		done:       make(chan struct{}),
-		writerDone: make(chan struct{}),
-		pending:    map[string]*pendingIQ{},
-		afterJoin:  map[string][]outItem{},
+		s:         n.s,
+		netConn:   n.conn,
+		dec:       n.dec,
+		mech:      n.mech,
+		smOffered: n.features.SM != nil,
+		done:      make(chan struct{}),
+		pending:   map[string]*pendingIQ{},
+		afterJoin: map[string][]outItem{},
 	}
 	if n.features.Limits != nil {
 		c.maxBytes = n.features.Limits.MaxBytes

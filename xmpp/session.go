@@ -265,7 +265,7 @@ func (s *Session) serve(c *conn) error {
 }
 
 // startStream queues what a new or resumed stream starts with, starts its
-// writer and emits Connected.
+// writer and keepalive timer, and emits Connected.
 func (s *Session) startStream(c *conn) {
 	s.mu.Lock()
 	show, status := s.show, s.status
@@ -273,22 +273,24 @@ func (s *Session) startStream(c *conn) {
 		s.rooms = map[string]string{}
 	}
 	s.mu.Unlock()
+	// first is written before anything sent on the stream.
+	var first []outItem
 	if c.resumedH != nil {
 		// The server still has the roster, presences and rooms of the
 		// stream: only what it did not get is sent again.
 		c.smOn = true
-		c.first = s.sent.resume(*c.resumedH)
+		first = s.sent.resume(*c.resumedH)
 	} else {
 		again := s.sent.restart()
 		// The roster comes first, so that contacts' presences (answers to
 		// our initial presence) find it there.
 		_, roster := c.iqItem("roster-get", "", "get", "<query xmlns='jabber:iq:roster'/>", nil)
-		c.first = append(c.first, roster)
+		first = append(first, roster)
 		if c.smOffered {
-			c.first = append(c.first, outItem{text: "<enable xmlns='" + nsSM + "' resume='true'/>", nonza: true, enableSM: true})
+			first = append(first, outItem{text: "<enable xmlns='" + nsSM + "' resume='true'/>", nonza: true, enableSM: true})
 		}
 		_, carbons := c.iqItem("carbons", "", "set", "<enable xmlns='urn:xmpp:carbons:2'/>", nil)
-		c.first = append(c.first, carbons, outItem{text: s.presenceStanza("", "", show, status)})
+		first = append(first, carbons, outItem{text: s.presenceStanza("", "", show, status)})
 		for _, it := range again {
 			if it.msg.Type == "groupchat" {
 				// Sent once the room is joined again, or the room refuses it.
@@ -296,30 +298,46 @@ func (s *Session) startStream(c *conn) {
 				c.afterJoin[room] = append(c.afterJoin[room], it)
 				continue
 			}
-			c.first = append(c.first, it)
+			first = append(first, it)
 		}
 	}
+	// Nobody else can queue before s.cur is set: first goes out first.
+	c.mu.Lock()
+	c.queued = first
+	if len(first) > 0 {
+		c.startWriter()
+	}
+	c.alive = time.AfterFunc(s.cfg.PingInterval, c.checkAlive)
+	c.mu.Unlock()
 	s.mu.Lock()
 	s.cur = c
 	s.mu.Unlock()
-	go c.writer()
 	s.log.Info("xmpp connected", "bound", c.jid, "sasl", c.mech, "resumed", c.resumedH != nil)
 	// Connected goes out before the reader starts, so that it precedes
 	// every event of this stream (the Roster first of all).
 	s.emit(Connected{JID: c.jid, Resumed: c.resumedH != nil, Mechanism: c.mech})
 }
 
-// endStream waits for the ended stream's writer, ends its requests, keeps
-// or reports what it did not send, and returns why it ended.
+// endStream stops the ended stream's timers, waits for its writer, ends
+// its requests, keeps or reports what it did not send, and returns why it
+// ended.
 func (s *Session) endStream(c *conn) error {
-	<-c.writerDone
+	// The stream is done (the reader returned): a writer still running
+	// stops at its next write, and no other starts once ended is set.
+	c.mu.Lock()
+	c.ended = true
+	c.alive.Stop()
+	if c.ack != nil {
+		c.ack.Stop()
+	}
+	c.mu.Unlock()
+	c.writers.Wait()
 	s.mu.Lock()
 	s.cur = nil
 	s.mu.Unlock()
 	// The requests still waiting end with ErrNotConnected now; their
 	// answers go out before the Disconnected.
 	c.mu.Lock()
-	c.ended = true
 	unsent := c.unsent()
 	c.mu.Unlock()
 	c.requests.Wait()
@@ -407,14 +425,15 @@ type conn struct {
 	smOffered bool    // the server offers stream management
 	resumedH  *uint32 // resumed stream: how many of our stanzas the server had
 
-	first      []outItem     // written before anything queued
-	wake       chan struct{} // holds a token when items were queued since the writer last looked
-	done       chan struct{}
-	writerDone chan struct{}
-	doneOnce   sync.Once
-	err        error
-	lastRecv   atomic.Int64 // unix nanoseconds of the last data from the server
-	busy       atomic.Bool  // the reader is handing a stanza to the receiver
+	done     chan struct{}
+	doneOnce sync.Once
+	err      error
+	lastRecv atomic.Int64 // unix nanoseconds of the last data from the server
+	busy     atomic.Bool  // the reader is handing a stanza to the receiver
+	// lastPing is when the writer last wrote a request the server must
+	// answer (a ping or <r/>), in unix nanoseconds: a keepalive waits for
+	// PingInterval after it too.
+	lastPing atomic.Int64
 
 	// Owned by the reader goroutine while it runs.
 	smOn      bool                 // stream management is enabled: count inbound stanzas
@@ -431,7 +450,26 @@ type conn struct {
 	// nothing, where a buffered channel held room for maxQueued items.
 	queued     []outItem
 	queuedHead int
+	// A writer goroutine runs only while there is something to write (see
+	// writer): writing says one runs, and every start and end of one is
+	// decided under mu, so that exactly one runs while items wait.
+	writing bool
+	writers sync.WaitGroup // the running writer, for endStream
+	due     timerWork      // what the timers asked the writer to send
+	closing bool           // closeStream: </stream:stream> follows what is queued
+	closeBy time.Time      // when the closing writes give up
+	alive   *time.Timer    // checkAlive's timer
+	ack     *time.Timer    // askForAck's timer; nil until first needed
+	ackSet  bool           // ack is set to fire
 }
+
+// timerWork is what the timers ask the writer to send.
+type timerWork uint8
+
+const (
+	ackRequest timerWork = 1 << iota // ask the server to confirm what was written (ackDelay has passed)
+	keepalive                        // ping: the stream has been quiet for PingInterval
+)
 
 // fail records the first cause and tears the connection down.
 func (c *conn) fail(err error) {
@@ -450,25 +488,35 @@ func (c *conn) cause() error {
 	return c.err
 }
 
-// closeStream ends the stream politely, then closes the socket.
+// closeStream ends the stream politely: the writer writes what is
+// queued, then </stream:stream>, and closes the socket, all within
+// closeWait whatever the server does.
 func (c *conn) closeStream() {
-	c.doneOnce.Do(func() {
-		c.mu.Lock()
-		c.err = ErrClosed
-		c.mu.Unlock()
-		close(c.done)
-		c.netConn.SetWriteDeadline(time.Now().Add(time.Second))
-		io.WriteString(c.netConn, "</stream:stream>")
-		c.netConn.Close()
-	})
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	select {
+	case <-c.done:
+		return
+	default:
+	}
+	if c.closing {
+		return
+	}
+	c.closing = true
+	c.closeBy = time.Now().Add(closeWait)
+	c.netConn.SetWriteDeadline(c.closeBy) // a write under way gives up by then too
+	c.startWriter()
 }
+
+// closeWait is how long closing a stream may take.
+const closeWait = time.Second
 
 // send queues a stanza for the writer.
 func (c *conn) send(stanza string) error { return c.sendItem(outItem{text: stanza}) }
 
-// sendItem queues it for the writer. Once the connection has ended
-// nothing more is queued, so that everything queued is either written or
-// found by unsent.
+// sendItem queues it for the writer, starting one if none runs. Once the
+// connection has ended nothing more is queued, so that everything queued
+// is either written or found by unsent.
 func (c *conn) sendItem(it outItem) error {
 	if c.maxBytes > 0 && len(it.text)+1 > c.maxBytes {
 		// The server announced this limit (XEP-0478) and would close the
@@ -482,6 +530,10 @@ func (c *conn) sendItem(it outItem) error {
 			c.mu.Unlock()
 			return ErrNotConnected
 		}
+		if c.closing {
+			c.mu.Unlock()
+			return ErrClosed
+		}
 		if len(c.queued)-c.queuedHead < maxQueued {
 			if len(c.queued) == cap(c.queued) && c.queuedHead >= len(c.queued)/2 {
 				// Reuse the room before the head instead of growing.
@@ -490,8 +542,8 @@ func (c *conn) sendItem(it outItem) error {
 				c.queued, c.queuedHead = c.queued[:k], 0
 			}
 			c.queued = append(c.queued, it)
+			c.startWriter()
 			c.mu.Unlock()
-			c.wakeWriter()
 			return nil
 		}
 		c.mu.Unlock()
@@ -535,14 +587,6 @@ func (c *conn) dequeue() (outItem, bool) {
 	return it, true
 }
 
-// wakeWriter tells the writer that items are queued.
-func (c *conn) wakeWriter() {
-	select {
-	case c.wake <- struct{}{}:
-	default:
-	}
-}
-
 // unsent takes what was queued and never written; c.mu is held and
 // c.ended set.
 func (c *conn) unsent() []outItem {
@@ -551,87 +595,127 @@ func (c *conn) unsent() []outItem {
 	return items
 }
 
-// ackDelay is how long an unconfirmed stanza waits at most before the
-// writer asks the server for a confirmation.
-const ackDelay = time.Second
-
-// writer is the only goroutine writing to the stream. It also asks for
-// confirmations of what it wrote (stream management <r/>, else a ping) and
-// sends the keepalive pings when the stream has been quiet for
-// PingInterval.
-func (c *conn) writer() {
-	defer close(c.writerDone)
-	cfg := &c.s.cfg
-	tick := time.NewTicker(max(min(cfg.PingInterval/4, ackDelay), 10*time.Millisecond))
-	defer tick.Stop()
-	lastPing := time.Now()
-	var buf []byte
-	for _, it := range c.first {
-		buf = c.put(buf, it)
+// startWriter starts a writer unless one runs or the stream has ended;
+// c.mu is held.
+func (c *conn) startWriter() {
+	if c.writing || c.ended {
+		return
 	}
-	c.first = nil
+	c.writing = true
+	c.writers.Add(1)
+	go c.writer()
+}
+
+// writer is the only goroutine writing to the stream, and runs only
+// while there is something to write: started by startWriter when an item
+// is queued or a timer asks for something, it writes in batches until
+// nothing is left, then ends, so that an idle stream costs no goroutine.
+// It asks for confirmations of what it wrote (stream management <r/>,
+// else a ping) every ackEvery stanzas, and sets the timer that asks for
+// the rest within ackDelay. A writer that ends because the stream is done
+// leaves c.writing set: none is needed any more.
+func (c *conn) writer() {
+	defer c.writers.Done()
+	var buf []byte
 	for {
+		select {
+		case <-c.done:
+			return
+		default:
+		}
+		buf = c.fill(buf)
+		last := false
 		if len(buf) == 0 {
-			select {
-			case <-c.done:
+			var end bool
+			if end, last = c.finish(); end {
 				return
-			case <-c.wake:
-			case <-tick.C:
-				if c.busy.Load() {
-					continue
-				}
-				idle := time.Since(time.Unix(0, c.lastRecv.Load()))
-				if idle >= cfg.DeadTimeout {
-					c.fail(fmt.Errorf("xmpp: no data from the server for %v", idle.Round(time.Second)))
-					return
-				}
-				if c.requestProof(true, &buf) {
-					lastPing = time.Now()
-				}
-				if len(buf) > 0 || idle < cfg.PingInterval || time.Since(lastPing) < cfg.PingInterval {
-					break
-				}
-				lastPing = time.Now()
-				_, ping := c.iqItem("ping", c.s.domain, "get", "<ping xmlns='urn:xmpp:ping'/>", nil)
-				buf = c.put(buf, ping)
 			}
-		}
-		// Whatever else is queued goes out in the same write: one TLS
-		// record and one system call for a burst instead of one each.
-		more := false // the batch is full and items still wait
-		for {
-			if len(buf) >= writeBatch {
-				more = true
-				c.wakeWriter() // the rest goes in the next write
-				break
+			if !last {
+				continue
 			}
-			it, ok := c.dequeue()
-			if !ok {
-				break
-			}
-			buf = c.put(buf, it)
+			buf = append(buf, "</stream:stream>"...)
 		}
-		c.requestProof(false, &buf)
-		if len(buf) == 0 {
-			continue
-		}
-		c.netConn.SetWriteDeadline(time.Now().Add(cfg.DeadTimeout))
+		c.setWriteDeadline()
 		if _, err := c.netConn.Write(buf); err != nil {
 			c.fail(fmt.Errorf("xmpp: write: %w", err))
 			return
 		}
+		if last {
+			c.fail(ErrClosed)
+			return
+		}
 		buf = buf[:0]
-		if cap(buf) > 4*writeBatch || cap(buf) > keepWriteBuf && !more {
-			// A huge stanza's buffer is not kept, nor a burst's once it
-			// is written: an idle stream holds no more than keepWriteBuf.
-			buf = nil
+		if cap(buf) > 4*writeBatch {
+			buf = nil // a huge stanza's buffer is not kept for the next batch
+		}
+		if c.s.sent.unrequested() {
+			c.setAckTimer()
 		}
 	}
 }
 
-// put appends it to the write buffer and logs it as written. A method,
-// not a closure inlined at each use: the writer's frame stays small
-// enough for the runtime to shrink an idle writer's stack to 2 KiB.
+// fill appends to buf what the timers asked for, then queued items up to
+// about writeBatch bytes (one TLS record and one system call for a burst
+// instead of one each), then a confirmation request when ackEvery
+// stanzas wait for one.
+func (c *conn) fill(buf []byte) []byte {
+	c.mu.Lock()
+	due := c.due
+	c.due = 0
+	c.mu.Unlock()
+	asked := due&ackRequest != 0 && c.requestProof(true, &buf)
+	if due&keepalive != 0 && !asked {
+		// A confirmation request just written is answered too: it does
+		// for a ping.
+		_, ping := c.iqItem("ping", c.s.domain, "get", "<ping xmlns='urn:xmpp:ping'/>", nil)
+		buf = c.put(buf, ping)
+		asked = true
+	}
+	for len(buf) < writeBatch {
+		it, ok := c.dequeue()
+		if !ok {
+			break
+		}
+		buf = c.put(buf, it)
+	}
+	if c.requestProof(false, &buf) || asked {
+		c.lastPing.Store(time.Now().UnixNano())
+	}
+	return buf
+}
+
+// finish is called by a writer with nothing to write: it ends the writer
+// (end) unless something was queued or asked for meanwhile, or has it
+// close the stream (last) after closeStream. It decides under c.mu, as
+// startWriter is called, so that what comes meanwhile is written by this
+// writer or starts the next one.
+func (c *conn) finish() (end, last bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	switch {
+	case c.queuedHead < len(c.queued) || c.due != 0:
+		return false, false
+	case c.closing:
+		return false, true
+	}
+	c.writing = false
+	return true, false
+}
+
+// setWriteDeadline sets the deadline of the writer's next write:
+// DeadTimeout from now, or closeStream's. Under c.mu, so that it never
+// takes back closeStream's.
+func (c *conn) setWriteDeadline() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	deadline := time.Now().Add(c.s.cfg.DeadTimeout)
+	if c.closing {
+		deadline = c.closeBy
+	}
+	c.netConn.SetWriteDeadline(deadline)
+}
+
+// put appends it to the write buffer and logs it as written.
 func (c *conn) put(buf []byte, it outItem) []byte {
 	buf = append(append(buf, it.text...), '\n')
 	if it.enableSM {
@@ -644,8 +728,8 @@ func (c *conn) put(buf []byte, it outItem) []byte {
 // requestProof appends to buf a request that the server confirm what was
 // written, when it is time (see sentLog.needProof): <r/> with stream
 // management, else a ping, whose answer confirms every message before it.
-func (c *conn) requestProof(tick bool, buf *[]byte) bool {
-	mark, need := c.s.sent.needProof(tick)
+func (c *conn) requestProof(timer bool, buf *[]byte) bool {
+	mark, need := c.s.sent.needProof(timer)
 	if !need {
 		return false
 	}
@@ -664,15 +748,89 @@ func (c *conn) requestProof(tick bool, buf *[]byte) bool {
 // writeBatch is roughly how many bytes the writer gathers into one write.
 const writeBatch = 16 * 1024
 
-// keepWriteBuf is the largest write buffer the writer keeps between
-// bursts: room for a chat message or two.
-const keepWriteBuf = 1024
+// ackDelay is how long an unconfirmed stanza waits at most before a
+// confirmation is asked for.
+const ackDelay = time.Second
+
+// setAckTimer has a confirmation of what was written asked for within
+// ackDelay, unless the timer is already set.
+func (c *conn) setAckTimer() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.ackSet || c.ended {
+		return
+	}
+	c.ackSet = true
+	if c.ack == nil {
+		c.ack = time.AfterFunc(ackDelay, c.askForAck)
+	} else {
+		c.ack.Reset(ackDelay)
+	}
+}
+
+// askForAck runs on c.ack: a writer asks for a confirmation of what was
+// written since the last request, if anything.
+func (c *conn) askForAck() {
+	c.mu.Lock()
+	c.ackSet = false
+	c.mu.Unlock()
+	if c.s.sent.unrequested() {
+		c.ask(ackRequest)
+	}
+}
+
+// ask has a writer send what a timer found due, starting one if none
+// runs.
+func (c *conn) ask(w timerWork) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.due |= w
+	c.startWriter()
+}
+
+// checkAlive runs on c.alive, set for the next moment when something may
+// be due: it declares the stream dead after DeadTimeout of silence from
+// the server, has a writer ping it after PingInterval of silence, and sets
+// the timer again. A timer, not a goroutine waiting: an idle stream costs
+// no stack.
+func (c *conn) checkAlive() {
+	select {
+	case <-c.done:
+		return
+	default:
+	}
+	cfg := &c.s.cfg
+	// While the reader hands a stanza to a slow receiver of events,
+	// silence is not counted, so that a healthy stream does not look
+	// dead: look again soon.
+	next := max(min(cfg.PingInterval/4, time.Second), 10*time.Millisecond)
+	if !c.busy.Load() {
+		now := time.Now().UnixNano()
+		recv := c.lastRecv.Load()
+		idle := time.Duration(now - recv)
+		if idle >= cfg.DeadTimeout {
+			c.fail(fmt.Errorf("xmpp: no data from the server for %v", idle.Round(time.Second)))
+			return
+		}
+		untilPing := cfg.PingInterval - time.Duration(now-max(recv, c.lastPing.Load()))
+		if untilPing <= 0 {
+			c.ask(keepalive)
+			untilPing = cfg.PingInterval
+		}
+		next = min(untilPing, cfg.DeadTimeout-idle)
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.ended {
+		c.alive.Reset(next)
+	}
+}
 
 // reader is the only goroutine reading the stream.
 func (c *conn) reader() {
 	for {
-		// The deadline is a second line of defence behind the writer's
-		// check, for a writer stuck in a blocked write.
+		// The deadline is a second line of defence behind checkAlive,
+		// for a writer stuck in a blocked write.
 		c.netConn.SetReadDeadline(time.Now().Add(c.s.cfg.DeadTimeout + c.s.cfg.PingInterval))
 		tok, err := c.dec.Token()
 		if err != nil {

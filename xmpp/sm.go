@@ -11,7 +11,7 @@ import (
 const nsSM = "urn:xmpp:sm:3"
 
 // ackEvery is how many unconfirmed stanzas make the writer ask the server
-// for a confirmation at once; fewer wait for the next tick (ackDelay).
+// for a confirmation at once; fewer wait for the ack timer (ackDelay).
 const ackEvery = 8
 
 // smResumption is the stream management session of a stream: what
@@ -73,13 +73,21 @@ func (l *sentLog) ackLocked(h uint32) {
 	l.acked = h
 }
 
+// unrequested reports whether items written since the last request for
+// a confirmation still wait for one.
+func (l *sentLog) unrequested() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.written != l.requested && l.written != l.acked
+}
+
 // needProof reports whether the writer should ask for a confirmation now,
-// and of how many items; tick says whether the ack timer has fired.
-func (l *sentLog) needProof(tick bool) (uint32, bool) {
+// and of how many items; timer says whether the ack timer has fired.
+func (l *sentLog) needProof(timer bool) (uint32, bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	fresh := l.written - l.requested
-	if fresh == 0 || l.written == l.acked || (!tick && fresh < ackEvery) {
+	if fresh == 0 || l.written == l.acked || (!timer && fresh < ackEvery) {
 		return 0, false
 	}
 	l.requested = l.written

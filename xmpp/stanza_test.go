@@ -253,7 +253,8 @@ func TestNewIDUniqueAndSafe(t *testing.T) {
 }
 
 func TestSendRefusesStanzaOverServerLimit(t *testing.T) {
-	c := &conn{maxBytes: 16, wake: make(chan struct{}, 1), done: make(chan struct{})}
+	// writing: as if a writer ran, so that none starts on this bare conn.
+	c := &conn{maxBytes: 16, writing: true, done: make(chan struct{})}
 	if err := c.send("<message>this is too long</message>"); err == nil || !strings.Contains(err.Error(), "limit of 16") {
 		t.Fatalf("send over the limit: err = %v, want the limit named", err)
 	}
