@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -531,5 +532,51 @@ func TestBurstArrivesWholeAndInOrder(t *testing.T) {
 			}
 			t.Fatalf("message %d: got %q (%d bytes), want %d bytes", i, got, len(m.Body), len(want[i]))
 		}
+	}
+}
+
+// Sessions between bursts have no writer goroutine: after a burst both
+// ways, the process is back to the goroutines it had before.
+func TestIdleSessionsHaveNoWriter(t *testing.T) {
+	srv := prosodytest.StartT(t, prosodytest.Options{})
+	register(t, srv, "alice", "bob")
+	mutual(t, srv, "alice", "bob")
+	alice := newSession(t, srv, "alice", nil)
+	start(t, alice)
+	bob := newSession(t, srv, "bob", nil)
+	start(t, bob)
+	before := waitGoroutines(t, -1)
+
+	const n = 50
+	for i := range n {
+		if _, err := alice.SendMessage(xmpp.OutMessage{To: "bob@localhost", Body: fmt.Sprintf("a-%d", i)}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := bob.SendMessage(xmpp.OutMessage{To: "alice@localhost", Body: fmt.Sprintf("b-%d", i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range n {
+		waitFor(t, bob, func(m xmpp.Message) bool { return m.Body == fmt.Sprintf("a-%d", i) })
+		waitFor(t, alice, func(m xmpp.Message) bool { return m.Body == fmt.Sprintf("b-%d", i) })
+	}
+	waitGoroutines(t, before)
+}
+
+// waitGoroutines waits until no stream has a writer goroutine and, unless
+// most is -1, the process has at most most goroutines; it returns how many
+// it has then.
+func waitGoroutines(t *testing.T, most int) int {
+	t.Helper()
+	deadline := time.Now().Add(waitTimeout)
+	for {
+		writers, all := xmpp.WriterGoroutines(), runtime.NumGoroutine()
+		if writers == 0 && (most == -1 || all <= most) {
+			return all
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d writer goroutines and %d in all, want none and at most %d", writers, all, most)
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 }
