@@ -20,7 +20,8 @@
 // ids). Without it, messages whose receipt the server never confirmed are
 // reported in an Unconfirmed event before the Disconnected. A stream that stays silent for Config.DeadTimeout is considered
 // dead; keepalive pings (XEP-0199) are sent after PingInterval of silence.
-// One goroutine reads the stream and one writes it.
+// One goroutine reads the stream; one writes it while there is something
+// to write, so that an idle session has no writer.
 //
 // The session answers IQ ping, disco#info (listing only what it handles)
 // and jabber:iq:version; every other get or set is answered with
