@@ -70,8 +70,9 @@ func measureUsers(b *testing.B, srv *prosodytest.Server, jids []string, pass str
 		b.Fatal(err)
 	}
 	listen := fmt.Sprintf("127.0.0.1:%d", port)
+	stateDir := filepath.Join(b.TempDir(), "state")
 	cfg, err := parseConfig("bench.toml", fmt.Appendf(nil, "[irc]\nlisten = %q\n[xmpp]\nserver = %q\nca_file = %q\n[bridge]\nstate_dir = %q\nshow_offline = true\n[multiuser]\nenabled = true\nallowed_domains = [%q]\n",
-		listen, srv.Addr, srv.CAFile, filepath.Join(b.TempDir(), "state"), srv.Domain))
+		listen, srv.Addr, srv.CAFile, stateDir, srv.Domain))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -96,6 +97,7 @@ func measureUsers(b *testing.B, srv *prosodytest.Server, jids []string, pass str
 	// before the baseline, so that what every process has once (the TLS
 	// configuration, the first OMEMO and SCRAM tables) is not counted.
 	conns[0] = loginUser(b, listen, jids[0], pass, "mem00")
+	waitForOMEMO(b, stateDir, jids[:1])
 	before := liveMemory()
 	for i := 1; i < len(jids); i++ {
 		conns[i] = loginUser(b, listen, jids[i], pass, fmt.Sprintf("mem%02d", i))
@@ -103,6 +105,7 @@ func measureUsers(b *testing.B, srv *prosodytest.Server, jids []string, pass str
 	// What a login sets off (the OMEMO bundle, the archive, bookmarks)
 	// is answered within moments; let it finish.
 	time.Sleep(2 * time.Second)
+	waitForOMEMO(b, stateDir, jids)
 	after := liveMemory()
 	if path := os.Getenv("XIRCD_HEAP_PROFILE"); path != "" {
 		f, err := os.Create(path)
@@ -116,6 +119,26 @@ func measureUsers(b *testing.B, srv *prosodytest.Server, jids []string, pass str
 	}
 	n := float64(len(jids) - 1)
 	return float64(after.heap-before.heap) / n, float64(after.stack-before.stack) / n, float64(after.goroutines-before.goroutines) / n
+}
+
+// waitForOMEMO waits until each user has an OMEMO device with its bundle
+// published, as every user has after a while: in multi-user mode a new
+// user's device is made by the login's work, after the crowd of logins.
+func waitForOMEMO(b *testing.B, stateDir string, jids []string) {
+	for _, jid := range jids {
+		dir, err := userStateDir(stateDir, jid)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for deadline := time.Now().Add(time.Minute); ; time.Sleep(50 * time.Millisecond) {
+			if _, err := os.Stat(filepath.Join(dir, "omemo-published")); err == nil {
+				break
+			}
+			if time.Now().After(deadline) {
+				b.Fatalf("%s: no OMEMO bundle published", jid)
+			}
+		}
+	}
 }
 
 type memory struct{ heap, stack, goroutines int64 }
