@@ -2,6 +2,7 @@ package bridge
 
 import (
 	"log/slog"
+	"os"
 	"sync"
 )
 
@@ -9,7 +10,9 @@ import (
 // and its fsync can take tens of milliseconds on a busy disk, during
 // which the owner would hold up every message of the user (the catch-up
 // point is written every second while messages flow). Each path keeps
-// only its latest content; flush waits for everything written before.
+// only its latest content; flush waits for everything written before;
+// read returns a file as last written, on disk or not yet. The owner
+// goroutine alone writes.
 type fileWriter struct {
 	log       *slog.Logger
 	writeFile func(path string, data []byte) error // writeFileAtomic; tests may replace it
@@ -17,7 +20,12 @@ type fileWriter struct {
 	mu      sync.Mutex
 	written sync.Cond // signalled when the writing goroutine ends
 	pending map[string][]byte
-	running bool // a goroutine writes what is pending
+	writing map[string][]byte // what the goroutine is writing now
+	// unwritten is what could not be written, until a later write of
+	// its path succeeds: read returns it all the same, so that a change
+	// (a one-time pre-key used up) holds while the process runs.
+	unwritten map[string][]byte
+	running   bool // a goroutine writes what is pending
 }
 
 func newFileWriter(log *slog.Logger) *fileWriter {
@@ -46,14 +54,20 @@ func (w *fileWriter) run() {
 	w.mu.Lock()
 	for len(w.pending) > 0 {
 		batch := w.pending
-		w.pending = nil
+		w.pending, w.writing = nil, batch
 		w.mu.Unlock()
+		failed := map[string]error{}
 		for path, data := range batch {
 			if err := w.writeFile(path, data); err != nil {
 				w.log.Error("saving state failed", "path", path, "err", err)
+				failed[path] = err
 			}
 		}
 		w.mu.Lock()
+		for path, data := range batch {
+			w.setUnwritten(path, data, failed[path] != nil)
+		}
+		w.writing = nil
 	}
 	w.running = false
 	w.written.Broadcast()
@@ -67,4 +81,51 @@ func (w *fileWriter) flush() {
 	for w.running {
 		w.written.Wait()
 	}
+}
+
+// setUnwritten notes whether writing data to path failed.
+func (w *fileWriter) setUnwritten(path string, data []byte, failed bool) {
+	switch {
+	case failed && w.unwritten == nil:
+		w.unwritten = map[string][]byte{path: data}
+	case failed:
+		w.unwritten[path] = data
+	default:
+		delete(w.unwritten, path)
+	}
+}
+
+// writeNow writes data to path at once, after what is queued, and returns
+// the error: for a change that must not be used unless it is on disk. A
+// failed writeNow changes nothing read returns.
+func (w *fileWriter) writeNow(path string, data []byte) error {
+	w.mu.Lock()
+	delete(w.pending, path) // older than data
+	for w.running {
+		w.written.Wait()
+	}
+	w.mu.Unlock()
+	err := w.writeFile(path, data)
+	if err == nil {
+		w.mu.Lock()
+		w.setUnwritten(path, data, false)
+		w.mu.Unlock()
+	}
+	return err
+}
+
+// read returns path's content as last written: queued, being written or
+// failed to write, else the file.
+func (w *fileWriter) read(path string) ([]byte, error) {
+	w.mu.Lock()
+	for _, written := range []map[string][]byte{w.pending, w.writing, w.unwritten} {
+		if data, ok := written[path]; ok {
+			w.mu.Unlock()
+			return data, nil
+		}
+	}
+	w.mu.Unlock()
+	// Only the owner goroutine writes: nothing can be queued for path
+	// before the file is read.
+	return os.ReadFile(path)
 }

@@ -1,6 +1,10 @@
 package bridge
 
 import (
+	"errors"
+	"log/slog"
+	"os"
+	"path/filepath"
 	"sync"
 	"testing"
 
@@ -33,5 +37,58 @@ func TestSlowStateWriteHoldsNoMessage(t *testing.T) {
 	}
 	if got := st.Nicks["alice@example.org"]; got != "Alice" {
 		t.Errorf("saved nick %q, want Alice", got)
+	}
+}
+
+// A read returns what was last written: queued, being written, or failed
+// to write, before it is on disk; a failed writeNow changes nothing.
+func TestFileWriterReadsWhatWasLastWritten(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "state.json")
+	if err := writeFileAtomic(path, []byte("on disk")); err != nil {
+		t.Fatal(err)
+	}
+	w := newFileWriter(slog.New(slog.DiscardHandler))
+	started, release := make(chan struct{}, 1), make(chan error)
+	w.writeFile = func(path string, data []byte) error {
+		started <- struct{}{}
+		if err := <-release; err != nil {
+			return err
+		}
+		return writeFileAtomic(path, data)
+	}
+	expect := func(when, want string) {
+		t.Helper()
+		if got, err := w.read(path); err != nil || string(got) != want {
+			t.Fatalf("%s: read %q, %v; want %q", when, got, err, want)
+		}
+	}
+	expect("nothing written", "on disk")
+	w.write(path, []byte("queued"))
+	expect("queued", "queued")
+	<-started
+	expect("being written", "queued")
+	w.write(path, []byte("queued after"))
+	expect("queued behind a write", "queued after")
+	release <- nil
+	<-started
+	release <- errors.New("disk full")
+	w.flush()
+	expect("failed to write", "queued after")
+	if data, _ := os.ReadFile(path); string(data) != "queued" {
+		t.Fatalf("on disk %q, want the last write that succeeded", data)
+	}
+
+	w.writeFile = func(string, []byte) error { return errors.New("disk full") }
+	if err := w.writeNow(path, []byte("now")); err == nil {
+		t.Fatal("a failed writeNow reports no error")
+	}
+	expect("a failed writeNow", "queued after")
+	w.writeFile = writeFileAtomic
+	if err := w.writeNow(path, []byte("now")); err != nil {
+		t.Fatal(err)
+	}
+	expect("written now", "now")
+	if data, _ := os.ReadFile(path); string(data) != "now" {
+		t.Fatalf("on disk %q after writeNow", data)
 	}
 }
