@@ -368,6 +368,7 @@ func New(cfg Config, x XMPP) (*Bridge, error) {
 	if err != nil {
 		return nil, err
 	}
+	files := newFileWriter(log)
 	b := &Bridge{
 		cfg:         cfg,
 		x:           x,
@@ -376,10 +377,10 @@ func New(cfg Config, x XMPP) (*Bridge, error) {
 		done:        make(chan struct{}),
 		start:       time.Now(),
 		state:       st,
-		omemo:       omemoAtStart(cfg),
+		omemo:       omemoAtStart(cfg, files),
 		omemoTrust:  loadOMEMOTrust(cfg.StateDir),
 		omemoOut:    loadOMEMOOut(cfg.StateDir, log.Warn),
-		files:       newFileWriter(log),
+		files:       files,
 		showOffline: cfg.ShowOffline,
 		backlog:     newBacklog(cfg.Backlog, cfg.BacklogBytes),
 		strangers:   cfg.Strangers,

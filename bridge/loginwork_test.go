@@ -10,7 +10,6 @@ import (
 	"testing"
 
 	"xircd/xmpp"
-	"xircd/xmpp/omemo"
 )
 
 // With Config.LoginWork, a new OMEMO device, the device list and the
@@ -48,9 +47,6 @@ func TestLoginWorkWaitsForItsTurn(t *testing.T) {
 	}
 	scheduled()[1]()
 	h.barrier()
-	dev, err := omemo.LoadDevice(filepath.Join(dir, omemoFileName))
-	if err != nil {
-		t.Fatalf("the OMEMO device at its turn: %v", err)
-	}
+	dev := storedDevice(t, h, dir)
 	h.expectOMEMOCalls("devices ", fmt.Sprintf("publish devices [%d]", dev.DeviceID), fmt.Sprintf("publish bundle %d", dev.DeviceID))
 }

@@ -34,8 +34,16 @@ const (
 
 // omemoState is xircd's OMEMO device and its sessions, by sessionKey.
 type omemoState struct {
-	dev          *omemo.Device // nil: no device (no state_dir, or it cannot be saved)
+	// dev is the device without its one-time pre-keys and the signed
+	// pre-keys a rotation replaced: those are needed only when a pre-key
+	// message starts a session or the bundle is published, and are read
+	// from the store then (keys), some 10 KiB a user keeps out of memory
+	// meanwhile. nil: no device (no state_dir, or it cannot be saved).
+	dev *omemo.Device
+	// bundle is the digest of the device's bundle (bundleDigest).
+	bundle       string
 	path         string
+	files        *fileWriter // writes and reads the store
 	sessionsPath string
 	sessions     map[string]*omemo.Session
 	kept         omemoKept // texts of decrypted messages, in memory only (omemo_again.go)
@@ -59,18 +67,19 @@ func sessionKey(jid string, device uint32) string {
 // damaged store is replaced by a new device: contacts' clients then see a
 // new device of the account, which beats having none, and the user is
 // told.
-func loadOMEMO(dir string) omemoState {
+func loadOMEMO(dir string, files *fileWriter) omemoState {
 	if dir == "" {
 		return omemoState{}
 	}
 	st := omemoState{
 		path:         filepath.Join(dir, omemoFileName),
+		files:        files,
 		sessionsPath: filepath.Join(dir, omemoSessionsFileName),
 		sessions:     map[string]*omemo.Session{},
 	}
-	dev, err := omemo.LoadDevice(st.path)
+	dev, err := st.keys()
 	if err == nil {
-		st.dev = dev
+		st.keep(dev)
 		st.loadSessions()
 		return st
 	}
@@ -78,17 +87,61 @@ func loadOMEMO(dir string) omemoState {
 		st.problem = "The OMEMO key store could not be read (" + oneLine(err.Error()) + "); xircd made a new OMEMO device. "
 	}
 	if dev, err = omemo.NewDevice(rand.Reader); err == nil {
-		err = os.MkdirAll(dir, 0o700)
-	}
-	if err == nil {
-		err = omemo.SaveDevice(st.path, dev)
+		err = st.saveNow(dev)
 	}
 	if err != nil {
 		st.problem += "xircd has no OMEMO device: " + oneLine(err.Error()) + "."
 		return st
 	}
-	st.dev = dev
 	return st
+}
+
+// keys reads the whole device from its store, as last written.
+func (st *omemoState) keys() (*omemo.Device, error) {
+	data, err := st.files.read(st.path)
+	if err != nil {
+		return nil, fmt.Errorf("omemo: loading keys: %w", err)
+	}
+	dev, err := omemo.UnmarshalDevice(data)
+	if err != nil {
+		return nil, fmt.Errorf("omemo: loading keys from %s: %w", st.path, err)
+	}
+	return dev, nil
+}
+
+// keep makes dev, the whole device as saved, the device: in memory
+// without the keys its store keeps for when they are needed (keys).
+func (st *omemoState) keep(dev *omemo.Device) {
+	st.bundle = bundleDigest(dev.Bundle())
+	resident := *dev
+	resident.PreKeys, resident.PreviousSignedPreKeys = nil, nil
+	st.dev = &resident
+}
+
+// save has the whole device dev written to its store soon (fileWriter)
+// and keeps it.
+func (st *omemoState) save(dev *omemo.Device) error {
+	data, err := omemo.MarshalDevice(dev)
+	if err != nil {
+		return err
+	}
+	st.files.write(st.path, data)
+	st.keep(dev)
+	return nil
+}
+
+// saveNow writes the whole device dev to its store at once and keeps it
+// only once it is saved.
+func (st *omemoState) saveNow(dev *omemo.Device) error {
+	data, err := omemo.MarshalDevice(dev)
+	if err == nil {
+		err = st.files.writeNow(st.path, data)
+	}
+	if err != nil {
+		return fmt.Errorf("omemo: saving keys: %w", err)
+	}
+	st.keep(dev)
+	return nil
 }
 
 // loadSessions reads the sessions of a device loaded from its store. A
@@ -170,10 +223,8 @@ func (st *omemoState) decrypt(from omemoFrom, element []byte, archived bool, adm
 				return d, err
 			}
 		}
-		preKeys := len(st.dev.PreKeys)
 		var started *omemo.Session
-		started, keyMaterial, err = st.dev.DecryptPreKeyMessage(rand.Reader, session, k.Data)
-		d.preKeyUsed = err == nil && len(st.dev.PreKeys) < preKeys
+		started, keyMaterial, d.preKeyUsed, err = st.decryptPreKey(session, k.Data)
 		if session == nil || !archived {
 			session = started
 		}
@@ -188,17 +239,9 @@ func (st *omemoState) decrypt(from omemoFrom, element []byte, archived bool, adm
 	if err != nil {
 		return d, err
 	}
-	// The session advanced and a pre-key may be used up, whatever the
-	// payload holds: both are saved first.
+	// The session advanced and a pre-key may be used up (decryptPreKey
+	// saved the keys), whatever the payload holds: both are saved first.
 	st.sessions[key] = session
-	if d.preKeyUsed {
-		if err := st.dev.RefillPreKeys(rand.Reader); err != nil {
-			return decrypted{preKeyUsed: true}, err
-		}
-		if err := omemo.SaveDevice(st.path, st.dev); err != nil {
-			return decrypted{preKeyUsed: true}, fmt.Errorf("saving the OMEMO keys: %w", err)
-		}
-	}
 	if err := st.saveSessions(); err != nil {
 		return decrypted{preKeyUsed: d.preKeyUsed}, fmt.Errorf("saving the OMEMO sessions: %w", err)
 	}
@@ -212,6 +255,38 @@ func (st *omemoState) decrypt(from omemoFrom, element []byte, archived bool, adm
 	d.text = string(plain)
 	st.kept.put(digest, d.text)
 	return d, nil
+}
+
+// decryptPreKey decrypts a pre-key message with existing, the session it
+// may belong to (nil: none). One that starts a session reads the device's
+// keys from its store; when it uses up a one-time pre-key (preKeyUsed),
+// the device gets a new one and is saved, and its bundle must be
+// republished.
+func (st *omemoState) decryptPreKey(existing *omemo.Session, msg []byte) (started *omemo.Session, keyMaterial []byte, preKeyUsed bool, err error) {
+	continues, err := omemo.ContinuesSession(existing, msg)
+	if err != nil {
+		return nil, nil, false, err
+	}
+	if continues {
+		started, keyMaterial, err = st.dev.DecryptPreKeyMessage(rand.Reader, existing, msg)
+		return started, keyMaterial, false, err
+	}
+	dev, err := st.keys()
+	if err != nil {
+		return nil, nil, false, err
+	}
+	preKeys := len(dev.PreKeys)
+	if started, keyMaterial, err = dev.DecryptPreKeyMessage(rand.Reader, existing, msg); err != nil || len(dev.PreKeys) == preKeys {
+		return started, keyMaterial, false, err
+	}
+	err = dev.RefillPreKeys(rand.Reader) // the used one is gone all the same
+	if saveErr := st.save(dev); saveErr != nil {
+		return nil, nil, true, fmt.Errorf("saving the OMEMO keys: %w", saveErr)
+	}
+	if err != nil {
+		return nil, nil, true, err
+	}
+	return started, keyMaterial, true, nil
 }
 
 // encryptedMark marks a decrypted message's text, so that plain clients
@@ -348,9 +423,14 @@ func (b *Bridge) publishBundle() {
 		b.omemo.bundleStale = true
 		return
 	}
-	bundle := b.omemo.dev.Bundle()
+	dev, err := b.omemo.keys()
+	if err != nil {
+		b.announce("OMEMO: the bundle was not published ("+oneLine(err.Error())+"); contacts cannot encrypt to xircd.", true)
+		return
+	}
+	bundle := dev.Bundle()
 	b.omemo.bundleSent = bundleDigest(bundle)
-	err := b.startRequest(request{kind: requestOMEMOBundle}, func(ctx context.Context) (string, error) {
+	err = b.startRequest(request{kind: requestOMEMOBundle}, func(ctx context.Context) (string, error) {
 		return b.x.PublishOMEMOBundle(ctx, bundle)
 	})
 	if err != nil {

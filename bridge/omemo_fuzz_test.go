@@ -2,6 +2,7 @@ package bridge
 
 import (
 	"crypto/rand"
+	"log/slog"
 	"testing"
 
 	"xircd/xmpp/omemo"
@@ -11,12 +12,16 @@ import (
 // session or not, without a crash; what it cannot authenticate is never
 // text.
 func FuzzOMEMOReceive(f *testing.F) {
-	st := loadOMEMO(f.TempDir())
+	st := loadOMEMO(f.TempDir(), newFileWriter(slog.New(slog.DiscardHandler)))
 	contact, err := omemo.NewDevice(rand.Reader)
 	if err != nil {
 		f.Fatal(err)
 	}
-	session, err := omemo.InitiateSession(rand.Reader, contact, st.dev.Bundle())
+	keys, err := st.keys()
+	if err != nil {
+		f.Fatal(err)
+	}
+	session, err := omemo.InitiateSession(rand.Reader, contact, keys.Bundle())
 	if err != nil {
 		f.Fatal(err)
 	}

@@ -11,20 +11,20 @@ import (
 // device kept yet, making one (a hundred key pairs, some 10 ms of CPU) is
 // left to the login's work instead: a crowd of new users then logs in
 // without it.
-func omemoAtStart(cfg Config) omemoState {
+func omemoAtStart(cfg Config, files *fileWriter) omemoState {
 	if cfg.LoginWork != nil && cfg.StateDir != "" {
 		if _, err := os.Stat(filepath.Join(cfg.StateDir, omemoFileName)); errors.Is(err, fs.ErrNotExist) {
 			return omemoState{later: true}
 		}
 	}
-	return loadOMEMO(cfg.StateDir)
+	return loadOMEMO(cfg.StateDir, files)
 }
 
 // omemoDevice makes the device omemoAtStart left for later, telling what
 // went wrong; it reports whether xircd has a device.
 func (b *Bridge) omemoDevice() bool {
 	if b.omemo.later {
-		b.omemo = loadOMEMO(b.cfg.StateDir)
+		b.omemo = loadOMEMO(b.cfg.StateDir, b.files)
 		if b.omemo.problem != "" {
 			b.announce(b.omemo.problem, true)
 			b.omemo.problem = ""

@@ -32,7 +32,7 @@ func bundleDigest(b omemo.Bundle) string {
 func (b *Bridge) publishBundleAfterLogin(listed bool) {
 	if listed && b.omemo.path != "" {
 		saved, err := os.ReadFile(filepath.Join(filepath.Dir(b.omemo.path), omemoPublishedFileName))
-		if err == nil && strings.TrimSpace(string(saved)) == bundleDigest(b.omemo.dev.Bundle()) {
+		if err == nil && strings.TrimSpace(string(saved)) == b.omemo.bundle {
 			return
 		}
 	}

@@ -3,8 +3,6 @@ package bridge
 import (
 	"crypto/rand"
 	"time"
-
-	"xircd/xmpp/omemo"
 )
 
 // Signed pre-key rotation: xircd replaces its device's signed pre-key every
@@ -42,30 +40,37 @@ func (opRotateSignedPreKey) isOp() {}
 // ones stay (a bundle nobody can answer after a restart is worse) and
 // xircd tries again after rotationRetry.
 func (b *Bridge) rotateSignedPreKey() bool {
-	dev, now := b.omemo.dev, b.now()
+	now := b.now()
 	rotated := false
-	switch due := dev.RotationDue(); {
+	switch due := b.omemo.dev.RotationDue(); {
 	case due.IsZero():
-		dev.SignedPreKeyMade = now
-		if err := omemo.SaveDevice(b.omemo.path, dev); err != nil {
+		dev, err := b.omemo.keys()
+		if err == nil {
+			dev.SignedPreKeyMade = now
+			err = b.omemo.save(dev)
+		}
+		if err != nil {
 			b.log.Error("OMEMO keys not saved", "err", err)
+			b.omemo.dev.SignedPreKeyMade = now
 		}
 	case !now.Before(due):
-		// The rotation is made on a copy, used once saved.
-		next := *dev
-		err := next.RotateSignedPreKey(rand.Reader, now)
+		// The rotation is made on the keys read from the store, used
+		// once saved.
+		dev, err := b.omemo.keys()
 		if err == nil {
-			err = omemo.SaveDevice(b.omemo.path, &next)
+			err = dev.RotateSignedPreKey(rand.Reader, now)
+		}
+		if err == nil {
+			err = b.omemo.saveNow(dev)
 		}
 		if err != nil {
 			b.log.Error("OMEMO signed pre-key not rotated", "err", err)
 			b.armRotation(rotationRetry)
 			return false
 		}
-		*dev = next
 		rotated = true
 	}
-	b.armRotation(dev.RotationDue().Sub(now))
+	b.armRotation(b.omemo.dev.RotationDue().Sub(now))
 	return rotated
 }
 

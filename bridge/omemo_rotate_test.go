@@ -2,8 +2,8 @@ package bridge
 
 import (
 	"crypto/rand"
+	"errors"
 	"fmt"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -66,13 +66,12 @@ func TestOMEMOSignedPreKeyRotation(t *testing.T) {
 	h := newHarness(t, Config{StateDir: dir}, withClock)
 	id := h.b.omemo.dev.DeviceID
 	publish := fmt.Sprintf("publish bundle %d", id)
-	first := h.b.omemo.dev.Bundle()
+	first := ownKeys(t, h).Bundle()
 	h.connect(item("alice@example.org", "alice"))
 	h.expectOMEMOCalls("devices ", fmt.Sprintf("publish devices [%d]", id), publish)
 	timer.expectArmed(t, omemo.SignedPreKeyRotation)
-	stored, err := omemo.LoadDevice(filepath.Join(dir, omemoFileName))
-	if err != nil || !stored.SignedPreKeyMade.Equal(fixedNow) {
-		t.Fatalf("stored device: %v, signed pre-key made %v, want %v", err, stored.SignedPreKeyMade, fixedNow)
+	if stored := storedDevice(t, h, dir); !stored.SignedPreKeyMade.Equal(fixedNow) {
+		t.Fatalf("stored device: signed pre-key made %v, want %v", stored.SignedPreKeyMade, fixedNow)
 	}
 	c := h.attach("me")
 	c.take()
@@ -90,9 +89,8 @@ func TestOMEMOSignedPreKeyRotation(t *testing.T) {
 	if got := h.x.omemoBundle.SignedPreKeyID; got != first.SignedPreKeyID+1 {
 		t.Fatalf("bundle republished with signed pre-key %d, want %d", got, first.SignedPreKeyID+1)
 	}
-	stored, err = omemo.LoadDevice(filepath.Join(dir, omemoFileName))
-	if err != nil || stored.SignedPreKey.ID != first.SignedPreKeyID+1 || len(stored.PreviousSignedPreKeys) != 1 {
-		t.Fatalf("stored device after the rotation: %v, %+v", err, stored)
+	if stored := storedDevice(t, h, dir); stored.SignedPreKey.ID != first.SignedPreKeyID+1 || len(stored.PreviousSignedPreKeys) != 1 {
+		t.Fatalf("stored device after the rotation: %+v", stored)
 	}
 
 	alice := startedFrom(t, "alice@example.org", first)
@@ -146,8 +144,8 @@ func TestOMEMOSignedPreKeyRotationNotSaved(t *testing.T) {
 	h.connect()
 	h.expectOMEMOCalls("devices ", fmt.Sprintf("publish devices [%d]", id), fmt.Sprintf("publish bundle %d", id))
 
-	path := h.b.omemo.path
-	h.b.omemo.path = filepath.Join(dir, "missing", omemoFileName)
+	h.b.files.flush()
+	h.b.files.writeFile = func(path string, data []byte) error { return errors.New("disk full") }
 	clock = fixedNow.Add(omemo.SignedPreKeyRotation)
 	timer.fire()
 	h.expectOMEMOCalls()
@@ -156,7 +154,10 @@ func TestOMEMOSignedPreKeyRotationNotSaved(t *testing.T) {
 		t.Fatalf("signed pre-key %d in use after a failed save, want %d", got, spk)
 	}
 
-	h.b.omemo.path = path
+	if stored := storedDevice(t, h, dir); stored.SignedPreKey.ID != spk {
+		t.Fatalf("signed pre-key %d stored after a failed save, want %d", stored.SignedPreKey.ID, spk)
+	}
+	h.b.files.writeFile = writeFileAtomic
 	clock = clock.Add(rotationRetry)
 	timer.fire()
 	h.expectOMEMOCalls(fmt.Sprintf("publish bundle %d", id))

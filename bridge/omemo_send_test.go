@@ -238,7 +238,7 @@ func TestOMEMOSendAuto(t *testing.T) {
 	// last message was encrypted.
 	h.event(xmpp.RosterPush{Item: item("bob@example.org", "bob")})
 	bob1, bob2 := newOMEMOPeer(t, h, "bob@example.org"), newOMEMOPeer(t, h, "bob@example.org")
-	s, err := omemo.InitiateSession(rand.Reader, bob1.dev, h.b.omemo.dev.Bundle())
+	s, err := omemo.InitiateSession(rand.Reader, bob1.dev, ownKeys(t, h).Bundle())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -425,7 +425,7 @@ func TestOMEMOBundleAfterTheDeviceStartedASession(t *testing.T) {
 	h.x.mu.Unlock()
 	h.event(xmpp.OMEMODeviceList{JID: "alice@example.org", Devices: []uint32{laptop.dev.DeviceID}})
 	h.expectOMEMOCalls(fmt.Sprintf("bundle alice@example.org %d", laptop.dev.DeviceID))
-	s, err := omemo.InitiateSession(rand.Reader, laptop.dev, h.b.omemo.dev.Bundle())
+	s, err := omemo.InitiateSession(rand.Reader, laptop.dev, ownKeys(t, h).Bundle())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -21,10 +21,7 @@ func TestOMEMODevicePublished(t *testing.T) {
 	dir := t.TempDir()
 	h := newHarness(t, Config{StateDir: dir})
 	path := filepath.Join(dir, omemoFileName)
-	dev, err := omemo.LoadDevice(path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	dev := storedDevice(t, h, dir)
 	if fi, err := os.Stat(path); err != nil || fi.Mode().Perm() != 0o600 {
 		t.Fatalf("key store %v, %v; want mode 0600", fi, err)
 	}
@@ -51,9 +48,7 @@ func TestOMEMODevicePublished(t *testing.T) {
 	if err := dev.RefillPreKeys(rand.Reader); err != nil {
 		t.Fatal(err)
 	}
-	if err := omemo.SaveDevice(path, dev); err != nil {
-		t.Fatal(err)
-	}
+	storeDevice(t, path, dev)
 	h = newHarness(t, Config{StateDir: dir})
 	h.x.omemoDevices = []uint32{4242, dev.DeviceID}
 	h.connect()
@@ -83,9 +78,8 @@ func TestOMEMOCorruptStore(t *testing.T) {
 	if !hasLine(lines, "The OMEMO key store could not be read", "xircd made a new OMEMO device") {
 		t.Fatalf("no notice of the damaged key store in %q", lines)
 	}
-	dev, err := omemo.LoadDevice(path)
-	if err != nil || dev.DeviceID != h.b.omemo.dev.DeviceID {
-		t.Fatalf("new device not saved: %v", err)
+	if dev := storedDevice(t, h, dir); dev.DeviceID != h.b.omemo.dev.DeviceID {
+		t.Fatalf("new device %d not saved: %d on disk", h.b.omemo.dev.DeviceID, dev.DeviceID)
 	}
 }
 
@@ -110,6 +104,45 @@ func TestOMEMOPublicationRefused(t *testing.T) {
 	}
 }
 
+// ownKeys is xircd's whole device, as the bridge reads it when it needs
+// its one-time pre-keys.
+func ownKeys(t *testing.T, h *harness) *omemo.Device {
+	t.Helper()
+	dev, err := h.b.omemo.keys()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dev
+}
+
+// storedDevice is xircd's device as its store file in dir holds it once
+// what the bridge queued is written.
+func storedDevice(t *testing.T, h *harness, dir string) *omemo.Device {
+	t.Helper()
+	h.b.files.flush()
+	data, err := os.ReadFile(filepath.Join(dir, omemoFileName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dev, err := omemo.UnmarshalDevice(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dev
+}
+
+// storeDevice writes dev as xircd's store file at path.
+func storeDevice(t *testing.T, path string, dev *omemo.Device) {
+	t.Helper()
+	data, err := omemo.MarshalDevice(dev)
+	if err == nil {
+		err = writeFileAtomic(path, data)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
 // contactDevice is a contact's OMEMO device with a session started from
 // xircd's bundle, as a contact's client starts one.
 type contactDevice struct {
@@ -126,7 +159,7 @@ func newContactDevice(t *testing.T, h *harness, jid string) *contactDevice {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := omemo.InitiateSession(rand.Reader, dev, h.b.omemo.dev.Bundle())
+	s, err := omemo.InitiateSession(rand.Reader, dev, ownKeys(t, h).Bundle())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -169,7 +202,7 @@ func TestOMEMODecrypt(t *testing.T) {
 	h.event(alice.message(alice.encrypt("hello in secret", alice.to)))
 	c.expect(":alice!alice@example.org PRIVMSG me :🔒 hello in secret")
 	h.expectOMEMOCalls(fmt.Sprintf("publish bundle %d", alice.to))
-	if n := len(h.b.omemo.dev.PreKeys); n != omemo.PreKeyCount {
+	if n := len(ownKeys(t, h).PreKeys); n != omemo.PreKeyCount {
 		t.Errorf("%d one-time pre-keys after one was used, want %d", n, omemo.PreKeyCount)
 	}
 	h.event(alice.message(alice.encrypt("/me waves", alice.to)))

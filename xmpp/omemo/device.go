@@ -5,8 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"time"
 )
 
@@ -200,48 +198,21 @@ func Fingerprint(identity PublicKey) string {
 	return fmt.Sprintf("%x", identity[:])
 }
 
-// SaveDevice writes the device to path (mode 0600) through a temporary file,
-// so a crash never leaves a half-written key store.
-func SaveDevice(path string, d *Device) error {
-	data, err := json.MarshalIndent(d, "", "  ")
-	if err != nil {
-		return err
-	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".omemo-*")
-	if err != nil {
-		return fmt.Errorf("omemo: saving keys: %w", err)
-	}
-	defer os.Remove(tmp.Name())
-	if err := tmp.Chmod(0o600); err != nil {
-		tmp.Close()
-		return fmt.Errorf("omemo: saving keys: %w", err)
-	}
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return fmt.Errorf("omemo: saving keys: %w", err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("omemo: saving keys: %w", err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return fmt.Errorf("omemo: saving keys: %w", err)
-	}
-	return nil
+// MarshalDevice encodes the device for its store file, which holds private
+// keys: the caller writes it with mode 0600.
+func MarshalDevice(d *Device) ([]byte, error) {
+	return json.MarshalIndent(d, "", "  ")
 }
 
-// LoadDevice reads a device written by SaveDevice. A damaged file is an
-// error naming it.
-func LoadDevice(path string) (*Device, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("omemo: loading keys: %w", err)
-	}
+// UnmarshalDevice decodes a store file written from MarshalDevice. A
+// damaged one (not JSON, keys that do not fit together) is an error.
+func UnmarshalDevice(data []byte) (*Device, error) {
 	var d Device
 	if err := json.Unmarshal(data, &d); err != nil {
-		return nil, fmt.Errorf("omemo: loading keys from %s: %w", path, err)
+		return nil, err
 	}
 	if err := d.check(); err != nil {
-		return nil, fmt.Errorf("omemo: loading keys from %s: %w", path, err)
+		return nil, err
 	}
 	return &d, nil
 }

@@ -2,8 +2,6 @@ package omemo
 
 import (
 	"crypto/rand"
-	"os"
-	"path/filepath"
 	"reflect"
 	"testing"
 )
@@ -35,20 +33,12 @@ func TestNewDevice(t *testing.T) {
 }
 
 func TestDeviceStoreFile(t *testing.T) {
-	dir := t.TempDir()
-	path := filepath.Join(dir, "omemo.json")
 	d := newDevice(t)
-	if err := SaveDevice(path, d); err != nil {
-		t.Fatal(err)
-	}
-	st, err := os.Stat(path)
+	data, err := MarshalDevice(d)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if st.Mode().Perm() != 0o600 {
-		t.Fatalf("store file mode %v, want 0600", st.Mode().Perm())
-	}
-	loaded, err := LoadDevice(path)
+	loaded, err := UnmarshalDevice(data)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -56,7 +46,6 @@ func TestDeviceStoreFile(t *testing.T) {
 		t.Fatal("loaded device differs from the saved one")
 	}
 
-	data, _ := os.ReadFile(path)
 	other := newDevice(t)
 	forged := *d
 	forged.SignedPreKey.Signature = other.SignedPreKey.Signature
@@ -75,16 +64,51 @@ func TestDeviceStoreFile(t *testing.T) {
 		"key mismatch":     mustJSON(t, &mismatched),
 		"pre-key mismatch": mustJSON(t, &badPreKey),
 	} {
-		bad := filepath.Join(dir, "bad.json")
-		if err := os.WriteFile(bad, content, 0o600); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := LoadDevice(bad); err == nil {
+		if _, err := UnmarshalDevice(content); err == nil {
 			t.Errorf("%s store file accepted", name)
 		}
 	}
-	if _, err := LoadDevice(filepath.Join(dir, "missing.json")); err == nil {
-		t.Error("missing store file accepted")
+}
+
+// Only a pre-key message that starts a session needs the device's
+// pre-keys: one continuing a session is told apart without them.
+func TestContinuesSession(t *testing.T) {
+	alice, bob := newDevice(t), newDevice(t)
+	s, err := InitiateSession(rand.Reader, alice, bob.Bundle())
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, _, err := s.Encrypt([]byte("first"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	second, _, err := s.Encrypt([]byte("second"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if continues, err := ContinuesSession(nil, first); err != nil || continues {
+		t.Fatalf("first message without a session: continues %v, %v", continues, err)
+	}
+	started, _, err := bob.DecryptPreKeyMessage(rand.Reader, nil, first)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if continues, err := ContinuesSession(started, second); err != nil || !continues {
+		t.Fatalf("second message: continues %v, %v", continues, err)
+	}
+	other, err := InitiateSession(rand.Reader, alice, bob.Bundle())
+	if err != nil {
+		t.Fatal(err)
+	}
+	another, _, err := other.Encrypt([]byte("another session"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if continues, err := ContinuesSession(started, another); err != nil || continues {
+		t.Fatalf("a new session's message: continues %v, %v", continues, err)
+	}
+	if _, err := ContinuesSession(started, second[:5]); err == nil {
+		t.Fatal("a truncated message is not an error")
 	}
 }
 

@@ -8,7 +8,8 @@
 //   - Keys (Device): a Curve25519 identity key, a signed pre-key whose
 //     XEdDSA signature covers the serialized public key (0x05 and 32
 //     bytes), PreKeyCount one-time pre-keys, a device id and a registration
-//     id; kept in a JSON store file of mode 0600 (SaveDevice, LoadDevice).
+//     id; kept in a JSON store file of mode 0600 (MarshalDevice,
+//     UnmarshalDevice).
 //     RotateSignedPreKey replaces the signed pre-key and keeps the replaced
 //     ones for SignedPreKeyGrace (bounded in number), so that a pre-key
 //     message built on a bundle fetched before a rotation still decrypts.
@@ -42,7 +43,9 @@
 //   - Publishing and fetching (PEP), putting elements into stanzas, and
 //     the <store/> hint and fallback body an encrypted message carries.
 //   - Storage of sessions (one per peer device), saving the Device after a
-//     pre-key message consumed a one-time pre-key, republishing the bundle
+//     pre-key message consumed a one-time pre-key (and whether its pre-keys
+//     stay in memory meanwhile: only a pre-key message that starts a
+//     session needs them, ContinuesSession tells), republishing the bundle
 //     (RefillPreKeys), and when to rotate the signed pre-key
 //     (Device.RotationDue, every SignedPreKeyRotation). A pre-key message
 //     naming a signed pre-key deleted after its grace period fails with

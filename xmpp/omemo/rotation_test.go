@@ -4,8 +4,6 @@ import (
 	"crypto/rand"
 	"encoding/json"
 	"errors"
-	"os"
-	"path/filepath"
 	"reflect"
 	"testing"
 	"time"
@@ -95,15 +93,11 @@ func TestRotationDue(t *testing.T) {
 }
 
 func TestDeviceStoreWithPreviousSignedPreKeys(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "omemo.json")
 	d := newDevice(t)
 	old := d.Bundle()
 	rotate(t, d, rotationStart)
 	rotate(t, d, rotationStart.Add(SignedPreKeyRotation))
-	if err := SaveDevice(path, d); err != nil {
-		t.Fatal(err)
-	}
-	loaded, err := LoadDevice(path)
+	loaded, err := UnmarshalDevice(mustJSON(t, d))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -120,10 +114,7 @@ func TestDeviceStoreWithPreviousSignedPreKeys(t *testing.T) {
 	forged := *d
 	forged.PreviousSignedPreKeys = append([]SignedPreKey(nil), d.PreviousSignedPreKeys...)
 	forged.PreviousSignedPreKeys[1].Signature = d.SignedPreKey.Signature
-	if err := os.WriteFile(path, mustJSON(t, &forged), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := LoadDevice(path); err == nil {
+	if _, err := UnmarshalDevice(mustJSON(t, &forged)); err == nil {
 		t.Fatal("store with a forged previous signed pre-key accepted")
 	}
 }
@@ -146,11 +137,7 @@ func TestDeviceStoreWithoutRotation(t *testing.T) {
 			t.Fatalf("field %q is not in stores written before rotation", name)
 		}
 	}
-	path := filepath.Join(t.TempDir(), "omemo.json")
-	if err := os.WriteFile(path, mustJSON(t, fields), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	loaded, err := LoadDevice(path)
+	loaded, err := UnmarshalDevice(mustJSON(t, fields))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -153,6 +153,24 @@ func InitiateSession(random io.Reader, d *Device, b Bundle) (*Session, error) {
 	return &Session{st: st}, nil
 }
 
+// ContinuesSession reports whether the pre-key message msg belongs to
+// existing (nil: no session): its sender sent several before hearing
+// back. DecryptPreKeyMessage then uses none of the device's pre-keys, so
+// a caller keeping them out of memory reads them only when this is false.
+// A malformed message is an error, the one DecryptPreKeyMessage returns.
+func ContinuesSession(existing *Session, msg []byte) (bool, error) {
+	m, err := decodePreKeyWhisperMessage(msg)
+	if err != nil {
+		return false, err
+	}
+	return existing.continuedBy(m), nil
+}
+
+// continuedBy reports whether m belongs to s (nil: no session).
+func (s *Session) continuedBy(m preKeyWhisperMessage) bool {
+	return s != nil && s.st.BaseKey == m.baseKey && s.st.RemoteIdentity == m.identityKey
+}
+
 // DecryptPreKeyMessage decrypts a pre-key message (the first messages of a
 // session someone started from this device's bundle). If existing is the
 // session that message belongs to (the peer sent several before hearing
@@ -169,7 +187,7 @@ func (d *Device) DecryptPreKeyMessage(random io.Reader, existing *Session, msg [
 	if err != nil {
 		return nil, nil, err
 	}
-	if existing != nil && existing.st.BaseKey == m.baseKey && existing.st.RemoteIdentity == m.identityKey {
+	if existing.continuedBy(m) {
 		plain, err := existing.Decrypt(random, m.message)
 		if err != nil {
 			return nil, nil, err
