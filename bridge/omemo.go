@@ -96,13 +96,21 @@ func loadOMEMO(dir string, files *fileWriter) omemoState {
 	return st
 }
 
-// keys reads the whole device from its store, as last written.
+// keys reads the whole device from its store, as last written. Once the
+// device is loaded, what the store holds is xircd's own writing: it is
+// only checked to be the same device, not key by key again, which costs
+// ten times the decoding.
 func (st *omemoState) keys() (*omemo.Device, error) {
 	data, err := st.files.read(st.path)
 	if err != nil {
 		return nil, fmt.Errorf("omemo: loading keys: %w", err)
 	}
-	dev, err := omemo.UnmarshalDevice(data)
+	var dev *omemo.Device
+	if st.dev == nil {
+		dev, err = omemo.UnmarshalDevice(data)
+	} else {
+		dev, err = omemo.UnmarshalDeviceOf(data, st.dev)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("omemo: loading keys from %s: %w", st.path, err)
 	}

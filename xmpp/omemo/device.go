@@ -217,6 +217,22 @@ func UnmarshalDevice(data []byte) (*Device, error) {
 	return &d, nil
 }
 
+// UnmarshalDeviceOf decodes the store file of known, a device read with
+// UnmarshalDevice before (or its part kept in memory), written since from
+// MarshalDevice by the same program: its keys are not checked again one by
+// one, a hundred scalar multiplications, only that it is known's (device
+// id and identity key). A damaged or another device's file is an error.
+func UnmarshalDeviceOf(data []byte, known *Device) (*Device, error) {
+	var d Device
+	if err := json.Unmarshal(data, &d); err != nil {
+		return nil, err
+	}
+	if d.DeviceID != known.DeviceID || d.Identity != known.Identity {
+		return nil, fmt.Errorf("the store holds device %d, not %d", d.DeviceID, known.DeviceID)
+	}
+	return &d, nil
+}
+
 // check rejects a decoded device whose keys do not fit together.
 func (d *Device) check() error {
 	if d.DeviceID == 0 {

@@ -70,6 +70,32 @@ func TestDeviceStoreFile(t *testing.T) {
 	}
 }
 
+// A store read again is checked to be the same device's, not key by key.
+func TestUnmarshalDeviceOf(t *testing.T) {
+	d, other := newDevice(t), newDevice(t)
+	if err := d.RotateSignedPreKey(rand.Reader, rotationStart); err != nil {
+		t.Fatal(err)
+	}
+	data := mustJSON(t, d)
+	known := *d
+	known.PreKeys, known.PreviousSignedPreKeys = nil, nil
+	loaded, err := UnmarshalDeviceOf(data, &known)
+	if err != nil || !reflect.DeepEqual(loaded, d) {
+		t.Fatalf("the device's own store: %v", err)
+	}
+	sameID := *other
+	sameID.DeviceID = d.DeviceID
+	for name, content := range map[string][]byte{
+		"another device":                   mustJSON(t, other),
+		"another identity, same device id": mustJSON(t, &sameID),
+		"truncated":                        data[:len(data)/2],
+	} {
+		if _, err := UnmarshalDeviceOf(content, &known); err == nil {
+			t.Errorf("%s accepted", name)
+		}
+	}
+}
+
 // Only a pre-key message that starts a session needs the device's
 // pre-keys: one continuing a session is told apart without them.
 func TestContinuesSession(t *testing.T) {
