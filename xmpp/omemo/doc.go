@@ -9,7 +9,7 @@
 //     XEdDSA signature covers the serialized public key (0x05 and 32
 //     bytes), PreKeyCount one-time pre-keys, a device id and a registration
 //     id; kept in a JSON store file of mode 0600 (MarshalDevice,
-//     UnmarshalDevice).
+//     UnmarshalDevice, and UnmarshalDeviceOf to read it again).
 //     RotateSignedPreKey replaces the signed pre-key and keeps the replaced
 //     ones for SignedPreKeyGrace (bounded in number), so that a pre-key
 //     message built on a bundle fetched before a rotation still decrypts.
