@@ -12,7 +12,9 @@ import (
 // session or not, without a crash; what it cannot authenticate is never
 // text.
 func FuzzOMEMOReceive(f *testing.F) {
-	st := loadOMEMO(f.TempDir(), newFileWriter(slog.New(slog.DiscardHandler)))
+	files := newFileWriter(slog.New(slog.DiscardHandler))
+	st := loadOMEMO(f.TempDir(), files)
+	f.Cleanup(files.flush) // the device's writes end before its directory goes
 	contact, err := omemo.NewDevice(rand.Reader)
 	if err != nil {
 		f.Fatal(err)
