@@ -268,3 +268,87 @@ func BenchmarkRosterLiveHeap(b *testing.B) {
 	}
 	b.ReportMetric(perContact, "live-B/contact")
 }
+
+// Users and roster of BenchmarkUserRosterHeap: a typical user's roster.
+const (
+	heapUsers    = 20
+	heapContacts = 50
+	heapOnline   = 35
+)
+
+// userRoster returns a roster of heapContacts items and presences from
+// heapOnline of them, every string freshly allocated as the XML decoder
+// makes it: half the contacts are in a group, every fifth online one is
+// away with a status, every seventh has a second resource.
+func userRoster() (xmpp.Roster, []xmpp.Presence) {
+	fresh := strings.Clone
+	items := make([]xmpp.RosterItem, heapContacts)
+	var pres []xmpp.Presence
+	for i := range items {
+		jid := fmt.Sprintf("friend%02d@example.org", i)
+		items[i] = xmpp.RosterItem{JID: jid, Name: fmt.Sprintf("Friend %d", i), Subscription: fresh("both")}
+		if i%2 == 0 {
+			items[i].Groups = []string{fmt.Sprintf("Group %d", i%3)}
+		}
+		if i >= heapOnline {
+			continue
+		}
+		p := xmpp.Presence{From: fmt.Sprintf("%s/gajim.%04X", jid, i*7919%65536), Priority: 1, Client: fresh("https://gajim.org")}
+		if i%5 == 4 {
+			p.Show, p.Status = fresh("away"), fmt.Sprintf("back at %d", i)
+		}
+		pres = append(pres, p)
+		if i%7 == 6 {
+			pres = append(pres, xmpp.Presence{From: fmt.Sprintf("%s/phone%d", jid, i), Client: fresh("https://conversations.im")})
+		}
+	}
+	return xmpp.Roster{Items: items}, pres
+}
+
+// BenchmarkUserRosterHeap reports what a typical user's roster (50
+// contacts, 35 of them online) keeps live in the bridge: heapUsers bridges,
+// each with a client attached, get the roster and the presences; the live
+// heap they added after a GC is divided by users (live-B/user) and by
+// contacts (live-B/contact). Strings are allocated as the XML decoder
+// does, so what the contacts keep of them counts. With
+// BRIDGE_HEAP_PROFILE=FILE and -memprofilerate=1 it writes the live heap
+// at that point to FILE.
+func BenchmarkUserRosterHeap(b *testing.B) {
+	var perUser float64
+	for b.Loop() {
+		brs := make([]*Bridge, heapUsers)
+		xs := make([]*fakeXMPP, heapUsers)
+		stops := make([]func(), heapUsers)
+		for i := range brs {
+			brs[i], xs[i], stops[i] = startBenchBridge(b, &benchClient{id: 1})
+			brs[i].CheckNick("barrier")
+		}
+		var before, after runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		for i, x := range xs {
+			roster, pres := userRoster()
+			x.events <- roster
+			for _, p := range pres {
+				x.events <- p
+			}
+			brs[i].CheckNick("barrier")
+		}
+		runtime.GC()
+		runtime.ReadMemStats(&after)
+		perUser = float64(after.HeapAlloc-before.HeapAlloc) / heapUsers
+		if path := os.Getenv("BRIDGE_HEAP_PROFILE"); path != "" {
+			writeHeapProfile(b, path)
+		}
+		for _, br := range brs {
+			if n := len(br.contacts); n != heapContacts {
+				b.Fatalf("%d contacts, want %d", n, heapContacts)
+			}
+		}
+		for _, stop := range stops {
+			stop()
+		}
+	}
+	b.ReportMetric(perUser, "live-B/user")
+	b.ReportMetric(perUser/heapContacts, "live-B/contact")
+}
