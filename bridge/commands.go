@@ -222,7 +222,7 @@ func (b *Bridge) cmdAdd(out func(string), args []string) {
 	}
 	item := xmpp.RosterItem{JID: jid}
 	if c := b.contacts[xmpp.BareJID(jid)]; c != nil && c.inRoster {
-		item.Name, item.Groups = c.name, c.groups
+		item.Name, item.Groups = c.name, c.groups.list()
 	}
 	if len(args) == 2 {
 		nick := args[1]
@@ -320,7 +320,7 @@ func (b *Bridge) cmdAccept(out func(string), args []string) {
 		return
 	}
 	c := b.contacts[xmpp.BareJID(jid)]
-	if c == nil || !c.inRoster || (c.sub != "to" && c.sub != "both" && c.ask != "subscribe") {
+	if c == nil || !c.inRoster || c.sub&(subTo|subPending) == 0 {
 		if err := b.x.Subscribe(jid); err != nil {
 			out("Accepted " + jid + ", but asking for its presence failed: " + err.Error())
 			return

@@ -4,7 +4,9 @@ import (
 	"slices"
 	"sort"
 	"strconv"
+	"strings"
 	"time"
+	"unique"
 
 	"gopkg.in/irc.v4"
 
@@ -13,39 +15,128 @@ import (
 )
 
 // contact is a roster contact, or a temporary entry for someone not in the
-// roster who wrote to the user.
+// roster who wrote to the user. Every user keeps one per roster item, so
+// what can be derived is not stored (the name a nick was derived from is
+// baseNick(name, jid)) and what is stored is small (BenchmarkUserRosterHeap).
 type contact struct {
-	jid      string // bare JID as the server spelled it
-	key      string // xmpp.BareJID(jid)
-	nick     string
-	base     string // sanitised name the nick was derived from
-	name     string
-	groups   []string
-	sub, ask string
-	inRoster bool
-	override bool // nick set by the user with rename/add; kept as is
+	jid    string // bare JID as the server spelled it
+	key    string // xmpp.BareJID(jid), the same string when jid is lower case
+	nick   string
+	name   string
+	groups groupSet
 
 	// resources are the online resources ordered by name: usually one or
 	// two, so a sorted slice is smaller than a map and best needs no sort.
-	resources []*resource
+	resources []resource
 	lastRes   string // resource the last message came from
 
+	view view // what attached clients have been shown
+
+	sub      subscription
+	inRoster bool
+	override bool // nick set by the user with rename/add; kept as is
 	// chatStates is what the contact's messages told of XEP-0085 support:
 	// 0 not known yet, 1 they carry chat states, -1 they do not. After a
 	// reply without one, the contact gets no more chat states from us.
 	chatStates int8
-
-	view view // what attached clients have been shown
 }
 
 // resource is one online resource of a contact.
 type resource struct {
 	id       string // resource part of the JID as received
-	name     string // id made safe to show
-	show     string
 	status   string
-	priority int
-	client   string
+	client   unique.Handle[string] // XEP-0115 caps node: most contacts share a few
+	priority int8                  // -128..127 (RFC 6121)
+	showIdx  uint8                 // index in presenceShows
+}
+
+// presenceShows are the show values of an available presence (RFC 6121),
+// "" for plain available; a resource keeps the index of its own.
+var presenceShows = [...]string{"", "chat", "away", "xa", "dnd"}
+
+// newResource is the resource id of a presence p. The xmpp package passes
+// only the show values of presenceShows; any other counts as "".
+func newResource(id string, p xmpp.Presence) resource {
+	return resource{
+		// Not a slice of p.From, which would keep the whole JID.
+		id:       strings.Clone(id),
+		status:   oneLine(p.Status),
+		client:   unique.Make(oneLine(p.Client)),
+		priority: int8(max(-128, min(127, p.Priority))),
+		showIdx:  uint8(max(0, slices.Index(presenceShows[:], p.Show))),
+	}
+}
+
+// name is the resource's id made safe to show.
+func (r *resource) name() string { return oneLine(r.id) }
+
+// show is the resource's show value: "", "chat", "away", "xa" or "dnd".
+func (r *resource) show() string { return presenceShows[r.showIdx] }
+
+// clientNode is the resource's caps node, "" when it gave none.
+func (r *resource) clientNode() string {
+	if r.client == (unique.Handle[string]{}) {
+		return ""
+	}
+	return r.client.Value()
+}
+
+// subscription is a roster item's presence subscription (RFC 6121): bits
+// for each direction and for a request of the user's that is pending.
+type subscription uint8
+
+const (
+	subTo      subscription = 1 << iota // the user sees the contact's presence
+	subFrom                             // the contact sees the user's
+	subPending                          // the user asked to see the contact's (ask="subscribe")
+)
+
+// parseSubscription reads a roster item's subscription and ask attributes;
+// a value RFC 6121 does not know counts as "none".
+func parseSubscription(sub, ask string) subscription {
+	var s subscription
+	switch sub {
+	case "to":
+		s = subTo
+	case "from":
+		s = subFrom
+	case "both":
+		s = subTo | subFrom
+	}
+	if ask == "subscribe" {
+		s |= subPending
+	}
+	return s
+}
+
+// state is the subscription attribute: "none", "to", "from" or "both".
+func (s subscription) state() string {
+	return [...]string{"none", "to", "from", "both"}[s&(subTo|subFrom)]
+}
+
+// groupSet is a contact's roster groups, joined with groupSep into one
+// interned string: contacts share their few distinct sets of groups, and
+// one in no group keeps nothing (the zero groupSet).
+type groupSet struct{ h unique.Handle[string] }
+
+// groupSep separates the groups of a groupSet: a control character, which
+// group names, cleaned text (xmpp.CleanText), never contain.
+const groupSep = "\x00"
+
+// makeGroupSet is the groupSet of groups.
+func makeGroupSet(groups []string) groupSet {
+	if len(groups) == 0 {
+		return groupSet{}
+	}
+	return groupSet{unique.Make(strings.Join(groups, groupSep))}
+}
+
+// list returns the groups, nil for none.
+func (g groupSet) list() []string {
+	if g == (groupSet{}) {
+		return nil
+	}
+	return strings.Split(g.h.Value(), groupSep)
 }
 
 // view is a contact's membership in the control channel as clients see it.
@@ -57,11 +148,13 @@ type view struct {
 
 // best returns the resource that represents the contact: highest
 // priority, then most available, then first by name. nil when offline.
+// It points into c.resources: valid until they change.
 func (c *contact) best() *resource {
 	var best *resource
-	for _, r := range c.resources {
+	for i := range c.resources {
+		r := &c.resources[i]
 		if best == nil || r.priority > best.priority ||
-			(r.priority == best.priority && showRank(r.show) > showRank(best.show)) {
+			(r.priority == best.priority && showRank(r.show()) > showRank(best.show())) {
 			best = r
 		}
 	}
@@ -70,21 +163,22 @@ func (c *contact) best() *resource {
 
 // sortedResources returns the online resources ordered by name; callers
 // must not modify the slice.
-func (c *contact) sortedResources() []*resource {
+func (c *contact) sortedResources() []resource {
 	return c.resources
 }
 
 // setResource adds r, or replaces the resource with the same id, keeping
 // the order by name.
-func (c *contact) setResource(r *resource) {
+func (c *contact) setResource(r resource) {
 	c.removeResource(r.id)
-	i := sort.Search(len(c.resources), func(i int) bool { return c.resources[i].name > r.name })
+	name := r.name()
+	i := sort.Search(len(c.resources), func(i int) bool { return c.resources[i].name() > name })
 	c.resources = slices.Insert(c.resources, i, r)
 }
 
 // removeResource forgets the resource with id, if online.
 func (c *contact) removeResource(id string) {
-	c.resources = slices.DeleteFunc(c.resources, func(r *resource) bool { return r.id == id })
+	c.resources = slices.DeleteFunc(c.resources, func(r resource) bool { return r.id == id })
 }
 
 // prefix is the contact's hostmask nick!localpart@domain.
@@ -134,9 +228,9 @@ func (b *Bridge) desiredView(c *contact) view {
 		return view{}
 	}
 	if r := c.best(); r != nil {
-		v := view{shown: true, voiced: isVoicedShow(r.show)}
+		v := view{shown: true, voiced: isVoicedShow(r.show())}
 		if !v.voiced {
-			v.away = awayText(r.show, r.status)
+			v.away = awayText(r.show(), r.status)
 		}
 		return v
 	}
@@ -253,7 +347,7 @@ func (b *Bridge) upsertContact(item xmpp.RosterItem) *contact {
 			}
 			nick = b.nicks.unique(base, c)
 		}
-		c.nick, c.base = nick, base
+		c.nick = nick
 		b.contacts[key] = c
 		b.nicks.hold(c, "", nick)
 		c.inRoster = true
@@ -268,7 +362,7 @@ func (b *Bridge) upsertContact(item xmpp.RosterItem) *contact {
 		if !c.inRoster {
 			// A stranger joined the roster (or wrote before the roster
 			// arrived): it gets its saved or roster nick.
-			c.inRoster, c.base = true, base
+			c.inRoster = true
 			c.override = b.state.Overrides[key]
 			nick := b.state.Nicks[key]
 			if nick == "" || !ircd.ValidNick(nick) || !b.nicks.free(nick, c) {
@@ -277,13 +371,13 @@ func (b *Bridge) upsertContact(item xmpp.RosterItem) *contact {
 			b.setNick(c, nick)
 			b.state.Nicks[key] = c.nick
 			b.saveState()
-		} else if !c.override && base != c.base {
-			c.base = base
+		} else if !c.override && base != baseNick(c.name, item.JID) {
+			// The nick follows the roster name, unless the user chose it.
 			b.setNick(c, b.nicks.unique(base, c))
 		}
 	}
 	oldRealname := c.realname()
-	c.name, c.groups, c.sub, c.ask = item.Name, item.Groups, item.Subscription, item.Ask
+	c.name, c.groups, c.sub = item.Name, makeGroupSet(item.Groups), parseSubscription(item.Subscription, item.Ask)
 	if c.realname() != oldRealname {
 		b.toObservers(c, "setname", func() *irc.Message {
 			return &irc.Message{Tags: accountTags(c.account()), Prefix: c.prefix(), Command: "SETNAME", Params: []string{c.realname()}}
@@ -354,8 +448,7 @@ func (b *Bridge) tempContact(jid string) *contact {
 	}
 	b.tempOrder = append(b.tempOrder, key)
 	c := &contact{jid: bare, key: key}
-	c.base = baseNick("", bare)
-	c.nick = b.nicks.unique(c.base, c)
+	c.nick = b.nicks.unique(baseNick("", bare), c)
 	b.contacts[key] = c
 	b.nicks.hold(c, "", c.nick)
 	return c
@@ -483,7 +576,7 @@ func (b *Bridge) onPresence(p xmpp.Presence) {
 			reason = "presence error: " + oneLine(p.Error.Error())
 		}
 	case "":
-		c.setResource(&resource{id: res, name: oneLine(res), show: p.Show, status: oneLine(p.Status), priority: p.Priority, client: oneLine(p.Client)})
+		c.setResource(newResource(res, p))
 	default:
 		return
 	}

@@ -329,7 +329,11 @@ func (f *fakeXMPP) SetPresence(show, status string) error {
 }
 
 func (f *fakeXMPP) RosterSet(item xmpp.RosterItem) (string, error) {
-	f.record("roster-set %s name=%q", item.JID, item.Name)
+	if len(item.Groups) > 0 {
+		f.record("roster-set %s name=%q groups=%q", item.JID, item.Name, item.Groups)
+	} else {
+		f.record("roster-set %s name=%q", item.JID, item.Name)
+	}
 	return f.request(func(id string) xmpp.Event { return xmpp.RequestDone{ID: id, Op: "roster-set"} })
 }
 

@@ -198,7 +198,7 @@ func (b *Bridge) contactPrivmsg(s *session, r *ircd.Request, c *contact, text st
 		if q, _ := parseCTCP(text); !notice {
 			client := ""
 			if best := c.best(); best != nil {
-				client = best.client
+				client = best.clientNode()
 			}
 			b.answerCTCP(r, c.prefix(), q, client)
 		}
@@ -485,14 +485,11 @@ func (b *Bridge) contactInfo(c *contact) []string {
 			name = "(none)"
 		}
 		lines = append(lines, "roster name: "+cleanText(name))
-		if len(c.groups) > 0 {
-			lines = append(lines, "groups: "+cleanText(strings.Join(c.groups, ", ")))
+		if groups := c.groups.list(); len(groups) > 0 {
+			lines = append(lines, "groups: "+cleanText(strings.Join(groups, ", ")))
 		}
-		sub := c.sub
-		if sub == "" {
-			sub = "none"
-		}
-		if c.ask == "subscribe" {
+		sub := c.sub.state()
+		if c.sub&subPending != 0 {
 			sub += " (subscription request pending)"
 		}
 		lines = append(lines, "subscription: "+sub)
@@ -502,13 +499,13 @@ func (b *Bridge) contactInfo(c *contact) []string {
 		lines = append(lines, "offline")
 	}
 	for _, res := range rs {
-		line := "resource " + cleanText(res.name) + ": " + showName(res.show)
+		line := "resource " + cleanText(res.name()) + ": " + showName(res.show())
 		if res.status != "" {
 			line += " (" + cleanText(res.status) + ")"
 		}
-		line += ", priority " + strconv.Itoa(res.priority)
-		if res.client != "" {
-			line += ", client " + cleanText(res.client)
+		line += ", priority " + strconv.Itoa(int(res.priority))
+		if client := res.clientNode(); client != "" {
+			line += ", client " + cleanText(client)
 		}
 		lines = append(lines, line)
 	}

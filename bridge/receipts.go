@@ -18,7 +18,7 @@ type receipt struct{ to, id string }
 // subscription is "from" or "both"): only then is c told what the user
 // read or received.
 func (c *contact) seesPresence() bool {
-	return c.inRoster && (c.sub == "from" || c.sub == "both")
+	return c.inRoster && c.sub&subFrom != 0
 }
 
 // receiptFor answers m's receipt request, m being shown as msgid from c:

@@ -1,0 +1,123 @@
+package bridge
+
+import (
+	"slices"
+	"testing"
+
+	"xircd/xmpp"
+)
+
+func TestParseSubscription(t *testing.T) {
+	for _, tc := range []struct {
+		sub, ask  string
+		state     string
+		sees      bool // the contact sees the user's presence
+		requested bool // the user sees the contact's, or asked to
+	}{
+		{"none", "", "none", false, false},
+		{"", "", "none", false, false},
+		{"to", "", "to", false, true},
+		{"from", "", "from", true, false},
+		{"both", "", "both", true, true},
+		{"none", "subscribe", "none", false, true},
+		{"from", "subscribe", "from", true, true},
+		{"bogus", "unsubscribe", "none", false, false},
+	} {
+		s := parseSubscription(tc.sub, tc.ask)
+		sees, requested := s&subFrom != 0, s&(subTo|subPending) != 0
+		if s.state() != tc.state || sees != tc.sees || requested != tc.requested {
+			t.Errorf("parseSubscription(%q, %q): state %q, sees %v, requested %v; want %q, %v, %v",
+				tc.sub, tc.ask, s.state(), sees, requested, tc.state, tc.sees, tc.requested)
+		}
+	}
+}
+
+func TestGroupSet(t *testing.T) {
+	for _, groups := range [][]string{nil, {"Friends"}, {"Friends", "Work"}, {"with, comma", "", "a b"}} {
+		got := makeGroupSet(groups).list()
+		if !slices.Equal(got, groups) || (got == nil) != (len(groups) == 0) {
+			t.Errorf("makeGroupSet(%q).list() = %q", groups, got)
+		}
+	}
+	if makeGroupSet([]string{}) != (groupSet{}) {
+		t.Error("no groups must be the zero groupSet")
+	}
+	// Contacts in the same groups share one string.
+	if makeGroupSet([]string{"Friends", "Work"}) != makeGroupSet([]string{"Friends", "Work"}) {
+		t.Error("equal groups make different sets")
+	}
+	if makeGroupSet([]string{"Friends", "Work"}) == makeGroupSet([]string{"FriendsWork"}) {
+		t.Error("groups run together")
+	}
+}
+
+func TestNewResource(t *testing.T) {
+	for _, tc := range []struct {
+		p                    xmpp.Presence
+		show, status, client string
+		priority             int8
+	}{
+		{xmpp.Presence{}, "", "", "", 0},
+		{xmpp.Presence{Show: "chat", Priority: 5, Client: "https://gajim.org"}, "chat", "", "https://gajim.org", 5},
+		{xmpp.Presence{Show: "away", Status: "  lunch\n", Priority: -1}, "away", "lunch", "", -1},
+		{xmpp.Presence{Show: "xa", Priority: 127}, "xa", "", "", 127},
+		{xmpp.Presence{Show: "dnd", Priority: -128}, "dnd", "", "", -128},
+		{xmpp.Presence{Show: "bogus", Priority: 1000}, "", "", "", 127},
+	} {
+		r := newResource("phone", tc.p)
+		if r.id != "phone" || r.show() != tc.show || r.status != tc.status || r.clientNode() != tc.client || r.priority != tc.priority {
+			t.Errorf("newResource(%+v) = id %q, show %q, status %q, client %q, priority %d; want %q, %q, %q, %d",
+				tc.p, r.id, r.show(), r.status, r.clientNode(), r.priority, tc.show, tc.status, tc.client, tc.priority)
+		}
+	}
+	if (&resource{}).clientNode() != "" {
+		t.Error("a zero resource has a client")
+	}
+}
+
+// The info command shows a contact's groups and its resources' clients,
+// and "add" for a contact with a new nick keeps its groups.
+func TestContactGroupsAndClients(t *testing.T) {
+	h := newHarness(t, Config{})
+	alice := item("alice@example.org", "Alice")
+	alice.Groups = []string{"Friends", "Work"}
+	h.connect(alice)
+	h.event(xmpp.Presence{From: "alice@example.org/phone", Show: "away", Priority: 2, Client: "https://conversations.im"})
+	h.event(xmpp.Presence{From: "alice@example.org/a-pc", Client: "https://gajim.org"})
+	c := h.attach("me")
+	c.take()
+
+	c.send("PRIVMSG &xmpp :info Alice")
+	c.expect(
+		":xircd!xircd@irc.test PRIVMSG &xmpp Alice:",
+		":xircd!xircd@irc.test PRIVMSG &xmpp :  JID: alice@example.org",
+		":xircd!xircd@irc.test PRIVMSG &xmpp :  roster name: Alice",
+		":xircd!xircd@irc.test PRIVMSG &xmpp :  groups: Friends, Work",
+		":xircd!xircd@irc.test PRIVMSG &xmpp :  subscription: both",
+		":xircd!xircd@irc.test PRIVMSG &xmpp :  resource a-pc: available, priority 0, client https://gajim.org",
+		":xircd!xircd@irc.test PRIVMSG &xmpp :  resource phone: away, priority 2, client https://conversations.im",
+	)
+	c.send("PRIVMSG &xmpp :add alice@example.org Ali")
+	h.expectCalls(`roster-set alice@example.org name="Ali" groups=["Friends" "Work"]`, "subscribe alice@example.org")
+}
+
+// "accept" asks for the contact's presence in return only when the user
+// neither sees it nor asked to.
+func TestAcceptAsksInReturnOnce(t *testing.T) {
+	h := newHarness(t, Config{})
+	sees := xmpp.RosterItem{JID: "to@example.org", Subscription: "to"}
+	asked := xmpp.RosterItem{JID: "asked@example.org", Subscription: "none", Ask: "subscribe"}
+	seen := xmpp.RosterItem{JID: "from@example.org", Subscription: "from"}
+	h.connect(sees, asked, seen)
+	c := h.attach("me")
+	c.take()
+	for _, tc := range []struct{ jid, want string }{
+		{"to@example.org", "Accepted to@example.org."},
+		{"asked@example.org", "Accepted asked@example.org."},
+		{"from@example.org", "Accepted from@example.org and asked to see its presence in return."},
+	} {
+		c.send("PRIVMSG &xmpp :accept " + tc.jid)
+		c.expect(":xircd!xircd@irc.test PRIVMSG &xmpp :" + tc.want)
+	}
+	h.expectCalls("approve to@example.org", "approve asked@example.org", "approve from@example.org", "subscribe from@example.org")
+}
