@@ -246,7 +246,7 @@ func (b *Bridge) sortedContacts() []*contact {
 	for _, c := range b.contacts {
 		cs = append(cs, c)
 	}
-	sort.Slice(cs, func(i, j int) bool { return ircd.Casefold(cs[i].nick) < ircd.Casefold(cs[j].nick) })
+	slices.SortFunc(cs, func(a, b *contact) int { return ircd.CompareFolded(a.nick, b.nick) })
 	return cs
 }
 

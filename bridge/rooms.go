@@ -1,7 +1,7 @@
 package bridge
 
 import (
-	"sort"
+	"slices"
 	"strings"
 	"time"
 
@@ -173,7 +173,7 @@ func (b *Bridge) sortedRooms() []*room {
 	for _, r := range b.rooms.byKey {
 		rs = append(rs, r)
 	}
-	sort.Slice(rs, func(i, j int) bool { return ircd.Casefold(rs[i].channel) < ircd.Casefold(rs[j].channel) })
+	slices.SortFunc(rs, func(a, b *room) int { return ircd.CompareFolded(a.channel, b.channel) })
 	return rs
 }
 
@@ -364,7 +364,7 @@ func (b *Bridge) sortedOccupants(r *room) []*occupant {
 	for _, o := range r.occupants {
 		os = append(os, o)
 	}
-	sort.Slice(os, func(i, j int) bool { return ircd.Casefold(b.ircNick(os[i])) < ircd.Casefold(b.ircNick(os[j])) })
+	slices.SortFunc(os, func(x, y *occupant) int { return ircd.CompareFolded(b.ircNick(x), b.ircNick(y)) })
 	return os
 }
 

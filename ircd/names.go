@@ -1,6 +1,10 @@
 package ircd
 
-import "gopkg.in/irc.v4"
+import (
+	"cmp"
+
+	"gopkg.in/irc.v4"
+)
 
 // NickLen is the longest nick the server accepts (ISUPPORT NICKLEN).
 const NickLen = 32
@@ -12,14 +16,33 @@ func Casefold(s string) string {
 		if c := s[i]; c >= 'A' && c <= 'Z' {
 			b := []byte(s)
 			for j := i; j < len(b); j++ {
-				if b[j] >= 'A' && b[j] <= 'Z' {
-					b[j] += 'a' - 'A'
-				}
+				b[j] = foldByte(b[j])
 			}
 			return string(b)
 		}
 	}
 	return s
+}
+
+// CompareFolded compares a and b as Casefold(a) and Casefold(b) would
+// compare, without making the folded copies: sorting nicks calls it for
+// every pair it compares.
+func CompareFolded(a, b string) int {
+	for i := 0; i < len(a) && i < len(b); i++ {
+		ca, cb := foldByte(a[i]), foldByte(b[i])
+		if ca != cb {
+			return cmp.Compare(ca, cb)
+		}
+	}
+	return cmp.Compare(len(a), len(b))
+}
+
+// foldByte is c under Casefold.
+func foldByte(c byte) byte {
+	if c >= 'A' && c <= 'Z' {
+		return c + 'a' - 'A'
+	}
+	return c
 }
 
 // IsNickSpecial reports whether c is one of the non-alphanumeric characters

@@ -40,3 +40,14 @@ func TestNamesRepliesPacksLines(t *testing.T) {
 		t.Errorf("last reply %q", end)
 	}
 }
+
+func TestCompareFolded(t *testing.T) {
+	words := []string{"", "a", "A", "b", "B", "ab", "aB", "Ab", "a[", "A{", "[", "{", "Z", "z", "_", "^", "~", "zz", "éa", "Éa", "a\xff"}
+	for _, a := range words {
+		for _, b := range words {
+			if got, want := CompareFolded(a, b), strings.Compare(Casefold(a), Casefold(b)); got != want {
+				t.Errorf("CompareFolded(%q, %q) = %d, want %d", a, b, got, want)
+			}
+		}
+	}
+}
