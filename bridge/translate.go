@@ -12,19 +12,23 @@ import (
 // sanitizeNick turns a roster name or JID localpart into a valid IRC nick:
 // spaces become "_", characters IRC nicks cannot carry are dropped, a leading
 // digit or '-' gets a "_" in front, and the result is bounded by NickLen.
-// It returns "" when nothing usable is left.
+// It returns "" when nothing usable is left. A name that needs no change
+// is returned as it is, not copied: every contact keeps its nick.
 func sanitizeNick(s string) string {
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case c == ' ' || c == '\t':
-			b.WriteByte('_')
-		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9', c == '-', ircd.IsNickSpecial(c):
-			b.WriteByte(c)
+	n := s
+	if !allNickBytes(s) {
+		var b strings.Builder
+		for i := 0; i < len(s); i++ {
+			switch c := s[i]; {
+			case c == ' ' || c == '\t':
+				b.WriteByte('_')
+			case isNickByte(c):
+				b.WriteByte(c)
+			}
 		}
+		n = b.String()
 	}
-	n := strings.Trim(b.String(), "_")
+	n = strings.Trim(n, "_")
 	if n == "" {
 		return ""
 	}
@@ -35,6 +39,22 @@ func sanitizeNick(s string) string {
 		n = n[:ircd.NickLen]
 	}
 	return n
+}
+
+// isNickByte reports whether c may stand in a nick (ircd.ValidNick) as it
+// is.
+func isNickByte(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || ircd.IsNickSpecial(c)
+}
+
+// allNickBytes reports whether every byte of s may stand in a nick.
+func allNickBytes(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if !isNickByte(s[i]) {
+			return false
+		}
+	}
+	return true
 }
 
 // nickCandidate returns the n-th candidate for base: base itself for n < 2,

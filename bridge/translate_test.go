@@ -28,6 +28,14 @@ func TestSanitizeNick(t *testing.T) {
 	}
 }
 
+// A name that is a nick already is not copied.
+func TestSanitizeNickKeepsValidName(t *testing.T) {
+	name := strings.Clone("Alice_[W]")
+	if n := testing.AllocsPerRun(10, func() { benchStr = sanitizeNick(name) }); n != 0 {
+		t.Errorf("sanitizeNick(%q) allocates %v times", name, n)
+	}
+}
+
 func TestBaseNick(t *testing.T) {
 	for _, tc := range []struct{ name, jid, want string }{
 		{"Alice", "a@example.org", "Alice"},
