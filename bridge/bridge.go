@@ -417,6 +417,7 @@ func New(cfg Config, x XMPP) (*Bridge, error) {
 	if v, ok := st.Settings["sed_corrections"]; ok {
 		b.sedCorrections = v == "true"
 	}
+	st.rosterNicks = b.rosterNicks
 	return b, nil
 }
 

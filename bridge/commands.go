@@ -236,7 +236,7 @@ func (b *Bridge) cmdAdd(out func(string), args []string) {
 			b.setNick(c, nick)
 			c.override = true
 		}
-		b.state.Nicks[key] = nick
+		b.saveNick(key, nick)
 		b.state.Overrides[key] = true
 		b.saveState()
 	}

@@ -1,6 +1,7 @@
 package bridge
 
 import (
+	"maps"
 	"slices"
 	"sort"
 	"strconv"
@@ -35,6 +36,9 @@ type contact struct {
 	sub      subscription
 	inRoster bool
 	override bool // nick set by the user with rename/add; kept as is
+	// nickSaved: nick is the contact's saved nick (savedNick), kept here
+	// instead of in the state's Nicks. Only for roster contacts.
+	nickSaved bool
 	// chatStates is what the contact's messages told of XEP-0085 support:
 	// 0 not known yet, 1 they carry chat states, -1 they do not. After a
 	// reply without one, the contact gets no more chat states from us.
@@ -327,9 +331,58 @@ func (b *Bridge) setNick(c *contact, nick string) {
 	b.sessions.send(&irc.Message{Tags: accountTags(c.account()), Prefix: old, Command: "NICK", Params: []string{nick}})
 	b.backlog.rename(old.Name, nick)
 	if c.inRoster {
-		b.state.Nicks[c.key] = nick
-		b.saveState()
+		b.saveNick(c.key, nick)
 	}
+}
+
+// savedNick is the nick saved in state_dir for the contact with key, ""
+// for none. The state's Nicks holds only the saved nicks that no roster
+// contact has now: a contact with its saved nick says so (nickSaved), so
+// that a user's roster needs no second table of its nicks.
+func (b *Bridge) savedNick(key string) string {
+	if c := b.contacts[key]; c != nil && c.nickSaved {
+		return c.nick
+	}
+	return b.state.Nicks[key]
+}
+
+// saveNick saves nick as the nick of the contact with key.
+func (b *Bridge) saveNick(key, nick string) {
+	b.keepNick(key, nick)
+	b.saveState()
+}
+
+// keepNick makes nick the saved nick of the contact with key, as the
+// state file has it or will once written.
+func (b *Bridge) keepNick(key, nick string) {
+	c := b.contacts[key]
+	if c != nil && c.inRoster && c.nick == nick {
+		c.nickSaved = true
+		delete(b.state.Nicks, key)
+		return
+	}
+	if c != nil {
+		c.nickSaved = false
+	}
+	b.state.Nicks[key] = nick
+}
+
+// rosterNicks yields the saved nicks that roster contacts keep
+// (contact.nickSaved), for the state file.
+func (b *Bridge) rosterNicks(yield func(key, nick string) bool) {
+	for key, c := range b.contacts {
+		if c.nickSaved && !yield(key, c.nick) {
+			return
+		}
+	}
+}
+
+// compactSavedNicks gives the state's Nicks a table of its own size once
+// a roster took its contacts' nicks from it: a map does not shrink.
+func (b *Bridge) compactSavedNicks() {
+	nicks := make(map[string]string, len(b.state.Nicks))
+	maps.Copy(nicks, b.state.Nicks)
+	b.state.Nicks = nicks
 }
 
 // upsertContact adds or updates a roster contact from item and returns it.
@@ -340,7 +393,8 @@ func (b *Bridge) upsertContact(item xmpp.RosterItem) *contact {
 	if c == nil {
 		c = &contact{jid: item.JID, key: key}
 		c.override = b.state.Overrides[key]
-		nick := b.state.Nicks[key]
+		saved := b.savedNick(key)
+		nick := saved
 		if nick == "" || !ircd.ValidNick(nick) || !b.nicks.free(nick, c) {
 			if c.override && nick != "" && ircd.ValidNick(nick) {
 				base = nick
@@ -354,9 +408,11 @@ func (b *Bridge) upsertContact(item xmpp.RosterItem) *contact {
 		// A saved nick that is blocked for now (say, by an occupant) stays
 		// saved, so the contact gets it back later; the user's nick is the
 		// user's, so one blocked by it is replaced, as takeUserNick would.
-		if saved := b.state.Nicks[key]; saved == "" || b.nicks.isUser(saved) {
-			b.state.Nicks[key] = nick
-			b.saveState()
+		switch {
+		case saved == "" || b.nicks.isUser(saved):
+			b.saveNick(key, nick)
+		case saved == nick:
+			b.keepNick(key, nick)
 		}
 	} else {
 		if !c.inRoster {
@@ -364,13 +420,12 @@ func (b *Bridge) upsertContact(item xmpp.RosterItem) *contact {
 			// arrived): it gets its saved or roster nick.
 			c.inRoster = true
 			c.override = b.state.Overrides[key]
-			nick := b.state.Nicks[key]
+			nick := b.savedNick(key)
 			if nick == "" || !ircd.ValidNick(nick) || !b.nicks.free(nick, c) {
 				nick = b.nicks.unique(base, c)
 			}
 			b.setNick(c, nick)
-			b.state.Nicks[key] = c.nick
-			b.saveState()
+			b.saveNick(key, c.nick)
 		} else if !c.override && base != baseNick(c.name, item.JID) {
 			// The nick follows the roster name, unless the user chose it.
 			b.setNick(c, b.nicks.unique(base, c))
@@ -414,6 +469,9 @@ func (b *Bridge) toObservers(c *contact, capName string, build func() *irc.Messa
 // saved nick: only for an explicit removal, so that a roster that comes
 // back incomplete after a reconnect does not cost the user's renames.
 func (b *Bridge) removeContact(c *contact, reason string, forget bool) {
+	if c.nickSaved {
+		b.state.Nicks[c.key], c.nickSaved = c.nick, false
+	}
 	c.inRoster = false
 	b.render(c, reason)
 	delete(b.contacts, c.key)
@@ -480,7 +538,7 @@ func (b *Bridge) onRoster(ev xmpp.Roster) {
 	items := ev.Items // sorted in place: an event belongs to its receiver
 	sort.Slice(items, func(i, j int) bool {
 		ki, kj := xmpp.BareJID(items[i].JID), xmpp.BareJID(items[j].JID)
-		si, sj := b.state.Nicks[ki] != "", b.state.Nicks[kj] != ""
+		si, sj := b.savedNick(ki) != "", b.savedNick(kj) != ""
 		if si != sj {
 			return si
 		}
@@ -502,6 +560,7 @@ func (b *Bridge) onRoster(ev xmpp.Roster) {
 			b.upsertContact(it)
 		}
 	}
+	b.compactSavedNicks()
 	// Presence arrives after the roster; after a reconnect, give it a
 	// moment before showing who went offline, so contacts do not flap.
 	b.scheduleSettle()

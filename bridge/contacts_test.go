@@ -1,6 +1,7 @@
 package bridge
 
 import (
+	"maps"
 	"slices"
 	"testing"
 
@@ -120,4 +121,50 @@ func TestAcceptAsksInReturnOnce(t *testing.T) {
 		c.expect(":xircd!xircd@irc.test PRIVMSG &xmpp :" + tc.want)
 	}
 	h.expectCalls("approve to@example.org", "approve asked@example.org", "approve from@example.org", "subscribe from@example.org")
+}
+
+// Roster contacts keep their saved nicks themselves, not in a second
+// table; the state file still lists every saved nick, a contact missing
+// from a reloaded roster keeps its nick for when it returns, and an
+// explicit removal forgets it.
+func TestSavedNicksKeptByContacts(t *testing.T) {
+	dir := t.TempDir()
+	h := newHarness(t, Config{StateDir: dir})
+	h.connect(item("alice@example.org", "Alice"), item("bob@example.org", "Bob"))
+	c := h.attach("me")
+	c.take()
+	c.send("PRIVMSG &xmpp :rename Alice ally")
+	c.expect(":Alice!alice@example.org NICK ally", ":xircd!xircd@irc.test PRIVMSG &xmpp :Alice is now known as ally.")
+	h.barrier()
+	if n := len(h.b.state.Nicks); n != 0 {
+		t.Errorf("the state keeps %d nicks of roster contacts: %v", n, h.b.state.Nicks)
+	}
+	savedNicks := func() map[string]string {
+		t.Helper()
+		h.barrier()
+		h.b.files.flush()
+		st, err := loadState(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st.Nicks
+	}
+	if got := savedNicks(); !maps.Equal(got, map[string]string{"alice@example.org": "ally", "bob@example.org": "Bob"}) {
+		t.Errorf("saved nicks %v", got)
+	}
+
+	// A roster without alice (as after an incomplete reload), then with.
+	h.event(xmpp.Roster{Items: []xmpp.RosterItem{item("bob@example.org", "Bob")}})
+	if got := savedNicks(); !maps.Equal(got, map[string]string{"alice@example.org": "ally", "bob@example.org": "Bob"}) {
+		t.Errorf("saved nicks with alice out of the roster %v", got)
+	}
+	h.event(xmpp.Roster{Items: []xmpp.RosterItem{item("alice@example.org", "Alice"), item("bob@example.org", "Bob")}})
+	if got := h.b.contacts["alice@example.org"].nick; got != "ally" {
+		t.Errorf("alice is back as %q, want ally", got)
+	}
+
+	h.event(xmpp.RosterPush{Item: xmpp.RosterItem{JID: "bob@example.org", Subscription: "remove"}})
+	if got := savedNicks(); !maps.Equal(got, map[string]string{"alice@example.org": "ally"}) {
+		t.Errorf("saved nicks after bob's removal %v", got)
+	}
 }

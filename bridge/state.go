@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"iter"
+	"maps"
 	"os"
 	"path/filepath"
 )
@@ -24,6 +26,9 @@ type stateFile struct {
 	OMEMO map[string]string `json:"omemo,omitempty"`
 
 	path string // "" when nothing persists
+	// rosterNicks yields the saved nicks kept outside Nicks, by roster
+	// contacts (Bridge.savedNick); nil for none.
+	rosterNicks iter.Seq2[string, string]
 }
 
 // loadState reads dir's state file; a missing file is an empty state.
@@ -68,6 +73,12 @@ func (st *stateFile) save() error {
 
 // encode is the state file's content.
 func (st *stateFile) encode() ([]byte, error) {
+	if st.rosterNicks != nil {
+		all := *st
+		all.Nicks = maps.Clone(st.Nicks)
+		maps.Insert(all.Nicks, st.rosterNicks)
+		st = &all
+	}
 	data, err := json.MarshalIndent(st, "", "  ")
 	return append(data, '\n'), err
 }
