@@ -23,8 +23,12 @@ type nickSpace struct {
 	service string // the service nick as configured
 	// user is the user's nick, "" until a client attaches. Only the Run
 	// goroutine changes it (takeUserNick); ircd's connections read it.
-	user    atomic.Pointer[string]
-	holders map[string]nickHolder // by folded nick
+	user atomic.Pointer[string]
+	// contacts and occupants hold the other nicks, by folded nick: two
+	// maps of pointers take less than one of interfaces, and a user in no
+	// room has no second one.
+	contacts  map[string]*contact
+	occupants map[string]*occupant
 }
 
 // nickHolder is a contact or an occupant: someone other than the user and
@@ -35,7 +39,7 @@ func (*contact) holdsNick()  {}
 func (*occupant) holdsNick() {}
 
 func newNickSpace(service string) *nickSpace {
-	return &nickSpace{service: service, holders: make(map[string]nickHolder)}
+	return &nickSpace{service: service, contacts: make(map[string]*contact)}
 }
 
 // userNick is the user's nick, "" until a client has attached.
@@ -58,19 +62,22 @@ func (ns *nickSpace) isUser(nick string) bool {
 }
 
 // holder returns who other than the user and the service holds nick, or nil.
-func (ns *nickSpace) holder(nick string) nickHolder { return ns.holders[ircd.Casefold(nick)] }
+func (ns *nickSpace) holder(nick string) nickHolder {
+	f := ircd.Casefold(nick)
+	if c := ns.contacts[f]; c != nil {
+		return c
+	}
+	if o := ns.occupants[f]; o != nil {
+		return o
+	}
+	return nil
+}
 
 // contact returns the contact holding nick, or nil.
-func (ns *nickSpace) contact(nick string) *contact {
-	c, _ := ns.holder(nick).(*contact)
-	return c
-}
+func (ns *nickSpace) contact(nick string) *contact { return ns.contacts[ircd.Casefold(nick)] }
 
 // occupant returns the occupant holding nick, or nil.
-func (ns *nickSpace) occupant(nick string) *occupant {
-	o, _ := ns.holder(nick).(*occupant)
-	return o
-}
+func (ns *nickSpace) occupant(nick string) *occupant { return ns.occupants[ircd.Casefold(nick)] }
 
 // free reports whether h may take nick: it is not the service's, not the
 // user's, and held by nobody but h. h may be nil.
@@ -92,13 +99,35 @@ func (ns *nickSpace) unique(base string, h nickHolder) string {
 // with free first.
 func (ns *nickSpace) hold(h nickHolder, old, nick string) {
 	ns.release(h, old)
-	ns.holders[ircd.Casefold(nick)] = h
+	f := ircd.Casefold(nick)
+	switch h := h.(type) {
+	case *contact:
+		delete(ns.occupants, f)
+		ns.contacts[f] = h
+	case *occupant:
+		delete(ns.contacts, f)
+		if ns.occupants == nil {
+			ns.occupants = make(map[string]*occupant)
+		}
+		ns.occupants[f] = h
+	}
 }
 
 // release frees nick if h holds it.
 func (ns *nickSpace) release(h nickHolder, nick string) {
-	if f := ircd.Casefold(nick); nick != "" && ns.holders[f] == h {
-		delete(ns.holders, f)
+	if nick == "" {
+		return
+	}
+	f := ircd.Casefold(nick)
+	switch h := h.(type) {
+	case *contact:
+		if ns.contacts[f] == h {
+			delete(ns.contacts, f)
+		}
+	case *occupant:
+		if ns.occupants[f] == h {
+			delete(ns.occupants, f)
+		}
 	}
 }
 

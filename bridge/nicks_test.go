@@ -205,6 +205,15 @@ func TestNickSpace(t *testing.T) {
 	ns.hold(alice, "Alice", "ally")
 	ns.release(bob, "ally") // not bob's: stays
 	if ns.contact("ALLY") != alice || ns.holder("alice") != nil || ns.occupant("bob") != bob || ns.contact("bob") != nil {
-		t.Errorf("holders after moves: %v", ns.holders)
+		t.Errorf("holders after moves: %v, %v", ns.contacts, ns.occupants)
+	}
+	// Whoever takes a nick takes it from whoever held it.
+	ns.hold(bob, "bob", "ally")
+	if ns.holder("ally") != bob || ns.contact("ally") != nil {
+		t.Errorf("ally held by %v after bob took it", ns.holder("ally"))
+	}
+	ns.hold(alice, "", "ally")
+	if ns.holder("ally") != alice || ns.occupant("ally") != nil {
+		t.Errorf("ally held by %v after alice took it back", ns.holder("ally"))
 	}
 }
