@@ -156,6 +156,7 @@ type Bridge struct {
 	runCtx        context.Context
 	ownJID        string
 	contacts      map[string]*contact   // by bare JID (lower case)
+	lastRes       map[*contact]string   // resource each contact's last message came from (target)
 	tempOrder     []string              // keys of strangers, oldest first
 	away          string                // the user's AWAY text, "" when present
 	realname      string                // the user's SETNAME, "" when never set

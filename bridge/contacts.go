@@ -29,7 +29,6 @@ type contact struct {
 	// resources are the online resources ordered by name: usually one or
 	// two, so a sorted slice is smaller than a map and best needs no sort.
 	resources []resource
-	lastRes   string // resource the last message came from
 
 	view view // what attached clients have been shown
 
@@ -217,13 +216,26 @@ func accountTags(account string) irc.Tags {
 	return irc.Tags{"account": account}
 }
 
-// target is where a chat to the contact goes: the resource last heard
-// from (forgotten when it goes offline), else the bare JID.
-func (c *contact) target() string {
-	if c.lastRes != "" {
-		return c.jid + "/" + c.lastRes
+// target is where a chat to c goes: the resource last heard from
+// (forgotten when it goes offline), else the bare JID.
+func (b *Bridge) target(c *contact) string {
+	if res := b.lastRes[c]; res != "" {
+		return c.jid + "/" + res
 	}
 	return c.jid
+}
+
+// heardFrom notes that c's last message came from resource res. The
+// bridge keeps it, not the contact: few contacts write, and every
+// contact would carry the field.
+func (b *Bridge) heardFrom(c *contact, res string) {
+	if b.lastRes[c] == res {
+		return
+	}
+	if b.lastRes == nil {
+		b.lastRes = make(map[*contact]string)
+	}
+	b.lastRes[c] = strings.Clone(res) // not a slice of the whole JID
 }
 
 // desiredView is what clients should see of c now.
@@ -475,6 +487,7 @@ func (b *Bridge) removeContact(c *contact, reason string, forget bool) {
 	c.inRoster = false
 	b.render(c, reason)
 	delete(b.contacts, c.key)
+	delete(b.lastRes, c)
 	b.nicks.release(c, c.nick)
 	if forget {
 		delete(b.state.Nicks, c.key)
@@ -501,6 +514,7 @@ func (b *Bridge) tempContact(jid string) *contact {
 		b.tempOrder = b.tempOrder[1:]
 		if old != nil && !old.inRoster {
 			delete(b.contacts, old.key)
+			delete(b.lastRes, old)
 			b.nicks.release(old, old.nick)
 		}
 	}
@@ -627,8 +641,8 @@ func (b *Bridge) onPresence(p xmpp.Presence) {
 	switch p.Type {
 	case "unavailable", "error":
 		c.removeResource(res)
-		if c.lastRes == res {
-			c.lastRes = ""
+		if b.lastRes[c] == res {
+			delete(b.lastRes, c)
 		}
 		reason = oneLine(p.Status)
 		if p.Type == "error" && p.Error != nil {
@@ -690,8 +704,8 @@ func (b *Bridge) onConnected(ev xmpp.Connected) {
 	// that contacts still online do not flap (see settle).
 	for _, c := range b.contacts {
 		c.resources = nil
-		c.lastRes = ""
 	}
+	b.lastRes = nil
 	b.logins++
 	// The user's own presence is restored by the session itself.
 	b.announce("Connected to XMPP as "+ev.JID+".", false)

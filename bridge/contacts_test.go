@@ -3,6 +3,7 @@ package bridge
 import (
 	"maps"
 	"slices"
+	"strconv"
 	"testing"
 
 	"xircd/xmpp"
@@ -166,5 +167,46 @@ func TestSavedNicksKeptByContacts(t *testing.T) {
 	h.event(xmpp.RosterPush{Item: xmpp.RosterItem{JID: "bob@example.org", Subscription: "remove"}})
 	if got := savedNicks(); !maps.Equal(got, map[string]string{"alice@example.org": "ally"}) {
 		t.Errorf("saved nicks after bob's removal %v", got)
+	}
+}
+
+// A chat goes to the resource the contact last wrote from until that
+// resource goes offline or the stream is new, then to the bare JID.
+func TestChatGoesToTheResourceLastHeard(t *testing.T) {
+	h := newHarness(t, Config{})
+	h.connect(item("alice@example.org", "Alice"))
+	h.event(avail("alice@example.org/phone", "", "", 0))
+	c := h.attach("me")
+	c.take()
+	send := func(want string) {
+		t.Helper()
+		c.send("PRIVMSG Alice :hello")
+		h.expectCalls(want)
+	}
+	h.event(xmpp.Message{From: "alice@example.org/phone", Type: "chat", Body: "hi"})
+	send(`message id=id1 to=alice@example.org/phone type=chat state= body="hello"`)
+	h.event(xmpp.Presence{From: "alice@example.org/phone", Type: "unavailable"})
+	send(`message id=id2 to=alice@example.org type=chat state= body="hello"`)
+
+	h.event(xmpp.Message{From: "alice@example.org/pc", Type: "chat", Body: "hi"})
+	send(`message id=id3 to=alice@example.org/pc type=chat state= body="hello"`)
+	h.event(xmpp.Presence{From: "alice@example.org/phone", Type: "unavailable"})
+	send(`message id=id4 to=alice@example.org/pc type=chat state= body="hello"`)
+	h.event(xmpp.Connected{JID: "me@example.org/xircd"})
+	send(`message id=id5 to=alice@example.org type=chat state= body="hello"`)
+
+	h.event(xmpp.Message{From: "alice@example.org/pc", Type: "chat", Body: "hi"})
+	h.event(xmpp.RosterPush{Item: xmpp.RosterItem{JID: "alice@example.org", Subscription: "remove"}})
+	h.barrier()
+	if n := len(h.b.lastRes); n != 0 {
+		t.Errorf("%d resources last heard from kept for contacts that are gone", n)
+	}
+	// Strangers beyond maxTemp are forgotten with theirs.
+	for i := range maxTemp + 1 {
+		h.event(xmpp.Message{From: "s" + strconv.Itoa(i) + "@example.net/x", Type: "chat", Body: "hi"})
+	}
+	h.barrier()
+	if n := len(h.b.lastRes); n != maxTemp {
+		t.Errorf("%d resources last heard from kept for %d strangers", n, maxTemp)
 	}
 }

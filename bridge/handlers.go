@@ -263,7 +263,7 @@ func (b *Bridge) handleTagmsg(s *session, r *ircd.Request) error {
 	if c == nil || state == "" || !b.connected || c.chatStates < 0 {
 		return nil
 	}
-	if _, err := b.x.SendMessage(xmpp.OutMessage{To: c.target(), Type: "chat", ChatState: state}); err != nil {
+	if _, err := b.x.SendMessage(xmpp.OutMessage{To: b.target(c), Type: "chat", ChatState: state}); err != nil {
 		b.log.Debug("chat state not sent", "err", err)
 	}
 	return nil

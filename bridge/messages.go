@@ -84,7 +84,7 @@ func (b *Bridge) ownPrefix() *irc.Prefix {
 // carried as the id), to c, encrypted when omemoEncrypts says so; a
 // message that is one https URL also carries it as an XEP-0066 link.
 func (b *Bridge) sendChat(c *contact, out xmpp.OutMessage) {
-	out.To, out.Type = c.target(), "chat"
+	out.To, out.Type = b.target(c), "chat"
 	out.OOBURL = fileLink(out.Body)
 	if c.chatStates >= 0 && out.Reactions == nil {
 		out.ChatState = "active"
@@ -242,7 +242,7 @@ func (b *Bridge) onMessage(m xmpp.Message) {
 		return
 	}
 	if m.Carbon != xmpp.CarbonSent && res != "" {
-		c.lastRes = res
+		b.heardFrom(c, res)
 	}
 	if m.Carbon != xmpp.CarbonSent && m.Delay.IsZero() && m.Type != "headline" && m.Reactions == nil {
 		// XEP-0085: a live reply tells whether the contact's client

@@ -338,7 +338,7 @@ func (b *Bridge) sendDisplayed(key string, t time.Time) {
 	if last < 0 {
 		return
 	}
-	if err := b.x.SendDisplayed(c.target(), msgs[last].markable); err != nil {
+	if err := b.x.SendDisplayed(b.target(c), msgs[last].markable); err != nil {
 		b.log.Debug("chat marker not sent", "err", err)
 		return
 	}

@@ -253,7 +253,7 @@ func (b *Bridge) handleRedact(s *session, r *ircd.Request) error {
 			to = room.jid
 		} else {
 			c = b.contacts[conv]
-			to, typ = c.target(), "chat"
+			to, typ = b.target(c), "chat"
 		}
 		id := retractionID(k, room != nil)
 		if err := b.x.SendRetraction(to, typ, id); err != nil {
