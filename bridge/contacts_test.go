@@ -5,9 +5,22 @@ import (
 	"slices"
 	"strconv"
 	"testing"
+	"unsafe"
 
 	"xircd/xmpp"
 )
+
+// Every user keeps a contact per roster item and a resource per online
+// resource: a field more can cost 16 bytes for each (the allocator's size
+// classes are 16 bytes apart).
+func TestContactSize(t *testing.T) {
+	if n := unsafe.Sizeof(contact{}); n > 128 {
+		t.Errorf("a contact takes %d bytes, more than 128", n)
+	}
+	if n := unsafe.Sizeof(resource{}); n > 48 {
+		t.Errorf("a resource takes %d bytes, more than 48", n)
+	}
+}
 
 func TestParseSubscription(t *testing.T) {
 	for _, tc := range []struct {
