@@ -75,7 +75,8 @@ func TestEchoPeer(t *testing.T) {
 	sawPresence := false
 	for !sawPresence {
 		select {
-		case ev := <-s.Events():
+		case <-s.EventsReady():
+			ev, _ := s.NextEvent()
 			if pr, ok := ev.(xmpp.Presence); ok && pr.From == peerJID+"/echo" {
 				if pr.Show != "away" || pr.Status != "out <to> lunch" {
 					t.Fatalf("peer presence %+v", pr)

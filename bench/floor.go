@@ -34,7 +34,8 @@ func floorRun(e *env, run int) (result, error) {
 	deadline := time.After(e.readyTimeout)
 	for rosterN != want || len(seen) < want {
 		select {
-		case ev, ok := <-s.Events():
+		case <-s.EventsReady():
+			ev, ok := s.NextEvent()
 			if !ok {
 				return res, fmt.Errorf("floor: session closed")
 			}
@@ -94,7 +95,8 @@ func floorRun(e *env, run int) (result, error) {
 	last := start
 	for len(pending) > 0 {
 		select {
-		case ev := <-s.Events():
+		case <-s.EventsReady():
+			ev, _ := s.NextEvent()
 			if m, ok := ev.(xmpp.Message); ok && pending[m.Body] {
 				delete(pending, m.Body)
 				last = time.Now()
@@ -115,7 +117,8 @@ func waitMessage(s *xmpp.Session, body string, timeout time.Duration) error {
 	t := time.After(timeout)
 	for {
 		select {
-		case ev := <-s.Events():
+		case <-s.EventsReady():
+			ev, _ := s.NextEvent()
 			if m, ok := ev.(xmpp.Message); ok && m.Body == body {
 				return nil
 			}

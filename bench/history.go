@@ -123,7 +123,8 @@ func waitConnected(s *xmpp.Session) error {
 	deadline := time.After(15 * time.Second)
 	for {
 		select {
-		case ev := <-s.Events():
+		case <-s.EventsReady():
+			ev, _ := s.NextEvent()
 			if _, ok := ev.(xmpp.Connected); ok {
 				return nil
 			}
@@ -180,7 +181,8 @@ func (f *historyFloor) page(id string) (xmpp.ArchivePage, error) {
 	deadline := time.After(15 * time.Second)
 	for {
 		select {
-		case ev := <-f.s.Events():
+		case <-f.s.EventsReady():
+			ev, _ := f.s.NextEvent()
 			if p, ok := ev.(xmpp.ArchivePage); ok && p.ID == id {
 				return p, p.Err
 			}

@@ -365,7 +365,8 @@ func muFloorReady(s *xmpp.Session, retries *int) error {
 	deadline := time.After(5 * time.Minute)
 	for rosterN != muContacts || len(seen) < muContacts {
 		select {
-		case ev, ok := <-s.Events():
+		case <-s.EventsReady():
+			ev, ok := s.NextEvent()
 			if !ok {
 				return fmt.Errorf("floor: session closed")
 			}
@@ -550,7 +551,8 @@ func muConnected(s *xmpp.Session) error {
 	deadline := time.After(time.Minute)
 	for {
 		select {
-		case ev, ok := <-s.Events():
+		case <-s.EventsReady():
+			ev, ok := s.NextEvent()
 			if !ok {
 				return fmt.Errorf("floor round trips: session closed")
 			}

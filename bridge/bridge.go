@@ -423,13 +423,13 @@ func New(cfg Config, x XMPP) (*Bridge, error) {
 }
 
 // Run processes XMPP events and IRC requests until ctx is done or the XMPP
-// event channel is closed. It is the only goroutine touching the bridge's
-// state.
+// session's events end. It is the only goroutine touching the bridge's
+// state. It takes one event per turn, as it takes one request.
 func (b *Bridge) Run(ctx context.Context) error {
 	defer close(b.done)
 	defer b.stopRotation()
 	b.runCtx = ctx
-	events := b.x.Events()
+	events := b.x.EventsReady()
 	for {
 		select {
 		case <-ctx.Done():
@@ -437,7 +437,8 @@ func (b *Bridge) Run(ctx context.Context) error {
 			b.closeCatchUp()
 			b.files.flush()
 			return ctx.Err()
-		case ev, ok := <-events:
+		case <-events:
+			ev, ok := b.x.NextEvent()
 			if !ok {
 				b.flushState()
 				b.closeCatchUp()

@@ -32,7 +32,10 @@ var _ XMPP = (*xmpp.Session)(nil)
 // The answers to requests are queued and delivered, as events, by the
 // harness's next barrier (unless holdAnswers keeps them for the test).
 type fakeXMPP struct {
+	// A fed event is handed over through events, which has no room: the
+	// feeder knows when Run took it. ready has a token for each.
 	events chan xmpp.Event
+	ready  chan struct{}
 	jid    string
 
 	mu           sync.Mutex
@@ -242,7 +245,7 @@ func (f *fakeXMPP) RemoveBookmark(ctx context.Context, room string) (string, err
 }
 
 func newFakeXMPP() *fakeXMPP {
-	return &fakeXMPP{events: make(chan xmpp.Event), jid: "me@example.org", connected: true}
+	return &fakeXMPP{events: make(chan xmpp.Event), ready: make(chan struct{}, 1), jid: "me@example.org", connected: true}
 }
 
 func (f *fakeXMPP) record(format string, args ...any) {
@@ -272,7 +275,32 @@ func (f *fakeXMPP) takeCalls() []string {
 	return c
 }
 
-func (f *fakeXMPP) Events() <-chan xmpp.Event { return f.events }
+func (f *fakeXMPP) EventsReady() <-chan struct{} { return f.ready }
+
+func (f *fakeXMPP) NextEvent() (xmpp.Event, bool) {
+	ev, ok := <-f.events
+	return ev, ok
+}
+
+// send hands ev to Run and returns once Run took it; false when Run has
+// returned (done) or timeout came first.
+func (f *fakeXMPP) send(ev xmpp.Event, done <-chan struct{}, timeout <-chan time.Time) bool {
+	select {
+	case f.ready <- struct{}{}:
+	case <-done:
+		return false
+	case <-timeout:
+		return false
+	}
+	select {
+	case f.events <- ev:
+		return true
+	case <-done:
+		return false
+	case <-timeout:
+		return false
+	}
+}
 
 func (f *fakeXMPP) SendMessage(m xmpp.OutMessage) (string, error) {
 	if !f.isConnected() {
@@ -347,7 +375,14 @@ func (f *fakeXMPP) Approve(jid string) error     { f.record("approve %s", jid); 
 func (f *fakeXMPP) Deny(jid string) error        { f.record("deny %s", jid); return nil }
 func (f *fakeXMPP) Unsubscribe(jid string) error { f.record("unsubscribe %s", jid); return nil }
 func (f *fakeXMPP) JID() string                  { return f.jid }
-func (f *fakeXMPP) Close() error                 { close(f.events); return nil }
+func (f *fakeXMPP) Close() error {
+	close(f.events)
+	select {
+	case f.ready <- struct{}{}:
+	default:
+	}
+	return nil
+}
 
 // ircClient is an IRC client of the real ircd, connected over net.Pipe,
 // whose server has the bridge as its backend: what the tests send goes
@@ -698,9 +733,7 @@ func (h *harness) barrier() {
 		if !ok {
 			return
 		}
-		select {
-		case h.x.events <- ev:
-		case <-h.b.done:
+		if !h.x.send(ev, h.b.done, nil) {
 			return
 		}
 	}
@@ -709,9 +742,7 @@ func (h *harness) barrier() {
 // event feeds one XMPP event and waits until it has been processed.
 func (h *harness) event(ev xmpp.Event) {
 	h.t.Helper()
-	select {
-	case h.x.events <- ev:
-	case <-time.After(waitTimeout):
+	if !h.x.send(ev, h.b.done, time.After(waitTimeout)) {
 		h.t.Fatal("bridge does not read events")
 	}
 	h.barrier()

@@ -13,15 +13,18 @@ import (
 // while the stream is down.
 //
 // A request whose answer matters returns an id, and its answer arrives
-// later on Events as exactly one event carrying that id (xmpp.RequestDone,
+// later through NextEvent as exactly one event carrying that id (xmpp.RequestDone,
 // ArchivePage, DiscoInfo, RoomList or BookmarkList), also when the server refuses,
 // ctx ends first or the stream is lost. Run handles it like any other
 // event (requests.go). A message the server bounces comes back as a
 // Message of type "error" with the id SendMessage returned.
 type XMPP interface {
-	// Events delivers everything that happens on the session, in order. The
-	// channel is closed after Close.
-	Events() <-chan xmpp.Event
+	// EventsReady holds a token while events wait, and from the session's
+	// end on; NextEvent takes the oldest, one per token: everything that
+	// happens on the session, in order. Its ok is false once the session
+	// has ended (after Close) and every event was taken.
+	EventsReady() <-chan struct{}
+	NextEvent() (ev xmpp.Event, ok bool)
 	// SendMessage sends a message and returns the stanza id it used (also
 	// used as its XEP-0359 origin-id): m.ID, or a new one.
 	SendMessage(m xmpp.OutMessage) (id string, err error)

@@ -62,7 +62,7 @@ func startBenchBridge(b *testing.B, c *benchClient) (br *Bridge, x *fakeXMPP, st
 	done := make(chan error, 1)
 	go func() { done <- br.Run(ctx) }()
 	c.session = br.Attach(c)
-	x.events <- xmpp.Connected{JID: "me@example.org/xircd"}
+	x.send(xmpp.Connected{JID: "me@example.org/xircd"}, nil, nil)
 	return br, x, func() { cancel(); <-done }
 }
 
@@ -89,7 +89,7 @@ func benchBridge(b *testing.B, n int) (*Bridge, *fakeXMPP, *benchClient) {
 	br, x, stop := startBenchBridge(b, c)
 	b.Cleanup(stop)
 	items, _ := benchRoster(n, false)
-	x.events <- xmpp.Roster{Items: items}
+	x.send(xmpp.Roster{Items: items}, nil, nil)
 	br.CheckNick("barrier") // everything posted before is processed
 	c.lines.Store(0)        // count only what the benchmark itself causes
 	return br, x, c
@@ -106,7 +106,7 @@ func BenchmarkPresenceFanOut(b *testing.B) {
 	i := 0
 	for b.Loop() {
 		s := shows[(i/n)%len(shows)]
-		x.events <- xmpp.Presence{From: fmt.Sprintf("peer%05d@example.org/phone", i%n), Show: s.show, Status: s.status}
+		x.send(xmpp.Presence{From: fmt.Sprintf("peer%05d@example.org/phone", i%n), Show: s.show, Status: s.status}, nil, nil)
 		i++
 	}
 	br.CheckNick("barrier")
@@ -127,7 +127,7 @@ func BenchmarkChatIn(b *testing.B) {
 	for b.Loop() {
 		m := msgs[i%len(msgs)]
 		m.ID, m.StanzaID = "m"+strconv.Itoa(i), "s"+strconv.Itoa(i)
-		x.events <- m
+		x.send(m, nil, nil)
 		i++
 	}
 	br.CheckNick("barrier")
@@ -164,9 +164,9 @@ func BenchmarkRosterBurst(b *testing.B) {
 		b.StopTimer()
 		br, x, stop := startBenchBridge(b, &benchClient{id: 1})
 		b.StartTimer()
-		x.events <- xmpp.Roster{Items: items}
+		x.send(xmpp.Roster{Items: items}, nil, nil)
 		for _, p := range pres {
-			x.events <- p
+			x.send(p, nil, nil)
 		}
 		br.CheckNick("barrier")
 		b.StopTimer()
@@ -253,9 +253,9 @@ func BenchmarkRosterLiveHeap(b *testing.B) {
 		runtime.GC()
 		runtime.ReadMemStats(&before)
 		br, x, stop := startBenchBridge(b, &benchClient{id: 1})
-		x.events <- xmpp.Roster{Items: items}
+		x.send(xmpp.Roster{Items: items}, nil, nil)
 		for _, p := range pres {
-			x.events <- p
+			x.send(p, nil, nil)
 		}
 		br.CheckNick("barrier")
 		runtime.GC()

@@ -141,7 +141,8 @@ func runEcho(ctx context.Context, s *xmpp.Session) {
 		select {
 		case <-ctx.Done():
 			return
-		case ev, ok := <-s.Events():
+		case <-s.EventsReady():
+			ev, ok := s.NextEvent()
 			if !ok {
 				return
 			}

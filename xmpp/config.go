@@ -45,6 +45,13 @@ type Config struct {
 	ClientVersion string // jabber:iq:version version; default "dev"
 
 	Logger *slog.Logger
+
+	// OnEvent, when set, sees every event as it is queued for NextEvent,
+	// one call at a time and in the order of the queue, and drops the
+	// event when it returns false (the session's end still comes). It is
+	// called by the session's goroutines with the queue locked: it must
+	// return at once and not call the Session.
+	OnEvent func(Event) bool
 }
 
 // Connection modes of Config.TLS.

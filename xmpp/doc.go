@@ -23,6 +23,10 @@
 // One goroutine reads the stream; one writes it while there is something
 // to write, so that an idle session has no writer.
 //
+// Events wait in a queue, in order, until the receiver takes them
+// (EventsReady and NextEvent, or Events); while 256 wait, the session
+// stops reading the stream. Config.OnEvent sees each as it is queued.
+//
 // The session answers IQ ping, disco#info (listing only what it handles)
 // and jabber:iq:version; every other get or set is answered with
 // service-unavailable. Roster pushes are accepted only from the account
@@ -54,8 +58,8 @@
 // # Requests
 //
 // Requests never block on the server. Those whose answer matters return
-// an id, and the answer arrives on Events as exactly one event carrying
-// that id (RequestDone, ArchivePage, RoomList, BookmarkList,
+// an id, and the answer arrives through NextEvent as exactly one event
+// carrying that id (RequestDone, ArchivePage, RoomList, BookmarkList,
 // DisplayedList, UploadService, UploadSlot): the result,
 // or the failure when the server refuses, the request's ctx ends first or
 // the stream is lost (then before the Disconnected). The receiver handles

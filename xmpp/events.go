@@ -3,7 +3,7 @@ package xmpp
 import "time"
 
 // Event is something that happened on the XMPP session. Events are delivered
-// in the order the server sent the stanzas, on the channel from Session.Events.
+// in the order the server sent the stanzas, by Session.NextEvent.
 type Event interface{ isEvent() }
 
 // Connected: the session is online. JID is the full JID the server bound.

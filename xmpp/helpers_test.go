@@ -52,7 +52,7 @@ func newSession(t *testing.T, srv *prosodytest.Server, user string, tweak func(*
 		select {
 		case <-done:
 		case <-time.After(10 * time.Second):
-			t.Error("Events channel not closed after Close")
+			t.Error("the events did not end after Close")
 		}
 	})
 	return s
@@ -74,10 +74,11 @@ func waitFor[T xmpp.Event](t *testing.T, s *xmpp.Session, ok func(T) bool) T {
 	deadline := time.After(waitTimeout)
 	for {
 		select {
-		case ev, open := <-s.Events():
+		case <-s.EventsReady():
+			ev, open := s.NextEvent()
 			if !open {
 				var zero T
-				t.Fatalf("events closed while waiting for %T", zero)
+				t.Fatalf("events ended while waiting for %T", zero)
 			}
 			if e, is := ev.(T); is && (ok == nil || ok(e)) {
 				return e
@@ -138,7 +139,8 @@ func noEvent[T xmpp.Event](t *testing.T, s *xmpp.Session, d time.Duration, ok fu
 	deadline := time.After(d)
 	for {
 		select {
-		case ev := <-s.Events():
+		case <-s.EventsReady():
+			ev, _ := s.NextEvent()
 			if e, is := ev.(T); is && (ok == nil || ok(e)) {
 				t.Fatalf("unexpected event %#v", e)
 			}

@@ -288,7 +288,8 @@ func TestResumeAfterCut(t *testing.T) {
 	deadline := time.After(waitTimeout)
 	for len(got) < len(in) || !resumed {
 		select {
-		case ev := <-s.Events():
+		case <-s.EventsReady():
+			ev, _ := s.NextEvent()
 			switch ev := ev.(type) {
 			case xmpp.Message:
 				if got[ev.Body]++; got[ev.Body] > 1 {

@@ -342,7 +342,8 @@ func TestQuietStreamAfterLoginIsPinged(t *testing.T) {
 				t.Fatal("the session hung up instead of pinging")
 			}
 			return
-		case ev := <-s.Events():
+		case <-s.EventsReady():
+			ev, _ := s.NextEvent()
 			if d, ok := ev.(Disconnected); ok {
 				t.Fatalf("the session gave up on a quiet stream: %v", d.Err)
 			}

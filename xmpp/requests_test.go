@@ -104,7 +104,8 @@ func TestRequestTimeoutAndLostStream(t *testing.T) {
 	deadline := time.After(waitTimeout)
 	for {
 		select {
-		case ev := <-s.Events():
+		case <-s.EventsReady():
+			ev, _ := s.NextEvent()
 			switch ev := ev.(type) {
 			case xmpp.BookmarkList:
 				if ev.ID != waiting || !errors.Is(ev.Err, xmpp.ErrNotConnected) {

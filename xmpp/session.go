@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"iter"
 	"log/slog"
 	mrand "math/rand/v2"
 	"net"
@@ -71,7 +72,7 @@ type Session struct {
 	domain  string
 	capsVer string
 
-	events chan Event
+	events *eventQueue
 	// closed ends with Close; closing is its Done channel. A context, so
 	// that a live stream is closed by a callback (context.AfterFunc)
 	// instead of a goroutine waiting for it.
@@ -106,7 +107,7 @@ func New(cfg Config) (*Session, error) {
 		cfg:     cfg,
 		bare:    cfg.JID,
 		domain:  cfg.JID[strings.IndexByte(cfg.JID, '@')+1:],
-		events:  make(chan Event, 256),
+		events:  newEventQueue(cfg.OnEvent),
 		closed:  closed,
 		close:   close,
 		closing: closed.Done(),
@@ -125,10 +126,31 @@ func New(cfg Config) (*Session, error) {
 // JID is the bare JID of the account.
 func (s *Session) JID() string { return s.bare }
 
-// Events delivers everything that happens on the session, in order. The
-// channel is closed after Close. The session waits for the receiver, so it
-// must be drained.
-func (s *Session) Events() <-chan Event { return s.events }
+// EventsReady holds a token while events wait for NextEvent, and from the
+// end of the session on. Everything that happens on the session is an
+// event, delivered in order; the receiver takes one event per token with
+// NextEvent. While 256 events wait, the session stops reading its stream:
+// events must be taken.
+func (s *Session) EventsReady() <-chan struct{} { return s.events.ready }
+
+// NextEvent takes the oldest waiting event. ok is false once the session
+// has ended (after Close) and every event was taken. After a token from
+// EventsReady it returns an event or the end; else ev may be nil: none
+// waits yet.
+func (s *Session) NextEvent() (ev Event, ok bool) { return s.events.next() }
+
+// Events yields the session's events, in order, until the session has
+// ended: for a receiver with nothing else to wait for.
+func (s *Session) Events() iter.Seq[Event] {
+	return func(yield func(Event) bool) {
+		for range s.events.ready {
+			ev, ok := s.events.next()
+			if !ok || !yield(ev) {
+				return
+			}
+		}
+	}
+}
 
 // Start starts the supervisor: it connects, and after every failure or
 // lost connection reconnects with exponential backoff and jitter, until
@@ -149,7 +171,7 @@ func (s *Session) Start() {
 }
 
 // Close ends the session: the stream is closed politely when possible,
-// the supervisor stops and the Events channel is closed. It returns within
+// the supervisor stops and the events end (see NextEvent). It returns within
 // a few seconds whatever the server does.
 func (s *Session) Close() error {
 	s.closeOnce.Do(func() {
@@ -159,7 +181,7 @@ func (s *Session) Close() error {
 		s.close()
 		s.mu.Unlock()
 		if !started {
-			close(s.events)
+			s.events.end(nil)
 			close(s.done)
 		}
 	})
@@ -180,13 +202,8 @@ func (s *Session) isClosing() bool {
 	}
 }
 
-// emit delivers an event, giving up only when the session is closing.
-func (s *Session) emit(ev Event) {
-	select {
-	case s.events <- ev:
-	case <-s.closing:
-	}
-}
+// emit queues an event, giving up only when the session is closing.
+func (s *Session) emit(ev Event) { s.events.put(ev, s.closing) }
 
 func (s *Session) backoff(attempt int) time.Duration {
 	d := s.cfg.MinBackoff
@@ -201,7 +218,6 @@ func (s *Session) backoff(attempt int) time.Duration {
 
 func (s *Session) supervise() {
 	defer close(s.done)
-	defer close(s.events)
 	attempt := 0
 	var res *smResumption // the last stream's, while it may be resumed
 	for !s.isClosing() {
@@ -234,10 +250,7 @@ func (s *Session) supervise() {
 		s.emit(Disconnected{Err: err, RetryIn: delay})
 		s.sleep(delay)
 	}
-	select {
-	case s.events <- Disconnected{}:
-	default:
-	}
+	s.events.end(Disconnected{})
 }
 
 func (s *Session) sleep(d time.Duration) {

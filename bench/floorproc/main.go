@@ -52,7 +52,8 @@ func run(jid, pass, server, ca, resource string, n, rtt, burst int, to []string)
 	deadline := time.After(2 * time.Minute)
 	for rosterN < n || len(seen) < n {
 		select {
-		case ev, ok := <-s.Events():
+		case <-s.EventsReady():
+			ev, ok := s.NextEvent()
 			if !ok {
 				return fmt.Errorf("session closed")
 			}
@@ -112,7 +113,8 @@ func waitEchoes(s *xmpp.Session, pending map[string]bool) error {
 	defer t.Stop()
 	for len(pending) > 0 {
 		select {
-		case ev := <-s.Events():
+		case <-s.EventsReady():
+			ev, _ := s.NextEvent()
 			if m, ok := ev.(xmpp.Message); ok && pending[m.Body] {
 				delete(pending, m.Body)
 				t.Reset(15 * time.Second)

@@ -48,15 +48,17 @@ func (m *metrics) handler(srv func() ircd.Stats) http.Handler {
 }
 
 // userXMPP is a user's XMPP session as their bridge drives it: it counts
-// messages and connections for the metrics.
+// messages and connections for the metrics as the session queues its
+// events (observe), and reports the attempts of the first login.
 type userXMPP struct {
 	*xmpp.Session
-	m      *metrics
-	events chan xmpp.Event
+	m *metrics
 	// attempts gets how each connection attempt ended until the first
 	// that connected; sends do not wait, nobody reads once the first
 	// login is over.
 	attempts chan loginAttempt
+	// Only observe touches these, one event at a time.
+	online, connectedBefore bool
 }
 
 // loginAttempt is how a connection attempt ended: err nil when it
@@ -66,8 +68,10 @@ type loginAttempt struct {
 	retryIn time.Duration
 }
 
-func newUserXMPP(s *xmpp.Session, m *metrics) *userXMPP {
-	return &userXMPP{Session: s, m: m, events: make(chan xmpp.Event), attempts: make(chan loginAttempt, 8)}
+// newUserXMPP returns the user's XMPP session to be; its Session is set
+// once made with observe as its xmpp.Config.OnEvent.
+func newUserXMPP(m *metrics) *userXMPP {
+	return &userXMPP{m: m, attempts: make(chan loginAttempt, 8)}
 }
 
 // attempted reports an attempt of the first login.
@@ -78,46 +82,36 @@ func (x *userXMPP) attempted(a loginAttempt) {
 	}
 }
 
-// Events are the session's, counted by forward.
-func (x *userXMPP) Events() <-chan xmpp.Event { return x.events }
-
-// forward passes the session's events on, counting them, until the
-// session closes its channel.
-func (x *userXMPP) forward() {
-	defer close(x.events)
-	online, connectedBefore := false, false
-	for ev := range x.Session.Events() {
-		switch ev := ev.(type) {
-		case xmpp.Connected:
-			if !connectedBefore {
-				x.attempted(loginAttempt{})
-			}
-			if !online {
-				x.m.xmppConnections.Add(1)
-			}
-			if connectedBefore {
-				x.m.xmppReconnects.Add(1)
-			}
-			online, connectedBefore = true, true
-		case xmpp.Disconnected:
-			if !connectedBefore {
-				// The bridge comes with the first login: nobody reads
-				// the attempts before it but firstLogin.
-				x.attempted(loginAttempt{err: cmp.Or(ev.Err, xmpp.ErrClosed), retryIn: ev.RetryIn})
-				continue
-			}
-			if online {
-				x.m.xmppConnections.Add(-1)
-			}
-			online = false
-		case xmpp.Message:
-			x.m.messagesFromXMPP.Add(1)
+// observe counts the session's events as they are queued; the failed
+// attempts before the first login are not queued: the bridge comes with
+// the first login, and only firstLogin needs them. The session's last
+// event, a Disconnected, ends its connection.
+func (x *userXMPP) observe(ev xmpp.Event) bool {
+	switch ev := ev.(type) {
+	case xmpp.Connected:
+		if !x.connectedBefore {
+			x.attempted(loginAttempt{})
 		}
-		x.events <- ev
+		if !x.online {
+			x.m.xmppConnections.Add(1)
+		}
+		if x.connectedBefore {
+			x.m.xmppReconnects.Add(1)
+		}
+		x.online, x.connectedBefore = true, true
+	case xmpp.Disconnected:
+		if !x.connectedBefore {
+			x.attempted(loginAttempt{err: cmp.Or(ev.Err, xmpp.ErrClosed), retryIn: ev.RetryIn})
+			return false
+		}
+		if x.online {
+			x.m.xmppConnections.Add(-1)
+		}
+		x.online = false
+	case xmpp.Message:
+		x.m.messagesFromXMPP.Add(1)
 	}
-	if online {
-		x.m.xmppConnections.Add(-1)
-	}
+	return true
 }
 
 // SendMessage counts what is sent.

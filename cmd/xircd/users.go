@@ -54,8 +54,9 @@ type users struct {
 	metrics *metrics
 	// capSwitch is the server's CapSwitch, set before the first login.
 	capSwitch func(ircd.Backend) func(name string, on bool) error
-	// newXMPP makes a user's XMPP session (tests may replace it).
-	newXMPP func(jid, password string) (*xmpp.Session, error)
+	// xmppConfig is a user's XMPP session's configuration (tests may
+	// replace it).
+	xmppConfig func(jid, password string) xmpp.Config
 
 	failures *throttle
 	// loginSlots holds a token per first login under way (maxFirstLogins;
@@ -103,8 +104,8 @@ func newUsers(ctx context.Context, cfg *Config, logger *slog.Logger, m *metrics)
 		defer tick.Stop()
 		u.work.run(ctx, tick.C)
 	}()
-	u.newXMPP = func(jid, password string) (*xmpp.Session, error) {
-		return xmpp.New(xmppConfig(cfg, jid, password, logger.With("part", "xmpp", "user", jid)))
+	u.xmppConfig = func(jid, password string) xmpp.Config {
+		return xmppConfig(cfg, jid, password, logger.With("part", "xmpp", "user", jid))
 	}
 	return u
 }
@@ -237,12 +238,14 @@ func (us *users) startSession(ctx context.Context, u *user, password string, not
 		}
 	}
 	defer func() { <-us.loginSlots }()
-	xs, err := us.newXMPP(u.jid, password)
+	x := newUserXMPP(us.metrics)
+	cfg := us.xmppConfig(u.jid, password)
+	cfg.OnEvent = x.observe
+	xs, err := xmpp.New(cfg)
 	if err != nil {
 		return err
 	}
-	x := newUserXMPP(xs, us.metrics)
-	go x.forward()
+	x.Session = xs
 	xs.Start()
 	err = us.firstLogin(ctx, x, notice)
 	if err == nil {
@@ -250,10 +253,6 @@ func (us *users) startSession(ctx context.Context, u *user, password string, not
 	}
 	if err != nil {
 		xs.Close()
-		go func() {
-			for range x.Events() { // no bridge reads them
-			}
-		}()
 	}
 	return err
 }

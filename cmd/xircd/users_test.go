@@ -2,8 +2,10 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -32,12 +34,12 @@ func frozenUsers(t *testing.T) (*users, *prosodytest.Server, *prosodytest.Proxy)
 		us.close()
 	})
 	us.capSwitch = func(ircd.Backend) func(string, bool) error { return func(string, bool) error { return nil } }
-	us.newXMPP = func(jid, password string) (*xmpp.Session, error) {
+	us.xmppConfig = func(jid, password string) xmpp.Config {
 		c := xmppConfig(&cfg, jid, password, logger)
 		// Short, so that the frozen server times the attempt out soon, and
 		// long enough for a login on a busy machine.
 		c.ConnectTimeout, c.MinBackoff, c.MaxBackoff = 2*time.Second, 50*time.Millisecond, 200*time.Millisecond
-		return xmpp.New(c)
+		return c
 	}
 	return us, srv, proxy
 }
@@ -131,12 +133,12 @@ func TestFirstLoginsTakeTurns(t *testing.T) {
 	us.loginSlots = make(chan struct{}, 1)
 	var mu sync.Mutex
 	sessions := map[string]int{}
-	newXMPP := us.newXMPP
-	us.newXMPP = func(jid, password string) (*xmpp.Session, error) {
+	xmppConfig := us.xmppConfig
+	us.xmppConfig = func(jid, password string) xmpp.Config {
 		mu.Lock()
 		sessions[jid]++
 		mu.Unlock()
-		return newXMPP(jid, password)
+		return xmppConfig(jid, password)
 	}
 	me, err := srv.Register("me", "secret")
 	if err != nil {
@@ -168,5 +170,48 @@ func TestFirstLoginsTakeTurns(t *testing.T) {
 	defer mu.Unlock()
 	if sessions[you] != 1 {
 		t.Errorf("%d XMPP sessions for you, want the one your next connection took up", sessions[you])
+	}
+}
+
+// A logged-in user has no goroutine besides their XMPP stream's reader
+// and writer and their bridge's owner loop: their events are counted for
+// /metrics as the session queues them.
+func TestUserGoroutines(t *testing.T) {
+	srv := prosodytest.StartT(t, prosodytest.Options{})
+	cfg, err := parseConfig("x.toml", fmt.Appendf(nil, "[xmpp]\nserver = %q\nca_file = %q\n[bridge]\nstate_dir = %q\n[multiuser]\nenabled = true\nallowed_domains = [%q]\n",
+		srv.Addr, srv.CAFile, t.TempDir(), srv.Domain))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	us := newUsers(ctx, cfg, slog.New(slog.DiscardHandler), &metrics{})
+	t.Cleanup(func() {
+		cancel()
+		us.close()
+	})
+	us.capSwitch = func(ircd.Backend) func(string, bool) error { return func(string, bool) error { return nil } }
+
+	const users, perUser = 3, 3
+	var jids []string
+	for i := range users {
+		jid, err := srv.Register(fmt.Sprintf("cost%d", i), "secret")
+		if err != nil {
+			t.Fatal(err)
+		}
+		jids = append(jids, jid)
+	}
+	before := runtime.NumGoroutine()
+	for _, jid := range jids {
+		if _, _, err := us.Login(context.Background(), ircd.Credentials{Account: jid, Password: "secret"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// What the logins set off (requests waiting for their answers) ends
+	// within moments.
+	want := before + users*perUser
+	for deadline := time.Now().Add(30 * time.Second); runtime.NumGoroutine() > want; time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d goroutines for %d users, want at most %d each", runtime.NumGoroutine()-before, users, perUser)
+		}
 	}
 }

@@ -1,0 +1,120 @@
+package xmpp
+
+import "sync"
+
+// maxWaitingEvents is how many events may wait for the receiver: while
+// that many wait, the session stops reading its stream. A smaller bound
+// made logins slower in a crowd of them: a reader whose receiver is
+// behind in the login burst stops reading.
+const maxWaitingEvents = 256
+
+// keepEventsCap is the largest backing array the queue keeps once it is
+// drained; a burst's bigger one is let go.
+const keepEventsCap = 16
+
+// eventQueue holds the session's events, in order, until the receiver
+// takes them. It holds room only for the events waiting, where a buffered
+// channel held room for maxWaitingEvents from the start.
+type eventQueue struct {
+	onEvent func(Event) bool // Config.OnEvent
+	// ready holds a token while events wait or once the queue has ended.
+	// Tokens are only put under mu, with an event or the end behind
+	// them, so that each token the receiver takes has one.
+	ready chan struct{}
+	// room holds a token when an event was taken: a put that found the
+	// queue full looks again.
+	room chan struct{}
+
+	mu      sync.Mutex
+	waiting []Event // waiting[head:] wait, the oldest first
+	head    int
+	ended   bool
+}
+
+func newEventQueue(onEvent func(Event) bool) *eventQueue {
+	return &eventQueue{onEvent: onEvent, ready: make(chan struct{}, 1), room: make(chan struct{}, 1)}
+}
+
+// put queues ev, waiting while maxWaitingEvents wait; it gives up when
+// cancel is closed.
+func (q *eventQueue) put(ev Event, cancel <-chan struct{}) {
+	for {
+		q.mu.Lock()
+		if len(q.waiting)-q.head < maxWaitingEvents {
+			q.add(ev)
+			q.mu.Unlock()
+			return
+		}
+		q.mu.Unlock()
+		select {
+		case <-q.room:
+		case <-cancel:
+			return
+		}
+	}
+}
+
+// end queues last, if not nil, even when the queue is full (nothing
+// follows it), and ends the queue.
+func (q *eventQueue) end(last Event) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if last != nil {
+		q.add(last)
+	}
+	q.ended = true
+	signal(q.ready)
+}
+
+// add appends ev unless onEvent drops it; q.mu is held.
+func (q *eventQueue) add(ev Event) {
+	if q.onEvent != nil && !q.onEvent(ev) {
+		return
+	}
+	if len(q.waiting) == cap(q.waiting) && q.head >= len(q.waiting)/2 {
+		// Reuse the room before the head instead of growing.
+		k := copy(q.waiting, q.waiting[q.head:])
+		clear(q.waiting[k:])
+		q.waiting, q.head = q.waiting[:k], 0
+	}
+	q.waiting = append(q.waiting, ev)
+	signal(q.ready)
+}
+
+// next takes the oldest waiting event. ok is false once the queue has
+// ended and every event was taken; ev is nil when none waits yet, which
+// cannot follow a token from ready.
+func (q *eventQueue) next() (ev Event, ok bool) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.head == len(q.waiting) {
+		if q.ended {
+			signal(q.ready) // like a closed channel: ready from now on
+		}
+		return nil, !q.ended
+	}
+	ev = q.waiting[q.head]
+	q.waiting[q.head] = nil
+	q.head++
+	if q.head == len(q.waiting) {
+		q.head = 0
+		if cap(q.waiting) > keepEventsCap {
+			q.waiting = nil
+		} else {
+			q.waiting = q.waiting[:0]
+		}
+	}
+	if q.head < len(q.waiting) || q.ended {
+		signal(q.ready)
+	}
+	signal(q.room)
+	return ev, true
+}
+
+// signal puts a token in c, a channel of capacity 1, unless one is there.
+func signal(c chan struct{}) {
+	select {
+	case c <- struct{}{}:
+	default:
+	}
+}
