@@ -308,7 +308,7 @@ func (b *Bridge) onClientArchive(cu *catchUp, err error, truncated bool) {
 			if own {
 				m.Carbon = xmpp.CarbonSent
 			}
-			id := msgIDFor(m, own)
+			id := msgIDFor(&m, own)
 			if id != "" && cu.got[id] {
 				continue
 			}

@@ -493,7 +493,7 @@ func (b *Bridge) historyKeep(q *historyQuery, msgs []xmpp.Message) []xmpp.Messag
 		}
 		if !ph.lower.isOpen() && ph.lower.id == "" || !ph.upper.isOpen() && ph.upper.id == "" {
 			// Cut exactly at a time bound, by the time the message shows.
-			msgid := msgIDFor(m, b.historyOwn(q.conv, m))
+			msgid := msgIDFor(&m, b.historyOwn(q.conv, m))
 			if msgid != "" && (msgid == ph.lower.msgid || msgid == ph.upper.msgid) {
 				continue
 			}
@@ -580,7 +580,7 @@ func (b *Bridge) historyFailure(f *historyFail) *irc.Message {
 // historyTime is when m shows: when it showed live if the gateway
 // remembers, else its archive time.
 func (b *Bridge) historyTime(cv historyConv, m xmpp.Message) time.Time {
-	if sm, ok := b.shownMsgs.get(msgIDFor(m, b.historyOwn(cv, m))); ok {
+	if sm, ok := b.shownMsgs.get(msgIDFor(&m, b.historyOwn(cv, m))); ok {
 		return sm.at
 	}
 	return m.Delay

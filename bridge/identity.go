@@ -28,7 +28,7 @@ const maxMsgRefs = 2000
 
 // msgIDFor is the msgid of m (own: sent by the user), "" when m carries
 // no usable id.
-func msgIDFor(m xmpp.Message, own bool) string {
+func msgIDFor(m *xmpp.Message, own bool) string {
 	switch {
 	case own && m.OriginID != "":
 		return m.OriginID
@@ -41,7 +41,7 @@ func msgIDFor(m xmpp.Message, own bool) string {
 // xmppRefFor is the id by which XMPP extensions (replies, reactions,
 // retractions) refer to m: the room's stanza-id in a group chat, else the
 // origin-id or the stanza's id.
-func xmppRefFor(m xmpp.Message) string {
+func xmppRefFor(m *xmpp.Message) string {
 	switch {
 	case m.Type == "groupchat":
 		return m.StanzaID
@@ -248,7 +248,7 @@ func (b *Bridge) show(m xmpp.Message, own bool, s shown) shown {
 // identify gives m, about to be shown as s (own: sent by the user), its
 // msgid and time, and remembers which XMPP id the msgid stands for.
 func (b *Bridge) identify(m xmpp.Message, own bool, s shown) shown {
-	s.msgid = msgIDFor(m, own)
+	s.msgid = msgIDFor(&m, own)
 	if s.msgid == "" {
 		s.msgid = b.newMsgID()
 	}
@@ -257,7 +257,7 @@ func (b *Bridge) identify(m xmpp.Message, own bool, s shown) shown {
 	if s.at.IsZero() {
 		s.at = b.now()
 	}
-	b.rememberRef(s.msgid, xmppRefFor(m))
+	b.rememberRef(s.msgid, xmppRefFor(&m))
 	s.fromUser = own
 	return b.withReferences(m, own, s)
 }

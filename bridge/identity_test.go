@@ -24,7 +24,7 @@ func TestMsgIDFor(t *testing.T) {
 		{"own message: its origin-id, known when it was sent", xmpp.Message{ID: "i", OriginID: "o", StanzaID: "s"}, true, "o"},
 		{"own message from a client without origin-id", xmpp.Message{ID: "i", StanzaID: "s"}, true, "s"},
 	} {
-		if got := msgIDFor(tc.m, tc.own); got != tc.want {
+		if got := msgIDFor(&tc.m, tc.own); got != tc.want {
 			t.Errorf("%s: msgid %q, want %q", tc.name, got, tc.want)
 		}
 	}
@@ -41,7 +41,7 @@ func TestXMPPRefFor(t *testing.T) {
 		{"chat: the origin-id", xmpp.Message{Type: "chat", ID: "i", OriginID: "o", StanzaID: "s"}, "o"},
 		{"chat: else the id", xmpp.Message{Type: "chat", ID: "i", StanzaID: "s"}, "i"},
 	} {
-		if got := xmppRefFor(tc.m); got != tc.want {
+		if got := xmppRefFor(&tc.m); got != tc.want {
 			t.Errorf("%s: ref %q, want %q", tc.name, got, tc.want)
 		}
 	}

@@ -197,7 +197,7 @@ func (b *Bridge) onMessage(m xmpp.Message) {
 		b.onRetraction(m)
 		return
 	}
-	peer := chatPeer(m)
+	peer := chatPeer(&m)
 	r := b.roomByJID(peer)
 	switch {
 	case m.Type == "error" && r != nil:
@@ -264,7 +264,7 @@ func (b *Bridge) onMessage(m xmpp.Message) {
 
 // chatPeer is the other end of a one-to-one message: its sender, or its
 // recipient when it is the carbon of a message the user sent elsewhere.
-func chatPeer(m xmpp.Message) string {
+func chatPeer(m *xmpp.Message) string {
 	if m.Carbon == xmpp.CarbonSent {
 		return m.To
 	}

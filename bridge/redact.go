@@ -121,9 +121,9 @@ func (b *Bridge) onRetraction(m xmpp.Message) {
 		b.log.Info("retraction ignored: not from a contact", "from", m.From)
 		return
 	}
-	k := b.refsOf.byXMPP(convOf(m, own), m.Retract.ID)
+	k := b.refsOf.byXMPP(convOf(&m, own), m.Retract.ID)
 	known := k != nil
-	if known && k.sender != senderOf(m, own) {
+	if known && k.sender != senderOf(&m, own) {
 		b.log.Warn("retraction ignored: not by the message's sender", "from", m.From, "id", m.Retract.ID)
 		return
 	}
@@ -165,7 +165,7 @@ func (b *Bridge) onRoomRetraction(m xmpp.Message) {
 	}
 	k := b.refsOf.byXMPP(r.key, rt.ID)
 	known := k != nil
-	if known && !rt.Moderated && k.sender != senderOf(m, own) {
+	if known && !rt.Moderated && k.sender != senderOf(&m, own) {
 		b.log.Warn("room retraction ignored: not by the message's sender", "from", m.From, "id", rt.ID)
 		return
 	}

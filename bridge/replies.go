@@ -108,7 +108,7 @@ func (rs *references) byMsgID(msgid string) *knownMessage {
 }
 
 // convOf is the conversation of m (own: sent by the user).
-func convOf(m xmpp.Message, own bool) string {
+func convOf(m *xmpp.Message, own bool) string {
 	peer := m.From
 	if own && m.Type != "groupchat" {
 		peer = m.To
@@ -117,7 +117,7 @@ func convOf(m xmpp.Message, own bool) string {
 }
 
 // senderOf is the sender key of m (own: sent by the user).
-func senderOf(m xmpp.Message, own bool) string {
+func senderOf(m *xmpp.Message, own bool) string {
 	switch {
 	case own:
 		return ownSender
@@ -130,7 +130,7 @@ func senderOf(m xmpp.Message, own bool) string {
 // referenceID is the id by which replies and reactions refer to m: the
 // room's stanza-id in a group chat, else the stanza's id attribute
 // (XEP-0461, XEP-0444), its origin-id when it has none.
-func referenceID(m xmpp.Message) string {
+func referenceID(m *xmpp.Message) string {
 	switch {
 	case m.Type == "groupchat":
 		return m.StanzaID
@@ -152,7 +152,7 @@ func (b *Bridge) withReferences(m xmpp.Message, own bool, s shown) shown {
 	if m.Reactions != nil {
 		return s
 	}
-	conv, sender := convOf(m, own), senderOf(m, own)
+	conv, sender := convOf(&m, own), senderOf(&m, own)
 	text := m.Body
 	switch {
 	case m.Replace != "":
@@ -177,7 +177,7 @@ func (b *Bridge) withReferences(m xmpp.Message, own bool, s shown) shown {
 	if s.from != nil && !own {
 		nick = s.from.Name
 	}
-	b.refsOf.note(&knownMessage{msgid: s.msgid, ref: referenceID(m), id: m.ID, origin: m.OriginID, conv: conv, sender: sender, nick: nick, text: keptText(text, own)},
+	b.refsOf.note(&knownMessage{msgid: s.msgid, ref: referenceID(&m), id: m.ID, origin: m.OriginID, conv: conv, sender: sender, nick: nick, text: keptText(text, own)},
 		m.ID, m.OriginID, m.StanzaID)
 	return s
 }
@@ -194,11 +194,11 @@ func keptText(text string, own bool) string {
 // another client), as the change from the reactor's last set; base is how
 // a message of the same sender there shows.
 func (b *Bridge) showReactions(m xmpp.Message, own bool, base shown) {
-	conv := convOf(m, own)
+	conv := convOf(&m, own)
 	orig := b.refsOf.byXMPP(conv, m.Reactions.ID)
-	key := conv + " " + m.Reactions.ID + " " + senderOf(m, own)
+	key := conv + " " + m.Reactions.ID + " " + senderOf(&m, own)
 	if orig != nil {
-		key = conv + " " + orig.msgid + " " + senderOf(m, own)
+		key = conv + " " + orig.msgid + " " + senderOf(&m, own)
 	}
 	prev, _ := b.refsOf.reactions.get(key)
 	added, removed := setChange(prev, m.Reactions.Emojis)
@@ -363,7 +363,7 @@ func (b *Bridge) noteOwnSent(conv string, out xmpp.OutMessage, ref string) {
 // with the stanza-id references to it use.
 func (b *Bridge) noteReflection(msgid string, m xmpp.Message) {
 	if k := b.refsOf.byMsgID(msgid); k != nil && k.ref == "" {
-		k.ref = referenceID(m)
+		k.ref = referenceID(&m)
 		b.refsOf.note(k, k.ref)
 	}
 }

@@ -67,7 +67,7 @@ func (b *Bridge) roomMessage(m xmpp.Message) {
 	if own && r.sent.has(sentID) {
 		// The reflection of what we sent with id sentID (the echo's
 		// msgid) reveals the room's stanza-id that references need.
-		b.rememberRef(sentID, xmppRefFor(m))
+		b.rememberRef(sentID, xmppRefFor(&m))
 		b.noteReflection(sentID, m)
 		r.sent.remove(m.ID)
 		r.sent.remove(m.OriginID)
