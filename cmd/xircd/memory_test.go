@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/debug"
 	"runtime/pprof"
 	"strings"
 	"testing"
@@ -61,30 +62,122 @@ func BenchmarkMultiUserHeap(b *testing.B) {
 	b.ReportMetric(goroutines, "goroutines/user")
 }
 
+// BenchmarkMultiUserMessageStack reports what one chat message of every
+// user at once adds to the goroutine stacks, as the multi-user benchmark's
+// last step does: memUsers users of BenchmarkMultiUserHeap's kind in pairs,
+// each pair the contacts of each other (online), every user sends one
+// PRIVMSG to its partner at once, and each waits for its partner's. So
+// every user's message goes both ways once: IRC → bridge → XMPP over TLS,
+// and XMPP → bridge → IRC. It reports per user the stacks in use grown by
+// that message with the collector off (msg-stack-B/user), and what is left
+// of it after collections, which shrink idle stacks
+// (msg-stack-kept-B/user).
+//
+//	go test -run '^$' -bench MultiUserMessageStack -benchtime 1x ./cmd/xircd
+func BenchmarkMultiUserMessageStack(b *testing.B) {
+	srv := prosodytest.StartT(b, prosodytest.Options{LogLevel: "error"})
+	const pass = "bench-password"
+	jids := make([]string, memUsers)
+	for i := range jids {
+		jid, err := srv.Register(fmt.Sprintf("mem%02d", i), pass)
+		if err != nil {
+			b.Fatal(err)
+		}
+		jids[i] = jid
+	}
+	for i := range jids {
+		roster := []prosodytest.RosterEntry{{JID: jids[i^1], Name: fmt.Sprintf("mcpeer%02d", i^1), Subscription: "both"}}
+		for k := 0; k < memContacts; k++ {
+			roster = append(roster, prosodytest.RosterEntry{JID: fmt.Sprintf("mc%02d@%s", k, srv.Domain), Name: fmt.Sprintf("mc%02d", k), Subscription: "both"})
+		}
+		if err := srv.SetRoster(fmt.Sprintf("mem%02d", i), roster); err != nil {
+			b.Fatal(err)
+		}
+	}
+	var grown, kept float64
+	for b.Loop() {
+		grown, kept = measureMessageStacks(b, srv, jids, pass)
+	}
+	b.ReportMetric(grown, "msg-stack-B/user")
+	b.ReportMetric(kept, "msg-stack-kept-B/user")
+}
+
+// measureMessageStacks logs every user in, waits for their login work,
+// lets the first pair exchange a message (what the process does once for
+// the first message is not counted), then every other user sends one to
+// its partner at once. It returns per user the stacks in use grown by
+// that, with the collector off, and what is left of it after a few
+// collections.
+func measureMessageStacks(b *testing.B, srv *prosodytest.Server, jids []string, pass string) (grown, kept float64) {
+	listen, stateDir, stop := startMultiUser(b, srv)
+	defer stop()
+	conns := make([]net.Conn, len(jids))
+	readers := make([]*bufio.Reader, len(jids))
+	defer func() {
+		for _, c := range conns {
+			if c != nil {
+				c.Close()
+			}
+		}
+	}()
+	for i := range jids {
+		conns[i], readers[i] = loginUser(b, listen, jids[i], pass, fmt.Sprintf("mem%02d", i), memContacts+1)
+	}
+	// The test's side runs in this goroutine, whose stack is grown
+	// already: goroutines of its own would count in the stacks measured.
+	exchange := func(users []int) {
+		for _, i := range users {
+			fmt.Fprintf(conns[i], "PRIVMSG mcpeer%02d :hello from %d\r\n", i^1, i)
+		}
+		for _, i := range users {
+			conns[i].SetReadDeadline(time.Now().Add(30 * time.Second))
+			from, want := fmt.Sprintf(":mcpeer%02d!", i^1), fmt.Sprintf(" PRIVMSG mem%02d :hello from %d", i, i^1)
+			for {
+				line, err := readers[i].ReadString('\n')
+				if err != nil {
+					b.Fatalf("mem%02d: no message from its partner: %v", i, err)
+				}
+				if strings.HasPrefix(line, from) && strings.Contains(line, want) {
+					break
+				}
+			}
+		}
+	}
+	// The users' login work (a new OMEMO device each, paced) is done
+	// before the messages, as in the benchmark's last step.
+	waitForOMEMO(b, stateDir, jids)
+	// Each user has an OMEMO device now; the benchmark's peers have
+	// none, so its messages go unencrypted: these too.
+	for i, c := range conns {
+		fmt.Fprintf(c, "PRIVMSG &xmpp :omemo off mcpeer%02d\r\n", i^1)
+	}
+	exchange([]int{0, 1})
+	time.Sleep(time.Second) // what the first message set off settles
+	defer debug.SetGCPercent(debug.SetGCPercent(-1))
+	before := liveMemory()
+	var rest []int
+	for i := 2; i < len(jids); i++ {
+		rest = append(rest, i)
+	}
+	exchange(rest)
+	time.Sleep(500 * time.Millisecond) // the writers finish
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	after := int64(ms.StackInuse)
+	for range 4 {
+		runtime.GC()
+	}
+	runtime.ReadMemStats(&ms)
+	n := float64(len(rest))
+	return float64(after-before.stack) / n, float64(int64(ms.StackInuse)-before.stack) / n
+}
+
 // measureUsers starts an xircd in multi-user mode, logs every user in over
 // IRC, and returns what the users added to the live heap, the stacks and
 // the goroutines, per user.
 func measureUsers(b *testing.B, srv *prosodytest.Server, jids []string, pass string) (heap, stack, goroutines float64) {
-	port, err := prosodytest.FreePort()
-	if err != nil {
-		b.Fatal(err)
-	}
-	listen := fmt.Sprintf("127.0.0.1:%d", port)
-	stateDir := filepath.Join(b.TempDir(), "state")
-	cfg, err := parseConfig("bench.toml", fmt.Appendf(nil, "[irc]\nlisten = %q\n[xmpp]\nserver = %q\nca_file = %q\n[bridge]\nstate_dir = %q\nshow_offline = true\n[multiuser]\nenabled = true\nallowed_domains = [%q]\n",
-		listen, srv.Addr, srv.CAFile, stateDir, srv.Domain))
-	if err != nil {
-		b.Fatal(err)
-	}
-	ctx, stop := context.WithCancel(context.Background())
-	stopped := make(chan error, 1)
-	go func() { stopped <- runMultiUser(ctx, cfg, slog.New(slog.DiscardHandler)) }()
-	defer func() {
-		stop()
-		if err := <-stopped; err != nil {
-			b.Error(err)
-		}
-	}()
+	listen, stateDir, stop := startMultiUser(b, srv)
+	defer stop()
 	conns := make([]net.Conn, len(jids))
 	defer func() {
 		for _, c := range conns {
@@ -96,11 +189,11 @@ func measureUsers(b *testing.B, srv *prosodytest.Server, jids []string, pass str
 	// The first client only waits for the listener; it logs its user in
 	// before the baseline, so that what every process has once (the TLS
 	// configuration, the first OMEMO and SCRAM tables) is not counted.
-	conns[0] = loginUser(b, listen, jids[0], pass, "mem00")
+	conns[0], _ = loginUser(b, listen, jids[0], pass, "mem00", memContacts)
 	waitForOMEMO(b, stateDir, jids[:1])
 	before := liveMemory()
 	for i := 1; i < len(jids); i++ {
-		conns[i] = loginUser(b, listen, jids[i], pass, fmt.Sprintf("mem%02d", i))
+		conns[i], _ = loginUser(b, listen, jids[i], pass, fmt.Sprintf("mem%02d", i), memContacts)
 	}
 	// What a login sets off (the OMEMO bundle, the archive, bookmarks)
 	// is answered within moments; let it finish.
@@ -141,6 +234,32 @@ func waitForOMEMO(b *testing.B, stateDir string, jids []string) {
 	}
 }
 
+// startMultiUser starts an xircd in multi-user mode in this process,
+// serving srv's users, and returns its IRC address, its state directory
+// and how to stop it.
+func startMultiUser(b *testing.B, srv *prosodytest.Server) (listen, stateDir string, stop func()) {
+	port, err := prosodytest.FreePort()
+	if err != nil {
+		b.Fatal(err)
+	}
+	listen = fmt.Sprintf("127.0.0.1:%d", port)
+	stateDir = filepath.Join(b.TempDir(), "state")
+	cfg, err := parseConfig("bench.toml", fmt.Appendf(nil, "[irc]\nlisten = %q\n[xmpp]\nserver = %q\nca_file = %q\n[bridge]\nstate_dir = %q\nshow_offline = true\n[multiuser]\nenabled = true\nallowed_domains = [%q]\n",
+		listen, srv.Addr, srv.CAFile, stateDir, srv.Domain))
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	stopped := make(chan error, 1)
+	go func() { stopped <- runMultiUser(ctx, cfg, slog.New(slog.DiscardHandler)) }()
+	return listen, stateDir, func() {
+		cancel()
+		if err := <-stopped; err != nil {
+			b.Error(err)
+		}
+	}
+}
+
 type memory struct{ heap, stack, goroutines int64 }
 
 // liveMemory is the live heap after a GC, the stacks in use and the number
@@ -154,9 +273,10 @@ func liveMemory() memory {
 }
 
 // loginUser connects an IRC client as jid and waits until its control
-// channel holds all of its contacts. The client then reads nothing more:
-// only its socket stays, as an idle client's would.
-func loginUser(b *testing.B, listen, jid, pass, nick string) net.Conn {
+// channel holds that many of its contacts (nicks beginning with "mc").
+// The client then reads nothing more unless the caller reads r: only its
+// socket stays, as an idle client's would.
+func loginUser(b *testing.B, listen, jid, pass, nick string, contacts int) (_ net.Conn, r *bufio.Reader) {
 	var c net.Conn
 	var err error
 	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
@@ -169,12 +289,12 @@ func loginUser(b *testing.B, listen, jid, pass, nick string) net.Conn {
 	}
 	c.SetDeadline(time.Now().Add(time.Minute))
 	fmt.Fprintf(c, "PASS %s:%s\r\nNICK %s\r\nUSER %s 0 * :%s\r\n", jid, pass, nick, nick, nick)
-	r := bufio.NewReader(c)
+	r = bufio.NewReader(c)
 	seen := map[string]bool{}
-	for len(seen) < memContacts {
+	for len(seen) < contacts {
 		line, err := r.ReadString('\n')
 		if err != nil {
-			b.Fatalf("%s: %d of %d contacts seen: %v", nick, len(seen), memContacts, err)
+			b.Fatalf("%s: %d of %d contacts seen: %v", nick, len(seen), contacts, err)
 		}
 		f := strings.Fields(line)
 		switch {
@@ -192,5 +312,5 @@ func loginUser(b *testing.B, listen, jid, pass, nick string) net.Conn {
 		}
 	}
 	c.SetDeadline(time.Time{})
-	return c
+	return c, r
 }
