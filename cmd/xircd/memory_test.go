@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"os"
@@ -251,7 +252,10 @@ func startMultiUser(b *testing.B, srv *prosodytest.Server) (listen, stateDir str
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	stopped := make(chan error, 1)
-	go func() { stopped <- runMultiUser(ctx, cfg, slog.New(slog.DiscardHandler)) }()
+	// The text handler xircd logs with, at its default level: what each
+	// user's loggers keep is counted as in production.
+	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	go func() { stopped <- runMultiUser(ctx, cfg, logger) }()
 	return listen, stateDir, func() {
 		cancel()
 		if err := <-stopped; err != nil {
