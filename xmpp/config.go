@@ -44,6 +44,9 @@ type Config struct {
 	ClientName    string // jabber:iq:version name and disco identity; default "xircd"
 	ClientVersion string // jabber:iq:version version; default "dev"
 
+	// Logger is the session's, as is: the caller adds what names the
+	// account (a With copies the handler, which a server of many users
+	// keeps once per user).
 	Logger *slog.Logger
 
 	// OnEvent, when set, sees every event as it is queued for NextEvent,

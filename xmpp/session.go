@@ -96,6 +96,9 @@ type Session struct {
 	rooms   map[string]string // joined room (bare JID) -> our nick
 }
 
+// dialTCP is how sessions reach their server: one for all of them.
+var dialTCP = (&net.Dialer{}).DialContext
+
 // New validates cfg and returns a session that is not yet connected; call
 // Start to run it.
 func New(cfg Config) (*Session, error) {
@@ -113,9 +116,9 @@ func New(cfg Config) (*Session, error) {
 		closing: closed.Done(),
 		done:    make(chan struct{}),
 		rooms:   map[string]string{},
-		dial:    (&net.Dialer{}).DialContext,
+		dial:    dialTCP,
+		log:     cfg.Logger,
 	}
-	s.log = cfg.Logger.With("jid", s.bare)
 	s.capsVer = capsVer(cfg.ClientName, ourFeatures)
 	if _, err := s.tlsConfig(); err != nil {
 		return nil, err

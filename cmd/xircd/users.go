@@ -105,7 +105,7 @@ func newUsers(ctx context.Context, cfg *Config, logger *slog.Logger, m *metrics)
 		u.work.run(ctx, tick.C)
 	}()
 	u.xmppConfig = func(jid, password string) xmpp.Config {
-		return xmppConfig(cfg, jid, password, logger.With("part", "xmpp", "user", jid))
+		return xmppConfig(cfg, jid, password, userLogger(logger, "xmpp", jid))
 	}
 	return u
 }
@@ -303,7 +303,7 @@ func (us *users) attachBridge(u *user, x *userXMPP) error {
 	if err != nil {
 		return err
 	}
-	cfg := bridgeConfig(us.cfg, dir, us.log.With("part", "bridge", "user", u.jid))
+	cfg := bridgeConfig(us.cfg, dir, userLogger(us.log, "bridge", u.jid))
 	cfg.LoginWork = us.work.add
 	br, err := bridge.New(cfg, x)
 	if err != nil {
