@@ -162,29 +162,63 @@ func isLoopback(hostport string) bool {
 }
 
 func (s *Session) tlsConfig() (*tls.Config, error) {
+	var extra *x509.CertPool
+	if s.cfg.CAFile != "" {
+		var err error
+		if extra, err = caFilePool(s.cfg.CAFile); err != nil {
+			return nil, err
+		}
+	}
+	key := tlsKey{domain: s.domain, insecure: s.cfg.InsecureSkipVerify, caFile: s.cfg.CAFile}
+	tlsConfigs.Lock()
+	defer tlsConfigs.Unlock()
+	if c, ok := tlsConfigs.byKey[key]; ok && c.extra == extra {
+		return c.tc, nil
+	}
 	tc := &tls.Config{
 		ServerName:         s.domain,
 		InsecureSkipVerify: s.cfg.InsecureSkipVerify, //nolint:gosec // explicit user choice
 		MinVersion:         tls.VersionTLS12,
 	}
-	if s.cfg.CAFile != "" {
-		extra, err := caFilePool(s.cfg.CAFile)
-		if err != nil {
-			return nil, err
-		}
-		if !s.cfg.InsecureSkipVerify {
-			// The system roots stay trusted, but they are parsed only when the
-			// extra CA does not verify the server: loading the system pool
-			// takes several MiB that a server signed by ca_file never needs.
-			// The chain and host name are checked in verifyWithExtra instead of
-			// by crypto/tls, which is why its own check is switched off here.
-			tc.InsecureSkipVerify = true //nolint:gosec // verified in VerifyConnection
-			tc.VerifyConnection = func(cs tls.ConnectionState) error {
-				return verifyWithExtra(cs, extra)
-			}
+	if extra != nil && !s.cfg.InsecureSkipVerify {
+		// The system roots stay trusted, but they are parsed only when the
+		// extra CA does not verify the server: loading the system pool
+		// takes several MiB that a server signed by ca_file never needs.
+		// The chain and host name are checked in verifyWithExtra instead of
+		// by crypto/tls, which is why its own check is switched off here.
+		tc.InsecureSkipVerify = true //nolint:gosec // verified in VerifyConnection
+		tc.VerifyConnection = func(cs tls.ConnectionState) error {
+			return verifyWithExtra(cs, extra)
 		}
 	}
+	if tlsConfigs.byKey == nil {
+		tlsConfigs.byKey = map[tlsKey]sharedTLSConfig{}
+	}
+	tlsConfigs.byKey[key] = sharedTLSConfig{extra: extra, tc: tc}
 	return tc, nil
+}
+
+// tlsConfigs holds the TLS configuration of each server name, verification
+// and ca_file, shared by every stream that uses it (crypto/tls allows that)
+// instead of one copy per stream kept for as long as it lasts (about 500
+// bytes a user in multi-user mode). The server names are the allowed
+// domains' (or the one account's), so the map stays small.
+var tlsConfigs struct {
+	sync.Mutex
+	byKey map[tlsKey]sharedTLSConfig
+}
+
+type tlsKey struct {
+	domain   string
+	insecure bool
+	caFile   string
+}
+
+// sharedTLSConfig is a TLS configuration and the ca_file pool it verifies
+// with: a changed ca_file gives a new pool, and then a new configuration.
+type sharedTLSConfig struct {
+	extra *x509.CertPool
+	tc    *tls.Config
 }
 
 // caFilePools holds the pool of each ca_file as last read, shared by every

@@ -2,6 +2,7 @@ package xmpp
 
 import (
 	"context"
+	"crypto/tls"
 	"io"
 	"runtime"
 	"strings"
@@ -24,6 +25,9 @@ func (s *Session) Check(ctx context.Context) error {
 
 // CAFilePool is caFilePool, for the test that the pool is shared.
 var CAFilePool = caFilePool
+
+// TLSConfig is the TLS configuration of the session's next stream.
+func (s *Session) TLSConfig() (*tls.Config, error) { return s.tlsConfig() }
 
 // WriterGoroutines counts the goroutines running a stream's writer, in
 // every session of the process.

@@ -5,6 +5,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
@@ -131,6 +132,46 @@ func TestCAFileSharedAndReread(t *testing.T) {
 	}
 	if now, err := xmpp.CAFilePool(path); err != nil || now == first {
 		t.Errorf("the changed ca_file kept its old pool (%v)", err)
+	}
+}
+
+// Sessions to one server with the same verification share one TLS
+// configuration, which every stream keeps; another server, another
+// verification or a changed ca_file gets its own.
+func TestTLSConfigShared(t *testing.T) {
+	path := writeOtherCA(t)
+	config := func(jid string, insecure bool) *tls.Config {
+		t.Helper()
+		s, err := xmpp.New(xmpp.Config{JID: jid, Password: "secret", CAFile: path, InsecureSkipVerify: insecure})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		tc, err := s.TLSConfig()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tc
+	}
+	first := config("alice@example.org", false)
+	if config("bob@example.org", false) != first {
+		t.Error("two sessions to one server have TLS configurations of their own")
+	}
+	if tc := config("carol@example.net", false); tc == first || tc.ServerName != "example.net" {
+		t.Errorf("a session to another server has the first one's TLS configuration (server name %q)", tc.ServerName)
+	}
+	if config("dave@example.org", true) == first {
+		t.Error("a session that does not verify has the TLS configuration of one that does")
+	}
+	other, err := os.ReadFile(writeOtherCA(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, other, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if config("erin@example.org", false) == first {
+		t.Error("a changed ca_file kept the old TLS configuration")
 	}
 }
 
