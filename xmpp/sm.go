@@ -70,6 +70,9 @@ func (l *sentLog) ackLocked(h uint32) {
 	}
 	clear(l.unacked[:n])
 	l.unacked = l.unacked[n:]
+	if len(l.unacked) == 0 {
+		l.unacked = nil // an idle stream keeps no array
+	}
 	l.acked = h
 }
 

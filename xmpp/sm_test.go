@@ -61,6 +61,21 @@ func TestSentLog(t *testing.T) {
 			t.Errorf("to send again on a fresh login: %q, want [c]", got)
 		}
 	})
+	t.Run("a log whose every item is confirmed keeps no array", func(t *testing.T) {
+		var l sentLog
+		l.startSM()
+		for range 3 {
+			l.wrote(outItem{text: "<presence/>"})
+		}
+		l.ack(2)
+		if cap(l.unacked) == 0 {
+			t.Fatal("the unconfirmed item was dropped")
+		}
+		l.ack(3)
+		if cap(l.unacked) != 0 {
+			t.Errorf("all confirmed, the log still holds an array of %d items", cap(l.unacked))
+		}
+	})
 	t.Run("ackEvery stanzas ask without the timer", func(t *testing.T) {
 		var l sentLog
 		l.startSM()
