@@ -28,7 +28,8 @@ const (
 // BenchmarkMultiUserHeap reports what each user of multi-user mode keeps
 // in memory once logged in: a real Prosody, an xircd serving memUsers users
 // in this process, each with an IRC client and memContacts contacts (shown
-// while offline), every user's XMPP stream over TLS. It reports, per user,
+// while offline) of which memOnline are online, every user's XMPP stream
+// over TLS. It reports, per user,
 // the live heap after a GC (live-B/user), the goroutine stacks
 // (stack-B/user) and the goroutines (goroutines/user): figures that do not
 // depend on the machine's load, unlike the resident size that
@@ -37,7 +38,7 @@ const (
 //
 //	go test -run '^$' -bench MultiUserHeap -benchtime 1x ./cmd/xircd
 func BenchmarkMultiUserHeap(b *testing.B) {
-	srv := prosodytest.StartT(b, prosodytest.Options{LogLevel: "error"})
+	srv := prosodytest.StartT(b, prosodytest.Options{LogLevel: "error", AllowPlain: true})
 	const pass = "bench-password"
 	jids := make([]string, memUsers)
 	for i := range jids {
@@ -54,6 +55,7 @@ func BenchmarkMultiUserHeap(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+	startOnlineContacts(b, srv, jids, pass)
 	var heap, stack, goroutines float64
 	for b.Loop() {
 		heap, stack, goroutines = measureUsers(b, srv, jids, pass)
@@ -190,15 +192,21 @@ func measureUsers(b *testing.B, srv *prosodytest.Server, jids []string, pass str
 	// The first client only waits for the listener; it logs its user in
 	// before the baseline, so that what every process has once (the TLS
 	// configuration, the first OMEMO and SCRAM tables) is not counted.
-	conns[0], _ = loginUser(b, listen, jids[0], pass, "mem00", memContacts)
+	var r *bufio.Reader
+	conns[0], r = loginUser(b, listen, jids[0], pass, "mem00", memContacts)
+	waitOnline(b, conns[0], r, "mem00")
 	waitForOMEMO(b, stateDir, jids[:1])
 	before := liveMemory()
+	readers := make([]*bufio.Reader, len(jids))
 	for i := 1; i < len(jids); i++ {
-		conns[i], _ = loginUser(b, listen, jids[i], pass, fmt.Sprintf("mem%02d", i), memContacts)
+		conns[i], readers[i] = loginUser(b, listen, jids[i], pass, fmt.Sprintf("mem%02d", i), memContacts)
 	}
 	// What a login sets off (the OMEMO bundle, the archive, bookmarks)
 	// is answered within moments; let it finish.
 	time.Sleep(2 * time.Second)
+	for i := 1; i < len(jids); i++ {
+		waitOnline(b, conns[i], readers[i], fmt.Sprintf("mem%02d", i))
+	}
 	waitForOMEMO(b, stateDir, jids)
 	after := liveMemory()
 	if path := os.Getenv("XIRCD_HEAP_PROFILE"); path != "" {
