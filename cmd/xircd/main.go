@@ -97,7 +97,7 @@ func run(cfg *Config, logger *slog.Logger) error {
 		return runMultiUser(ctx, cfg, logger)
 	}
 
-	xs, err := xmpp.New(xmppConfig(cfg, cfg.XMPP.JID, cfg.XMPP.Password, logger.With("part", "xmpp", "jid", cfg.XMPP.JID)))
+	xs, err := xmpp.New(xmppConfig(cfg, cfg.XMPP.JID, cfg.XMPP.Password, logger.With("part", "xmpp", "jid", xmpp.BareJID(cfg.XMPP.JID))))
 	if err != nil {
 		return err
 	}
