@@ -72,6 +72,8 @@ type negotiation struct {
 	addr     string
 	stage    string // ConnectError stage of the step under way
 	conn     net.Conn
+	src      *streamSource // what in reads
+	in       *bufio.Reader // what dec reads
 	dec      *xml.Decoder
 	tlsState *tls.ConnectionState // nil while unencrypted
 	features xmlFeatures
@@ -172,6 +174,9 @@ func (n *negotiation) run(ctx context.Context, raw net.Conn, tc *tls.Config, res
 	c := &conn{
 		s:         n.s,
 		netConn:   n.conn,
+		socket:    socketOf(raw),
+		src:       n.src,
+		in:        n.in,
 		dec:       n.dec,
 		mech:      n.mech,
 		smOffered: n.features.SM != nil,
@@ -229,7 +234,9 @@ func (n *negotiation) openStream() error {
 	// wrap the stream in a bufio.Reader of 4 KiB. The TLS connection
 	// already holds a whole record, so a small one costs only more calls
 	// that copy from it, and saves 3 KiB on every stream.
-	n.dec = xml.NewDecoder(bufio.NewReaderSize(n.conn, streamReadBuf))
+	n.src = &streamSource{conn: n.conn}
+	n.in = bufio.NewReaderSize(n.src, streamReadBuf)
+	n.dec = xml.NewDecoder(n.in)
 	err := n.write(fmt.Sprintf("<?xml version='1.0'?><stream:stream to='%s' xmlns='%s' xmlns:stream='%s' version='1.0' xml:lang='en'>",
 		escapeAttr(n.s.domain), nsClient, nsStream))
 	if err != nil {

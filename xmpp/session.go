@@ -1,6 +1,7 @@
 package xmpp
 
 import (
+	"bufio"
 	"context"
 	"crypto/rand"
 	"encoding/base32"
@@ -16,6 +17,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 )
 
@@ -224,21 +226,18 @@ func (s *Session) supervise() {
 	attempt := 0
 	var res *smResumption // the last stream's, while it may be resumed
 	for !s.isClosing() {
-		ctx, cancel := context.WithTimeout(s.closed, s.cfg.ConnectTimeout)
-		c, err := s.connect(ctx, res)
-		cancel()
+		// The stream's reader runs in this goroutine (see serve): what
+		// comes before and after it lives in functions of their own, so
+		// that this frame stays small.
+		c, err := s.connect(s.closed, res)
 		if err != nil {
 			if s.isClosing() {
 				break
 			}
-			delay := s.backoff(attempt)
+			s.retry("xmpp connect failed", err, attempt)
 			attempt++
-			s.log.Warn("xmpp connect failed", "err", err, "retry_in", delay)
-			s.emit(Disconnected{Err: err, RetryIn: delay})
-			s.sleep(delay)
 			continue
 		}
-		attempt = 0
 		err = s.serve(c)
 		res = nil
 		if c.sm.id != "" {
@@ -247,13 +246,19 @@ func (s *Session) supervise() {
 		if s.isClosing() {
 			break
 		}
-		delay := s.backoff(0)
+		s.retry("xmpp connection lost", err, 0)
 		attempt = 1
-		s.log.Warn("xmpp connection lost", "err", err, "retry_in", delay)
-		s.emit(Disconnected{Err: err, RetryIn: delay})
-		s.sleep(delay)
 	}
 	s.events.end(Disconnected{})
+}
+
+// retry reports why the stream is down, and waits before the next
+// attempt (the first after a failure is attempt 0).
+func (s *Session) retry(msg string, err error, attempt int) {
+	delay := s.backoff(attempt)
+	s.log.Warn(msg, "err", err, "retry_in", delay)
+	s.emit(Disconnected{Err: err, RetryIn: delay})
+	s.sleep(delay)
 }
 
 func (s *Session) sleep(d time.Duration) {
@@ -434,6 +439,9 @@ type pendingIQ struct {
 type conn struct {
 	s         *Session
 	netConn   net.Conn
+	socket    syscall.RawConn // the socket under netConn, nil if none (see awaitData)
+	src       *streamSource   // what in reads
+	in        *bufio.Reader   // what dec reads
 	dec       *xml.Decoder
 	jid       string  // full JID bound by the server
 	mech      string  // SASL mechanism of the login
@@ -842,13 +850,17 @@ func (c *conn) checkAlive() {
 	}
 }
 
-// reader is the only goroutine reading the stream.
+// reader is the only goroutine reading the stream. Its own frame and
+// the wait in awaitData are all that an idle stream keeps on the stack:
+// what reads and handles an element is in readElement.
 func (c *conn) reader() {
 	for {
 		// The deadline is a second line of defence behind checkAlive,
 		// for a writer stuck in a blocked write.
-		c.netConn.SetReadDeadline(time.Now().Add(c.s.cfg.DeadTimeout + c.s.cfg.PingInterval))
-		tok, err := c.dec.Token()
+		err := c.awaitData(time.Now().Add(c.s.cfg.DeadTimeout + c.s.cfg.PingInterval))
+		if err == nil {
+			err = c.readElement()
+		}
 		if err != nil {
 			if errors.Is(err, io.EOF) {
 				err = errors.New("xmpp: server closed the connection")
@@ -856,31 +868,37 @@ func (c *conn) reader() {
 			c.fail(err)
 			return
 		}
-		c.lastRecv.Store(time.Now().UnixNano())
-		switch t := tok.(type) {
-		case xml.StartElement:
-			// A slow receiver of events must not make a healthy stream
-			// look dead: silence is only counted while reading.
-			c.busy.Store(true)
-			err := c.handle(t)
-			c.lastRecv.Store(time.Now().UnixNano())
-			c.busy.Store(false)
-			if err != nil {
-				c.fail(err)
-				return
-			}
-		case xml.EndElement:
-			if t.Name.Space == nsStream && t.Name.Local == "stream" {
-				c.fail(errors.New("xmpp: server closed the stream"))
-				return
-			}
-		}
 		select {
 		case <-c.done:
 			return
 		default:
 		}
 	}
+}
+
+// readElement reads the stream's next token and handles the element it
+// starts; it returns why the stream cannot go on.
+func (c *conn) readElement() error {
+	tok, err := c.dec.Token()
+	if err != nil {
+		return err
+	}
+	c.lastRecv.Store(time.Now().UnixNano())
+	switch t := tok.(type) {
+	case xml.StartElement:
+		// A slow receiver of events must not make a healthy stream
+		// look dead: silence is only counted while reading.
+		c.busy.Store(true)
+		err := c.handle(t)
+		c.lastRecv.Store(time.Now().UnixNano())
+		c.busy.Store(false)
+		return err
+	case xml.EndElement:
+		if t.Name.Space == nsStream && t.Name.Local == "stream" {
+			return errors.New("xmpp: server closed the stream")
+		}
+	}
+	return nil
 }
 
 func (c *conn) handle(start xml.StartElement) error {

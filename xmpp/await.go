@@ -1,0 +1,62 @@
+package xmpp
+
+import (
+	"errors"
+	"net"
+	"os"
+	"time"
+)
+
+// awaitData sets the stream's read deadline and returns once the decoder
+// has data to read, or with the error its read would have met. An idle
+// stream's reader waits here, a few frames deep, rather than in a read
+// through the decoder, its buffer, TLS and the socket, 3 KiB deep: the
+// runtime can then shrink its stack (at a GC, by half while a quarter is
+// unused).
+//
+// When the decoder's buffer is empty, TLS may still hold data it read
+// before (the rest of a record, or whole records): that is taken first,
+// through the buffer, with a deadline in the past, so that nothing waits
+// on a quiet socket while data is already there. Only then does the
+// reader wait for the socket.
+func (c *conn) awaitData(deadline time.Time) error {
+	if c.socket == nil || c.in.Buffered() > 0 {
+		c.netConn.SetReadDeadline(deadline)
+		return nil
+	}
+	c.netConn.SetReadDeadline(time.Unix(1, 0))
+	c.src.probing = true
+	_, err := c.in.Peek(1)
+	c.src.probing = false
+	c.netConn.SetReadDeadline(deadline)
+	if err != errNothingHeld {
+		return err // data, or what went wrong
+	}
+	return awaitReadable(c.socket)
+}
+
+// errNothingHeld is what a probing streamSource reads when the stream
+// holds no data without reading the socket.
+var errNothingHeld = errors.New("xmpp: no data held")
+
+// streamSource is what the decoder's buffer reads: the stream, except
+// that while probing (see awaitData) the timeout of the deadline in the
+// past is never passed on as such. A bufio.Reader keeps an error that
+// comes with data and returns it once the data is read, and the decoder
+// keeps every error it sees.
+type streamSource struct {
+	conn    net.Conn
+	probing bool
+}
+
+func (r *streamSource) Read(p []byte) (int, error) {
+	n, err := r.conn.Read(p)
+	if r.probing && errors.Is(err, os.ErrDeadlineExceeded) {
+		// crypto/tls keeps a partly read record for the next read.
+		err = nil
+		if n == 0 {
+			err = errNothingHeld
+		}
+	}
+	return n, err
+}
