@@ -41,3 +41,48 @@ func WriterGoroutines() int {
 		buf = make([]byte, 2*len(buf))
 	}
 }
+
+// ReaderStacks returns the stacks of the goroutines running a stream's
+// reader, in every session of the process.
+func ReaderStacks() []string {
+	buf := make([]byte, 64*1024)
+	for {
+		n := runtime.Stack(buf, true)
+		if n < len(buf) {
+			var readers []string
+			for _, g := range strings.Split(string(buf[:n]), "\n\n") {
+				if strings.Contains(g, "xmpp.(*conn).reader(") {
+					readers = append(readers, g)
+				}
+			}
+			return readers
+		}
+		buf = make([]byte, 2*len(buf))
+	}
+}
+
+// waitsShallow reports whether a reader's stack is its wait for the
+// socket, not a read through the decoder and TLS.
+func waitsShallow(stack string) bool {
+	return strings.Contains(stack, "xmpp.(*conn).awaitData(") && !strings.Contains(stack, "crypto/tls.") && !strings.Contains(stack, "encoding/xml.")
+}
+
+// WaitReaderIdle waits until the process has one stream's reader and it
+// waits for the socket, or fails the test with the reader's stack.
+func WaitReaderIdle(t interface {
+	Helper()
+	Fatalf(string, ...any)
+}) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		readers := ReaderStacks()
+		if len(readers) == 1 && waitsShallow(readers[0]) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("want one reader waiting for its socket, have %d:\n%s", len(readers), strings.Join(readers, "\n\n"))
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}

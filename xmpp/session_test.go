@@ -580,3 +580,38 @@ func waitGoroutines(t *testing.T, most int) int {
 		time.Sleep(5 * time.Millisecond)
 	}
 }
+
+// An idle stream's reader waits for its socket a few frames deep, not in
+// a read through the XML decoder and TLS (3 KiB deep): the runtime can
+// then shrink its stack to 4 KiB. With StartTLS and direct TLS, TLS 1.2
+// and 1.3, after the login and after a message.
+func TestIdleReaderWaitsShallow(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		opts prosodytest.Options
+		tls  string
+	}{
+		{"StartTLS, TLS 1.3", prosodytest.Options{}, xmpp.TLSStartTLS},
+		{"StartTLS, TLS 1.2", prosodytest.Options{TLS12: true}, xmpp.TLSStartTLS},
+		{"direct TLS", prosodytest.Options{DirectTLS: true}, xmpp.TLSDirect},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := prosodytest.StartT(t, tc.opts)
+			register(t, srv, "alice", "bob")
+			mutual(t, srv, "alice", "bob")
+			alice := newSession(t, srv, "alice", func(c *xmpp.Config) {
+				c.TLS = tc.tls
+				if tc.tls == xmpp.TLSDirect {
+					c.Server = srv.DirectTLSAddr
+				}
+			})
+			start(t, alice)
+			xmpp.WaitReaderIdle(t)
+			bob := newPeer(t, srv, "bob", "phone")
+			defer bob.c.Close()
+			bob.send(t, "<message to='alice@localhost' type='chat' id='m1'><body>hello</body></message>")
+			waitFor(t, alice, func(m xmpp.Message) bool { return m.Body == "hello" })
+			xmpp.WaitReaderIdle(t)
+		})
+	}
+}
