@@ -608,7 +608,6 @@ func TestIdleReaderWaitsShallow(t *testing.T) {
 			start(t, alice)
 			xmpp.WaitReaderIdle(t)
 			bob := newPeer(t, srv, "bob", "phone")
-			defer bob.c.Close()
 			bob.send(t, "<message to='alice@localhost' type='chat' id='m1'><body>hello</body></message>")
 			waitFor(t, alice, func(m xmpp.Message) bool { return m.Body == "hello" })
 			xmpp.WaitReaderIdle(t)
