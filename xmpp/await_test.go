@@ -89,7 +89,11 @@ func waitEvent(t *testing.T, s *Session, ok func(Event) bool) Event {
 	deadline := time.After(15 * time.Second)
 	for {
 		select {
-		case ev := <-s.Events():
+		case <-s.EventsReady():
+			ev, open := s.NextEvent()
+			if !open {
+				t.Fatal("the session ended")
+			}
 			if ok(ev) {
 				return ev
 			}
@@ -156,13 +160,20 @@ func TestIdleWaitStanzasInPieces(t *testing.T) {
 	}
 }
 
-// splitConn writes each write in two segments while split is set.
+// splitConn writes each write in two segments while split is set, and
+// keeps what is written while hold is set.
 type splitConn struct {
 	net.Conn
 	split atomic.Bool
+	hold  atomic.Bool
+	held  []byte // written by the test's goroutine only
 }
 
 func (c *splitConn) Write(p []byte) (int, error) {
+	if c.hold.Load() {
+		c.held = append(c.held, p...)
+		return len(p), nil
+	}
 	if !c.split.Load() || len(p) < 2 {
 		return c.Conn.Write(p)
 	}
@@ -173,4 +184,29 @@ func (c *splitConn) Write(p []byte) (int, error) {
 	time.Sleep(5 * time.Millisecond) // a segment of its own
 	m, err := c.Conn.Write(p[len(p)/2:])
 	return n + m, err
+}
+
+// With TLS 1.2, crypto/tls reads a close_notify alert that follows a
+// record with the record's last data, and returns both: the timeout of
+// a partial alert must not reach the decoder with that data. The stream
+// ends only once the whole alert has come.
+func TestIdleWaitDataThenPartialAlert(t *testing.T) {
+	s, server, socket := tlsScripted(t, tls.VersionTLS12)
+	split := socket.(*splitConn)
+	split.hold.Store(true)
+	server.Write([]byte(chat(t, "first", streamReadBuf) + chat(t, "second", 200)))
+	server.CloseWrite()
+	split.SetWriteDeadline(time.Time{}) // CloseWrite let no more writes through
+	split.hold.Store(false)
+	held := split.held
+	split.Write(held[:len(held)-10])
+	waitBody(t, s, "first")
+	waitBody(t, s, "second")
+	WaitReaderIdle(t)
+	split.Write(held[len(held)-10:])
+	d := waitEvent(t, s, func(ev Event) bool { _, ok := ev.(Disconnected); return ok }).(Disconnected)
+	// Inside the stream's element, the end is an unexpected EOF.
+	if d.Err == nil || !strings.Contains(d.Err.Error(), "unexpected EOF") && !strings.Contains(d.Err.Error(), "server closed the connection") {
+		t.Errorf("the stream ended with %v, want the end the server's alert made", d.Err)
+	}
 }
