@@ -197,6 +197,9 @@ func TestMultiUserSmoke(t *testing.T) {
 	if r.floorReady <= 0 || r.xircdReady <= 0 || r.idleKiB <= 0 || r.readyPeakKiB < r.idleKiB || r.peakKiB < r.readyPeakKiB || r.cpu <= 0 {
 		t.Errorf("ready: floor %v, xircd %v; RSS idle %d KiB, peak %d KiB at ready, %d KiB at the end; CPU %v", r.floorReady, r.xircdReady, r.idleKiB, r.readyPeakKiB, r.peakKiB, r.cpu)
 	}
+	if r.idleFileKiB <= 0 || r.endFileKiB < r.idleFileKiB {
+		t.Errorf("xircd's binary and library pages: %d KiB idle, %d KiB at the end", r.idleFileKiB, r.endFileKiB)
+	}
 	if len(r.rtts) != msgs || r.rttLost != 0 || r.everyone != users {
 		t.Errorf("%d round trips, %d lost, %d of %d users' messages echoed", len(r.rtts), r.rttLost, r.everyone, users)
 	}

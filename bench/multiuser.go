@@ -21,19 +21,24 @@ const muContacts = 50
 
 // muResult is one multi-user run: U users at once against one server.
 type muResult struct {
-	users, peers      int
-	loadBefore        string
-	loadAfter         string
-	floorReady        time.Duration // U plain XMPP sessions in one process
-	floorRetries      int           // new login attempts of those sessions
-	xircdRetries      int           // IRC logins tried again after xircd refused them
-	xircdAttempts     int           // XMPP logins xircd tried again while the IRC login waited
-	xircdReady        time.Duration // U IRC clients of one xircd
-	idleKiB, peakKiB  int           // xircd's VmRSS before any login, VmHWM at the end
-	readyPeakKiB      int           // xircd's VmHWM once every roster was ready
-	cpu               time.Duration // xircd's CPU time, whole run
-	rtts              []time.Duration
-	rttLost, everyone int // lost in the round trips; users whose one message came back
+	users, peers     int
+	loadBefore       string
+	loadAfter        string
+	floorReady       time.Duration // U plain XMPP sessions in one process
+	floorRetries     int           // new login attempts of those sessions
+	xircdRetries     int           // IRC logins tried again after xircd refused them
+	xircdAttempts    int           // XMPP logins xircd tried again while the IRC login waited
+	xircdReady       time.Duration // U IRC clients of one xircd
+	idleKiB, peakKiB int           // xircd's VmRSS before any login, VmHWM at the end
+	readyPeakKiB     int           // xircd's VmHWM once every roster was ready
+	// xircd's and BitlBee's pages of their binary and libraries (RssFile)
+	// when idle and at the end: code run for the first time grows them,
+	// once for all users.
+	idleFileKiB, endFileKiB               int
+	bitlbeeIdleFileKiB, bitlbeeEndFileKiB int
+	cpu                                   time.Duration // xircd's CPU time, whole run
+	rtts                                  []time.Duration
+	rttLost, everyone                     int // lost in the round trips; users whose one message came back
 	// floorRTTs are a plain XMPP session's round trips to the same
 	// contact, taking turns with xircd's while the same users are online:
 	// what Prosody and the machine give, without xircd in the path.
@@ -53,7 +58,7 @@ type muResult struct {
 	bitlbeeErr               error
 	bitlbeeReady             time.Duration
 	bitlbeeIdle, bitlbeePeak int // KiB, as for xircd
-	bitlbeeReadyPeak         int // KiB, VmHWM once every roster was ready
+	bitlbeeReadyPeak         int // KiB, highest once every roster was ready
 	bitlbeeCPU               time.Duration
 	// The same messages as xircd's: the first user's round trips (alone,
 	// not taking turns with a plain session), then one of every user.
@@ -228,6 +233,9 @@ func muBitlBee(work string, srv *prosodytest.Server, jids []string, pass string,
 	probe.conn.Close()
 	time.Sleep(500 * time.Millisecond)
 	res.bitlbeeIdle = statusKiB(proc.cmd.Process.Pid, "VmRSS")
+	rss := watchRSS(proc.cmd.Process.Pid)
+	defer rss.close()
+	res.bitlbeeIdleFileKiB = statusKiB(proc.cmd.Process.Pid, "RssFile")
 
 	clients := make([]*ircClient, len(jids))
 	errs := make(chan error, len(jids))
@@ -255,7 +263,7 @@ func muBitlBee(work string, srv *prosodytest.Server, jids []string, pass string,
 		}
 	}
 	res.bitlbeeReady = time.Since(t0)
-	res.bitlbeeReadyPeak = statusKiB(proc.cmd.Process.Pid, "VmHWM")
+	res.bitlbeeReadyPeak = rss.peak()
 	res.bitlbeeStartTLS = int(xmppRelay.startTLS.Load())
 	defer func() {
 		for _, c := range clients {
@@ -281,7 +289,9 @@ func muBitlBee(work string, srv *prosodytest.Server, jids []string, pass string,
 		res.bitlbeeRTTs = append(res.bitlbeeRTTs, d)
 	}
 	res.bitlbeeEveryone = muEveryoneAtOnce(clients, res.peers)
-	res.bitlbeePeak, res.bitlbeeCPU = procUsage(proc.cmd.Process.Pid)
+	_, res.bitlbeeCPU = procUsage(proc.cmd.Process.Pid)
+	res.bitlbeePeak = rss.peak()
+	res.bitlbeeEndFileKiB = statusKiB(proc.cmd.Process.Pid, "RssFile")
 	res.bitlbee = true
 	return nil
 }
@@ -431,6 +441,9 @@ func muXircd(work, bin string, srv *prosodytest.Server, jids []string, rttJID, p
 	probe.conn.Close()
 	time.Sleep(500 * time.Millisecond)
 	res.idleKiB = statusKiB(proc.cmd.Process.Pid, "VmRSS")
+	rss := watchRSS(proc.cmd.Process.Pid)
+	defer rss.close()
+	res.idleFileKiB = statusKiB(proc.cmd.Process.Pid, "RssFile")
 
 	// Online before the crowd, as a user already there.
 	floor, err := xmpp.New(xmpp.Config{JID: rttJID, Password: pass, Server: srv.Addr, CAFile: srv.CAFile, Resource: "rtt",
@@ -479,7 +492,7 @@ func muXircd(work, bin string, srv *prosodytest.Server, jids []string, rttJID, p
 		}
 	}
 	res.xircdReady = time.Since(t0)
-	res.readyPeakKiB = statusKiB(proc.cmd.Process.Pid, "VmHWM")
+	res.readyPeakKiB = rss.peak()
 	_, cpu1 := procUsage(srv.PID())
 	res.xircdServerCPU = cpu1 - cpu0
 	for i, n := range tries {
@@ -542,7 +555,9 @@ func muXircd(work, bin string, srv *prosodytest.Server, jids []string, rttJID, p
 	_, cpu1 = procUsage(srv.PID())
 	res.rttServerBusy = float64(cpu1-cpu0) / float64(time.Since(rttStart))
 	res.everyone = muEveryoneAtOnce(clients, res.peers)
-	res.peakKiB, res.cpu = procUsage(proc.cmd.Process.Pid)
+	_, res.cpu = procUsage(proc.cmd.Process.Pid)
+	res.peakKiB = rss.peak()
+	res.endFileKiB = statusKiB(proc.cmd.Process.Pid, "RssFile")
 	return nil
 }
 
@@ -612,14 +627,15 @@ func muMarkdown(rs []muResult, rtt int, withBitlBee bool, start time.Time) strin
 	fmt.Fprintf(&b, "### Results %s–%s\n\n", start.UTC().Format("2006-01-02 15:04"), now.Format("15:04 UTC"))
 	fmt.Fprintf(&b, "%s, %s, Prosody %s (mod_mam, no mod_limits). Every user has %d contacts out of a shared pool of echo peers (seven in ten available). One run per user count.\n\n",
 		now.Format("2006-01-02"), machine(), prosodyVersion(), muContacts)
-	b.WriteString("| users | peers | load before → after | floor: all rosters ready | xircd: all rosters ready | × floor | logins tried again (floor / xircd: XMPP, IRC) | Prosody CPU in the logins (floor / xircd) | xircd idle RSS | xircd peak RSS: rosters ready, end | RSS per user: rosters ready, end | xircd CPU | round trip p50 / p99 (one user) | floor beside it: p50 / p99 | Prosody busy in the round trips | lost |\n")
-	b.WriteString("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
+	b.WriteString("| users | peers | load before → after | floor: all rosters ready | xircd: all rosters ready | × floor | logins tried again (floor / xircd: XMPP, IRC) | Prosody CPU in the logins (floor / xircd) | xircd idle RSS | xircd peak RSS: rosters ready, end | RSS per user: rosters ready, end | of the RSS, binary and library pages: idle → end | xircd CPU | round trip p50 / p99 (one user) | floor beside it: p50 / p99 | Prosody busy in the round trips | lost |\n")
+	b.WriteString("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
 	for _, r := range rs {
 		lost := r.rttLost + (r.users - r.everyone)
-		fmt.Fprintf(&b, "| %d | %d | %s → %s | %.0f ms | %.0f ms | %.2f× | %d / %d, %d | %.1f / %.1f s | %.1f MiB | %.1f, %.1f MiB | %.0f, %.0f KiB | %.2f s | %.3f / %.3f ms | %.3f / %.3f ms (%d lost) | %.0f %% | %d of %d |\n",
+		fmt.Fprintf(&b, "| %d | %d | %s → %s | %.0f ms | %.0f ms | %.2f× | %d / %d, %d | %.1f / %.1f s | %.1f MiB | %.1f, %.1f MiB | %.0f, %.0f KiB | %.1f → %.1f MiB | %.2f s | %.3f / %.3f ms | %.3f / %.3f ms (%d lost) | %.0f %% | %d of %d |\n",
 			r.users, r.peers, r.loadBefore, r.loadAfter, ms(r.floorReady), ms(r.xircdReady), float64(r.xircdReady)/float64(r.floorReady), r.floorRetries, r.xircdAttempts, r.xircdRetries,
 			r.floorServerCPU.Seconds(), r.xircdServerCPU.Seconds(),
-			float64(r.idleKiB)/1024, float64(r.readyPeakKiB)/1024, float64(r.peakKiB)/1024, perUserKiB(r.readyPeakKiB, r.idleKiB, r.users), perUserKiB(r.peakKiB, r.idleKiB, r.users), r.cpu.Seconds(),
+			float64(r.idleKiB)/1024, float64(r.readyPeakKiB)/1024, float64(r.peakKiB)/1024, perUserKiB(r.readyPeakKiB, r.idleKiB, r.users), perUserKiB(r.peakKiB, r.idleKiB, r.users),
+			float64(r.idleFileKiB)/1024, float64(r.endFileKiB)/1024, r.cpu.Seconds(),
 			ms(pct(r.rtts, 50)), ms(pct(r.rtts, 99)), ms(pct(r.floorRTTs, 50)), ms(pct(r.floorRTTs, 99)), r.floorRTTLost, 100*r.rttServerBusy, lost, rtt+r.users)
 	}
 	switch {
@@ -629,18 +645,19 @@ func muMarkdown(rs []muResult, rtt int, withBitlBee bool, start time.Time) strin
 		b.WriteString("\nBitlBee: not measured (not installed).\n")
 	default:
 		fmt.Fprintf(&b, "\nBitlBee %s, one process (daemon mode) serving the same users, each over its own IRC connection with its own Jabber account (StartTLS like the floor and xircd, Prosody's certificate verified against the test CA, then PLAIN inside TLS as BitlBee has no SCRAM; through a loopback relay), timed until every user's &bitlbee holds its %d contacts; then the same messages as xircd's (the first user's %d round trips, alone, then one message of every user at once):\n\n", bitlbeeVersion(), muContacts, rtt)
-		b.WriteString("| users | BitlBee: all rosters ready | × floor | xircd ÷ BitlBee | BitlBee idle RSS | BitlBee peak RSS: rosters ready, end | RSS per user, rosters ready (BitlBee / xircd) | RSS per user, end (BitlBee / xircd) | BitlBee CPU | round trip p50 / p99 (one user) | lost | streams with StartTLS |\n")
-		b.WriteString("|---|---|---|---|---|---|---|---|---|---|---|---|\n")
+		b.WriteString("| users | BitlBee: all rosters ready | × floor | xircd ÷ BitlBee | BitlBee idle RSS | BitlBee peak RSS: rosters ready, end | RSS per user, rosters ready (BitlBee / xircd) | RSS per user, end (BitlBee / xircd) | BitlBee's binary and library pages: idle → end | BitlBee CPU | round trip p50 / p99 (one user) | lost | streams with StartTLS |\n")
+		b.WriteString("|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
 		for _, r := range rs {
 			if r.bitlbeeErr != nil {
-				fmt.Fprintf(&b, "| %d | failed: %s | | | | | | | | | | |\n", r.users, strings.ReplaceAll(r.bitlbeeErr.Error(), "|", "/"))
+				fmt.Fprintf(&b, "| %d | failed: %s | | | | | | | | | | | |\n", r.users, strings.ReplaceAll(r.bitlbeeErr.Error(), "|", "/"))
 				continue
 			}
-			fmt.Fprintf(&b, "| %d | %.0f ms | %.2f× | %.2f× | %.1f MiB | %.1f, %.1f MiB | %.0f / %.0f KiB | %.0f / %.0f KiB | %.2f s | %.3f / %.3f ms | %d of %d | %d of %d |\n",
+			fmt.Fprintf(&b, "| %d | %.0f ms | %.2f× | %.2f× | %.1f MiB | %.1f, %.1f MiB | %.0f / %.0f KiB | %.0f / %.0f KiB | %.1f → %.1f MiB | %.2f s | %.3f / %.3f ms | %d of %d | %d of %d |\n",
 				r.users, ms(r.bitlbeeReady), float64(r.bitlbeeReady)/float64(r.floorReady), float64(r.xircdReady)/float64(r.bitlbeeReady),
 				float64(r.bitlbeeIdle)/1024, float64(r.bitlbeeReadyPeak)/1024, float64(r.bitlbeePeak)/1024,
 				perUserKiB(r.bitlbeeReadyPeak, r.bitlbeeIdle, r.users), perUserKiB(r.readyPeakKiB, r.idleKiB, r.users),
-				perUserKiB(r.bitlbeePeak, r.bitlbeeIdle, r.users), perUserKiB(r.peakKiB, r.idleKiB, r.users), r.bitlbeeCPU.Seconds(),
+				perUserKiB(r.bitlbeePeak, r.bitlbeeIdle, r.users), perUserKiB(r.peakKiB, r.idleKiB, r.users),
+				float64(r.bitlbeeIdleFileKiB)/1024, float64(r.bitlbeeEndFileKiB)/1024, r.bitlbeeCPU.Seconds(),
 				ms(pct(r.bitlbeeRTTs, 50)), ms(pct(r.bitlbeeRTTs, 99)), r.bitlbeeRTTLost+(r.users-r.bitlbeeEveryone), rtt+r.users, r.bitlbeeStartTLS, r.users)
 		}
 	}

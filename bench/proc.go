@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -88,4 +89,46 @@ func quiesce(e *env) {
 	if d := time.Since(start); d > time.Second {
 		log.Printf("waited %v for Prosody and the peers to go idle", d.Round(100*time.Millisecond))
 	}
+}
+
+// rssWatch follows a process's resident size. Linux's VmHWM alone misses a
+// peak whose pages were given back with madvise, as Go's scavenger and
+// glibc's malloc do: only unmapping memory updates it.
+type rssWatch struct {
+	pid     int
+	stop    chan struct{}
+	done    chan struct{}
+	highest atomic.Int64 // KiB, written by the watching goroutine only
+}
+
+// watchRSS reads pid's resident size every 20 ms until close.
+func watchRSS(pid int) *rssWatch {
+	w := &rssWatch{pid: pid, stop: make(chan struct{}), done: make(chan struct{})}
+	go func() {
+		defer close(w.done)
+		t := time.NewTicker(20 * time.Millisecond)
+		defer t.Stop()
+		for {
+			if kib := int64(statusKiB(pid, "VmRSS")); kib > w.highest.Load() {
+				w.highest.Store(kib)
+			}
+			select {
+			case <-w.stop:
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	return w
+}
+
+// peak is the highest resident size so far: the higher of what the
+// readings saw and VmHWM.
+func (w *rssWatch) peak() int {
+	return max(int(w.highest.Load()), statusKiB(w.pid, "VmHWM"))
+}
+
+func (w *rssWatch) close() {
+	close(w.stop)
+	<-w.done
 }
