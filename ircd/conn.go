@@ -1,7 +1,6 @@
 package ircd
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -14,6 +13,8 @@ import (
 	"unicode/utf8"
 
 	"gopkg.in/irc.v4"
+
+	"xircd/internal/lazylog"
 )
 
 // conn is one client connection. The reader goroutine (serve) owns
@@ -79,44 +80,21 @@ func newConn(s *Server, nc net.Conn) *conn {
 		closing: make(chan struct{}),
 		reader:  newLineReader(nc),
 	}
-	c.log = slog.New(connLog{c})
+	c.log = lazylog.New((*connLog)(c))
 	c.lastWriter.Add(1)
 	return c
 }
 
-// connLog is the handler of a connection's logger: it puts the
-// connection's attributes first in each record as it is logged, where
-// slog.Logger.With would format them up front into a copy of the handler
-// that every connection, idle ones too, would keep (about 200 bytes). It
-// is a single pointer, which an interface holds without allocating.
-type connLog struct{ c *conn }
+// connLog is what a connection's logger puts first in each record: the
+// connection's id and remote address, added as each record is logged
+// (see lazylog) rather than kept in a copy of the handler by every
+// connection.
+type connLog conn
 
-func (h connLog) server() slog.Handler { return h.c.s.log.Handler() }
+func (c *connLog) Handler() slog.Handler { return c.s.log.Handler() }
 
-func (h connLog) attrs() []slog.Attr {
-	return []slog.Attr{slog.Uint64("conn", h.c.id), slog.String("remote", h.c.nc.RemoteAddr().String())}
-}
-
-func (h connLog) Enabled(ctx context.Context, level slog.Level) bool {
-	return h.server().Enabled(ctx, level)
-}
-
-func (h connLog) Handle(ctx context.Context, r slog.Record) error {
-	out := slog.NewRecord(r.Time, r.Level, r.Message, r.PC)
-	out.AddAttrs(h.attrs()...)
-	r.Attrs(func(a slog.Attr) bool {
-		out.AddAttrs(a)
-		return true
-	})
-	return h.server().Handle(ctx, out)
-}
-
-func (h connLog) WithAttrs(attrs []slog.Attr) slog.Handler {
-	return h.server().WithAttrs(append(h.attrs(), attrs...))
-}
-
-func (h connLog) WithGroup(name string) slog.Handler {
-	return h.server().WithAttrs(h.attrs()).WithGroup(name)
+func (c *connLog) LogAttrs() []slog.Attr {
+	return []slog.Attr{slog.Uint64("conn", c.id), slog.String("remote", c.nc.RemoteAddr().String())}
 }
 
 // Downstream implementation.
