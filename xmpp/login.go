@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/xdg-go/scram"
+
+	"xircd/internal/fifo"
 )
 
 // Namespaces of stream negotiation.
@@ -183,6 +185,7 @@ func (n *negotiation) run(ctx context.Context, raw net.Conn, tc *tls.Config, res
 		done:      make(chan struct{}),
 		pending:   map[string]*pendingIQ{},
 		afterJoin: map[string][]outItem{},
+		queued:    fifo.Queue[outItem]{KeepCap: keepQueuedCap},
 	}
 	if n.features.Limits != nil {
 		c.maxBytes = n.features.Limits.MaxBytes

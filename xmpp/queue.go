@@ -1,6 +1,10 @@
 package xmpp
 
-import "sync"
+import (
+	"sync"
+
+	"xircd/internal/fifo"
+)
 
 // maxWaitingEvents is how many events may wait for the receiver: while
 // that many wait, the session stops reading its stream. A smaller bound
@@ -26,13 +30,17 @@ type eventQueue struct {
 	room chan struct{}
 
 	mu      sync.Mutex
-	waiting []Event // waiting[head:] wait, the oldest first
-	head    int
+	waiting fifo.Queue[Event]
 	ended   bool
 }
 
 func newEventQueue(onEvent func(Event) bool) *eventQueue {
-	return &eventQueue{onEvent: onEvent, ready: make(chan struct{}, 1), room: make(chan struct{}, 1)}
+	return &eventQueue{
+		onEvent: onEvent,
+		ready:   make(chan struct{}, 1),
+		room:    make(chan struct{}, 1),
+		waiting: fifo.Queue[Event]{KeepCap: keepEventsCap},
+	}
 }
 
 // put queues ev, waiting while maxWaitingEvents wait; it gives up when
@@ -40,7 +48,7 @@ func newEventQueue(onEvent func(Event) bool) *eventQueue {
 func (q *eventQueue) put(ev Event, cancel <-chan struct{}) {
 	for {
 		q.mu.Lock()
-		if len(q.waiting)-q.head < maxWaitingEvents {
+		if q.waiting.Len() < maxWaitingEvents {
 			q.add(ev)
 			q.mu.Unlock()
 			return
@@ -71,13 +79,7 @@ func (q *eventQueue) add(ev Event) {
 	if q.onEvent != nil && !q.onEvent(ev) {
 		return
 	}
-	if len(q.waiting) == cap(q.waiting) && q.head >= len(q.waiting)/2 {
-		// Reuse the room before the head instead of growing.
-		k := copy(q.waiting, q.waiting[q.head:])
-		clear(q.waiting[k:])
-		q.waiting, q.head = q.waiting[:k], 0
-	}
-	q.waiting = append(q.waiting, ev)
+	q.waiting.Push(ev)
 	signal(q.ready)
 }
 
@@ -87,24 +89,14 @@ func (q *eventQueue) add(ev Event) {
 func (q *eventQueue) next() (ev Event, ok bool) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	if q.head == len(q.waiting) {
+	ev, ok = q.waiting.Pop()
+	if !ok {
 		if q.ended {
 			signal(q.ready) // like a closed channel: ready from now on
 		}
 		return nil, !q.ended
 	}
-	ev = q.waiting[q.head]
-	q.waiting[q.head] = nil
-	q.head++
-	if q.head == len(q.waiting) {
-		q.head = 0
-		if cap(q.waiting) > keepEventsCap {
-			q.waiting = nil
-		} else {
-			q.waiting = q.waiting[:0]
-		}
-	}
-	if q.head < len(q.waiting) || q.ended {
+	if q.waiting.Len() > 0 || q.ended {
 		signal(q.ready)
 	}
 	signal(q.room)

@@ -37,7 +37,7 @@ func TestEventQueueOrderAndBound(t *testing.T) {
 	q = newEventQueue(func(ev Event) bool {
 		// Called with q.mu held, before ev is added; the last event may
 		// go past the bound.
-		if n := int32(len(q.waiting) - q.head + 1); n > most.Load() && ev != (Disconnected{}) {
+		if n := int32(q.waiting.Len() + 1); n > most.Load() && ev != (Disconnected{}) {
 			most.Store(n)
 		}
 		return true
@@ -88,8 +88,8 @@ func TestEventQueueOrderAndBound(t *testing.T) {
 			t.Fatalf("after the end: %v", ev)
 		}
 	}
-	if cap(q.waiting) > keepEventsCap {
-		t.Errorf("the drained queue keeps room for %d events, want at most %d", cap(q.waiting), keepEventsCap)
+	if q.waiting.Cap() > keepEventsCap {
+		t.Errorf("the drained queue keeps room for %d events, want at most %d", q.waiting.Cap(), keepEventsCap)
 	}
 }
 

@@ -19,6 +19,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"xircd/internal/fifo"
 )
 
 // ErrNotConnected is returned by requests while the stream is down.
@@ -324,7 +326,7 @@ func (s *Session) startStream(c *conn) {
 	}
 	// Nobody else can queue before s.cur is set: first goes out first.
 	c.mu.Lock()
-	c.queued = first
+	c.queued.Push(first...)
 	if len(first) > 0 {
 		c.startWriter()
 	}
@@ -359,7 +361,7 @@ func (s *Session) endStream(c *conn) error {
 	// The requests still waiting end with ErrNotConnected now; their
 	// answers go out before the Disconnected.
 	c.mu.Lock()
-	unsent := c.unsent()
+	unsent := c.queued.TakeAll() // never written
 	c.mu.Unlock()
 	c.requests.Wait()
 	for _, items := range c.afterJoin {
@@ -469,11 +471,10 @@ type conn struct {
 	archives map[string]*archiveCollector // by MAM query id
 	ended    bool                         // no request may start, nothing may be queued any more
 	requests sync.WaitGroup               // requests started on this stream (startRequest)
-	// queued[queuedHead:] waits for the writer. The backing array grows
-	// with a burst and is let go once drained: an idle stream holds almost
-	// nothing, where a buffered channel held room for maxQueued items.
-	queued     []outItem
-	queuedHead int
+	// queued waits for the writer. It holds room only for what waits: an
+	// idle stream holds almost nothing, where a buffered channel held
+	// room for maxQueued items.
+	queued fifo.Queue[outItem]
 	// A writer goroutine runs only while there is something to write (see
 	// writer): writing says one runs, and every start and end of one is
 	// decided under mu, so that exactly one runs while items wait.
@@ -558,14 +559,8 @@ func (c *conn) sendItem(it outItem) error {
 			c.mu.Unlock()
 			return ErrClosed
 		}
-		if len(c.queued)-c.queuedHead < maxQueued {
-			if len(c.queued) == cap(c.queued) && c.queuedHead >= len(c.queued)/2 {
-				// Reuse the room before the head instead of growing.
-				k := copy(c.queued, c.queued[c.queuedHead:])
-				clear(c.queued[k:])
-				c.queued, c.queuedHead = c.queued[:k], 0
-			}
-			c.queued = append(c.queued, it)
+		if c.queued.Len() < maxQueued {
+			c.queued.Push(it)
 			c.startWriter()
 			c.mu.Unlock()
 			return nil
@@ -594,29 +589,7 @@ const keepQueuedCap = 16
 func (c *conn) dequeue() (outItem, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.queuedHead == len(c.queued) {
-		return outItem{}, false
-	}
-	it := c.queued[c.queuedHead]
-	c.queued[c.queuedHead] = outItem{}
-	c.queuedHead++
-	if c.queuedHead == len(c.queued) {
-		c.queuedHead = 0
-		if cap(c.queued) > keepQueuedCap {
-			c.queued = nil
-		} else {
-			c.queued = c.queued[:0]
-		}
-	}
-	return it, true
-}
-
-// unsent takes what was queued and never written; c.mu is held and
-// c.ended set.
-func (c *conn) unsent() []outItem {
-	items := c.queued[c.queuedHead:]
-	c.queued, c.queuedHead = nil, 0
-	return items
+	return c.queued.Pop()
 }
 
 // startWriter starts a writer unless one runs or the stream has ended;
@@ -717,7 +690,7 @@ func (c *conn) finish() (end, last bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	switch {
-	case c.queuedHead < len(c.queued) || c.due != 0:
+	case c.queued.Len() > 0 || c.due != 0:
 		return false, false
 	case c.closing:
 		return false, true

@@ -258,7 +258,7 @@ func TestSendRefusesStanzaOverServerLimit(t *testing.T) {
 	if err := c.send("<message>this is too long</message>"); err == nil || !strings.Contains(err.Error(), "limit of 16") {
 		t.Fatalf("send over the limit: err = %v, want the limit named", err)
 	}
-	if len(c.queued) != 0 {
+	if c.queued.Len() != 0 {
 		t.Fatal("a refused stanza was queued")
 	}
 	if err := c.send("<presence/>"); err != nil {

@@ -218,7 +218,7 @@ func TestSendsWhileTheWriterComesAndGoes(t *testing.T) {
 			default:
 			}
 			c.mu.Lock()
-			if (c.queuedHead < len(c.queued) || c.due != 0) && !c.writing {
+			if (c.queued.Len() > 0 || c.due != 0) && !c.writing {
 				stranded++
 			}
 			c.mu.Unlock()
