@@ -1,6 +1,10 @@
 package ircd
 
-import "sync"
+import (
+	"sync"
+
+	"xircd/internal/fifo"
+)
 
 // writeBatch is roughly how many bytes the writer gathers into one write.
 const writeBatch = 16 * 1024
@@ -18,9 +22,8 @@ const writeBatch = 16 * 1024
 // a writer when none runs, and take, finding nothing, ends it.
 type sendQueue struct {
 	mu    sync.Mutex
-	lines []string // pending lines are lines[head:]
-	head  int
-	bytes int // queued bytes, each line counted with its CR LF
+	lines fifo.Queue[string] // keeps no array once drained
+	bytes int                // queued bytes, each line counted with its CR LF
 
 	// writing is set while a writer runs: from the push (or close) that
 	// starts it to the take that finds the queue empty. Once closed is
@@ -52,14 +55,7 @@ func (q *sendQueue) push(lines []string, n, budget int) (ok, startWriter bool) {
 	if q.bytes > 0 && q.bytes+n > budget {
 		return false, false
 	}
-	if len(q.lines)+len(lines) > cap(q.lines) && q.head >= len(q.lines)/2 {
-		// Reuse the room before head instead of growing.
-		k := copy(q.lines, q.lines[q.head:])
-		clear(q.lines[k:])
-		q.lines = q.lines[:k]
-		q.head = 0
-	}
-	q.lines = append(q.lines, lines...)
+	q.lines.Push(lines...)
 	q.bytes += n
 	startWriter = !q.writing
 	q.writing = true
@@ -74,22 +70,19 @@ func (q *sendQueue) push(lines []string, n, budget int) (ok, startWriter bool) {
 func (q *sendQueue) take(buf []byte, max int) (_ []byte, closed bool) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	if q.head == len(q.lines) {
+	if q.lines.Len() == 0 {
 		if !q.closed {
 			q.writing = false
 		}
 		return buf, q.closed
 	}
-	start := q.head
-	for q.head < len(q.lines) && len(buf) < max {
-		l := q.lines[q.head]
+	for len(buf) < max {
+		l, ok := q.lines.Pop()
+		if !ok {
+			break
+		}
 		buf = append(append(buf, l...), '\r', '\n')
 		q.bytes -= len(l) + 2
-		q.head++
-	}
-	clear(q.lines[start:q.head])
-	if q.head == len(q.lines) {
-		q.lines, q.head = nil, 0
 	}
 	return buf, q.closed
 }
@@ -135,5 +128,6 @@ func (q *sendQueue) written() {
 func (q *sendQueue) drop() {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	q.lines, q.head, q.bytes = nil, 0, 0
+	q.lines.TakeAll()
+	q.bytes = 0
 }

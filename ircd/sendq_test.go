@@ -110,8 +110,8 @@ func TestSendQueueOrderAndRelease(t *testing.T) {
 	if !slices.Equal(got, want) {
 		t.Fatalf("lines out of order or lost: got %d lines, want %d", len(got), len(want))
 	}
-	if q.lines != nil {
-		t.Errorf("drained queue keeps a backing array of %d lines", cap(q.lines))
+	if q.lines.Cap() != 0 {
+		t.Errorf("drained queue keeps a backing array of %d lines", q.lines.Cap())
 	}
 }
 
