@@ -76,11 +76,8 @@ func (q *sendQueue) take(buf []byte, max int) (_ []byte, closed bool) {
 		}
 		return buf, q.closed
 	}
-	for len(buf) < max {
-		l, ok := q.lines.Pop()
-		if !ok {
-			break
-		}
+	for q.lines.Len() > 0 && len(buf) < max {
+		l, _ := q.lines.Pop()
 		buf = append(append(buf, l...), '\r', '\n')
 		q.bytes -= len(l) + 2
 	}
@@ -128,6 +125,5 @@ func (q *sendQueue) written() {
 func (q *sendQueue) drop() {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	q.lines.TakeAll()
-	q.bytes = 0
+	q.lines, q.bytes = fifo.Queue[string]{}, 0
 }

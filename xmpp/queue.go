@@ -35,12 +35,7 @@ type eventQueue struct {
 }
 
 func newEventQueue(onEvent func(Event) bool) *eventQueue {
-	return &eventQueue{
-		onEvent: onEvent,
-		ready:   make(chan struct{}, 1),
-		room:    make(chan struct{}, 1),
-		waiting: fifo.Queue[Event]{KeepCap: keepEventsCap},
-	}
+	return &eventQueue{onEvent: onEvent, ready: make(chan struct{}, 1), room: make(chan struct{}, 1), waiting: fifo.Queue[Event]{KeepCap: keepEventsCap}}
 }
 
 // put queues ev, waiting while maxWaitingEvents wait; it gives up when

@@ -40,15 +40,11 @@ func (q *Queue[T]) Pop() (item T, ok bool) {
 		return item, false
 	}
 	item = q.items[q.head]
-	var zero T
-	q.items[q.head] = zero
-	q.head++
-	if q.head == len(q.items) {
-		q.head = 0
+	q.items[q.head] = *new(T)
+	if q.head++; q.head == len(q.items) {
+		q.items, q.head = q.items[:0], 0
 		if cap(q.items) > q.KeepCap {
 			q.items = nil
-		} else {
-			q.items = q.items[:0]
 		}
 	}
 	return item, true
