@@ -55,8 +55,11 @@ func TestMultiUserIrssiAndWeechat(t *testing.T) {
 	weechat.keys("/buffer carol")
 	weechat.waitScreen("carol writes to you")
 	alice.send(e.userJID, "alice writes to me")
-	irssi.keys("/window goto alice")
-	irssi.waitScreen("<alice> alice writes to me")
+	// irssi opens the query when the message is in.
+	waitFor(t, func() bool {
+		irssi.keys("/window goto alice")
+		return strings.Contains(irssi.screen(), "<alice> alice writes to me")
+	})
 
 	if scr := irssi.screen(); strings.Contains(scr, "carol") {
 		t.Errorf("irssi's query with alice shows carol's message:\n%s", scr)
