@@ -188,7 +188,7 @@ func (b *Bridge) onArchive(cu *catchUp, err error, truncated bool) {
 		if m.Delay.IsZero() {
 			m.Delay = b.now()
 		}
-		b.onMessage(m)
+		b.onMessage(&m)
 		shown++
 	}
 	while, since := "while XMPP was disconnected", "the disconnection"

@@ -603,13 +603,16 @@ func (b *Bridge) handleEvent(ev xmpp.Event) {
 	case xmpp.Subscription:
 		b.onSubscription(ev)
 	case xmpp.Message:
-		b.noteEncrypted(ev)
-		b.onMessage(readable(withLinks(b.decryptOMEMO(ev, false))))
+		// ev is this case's own copy of the event's message: the steps
+		// below change it in place.
+		b.noteEncrypted(&ev)
+		b.showable(&ev, false)
+		b.onMessage(&ev)
 	case xmpp.RequestDone:
 		b.onRequestDone(ev)
 	case xmpp.ArchivePage:
 		for i := range ev.Messages {
-			ev.Messages[i] = readable(withLinks(b.decryptOMEMO(ev.Messages[i], true)))
+			b.showable(&ev.Messages[i], true)
 		}
 		b.onArchiveAnswer(ev)
 	case xmpp.DiscoInfo:

@@ -165,7 +165,7 @@ func (b *Bridge) closeCatchUp() {
 
 // notePosition moves the position to a message of the account's archive
 // shown at time at.
-func (b *Bridge) notePosition(m xmpp.Message, at time.Time) {
+func (b *Bridge) notePosition(m *xmpp.Message, at time.Time) {
 	if m.Type == "groupchat" || m.StanzaID == "" || at.Before(b.caught.position.At) {
 		return
 	}
@@ -315,7 +315,7 @@ func (b *Bridge) onClientArchive(cu *catchUp, err error, truncated bool) {
 			if sm, ok := b.shownMsgs.get(id); ok {
 				m.Delay = sm.at // the time other clients saw it with
 			}
-			b.onMessage(m)
+			b.onMessage(&m)
 			shown++
 		}
 	})

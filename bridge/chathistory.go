@@ -604,12 +604,12 @@ func (b *Bridge) historyShown(cv historyConv, msgs []xmpp.Message) []shown {
 		var s shown
 		if cv.room != nil {
 			_, nick := splitResource(m.From)
-			s = b.roomShown(cv.room, nick, m)
+			s = b.roomShown(cv.room, nick, &m)
 		} else {
-			s = b.chatShown(cv.contact.prefix(), cv.contact.account(), m, own, m.Type == "headline")
+			s = b.chatShown(cv.contact.prefix(), cv.contact.account(), &m, own, m.Type == "headline")
 		}
 		at := b.historyTime(cv, m)
-		s = b.identify(m, own, s)
+		s = b.identify(&m, own, s)
 		s.at, s.toUser = at, s.target == b.userNick()
 		b.rememberShown(s.msgid, m.StanzaID, at)
 		out = append(out, s)

@@ -6,19 +6,26 @@ import (
 	"xircd/xmpp"
 )
 
-// readable is m as the gateway can show it: an end-to-end encrypted
+// readable makes m what the gateway can show: an end-to-end encrypted
 // message, which xircd cannot decrypt, says so in place of its body (a
 // fallback such as "I sent you an OMEMO encrypted message" would mislead),
 // as an action of its sender: "* alice sent an OMEMO-encrypted message, …".
 // A retraction keeps no body: it is shown as a deletion (redact.go).
-func readable(m xmpp.Message) xmpp.Message {
+func readable(m *xmpp.Message) {
 	switch {
 	case m.Retract != nil:
 		m.Body = ""
 	case m.Encryption != "":
 		m.Body = encryptedText(m.Encryption)
 	}
-	return m
+}
+
+// showable makes m, a message as received (archived: from an archive
+// query), what the gateway shows: decrypted, with its links, readable.
+func (b *Bridge) showable(m *xmpp.Message, archived bool) {
+	b.decryptOMEMO(m, archived)
+	withLinks(m)
+	readable(m)
 }
 
 // encryptedText is the body shown for a message encrypted with method.

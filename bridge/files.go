@@ -12,10 +12,9 @@ import (
 // description; the user's message that is one https URL goes out with the
 // link too, so that XMPP clients show the file inline.
 
-// withLinks is m with its XEP-0066 links in the body (linkText).
-func withLinks(m xmpp.Message) xmpp.Message {
+// withLinks puts m's XEP-0066 links in its body (linkText).
+func withLinks(m *xmpp.Message) {
 	m.Body = linkText(m.Body, m.OOB)
-	return m
 }
 
 // linkText is body with the links shown: "URL (description)" in place of

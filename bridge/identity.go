@@ -231,7 +231,7 @@ func fitPrefix(from *irc.Prefix, command, target string, stampLen int) *irc.Pref
 
 // show gives m its identity (own: sent by the user), delivers it as s
 // and returns it with its identity.
-func (b *Bridge) show(m xmpp.Message, own bool, s shown) shown {
+func (b *Bridge) show(m *xmpp.Message, own bool, s shown) shown {
 	s = b.identify(m, own, s)
 	archiveID := m.StanzaID
 	if own && m.Type != "groupchat" {
@@ -247,8 +247,8 @@ func (b *Bridge) show(m xmpp.Message, own bool, s shown) shown {
 
 // identify gives m, about to be shown as s (own: sent by the user), its
 // msgid and time, and remembers which XMPP id the msgid stands for.
-func (b *Bridge) identify(m xmpp.Message, own bool, s shown) shown {
-	s.msgid = msgIDFor(&m, own)
+func (b *Bridge) identify(m *xmpp.Message, own bool, s shown) shown {
+	s.msgid = msgIDFor(m, own)
 	if s.msgid == "" {
 		s.msgid = b.newMsgID()
 	}
@@ -257,7 +257,7 @@ func (b *Bridge) identify(m xmpp.Message, own bool, s shown) shown {
 	if s.at.IsZero() {
 		s.at = b.now()
 	}
-	b.rememberRef(s.msgid, xmppRefFor(&m))
+	b.rememberRef(s.msgid, xmppRefFor(m))
 	s.fromUser = own
 	return b.withReferences(m, own, s)
 }

@@ -192,12 +192,12 @@ func excerpt(body string) string {
 	return `"` + s + `"`
 }
 
-func (b *Bridge) onMessage(m xmpp.Message) {
+func (b *Bridge) onMessage(m *xmpp.Message) {
 	if m.Retract != nil && m.Type != "error" {
 		b.onRetraction(m)
 		return
 	}
-	peer := chatPeer(&m)
+	peer := chatPeer(m)
 	r := b.roomByJID(peer)
 	switch {
 	case m.Type == "error" && r != nil:
@@ -275,7 +275,7 @@ func chatPeer(m *xmpp.Message) string {
 // occupant; account is its account) shows on IRC, live and in history:
 // from peer to the user, or, when the user sent it (own), from the user
 // to peer. notice makes a message from peer a NOTICE.
-func (b *Bridge) chatShown(peer *irc.Prefix, account string, m xmpp.Message, own, notice bool) shown {
+func (b *Bridge) chatShown(peer *irc.Prefix, account string, m *xmpp.Message, own, notice bool) shown {
 	if own {
 		return shown{from: b.ownPrefix(), target: peer.Name, body: m.Body}
 	}
@@ -284,7 +284,7 @@ func (b *Bridge) chatShown(peer *irc.Prefix, account string, m xmpp.Message, own
 
 // showChatState turns a body-less chat state into a +typing TAGMSG for
 // clients that take message tags. Typing is not kept for later.
-func (b *Bridge) showChatState(m xmpp.Message, peer string) {
+func (b *Bridge) showChatState(m *xmpp.Message, peer string) {
 	typing := chatStateToTyping(m.ChatState)
 	if typing == "" || m.Carbon != xmpp.NotCarbon {
 		return
@@ -301,7 +301,7 @@ func (b *Bridge) showChatState(m xmpp.Message, peer string) {
 	}
 }
 
-func (b *Bridge) onMessageError(m xmpp.Message) {
+func (b *Bridge) onMessageError(m *xmpp.Message) {
 	reason := "unknown error"
 	if m.Error != nil {
 		reason = oneLine(m.Error.Error())
@@ -322,7 +322,7 @@ func (b *Bridge) onMessageError(m xmpp.Message) {
 	b.queryNotice(c, what+" was not delivered: "+reason)
 }
 
-func (b *Bridge) announceInvite(m xmpp.Message) {
+func (b *Bridge) announceInvite(m *xmpp.Message) {
 	inv := m.Invite
 	from := inv.From
 	if from == "" {

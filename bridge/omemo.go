@@ -301,15 +301,15 @@ func (st *omemoState) decryptPreKey(existing *omemo.Session, msg []byte) (starte
 // show that it came encrypted: "🔒 text", "/me 🔒 waves" for an action.
 const encryptedMark = "🔒 "
 
-// decryptOMEMO replaces an OMEMO message's body by its decrypted text,
+// decryptOMEMO replaces the body of m, an OMEMO message, by its decrypted text,
 // marked, or by a notice saying why xircd cannot read it; archived: m
 // comes from an archive query. xircd without a device keeps the generic
 // notice (readable). A message met again delayed (archive, room history,
 // offline copy) shows the text it had, or says it is not kept; the same
 // message again live is a replay (omemo_again.go).
-func (b *Bridge) decryptOMEMO(m xmpp.Message, archived bool) xmpp.Message {
+func (b *Bridge) decryptOMEMO(m *xmpp.Message, archived bool) {
 	if m.OMEMO == nil || b.omemo.dev == nil || m.Type == "error" || b.omemoUnwanted(m) {
-		return m
+		return
 	}
 	m.Encryption = ""
 	from := b.omemoSender(m)
@@ -343,7 +343,6 @@ func (b *Bridge) decryptOMEMO(m xmpp.Message, archived bool) xmpp.Message {
 	default:
 		m.Body = "" // key transport: nothing to show
 	}
-	return m
 }
 
 // cmdFingerprint shows xircd's OMEMO device id and fingerprint, in

@@ -24,7 +24,7 @@ const (
 // omemoUnwanted reports whether m is a stranger's chat message the
 // strangers setting does not show: it is not decrypted, as starting a
 // session and using a pre-key for it would be for nothing.
-func (b *Bridge) omemoUnwanted(m xmpp.Message) bool {
+func (b *Bridge) omemoUnwanted(m *xmpp.Message) bool {
 	return m.Type != "groupchat" && b.roomByJID(m.From) == nil && b.strangers != strangersAccept && b.omemoStranger(m.From)
 }
 

@@ -23,7 +23,7 @@ type omemoFrom struct {
 
 // omemoSender is who sent m: the sender of a chat message, or the room
 // occupant who sent it, with their real JID when the room reveals it.
-func (b *Bridge) omemoSender(m xmpp.Message) omemoFrom {
+func (b *Bridge) omemoSender(m *xmpp.Message) omemoFrom {
 	r := b.roomByJID(m.From)
 	if r == nil {
 		from := omemoFrom{speaker: xmpp.BareJID(m.From), jid: xmpp.BareJID(m.From), own: b.isOwnJID(m.From)}

@@ -516,7 +516,7 @@ func (b *Bridge) sendEncrypted(c *contact, out xmpp.OutMessage) {
 // noteEncrypted remembers whether a contact's message was encrypted, for
 // "auto". Chat states, reactions and retractions, which clients send
 // unencrypted, do not count.
-func (b *Bridge) noteEncrypted(m xmpp.Message) {
+func (b *Bridge) noteEncrypted(m *xmpp.Message) {
 	if m.Type == "groupchat" || m.Type == "error" || m.Carbon == xmpp.CarbonSent || m.Retract != nil || m.Reactions != nil {
 		return
 	}

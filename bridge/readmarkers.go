@@ -132,7 +132,7 @@ func (b *Bridge) markIRCTarget(key string) string {
 // markConversation is the conversation a shown message belongs to: the
 // contact's or the room's; ok is false for a room occupant's private
 // message, which has no marker of the account's kind.
-func (b *Bridge) markConversation(m xmpp.Message) (key string, ok bool) {
+func (b *Bridge) markConversation(m *xmpp.Message) (key string, ok bool) {
 	if m.Type == "groupchat" {
 		return xmpp.BareJID(m.From), true
 	}
@@ -149,7 +149,7 @@ func (b *Bridge) markConversation(m xmpp.Message) (key string, ok bool) {
 // indexShown notes a message shown at time at, so that markers can be
 // mapped onto it; a marker waiting for this very message reaches the
 // clients now.
-func (b *Bridge) indexShown(m xmpp.Message, at time.Time) {
+func (b *Bridge) indexShown(m *xmpp.Message, at time.Time) {
 	if m.StanzaID == "" {
 		return
 	}
@@ -424,7 +424,7 @@ func (b *Bridge) onMarkLookup(p xmpp.ArchivePage) {
 		if b.isOwnJID(m.From) {
 			m.Carbon = xmpp.CarbonSent // the chat is the one with m.To
 		}
-		key, ok := b.markConversation(m)
+		key, ok := b.markConversation(&m)
 		if !ok || m.Delay.IsZero() {
 			continue
 		}

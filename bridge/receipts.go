@@ -23,7 +23,7 @@ func (c *contact) seesPresence() bool {
 
 // receiptFor answers m's receipt request, m being shown as msgid from c:
 // now when a client saw it, else once one does.
-func (b *Bridge) receiptFor(c *contact, m xmpp.Message, msgid string) {
+func (b *Bridge) receiptFor(c *contact, m *xmpp.Message, msgid string) {
 	if !m.ReceiptRequest || m.Carbon != xmpp.NotCarbon || m.ID == "" || !c.seesPresence() {
 		return
 	}

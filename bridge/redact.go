@@ -106,7 +106,7 @@ func (b *Bridge) deliverRedaction(rd redaction) {
 }
 
 // onRetraction shows a retraction (or a moderation) from XMPP.
-func (b *Bridge) onRetraction(m xmpp.Message) {
+func (b *Bridge) onRetraction(m *xmpp.Message) {
 	if m.Type == "groupchat" {
 		b.onRoomRetraction(m)
 		return
@@ -121,9 +121,9 @@ func (b *Bridge) onRetraction(m xmpp.Message) {
 		b.log.Info("retraction ignored: not from a contact", "from", m.From)
 		return
 	}
-	k := b.refsOf.byXMPP(convOf(&m, own), m.Retract.ID)
+	k := b.refsOf.byXMPP(convOf(m, own), m.Retract.ID)
 	known := k != nil
-	if known && k.sender != senderOf(&m, own) {
+	if known && k.sender != senderOf(m, own) {
 		b.log.Warn("retraction ignored: not by the message's sender", "from", m.From, "id", m.Retract.ID)
 		return
 	}
@@ -147,7 +147,7 @@ func (b *Bridge) onRetraction(m xmpp.Message) {
 
 // onRoomRetraction shows an occupant's retraction of its own message, or
 // the room's moderation of anyone's.
-func (b *Bridge) onRoomRetraction(m xmpp.Message) {
+func (b *Bridge) onRoomRetraction(m *xmpp.Message) {
 	r := b.roomByJID(m.From)
 	if r == nil {
 		return
@@ -165,7 +165,7 @@ func (b *Bridge) onRoomRetraction(m xmpp.Message) {
 	}
 	k := b.refsOf.byXMPP(r.key, rt.ID)
 	known := k != nil
-	if known && !rt.Moderated && k.sender != senderOf(&m, own) {
+	if known && !rt.Moderated && k.sender != senderOf(m, own) {
 		b.log.Warn("room retraction ignored: not by the message's sender", "from", m.From, "id", rt.ID)
 		return
 	}
@@ -215,7 +215,7 @@ func (b *Bridge) onRoomRetraction(m xmpp.Message) {
 // told when live, as the user may have seen the message; a delayed one
 // (room history after a rejoin, offline storage) is only logged, as it
 // would be told again on every rejoin.
-func (b *Bridge) unknownRetraction(m xmpp.Message, tell func()) {
+func (b *Bridge) unknownRetraction(m *xmpp.Message, tell func()) {
 	if !m.Delay.IsZero() {
 		b.log.Debug("delayed retraction of an unknown message ignored", "from", m.From, "id", m.Retract.ID)
 		return

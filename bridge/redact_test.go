@@ -235,19 +235,21 @@ func TestEncryptedMessagesNamed(t *testing.T) {
 		"New\nCrypt":     "/me sent a New Crypt-encrypted message, which xircd cannot read yet; read it on another client",
 	}
 	for method, want := range tests {
-		if got := readable(xmpp.Message{Body: "fallback", Encryption: method}).Body; got != want {
-			t.Errorf("readable(%q) = %q, want %q", method, got, want)
+		m := xmpp.Message{Body: "fallback", Encryption: method}
+		if readable(&m); m.Body != want {
+			t.Errorf("readable(%q) = %q, want %q", method, m.Body, want)
 		}
 	}
-	if got := readable(xmpp.Message{Body: "plain"}).Body; got != "plain" {
-		t.Errorf("readable of a plain message = %q", got)
+	m := xmpp.Message{Body: "plain"}
+	if readable(&m); m.Body != "plain" {
+		t.Errorf("readable of a plain message = %q", m.Body)
 	}
 }
 
 func TestEncryptedRoomMessageNamed(t *testing.T) {
 	h, c := joinedRoom(t)
 	c.take()
-	h.event(readable(xmpp.Message{From: roomJID + "/bob", Type: "groupchat", Encryption: "OMEMO", Body: "fallback"}))
+	h.event(xmpp.Message{From: roomJID + "/bob", Type: "groupchat", Encryption: "OMEMO", Body: "fallback"})
 	c.expect(":bob!room@conference.example.org PRIVMSG #room :\x01ACTION sent an OMEMO-encrypted message, which xircd cannot read yet; read it on another client\x01")
 }
 

@@ -148,11 +148,11 @@ func quoteOf(k *knownMessage) string {
 
 // withReferences shows m's reply or correction as s (already given its
 // msgid) for IRC, and notes m for later references to it.
-func (b *Bridge) withReferences(m xmpp.Message, own bool, s shown) shown {
+func (b *Bridge) withReferences(m *xmpp.Message, own bool, s shown) shown {
 	if m.Reactions != nil {
 		return s
 	}
-	conv, sender := convOf(&m, own), senderOf(&m, own)
+	conv, sender := convOf(m, own), senderOf(m, own)
 	text := m.Body
 	switch {
 	case m.Replace != "":
@@ -177,7 +177,7 @@ func (b *Bridge) withReferences(m xmpp.Message, own bool, s shown) shown {
 	if s.from != nil && !own {
 		nick = s.from.Name
 	}
-	b.refsOf.note(&knownMessage{msgid: s.msgid, ref: referenceID(&m), id: m.ID, origin: m.OriginID, conv: conv, sender: sender, nick: nick, text: keptText(text, own)},
+	b.refsOf.note(&knownMessage{msgid: s.msgid, ref: referenceID(m), id: m.ID, origin: m.OriginID, conv: conv, sender: sender, nick: nick, text: keptText(text, own)},
 		m.ID, m.OriginID, m.StanzaID)
 	return s
 }
@@ -193,12 +193,12 @@ func keptText(text string, own bool) string {
 // showReactions shows m, a set of reactions (own: the user's, from
 // another client), as the change from the reactor's last set; base is how
 // a message of the same sender there shows.
-func (b *Bridge) showReactions(m xmpp.Message, own bool, base shown) {
-	conv := convOf(&m, own)
+func (b *Bridge) showReactions(m *xmpp.Message, own bool, base shown) {
+	conv := convOf(m, own)
 	orig := b.refsOf.byXMPP(conv, m.Reactions.ID)
-	key := conv + " " + m.Reactions.ID + " " + senderOf(&m, own)
+	key := conv + " " + m.Reactions.ID + " " + senderOf(m, own)
 	if orig != nil {
-		key = conv + " " + orig.msgid + " " + senderOf(&m, own)
+		key = conv + " " + orig.msgid + " " + senderOf(m, own)
 	}
 	prev, _ := b.refsOf.reactions.get(key)
 	added, removed := setChange(prev, m.Reactions.Emojis)
@@ -361,9 +361,9 @@ func (b *Bridge) noteOwnSent(conv string, out xmpp.OutMessage, ref string) {
 
 // noteReflection: the room reflected the user's message sent as msgid,
 // with the stanza-id references to it use.
-func (b *Bridge) noteReflection(msgid string, m xmpp.Message) {
+func (b *Bridge) noteReflection(msgid string, m *xmpp.Message) {
 	if k := b.refsOf.byMsgID(msgid); k != nil && k.ref == "" {
-		k.ref = referenceID(&m)
+		k.ref = referenceID(m)
 		b.refsOf.note(k, k.ref)
 	}
 }

@@ -41,7 +41,7 @@ func (r *room) rememberRecent(key string, at time.Time) {
 
 // roomMessage handles a groupchat message: a subject change or a message
 // (live or history).
-func (b *Bridge) roomMessage(m xmpp.Message) {
+func (b *Bridge) roomMessage(m *xmpp.Message) {
 	_, nick := splitResource(m.From)
 	r := b.roomByJID(m.From)
 	if r == nil {
@@ -67,7 +67,7 @@ func (b *Bridge) roomMessage(m xmpp.Message) {
 	if own && r.sent.has(sentID) {
 		// The reflection of what we sent with id sentID (the echo's
 		// msgid) reveals the room's stanza-id that references need.
-		b.rememberRef(sentID, xmppRefFor(&m))
+		b.rememberRef(sentID, xmppRefFor(m))
 		b.noteReflection(sentID, m)
 		r.sent.remove(m.ID)
 		r.sent.remove(m.OriginID)
@@ -88,7 +88,7 @@ func (b *Bridge) roomMessage(m xmpp.Message) {
 
 // roomShown is how a message m of r from the occupant nick ("": the room
 // itself) shows on IRC, live and in history.
-func (b *Bridge) roomShown(r *room, nick string, m xmpp.Message) shown {
+func (b *Bridge) roomShown(r *room, nick string, m *xmpp.Message) shown {
 	s := shown{target: r.channel, body: m.Body}
 	switch {
 	case nick == "":
@@ -103,7 +103,7 @@ func (b *Bridge) roomShown(r *room, nick string, m xmpp.Message) shown {
 
 // roomSubject handles a subject message: the topic shown on join, or a
 // change.
-func (b *Bridge) roomSubject(r *room, nick string, m xmpp.Message) {
+func (b *Bridge) roomSubject(r *room, nick string, m *xmpp.Message) {
 	first := !r.subjectOK
 	r.subjectOK, r.inHistory = true, false
 	text := m.Subject
@@ -145,7 +145,7 @@ func (b *Bridge) roomSubject(r *room, nick string, m xmpp.Message) {
 
 // roomPrivate handles a chat message through a room: a private message
 // from an occupant (or, as a carbon, from the user to one), peer.
-func (b *Bridge) roomPrivate(r *room, m xmpp.Message, peer string) {
+func (b *Bridge) roomPrivate(r *room, m *xmpp.Message, peer string) {
 	_, nick := splitResource(peer)
 	if m.Body == "" || nick == "" {
 		return
@@ -156,7 +156,7 @@ func (b *Bridge) roomPrivate(r *room, m xmpp.Message, peer string) {
 
 // roomErrorMessage handles an error message from a room, e.g. a refused
 // message or subject change.
-func (b *Bridge) roomErrorMessage(r *room, m xmpp.Message) {
+func (b *Bridge) roomErrorMessage(r *room, m *xmpp.Message) {
 	reason := "unknown error"
 	if m.Error != nil {
 		reason = oneLine(m.Error.Error())

@@ -30,7 +30,7 @@ func validStrangers(v string) bool {
 // admitStranger reports whether the chat message m with peer is to be
 // shown: always for a roster contact and for what the user sent (carbons),
 // else as the strangers setting says.
-func (b *Bridge) admitStranger(m xmpp.Message, peer string) bool {
+func (b *Bridge) admitStranger(m *xmpp.Message, peer string) bool {
 	if c := b.contacts[xmpp.BareJID(peer)]; c != nil && c.inRoster || m.Carbon == xmpp.CarbonSent {
 		return true
 	}
