@@ -232,9 +232,9 @@ func (bl *backlog) rename(old, nick string) {
 }
 
 // keep adds s to the backlog under its sender.
-func (b *Bridge) keep(s shown) {
-	key, name, stranger := b.senderOf(s)
-	b.backlog.add(s, key, name, stranger)
+func (b *Bridge) keep(s *shown) {
+	key, name, stranger := b.senderOf(*s)
+	b.backlog.add(*s, key, name, stranger)
 }
 
 // senderOf is who s counts against in the backlog: its key, its name in the
@@ -267,7 +267,7 @@ func (b *Bridge) senderOf(s shown) (key, name string, stranger bool) {
 func (b *Bridge) deliverBacklog(s *session) {
 	kept, notice := b.backlog.take()
 	if notice != "" {
-		sendShown(s, shown{from: b.servicePrefix(), toUser: true, notice: true, body: notice, msgid: b.newMsgID(), at: b.now()}, viewerOf(s))
+		sendShown(s, &shown{from: b.servicePrefix(), toUser: true, notice: true, body: notice, msgid: b.newMsgID(), at: b.now()}, viewerOf(s))
 	}
 	b.replay(s, kept)
 }
@@ -280,7 +280,7 @@ func (b *Bridge) replay(s *session, kept []shown) {
 	if !s.d.HasCap("batch") {
 		for _, k := range kept {
 			k.delayed = true
-			sendShown(s, k, v)
+			sendShown(s, &k, v)
 		}
 		return
 	}

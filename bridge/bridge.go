@@ -587,6 +587,22 @@ func (b *Bridge) handleEvent(ev xmpp.Event) {
 	if b.connected {
 		b.lastLive = b.now()
 	}
+	// A message is the most frequent event and the one whose handling
+	// goes deepest: the other events' values are kept out of this frame.
+	switch m := ev.(type) {
+	case xmpp.Message:
+		// m is this frame's own copy: the steps that make it showable
+		// change it in place.
+		b.noteEncrypted(&m)
+		b.showable(&m, false)
+		b.onMessage(&m)
+	default:
+		b.handleOtherEvent(ev)
+	}
+}
+
+// handleOtherEvent handles an event other than a message.
+func (b *Bridge) handleOtherEvent(ev xmpp.Event) {
 	switch ev := ev.(type) {
 	case xmpp.Connected:
 		b.onConnected(ev)
@@ -602,12 +618,6 @@ func (b *Bridge) handleEvent(ev xmpp.Event) {
 		b.onPresence(ev)
 	case xmpp.Subscription:
 		b.onSubscription(ev)
-	case xmpp.Message:
-		// ev is this case's own copy of the event's message: the steps
-		// below change it in place.
-		b.noteEncrypted(&ev)
-		b.showable(&ev, false)
-		b.onMessage(&ev)
 	case xmpp.RequestDone:
 		b.onRequestDone(ev)
 	case xmpp.ArchivePage:

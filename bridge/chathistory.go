@@ -609,7 +609,7 @@ func (b *Bridge) historyShown(cv historyConv, msgs []xmpp.Message) []shown {
 			s = b.chatShown(cv.contact.prefix(), cv.contact.account(), &m, own, m.Type == "headline")
 		}
 		at := b.historyTime(cv, m)
-		s = b.identify(&m, own, s)
+		b.identify(&m, own, &s)
 		s.at, s.toUser = at, s.target == b.userNick()
 		b.rememberShown(s.msgid, m.StanzaID, at)
 		out = append(out, s)

@@ -229,10 +229,10 @@ func fitPrefix(from *irc.Prefix, command, target string, stampLen int) *irc.Pref
 	return &short
 }
 
-// show gives m its identity (own: sent by the user), delivers it as s
-// and returns it with its identity.
-func (b *Bridge) show(m *xmpp.Message, own bool, s shown) shown {
-	s = b.identify(m, own, s)
+// show gives m its identity (own: sent by the user) in s and delivers it
+// as s.
+func (b *Bridge) show(m *xmpp.Message, own bool, s *shown) {
+	b.identify(m, own, s)
 	archiveID := m.StanzaID
 	if own && m.Type != "groupchat" {
 		archiveID = "" // a carbon's stanza-id need not be the archive's
@@ -242,12 +242,11 @@ func (b *Bridge) show(m *xmpp.Message, own bool, s shown) shown {
 	// After the message: a read marker waiting for it follows it.
 	b.indexShown(m, s.at)
 	b.notePosition(m, s.at)
-	return s
 }
 
 // identify gives m, about to be shown as s (own: sent by the user), its
-// msgid and time, and remembers which XMPP id the msgid stands for.
-func (b *Bridge) identify(m *xmpp.Message, own bool, s shown) shown {
+// msgid and time in s, and remembers which XMPP id the msgid stands for.
+func (b *Bridge) identify(m *xmpp.Message, own bool, s *shown) {
 	s.msgid = msgIDFor(m, own)
 	if s.msgid == "" {
 		s.msgid = b.newMsgID()
@@ -259,22 +258,22 @@ func (b *Bridge) identify(m *xmpp.Message, own bool, s shown) shown {
 	}
 	b.rememberRef(s.msgid, xmppRefFor(m))
 	s.fromUser = own
-	return b.withReferences(m, own, s)
+	b.withReferences(m, own, s)
 }
 
 // showGateway delivers s, a message of the gateway's own, with a new msgid
 // and the current time.
 func (b *Bridge) showGateway(s shown) {
 	s.msgid, s.at = b.newMsgID(), b.now()
-	b.deliver(s)
+	b.deliver(&s)
 }
 
 // deliver sends s to every attached client, formatted for each, or keeps
-// it for the next one.
-func (b *Bridge) deliver(s shown) {
+// (a copy of) it for the next one. It sets s.toUser.
+func (b *Bridge) deliver(s *shown) {
 	s.toUser = s.target == b.userNick()
 	if b.only != nil {
-		b.onlyKept = append(b.onlyKept, s)
+		b.onlyKept = append(b.onlyKept, *s)
 		return
 	}
 	if len(b.sessions) == 0 {
@@ -287,9 +286,9 @@ func (b *Bridge) deliver(s shown) {
 }
 
 // sendShown sends s to the client c, formatted for it as v.
-func sendShown(c *session, s shown, v viewer) {
+func sendShown(c *session, s *shown, v viewer) {
 	noteSentTo(c, s.msgid)
-	for _, m := range ircLines(s, v) {
+	for _, m := range ircLines(*s, v) {
 		c.send(m)
 	}
 }

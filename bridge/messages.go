@@ -255,9 +255,10 @@ func (b *Bridge) onMessage(m *xmpp.Message) {
 	own := m.Carbon == xmpp.CarbonSent
 	s := b.chatShown(c.prefix(), c.account(), m, own, m.Type == "headline")
 	if m.Reactions != nil {
-		b.showReactions(m, own, s)
+		b.showReactions(m, own, &s)
 	} else {
-		b.receiptFor(c, m, b.show(m, own, s).msgid)
+		b.show(m, own, &s)
+		b.receiptFor(c, m, s.msgid)
 	}
 	b.markSeen(m.StanzaID)
 }

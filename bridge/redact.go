@@ -79,13 +79,13 @@ type redaction struct {
 func (b *Bridge) deliverRedaction(rd redaction) {
 	rd.note.msgid, rd.note.at = b.newMsgID(), b.now()
 	if len(b.sessions) == 0 || b.only != nil {
-		b.deliver(rd.note)
+		b.deliver(&rd.note)
 		return
 	}
 	rd.note.toUser = rd.note.target == b.userNick()
 	for _, s := range b.sessions {
 		if !s.d.HasCap(capRedaction) {
-			sendShown(s, rd.note, viewerOf(s))
+			sendShown(s, &rd.note, viewerOf(s))
 			continue
 		}
 		from, target := rd.from, rd.target

@@ -148,9 +148,9 @@ func quoteOf(k *knownMessage) string {
 
 // withReferences shows m's reply or correction as s (already given its
 // msgid) for IRC, and notes m for later references to it.
-func (b *Bridge) withReferences(m *xmpp.Message, own bool, s shown) shown {
+func (b *Bridge) withReferences(m *xmpp.Message, own bool, s *shown) {
 	if m.Reactions != nil {
-		return s
+		return
 	}
 	conv, sender := convOf(m, own), senderOf(m, own)
 	text := m.Body
@@ -179,7 +179,6 @@ func (b *Bridge) withReferences(m *xmpp.Message, own bool, s shown) shown {
 	}
 	b.refsOf.note(&knownMessage{msgid: s.msgid, ref: referenceID(m), id: m.ID, origin: m.OriginID, conv: conv, sender: sender, nick: nick, text: keptText(text, own)},
 		m.ID, m.OriginID, m.StanzaID)
-	return s
 }
 
 // keptText is what is kept of the text of a message (own: the user's).
@@ -193,7 +192,7 @@ func keptText(text string, own bool) string {
 // showReactions shows m, a set of reactions (own: the user's, from
 // another client), as the change from the reactor's last set; base is how
 // a message of the same sender there shows.
-func (b *Bridge) showReactions(m *xmpp.Message, own bool, base shown) {
+func (b *Bridge) showReactions(m *xmpp.Message, own bool, base *shown) {
 	conv := convOf(m, own)
 	orig := b.refsOf.byXMPP(conv, m.Reactions.ID)
 	key := conv + " " + m.Reactions.ID + " " + senderOf(m, own)
@@ -210,7 +209,7 @@ func (b *Bridge) showReactions(m *xmpp.Message, own bool, base shown) {
 	if base.from != nil && !own {
 		who = base.from.Name
 	}
-	s := base
+	s := *base
 	s.notice = true
 	s.body = reactionText(who, added, removed, orig)
 	if orig != nil {
@@ -221,7 +220,7 @@ func (b *Bridge) showReactions(m *xmpp.Message, own bool, base shown) {
 			s.reacts = append(s.reacts, irc.Tags{"+draft/unreact": e, "+draft/reply": orig.msgid})
 		}
 	}
-	b.show(m, own, s)
+	b.show(m, own, &s)
 }
 
 // setChange is what was added to and removed from prev to make next.

@@ -54,7 +54,8 @@ func (b *Bridge) roomMessage(m *xmpp.Message) {
 	own := nick != "" && nick == r.nick
 	if m.Reactions != nil {
 		// The reflection of the user's own set changes nothing: not shown.
-		b.showReactions(m, own, b.roomShown(r, nick, m))
+		s := b.roomShown(r, nick, m)
+		b.showReactions(m, own, &s)
 		return
 	}
 	if m.Body == "" {
@@ -83,7 +84,8 @@ func (b *Bridge) roomMessage(m *xmpp.Message) {
 		at = b.now()
 	}
 	r.rememberRecent(key, at)
-	b.show(m, own, b.roomShown(r, nick, m))
+	s := b.roomShown(r, nick, m)
+	b.show(m, own, &s)
 }
 
 // roomShown is how a message m of r from the occupant nick ("": the room
@@ -151,7 +153,8 @@ func (b *Bridge) roomPrivate(r *room, m *xmpp.Message, peer string) {
 		return
 	}
 	own := m.Carbon == xmpp.CarbonSent
-	b.show(m, own, b.chatShown(b.strangerPrefix(r, nick), b.occupantAccount(r, nick), m, own, false))
+	s := b.chatShown(b.strangerPrefix(r, nick), b.occupantAccount(r, nick), m, own, false)
+	b.show(m, own, &s)
 }
 
 // roomErrorMessage handles an error message from a room, e.g. a refused
