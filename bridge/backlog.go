@@ -233,13 +233,13 @@ func (bl *backlog) rename(old, nick string) {
 
 // keep adds s to the backlog under its sender.
 func (b *Bridge) keep(s *shown) {
-	key, name, stranger := b.senderOf(*s)
+	key, name, stranger := b.senderOf(s)
 	b.backlog.add(*s, key, name, stranger)
 }
 
 // senderOf is who s counts against in the backlog: its key, its name in the
 // drop notice, and whether it is outside the roster.
-func (b *Bridge) senderOf(s shown) (key, name string, stranger bool) {
+func (b *Bridge) senderOf(s *shown) (key, name string, stranger bool) {
 	switch {
 	case s.fromUser:
 		return "\x00user", "you", false

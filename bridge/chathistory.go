@@ -623,7 +623,7 @@ func (b *Bridge) sendBatch(send func(*irc.Message), v viewer, target string, msg
 	send(&irc.Message{Prefix: b.serverPrefix(), Command: "BATCH", Params: []string{"+" + v.batch, "chathistory", target}})
 	for _, m := range msgs {
 		m.delayed = true
-		for _, line := range ircLines(m, v) {
+		for _, line := range ircLines(&m, v) {
 			send(line)
 		}
 	}

@@ -45,7 +45,7 @@ func TestIRCLinesFitEveryClient(t *testing.T) {
 			viewer{nick: "me", self: self}, true},
 	} {
 		tc.s.msgid, tc.s.at = "id", at
-		msgs := ircLines(tc.s, tc.v)
+		msgs := ircLines(&tc.s, tc.v)
 		if len(msgs) < 9 {
 			t.Errorf("%s: %d bytes became %d lines", tc.name, len(tc.s.body), len(msgs))
 			continue

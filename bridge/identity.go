@@ -143,7 +143,7 @@ const minTextRoom = 200
 // front of its text. The first line has the message's msgid, the n-th
 // further one the msgid with "/n+1" (lineMsgID): a msgid names one line,
 // and each still resolves to the message (xmppRef).
-func ircLines(s shown, v viewer) []*irc.Message {
+func ircLines(s *shown, v viewer) []*irc.Message {
 	command := "PRIVMSG"
 	if s.notice {
 		command = "NOTICE"
@@ -163,10 +163,11 @@ func ircLines(s shown, v viewer) []*irc.Message {
 	if v.tags && len(s.reacts) > 0 {
 		return reactLines(s, v, from, target)
 	}
+	body := s.body
 	if !v.tags && s.plain != "" {
-		s.body = s.plain
+		body = s.plain
 	}
-	lines := bodyToIRC(s.body, textRoom(from, command, target)-len(stamp))
+	lines := bodyToIRC(body, textRoom(from, command, target)-len(stamp))
 	if v.multiline && len(lines) > 1 && !lines[0].Action {
 		if stamp != "" {
 			lines[0].Text = stamp + lines[0].Text
@@ -185,7 +186,7 @@ func ircLines(s shown, v viewer) []*irc.Message {
 }
 
 // lineTags are the tags of a line of s for v, with the given msgid.
-func lineTags(s shown, v viewer, msgid string) irc.Tags {
+func lineTags(s *shown, v viewer, msgid string) irc.Tags {
 	tags := irc.Tags{"msgid": msgid, "time": serverTime(s.at)}
 	if s.account != "" {
 		tags["account"] = s.account
@@ -288,7 +289,7 @@ func (b *Bridge) deliver(s *shown) {
 // sendShown sends s to the client c, formatted for it as v.
 func sendShown(c *session, s *shown, v viewer) {
 	noteSentTo(c, s.msgid)
-	for _, m := range ircLines(*s, v) {
+	for _, m := range ircLines(s, v) {
 		c.send(m)
 	}
 }

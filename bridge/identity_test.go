@@ -66,7 +66,7 @@ func TestIRCLines(t *testing.T) {
 			[]string{"@msgid=h;time=2026-03-04T04:06:07.890Z :Alice!alice@example.org NOTICE me news"}},
 		{"empty body", shown{from: alice, target: "me", body: "\n \n", msgid: "e", at: at}, nil},
 	} {
-		if got := wireLines(ircLines(tc.in, viewer{nick: "me", serverTime: true})); strings.Join(got, "\n") != strings.Join(tc.want, "\n") {
+		if got := wireLines(ircLines(&tc.in, viewer{nick: "me", serverTime: true})); strings.Join(got, "\n") != strings.Join(tc.want, "\n") {
 			t.Errorf("%s:\n got %q\nwant %q", tc.name, got, tc.want)
 		}
 	}

@@ -417,7 +417,7 @@ func (b *Bridge) reactOut(r *ircd.Request, conv, target string, out *xmpp.OutMes
 
 // reactLines are the TAGMSGs of s, a change of reactions, for v, from
 // from to target.
-func reactLines(s shown, v viewer, from *irc.Prefix, target string) []*irc.Message {
+func reactLines(s *shown, v viewer, from *irc.Prefix, target string) []*irc.Message {
 	var out []*irc.Message
 	for i, rt := range s.reacts {
 		tags := irc.Tags{"msgid": lineMsgID(s.msgid, i), "time": serverTime(s.at)}
