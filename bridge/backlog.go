@@ -231,8 +231,13 @@ func (bl *backlog) rename(old, nick string) {
 	}
 }
 
-// keep adds s to the backlog under its sender.
+// keep adds s to the backlog under its sender, or to what is collected
+// for one client (Bridge.only).
 func (b *Bridge) keep(s *shown) {
+	if b.only != nil {
+		b.onlyKept = append(b.onlyKept, *s)
+		return
+	}
 	key, name, stranger := b.senderOf(s)
 	b.backlog.add(*s, key, name, stranger)
 }

@@ -273,11 +273,7 @@ func (b *Bridge) showGateway(s shown) {
 // (a copy of) it for the next one. It sets s.toUser.
 func (b *Bridge) deliver(s *shown) {
 	s.toUser = s.target == b.userNick()
-	if b.only != nil {
-		b.onlyKept = append(b.onlyKept, *s)
-		return
-	}
-	if len(b.sessions) == 0 {
+	if b.only != nil || len(b.sessions) == 0 {
 		b.keep(s)
 		return
 	}
