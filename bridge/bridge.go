@@ -525,6 +525,19 @@ func (b *Bridge) Attach(d ircd.Downstream) ircd.Session {
 var errInternal = errors.New("internal error in the gateway")
 
 func (b *Bridge) handleOp(o op) {
+	// A client's command is the most frequent op and the one whose
+	// handling goes deepest: the other ops' closures are kept out of this
+	// frame.
+	switch o := o.(type) {
+	case opHandle:
+		b.handleRequest(o)
+	default:
+		b.handleOtherOp(o)
+	}
+}
+
+// handleOtherOp handles an op other than a client's command.
+func (b *Bridge) handleOtherOp(o op) {
 	switch o := o.(type) {
 	case opCheckNick:
 		var err error
@@ -534,20 +547,6 @@ func (b *Bridge) handleOp(o op) {
 		s := &session{b: b, d: o.d}
 		b.safely("Attach", func() { s = b.attach(o.d) })
 		o.reply <- s
-	case opHandle:
-		err := errInternal
-		b.safely(o.r.Msg.Command, func() { err = b.handle(o.s, o.r) })
-		h := b.curHeld
-		b.curHeld = nil
-		if h == nil || h.waiting == 0 || err != nil || b.holdFor <= 0 {
-			if h != nil {
-				h.waiting = 0
-			}
-			o.done <- err
-			return
-		}
-		h.done = o.done
-		h.timer = time.AfterFunc(b.holdFor, func() { b.post(opHoldTimeout{h: h}) })
 	case opDetach:
 		b.safely("Detach", func() { b.detach(o.s, o.reason) })
 	case opHoldTimeout:
@@ -563,6 +562,24 @@ func (b *Bridge) handleOp(o op) {
 	case opLoginWork:
 		b.safely("login work", func() { b.loginWork(o) })
 	}
+}
+
+// handleRequest handles a client's command, holding its answer back
+// while the command waits for XMPP (see answer).
+func (b *Bridge) handleRequest(o opHandle) {
+	err := errInternal
+	b.safely(o.r.Msg.Command, func() { err = b.handle(o.s, o.r) })
+	h := b.curHeld
+	b.curHeld = nil
+	if h == nil || h.waiting == 0 || err != nil || b.holdFor <= 0 {
+		if h != nil {
+			h.waiting = 0
+		}
+		o.done <- err
+		return
+	}
+	h.done = o.done
+	h.timer = time.AfterFunc(b.holdFor, func() { b.post(opHoldTimeout{h: h}) })
 }
 
 // safely runs f, turning a panic into a log entry: one bad event or

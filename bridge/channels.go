@@ -241,7 +241,7 @@ func (c controlChannel) privmsg(s *session, r *ircd.Request, text string, notice
 	}
 	if ct != nil {
 		if body, ok := ircToBody(rest); ok && strings.TrimSpace(body) != "" {
-			b.sendChat(ct, xmpp.OutMessage{ID: msgid, Body: body})
+			b.sendChat(ct, &xmpp.OutMessage{ID: msgid, Body: body})
 		}
 		return nil
 	}

@@ -227,7 +227,7 @@ func (b *Bridge) contactPrivmsg(s *session, r *ircd.Request, c *contact, text st
 	if !notice && c.view.away != "" && c.view.shown {
 		r.Numeric(irc.RPL_AWAY, c.nick, c.view.away)
 	}
-	b.sendChat(c, out)
+	b.sendChat(c, &out)
 	return nil
 }
 

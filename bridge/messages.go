@@ -80,10 +80,11 @@ func (b *Bridge) ownPrefix() *irc.Prefix {
 	return &irc.Prefix{Name: b.userNick(), User: maskPart(local), Host: maskPart(domain)}
 }
 
-// sendChat sends out, the user's PRIVMSG/NOTICE (with the msgid its echo
-// carried as the id), to c, encrypted when omemoEncrypts says so; a
-// message that is one https URL also carries it as an XEP-0066 link.
-func (b *Bridge) sendChat(c *contact, out xmpp.OutMessage) {
+// sendChat completes out, the user's PRIVMSG/NOTICE (with the msgid its
+// echo carried as the id), for c and sends it, encrypted when
+// omemoEncrypts says so; a message that is one https URL also carries it
+// as an XEP-0066 link.
+func (b *Bridge) sendChat(c *contact, out *xmpp.OutMessage) {
 	out.To, out.Type = b.target(c), "chat"
 	out.OOBURL = fileLink(out.Body)
 	if c.chatStates >= 0 && out.Reactions == nil {
@@ -92,28 +93,42 @@ func (b *Bridge) sendChat(c *contact, out xmpp.OutMessage) {
 	b.sendChatOMEMO(c, out, out.Body != "" && out.Reactions == nil && b.omemoEncrypts(c))
 }
 
-// sendOut sends out, queueing it while XMPP is down. The user is told
+// sendOut sends out, queueing a copy while XMPP is down. The user is told
 // about anything that is not sent at once.
-func (b *Bridge) sendOut(out xmpp.OutMessage, c *contact) {
-	if b.connected {
-		id, err := b.x.SendMessage(out)
-		if err == nil {
-			b.rememberSent(id, c.jid, out.Body)
-			b.rememberRef(id, id)
-			b.noteOwnSent(strings.ToLower(xmpp.BareJID(c.jid)), out, id)
-			b.noteSent()
-			return
-		}
-		if !errors.Is(err, xmpp.ErrNotConnected) {
-			b.queryNotice(c, "message NOT sent ("+oneLine(err.Error())+"): "+excerpt(out.Body))
-			return
-		}
+func (b *Bridge) sendOut(out *xmpp.OutMessage, c *contact) {
+	if !b.connected {
+		b.queueOut(out, c)
+		return
 	}
+	id, err := b.x.SendMessage(*out)
+	if err != nil {
+		b.notSentOut(out, c, err)
+		return
+	}
+	b.rememberSent(id, c.jid, out.Body)
+	b.rememberRef(id, id)
+	b.noteOwnSent(strings.ToLower(xmpp.BareJID(c.jid)), out, id)
+	b.noteSent()
+}
+
+// notSentOut handles err, why out to c was not sent: queued when XMPP is
+// not connected, else told. It keeps what only a failure needs out of
+// sendOut's frame, which every message takes.
+func (b *Bridge) notSentOut(out *xmpp.OutMessage, c *contact, err error) {
+	if errors.Is(err, xmpp.ErrNotConnected) {
+		b.queueOut(out, c)
+		return
+	}
+	b.queryNotice(c, "message NOT sent ("+oneLine(err.Error())+"): "+excerpt(out.Body))
+}
+
+// queueOut queues a copy of out to c until XMPP is connected again.
+func (b *Bridge) queueOut(out *xmpp.OutMessage, c *contact) {
 	if len(b.pending) >= maxPending {
 		b.queryNotice(c, "XMPP is not connected and the queue is full; NOT sent: "+excerpt(out.Body))
 		return
 	}
-	b.pending = append(b.pending, pendingMessage{out: out})
+	b.pending = append(b.pending, pendingMessage{out: *out})
 	b.queryNotice(c, "XMPP is not connected; message queued ("+strconv.Itoa(len(b.pending))+" waiting), it will be sent on reconnect: "+excerpt(out.Body))
 }
 

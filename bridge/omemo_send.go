@@ -190,18 +190,25 @@ func encryptedEcho(text string) string {
 }
 
 // sendChatOMEMO sends out to c, encrypted when encrypt is set, after the
-// messages to c still waiting: a message never overtakes another.
-func (b *Bridge) sendChatOMEMO(c *contact, out xmpp.OutMessage, encrypt bool) {
-	queue := b.omemoOut.waiting[c.key]
-	if len(queue) == 0 && !encrypt {
-		if l := b.omemoOut.lists[c.key]; b.omemo.dev != nil && b.omemoMode(c.key) == omemoAuto && (l == nil || !l.known) {
-			// For the next messages: "auto" encrypts once every
-			// device of the contact has a session.
-			b.fetchDeviceList(c.key)
-		}
-		b.sendOut(out, c)
+// messages to c still waiting (a copy of it waits with them): a message
+// never overtakes another.
+func (b *Bridge) sendChatOMEMO(c *contact, out *xmpp.OutMessage, encrypt bool) {
+	if encrypt || len(b.omemoOut.waiting[c.key]) > 0 {
+		b.waitToSend(c, out, encrypt)
 		return
 	}
+	if l := b.omemoOut.lists[c.key]; b.omemo.dev != nil && b.omemoMode(c.key) == omemoAuto && (l == nil || !l.known) {
+		// For the next messages: "auto" encrypts once every device of
+		// the contact has a session.
+		b.fetchDeviceList(c.key)
+	}
+	b.sendOut(out, c)
+}
+
+// waitToSend queues a copy of out to c behind the messages waiting for c
+// and sends what can go.
+func (b *Bridge) waitToSend(c *contact, out *xmpp.OutMessage, encrypt bool) {
+	queue := b.omemoOut.waiting[c.key]
 	if len(queue) >= maxOMEMOWaiting {
 		b.queryNotice(c, "too many messages wait for OMEMO keys; NOT sent: "+excerpt(out.Body))
 		return
@@ -211,7 +218,7 @@ func (b *Bridge) sendChatOMEMO(c *contact, out xmpp.OutMessage, encrypt bool) {
 		b.retryList(c.key)
 		b.retryList(b.ownKey())
 	}
-	b.omemoOut.waiting[c.key] = append(queue, waitingChat{c: c, out: out, encrypt: encrypt})
+	b.omemoOut.waiting[c.key] = append(queue, waitingChat{c: c, out: *out, encrypt: encrypt})
 	b.flushWaiting(c.key)
 	if n := len(b.omemoOut.waiting[c.key]); n > 0 && !b.connected {
 		b.queryNotice(c, "XMPP is not connected; message waiting ("+strconv.Itoa(n)+" for "+c.nick+"), it will be encrypted and sent on reconnect: "+excerpt(out.Body))
@@ -239,7 +246,7 @@ func (b *Bridge) flushWaiting(key string) {
 		}
 		b.omemoOut.waiting[key] = b.omemoOut.waiting[key][1:]
 		if !w.encrypt {
-			b.sendOut(w.out, w.c)
+			b.sendOut(&w.out, w.c)
 			continue
 		}
 		b.sendEncrypted(w.c, w.out)
@@ -510,7 +517,7 @@ func (b *Bridge) sendEncrypted(c *contact, out xmpp.OutMessage) {
 		return
 	}
 	out.OOBURL = "" // a link beside the message would be in clear
-	b.sendOut(out, c)
+	b.sendOut(&out, c)
 }
 
 // noteEncrypted remembers whether a contact's message was encrypted, for

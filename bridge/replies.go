@@ -343,7 +343,7 @@ func parseSubstitution(text string) (old, repl string, global, ok bool) {
 // noteOwnSent remembers out, just sent by the user from IRC to conv, for
 // references and corrections. ref is the id references use ("" in a room
 // until its reflection tells the room's stanza-id: noteReflection).
-func (b *Bridge) noteOwnSent(conv string, out xmpp.OutMessage, ref string) {
+func (b *Bridge) noteOwnSent(conv string, out *xmpp.OutMessage, ref string) {
 	if out.Reactions != nil {
 		return
 	}
@@ -454,6 +454,6 @@ func (b *Bridge) reactTagmsg(s *session, r *ircd.Request, target string) error {
 		return nil
 	}
 	b.echo(s, r, out.ID, target)
-	b.sendChat(c, out)
+	b.sendChat(c, &out)
 	return nil
 }

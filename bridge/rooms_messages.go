@@ -228,7 +228,7 @@ func (b *Bridge) sendRoomMessage(r *room, out xmpp.OutMessage) {
 		return
 	}
 	r.rememberSent(id)
-	b.noteOwnSent(strings.ToLower(r.jid), out, "")
+	b.noteOwnSent(strings.ToLower(r.jid), &out, "")
 }
 
 // occupantPrivmsg sends a private message to a room occupant.
