@@ -45,26 +45,47 @@ func (s *Session) SendMessage(m OutMessage) (string, error) {
 		body = OMEMOFallback
 		fmt.Fprintf(&modern, "%s<encryption xmlns='%s' namespace='%s' name='OMEMO'/><store xmlns='%s'/>", m.OMEMO, nsEME, omemo.Namespace, nsHints)
 	}
+	// Written piece by piece rather than with fmt: this runs on the
+	// caller's goroutine for every message, and fmt's frames would make
+	// its stack deeper.
 	var b strings.Builder
-	fmt.Fprintf(&b, "<message to='%s' type='%s' id='%s'>", escapeAttr(m.To), typ, escapeAttr(id))
+	b.WriteString("<message to='")
+	b.WriteString(escapeAttr(m.To))
+	b.WriteString("' type='")
+	b.WriteString(typ)
+	b.WriteString("' id='")
+	b.WriteString(escapeAttr(id))
+	b.WriteString("'>")
 	if body != "" {
-		fmt.Fprintf(&b, "<body>%s</body>", escapeText(body))
+		b.WriteString("<body>")
+		b.WriteString(escapeText(body))
+		b.WriteString("</body>")
 	}
 	b.WriteString(modern.String())
 	if m.HasSubject {
-		fmt.Fprintf(&b, "<subject>%s</subject>", escapeText(m.Subject))
+		b.WriteString("<subject>")
+		b.WriteString(escapeText(m.Subject))
+		b.WriteString("</subject>")
 	}
 	if m.OOBURL != "" {
 		b.WriteString(oobElement(m.OOBURL))
 	}
 	if m.ChatState != "" {
-		fmt.Fprintf(&b, "<%s xmlns='%s'/>", m.ChatState, nsChatStates)
+		b.WriteString("<")
+		b.WriteString(m.ChatState)
+		b.WriteString(" xmlns='")
+		b.WriteString(nsChatStates)
+		b.WriteString("'/>")
 	}
 	if m.Body == "" && !m.HasSubject && m.Reactions == nil {
 		// A pure chat-state notification is not worth storing.
 		b.WriteString("<no-store xmlns='urn:xmpp:hints'/>")
 	}
-	fmt.Fprintf(&b, "<origin-id xmlns='%s' id='%s'/></message>", nsSID, escapeAttr(id))
+	b.WriteString("<origin-id xmlns='")
+	b.WriteString(nsSID)
+	b.WriteString("' id='")
+	b.WriteString(escapeAttr(id))
+	b.WriteString("'/></message>")
 	c, err := s.current()
 	if err != nil {
 		return "", err
