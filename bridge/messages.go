@@ -105,6 +105,11 @@ func (b *Bridge) sendOut(out *xmpp.OutMessage, c *contact) {
 		b.notSentOut(out, c, err)
 		return
 	}
+	b.sentOut(out, c, id)
+}
+
+// sentOut remembers out, sent to c as id.
+func (b *Bridge) sentOut(out *xmpp.OutMessage, c *contact, id string) {
 	b.rememberSent(id, c.jid, out.Body)
 	b.rememberRef(id, id)
 	b.noteOwnSent(strings.ToLower(xmpp.BareJID(c.jid)), out, id)
