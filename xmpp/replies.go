@@ -129,7 +129,7 @@ type OutReply struct {
 
 // writeModern writes m's reply, reactions and correction elements, and
 // returns m's body with the reply's quote in front.
-func writeModern(b *strings.Builder, m OutMessage) string {
+func writeModern(b *strings.Builder, m *OutMessage) string {
 	body := m.Body
 	if r := m.Reply; r != nil {
 		fmt.Fprintf(b, "<reply xmlns='%s' to='%s' id='%s'/>", nsReply, escapeAttr(r.To), escapeAttr(r.ID))

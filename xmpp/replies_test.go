@@ -79,7 +79,7 @@ func TestWriteModernRoundTrip(t *testing.T) {
 		{Body: "fixed", Replace: "m3"},
 	} {
 		var b strings.Builder
-		body := writeModern(&b, out)
+		body := writeModern(&b, &out)
 		x := `<message xmlns='jabber:client' type='chat'><body>` + escapeText(body) + `</body>` + b.String() + `</message>`
 		m := decodeMessage(t, x).toMessage("me@example", nil)
 		switch {

@@ -14,21 +14,9 @@ import (
 // a new one), which is also its XEP-0359 origin-id. The body and subject
 // follow the body rule of the package documentation.
 func (s *Session) SendMessage(m OutMessage) (string, error) {
-	if !ValidJID(m.To) {
-		return "", fmt.Errorf("xmpp: invalid recipient %q", m.To)
-	}
-	typ := m.Type
-	switch typ {
-	case "":
-		typ = "chat"
-	case "chat", "groupchat", "normal", "headline":
-	default:
-		return "", fmt.Errorf("xmpp: invalid message type %q", m.Type)
-	}
-	switch m.ChatState {
-	case "", "active", "composing", "paused", "inactive", "gone":
-	default:
-		return "", fmt.Errorf("xmpp: invalid chat state %q", m.ChatState)
+	typ, err := checkOut(&m)
+	if err != nil {
+		return "", err
 	}
 	id := m.ID
 	if id == "" {
@@ -40,7 +28,7 @@ func (s *Session) SendMessage(m OutMessage) (string, error) {
 		r.Quote = "" // the quote would be in clear beside the encrypted text
 		m.Reply = &r
 	}
-	body := writeModern(&modern, m)
+	body := writeModern(&modern, &m)
 	if m.OMEMO != nil {
 		body = OMEMOFallback
 		fmt.Fprintf(&modern, "%s<encryption xmlns='%s' namespace='%s' name='OMEMO'/><store xmlns='%s'/>", m.OMEMO, nsEME, omemo.Namespace, nsHints)
@@ -95,6 +83,28 @@ func (s *Session) SendMessage(m OutMessage) (string, error) {
 		return "", err
 	}
 	return id, nil
+}
+
+// checkOut checks m's recipient, type and chat state; typ is its type,
+// "chat" when it has none.
+func checkOut(m *OutMessage) (typ string, err error) {
+	if !ValidJID(m.To) {
+		return "", fmt.Errorf("xmpp: invalid recipient %q", m.To)
+	}
+	typ = m.Type
+	switch typ {
+	case "":
+		typ = "chat"
+	case "chat", "groupchat", "normal", "headline":
+	default:
+		return "", fmt.Errorf("xmpp: invalid message type %q", m.Type)
+	}
+	switch m.ChatState {
+	case "", "active", "composing", "paused", "inactive", "gone":
+	default:
+		return "", fmt.Errorf("xmpp: invalid chat state %q", m.ChatState)
+	}
+	return typ, nil
 }
 
 // SetPresence sets the user's own presence, to the server and to every
