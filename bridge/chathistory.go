@@ -606,7 +606,7 @@ func (b *Bridge) historyShown(cv historyConv, msgs []xmpp.Message) []shown {
 			_, nick := splitResource(m.From)
 			s = b.roomShown(cv.room, nick, &m)
 		} else {
-			s = b.chatShown(cv.contact.prefix(), cv.contact.account(), &m, own, m.Type == "headline")
+			b.chatShown(&s, cv.contact.prefix(), cv.contact.account(), &m, own, m.Type == "headline")
 		}
 		at := b.historyTime(cv, m)
 		b.identify(&m, own, &s)

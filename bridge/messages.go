@@ -273,7 +273,8 @@ func (b *Bridge) onMessage(m *xmpp.Message) {
 		}
 	}
 	own := m.Carbon == xmpp.CarbonSent
-	s := b.chatShown(c.prefix(), c.account(), m, own, m.Type == "headline")
+	var s shown
+	b.chatShown(&s, c.prefix(), c.account(), m, own, m.Type == "headline")
 	if m.Reactions != nil {
 		b.showReactions(m, own, &s)
 	} else {
@@ -292,15 +293,17 @@ func chatPeer(m *xmpp.Message) string {
 	return m.From
 }
 
-// chatShown is how a one-to-one message m with peer (a contact or a room
-// occupant; account is its account) shows on IRC, live and in history:
-// from peer to the user, or, when the user sent it (own), from the user
-// to peer. notice makes a message from peer a NOTICE.
-func (b *Bridge) chatShown(peer *irc.Prefix, account string, m *xmpp.Message, own, notice bool) shown {
+// chatShown sets s to how a one-to-one message m with peer (a contact or
+// a room occupant; account is its account) shows on IRC, live and in
+// history: from peer to the user, or, when the user sent it (own), from
+// the user to peer. notice makes a message from peer a NOTICE. (Filled in
+// place: a shown returned by value would take its caller's frame twice.)
+func (b *Bridge) chatShown(s *shown, peer *irc.Prefix, account string, m *xmpp.Message, own, notice bool) {
 	if own {
-		return shown{from: b.ownPrefix(), target: peer.Name, body: m.Body}
+		*s = shown{from: b.ownPrefix(), target: peer.Name, body: m.Body}
+		return
 	}
-	return shown{from: peer, target: b.userNick(), notice: notice, body: m.Body, account: account}
+	*s = shown{from: peer, target: b.userNick(), notice: notice, body: m.Body, account: account}
 }
 
 // showChatState turns a body-less chat state into a +typing TAGMSG for

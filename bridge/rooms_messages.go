@@ -153,7 +153,8 @@ func (b *Bridge) roomPrivate(r *room, m *xmpp.Message, peer string) {
 		return
 	}
 	own := m.Carbon == xmpp.CarbonSent
-	s := b.chatShown(b.strangerPrefix(r, nick), b.occupantAccount(r, nick), m, own, false)
+	var s shown
+	b.chatShown(&s, b.strangerPrefix(r, nick), b.occupantAccount(r, nick), m, own, false)
 	b.show(m, own, &s)
 }
 
