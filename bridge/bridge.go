@@ -445,7 +445,7 @@ func (b *Bridge) Run(ctx context.Context) error {
 				b.files.flush()
 				return nil
 			}
-			b.safely(ev, func() { b.handleEvent(ev) })
+			b.handleEvent(ev)
 		case o := <-b.ops:
 			b.handleOp(o)
 		case <-b.settleC:
@@ -588,19 +588,24 @@ func (b *Bridge) handleRequest(o opHandle) {
 // what names the work: a string, or an event whose type names it (formatted
 // only on a panic, so that the hot path does not pay for it).
 func (b *Bridge) safely(what any, f func()) {
-	defer func() {
-		if p := recover(); p != nil {
-			name, ok := what.(string)
-			if !ok {
-				name = fmt.Sprintf("%T", what)
-			}
-			b.log.Error("panic in the bridge", "in", name, "panic", p, "stack", string(debug.Stack()))
-		}
-	}()
+	defer b.recoverPanic(what)
 	f()
 }
 
+// recoverPanic, deferred, turns a panic into a log entry (see safely).
+func (b *Bridge) recoverPanic(what any) {
+	if p := recover(); p != nil {
+		name, ok := what.(string)
+		if !ok {
+			name = fmt.Sprintf("%T", what)
+		}
+		b.log.Error("panic in the bridge", "in", name, "panic", p, "stack", string(debug.Stack()))
+	}
+}
+
 func (b *Bridge) handleEvent(ev xmpp.Event) {
+	// As safely does, without two more frames under every event.
+	defer b.recoverPanic(ev)
 	if b.connected {
 		b.lastLive = b.now()
 	}
