@@ -8,16 +8,19 @@ import (
 	"path/filepath"
 	"sync"
 	"testing"
+	"time"
 
 	"xircd/xmpp"
 )
 
 // With Config.LoginWork, a new OMEMO device, the device list and the
 // bundle wait for their turn; the work of a login that a newer one
-// replaced is dropped.
+// replaced is dropped. The device made then is written once, its signed
+// pre-key counted from then.
 func TestLoginWorkWaitsForItsTurn(t *testing.T) {
 	var mu sync.Mutex
 	var starts []func()
+	deviceWrites := 0
 	scheduled := func() []func() {
 		mu.Lock()
 		defer mu.Unlock()
@@ -28,7 +31,18 @@ func TestLoginWorkWaitsForItsTurn(t *testing.T) {
 		mu.Lock()
 		defer mu.Unlock()
 		starts = append(starts, start)
-	}})
+	}}, func(b *Bridge) {
+		b.now = func() time.Time { return fixedNow }
+		write := b.files.writeFile
+		b.files.writeFile = func(path string, data []byte) error {
+			if filepath.Base(path) == omemoFileName {
+				mu.Lock()
+				deviceWrites++
+				mu.Unlock()
+			}
+			return write(path, data)
+		}
+	})
 	h.connect()
 	h.expectOMEMOCalls()
 	if n := len(scheduled()); n != 1 {
@@ -49,4 +63,13 @@ func TestLoginWorkWaitsForItsTurn(t *testing.T) {
 	h.barrier()
 	dev := storedDevice(t, h, dir)
 	h.expectOMEMOCalls("devices ", fmt.Sprintf("publish devices [%d]", dev.DeviceID), fmt.Sprintf("publish bundle %d", dev.DeviceID))
+	if !dev.SignedPreKeyMade.Equal(fixedNow) {
+		t.Fatalf("stored device: signed pre-key made %v, want %v", dev.SignedPreKeyMade, fixedNow)
+	}
+	h.b.files.flush()
+	mu.Lock()
+	defer mu.Unlock()
+	if deviceWrites != 1 {
+		t.Fatalf("the new device was written %d times, want once", deviceWrites)
+	}
 }

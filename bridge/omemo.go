@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"xircd/xmpp"
 	"xircd/xmpp/omemo"
@@ -63,11 +64,12 @@ func sessionKey(jid string, device uint32) string {
 	return jid + " " + strconv.FormatUint(uint64(device), 10)
 }
 
-// loadOMEMO loads the device kept in dir or makes and saves a new one. A
-// damaged store is replaced by a new device: contacts' clients then see a
-// new device of the account, which beats having none, and the user is
-// told.
-func loadOMEMO(dir string, files *fileWriter) omemoState {
+// loadOMEMO loads the device kept in dir or makes and saves a new one,
+// whose signed pre-key counts as made at made (zero: from the next login,
+// rotateSignedPreKey). A damaged store is replaced by a new device:
+// contacts' clients then see a new device of the account, which beats
+// having none, and the user is told.
+func loadOMEMO(dir string, files *fileWriter, made time.Time) omemoState {
 	if dir == "" {
 		return omemoState{}
 	}
@@ -87,6 +89,7 @@ func loadOMEMO(dir string, files *fileWriter) omemoState {
 		st.problem = "The OMEMO key store could not be read (" + oneLine(err.Error()) + "); xircd made a new OMEMO device. "
 	}
 	if dev, err = omemo.NewDevice(rand.Reader); err == nil {
+		dev.SignedPreKeyMade = made
 		err = st.saveNow(dev)
 	}
 	if err != nil {

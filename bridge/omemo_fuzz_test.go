@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"log/slog"
 	"testing"
+	"time"
 
 	"xircd/xmpp/omemo"
 )
@@ -13,7 +14,7 @@ import (
 // text.
 func FuzzOMEMOReceive(f *testing.F) {
 	files := newFileWriter(slog.New(slog.DiscardHandler))
-	st := loadOMEMO(f.TempDir(), files)
+	st := loadOMEMO(f.TempDir(), files, time.Time{})
 	f.Cleanup(files.flush) // the device's writes end before its directory goes
 	contact, err := omemo.NewDevice(rand.Reader)
 	if err != nil {

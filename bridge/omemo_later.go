@@ -5,6 +5,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"time"
 )
 
 // omemoAtStart loads xircd's OMEMO device. With Config.LoginWork and no
@@ -17,14 +18,16 @@ func omemoAtStart(cfg Config, files *fileWriter) omemoState {
 			return omemoState{later: true}
 		}
 	}
-	return loadOMEMO(cfg.StateDir, files)
+	return loadOMEMO(cfg.StateDir, files, time.Time{})
 }
 
 // omemoDevice makes the device omemoAtStart left for later, telling what
-// went wrong; it reports whether xircd has a device.
+// went wrong; it reports whether xircd has a device. Its signed pre-key
+// counts from now, as rotateSignedPreKey would set it next: the device is
+// then written once, not read back and written again.
 func (b *Bridge) omemoDevice() bool {
 	if b.omemo.later {
-		b.omemo = loadOMEMO(b.cfg.StateDir, b.files)
+		b.omemo = loadOMEMO(b.cfg.StateDir, b.files, b.now())
 		if b.omemo.problem != "" {
 			b.announce(b.omemo.problem, true)
 			b.omemo.problem = ""
