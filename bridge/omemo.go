@@ -439,7 +439,9 @@ func (b *Bridge) publishBundle() {
 		return
 	}
 	bundle := dev.Bundle()
-	b.omemo.bundleSent = bundleDigest(bundle)
+	// The digest kept with the device is the bundle's (keep): the
+	// bundle is not encoded an extra time for it.
+	b.omemo.bundleSent = b.omemo.bundle
 	err = b.startRequest(request{kind: requestOMEMOBundle}, func(ctx context.Context) (string, error) {
 		return b.x.PublishOMEMOBundle(ctx, bundle)
 	})
