@@ -91,17 +91,37 @@ type xmlBundleKey struct {
 	Data string `xml:",chardata"`
 }
 
-// MarshalBundle returns the <bundle/> element of a bundle.
+// MarshalBundle returns the <bundle/> element of a bundle, byte for byte
+// what encoding/xml makes of xmlBundle (a digest of it is kept on disk),
+// written directly: it is encoded at every save of the device and every
+// publication, and encoding/xml allocates some ten times the element.
+// Ids and base64 need no escaping.
 func MarshalBundle(b Bundle) ([]byte, error) {
-	x := xmlBundle{
-		SignedPreKeyPublic:    xmlKey{ID: strconv.FormatUint(uint64(b.SignedPreKeyID), 10), Data: encode64(b.SignedPreKey.Serialize())},
-		SignedPreKeySignature: encode64(b.SignedPreKeySignature),
-		IdentityKey:           encode64(b.IdentityKey.Serialize()),
+	const perPreKey = len(`<preKeyPublic preKeyId="4294967295"></preKeyPublic>`) + 44
+	buf := make([]byte, 0, 512+len(b.SignedPreKeySignature)*4/3+len(b.PreKeys)*perPreKey)
+	key := func(k PublicKey) {
+		var serialized [1 + len(k)]byte
+		serialized[0] = keyTypeDJB
+		copy(serialized[1:], k[:])
+		buf = base64.StdEncoding.AppendEncode(buf, serialized[:])
 	}
+	buf = append(buf, `<bundle xmlns="`+Namespace+`"><signedPreKeyPublic signedPreKeyId="`...)
+	buf = strconv.AppendUint(buf, uint64(b.SignedPreKeyID), 10)
+	buf = append(buf, `">`...)
+	key(b.SignedPreKey)
+	buf = append(buf, `</signedPreKeyPublic><signedPreKeySignature>`...)
+	buf = base64.StdEncoding.AppendEncode(buf, b.SignedPreKeySignature)
+	buf = append(buf, `</signedPreKeySignature><identityKey>`...)
+	key(b.IdentityKey)
+	buf = append(buf, `</identityKey><prekeys>`...)
 	for _, pk := range b.PreKeys {
-		x.PreKeys = append(x.PreKeys, xmlBundleKey{ID: strconv.FormatUint(uint64(pk.ID), 10), Data: encode64(pk.Key.Serialize())})
+		buf = append(buf, `<preKeyPublic preKeyId="`...)
+		buf = strconv.AppendUint(buf, uint64(pk.ID), 10)
+		buf = append(buf, `">`...)
+		key(pk.Key)
+		buf = append(buf, `</preKeyPublic>`...)
 	}
-	return xml.Marshal(x)
+	return append(buf, `</prekeys></bundle>`...), nil
 }
 
 // UnmarshalBundle reads the <bundle/> element of the device deviceID. It

@@ -3,8 +3,10 @@ package omemo
 import (
 	"crypto/rand"
 	"encoding/base64"
+	"encoding/xml"
 	"fmt"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -178,6 +180,34 @@ func TestEncryptedXML(t *testing.T) {
 	} {
 		if _, err := UnmarshalEncrypted([]byte(bad)); err == nil {
 			t.Errorf("element with bad %s accepted", name)
+		}
+	}
+}
+
+// MarshalBundle writes what encoding/xml made of the bundle before, byte
+// for byte: the digest of the published bundle kept on disk stays valid.
+func TestMarshalBundleAsEncodingXML(t *testing.T) {
+	full := newDevice(t).Bundle()
+	full.SignedPreKeyID = 1<<32 - 1
+	full.PreKeys[0].ID = 1<<32 - 1
+	empty := full
+	empty.PreKeys = nil
+	for name, b := range map[string]Bundle{"with pre-keys": full, "without pre-keys": empty} {
+		x := xmlBundle{
+			SignedPreKeyPublic:    xmlKey{ID: strconv.FormatUint(uint64(b.SignedPreKeyID), 10), Data: encode64(b.SignedPreKey.Serialize())},
+			SignedPreKeySignature: encode64(b.SignedPreKeySignature),
+			IdentityKey:           encode64(b.IdentityKey.Serialize()),
+		}
+		for _, pk := range b.PreKeys {
+			x.PreKeys = append(x.PreKeys, xmlBundleKey{ID: strconv.FormatUint(uint64(pk.ID), 10), Data: encode64(pk.Key.Serialize())})
+		}
+		want, err := xml.Marshal(x)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := MarshalBundle(b)
+		if err != nil || string(got) != string(want) {
+			t.Errorf("%s: MarshalBundle gave %s, %v\nwant %s", name, got, err, want)
 		}
 	}
 }
