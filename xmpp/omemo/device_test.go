@@ -1,7 +1,9 @@
 package omemo
 
 import (
+	"bytes"
 	"crypto/rand"
+	"encoding/json"
 	"reflect"
 	"testing"
 )
@@ -44,6 +46,16 @@ func TestDeviceStoreFile(t *testing.T) {
 	}
 	if !reflect.DeepEqual(loaded, d) {
 		t.Fatal("loaded device differs from the saved one")
+	}
+	if bytes.Contains(data, []byte("\n")) {
+		t.Errorf("store file is indented: %.80q", data)
+	}
+	var indented bytes.Buffer // as written before
+	if err := json.Indent(&indented, data, "", "  "); err != nil {
+		t.Fatal(err)
+	}
+	if loaded, err := UnmarshalDevice(indented.Bytes()); err != nil || !reflect.DeepEqual(loaded, d) {
+		t.Fatalf("indented store file: %v", err)
 	}
 
 	other := newDevice(t)
