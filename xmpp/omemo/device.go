@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"slices"
 	"time"
 )
 
@@ -145,6 +146,7 @@ func (d *Device) signedPreKey(id uint32) (SignedPreKey, bool) {
 // RefillPreKeys generates one-time pre-keys until there are PreKeyCount,
 // with ids never used before. The bundle must be republished afterwards.
 func (d *Device) RefillPreKeys(rand io.Reader) error {
+	d.PreKeys = slices.Grow(d.PreKeys, PreKeyCount-len(d.PreKeys))
 	for len(d.PreKeys) < PreKeyCount {
 		kp, err := GenerateKeyPair(rand)
 		if err != nil {
@@ -185,6 +187,7 @@ func (d *Device) Bundle() Bundle {
 		SignedPreKeyID:        d.SignedPreKey.ID,
 		SignedPreKey:          d.SignedPreKey.Key.Public,
 		SignedPreKeySignature: append([]byte(nil), d.SignedPreKey.Signature...),
+		PreKeys:               make([]BundlePreKey, 0, len(d.PreKeys)),
 	}
 	for _, pk := range d.PreKeys {
 		b.PreKeys = append(b.PreKeys, BundlePreKey{ID: pk.ID, Key: pk.Key.Public})

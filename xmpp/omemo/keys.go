@@ -44,7 +44,7 @@ func (s secret) MarshalText() ([]byte, error)  { return marshalKey32(s) }
 func (s *secret) UnmarshalText(b []byte) error { return unmarshalKey32((*[32]byte)(s), b) }
 
 func marshalKey32(k [32]byte) ([]byte, error) {
-	return []byte(base64.StdEncoding.EncodeToString(k[:])), nil
+	return base64.StdEncoding.AppendEncode(nil, k[:]), nil
 }
 
 func unmarshalKey32(k *[32]byte, b []byte) error {
