@@ -1057,9 +1057,11 @@ func (c *conn) iqItem(op, to, typ, payload string, reply chan *xmlIQ) (string, o
 	id := c.register(op, to, reply)
 	toAttr := ""
 	if to != "" {
-		toAttr = fmt.Sprintf(" to='%s'", escapeAttr(to))
+		toAttr = " to='" + escapeAttr(to) + "'"
 	}
-	return id, outItem{text: fmt.Sprintf("<iq type='%s' id='%s'%s>%s</iq>", typ, id, toAttr, payload)}
+	// Concatenated, not formatted: the payload (an OMEMO bundle is 10 KB)
+	// is copied once, and fmt's pooled buffer does not grow to its size.
+	return id, outItem{text: "<iq type='" + typ + "' id='" + id + "'" + toAttr + ">" + payload + "</iq>"}
 }
 
 // requestIQ sends an IQ of ours; payload must be well-formed XML.
