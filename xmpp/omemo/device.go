@@ -213,7 +213,7 @@ func MarshalDevice(d *Device) ([]byte, error) {
 // UnmarshalDevice decodes a store file written from MarshalDevice. A
 // damaged one (not JSON, keys that do not fit together) is an error.
 func UnmarshalDevice(data []byte) (*Device, error) {
-	var d Device
+	d := Device{PreKeys: make([]PreKey, 0, PreKeyCount)} // decoded without growing
 	if err := json.Unmarshal(data, &d); err != nil {
 		return nil, err
 	}
@@ -229,7 +229,7 @@ func UnmarshalDevice(data []byte) (*Device, error) {
 // one, a hundred scalar multiplications, only that it is known's (device
 // id and identity key). A damaged or another device's file is an error.
 func UnmarshalDeviceOf(data []byte, known *Device) (*Device, error) {
-	var d Device
+	d := Device{PreKeys: make([]PreKey, 0, PreKeyCount)}
 	if err := json.Unmarshal(data, &d); err != nil {
 		return nil, err
 	}

@@ -3,6 +3,7 @@ package omemo
 import (
 	"bytes"
 	"crypto/rand"
+	"encoding/base64"
 	"encoding/json"
 	"reflect"
 	"testing"
@@ -154,5 +155,29 @@ func TestFingerprint(t *testing.T) {
 	k := publicFromHex(t, "05ab7e717d4a163b7d9a1d8071dfe9dcf8cdcd1cea3339b6356be84d887e322c64")
 	if got, want := Fingerprint(k), "ab7e717d4a163b7d9a1d8071dfe9dcf8cdcd1cea3339b6356be84d887e322c64"; got != want {
 		t.Fatalf("fingerprint %s, want %s", got, want)
+	}
+}
+
+// A stored key is 32 bytes of base64, nothing shorter, longer or else.
+func TestKeyText(t *testing.T) {
+	want := PublicKey{1, 2, 3, 31: 32}
+	var k PublicKey
+	if err := k.UnmarshalText([]byte(base64.StdEncoding.EncodeToString(want[:]))); err != nil || k != want {
+		t.Fatalf("32 bytes: %v, %x", err, k)
+	}
+	text, _ := want.MarshalText()
+	if string(text) != base64.StdEncoding.EncodeToString(want[:]) {
+		t.Fatalf("MarshalText: %s", text)
+	}
+	for name, bad := range map[string]string{
+		"31 bytes":   base64.StdEncoding.EncodeToString(make([]byte, 31)),
+		"33 bytes":   base64.StdEncoding.EncodeToString(make([]byte, 33)),
+		"48 bytes":   base64.StdEncoding.EncodeToString(make([]byte, 48)),
+		"not base64": "!" + base64.StdEncoding.EncodeToString(make([]byte, 32))[1:],
+		"empty":      "",
+	} {
+		if err := k.UnmarshalText([]byte(bad)); err == nil {
+			t.Errorf("%s accepted", name)
+		}
 	}
 }

@@ -47,15 +47,21 @@ func marshalKey32(k [32]byte) ([]byte, error) {
 	return base64.StdEncoding.AppendEncode(nil, k[:]), nil
 }
 
+// unmarshalKey32 decodes into an array on the stack: a device's store
+// holds some 200 keys, read at each pre-key message and publication.
 func unmarshalKey32(k *[32]byte, b []byte) error {
-	raw, err := base64.StdEncoding.DecodeString(string(b))
+	var raw [33]byte // what a key's 44 characters of base64 can hold
+	if n := base64.StdEncoding.DecodedLen(len(b)); n > len(raw) {
+		return fmt.Errorf("omemo: key: want 32 bytes, got about %d", n)
+	}
+	n, err := base64.StdEncoding.Decode(raw[:], b)
 	if err != nil {
 		return fmt.Errorf("omemo: key: %w", err)
 	}
-	if len(raw) != 32 {
-		return fmt.Errorf("omemo: key: want 32 bytes, got %d", len(raw))
+	if n != 32 {
+		return fmt.Errorf("omemo: key: want 32 bytes, got %d", n)
 	}
-	copy(k[:], raw)
+	copy(k[:], raw[:n])
 	return nil
 }
 
