@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
+	runtimemetrics "runtime/metrics"
 	"runtime/pprof"
 	"strings"
 	"testing"
@@ -30,7 +31,9 @@ const (
 // in this process, each with an IRC client and memContacts contacts (shown
 // while offline) of which memOnline are online, every user's XMPP stream
 // over TLS. It reports, per user,
-// the live heap after a GC (live-B/user), the goroutine stacks
+// the live heap after a GC (live-B/user), the heap's spans in use
+// (heap-inuse-B/user) and of them the free slots that live objects'
+// spans hold (heap-unused-B/user: fragmentation), the goroutine stacks
 // (stack-B/user) and the goroutines (goroutines/user): figures that do not
 // depend on the machine's load, unlike the resident size that
 // `go run ./bench -users` measures. With XIRCD_HEAP_PROFILE=FILE (and
@@ -56,13 +59,15 @@ func BenchmarkMultiUserHeap(b *testing.B) {
 		}
 	}
 	startOnlineContacts(b, srv, jids, pass)
-	var heap, stack, goroutines float64
+	var m perUser
 	for b.Loop() {
-		heap, stack, goroutines = measureUsers(b, srv, jids, pass)
+		m = measureUsers(b, srv, jids, pass)
 	}
-	b.ReportMetric(heap, "live-B/user")
-	b.ReportMetric(stack, "stack-B/user")
-	b.ReportMetric(goroutines, "goroutines/user")
+	b.ReportMetric(m.heap, "live-B/user")
+	b.ReportMetric(m.heapInuse, "heap-inuse-B/user")
+	b.ReportMetric(m.heapUnused, "heap-unused-B/user")
+	b.ReportMetric(m.stack, "stack-B/user")
+	b.ReportMetric(m.goroutines, "goroutines/user")
 }
 
 // BenchmarkMultiUserMessageStack reports what one chat message of every
@@ -176,9 +181,9 @@ func measureMessageStacks(b *testing.B, srv *prosodytest.Server, jids []string, 
 }
 
 // measureUsers starts an xircd in multi-user mode, logs every user in over
-// IRC, and returns what the users added to the live heap, the stacks and
-// the goroutines, per user.
-func measureUsers(b *testing.B, srv *prosodytest.Server, jids []string, pass string) (heap, stack, goroutines float64) {
+// IRC, and returns what the users added to the heap, the stacks and the
+// goroutines, per user.
+func measureUsers(b *testing.B, srv *prosodytest.Server, jids []string, pass string) perUser {
 	listen, stateDir, stop := startMultiUser(b, srv)
 	defer stop()
 	conns := make([]net.Conn, len(jids))
@@ -220,7 +225,13 @@ func measureUsers(b *testing.B, srv *prosodytest.Server, jids []string, pass str
 		f.Close()
 	}
 	n := float64(len(jids) - 1)
-	return float64(after.heap-before.heap) / n, float64(after.stack-before.stack) / n, float64(after.goroutines-before.goroutines) / n
+	return perUser{
+		heap:       float64(after.heap-before.heap) / n,
+		heapInuse:  float64(after.heapInuse-before.heapInuse) / n,
+		heapUnused: float64(after.heapUnused-before.heapUnused) / n,
+		stack:      float64(after.stack-before.stack) / n,
+		goroutines: float64(after.goroutines-before.goroutines) / n,
+	}
 }
 
 // waitForOMEMO waits until each user has an OMEMO device with its bundle
@@ -272,16 +283,35 @@ func startMultiUser(b *testing.B, srv *prosodytest.Server) (listen, stateDir str
 	}
 }
 
-type memory struct{ heap, stack, goroutines int64 }
+// memory is what liveMemory reads: the live heap, the heap's spans in use
+// and of them the free slots, the stacks in use, the goroutines.
+type memory struct{ heap, heapInuse, heapUnused, stack, goroutines int64 }
 
-// liveMemory is the live heap after a GC, the stacks in use and the number
-// of goroutines.
+// perUser is what each user added to a memory.
+type perUser struct{ heap, heapInuse, heapUnused, stack, goroutines float64 }
+
+// liveMemory is the live heap after a GC, the heap's spans in use, the
+// stacks in use and the number of goroutines.
 func liveMemory() memory {
-	var ms runtime.MemStats
 	runtime.GC()
 	runtime.GC()
-	runtime.ReadMemStats(&ms)
-	return memory{int64(ms.HeapAlloc), int64(ms.StackInuse), int64(runtime.NumGoroutine())}
+	// After a GC the heap's objects are the live ones (the collection
+	// sweeps before it returns); the unused bytes are the free slots of
+	// the spans that hold them.
+	sample := []runtimemetrics.Sample{
+		{Name: "/memory/classes/heap/objects:bytes"},
+		{Name: "/memory/classes/heap/unused:bytes"},
+		{Name: "/memory/classes/heap/stacks:bytes"},
+	}
+	runtimemetrics.Read(sample)
+	objects, unused := int64(sample[0].Value.Uint64()), int64(sample[1].Value.Uint64())
+	return memory{
+		heap:       objects,
+		heapInuse:  objects + unused,
+		heapUnused: unused,
+		stack:      int64(sample[2].Value.Uint64()),
+		goroutines: int64(runtime.NumGoroutine()),
+	}
 }
 
 // loginUser connects an IRC client as jid and waits until its control
