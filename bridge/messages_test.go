@@ -447,7 +447,7 @@ func TestSentIDsAreBounded(t *testing.T) {
 		c.send("PRIVMSG Alice :x")
 	}
 	h.barrier()
-	if h.b.sent.len() != maxSentIDs || len(h.b.sent.order) != maxSentIDs {
+	if h.b.sent.len() != maxSentIDs || h.b.sent.order.n != maxSentIDs {
 		t.Errorf("%d sent ids remembered, limit %d", h.b.sent.len(), maxSentIDs)
 	}
 	// The oldest is forgotten: an error for it is still shown, without the text.
