@@ -146,8 +146,7 @@ type Bridge struct {
 	seen          *bounded[struct{}] // stanza ids of messages shown
 	catchUps      []*catchUp         // archive catch-ups under way (archive.go)
 	requests      map[string]request // XMPP requests awaiting their answer, by id (requests.go)
-	refs          *bounded[string]   // msgid -> XMPP id (identity.go)
-	shownMsgs     *bounded[shownMsg] // msgid -> archive id and time shown (chathistory.go)
+	msgs          *messageStore      // the messages shown or sent (identity.go)
 	retracted     *bounded[struct{}] // the user's room retractions not yet reflected (redact.go)
 	receipts      *bounded[receipt]  // receipts owed once a client sees the message (receipts.go)
 	mam           bool               // the server keeps the user's archive (XEP-0313)
@@ -391,8 +390,7 @@ func New(cfg Config, x XMPP) (*Bridge, error) {
 		requests:    make(map[string]request),
 		sent:        newBounded[sentMessage](maxSentIDs),
 		seen:        newBounded[struct{}](maxSeenIDs),
-		refs:        newBounded[string](maxMsgRefs),
-		shownMsgs:   newBounded[shownMsg](maxMsgRefs),
+		msgs:        newMessageStore(maxMsgRefs),
 		retracted:   newBounded[struct{}](maxRoomSent),
 		receipts:    newBounded[receipt](maxReceipts),
 		newMsgID:    x.NewID,

@@ -312,7 +312,7 @@ func (b *Bridge) onClientArchive(cu *catchUp, err error, truncated bool) {
 			if id != "" && cu.got[id] {
 				continue
 			}
-			if sm, ok := b.shownMsgs.get(id); ok {
+			if sm := b.shownMsg(id); sm != nil {
 				m.Delay = sm.at // the time other clients saw it with
 			}
 			b.onMessage(&m)

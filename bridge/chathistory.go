@@ -171,20 +171,23 @@ func parseMsgRef(sub, target, p string) (msgRef, *historyFail) {
 	return msgRef{}, &historyFail{"INVALID_MSGREFTYPE", append(ctx, kind), "Only msgid and timestamp references are supported"}
 }
 
-// shownMsg is what the gateway remembers of a message it showed: the
-// archive id of the message when known, and the time it showed.
-type shownMsg struct {
-	archiveID string
-	at        time.Time
-}
-
 // rememberShown notes that the message shown as msgid has the archive id
 // archiveID ("" when not known) and showed at at, so that CHATHISTORY
 // shows it at the same time and resolves references to it.
 func (b *Bridge) rememberShown(msgid, archiveID string, at time.Time) {
 	if msgid != "" {
-		b.shownMsgs.put(msgid, shownMsg{archiveID: archiveID, at: at})
+		k := b.msgs.record(msgid)
+		k.shown, k.archiveID, k.at = true, archiveID, at
 	}
+}
+
+// shownMsg is the record of the message shown as msgid, nil when none is
+// remembered.
+func (b *Bridge) shownMsg(msgid string) *knownMessage {
+	if k := b.msgs.records[msgid]; k != nil && k.shown {
+		return k
+	}
+	return nil
 }
 
 // historyConv is the conversation a history query is about: a contact's
@@ -313,20 +316,21 @@ func (b *Bridge) historyTarget(cmd historyCmd) (historyConv, bool, *historyFail)
 // the archive: a message the gateway showed or sent.
 func (b *Bridge) resolveMsgID(cv historyConv, msgid string) (bound, bool) {
 	msgid = baseMsgID(msgid)
-	sm, ok := b.shownMsgs.get(msgid)
-	if !ok {
+	sm := b.shownMsg(msgid)
+	if sm == nil {
 		return bound{}, false
 	}
-	if sm.archiveID == "" && cv.room != nil {
+	archiveID := sm.archiveID
+	if archiveID == "" && cv.room != nil {
 		// The user's message in a room: its reflection gave the room's
 		// stanza-id (rememberRef), which is the room's archive id.
-		if ref, ok := b.refs.get(msgid); ok && ref != msgid {
-			sm.archiveID = ref
+		if ref := sm.xmppRef(); ref != "" && ref != msgid {
+			archiveID = ref
 		}
 	}
 	at := sm.at.Truncate(time.Millisecond) // as its time tag showed it
-	if sm.archiveID != "" {
-		return bound{id: sm.archiveID, at: at}, true
+	if archiveID != "" {
+		return bound{id: archiveID, at: at}, true
 	}
 	return bound{at: at, msgid: msgid}, true
 }
@@ -580,7 +584,7 @@ func (b *Bridge) historyFailure(f *historyFail) *irc.Message {
 // historyTime is when m shows: when it showed live if the gateway
 // remembers, else its archive time.
 func (b *Bridge) historyTime(cv historyConv, m xmpp.Message) time.Time {
-	if sm, ok := b.shownMsgs.get(msgIDFor(&m, b.historyOwn(cv, m))); ok {
+	if sm := b.shownMsg(msgIDFor(&m, b.historyOwn(cv, m))); sm != nil {
 		return sm.at
 	}
 	return m.Delay

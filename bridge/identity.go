@@ -23,7 +23,9 @@ import (
 // of it (carbon, reflection, archive, room history) carries it too. Anything
 // else gets a generated id.
 
-// maxMsgRefs bounds the msgids remembered for resolving them back to XMPP.
+// maxMsgRefs bounds the messages remembered (messageStore): how far back
+// a msgid still resolves to XMPP, and a reply, reaction, correction or
+// retraction finds the message it names.
 const maxMsgRefs = 2000
 
 // msgIDFor is the msgid of m (own: sent by the user), "" when m carries
@@ -62,18 +64,23 @@ func lineMsgID(msgid string, n int) string {
 
 // rememberRef notes which XMPP id the message shown as msgid has.
 func (b *Bridge) rememberRef(msgid, ref string) {
-	if msgid != "" && ref != "" {
-		b.refs.put(msgid, ref)
+	if msgid == "" || ref == "" {
+		return
+	}
+	if k := b.msgs.record(msgid); !k.kept {
+		k.ref = ref // a kept message knows it (knownMessage.xmppRef)
 	}
 }
 
 // xmppRef resolves a msgid a client quotes (of any line of a message) to
 // the XMPP id of the message; ok is false when it is unknown or forgotten.
 func (b *Bridge) xmppRef(msgid string) (ref string, ok bool) {
-	if ref, ok := b.refs.get(msgid); ok {
-		return ref, true
+	for _, id := range []string{msgid, baseMsgID(msgid)} {
+		if k := b.msgs.records[id]; k != nil && k.xmppRef() != "" {
+			return k.xmppRef(), true
+		}
 	}
-	return b.refs.get(baseMsgID(msgid))
+	return "", false
 }
 
 // baseMsgID is the msgid of the message whose line (of several) has
@@ -85,6 +92,102 @@ func baseMsgID(msgid string) string {
 		}
 	}
 	return msgid
+}
+
+// messageStore is what the gateway remembers of the newest maxMsgRefs
+// messages it showed or sent: one record each, by msgid, which replies,
+// reactions, corrections and retractions (replies.go, redact.go), the
+// resolution of msgids to XMPP ids and CHATHISTORY references
+// (chathistory.go) share; the records of messages kept for references are
+// also found by their conversation and XMPP ids.
+type messageStore struct {
+	records map[string]*knownMessage  // by msgid
+	order   ring[*knownMessage]       // oldest first
+	index   map[xmppKey]*knownMessage // the kept ones, by their XMPP ids other than the msgid
+}
+
+// xmppKey is how XMPP names a message: by one of its ids in a
+// conversation (ids are only unique per sender).
+type xmppKey struct{ conv, id string }
+
+func newMessageStore(max int) *messageStore {
+	return &messageStore{records: map[string]*knownMessage{}, order: ring[*knownMessage]{max: max}, index: map[xmppKey]*knownMessage{}}
+}
+
+// record is the record of msgid, new (the oldest forgotten when the
+// store is full) when there is none.
+func (ms *messageStore) record(msgid string) *knownMessage {
+	if k := ms.records[msgid]; k != nil {
+		return k
+	}
+	k := &knownMessage{msgid: msgid}
+	if old, full := ms.order.push(k); full {
+		delete(ms.records, old.msgid)
+		ms.unindex(old)
+	}
+	ms.records[msgid] = k
+	return k
+}
+
+// keep makes v the kept record of its message (the time and archive id
+// it showed with stay), found by its XMPP ids, and returns it.
+func (ms *messageStore) keep(v knownMessage) *knownMessage {
+	k := ms.record(v.msgid)
+	ms.unindex(k)
+	v.shown, v.at, v.archiveID = k.shown, k.at, k.archiveID
+	v.kept = true
+	*k = v
+	for _, id := range k.xmppIDs() {
+		if id != "" && id != k.msgid {
+			ms.index[xmppKey{k.conv, id}] = k
+		}
+	}
+	return k
+}
+
+// unindex removes k's XMPP ids (those not taken by a later message).
+func (ms *messageStore) unindex(k *knownMessage) {
+	if !k.kept {
+		return
+	}
+	for _, id := range k.xmppIDs() {
+		if key := (xmppKey{k.conv, id}); id != "" && id != k.msgid && ms.index[key] == k {
+			delete(ms.index, key)
+		}
+	}
+}
+
+// forget forgets that k is kept, once deleted: a second retraction of it
+// is then of an unknown message. Its msgid still resolves to its XMPP id.
+func (ms *messageStore) forget(k *knownMessage) {
+	ref := k.xmppRef()
+	ms.unindex(k)
+	k.kept, k.ref = false, ref
+}
+
+// kept finds the kept message a client names by msgid (of any of its
+// lines).
+func (ms *messageStore) kept(msgid string) *knownMessage {
+	if k := ms.records[msgid]; k != nil && k.kept {
+		return k
+	}
+	if k := ms.records[baseMsgID(msgid)]; k != nil && k.kept {
+		return k
+	}
+	return nil
+}
+
+// byXMPP finds the kept message of conv that XMPP calls id.
+func (ms *messageStore) byXMPP(conv, id string) *knownMessage {
+	if k := ms.index[xmppKey{conv, id}]; k != nil {
+		return k
+	}
+	// An id that is also the msgid is not in the index: the user's own
+	// messages go by their origin-id, others' by their stanza-id.
+	if k := ms.records[id]; k != nil && k.kept && k.conv == conv && k.namedBy(id) {
+		return k
+	}
+	return nil
 }
 
 // shown is a message as IRC shows it, as a handler decided it. It is kept

@@ -82,7 +82,7 @@ func wireLines(msgs []*irc.Message) []string {
 }
 
 func TestXMPPRef(t *testing.T) {
-	b := &Bridge{refs: newBounded[string](2)}
+	b := &Bridge{msgs: newMessageStore(2)}
 	b.rememberRef("a", "xa")
 	b.rememberRef("b/c", "xbc")
 	b.rememberRef("", "ignored")
@@ -219,5 +219,59 @@ func TestTextRoom(t *testing.T) {
 		if got := textRoom(&tc.p, tc.command, tc.target); got != want {
 			t.Errorf("textRoom(%q, %s, %q) = %d, want %d", tc.p.String(), tc.command, tc.target, got, want)
 		}
+	}
+}
+
+// The message store keeps one record per message for its newest messages:
+// a kept message is found by its msgid and by each of its XMPP ids in its
+// conversation (an id that is also the msgid through the msgid), and what
+// goes takes its ids along, except those a later message took.
+func TestMessageStore(t *testing.T) {
+	ms := newMessageStore(3)
+	a := ms.keep(knownMessage{msgid: "s1", id: "u1", origin: "u1", stanzaID: "s1", conv: "alice@example.org", text: "one"})
+	ms.keep(knownMessage{msgid: "o2", id: "o2", origin: "o2", conv: "alice@example.org", sender: ownSender, text: "two"})
+	for _, tc := range []struct {
+		conv, id, want string
+	}{
+		{"alice@example.org", "u1", "one"},
+		{"alice@example.org", "s1", "one"}, // its msgid
+		{"alice@example.org", "o2", "two"},
+		{"bob@example.org", "s1", ""}, // another conversation's
+		{"alice@example.org", "nope", ""},
+	} {
+		got := ""
+		if k := ms.byXMPP(tc.conv, tc.id); k != nil {
+			got = k.text
+		}
+		if got != tc.want {
+			t.Errorf("byXMPP(%s, %s) = %q, want %q", tc.conv, tc.id, got, tc.want)
+		}
+	}
+	// A later message with the same id in the conversation takes it.
+	ms.keep(knownMessage{msgid: "s3", id: "u1", stanzaID: "s3", conv: "alice@example.org", text: "three"})
+	ms.record("s4") // a message only shown: "s1" goes
+	if ms.records["s1"] != nil || ms.kept("s1") != nil || ms.order.n != 3 {
+		t.Errorf("the oldest message is not forgotten: %v", ms.records)
+	}
+	if k := ms.byXMPP("alice@example.org", "u1"); k == nil || k.text != "three" {
+		t.Errorf("the id a later message took went with the message forgotten: %v", k)
+	}
+	if len(ms.index) != 1 || a.kept && ms.index[xmppKey{"alice@example.org", "u1"}] == a {
+		t.Errorf("index after forgetting: %v", ms.index)
+	}
+	// A retracted message is no longer kept; its msgid still resolves.
+	k := ms.kept("o2/2")
+	if k == nil {
+		t.Fatal("a later line's msgid does not find the message")
+	}
+	ms.forget(k)
+	if ms.kept("o2") != nil || ms.byXMPP("alice@example.org", "o2") != nil || k.xmppRef() != "o2" {
+		t.Errorf("after forget: kept %v, by XMPP %v, ref %q", ms.kept("o2"), ms.byXMPP("alice@example.org", "o2"), k.xmppRef())
+	}
+	ms.record("s5")
+	ms.record("s6")
+	ms.record("s7")
+	if len(ms.records) != 3 || len(ms.index) != 0 || len(ms.order.buf) > 3 {
+		t.Errorf("after all went: %d records, index %v, order of %d", len(ms.records), ms.index, len(ms.order.buf))
 	}
 }

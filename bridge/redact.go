@@ -38,17 +38,6 @@ const capRedaction = "draft/message-redaction"
 // ref, remembered so that the room's reflection of it is not shown again.
 func retractKey(conv, ref string) string { return conv + " " + ref }
 
-// forget forgets k once deleted: a second retraction of it is then of an
-// unknown message.
-func (rs *references) forget(k *knownMessage) {
-	rs.known.remove("m " + k.msgid)
-	for _, id := range []string{k.ref, k.id, k.origin} {
-		if id != "" {
-			rs.known.remove("x " + k.conv + " " + id)
-		}
-	}
-}
-
 // retractionID is the id a retraction of k names (XEP-0424): the room's
 // stanza-id in a room, else the origin-id (the stanza's id when it has
 // none).
@@ -121,7 +110,7 @@ func (b *Bridge) onRetraction(m *xmpp.Message) {
 		b.log.Info("retraction ignored: not from a contact", "from", m.From)
 		return
 	}
-	k := b.refsOf.byXMPP(convOf(m, own), m.Retract.ID)
+	k := b.msgs.byXMPP(convOf(m, own), m.Retract.ID)
 	known := k != nil
 	if known && k.sender != senderOf(m, own) {
 		b.log.Warn("retraction ignored: not by the message's sender", "from", m.From, "id", m.Retract.ID)
@@ -135,7 +124,7 @@ func (b *Bridge) onRetraction(m *xmpp.Message) {
 		b.unknownRetraction(m, func() { b.queryNotice(c, who+" deleted a message that xircd no longer remembers.") })
 		return
 	}
-	b.refsOf.forget(k)
+	b.msgs.forget(k)
 	rd := redaction{from: c.prefix(), target: b.userNick(), toUser: true, msgid: k.msgid}
 	if own {
 		rd = redaction{fromUser: true, target: c.nick, msgid: k.msgid}
@@ -163,7 +152,7 @@ func (b *Bridge) onRoomRetraction(m *xmpp.Message) {
 		b.log.Warn("room retraction ignored: a moderation must come from the room, a retraction from an occupant", "from", m.From)
 		return
 	}
-	k := b.refsOf.byXMPP(r.key, rt.ID)
+	k := b.msgs.byXMPP(r.key, rt.ID)
 	known := k != nil
 	if known && !rt.Moderated && k.sender != senderOf(m, own) {
 		b.log.Warn("room retraction ignored: not by the message's sender", "from", m.From, "id", rt.ID)
@@ -207,7 +196,7 @@ func (b *Bridge) onRoomRetraction(m *xmpp.Message) {
 		b.unknownRetraction(m, func() { b.showGateway(note) })
 		return
 	}
-	b.refsOf.forget(k)
+	b.msgs.forget(k)
 	b.deliverRedaction(redaction{from: from, fromUser: fromUser, target: r.channel, msgid: k.msgid, reason: rt.Reason, note: note})
 }
 
@@ -260,7 +249,7 @@ func (b *Bridge) handleRedact(s *session, r *ircd.Request) error {
 			fail("TEMPORARILY_UNAVAILABLE", "Not deleted: "+oneLine(err.Error()))
 			return nil
 		}
-		b.refsOf.forget(k)
+		b.msgs.forget(k)
 		rd := redaction{fromUser: true, target: target, msgid: k.msgid, reason: reason,
 			note: shown{from: b.servicePrefix(), target: target, notice: true, body: "you deleted your message " + excerpt(k.text)}}
 		if c != nil {

@@ -4,6 +4,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"time"
 
 	"gopkg.in/irc.v4"
 
@@ -44,67 +45,69 @@ const correctedMark = "(corrected) "
 
 // Bounds of what is kept for references.
 const (
-	maxKnown        = 4 * maxMsgRefs // keys: a msgid and up to three XMPP ids a message
-	maxReactionSets = 2000           // (message, reactor) pairs
-	maxLastOwn      = 500            // conversations
-	ownSender       = "\x00self"     // the sender key of the user's own messages
+	maxReactionSets = 2000       // (message, reactor) pairs
+	maxLastOwn      = 500        // conversations
+	ownSender       = "\x00self" // the sender key of the user's own messages
 	// maxKnownText bounds the text kept of someone else's message: only
 	// its start is quoted (the user's own is kept whole for s/old/new/,
 	// and is as long as IRC lets it be).
 	maxKnownText = 1024
 )
 
-// knownMessage is what references to a shown message need.
+// knownMessage is what the gateway remembers of a message shown or sent
+// (messageStore): what CHATHISTORY references to it need and, while it is
+// kept, what references from XMPP and IRC need.
 type knownMessage struct {
-	msgid  string // as IRC clients saw it
-	ref    string // the id XEP-0461 and XEP-0444 refer to it by (referenceID)
-	id     string // the stanza's id, which XEP-0308 corrections name
-	origin string // its XEP-0359 origin-id, which XEP-0424 retractions name
-	conv   string // the conversation: the contact's bare JID or the room's
-	sender string // the occupant JID in a room, a bare JID in a chat, ownSender for the user
-	nick   string // the sender as IRC showed them
-	text   string // the text, corrected when it was
+	msgid string // as IRC clients saw it
+	// shown: it was shown at at, with the archive id archiveID ("" when
+	// not known). kept: it is kept for references, with all the fields
+	// from ref on; else ref alone may be known, the XMPP id its msgid
+	// stands for (xmppRefFor). room: it is a group chat's.
+	shown, kept, room bool
+	at                time.Time
+	archiveID         string
+	ref               string // the id XEP-0461 and XEP-0444 refer to it by (referenceID)
+	id                string // the stanza's id, which XEP-0308 corrections name
+	origin            string // its XEP-0359 origin-id, which XEP-0424 retractions name
+	stanzaID          string // its XEP-0359 stanza-id (a room's, or the user's server's)
+	conv              string // the conversation: the contact's bare JID or the room's
+	sender            string // the occupant JID in a room, a bare JID in a chat, ownSender for the user
+	nick              string // the sender as IRC showed them
+	text              string // the text, corrected when it was
 }
 
-// references keeps the messages shown, the sets of reactions and the
-// user's last message per conversation, all bounded.
+// xmppIDs are the ids by which XMPP may name k, "" for those it lacks.
+func (k *knownMessage) xmppIDs() [3]string { return [3]string{k.id, k.origin, k.stanzaID} }
+
+// namedBy reports whether XMPP may name k by id (not "").
+func (k *knownMessage) namedBy(id string) bool {
+	return id != "" && (id == k.id || id == k.origin || id == k.stanzaID)
+}
+
+// xmppRef is the XMPP id k's msgid stands for (xmppRefFor), "" when not
+// known.
+func (k *knownMessage) xmppRef() string {
+	switch {
+	case !k.kept || k.room:
+		return k.ref
+	case k.origin != "":
+		return k.origin
+	}
+	return k.id
+}
+
+// references keeps the sets of reactions and the user's last message per
+// conversation, bounded.
 type references struct {
-	known     *bounded[*knownMessage] // by "m "+msgid and "x "+conv+" "+XMPP id
 	reactions *bounded[[]string]      // by conv, msgid and reactor
 	lastOwn   *bounded[*knownMessage] // the user's last message sent from IRC, by conv
 }
 
 func newReferences() *references {
 	return &references{
-		known:     newBounded[*knownMessage](maxKnown),
 		reactions: newBounded[[]string](maxReactionSets),
 		lastOwn:   newBounded[*knownMessage](maxLastOwn),
 	}
-}
-
-// note remembers k by its msgid and by each of ids.
-func (rs *references) note(k *knownMessage, ids ...string) {
-	rs.known.put("m "+k.msgid, k)
-	for _, id := range ids {
-		if id != "" {
-			rs.known.put("x "+k.conv+" "+id, k)
-		}
-	}
-}
-
-// byXMPP finds the message of conv that XMPP calls id.
-func (rs *references) byXMPP(conv, id string) *knownMessage {
-	k, _ := rs.known.get("x " + conv + " " + id)
-	return k
-}
-
-// byMsgID finds the message a client names by msgid (of any of its lines).
-func (rs *references) byMsgID(msgid string) *knownMessage {
-	if k, ok := rs.known.get("m " + msgid); ok {
-		return k
-	}
-	k, _ := rs.known.get("m " + baseMsgID(msgid))
-	return k
 }
 
 // convOf is the conversation of m (own: sent by the user).
@@ -114,6 +117,18 @@ func convOf(m *xmpp.Message, own bool) string {
 		peer = m.To
 	}
 	return strings.ToLower(xmpp.BareJID(peer))
+}
+
+// sharedConv is conv as the string its contact or room holds: the
+// messages of a conversation then share one copy.
+func (b *Bridge) sharedConv(conv string) string {
+	if c := b.contacts[conv]; c != nil {
+		return c.key
+	}
+	if r := b.rooms.byKey[conv]; r != nil {
+		return r.key
+	}
+	return conv
 }
 
 // senderOf is the sender key of m (own: sent by the user).
@@ -152,11 +167,14 @@ func (b *Bridge) withReferences(m *xmpp.Message, own bool, s *shown) {
 	if m.Reactions != nil {
 		return
 	}
-	conv, sender := convOf(m, own), senderOf(m, own)
+	conv, sender := b.sharedConv(convOf(m, own)), senderOf(m, own)
+	if sender == conv {
+		sender = conv // one copy of the string kept, not two
+	}
 	text := m.Body
 	switch {
 	case m.Replace != "":
-		orig := b.refsOf.byXMPP(conv, m.Replace)
+		orig := b.msgs.byXMPP(conv, m.Replace)
 		switch {
 		case orig == nil:
 			s.body = correctedMark + m.Body
@@ -167,7 +185,7 @@ func (b *Bridge) withReferences(m *xmpp.Message, own bool, s *shown) {
 			orig.text = keptText(m.Body, own)
 		}
 	case m.Reply != nil && m.ReplyText != "":
-		if orig := b.refsOf.byXMPP(conv, m.Reply.ID); orig != nil {
+		if orig := b.msgs.byXMPP(conv, m.Reply.ID); orig != nil {
 			text = m.ReplyText
 			s.body, s.replyTo = text, orig.msgid
 			s.plain = quoteOf(orig) + "\n" + text
@@ -177,8 +195,12 @@ func (b *Bridge) withReferences(m *xmpp.Message, own bool, s *shown) {
 	if s.from != nil && !own {
 		nick = s.from.Name
 	}
-	b.refsOf.note(&knownMessage{msgid: s.msgid, ref: referenceID(m), id: m.ID, origin: m.OriginID, conv: conv, sender: sender, nick: nick, text: keptText(text, own)},
-		m.ID, m.OriginID, m.StanzaID)
+	origin := m.OriginID
+	if origin == m.ID {
+		origin = m.ID // one copy of the string kept, not two
+	}
+	b.msgs.keep(knownMessage{msgid: s.msgid, room: m.Type == "groupchat", ref: referenceID(m), id: m.ID, origin: origin, stanzaID: m.StanzaID,
+		conv: conv, sender: sender, nick: nick, text: keptText(text, own)})
 }
 
 // keptText is what is kept of the text of a message (own: the user's).
@@ -194,7 +216,7 @@ func keptText(text string, own bool) string {
 // a message of the same sender there shows.
 func (b *Bridge) showReactions(m *xmpp.Message, own bool, base *shown) {
 	conv := convOf(m, own)
-	orig := b.refsOf.byXMPP(conv, m.Reactions.ID)
+	orig := b.msgs.byXMPP(conv, m.Reactions.ID)
 	key := conv + " " + m.Reactions.ID + " " + senderOf(m, own)
 	if orig != nil {
 		key = conv + " " + orig.msgid + " " + senderOf(m, own)
@@ -273,7 +295,7 @@ func replyTag(tags irc.Tags) string {
 // resolve finds the message of conv that a client's msgid names, with the
 // id XMPP references use; it answers FAIL UNKNOWN_MSGID when there is none.
 func (b *Bridge) resolve(r *ircd.Request, conv, target, msgid string) *knownMessage {
-	k := b.refsOf.byMsgID(msgid)
+	k := b.msgs.kept(msgid)
 	if k == nil {
 		// A message shown but no longer (or never) kept whole: the id alone.
 		if ref, ok := b.xmppRef(msgid); ok {
@@ -353,17 +375,19 @@ func (b *Bridge) noteOwnSent(conv string, out *xmpp.OutMessage, ref string) {
 		}
 		return
 	}
-	k := &knownMessage{msgid: out.ID, ref: ref, id: out.ID, origin: out.ID, conv: conv, sender: ownSender, nick: b.userNick(), text: out.Body}
-	b.refsOf.note(k, out.ID)
+	k := b.msgs.keep(knownMessage{msgid: out.ID, room: out.Type == "groupchat", ref: ref, id: out.ID, origin: out.ID, conv: conv, sender: ownSender, nick: b.userNick(),
+		text: strings.Clone(out.Body)}) // not the whole IRC line it may be part of
 	b.refsOf.lastOwn.put(conv, k)
 }
 
 // noteReflection: the room reflected the user's message sent as msgid,
 // with the stanza-id references to it use.
 func (b *Bridge) noteReflection(msgid string, m *xmpp.Message) {
-	if k := b.refsOf.byMsgID(msgid); k != nil && k.ref == "" {
-		k.ref = referenceID(m)
-		b.refsOf.note(k, k.ref)
+	if k := b.msgs.kept(msgid); k != nil && k.ref == "" {
+		v := *k
+		v.ref = referenceID(m)
+		v.stanzaID = v.ref
+		b.msgs.keep(v)
 	}
 }
 
