@@ -313,7 +313,7 @@ func (b *Bridge) onClientArchive(cu *catchUp, err error, truncated bool) {
 				continue
 			}
 			if sm := b.shownMsg(id); sm != nil {
-				m.Delay = sm.at // the time other clients saw it with
+				m.Delay = sm.at() // the time other clients saw it with
 			}
 			b.onMessage(&m)
 			shown++

@@ -177,7 +177,10 @@ func parseMsgRef(sub, target, p string) (msgRef, *historyFail) {
 func (b *Bridge) rememberShown(msgid, archiveID string, at time.Time) {
 	if msgid != "" {
 		k := b.msgs.record(msgid)
-		k.shown, k.archiveID, k.at = true, archiveID, at
+		k.shown, k.archiveID, k.shownAt = true, archiveID, 0
+		if !at.IsZero() {
+			k.shownAt = at.UnixNano()
+		}
 	}
 }
 
@@ -328,7 +331,7 @@ func (b *Bridge) resolveMsgID(cv historyConv, msgid string) (bound, bool) {
 			archiveID = ref
 		}
 	}
-	at := sm.at.Truncate(time.Millisecond) // as its time tag showed it
+	at := sm.at().Truncate(time.Millisecond) // as its time tag showed it
 	if archiveID != "" {
 		return bound{id: archiveID, at: at}, true
 	}
@@ -585,7 +588,7 @@ func (b *Bridge) historyFailure(f *historyFail) *irc.Message {
 // remembers, else its archive time.
 func (b *Bridge) historyTime(cv historyConv, m xmpp.Message) time.Time {
 	if sm := b.shownMsg(msgIDFor(&m, b.historyOwn(cv, m))); sm != nil {
-		return sm.at
+		return sm.at()
 	}
 	return m.Delay
 }

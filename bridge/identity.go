@@ -134,7 +134,7 @@ func (ms *messageStore) record(msgid string) *knownMessage {
 func (ms *messageStore) keep(v knownMessage) *knownMessage {
 	k := ms.record(v.msgid)
 	ms.unindex(k)
-	v.shown, v.at, v.archiveID = k.shown, k.at, k.archiveID
+	v.shown, v.shownAt, v.archiveID = k.shown, k.shownAt, k.archiveID
 	v.kept = true
 	*k = v
 	for _, id := range k.xmppIDs() {

@@ -59,12 +59,14 @@ const (
 // kept, what references from XMPP and IRC need.
 type knownMessage struct {
 	msgid string // as IRC clients saw it
-	// shown: it was shown at at, with the archive id archiveID ("" when
-	// not known). kept: it is kept for references, with all the fields
-	// from ref on; else ref alone may be known, the XMPP id its msgid
-	// stands for (xmppRefFor). room: it is a group chat's.
+	// shown: it was shown at shownAt (Unix nanoseconds, 0 for the zero
+	// time: a time.Time would take three times the room), with the archive
+	// id archiveID ("" when not known). kept: it is kept for references,
+	// with all the fields from ref on; else ref alone may be known, the
+	// XMPP id its msgid stands for (xmppRefFor). room: it is a group
+	// chat's.
 	shown, kept, room bool
-	at                time.Time
+	shownAt           int64
 	archiveID         string
 	ref               string // the id XEP-0461 and XEP-0444 refer to it by (referenceID)
 	id                string // the stanza's id, which XEP-0308 corrections name
@@ -74,6 +76,14 @@ type knownMessage struct {
 	sender            string // the occupant JID in a room, a bare JID in a chat, ownSender for the user
 	nick              string // the sender as IRC showed them
 	text              string // the text, corrected when it was
+}
+
+// at is when k was shown.
+func (k *knownMessage) at() time.Time {
+	if k.shownAt == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, k.shownAt).UTC()
 }
 
 // xmppIDs are the ids by which XMPP may name k, "" for those it lacks.
