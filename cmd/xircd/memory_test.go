@@ -38,6 +38,8 @@ const (
 // depend on the machine's load, unlike the resident size that
 // `go run ./bench -users` measures. With XIRCD_HEAP_PROFILE=FILE (and
 // -memprofilerate=1 for exact numbers) it writes the live heap to FILE.
+// With XIRCD_HEAP_IDLE=DURATION it measures that much later, the users
+// idle meanwhile: what an idle user gains shows.
 //
 //	go test -run '^$' -bench MultiUserHeap -benchtime 1x ./cmd/xircd
 func BenchmarkMultiUserHeap(b *testing.B) {
@@ -215,6 +217,13 @@ func measureUsers(b *testing.B, srv *prosodytest.Server, jids []string, pass str
 	}
 	waitForOMEMO(b, stateDir, jids)
 	time.Sleep(ackSettle)
+	if idle := os.Getenv("XIRCD_HEAP_IDLE"); idle != "" {
+		d, err := time.ParseDuration(idle)
+		if err != nil {
+			b.Fatalf("XIRCD_HEAP_IDLE: %v", err)
+		}
+		time.Sleep(d)
+	}
 	after := liveMemory()
 	if path := os.Getenv("XIRCD_HEAP_PROFILE"); path != "" {
 		f, err := os.Create(path)
