@@ -328,9 +328,9 @@ func BenchmarkUserRosterHeap(b *testing.B) {
 		runtime.ReadMemStats(&before)
 		for i, x := range xs {
 			roster, pres := userRoster()
-			x.events <- roster
+			x.send(roster, nil, nil)
 			for _, p := range pres {
-				x.events <- p
+				x.send(p, nil, nil)
 			}
 			brs[i].CheckNick("barrier")
 		}
