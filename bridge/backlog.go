@@ -260,7 +260,7 @@ func (b *Bridge) senderOf(s *shown) (key, name string, stranger bool) {
 		return s.target + " " + s.from.Name, s.from.Name + " in " + s.target, true
 	}
 	if c := b.contactByNick(s.from.Name); c != nil {
-		return c.key, c.nick, !c.inRoster
+		return c.key(), c.nick, !c.inRoster
 	}
 	return s.from.Name, s.from.Name, true
 }

@@ -299,7 +299,7 @@ func (b *Bridge) cmdRename(out func(string), args []string) {
 	old := c.nick
 	c.override = true
 	if c.inRoster {
-		b.state.Overrides[c.key] = true
+		b.state.Overrides[c.key()] = true
 	}
 	b.setNick(c, nick)
 	b.saveState()

@@ -21,7 +21,6 @@ import (
 // baseNick(name, jid)) and what is stored is small (BenchmarkUserRosterHeap).
 type contact struct {
 	jid    string // bare JID as the server spelled it
-	key    string // xmpp.BareJID(jid), the same string when jid is lower case
 	nick   string
 	name   string
 	groups groupSet
@@ -43,6 +42,11 @@ type contact struct {
 	// reply without one, the contact gets no more chat states from us.
 	chatStates int8
 }
+
+// key is the contact's key in Bridge.contacts and the state: its bare
+// JID in lower case. Derived rather than kept: servers send JIDs in lower
+// case, so that it is jid itself, without a copy.
+func (c *contact) key() string { return xmpp.BareJID(c.jid) }
 
 // resource is one online resource of a contact.
 type resource struct {
@@ -343,7 +347,7 @@ func (b *Bridge) setNick(c *contact, nick string) {
 	b.sessions.send(&irc.Message{Tags: accountTags(c.account()), Prefix: old, Command: "NICK", Params: []string{nick}})
 	b.backlog.rename(old.Name, nick)
 	if c.inRoster {
-		b.saveNick(c.key, nick)
+		b.saveNick(c.key(), nick)
 	}
 }
 
@@ -403,7 +407,7 @@ func (b *Bridge) upsertContact(item xmpp.RosterItem) *contact {
 	c := b.contacts[key]
 	base := baseNick(item.Name, item.JID)
 	if c == nil {
-		c = &contact{jid: item.JID, key: key}
+		c = &contact{jid: item.JID}
 		c.override = b.state.Overrides[key]
 		saved := b.savedNick(key)
 		nick := saved
@@ -482,16 +486,16 @@ func (b *Bridge) toObservers(c *contact, capName string, build func() *irc.Messa
 // back incomplete after a reconnect does not cost the user's renames.
 func (b *Bridge) removeContact(c *contact, reason string, forget bool) {
 	if c.nickSaved {
-		b.state.Nicks[c.key], c.nickSaved = c.nick, false
+		b.state.Nicks[c.key()], c.nickSaved = c.nick, false
 	}
 	c.inRoster = false
 	b.render(c, reason)
-	delete(b.contacts, c.key)
+	delete(b.contacts, c.key())
 	delete(b.lastRes, c)
 	b.nicks.release(c, c.nick)
 	if forget {
-		delete(b.state.Nicks, c.key)
-		delete(b.state.Overrides, c.key)
+		delete(b.state.Nicks, c.key())
+		delete(b.state.Overrides, c.key())
 		b.saveState()
 	}
 }
@@ -513,13 +517,13 @@ func (b *Bridge) tempContact(jid string) *contact {
 		old := b.contacts[b.tempOrder[0]]
 		b.tempOrder = b.tempOrder[1:]
 		if old != nil && !old.inRoster {
-			delete(b.contacts, old.key)
+			delete(b.contacts, old.key())
 			delete(b.lastRes, old)
 			b.nicks.release(old, old.nick)
 		}
 	}
 	b.tempOrder = append(b.tempOrder, key)
-	c := &contact{jid: bare, key: key}
+	c := &contact{jid: bare}
 	c.nick = b.nicks.unique(baseNick("", bare), c)
 	b.contacts[key] = c
 	b.nicks.hold(c, "", c.nick)
@@ -565,7 +569,7 @@ func (b *Bridge) onRoster(ev xmpp.Roster) {
 		seen[xmpp.BareJID(it.JID)] = true
 	}
 	for _, c := range b.sortedContacts() {
-		if c.inRoster && !seen[c.key] {
+		if c.inRoster && !seen[c.key()] {
 			b.removeContact(c, "removed from the roster", false)
 		}
 	}

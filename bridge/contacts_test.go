@@ -14,8 +14,8 @@ import (
 // resource: a field more can cost 16 bytes for each (the allocator's size
 // classes are 16 bytes apart).
 func TestContactSize(t *testing.T) {
-	if n := unsafe.Sizeof(contact{}); n > 128 {
-		t.Errorf("a contact takes %d bytes, more than 128", n)
+	if n := unsafe.Sizeof(contact{}); n > 112 {
+		t.Errorf("a contact takes %d bytes, more than 112", n)
 	}
 	if n := unsafe.Sizeof(resource{}); n > 48 {
 		t.Errorf("a resource takes %d bytes, more than 48", n)
@@ -180,6 +180,30 @@ func TestSavedNicksKeptByContacts(t *testing.T) {
 	h.event(xmpp.RosterPush{Item: xmpp.RosterItem{JID: "bob@example.org", Subscription: "remove"}})
 	if got := savedNicks(); !maps.Equal(got, map[string]string{"alice@example.org": "ally"}) {
 		t.Errorf("saved nicks after bob's removal %v", got)
+	}
+}
+
+// A contact's key is its JID in lower case however the server spelled it:
+// its saved nick is filed under it, and a removal forgets it.
+func TestContactKeyInLowerCase(t *testing.T) {
+	dir := t.TempDir()
+	h := newHarness(t, Config{StateDir: dir})
+	h.connect(item("Alice@Example.org", "Alice"))
+	c := h.attach("me")
+	c.take()
+	c.send("PRIVMSG &xmpp :rename Alice ally")
+	h.barrier()
+	h.b.files.flush()
+	st, err := loadState(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := map[string]string{"alice@example.org": "ally"}; !maps.Equal(st.Nicks, want) || !st.Overrides["alice@example.org"] {
+		t.Errorf("saved nicks %v and overrides %v, want %v and alice's", st.Nicks, st.Overrides, want)
+	}
+	h.event(xmpp.RosterPush{Item: xmpp.RosterItem{JID: "Alice@Example.org", Subscription: "remove"}})
+	if n, held := len(h.b.contacts), h.b.contactByNick("ally"); n != 0 || held != nil {
+		t.Errorf("after the removal: %d contacts, ally held by %v", n, held)
 	}
 }
 

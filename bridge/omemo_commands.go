@@ -86,18 +86,18 @@ func (b *Bridge) cmdOMEMOMode(out func(string), args []string) {
 		b.state.OMEMO = map[string]string{}
 	}
 	if mode == omemoAuto {
-		delete(b.state.OMEMO, c.key)
+		delete(b.state.OMEMO, c.key())
 	} else {
-		b.state.OMEMO[c.key] = mode
+		b.state.OMEMO[c.key()] = mode
 	}
 	b.saveState()
 	out("OMEMO for " + c.nick + ": " + mode + "; " + b.omemoContactState(c))
 	if mode != omemoOff && b.omemo.dev != nil && b.connected {
 		// Sessions are started now, so that the first message need not wait.
-		if l := b.omemoOut.lists[c.key]; l == nil || !l.known {
-			b.fetchDeviceList(c.key)
+		if l := b.omemoOut.lists[c.key()]; l == nil || !l.known {
+			b.fetchDeviceList(c.key())
 		} else {
-			b.fetchBundles(c.key)
+			b.fetchBundles(c.key())
 		}
 	}
 }
@@ -144,7 +144,7 @@ func (b *Bridge) omemoContactState(c *contact) string {
 	if b.omemoEncrypts(c) {
 		what = "messages go encrypted"
 	}
-	l := b.omemoOut.lists[c.key]
+	l := b.omemoOut.lists[c.key()]
 	switch {
 	case l == nil || !l.known:
 		return what + "; devices not known yet"
@@ -153,7 +153,7 @@ func (b *Bridge) omemoContactState(c *contact) string {
 	}
 	var ds []string
 	for _, id := range l.ids {
-		ds = append(ds, b.omemoDeviceState(c.key, id))
+		ds = append(ds, b.omemoDeviceState(c.key(), id))
 	}
 	return what + "; devices: " + strings.Join(ds, ", ")
 }

@@ -151,7 +151,7 @@ func (b *Bridge) omemoMode(key string) string {
 // last message was encrypted or xircd has a session with every device c
 // lists (those whose bundle could not be had left aside, at least one).
 func (b *Bridge) omemoEncrypts(c *contact) bool {
-	switch b.omemoMode(c.key) {
+	switch b.omemoMode(c.key()) {
 	case omemoOn:
 		return true
 	case omemoOff:
@@ -160,16 +160,16 @@ func (b *Bridge) omemoEncrypts(c *contact) bool {
 	if b.omemo.dev == nil {
 		return false
 	}
-	if b.omemoOut.encrypted[c.key] {
+	if b.omemoOut.encrypted[c.key()] {
 		return true
 	}
-	l := b.omemoOut.lists[c.key]
+	l := b.omemoOut.lists[c.key()]
 	if l == nil || !l.known {
 		return false
 	}
 	sessions := 0
 	for _, id := range l.ids {
-		k := sessionKey(c.key, id)
+		k := sessionKey(c.key(), id)
 		switch {
 		case b.omemo.sessions[k] != nil:
 			sessions++
@@ -193,14 +193,14 @@ func encryptedEcho(text string) string {
 // messages to c still waiting (a copy of it waits with them): a message
 // never overtakes another.
 func (b *Bridge) sendChatOMEMO(c *contact, out *xmpp.OutMessage, encrypt bool) {
-	if encrypt || len(b.omemoOut.waiting[c.key]) > 0 {
+	if encrypt || len(b.omemoOut.waiting[c.key()]) > 0 {
 		b.waitToSend(c, out, encrypt)
 		return
 	}
-	if l := b.omemoOut.lists[c.key]; b.omemo.dev != nil && b.omemoMode(c.key) == omemoAuto && (l == nil || !l.known) {
+	if l := b.omemoOut.lists[c.key()]; b.omemo.dev != nil && b.omemoMode(c.key()) == omemoAuto && (l == nil || !l.known) {
 		// For the next messages: "auto" encrypts once every device of
 		// the contact has a session.
-		b.fetchDeviceList(c.key)
+		b.fetchDeviceList(c.key())
 	}
 	b.sendOut(out, c)
 }
@@ -208,19 +208,19 @@ func (b *Bridge) sendChatOMEMO(c *contact, out *xmpp.OutMessage, encrypt bool) {
 // waitToSend queues a copy of out to c behind the messages waiting for c
 // and sends what can go.
 func (b *Bridge) waitToSend(c *contact, out *xmpp.OutMessage, encrypt bool) {
-	queue := b.omemoOut.waiting[c.key]
+	queue := b.omemoOut.waiting[c.key()]
 	if len(queue) >= maxOMEMOWaiting {
 		b.queryNotice(c, "too many messages wait for OMEMO keys; NOT sent: "+excerpt(out.Body))
 		return
 	}
 	if len(queue) == 0 {
 		// A new attempt: what failed last time is asked again.
-		b.retryList(c.key)
+		b.retryList(c.key())
 		b.retryList(b.ownKey())
 	}
-	b.omemoOut.waiting[c.key] = append(queue, waitingChat{c: c, out: *out, encrypt: encrypt})
-	b.flushWaiting(c.key)
-	if n := len(b.omemoOut.waiting[c.key]); n > 0 && !b.connected {
+	b.omemoOut.waiting[c.key()] = append(queue, waitingChat{c: c, out: *out, encrypt: encrypt})
+	b.flushWaiting(c.key())
+	if n := len(b.omemoOut.waiting[c.key()]); n > 0 && !b.connected {
 		b.queryNotice(c, "XMPP is not connected; message waiting ("+strconv.Itoa(n)+" for "+c.nick+"), it will be encrypted and sent on reconnect: "+excerpt(out.Body))
 	}
 }
@@ -499,7 +499,7 @@ func (b *Bridge) sendEncrypted(c *contact, out xmpp.OutMessage) {
 		notSent("xircd has no OMEMO device (it needs bridge.state_dir)")
 		return
 	}
-	rs, none := b.omemoRecipients(c.key)
+	rs, none := b.omemoRecipients(c.key())
 	if none != "" {
 		notSent(none)
 		return

@@ -161,7 +161,7 @@ func (b *Bridge) omemoTrustTarget(out func(string), ref string) (jid string, ok 
 	case ref == "" || b.nicks.isUser(ref) || b.isOwnJID(ref):
 		return b.ownKey(), true
 	case b.contactByRef(ref) != nil:
-		return b.contactByRef(ref).key, true
+		return b.contactByRef(ref).key(), true
 	case b.omemoTrust.store.JIDs[xmpp.BareJID(ref)] != nil:
 		return xmpp.BareJID(ref), true
 	}

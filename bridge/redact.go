@@ -225,7 +225,7 @@ func (b *Bridge) handleRedact(s *session, r *ircd.Request) error {
 	if room != nil {
 		conv = room.key
 	} else if c := b.contactByRef(target); c != nil {
-		conv = c.key
+		conv = c.key()
 	} else {
 		r.Fail("INVALID_TARGET", []string{target}, "No such channel or contact")
 		return nil
