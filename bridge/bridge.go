@@ -129,14 +129,17 @@ type Bridge struct {
 	start time.Time
 
 	// Everything below is owned by the Run goroutine.
+	// The flags are side by side, as the struct's other small fields:
+	// each alone would take a word.
 	state       *stateFile
-	stateDirty  bool
 	files       *fileWriter // writes state and catch-up files (filewriter.go)
+	sessions    clients     // attached IRC clients
+	nicks       *nickSpace  // who holds which nick, the user's included
+	logins      int         // logins so far (not resumptions): whose work is scheduled (afterLogin)
+	stateDirty  bool
 	showOffline bool
-	sessions    clients    // attached IRC clients
-	nicks       *nickSpace // who holds which nick, the user's included
 	connected   bool
-	logins      int // logins so far (not resumptions): whose work is scheduled (afterLogin)
+	mam         bool // the server keeps the user's archive (XEP-0313)
 	// downAnnounced: the user was told the connection is down; lastErr is
 	// why the last attempt failed.
 	downAnnounced bool
@@ -149,7 +152,6 @@ type Bridge struct {
 	msgs          *messageStore      // the messages shown or sent (identity.go)
 	retracted     *bounded[struct{}] // the user's room retractions not yet reflected (redact.go)
 	receipts      *bounded[receipt]  // receipts owed once a client sees the message (receipts.go)
-	mam           bool               // the server keeps the user's archive (XEP-0313)
 	upload        uploadService      // the server's XEP-0363 service (filehost.go)
 	newMsgID      func() string      // msgids of lines without an XMPP id (XMPP.NewID; tests count)
 	runCtx        context.Context
@@ -178,22 +180,22 @@ type Bridge struct {
 
 	// Read state and catch-ups (readmarkers.go, catchup.go).
 	read        readState    // read markers
-	readMarkers bool         // XEP-0333 displayed markers to contacts who ask
 	resume      resumePoint  // where the start-up catch-up begins
 	caught      catchUpState // catch-up points kept in state_dir
 	omemo       omemoState   // xircd's OMEMO device (omemo.go)
 	omemoTrust  omemoTrust   // trust in other OMEMO devices (omemo_trust_irc.go)
 	omemoOut    omemoOut     // device lists and messages to encrypt (omemo_send.go)
+	readMarkers bool         // XEP-0333 displayed markers to contacts who ask
 	// markRefusalTold: the user was told the server refused a marker.
 	markRefusalTold bool
+	sedCorrections  bool // "s/old/new/" corrects the user's last message (replies.go)
 	// only, while set, is the one client messages are for (a named
 	// client's catch-up); they are collected in onlyKept and replayed.
 	only     *session
 	onlyKept []shown
 
 	// Replies, reactions and corrections (replies.go).
-	refsOf         *references
-	sedCorrections bool // "s/old/new/" corrects the user's last message
+	refsOf *references
 
 	// The command being handled, so that what it causes for its own client
 	// follows its replies (see session.send).
