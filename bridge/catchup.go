@@ -55,7 +55,7 @@ type catchUpFile struct {
 
 // catchUpState is the bridge's part in it.
 type catchUpState struct {
-	path     string // "" when nothing persists
+	dir      string // state_dir; "" when nothing persists
 	position resumePoint
 	clients  map[string]resumePoint
 	dirty    bool
@@ -78,17 +78,17 @@ func loadCatchUp(dir string) (catchUpState, error) {
 	if dir == "" {
 		return st, nil
 	}
-	st.path = filepath.Join(dir, catchUpFileName)
-	data, err := os.ReadFile(st.path)
+	st.dir = dir
+	data, err := os.ReadFile(st.path())
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		return st, nil
 	case err != nil:
-		return st, fmt.Errorf("bridge: reading %s: %w", st.path, err)
+		return st, fmt.Errorf("bridge: reading %s: %w", st.path(), err)
 	}
 	var f catchUpFile
 	if err := json.Unmarshal(data, &f); err != nil {
-		return st, fmt.Errorf("bridge: catch-up file %s is corrupt: %w", st.path, err)
+		return st, fmt.Errorf("bridge: catch-up file %s is corrupt: %w", st.path(), err)
 	}
 	st.position = f.Last
 	for name, rp := range f.Clients {
@@ -97,13 +97,16 @@ func loadCatchUp(dir string) (catchUpState, error) {
 	return st, nil
 }
 
+// path is the catch-up file's path.
+func (st *catchUpState) path() string { return filepath.Join(st.dir, catchUpFileName) }
+
 // save writes the catch-up file atomically.
 func (st *catchUpState) save() error {
 	data, err := st.encode()
-	if err != nil || st.path == "" {
+	if err != nil || st.dir == "" {
 		return err
 	}
-	return writeFileAtomic(st.path, data)
+	return writeFileAtomic(st.path(), data)
 }
 
 // encode is the catch-up file's content, from now on saved.
@@ -120,9 +123,9 @@ func (b *Bridge) saveCatchUp() {
 	data, err := b.caught.encode()
 	switch {
 	case err != nil:
-		b.log.Error("saving the catch-up point failed", "path", b.caught.path, "err", err)
-	case b.caught.path != "":
-		b.files.write(b.caught.path, data)
+		b.log.Error("saving the catch-up point failed", "path", b.caught.path(), "err", err)
+	case b.caught.dir != "":
+		b.files.write(b.caught.path(), data)
 	}
 }
 
@@ -130,7 +133,7 @@ func (b *Bridge) saveCatchUp() {
 // positionSaveEvery; a timer writes what changed meanwhile.
 func (b *Bridge) flushCatchUpState() {
 	st := &b.caught
-	if !st.dirty || st.path == "" {
+	if !st.dirty || st.dir == "" {
 		return
 	}
 	if wait := time.Until(st.savedAt.Add(positionSaveEvery)); wait > 0 {

@@ -477,7 +477,7 @@ func parseBool(s string) (v, ok bool) {
 }
 
 func (b *Bridge) cmdSave(out func(string), args []string) {
-	if b.state.path == "" {
+	if b.state.dir == "" {
 		out("No state directory is configured (bridge.state_dir); nothing is saved.")
 		return
 	}
@@ -486,5 +486,5 @@ func (b *Bridge) cmdSave(out func(string), args []string) {
 		return
 	}
 	b.stateDirty = false
-	out("Saved to " + b.state.path + ".")
+	out("Saved to " + b.state.path() + ".")
 }

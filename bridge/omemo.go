@@ -42,14 +42,13 @@ type omemoState struct {
 	// meanwhile. nil: no device (no state_dir, or it cannot be saved).
 	dev *omemo.Device
 	// bundle is the digest of the device's bundle (bundleDigest).
-	bundle       string
-	path         string
-	files        *fileWriter // writes and reads the store
-	sessionsPath string
-	sessions     map[string]*omemo.Session
-	kept         omemoKept // texts of decrypted messages, in memory only (omemo_again.go)
-	problem      string    // what went wrong loading the device, told once connected
-	later        bool      // the device is to be made by the login's work (omemo_later.go)
+	bundle   string
+	dir      string      // state_dir, where the store and the sessions are kept
+	files    *fileWriter // writes and reads the store
+	sessions map[string]*omemo.Session
+	kept     omemoKept // texts of decrypted messages, in memory only (omemo_again.go)
+	problem  string    // what went wrong loading the device, told once connected
+	later    bool      // the device is to be made by the login's work (omemo_later.go)
 	// bundlePublishing: a bundle publication awaits its answer;
 	// bundleStale: the bundle changed since it was sent (publishBundle);
 	// bundleSent: the digest of the bundle sent (omemo_published.go).
@@ -74,10 +73,9 @@ func loadOMEMO(dir string, files *fileWriter, made time.Time) omemoState {
 		return omemoState{}
 	}
 	st := omemoState{
-		path:         filepath.Join(dir, omemoFileName),
-		files:        files,
-		sessionsPath: filepath.Join(dir, omemoSessionsFileName),
-		sessions:     map[string]*omemo.Session{},
+		dir:      dir,
+		files:    files,
+		sessions: map[string]*omemo.Session{},
 	}
 	dev, err := st.keys()
 	if err == nil {
@@ -99,12 +97,15 @@ func loadOMEMO(dir string, files *fileWriter, made time.Time) omemoState {
 	return st
 }
 
+// path is the device's store.
+func (st *omemoState) path() string { return filepath.Join(st.dir, omemoFileName) }
+
 // keys reads the whole device from its store, as last written. Once the
 // device is loaded, what the store holds is xircd's own writing: it is
 // only checked to be the same device, not key by key again, which costs
 // ten times the decoding.
 func (st *omemoState) keys() (*omemo.Device, error) {
-	data, err := st.files.read(st.path)
+	data, err := st.files.read(st.path())
 	if err != nil {
 		return nil, fmt.Errorf("omemo: loading keys: %w", err)
 	}
@@ -115,7 +116,7 @@ func (st *omemoState) keys() (*omemo.Device, error) {
 		dev, err = omemo.UnmarshalDeviceOf(data, st.dev)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("omemo: loading keys from %s: %w", st.path, err)
+		return nil, fmt.Errorf("omemo: loading keys from %s: %w", st.path(), err)
 	}
 	return dev, nil
 }
@@ -136,7 +137,7 @@ func (st *omemoState) save(dev *omemo.Device) error {
 	if err != nil {
 		return err
 	}
-	st.files.write(st.path, data)
+	st.files.write(st.path(), data)
 	st.keep(dev)
 	return nil
 }
@@ -146,7 +147,7 @@ func (st *omemoState) save(dev *omemo.Device) error {
 func (st *omemoState) saveNow(dev *omemo.Device) error {
 	data, err := omemo.MarshalDevice(dev)
 	if err == nil {
-		err = st.files.writeNow(st.path, data)
+		err = st.files.writeNow(st.path(), data)
 	}
 	if err != nil {
 		return fmt.Errorf("omemo: saving keys: %w", err)
@@ -159,7 +160,7 @@ func (st *omemoState) saveNow(dev *omemo.Device) error {
 // damaged file is told and left for the next save to replace: each
 // contact's device starts a new session with its next pre-key message.
 func (st *omemoState) loadSessions() {
-	data, err := os.ReadFile(st.sessionsPath)
+	data, err := os.ReadFile(filepath.Join(st.dir, omemoSessionsFileName))
 	if errors.Is(err, fs.ErrNotExist) {
 		return
 	}
@@ -178,7 +179,7 @@ func (st *omemoState) saveSessions() error {
 	if err != nil {
 		return err
 	}
-	return writeFileAtomic(st.sessionsPath, data)
+	return writeFileAtomic(filepath.Join(st.dir, omemoSessionsFileName), data)
 }
 
 // errNotForUs: the message has no key for xircd's device.

@@ -30,8 +30,8 @@ func bundleDigest(b omemo.Bundle) string {
 // publishBundleAfterLogin publishes the bundle unless the server has it:
 // listed tells whether the account's device list held xircd's device.
 func (b *Bridge) publishBundleAfterLogin(listed bool) {
-	if listed && b.omemo.path != "" {
-		saved, err := os.ReadFile(filepath.Join(filepath.Dir(b.omemo.path), omemoPublishedFileName))
+	if listed && b.omemo.dir != "" {
+		saved, err := os.ReadFile(filepath.Join(b.omemo.dir, omemoPublishedFileName))
 		if err == nil && strings.TrimSpace(string(saved)) == b.omemo.bundle {
 			return
 		}
@@ -42,10 +42,10 @@ func (b *Bridge) publishBundleAfterLogin(listed bool) {
 // bundlePublished notes that the server confirmed the bundle of digest
 // sent; a failure to write it costs a publication at the next login.
 func (b *Bridge) bundlePublished(sent string) {
-	if b.omemo.path == "" || sent == "" {
+	if b.omemo.dir == "" || sent == "" {
 		return
 	}
-	path := filepath.Join(filepath.Dir(b.omemo.path), omemoPublishedFileName)
+	path := filepath.Join(b.omemo.dir, omemoPublishedFileName)
 	if err := writeFileAtomic(path, []byte(sent+"\n")); err != nil {
 		b.log.Info("the published OMEMO bundle's digest was not saved", "path", path, "err", err)
 	}

@@ -49,7 +49,7 @@ const (
 
 // omemoOut is what sending needs beyond the device and its sessions.
 type omemoOut struct {
-	path string // "" without a state_dir
+	dir string // state_dir; "" without one
 	// lists are the device lists, by bare JID (the account's own among
 	// them); encrypted says whether a contact's last message was.
 	lists     map[string]*deviceList
@@ -92,8 +92,8 @@ func loadOMEMOOut(dir string, log func(msg string, args ...any)) omemoOut {
 	if dir == "" {
 		return o
 	}
-	o.path = filepath.Join(dir, omemoDevicesFileName)
-	data, err := os.ReadFile(o.path)
+	o.dir = dir
+	data, err := os.ReadFile(o.path())
 	if errors.Is(err, fs.ErrNotExist) {
 		return o
 	}
@@ -102,7 +102,7 @@ func loadOMEMOOut(dir string, log func(msg string, args ...any)) omemoOut {
 		err = json.Unmarshal(data, &f)
 	}
 	if err != nil {
-		log("OMEMO device lists not read; they are fetched again", "path", o.path, "err", err)
+		log("OMEMO device lists not read; they are fetched again", "path", o.path(), "err", err)
 		return o
 	}
 	for jid, ids := range f.Devices {
@@ -114,9 +114,12 @@ func loadOMEMOOut(dir string, log func(msg string, args ...any)) omemoOut {
 	return o
 }
 
+// path is the device lists' file.
+func (o *omemoOut) path() string { return filepath.Join(o.dir, omemoDevicesFileName) }
+
 // save writes the device lists (mode 0600, as every OMEMO file).
 func (o *omemoOut) save() error {
-	if o.path == "" {
+	if o.dir == "" {
 		return nil
 	}
 	f := omemoOutFile{Devices: map[string][]uint32{}, Encrypted: o.encrypted}
@@ -129,7 +132,7 @@ func (o *omemoOut) save() error {
 	if err != nil {
 		return err
 	}
-	return writeFileAtomic(o.path, data)
+	return writeFileAtomic(o.path(), data)
 }
 
 func (b *Bridge) saveOMEMOOut() {

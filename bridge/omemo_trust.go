@@ -82,9 +82,9 @@ type trustedJID struct {
 	Met      uint64                    `json:"met"`
 }
 
-// trustStore is the trust store, kept in path (none: in memory only).
+// trustStore is the trust store, kept in dir (none: in memory only).
 type trustStore struct {
-	path string
+	dir  string
 	JIDs map[string]*trustedJID `json:"jids"`
 	Seq  uint64                 `json:"seq"` // the last Met given
 }
@@ -100,8 +100,8 @@ func loadTrustStore(dir string) (*trustStore, error) {
 	if dir == "" {
 		return ts, nil
 	}
-	ts.path = filepath.Join(dir, omemoTrustFileName)
-	data, err := os.ReadFile(ts.path)
+	ts.dir = dir
+	data, err := os.ReadFile(ts.path())
 	if errors.Is(err, fs.ErrNotExist) {
 		return ts, nil
 	}
@@ -144,16 +144,19 @@ func (ts *trustStore) check() error {
 	return nil
 }
 
+// path is the store's file.
+func (ts *trustStore) path() string { return filepath.Join(ts.dir, omemoTrustFileName) }
+
 // save writes the store (mode 0600, as every file of state_dir).
 func (ts *trustStore) save() error {
-	if ts.path == "" {
+	if ts.dir == "" {
 		return nil
 	}
 	data, err := json.MarshalIndent(ts, "", "  ")
 	if err != nil {
 		return err
 	}
-	return writeFileAtomic(ts.path, append(data, '\n'))
+	return writeFileAtomic(ts.path(), append(data, '\n'))
 }
 
 // observe records that jid's device id has the identity key and returns

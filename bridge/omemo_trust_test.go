@@ -253,7 +253,7 @@ func TestTrustStorePersistence(t *testing.T) {
 			t.Fatal(err)
 		}
 		ts, err := loadTrustStore(dir)
-		if err == nil || ts == nil || len(ts.JIDs) != 0 || ts.path != path {
+		if err == nil || ts == nil || len(ts.JIDs) != 0 || ts.path() != path {
 			t.Errorf("%s: err %v, store %+v; want an error and an empty store", bad, err, ts)
 		}
 	}

@@ -25,7 +25,7 @@ type stateFile struct {
 	// JID; auto, the default, is not kept.
 	OMEMO map[string]string `json:"omemo,omitempty"`
 
-	path string // "" when nothing persists
+	dir string // state_dir; "" when nothing persists
 	// rosterNicks yields the saved nicks kept outside Nicks, by roster
 	// contacts (Bridge.savedNick); nil for none.
 	rosterNicks iter.Seq2[string, string]
@@ -35,15 +35,15 @@ type stateFile struct {
 func loadState(dir string) (*stateFile, error) {
 	st := &stateFile{}
 	if dir != "" {
-		st.path = filepath.Join(dir, stateFileName)
-		data, err := os.ReadFile(st.path)
+		st.dir = dir
+		data, err := os.ReadFile(st.path())
 		switch {
 		case errors.Is(err, fs.ErrNotExist):
 		case err != nil:
 			return nil, fmt.Errorf("bridge: reading state: %w", err)
 		default:
 			if err := json.Unmarshal(data, st); err != nil {
-				return nil, fmt.Errorf("bridge: state file %s is corrupt: %w", st.path, err)
+				return nil, fmt.Errorf("bridge: state file %s is corrupt: %w", st.path(), err)
 			}
 		}
 	}
@@ -59,16 +59,20 @@ func loadState(dir string) (*stateFile, error) {
 	return st, nil
 }
 
+// path is the state file's path. A user's files are named as needed
+// from state_dir rather than kept, each path a string of its own.
+func (st *stateFile) path() string { return filepath.Join(st.dir, stateFileName) }
+
 // save writes the state atomically (writeFileAtomic).
 func (st *stateFile) save() error {
-	if st.path == "" {
+	if st.dir == "" {
 		return nil
 	}
 	data, err := st.encode()
 	if err != nil {
 		return err
 	}
-	return writeFileAtomic(st.path, data)
+	return writeFileAtomic(st.path(), data)
 }
 
 // encode is the state file's content.
@@ -121,13 +125,13 @@ func (b *Bridge) flushState() {
 		return
 	}
 	b.stateDirty = false
-	if b.state.path == "" {
+	if b.state.dir == "" {
 		return
 	}
 	data, err := b.state.encode()
 	if err != nil {
-		b.log.Error("saving state failed", "path", b.state.path, "err", err)
+		b.log.Error("saving state failed", "path", b.state.path(), "err", err)
 		return
 	}
-	b.files.write(b.state.path, data)
+	b.files.write(b.state.path(), data)
 }
