@@ -54,8 +54,8 @@ type userXMPP struct {
 	*xmpp.Session
 	m *metrics
 	// attempts gets how each connection attempt ended until the first
-	// that connected; sends do not wait, nobody reads once the first
-	// login is over.
+	// that connected; sends do not wait. nil once the first login is
+	// over (startSession).
 	attempts chan loginAttempt
 	// Only observe touches these, one event at a time.
 	online, connectedBefore bool

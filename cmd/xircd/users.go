@@ -249,6 +249,9 @@ func (us *users) startSession(ctx context.Context, u *user, password string, not
 	xs.Start()
 	err = us.firstLogin(ctx, x, notice)
 	if err == nil {
+		// Connected, the session reports no more attempts: their
+		// channel and its room go.
+		x.attempts = nil
 		err = us.attachBridge(u, x)
 	}
 	if err != nil {

@@ -175,7 +175,8 @@ func TestFirstLoginsTakeTurns(t *testing.T) {
 
 // A logged-in user has no goroutine besides their XMPP stream's reader
 // and writer and their bridge's owner loop: their events are counted for
-// /metrics as the session queues them.
+// /metrics as the session queues them. Nor do they keep what their first
+// login needed.
 func TestUserGoroutines(t *testing.T) {
 	srv := prosodytest.StartT(t, prosodytest.Options{})
 	cfg, err := parseConfig("x.toml", fmt.Appendf(nil, "[xmpp]\nserver = %q\nca_file = %q\n[bridge]\nstate_dir = %q\n[multiuser]\nenabled = true\nallowed_domains = [%q]\n",
@@ -206,6 +207,13 @@ func TestUserGoroutines(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	us.mu.Lock()
+	for jid, u := range us.byJID {
+		if u.x.attempts != nil {
+			t.Errorf("%s: its first login over, the session keeps the channel of its attempts", jid)
+		}
+	}
+	us.mu.Unlock()
 	// What the logins set off (requests waiting for their answers) ends
 	// within moments.
 	want := before + users*perUser
