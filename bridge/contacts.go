@@ -343,7 +343,6 @@ func (b *Bridge) setNick(c *contact, nick string) {
 	}
 	old := c.prefix()
 	b.nicks.hold(c, c.nick, nick)
-	c.nick = nick
 	b.sessions.send(&irc.Message{Tags: accountTags(c.account()), Prefix: old, Command: "NICK", Params: []string{nick}})
 	b.backlog.rename(old.Name, nick)
 	if c.inRoster {
@@ -417,7 +416,6 @@ func (b *Bridge) upsertContact(item xmpp.RosterItem) *contact {
 			}
 			nick = b.nicks.unique(base, c)
 		}
-		c.nick = nick
 		b.contacts[key] = c
 		b.nicks.hold(c, "", nick)
 		c.inRoster = true

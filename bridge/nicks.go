@@ -1,6 +1,7 @@
 package bridge
 
 import (
+	"slices"
 	"sync/atomic"
 
 	"gopkg.in/irc.v4"
@@ -24,10 +25,12 @@ type nickSpace struct {
 	// user is the user's nick, "" until a client attaches. Only the Run
 	// goroutine changes it (takeUserNick); ircd's connections read it.
 	user atomic.Pointer[string]
-	// contacts and occupants hold the other nicks, by folded nick: two
-	// maps of pointers take less than one of interfaces, and a user in no
-	// room has no second one.
-	contacts  map[string]*contact
+	// contacts and occupants hold the other nicks. contacts are sorted
+	// by nick under ircd.Casefold (ircd.CompareFolded) and searched by
+	// halves: a slice of pointers takes a fraction of a map's room and no
+	// folded copies of nicks, for what every user keeps for each contact.
+	// occupants are by folded nick; a user in no room has no map.
+	contacts  []*contact
 	occupants map[string]*occupant
 }
 
@@ -39,7 +42,7 @@ func (*contact) holdsNick()  {}
 func (*occupant) holdsNick() {}
 
 func newNickSpace(service string) *nickSpace {
-	return &nickSpace{service: service, contacts: make(map[string]*contact)}
+	return &nickSpace{service: service}
 }
 
 // userNick is the user's nick, "" until a client has attached.
@@ -63,21 +66,36 @@ func (ns *nickSpace) isUser(nick string) bool {
 
 // holder returns who other than the user and the service holds nick, or nil.
 func (ns *nickSpace) holder(nick string) nickHolder {
-	f := ircd.Casefold(nick)
-	if c := ns.contacts[f]; c != nil {
+	if c := ns.contact(nick); c != nil {
 		return c
 	}
-	if o := ns.occupants[f]; o != nil {
+	if o := ns.occupant(nick); o != nil {
 		return o
 	}
 	return nil
 }
 
 // contact returns the contact holding nick, or nil.
-func (ns *nickSpace) contact(nick string) *contact { return ns.contacts[ircd.Casefold(nick)] }
+func (ns *nickSpace) contact(nick string) *contact {
+	if i, ok := ns.contactAt(nick); ok {
+		return ns.contacts[i]
+	}
+	return nil
+}
+
+// contactAt returns where the contact holding nick is in contacts, or
+// where one would go.
+func (ns *nickSpace) contactAt(nick string) (int, bool) {
+	return slices.BinarySearchFunc(ns.contacts, nick, func(c *contact, nick string) int { return ircd.CompareFolded(c.nick, nick) })
+}
 
 // occupant returns the occupant holding nick, or nil.
-func (ns *nickSpace) occupant(nick string) *occupant { return ns.occupants[ircd.Casefold(nick)] }
+func (ns *nickSpace) occupant(nick string) *occupant {
+	if ns.occupants == nil {
+		return nil // and no folded copy of nick
+	}
+	return ns.occupants[ircd.Casefold(nick)]
+}
 
 // free reports whether h may take nick: it is not the service's, not the
 // user's, and held by nobody but h. h may be nil.
@@ -95,21 +113,29 @@ func (ns *nickSpace) unique(base string, h nickHolder) string {
 	return uniqueNick(base, func(folded string) bool { return !ns.free(folded, h) })
 }
 
-// hold moves h from the nick old ("" for none) to nick. Callers check
-// with free first.
+// hold moves h from the nick old ("" for none) to nick; a contact's nick
+// becomes nick (contacts are found by it). Callers check with free first.
 func (ns *nickSpace) hold(h nickHolder, old, nick string) {
 	ns.release(h, old)
-	f := ircd.Casefold(nick)
 	switch h := h.(type) {
 	case *contact:
-		delete(ns.occupants, f)
-		ns.contacts[f] = h
+		if ns.occupants != nil {
+			delete(ns.occupants, ircd.Casefold(nick))
+		}
+		h.nick = nick
+		if i, ok := ns.contactAt(nick); ok {
+			ns.contacts[i] = h
+		} else {
+			ns.contacts = slices.Insert(ns.contacts, i, h)
+		}
 	case *occupant:
-		delete(ns.contacts, f)
+		if i, ok := ns.contactAt(nick); ok {
+			ns.contacts = slices.Delete(ns.contacts, i, i+1)
+		}
 		if ns.occupants == nil {
 			ns.occupants = make(map[string]*occupant)
 		}
-		ns.occupants[f] = h
+		ns.occupants[ircd.Casefold(nick)] = h
 	}
 }
 
@@ -118,13 +144,13 @@ func (ns *nickSpace) release(h nickHolder, nick string) {
 	if nick == "" {
 		return
 	}
-	f := ircd.Casefold(nick)
 	switch h := h.(type) {
 	case *contact:
-		if ns.contacts[f] == h {
-			delete(ns.contacts, f)
+		if i, ok := ns.contactAt(nick); ok && ns.contacts[i] == h {
+			ns.contacts = slices.Delete(ns.contacts, i, i+1)
 		}
 	case *occupant:
+		f := ircd.Casefold(nick)
 		if ns.occupants[f] == h {
 			delete(ns.occupants, f)
 		}

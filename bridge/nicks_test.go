@@ -1,6 +1,9 @@
 package bridge
 
 import (
+	"fmt"
+	"math/rand/v2"
+	"strings"
 	"testing"
 
 	"xircd/xmpp"
@@ -169,6 +172,41 @@ func TestOccupantsAndUsersNick(t *testing.T) {
 		":irc.test 353 bob = #room :~Alice Alice_2 +bob +bob_2 +Me_2",
 		":irc.test 366 bob #room :End of /NAMES list",
 	)
+}
+
+// Contacts are found by their nicks in any case, however many hold nicks
+// and in whatever order they took them.
+func TestNickSpaceContacts(t *testing.T) {
+	ns := newNickSpace("xircd")
+	var cs []*contact
+	for _, i := range rand.Perm(60) {
+		c := &contact{}
+		ns.hold(c, "", fmt.Sprintf("Peer%02d", i))
+		cs = append(cs, c)
+	}
+	for _, c := range cs {
+		if got := ns.contact(strings.ToLower(c.nick)); got != c {
+			t.Fatalf("contact(%q) = %v, want the one holding %s", strings.ToLower(c.nick), got, c.nick)
+		}
+	}
+	for _, c := range cs[:30] {
+		ns.hold(c, c.nick, "x"+c.nick)
+	}
+	for _, c := range cs[30:40] {
+		ns.release(c, c.nick)
+	}
+	for i, c := range cs {
+		want := c
+		if i >= 30 && i < 40 {
+			want = nil
+		}
+		if got := ns.contact(strings.ToUpper(c.nick)); got != want || !strings.HasPrefix(c.nick, "Peer") != (i < 30) {
+			t.Errorf("%d: contact(%q) = %v, want %v", i, strings.ToUpper(c.nick), got, want)
+		}
+	}
+	if n := len(ns.contacts); n != 50 {
+		t.Errorf("%d contacts hold nicks, want 50", n)
+	}
 }
 
 func TestNickSpace(t *testing.T) {
