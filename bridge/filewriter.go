@@ -4,6 +4,8 @@ import (
 	"log/slog"
 	"os"
 	"sync"
+
+	"xircd/internal/fifo"
 )
 
 // fileWriter writes state files away from the owner goroutine: a write
@@ -12,7 +14,8 @@ import (
 // point is written every second while messages flow). Each path keeps
 // only its latest content; flush waits for everything written before;
 // read returns a file as last written, on disk or not yet. The owner
-// goroutine alone writes.
+// goroutine alone writes. The writing is done by fileWorkers, shared by
+// every user of the process.
 type fileWriter struct {
 	log       *slog.Logger
 	writeFile func(path string, data []byte) error // writeFileAtomic; tests may replace it
@@ -25,7 +28,7 @@ type fileWriter struct {
 	// its path succeeds: read returns it all the same, so that a change
 	// (a one-time pre-key used up) holds while the process runs.
 	unwritten map[string][]byte
-	running   bool // a goroutine writes what is pending
+	running   bool // queued for a fileWorkers goroutine, or being written by one
 }
 
 func newFileWriter(log *slog.Logger) *fileWriter {
@@ -44,7 +47,53 @@ func (w *fileWriter) write(path string, data []byte) {
 	w.pending[path] = data
 	if !w.running {
 		w.running = true
-		go w.run()
+		fileWork.queue(w)
+	}
+}
+
+// fileWorkers write the pending files of every user of the process, at
+// most maxFileWorkers at a time. A goroutine per user waiting in its
+// fsync would cost each user a stack of 4 KiB (creating and syncing a
+// file runs deeper than the 2 KiB a goroutine starts with) whenever a
+// message to every user at once has each of them save its catch-up
+// point; a few goroutines write them all in turn. They run only while
+// writers are queued.
+type fileWorkers struct {
+	mu      sync.Mutex
+	waiting fifo.Queue[*fileWriter]
+	running int
+}
+
+// maxFileWorkers is how many files of the process are written at once.
+const maxFileWorkers = 4
+
+// fileWork writes the state files of every Bridge of the process.
+var fileWork fileWorkers
+
+// queue has w's pending files written, starting a goroutine unless
+// maxFileWorkers run.
+func (f *fileWorkers) queue(w *fileWriter) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.waiting.Push(w)
+	if f.running < maxFileWorkers {
+		f.running++
+		go f.work()
+	}
+}
+
+// work runs the queued writers until none waits.
+func (f *fileWorkers) work() {
+	for {
+		f.mu.Lock()
+		w, ok := f.waiting.Pop()
+		if !ok {
+			f.running--
+			f.mu.Unlock()
+			return
+		}
+		f.mu.Unlock()
+		w.run()
 	}
 }
 

@@ -2,9 +2,11 @@ package bridge
 
 import (
 	"errors"
+	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sync"
 	"testing"
 
@@ -90,5 +92,57 @@ func TestFileWriterReadsWhatWasLastWritten(t *testing.T) {
 	expect("written now", "now")
 	if data, _ := os.ReadFile(path); string(data) != "now" {
 		t.Fatalf("on disk %q after writeNow", data)
+	}
+}
+
+// The state files of many users are written by a few goroutines in turn,
+// not one waiting in its fsync for every user, and none is left unwritten.
+func TestFileWritersShareFewGoroutines(t *testing.T) {
+	const users = 3 * maxFileWorkers
+	var mu sync.Mutex
+	writing, most, written := 0, 0, map[string]string{}
+	release := make(chan struct{})
+	writers := make([]*fileWriter, users)
+	for i := range writers {
+		w := newFileWriter(slog.New(slog.DiscardHandler))
+		w.writeFile = func(path string, data []byte) error {
+			mu.Lock()
+			writing++
+			most = max(most, writing)
+			mu.Unlock()
+			<-release // a disk that takes its time
+			mu.Lock()
+			writing--
+			written[path] = string(data)
+			mu.Unlock()
+			return nil
+		}
+		writers[i] = w
+	}
+	for i, w := range writers {
+		w.write(fmt.Sprintf("user%d/state.json", i), []byte(fmt.Sprint("state of ", i)))
+	}
+	// Every writer that can start is waiting in writeFile; the rest are
+	// queued, not started.
+	for {
+		mu.Lock()
+		n := writing
+		mu.Unlock()
+		if n >= min(users, maxFileWorkers) {
+			break
+		}
+		runtime.Gosched()
+	}
+	close(release)
+	for _, w := range writers {
+		w.flush()
+	}
+	if most > maxFileWorkers {
+		t.Errorf("%d files written at once, want at most %d", most, maxFileWorkers)
+	}
+	for i := range writers {
+		if got, want := written[fmt.Sprintf("user%d/state.json", i)], fmt.Sprint("state of ", i); got != want {
+			t.Errorf("user%d: written %q, want %q", i, got, want)
+		}
 	}
 }
