@@ -79,9 +79,11 @@ func BenchmarkMultiUserHeap(b *testing.B) {
 // PRIVMSG to its partner at once, and each waits for its partner's. So
 // every user's message goes both ways once: IRC → bridge → XMPP over TLS,
 // and XMPP → bridge → IRC. It reports per user the stacks in use grown by
-// that message with the collector off (msg-stack-B/user), and what is left
+// that message with the collector off (msg-stack-B/user), what is left
 // of it after collections, which shrink idle stacks
-// (msg-stack-kept-B/user).
+// (msg-stack-kept-B/user), the most stacks in use and the most goroutines
+// at once beyond those before (msg-stack-peak-B/user, msg-goroutines/user,
+// sampled every millisecond) and the heap allocated (msg-alloc-B/user).
 //
 //	go test -run '^$' -bench MultiUserMessageStack -benchtime 1x ./cmd/xircd
 func BenchmarkMultiUserMessageStack(b *testing.B) {
@@ -104,21 +106,67 @@ func BenchmarkMultiUserMessageStack(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	var grown, kept float64
+	var burst messageBurst
 	for b.Loop() {
-		grown, kept = measureMessageStacks(b, srv, jids, pass)
+		burst = measureMessageStacks(b, srv, jids, pass)
 	}
-	b.ReportMetric(grown, "msg-stack-B/user")
-	b.ReportMetric(kept, "msg-stack-kept-B/user")
+	b.ReportMetric(burst.grown, "msg-stack-B/user")
+	b.ReportMetric(burst.kept, "msg-stack-kept-B/user")
+	b.ReportMetric(burst.peak, "msg-stack-peak-B/user")
+	b.ReportMetric(burst.goroutines, "msg-goroutines/user")
+	b.ReportMetric(burst.alloc, "msg-alloc-B/user")
+}
+
+// messageBurst is what one message of every user at once costs, per user
+// (see BenchmarkMultiUserMessageStack).
+type messageBurst struct{ grown, kept, peak, goroutines, alloc float64 }
+
+// burstSampler samples the stacks in use and the goroutines, every
+// millisecond between two sends on start, and then sends the most of each
+// on result.
+type burstSampler struct {
+	start  chan struct{}
+	result chan memory
+}
+
+// sampleBurst starts a burstSampler, whose goroutine (its stack grown by
+// a first sample already) then counts in a baseline taken after.
+func sampleBurst() burstSampler {
+	p := burstSampler{start: make(chan struct{}), result: make(chan memory)}
+	sample := []runtimemetrics.Sample{{Name: "/memory/classes/heap/stacks:bytes"}}
+	read := func(peak *memory) {
+		runtimemetrics.Read(sample)
+		peak.stack = max(peak.stack, int64(sample[0].Value.Uint64()))
+		peak.goroutines = max(peak.goroutines, int64(runtime.NumGoroutine()))
+	}
+	var peak memory
+	read(&peak)
+	go func() {
+		peak = memory{}
+		<-p.start
+		tick := time.NewTicker(time.Millisecond)
+		defer tick.Stop()
+		for {
+			read(&peak)
+			select {
+			case <-p.start:
+				p.result <- peak
+				return
+			case <-tick.C:
+			}
+		}
+	}()
+	return p
 }
 
 // measureMessageStacks logs every user in, waits for their login work,
 // lets the first pair exchange a message (what the process does once for
 // the first message is not counted), then every other user sends one to
 // its partner at once. It returns per user the stacks in use grown by
-// that, with the collector off, and what is left of it after a few
-// collections.
-func measureMessageStacks(b *testing.B, srv *prosodytest.Server, jids []string, pass string) (grown, kept float64) {
+// that, with the collector off, what is left of it after a few
+// collections, the most goroutines beyond those before and the heap
+// allocated.
+func measureMessageStacks(b *testing.B, srv *prosodytest.Server, jids []string, pass string) messageBurst {
 	listen, stateDir, stop := startMultiUser(b, srv)
 	defer stop()
 	conns := make([]net.Conn, len(jids))
@@ -134,7 +182,8 @@ func measureMessageStacks(b *testing.B, srv *prosodytest.Server, jids []string, 
 		conns[i], readers[i] = loginUser(b, listen, jids[i], pass, fmt.Sprintf("mem%02d", i), memContacts+1)
 	}
 	// The test's side runs in this goroutine, whose stack is grown
-	// already: goroutines of its own would count in the stacks measured.
+	// already: goroutines of its own would count in the stacks measured
+	// (the sampler's is in the baseline).
 	exchange := func(users []int) {
 		for _, i := range users {
 			fmt.Fprintf(conns[i], "PRIVMSG mcpeer%02d :hello from %d\r\n", i^1, i)
@@ -164,22 +213,35 @@ func measureMessageStacks(b *testing.B, srv *prosodytest.Server, jids []string, 
 	exchange([]int{0, 1})
 	time.Sleep(time.Second) // what the first message set off settles
 	defer debug.SetGCPercent(debug.SetGCPercent(-1))
+	peaks := sampleBurst()
 	before := liveMemory()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	allocated := ms.TotalAlloc
 	var rest []int
 	for i := 2; i < len(jids); i++ {
 		rest = append(rest, i)
 	}
+	peaks.start <- struct{}{}
 	exchange(rest)
 	time.Sleep(500 * time.Millisecond) // the writers finish
-	var ms runtime.MemStats
+	peaks.start <- struct{}{}
+	peak := <-peaks.result
 	runtime.ReadMemStats(&ms)
 	after := int64(ms.StackInuse)
+	allocated = ms.TotalAlloc - allocated
 	for range 4 {
 		runtime.GC()
 	}
 	runtime.ReadMemStats(&ms)
 	n := float64(len(rest))
-	return float64(after-before.stack) / n, float64(int64(ms.StackInuse)-before.stack) / n
+	return messageBurst{
+		grown:      float64(after-before.stack) / n,
+		kept:       float64(int64(ms.StackInuse)-before.stack) / n,
+		peak:       float64(peak.stack-before.stack) / n,
+		goroutines: float64(peak.goroutines-before.goroutines) / n,
+		alloc:      float64(allocated) / n,
+	}
 }
 
 // measureUsers starts an xircd in multi-user mode, logs every user in over
