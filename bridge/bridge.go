@@ -451,6 +451,8 @@ func (b *Bridge) Run(ctx context.Context) error {
 		case <-b.settleC:
 			b.settleC = nil
 			b.safely("settle", b.settle)
+		case <-b.caught.saveDue:
+			b.caught.saveDue = nil // flushCatchUpState writes it below
 		}
 		b.safely("monitor", b.refreshMonitors)
 		b.flushState()
@@ -553,8 +555,6 @@ func (b *Bridge) handleOtherOp(o op) {
 		b.safely("hold timeout", func() { b.answer(o.h) })
 	case opAnswerSent:
 		b.safely("answer sent", func() { b.answerSent(o.s) })
-	case opSavePositions:
-		b.safely("save positions", b.onSavePositions)
 	case opUploadSlot:
 		b.safely("upload slot", func() { b.requestUploadSlot(o) })
 	case opRotateSignedPreKey:

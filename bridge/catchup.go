@@ -60,17 +60,15 @@ type catchUpState struct {
 	clients  map[string]resumePoint
 	dirty    bool
 	savedAt  time.Time
-	timer    *time.Timer
+	// saveDue fires when a moved position may be written (see
+	// flushCatchUpState); nil while no save waits. A timer's channel in
+	// Run's select, not a timer's function: that would start a goroutine
+	// for every save, of every user at once after a message to all.
+	saveDue <-chan time.Time
 	// waiting are named clients whose catch-up waits for the connection
 	// or for the shared catch-up to end.
 	waiting []*session
 }
-
-// opSavePositions: time to write the last message seen (see
-// flushCatchUpState).
-type opSavePositions struct{}
-
-func (opSavePositions) isOp() {}
 
 // loadCatchUp reads dir's catch-up file; a missing file is a first start.
 func loadCatchUp(dir string) (catchUpState, error) {
@@ -130,35 +128,25 @@ func (b *Bridge) saveCatchUp() {
 }
 
 // flushCatchUpState writes a moved position, at most every
-// positionSaveEvery; a timer writes what changed meanwhile.
+// positionSaveEvery; what changed meanwhile is written once saveDue
+// fires (Run then calls this again).
 func (b *Bridge) flushCatchUpState() {
 	st := &b.caught
 	if !st.dirty || st.dir == "" {
 		return
 	}
 	if wait := time.Until(st.savedAt.Add(positionSaveEvery)); wait > 0 {
-		if st.timer == nil {
-			st.timer = time.AfterFunc(wait, func() { b.post(opSavePositions{}) })
+		if st.saveDue == nil {
+			st.saveDue = time.After(wait)
 		}
 		return
 	}
 	b.saveCatchUp()
 }
 
-// onSavePositions writes what the timer of flushCatchUpState waited for.
-func (b *Bridge) onSavePositions() {
-	b.caught.timer = nil
-	if b.caught.dirty {
-		b.saveCatchUp()
-	}
-}
-
 // closeCatchUp writes the catch-up points as Run ends: xircd, and the
 // named clients still attached, have seen everything until now.
 func (b *Bridge) closeCatchUp() {
-	if b.caught.timer != nil {
-		b.caught.timer.Stop()
-	}
 	b.noteSent()
 	for _, s := range b.sessions {
 		b.noteClientLeft(s)

@@ -1,10 +1,12 @@
 package bridge
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -213,4 +215,54 @@ func TestClientNamesAreBounded(t *testing.T) {
 			t.Errorf("%s was forgotten", name)
 		}
 	}
+}
+
+// A position that moved within positionSaveEvery of the last save is
+// written once that time has passed, by Run itself: no goroutine waits to
+// hand the save over while Run is busy (there would be one for every user
+// at once, a second after a message to all of them).
+func TestCatchUpPointSavedLaterWithoutAGoroutine(t *testing.T) {
+	dir := t.TempDir()
+	h := newHarness(t, Config{StateDir: dir})
+	h.connect(item("alice@example.org", "Alice"))
+	c := h.attach("me")
+	c.take()
+	alice := func(id string) xmpp.Message {
+		return xmpp.Message{From: "alice@example.org/phone", Type: "chat", Body: "hi " + id, StanzaID: id, Delay: fixedNow}
+	}
+	h.event(alice("s1")) // written at once
+	h.event(alice("s2")) // written once positionSaveEvery has passed
+	due := time.Now().Add(positionSaveEvery)
+
+	// Run is busy, waiting for the XMPP session, when the save falls due,
+	// and a while after.
+	h.x.mu.Lock()
+	c.write("PRIVMSG Alice :while busy")
+	time.Sleep(time.Until(due) + positionSaveEvery)
+	stacks := make([]byte, 1<<20)
+	stacks = stacks[:runtime.Stack(stacks, true)]
+	h.x.mu.Unlock()
+	if bytes.Contains(stacks, []byte("flushCatchUpState")) {
+		t.Error("a goroutine waits to hand the save to Run")
+	}
+
+	expectSaved := func(id string) {
+		t.Helper()
+		for deadline := time.Now().Add(waitTimeout); ; time.Sleep(10 * time.Millisecond) {
+			st, err := loadCatchUp(dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if st.position.ID == id {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("catch-up point %+v, want %s written while Run runs", st.position, id)
+			}
+		}
+	}
+	expectSaved("s2")
+	// With nothing else for Run to do.
+	h.event(alice("s3"))
+	expectSaved("s3")
 }
