@@ -83,7 +83,10 @@ func BenchmarkMultiUserHeap(b *testing.B) {
 // of it after collections, which shrink idle stacks
 // (msg-stack-kept-B/user), the most stacks in use and the most goroutines
 // at once beyond those before (msg-stack-peak-B/user, msg-goroutines/user,
-// sampled every millisecond) and the heap allocated (msg-alloc-B/user).
+// sampled every millisecond), the goroutines started
+// (msg-goroutines-started/user: each a stack of its own, copied into a
+// bigger one if it runs deeper than 2 KiB) and the heap allocated
+// (msg-alloc-B/user).
 //
 //	go test -run '^$' -bench MultiUserMessageStack -benchtime 1x ./cmd/xircd
 func BenchmarkMultiUserMessageStack(b *testing.B) {
@@ -114,12 +117,20 @@ func BenchmarkMultiUserMessageStack(b *testing.B) {
 	b.ReportMetric(burst.kept, "msg-stack-kept-B/user")
 	b.ReportMetric(burst.peak, "msg-stack-peak-B/user")
 	b.ReportMetric(burst.goroutines, "msg-goroutines/user")
+	b.ReportMetric(burst.started, "msg-goroutines-started/user")
 	b.ReportMetric(burst.alloc, "msg-alloc-B/user")
 }
 
 // messageBurst is what one message of every user at once costs, per user
 // (see BenchmarkMultiUserMessageStack).
-type messageBurst struct{ grown, kept, peak, goroutines, alloc float64 }
+type messageBurst struct{ grown, kept, peak, goroutines, started, alloc float64 }
+
+// goroutinesStarted is how many goroutines the process has started.
+func goroutinesStarted() uint64 {
+	sample := []runtimemetrics.Sample{{Name: "/sched/goroutines-created:goroutines"}}
+	runtimemetrics.Read(sample)
+	return sample[0].Value.Uint64()
+}
 
 // burstSampler samples the stacks in use and the goroutines, every
 // millisecond between two sends on start, and then sends the most of each
@@ -218,6 +229,7 @@ func measureMessageStacks(b *testing.B, srv *prosodytest.Server, jids []string, 
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
 	allocated := ms.TotalAlloc
+	started := goroutinesStarted()
 	var rest []int
 	for i := 2; i < len(jids); i++ {
 		rest = append(rest, i)
@@ -227,6 +239,7 @@ func measureMessageStacks(b *testing.B, srv *prosodytest.Server, jids []string, 
 	time.Sleep(500 * time.Millisecond) // the writers finish
 	peaks.start <- struct{}{}
 	peak := <-peaks.result
+	started = goroutinesStarted() - started
 	runtime.ReadMemStats(&ms)
 	after := int64(ms.StackInuse)
 	allocated = ms.TotalAlloc - allocated
@@ -240,6 +253,7 @@ func measureMessageStacks(b *testing.B, srv *prosodytest.Server, jids []string, 
 		kept:       float64(int64(ms.StackInuse)-before.stack) / n,
 		peak:       float64(peak.stack-before.stack) / n,
 		goroutines: float64(peak.goroutines-before.goroutines) / n,
+		started:    float64(started) / n,
 		alloc:      float64(allocated) / n,
 	}
 }
