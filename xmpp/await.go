@@ -13,26 +13,39 @@ import (
 // through the decoder, its buffer, TLS and the socket, 3 KiB deep: the
 // runtime can then shrink its stack (at a GC, by half while a quarter is
 // unused).
+func (c *conn) awaitData(deadline time.Time) error {
+	held, err := c.dataHeld(deadline)
+	if held || err != nil {
+		return err
+	}
+	return awaitReadable(c.socket)
+}
+
+// dataHeld sets the stream's read deadline and reports whether the
+// decoder can read without waiting for the socket (always without a
+// socket to wait for, see awaitReadable).
 //
 // When the decoder's buffer is empty, TLS may still hold data it read
 // before (the rest of a record, or whole records): that is taken first,
 // through the buffer, with a deadline in the past, so that nothing waits
-// on a quiet socket while data is already there. Only then does the
-// reader wait for the socket.
-func (c *conn) awaitData(deadline time.Time) error {
+// on a quiet socket while data is already there.
+func (c *conn) dataHeld(deadline time.Time) (bool, error) {
 	if c.socket == nil || c.in.Buffered() > 0 {
 		c.netConn.SetReadDeadline(deadline)
-		return nil
+		return true, nil
 	}
 	c.netConn.SetReadDeadline(time.Unix(1, 0))
 	c.src.probing = true
 	_, err := c.in.Peek(1)
 	c.src.probing = false
 	c.netConn.SetReadDeadline(deadline)
-	if err != errNothingHeld {
-		return err // data, or what went wrong
+	switch err {
+	case nil:
+		return true, nil
+	case errNothingHeld:
+		return false, nil
 	}
-	return awaitReadable(c.socket)
+	return false, err
 }
 
 // errNothingHeld is what a probing streamSource reads when the stream

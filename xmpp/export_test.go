@@ -42,20 +42,20 @@ func WriterGoroutines() int {
 	}
 }
 
-// ReaderStacks returns the stacks of the goroutines running a stream's
-// reader, in every session of the process.
-func ReaderStacks() []string {
+// StacksWith returns the stacks of the goroutines, in every session of
+// the process, whose stack holds frame (such as "xmpp.(*conn).reader(").
+func StacksWith(frame string) []string {
 	buf := make([]byte, 64*1024)
 	for {
 		n := runtime.Stack(buf, true)
 		if n < len(buf) {
-			var readers []string
+			var found []string
 			for _, g := range strings.Split(string(buf[:n]), "\n\n") {
-				if strings.Contains(g, "xmpp.(*conn).reader(") {
-					readers = append(readers, g)
+				if strings.Contains(g, frame) {
+					found = append(found, g)
 				}
 			}
-			return readers
+			return found
 		}
 		buf = make([]byte, 2*len(buf))
 	}
@@ -76,7 +76,7 @@ func WaitReaderIdle(t interface {
 	t.Helper()
 	deadline := time.Now().Add(15 * time.Second)
 	for {
-		readers := ReaderStacks()
+		readers := StacksWith("xmpp.(*conn).reader(")
 		if len(readers) == 1 && waitsShallow(readers[0]) {
 			return
 		}

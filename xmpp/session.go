@@ -461,7 +461,7 @@ type conn struct {
 	// PingInterval after it too.
 	lastPing atomic.Int64
 
-	// Owned by the reader goroutine while it runs.
+	// Owned by the reader while it runs (and by the readHeld it waits for).
 	smOn      bool                 // stream management is enabled: count inbound stanzas
 	sm        smResumption         // our count and the resumption id
 	afterJoin map[string][]outItem // room -> messages to send again once it is rejoined
@@ -823,16 +823,24 @@ func (c *conn) checkAlive() {
 	}
 }
 
-// reader is the only goroutine reading the stream. Its own frame and
-// the wait in awaitData are all that an idle stream keeps on the stack:
-// what reads and handles an element is in readElement.
+// reader reads the stream until it fails or is closed. It waits for
+// data in awaitData, a few frames deep: that wait is all an idle stream
+// keeps on the stack. What reads, decrypts, decodes and handles the data
+// runs deeper (8 KiB for a chat message through encoding/xml), in
+// readHeld, on a goroutine of its own that ends once the data is read:
+// the stack that grew for it is then free for the next stream's, while a
+// reader that grew would keep it until a GC shrinks it, every user's at
+// once after a message to all. One readHeld runs at a time, while the
+// reader waits for it, so the stream is read in order as before.
 func (c *conn) reader() {
 	for {
 		// The deadline is a second line of defence behind checkAlive,
 		// for a writer stuck in a blocked write.
-		err := c.awaitData(time.Now().Add(c.s.cfg.DeadTimeout + c.s.cfg.PingInterval))
+		err := c.awaitData(c.readDeadline())
 		if err == nil {
-			err = c.readElement()
+			done := make(chan error, 1)
+			go c.readHeld(done)
+			err = <-done
 		}
 		if err != nil {
 			if errors.Is(err, io.EOF) {
@@ -845,6 +853,34 @@ func (c *conn) reader() {
 		case <-c.done:
 			return
 		default:
+		}
+	}
+}
+
+// readDeadline is the deadline of the stream's next read.
+func (c *conn) readDeadline() time.Time {
+	return time.Now().Add(c.s.cfg.DeadTimeout + c.s.cfg.PingInterval)
+}
+
+// readHeld reads and handles elements until the stream holds no more
+// data without waiting for the socket, and sends on done why the stream
+// cannot go on, or nil. See reader.
+func (c *conn) readHeld(done chan<- error) {
+	for {
+		if err := c.readElement(); err != nil {
+			done <- err
+			return
+		}
+		select {
+		case <-c.done:
+			done <- nil
+			return
+		default:
+		}
+		held, err := c.dataHeld(c.readDeadline())
+		if !held || err != nil {
+			done <- err
+			return
 		}
 	}
 }

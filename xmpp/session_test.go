@@ -581,6 +581,41 @@ func waitGoroutines(t *testing.T, most int) int {
 	}
 }
 
+// What the stream brings is read, decrypted, decoded and handled on a
+// goroutine that ends once the data is read, not on the reader: the reader's
+// stack, which a GC shrinks only later, does not grow for it (to 8 KiB for
+// a chat message, every user's at once after a message to all). The
+// receiver here takes no events until the queue is full, so that the
+// handling goroutine waits where it hands over the next one.
+func TestStanzasAreHandledBesideTheReader(t *testing.T) {
+	srv := prosodytest.StartT(t, prosodytest.Options{})
+	register(t, srv, "alice", "bob")
+	mutual(t, srv, "alice", "bob")
+	alice := newSession(t, srv, "alice", nil)
+	start(t, alice)
+	xmpp.WaitReaderIdle(t)
+	bob := newPeer(t, srv, "bob", "phone")
+	const messages = 300 // more than the events that may wait
+	for i := range messages {
+		bob.send(t, "<message to='alice@localhost' type='chat' id='m%d'><body>%d</body></message>", i, i)
+	}
+	var handlers []string
+	for deadline := time.Now().Add(waitTimeout); len(handlers) == 0; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("nothing waits to hand over an event")
+		}
+		handlers = xmpp.StacksWith("xmpp.(*conn).handle(")
+	}
+	for _, h := range handlers {
+		if strings.Contains(h, "xmpp.(*conn).reader(") {
+			t.Errorf("the reader handles a stanza itself:\n%s", h)
+		}
+	}
+	last := fmt.Sprint(messages - 1)
+	waitFor(t, alice, func(m xmpp.Message) bool { return m.Body == last })
+	xmpp.WaitReaderIdle(t)
+}
+
 // An idle stream's reader waits for its socket a few frames deep, not in
 // a read through the XML decoder and TLS (3 KiB deep): the runtime can
 // then shrink its stack to 4 KiB. With StartTLS and direct TLS, TLS 1.2
