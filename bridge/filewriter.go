@@ -57,7 +57,9 @@ func (w *fileWriter) write(path string, data []byte) {
 // file runs deeper than the 2 KiB a goroutine starts with) whenever a
 // message to every user at once has each of them save its catch-up
 // point; a few goroutines write them all in turn. They run only while
-// writers are queued.
+// writers are queued. A user's files may wait behind other users' (so may
+// writeNow and flush, which wait for them): the disk takes the fsyncs one
+// after another anyway.
 type fileWorkers struct {
 	mu      sync.Mutex
 	waiting fifo.Queue[*fileWriter]
