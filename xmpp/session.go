@@ -831,7 +831,7 @@ func (c *conn) checkAlive() {
 // the stack that grew for it is then free for the next stream's, while a
 // reader that grew would keep it until a GC shrinks it, every user's at
 // once after a message to all. One readHeld runs at a time, while the
-// reader waits for it, so the stream is read in order as before.
+// reader waits for it, so the stream is read in order.
 func (c *conn) reader() {
 	for {
 		// The deadline is a second line of defence behind checkAlive,
