@@ -133,7 +133,7 @@ func convOf(m *xmpp.Message, own bool) string {
 // messages of a conversation then share one copy.
 func (b *Bridge) sharedConv(conv string) string {
 	if c := b.contacts[conv]; c != nil {
-		return c.key
+		return c.key()
 	}
 	if r := b.rooms.byKey[conv]; r != nil {
 		return r.key
