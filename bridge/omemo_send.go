@@ -117,28 +117,31 @@ func loadOMEMOOut(dir string, log func(msg string, args ...any)) omemoOut {
 // path is the device lists' file.
 func (o *omemoOut) path() string { return filepath.Join(o.dir, omemoDevicesFileName) }
 
-// save writes the device lists (mode 0600, as every OMEMO file).
-func (o *omemoOut) save() error {
-	if o.dir == "" {
-		return nil
-	}
+// encode is the device lists' file.
+func (o *omemoOut) encode() ([]byte, error) {
 	f := omemoOutFile{Devices: map[string][]uint32{}, Encrypted: o.encrypted}
 	for jid, l := range o.lists {
 		if l.known {
 			f.Devices[jid] = l.ids
 		}
 	}
-	data, err := json.Marshal(f)
-	if err != nil {
-		return err
-	}
-	return writeFileAtomic(o.path(), data)
+	return json.Marshal(f)
 }
 
+// saveOMEMOOut has the device lists written (mode 0600, as every OMEMO
+// file) by the file writer, not on the owner goroutine: a list may change
+// with every push of a contact's device list, and a list lost to a crash
+// is fetched again.
 func (b *Bridge) saveOMEMOOut() {
-	if err := b.omemoOut.save(); err != nil {
-		b.log.Error("saving the OMEMO device lists failed", "err", err)
+	if b.omemoOut.dir == "" {
+		return
 	}
+	data, err := b.omemoOut.encode()
+	if err != nil {
+		b.log.Error("saving the OMEMO device lists failed", "err", err)
+		return
+	}
+	b.files.write(b.omemoOut.path(), data)
 }
 
 // omemoMode is the user's choice for the contact key.

@@ -5,8 +5,11 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"xircd/xmpp"
 	"xircd/xmpp/omemo"
@@ -440,4 +443,39 @@ func TestOMEMOBundleAfterTheDeviceStartedASession(t *testing.T) {
 	}
 	h.event(laptop.reply(h, "second"))
 	c.expect(":alice!alice@example.org PRIVMSG me :🔒 second")
+}
+
+// A contact's new device list is saved by the file writer: a slow disk
+// holds up no message meanwhile, and the list is on disk once the
+// session ends.
+func TestOMEMODeviceListSavedBesideTheOwner(t *testing.T) {
+	dir := t.TempDir()
+	h, c := omemoOnline(t, dir)
+	h.b.files.flush() // no worker reads writeFile while it is replaced
+	release := make(chan struct{})
+	var releaseOnce sync.Once
+	released := func() { releaseOnce.Do(func() { close(release) }) }
+	t.Cleanup(released) // before the harness stops, should the test fail
+	writing := make(chan string, 1)
+	h.b.files.writeFile = func(path string, data []byte) error {
+		if filepath.Base(path) == omemoDevicesFileName {
+			writing <- path
+			<-release // a disk that takes its time
+		}
+		return writeFileAtomic(path, data)
+	}
+	h.event(xmpp.OMEMODeviceList{JID: "alice@example.org", Devices: []uint32{5}})
+	h.event(xmpp.Message{From: "alice@example.org/phone", Type: "chat", Body: "hi"})
+	c.expectContains(":alice!alice@example.org PRIVMSG me hi")
+	select {
+	case <-writing:
+	case <-time.After(waitTimeout):
+		t.Error("the device lists were not given to the file writer")
+	}
+	released()
+	h.stop()
+	o := loadOMEMOOut(dir, t.Logf)
+	if l := o.lists["alice@example.org"]; l == nil || !slices.Equal(l.ids, []uint32{5}) {
+		t.Fatalf("saved device list of alice: %+v, want [5]", l)
+	}
 }
