@@ -45,21 +45,7 @@ const (
 func BenchmarkMultiUserHeap(b *testing.B) {
 	srv := prosodytest.StartT(b, prosodytest.Options{LogLevel: "error", AllowPlain: true})
 	const pass = "bench-password"
-	jids := make([]string, memUsers)
-	for i := range jids {
-		jid, err := srv.Register(fmt.Sprintf("mem%02d", i), pass)
-		if err != nil {
-			b.Fatal(err)
-		}
-		jids[i] = jid
-		var roster []prosodytest.RosterEntry
-		for k := 0; k < memContacts; k++ {
-			roster = append(roster, prosodytest.RosterEntry{JID: fmt.Sprintf("mc%02d@%s", k, srv.Domain), Name: fmt.Sprintf("mc%02d", k), Subscription: "both"})
-		}
-		if err := srv.SetRoster(fmt.Sprintf("mem%02d", i), roster); err != nil {
-			b.Fatal(err)
-		}
-	}
+	jids := registerMemUsers(b, srv, pass, func(int) []prosodytest.RosterEntry { return nil })
 	startOnlineContacts(b, srv, jids, pass)
 	var m perUser
 	for b.Loop() {
@@ -70,6 +56,28 @@ func BenchmarkMultiUserHeap(b *testing.B) {
 	b.ReportMetric(m.heapUnused, "heap-unused-B/user")
 	b.ReportMetric(m.stack, "stack-B/user")
 	b.ReportMetric(m.goroutines, "goroutines/user")
+}
+
+// registerMemUsers registers memUsers accounts (memNN, password pass)
+// and gives each the roster first(i) then memContacts contacts (mcNN),
+// returning their JIDs.
+func registerMemUsers(b *testing.B, srv *prosodytest.Server, pass string, first func(i int) []prosodytest.RosterEntry) []string {
+	jids := make([]string, memUsers)
+	for i := range jids {
+		jid, err := srv.Register(fmt.Sprintf("mem%02d", i), pass)
+		if err != nil {
+			b.Fatal(err)
+		}
+		jids[i] = jid
+		roster := first(i)
+		for k := 0; k < memContacts; k++ {
+			roster = append(roster, prosodytest.RosterEntry{JID: fmt.Sprintf("mc%02d@%s", k, srv.Domain), Name: fmt.Sprintf("mc%02d", k), Subscription: "both"})
+		}
+		if err := srv.SetRoster(fmt.Sprintf("mem%02d", i), roster); err != nil {
+			b.Fatal(err)
+		}
+	}
+	return jids
 }
 
 // BenchmarkMultiUserMessageStack reports what one chat message of every
@@ -92,23 +100,10 @@ func BenchmarkMultiUserHeap(b *testing.B) {
 func BenchmarkMultiUserMessageStack(b *testing.B) {
 	srv := prosodytest.StartT(b, prosodytest.Options{LogLevel: "error"})
 	const pass = "bench-password"
-	jids := make([]string, memUsers)
-	for i := range jids {
-		jid, err := srv.Register(fmt.Sprintf("mem%02d", i), pass)
-		if err != nil {
-			b.Fatal(err)
-		}
-		jids[i] = jid
-	}
-	for i := range jids {
-		roster := []prosodytest.RosterEntry{{JID: jids[i^1], Name: fmt.Sprintf("mcpeer%02d", i^1), Subscription: "both"}}
-		for k := 0; k < memContacts; k++ {
-			roster = append(roster, prosodytest.RosterEntry{JID: fmt.Sprintf("mc%02d@%s", k, srv.Domain), Name: fmt.Sprintf("mc%02d", k), Subscription: "both"})
-		}
-		if err := srv.SetRoster(fmt.Sprintf("mem%02d", i), roster); err != nil {
-			b.Fatal(err)
-		}
-	}
+	jids := registerMemUsers(b, srv, pass, func(i int) []prosodytest.RosterEntry {
+		partner := fmt.Sprintf("mem%02d@%s", i^1, srv.Domain)
+		return []prosodytest.RosterEntry{{JID: partner, Name: fmt.Sprintf("mcpeer%02d", i^1), Subscription: "both"}}
+	})
 	var burst messageBurst
 	for b.Loop() {
 		burst = measureMessageStacks(b, srv, jids, pass)
