@@ -177,7 +177,8 @@ func parseMsgRef(sub, target, p string) (msgRef, *historyFail) {
 func (b *Bridge) rememberShown(msgid, archiveID string, at time.Time) {
 	if msgid != "" {
 		k := b.msgs.record(msgid)
-		k.shown, k.archiveID, k.shownAt = true, archiveID, 0
+		k.set(fArchiveID, archiveID)
+		k.shown, k.shownAt = true, 0
 		if !at.IsZero() {
 			k.shownAt = at.UnixNano()
 		}
@@ -187,7 +188,7 @@ func (b *Bridge) rememberShown(msgid, archiveID string, at time.Time) {
 // shownMsg is the record of the message shown as msgid, nil when none is
 // remembered.
 func (b *Bridge) shownMsg(msgid string) *knownMessage {
-	if k := b.msgs.records[msgid]; k != nil && k.shown {
+	if k := b.msgs.get(msgid); k != nil && k.shown {
 		return k
 	}
 	return nil
@@ -323,7 +324,7 @@ func (b *Bridge) resolveMsgID(cv historyConv, msgid string) (bound, bool) {
 	if sm == nil {
 		return bound{}, false
 	}
-	archiveID := sm.archiveID
+	archiveID := sm.archiveID()
 	if archiveID == "" && cv.room != nil {
 		// The user's message in a room: its reflection gave the room's
 		// stanza-id (rememberRef), which is the room's archive id.

@@ -1,6 +1,8 @@
 package bridge
 
 import (
+	"hash/maphash"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -68,7 +70,7 @@ func (b *Bridge) rememberRef(msgid, ref string) {
 		return
 	}
 	if k := b.msgs.record(msgid); !k.kept {
-		k.ref = ref // a kept message knows it (knownMessage.xmppRef)
+		k.set(fRef, ref) // a kept message knows it (knownMessage.xmppRef)
 	}
 }
 
@@ -76,7 +78,7 @@ func (b *Bridge) rememberRef(msgid, ref string) {
 // the XMPP id of the message; ok is false when it is unknown or forgotten.
 func (b *Bridge) xmppRef(msgid string) (ref string, ok bool) {
 	for _, id := range []string{msgid, baseMsgID(msgid)} {
-		if k := b.msgs.records[id]; k != nil && k.xmppRef() != "" {
+		if k := b.msgs.get(id); k != nil && k.xmppRef() != "" {
 			return k.xmppRef(), true
 		}
 	}
@@ -101,9 +103,9 @@ func baseMsgID(msgid string) string {
 // (chathistory.go) share; the records of messages kept for references are
 // also found by their conversation and XMPP ids.
 type messageStore struct {
-	records map[string]*knownMessage  // by msgid
-	order   ring[*knownMessage]       // oldest first
-	index   map[xmppKey]*knownMessage // the kept ones, by their XMPP ids other than the msgid
+	byMsgid hashIndex[string]
+	index   hashIndex[xmppKey]  // the kept ones, by their XMPP ids other than the msgid
+	order   ring[*knownMessage] // oldest first
 }
 
 // xmppKey is how XMPP names a message: by one of its ids in a
@@ -111,67 +113,81 @@ type messageStore struct {
 type xmppKey struct{ conv, id string }
 
 func newMessageStore(max int) *messageStore {
-	return &messageStore{records: map[string]*knownMessage{}, order: ring[*knownMessage]{max: max}, index: map[xmppKey]*knownMessage{}}
+	seed := maphash.MakeSeed()
+	return &messageStore{
+		byMsgid: newHashIndex(func(msgid string) uint64 { return maphash.String(seed, msgid) },
+			func(k *knownMessage) [3]string { return [3]string{k.msgid()} }),
+		index: newHashIndex(func(key xmppKey) uint64 { return maphash.Comparable(seed, key) }, xmppKeys),
+		order: ring[*knownMessage]{max: max},
+	}
 }
+
+// xmppKeys are the keys of k in the store's index (zero: none).
+func xmppKeys(k *knownMessage) [3]xmppKey {
+	var keys [3]xmppKey
+	if k.kept {
+		for i, id := range k.xmppIDs() {
+			if key := (xmppKey{k.conv, id}); id != "" && id != k.msgid() && !slices.Contains(keys[:], key) {
+				keys[i] = key
+			}
+		}
+	}
+	return keys
+}
+
+// get is the record of msgid, nil when none.
+func (ms *messageStore) get(msgid string) *knownMessage { return ms.byMsgid.get(msgid) }
 
 // record is the record of msgid, new (the oldest forgotten when the
 // store is full) when there is none.
 func (ms *messageStore) record(msgid string) *knownMessage {
-	if k := ms.records[msgid]; k != nil {
+	if k := ms.get(msgid); k != nil {
 		return k
 	}
-	k := &knownMessage{msgid: msgid}
+	k := packed(msgFields{msgid: msgid})
 	if old, full := ms.order.push(k); full {
-		delete(ms.records, old.msgid)
+		ms.byMsgid.remove(old)
 		ms.unindex(old)
 	}
-	ms.records[msgid] = k
+	ms.byMsgid.add(k.msgid(), k)
 	return k
 }
 
 // keep makes v the kept record of its message (the time and archive id
 // it showed with stay), found by its XMPP ids, and returns it.
-func (ms *messageStore) keep(v knownMessage) *knownMessage {
+func (ms *messageStore) keep(v msgFields) *knownMessage {
 	k := ms.record(v.msgid)
 	ms.unindex(k)
-	v.shown, v.shownAt, v.archiveID = k.shown, k.shownAt, k.archiveID
-	v.kept = true
-	*k = v
-	for _, id := range k.xmppIDs() {
-		if id != "" && id != k.msgid {
-			ms.index[xmppKey{k.conv, id}] = k
+	v.archiveID = k.archiveID()
+	k.pack(&v)
+	k.kept = true
+	for _, key := range xmppKeys(k) {
+		if key != (xmppKey{}) {
+			ms.index.add(key, k)
 		}
 	}
 	return k
 }
 
 // unindex removes k's XMPP ids (those not taken by a later message).
-func (ms *messageStore) unindex(k *knownMessage) {
-	if !k.kept {
-		return
-	}
-	for _, id := range k.xmppIDs() {
-		if key := (xmppKey{k.conv, id}); id != "" && id != k.msgid && ms.index[key] == k {
-			delete(ms.index, key)
-		}
-	}
-}
+func (ms *messageStore) unindex(k *knownMessage) { ms.index.remove(k) }
 
 // forget forgets that k is kept, once deleted: a second retraction of it
 // is then of an unknown message. Its msgid still resolves to its XMPP id.
 func (ms *messageStore) forget(k *knownMessage) {
 	ref := k.xmppRef()
 	ms.unindex(k)
-	k.kept, k.ref = false, ref
+	k.kept = false
+	k.set(fRef, ref)
 }
 
 // kept finds the kept message a client names by msgid (of any of its
 // lines).
 func (ms *messageStore) kept(msgid string) *knownMessage {
-	if k := ms.records[msgid]; k != nil && k.kept {
+	if k := ms.get(msgid); k != nil && k.kept {
 		return k
 	}
-	if k := ms.records[baseMsgID(msgid)]; k != nil && k.kept {
+	if k := ms.get(baseMsgID(msgid)); k != nil && k.kept {
 		return k
 	}
 	return nil
@@ -179,16 +195,111 @@ func (ms *messageStore) kept(msgid string) *knownMessage {
 
 // byXMPP finds the kept message of conv that XMPP calls id.
 func (ms *messageStore) byXMPP(conv, id string) *knownMessage {
-	if k := ms.index[xmppKey{conv, id}]; k != nil {
+	if k := ms.index.get(xmppKey{conv, id}); k != nil {
 		return k
 	}
 	// An id that is also the msgid is not in the index: the user's own
 	// messages go by their origin-id, others' by their stanza-id.
-	if k := ms.records[id]; k != nil && k.kept && k.conv == conv && k.namedBy(id) {
+	if k := ms.get(id); k != nil && k.kept && k.conv == conv && k.namedBy(id) {
 		return k
 	}
 	return nil
 }
+
+// hashIndex finds records by their keys through the keys' hashes: a map
+// with 8-byte keys takes far less room than one with strings (which
+// would keep their own copies alive, not those packed in the records).
+// Each key names one record, the last one added with it. A hash that
+// several keys have (with a seeded 64-bit hash, as good as never) is
+// shared: its keys are in over, by the keys themselves.
+type hashIndex[K comparable] struct {
+	byHash map[uint64]*knownMessage // the record of the one key with the hash
+	over   map[K]*knownMessage
+	shared map[uint64]int // the shared hashes: how many keys in over have each
+	hash   func(K) uint64
+	keys   func(*knownMessage) [3]K // the keys a record is added with (zero: none)
+}
+
+func newHashIndex[K comparable](hash func(K) uint64, keys func(*knownMessage) [3]K) hashIndex[K] {
+	return hashIndex[K]{byHash: map[uint64]*knownMessage{}, hash: hash, keys: keys}
+}
+
+// get is the record key names, nil when none.
+func (x *hashIndex[K]) get(key K) *knownMessage {
+	h := x.hash(key)
+	if x.shared[h] > 0 {
+		return x.over[key]
+	}
+	// The record of the hash's one key, which may be another than key.
+	if k := x.byHash[h]; k != nil && x.keyOf(k, h) == key {
+		return k
+	}
+	return nil
+}
+
+// add makes key, one of k's, name k, and no longer the record it named.
+func (x *hashIndex[K]) add(key K, k *knownMessage) {
+	h := x.hash(key)
+	if x.shared[h] > 0 {
+		x.putOver(h, key, k)
+		return
+	}
+	o := x.byHash[h]
+	if o == nil || x.keyOf(o, h) == key {
+		x.byHash[h] = k
+		return
+	}
+	// A second key with the hash: both go to over.
+	delete(x.byHash, h)
+	x.putOver(h, x.keyOf(o, h), o)
+	x.putOver(h, key, k)
+}
+
+// putOver makes key, of the shared hash h, name k.
+func (x *hashIndex[K]) putOver(h uint64, key K, k *knownMessage) {
+	if x.over == nil {
+		x.over, x.shared = map[K]*knownMessage{}, map[uint64]int{}
+	}
+	if _, ok := x.over[key]; !ok {
+		x.shared[h]++
+	}
+	x.over[key] = k
+}
+
+// remove removes the keys of k that still name it.
+func (x *hashIndex[K]) remove(k *knownMessage) {
+	var zero K
+	for _, key := range x.keys(k) {
+		if key == zero {
+			continue
+		}
+		h := x.hash(key)
+		switch {
+		case x.shared[h] > 0 && x.over[key] == k:
+			delete(x.over, key)
+			if x.shared[h]--; x.shared[h] == 0 {
+				delete(x.shared, h)
+			}
+		case x.byHash[h] == k: // not shared then
+			delete(x.byHash, h)
+		}
+	}
+}
+
+// keyOf is the key of k with the hash h (there is one when k is in
+// byHash under h: a second would have made h shared).
+func (x *hashIndex[K]) keyOf(k *knownMessage, h uint64) K {
+	var zero K
+	for _, key := range x.keys(k) {
+		if key != zero && x.hash(key) == h {
+			return key
+		}
+	}
+	return zero
+}
+
+// len is the number of keys that name a record.
+func (x *hashIndex[K]) len() int { return len(x.byHash) + len(x.over) }
 
 // shown is a message as IRC shows it, as a handler decided it. It is kept
 // whole (in the backlog too) and formatted into IRC lines only when it is

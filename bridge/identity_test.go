@@ -228,8 +228,8 @@ func TestTextRoom(t *testing.T) {
 // goes takes its ids along, except those a later message took.
 func TestMessageStore(t *testing.T) {
 	ms := newMessageStore(3)
-	a := ms.keep(knownMessage{msgid: "s1", id: "u1", origin: "u1", stanzaID: "s1", conv: "alice@example.org", text: "one"})
-	ms.keep(knownMessage{msgid: "o2", id: "o2", origin: "o2", conv: "alice@example.org", sender: ownSender, text: "two"})
+	a := ms.keep(msgFields{msgid: "s1", id: "u1", origin: "u1", stanzaID: "s1", conv: "alice@example.org", text: "one"})
+	ms.keep(msgFields{msgid: "o2", id: "o2", origin: "o2", conv: "alice@example.org", sender: ownSender, text: "two"})
 	for _, tc := range []struct {
 		conv, id, want string
 	}{
@@ -241,22 +241,22 @@ func TestMessageStore(t *testing.T) {
 	} {
 		got := ""
 		if k := ms.byXMPP(tc.conv, tc.id); k != nil {
-			got = k.text
+			got = k.text()
 		}
 		if got != tc.want {
 			t.Errorf("byXMPP(%s, %s) = %q, want %q", tc.conv, tc.id, got, tc.want)
 		}
 	}
 	// A later message with the same id in the conversation takes it.
-	ms.keep(knownMessage{msgid: "s3", id: "u1", stanzaID: "s3", conv: "alice@example.org", text: "three"})
+	ms.keep(msgFields{msgid: "s3", id: "u1", stanzaID: "s3", conv: "alice@example.org", text: "three"})
 	ms.record("s4") // a message only shown: "s1" goes
-	if ms.records["s1"] != nil || ms.kept("s1") != nil || ms.order.n != 3 {
-		t.Errorf("the oldest message is not forgotten: %v", ms.records)
+	if ms.get("s1") != nil || ms.kept("s1") != nil || ms.order.n != 3 || ms.byMsgid.len() != 3 {
+		t.Errorf("the oldest message is not forgotten: %d records", ms.byMsgid.len())
 	}
-	if k := ms.byXMPP("alice@example.org", "u1"); k == nil || k.text != "three" {
+	if k := ms.byXMPP("alice@example.org", "u1"); k == nil || k.text() != "three" {
 		t.Errorf("the id a later message took went with the message forgotten: %v", k)
 	}
-	if len(ms.index) != 1 || a.kept && ms.index[xmppKey{"alice@example.org", "u1"}] == a {
+	if ms.index.len() != 1 || a.kept && ms.index.get(xmppKey{"alice@example.org", "u1"}) == a {
 		t.Errorf("index after forgetting: %v", ms.index)
 	}
 	// A retracted message is no longer kept; its msgid still resolves.
@@ -271,7 +271,7 @@ func TestMessageStore(t *testing.T) {
 	ms.record("s5")
 	ms.record("s6")
 	ms.record("s7")
-	if len(ms.records) != 3 || len(ms.index) != 0 || len(ms.order.buf) > 3 {
-		t.Errorf("after all went: %d records, index %v, order of %d", len(ms.records), ms.index, len(ms.order.buf))
+	if ms.byMsgid.len() != 3 || ms.index.len() != 0 || len(ms.order.buf) > 3 {
+		t.Errorf("after all went: %d records, index %v, order of %d", ms.byMsgid.len(), ms.index, len(ms.order.buf))
 	}
 }

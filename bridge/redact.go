@@ -44,11 +44,11 @@ func retractKey(conv, ref string) string { return conv + " " + ref }
 func retractionID(k *knownMessage, room bool) string {
 	switch {
 	case room:
-		return k.ref
-	case k.origin != "":
-		return k.origin
+		return k.ref()
+	case k.origin() != "":
+		return k.origin()
 	}
-	return k.id
+	return k.id()
 }
 
 // redaction is a deletion as clients see it.
@@ -112,7 +112,7 @@ func (b *Bridge) onRetraction(m *xmpp.Message) {
 	}
 	k := b.msgs.byXMPP(convOf(m, own), m.Retract.ID)
 	known := k != nil
-	if known && k.sender != senderOf(m, own) {
+	if known && k.sender() != senderOf(m, own) {
 		b.log.Warn("retraction ignored: not by the message's sender", "from", m.From, "id", m.Retract.ID)
 		return
 	}
@@ -125,12 +125,12 @@ func (b *Bridge) onRetraction(m *xmpp.Message) {
 		return
 	}
 	b.msgs.forget(k)
-	rd := redaction{from: c.prefix(), target: b.userNick(), toUser: true, msgid: k.msgid}
+	rd := redaction{from: c.prefix(), target: b.userNick(), toUser: true, msgid: k.msgid()}
 	if own {
-		rd = redaction{fromUser: true, target: c.nick, msgid: k.msgid}
+		rd = redaction{fromUser: true, target: c.nick, msgid: k.msgid()}
 	}
 	rd.note = shown{from: c.prefix(), target: b.userNick(), notice: true,
-		body: "[" + b.cfg.ServiceNick + "] " + who + " deleted the message " + excerpt(k.text)}
+		body: "[" + b.cfg.ServiceNick + "] " + who + " deleted the message " + excerpt(k.text())}
 	b.deliverRedaction(rd)
 }
 
@@ -154,7 +154,7 @@ func (b *Bridge) onRoomRetraction(m *xmpp.Message) {
 	}
 	k := b.msgs.byXMPP(r.key, rt.ID)
 	known := k != nil
-	if known && !rt.Moderated && k.sender != senderOf(m, own) {
+	if known && !rt.Moderated && k.sender() != senderOf(m, own) {
 		b.log.Warn("room retraction ignored: not by the message's sender", "from", m.From, "id", rt.ID)
 		return
 	}
@@ -181,12 +181,12 @@ func (b *Bridge) onRoomRetraction(m *xmpp.Message) {
 	switch {
 	case !known:
 		text += "a message that xircd no longer remembers"
-	case rt.Moderated && k.sender == ownSender:
-		text += "your message " + excerpt(k.text)
+	case rt.Moderated && k.sender() == ownSender:
+		text += "your message " + excerpt(k.text())
 	case rt.Moderated:
-		text += k.nick + "'s message " + excerpt(k.text)
+		text += k.nick + "'s message " + excerpt(k.text())
 	default:
-		text += "the message " + excerpt(k.text)
+		text += "the message " + excerpt(k.text())
 	}
 	if rt.Reason != "" {
 		text += " (" + oneLine(rt.Reason) + ")"
@@ -197,7 +197,7 @@ func (b *Bridge) onRoomRetraction(m *xmpp.Message) {
 		return
 	}
 	b.msgs.forget(k)
-	b.deliverRedaction(redaction{from: from, fromUser: fromUser, target: r.channel, msgid: k.msgid, reason: rt.Reason, note: note})
+	b.deliverRedaction(redaction{from: from, fromUser: fromUser, target: r.channel, msgid: k.msgid(), reason: rt.Reason, note: note})
 }
 
 // unknownRetraction handles a retraction of a message not remembered:
@@ -235,7 +235,7 @@ func (b *Bridge) handleRedact(s *session, r *ircd.Request) error {
 		return nil
 	}
 	switch {
-	case k.sender == ownSender:
+	case k.sender() == ownSender:
 		var c *contact
 		to, typ := "", "groupchat"
 		if room != nil {
@@ -250,18 +250,18 @@ func (b *Bridge) handleRedact(s *session, r *ircd.Request) error {
 			return nil
 		}
 		b.msgs.forget(k)
-		rd := redaction{fromUser: true, target: target, msgid: k.msgid, reason: reason,
-			note: shown{from: b.servicePrefix(), target: target, notice: true, body: "you deleted your message " + excerpt(k.text)}}
+		rd := redaction{fromUser: true, target: target, msgid: k.msgid(), reason: reason,
+			note: shown{from: b.servicePrefix(), target: target, notice: true, body: "you deleted your message " + excerpt(k.text())}}
 		if c != nil {
 			rd.target = c.nick
-			rd.note = shown{from: c.prefix(), target: b.userNick(), notice: true, body: "[" + b.cfg.ServiceNick + "] you deleted your message " + excerpt(k.text)}
+			rd.note = shown{from: c.prefix(), target: b.userNick(), notice: true, body: "[" + b.cfg.ServiceNick + "] you deleted your message " + excerpt(k.text())}
 		} else {
 			b.retracted.put(retractKey(conv, id), struct{}{})
 		}
 		b.deliverRedaction(rd)
 	case room != nil && b.isModerator(room):
-		err := b.startRequest(request{kind: requestModerate, s: s, room: room.key, what: target, msgid: k.msgid}, func(ctx context.Context) (string, error) {
-			return b.x.ModerateMessage(ctx, room.jid, k.ref, reason)
+		err := b.startRequest(request{kind: requestModerate, s: s, room: room.key, what: target, msgid: k.msgid()}, func(ctx context.Context) (string, error) {
+			return b.x.ModerateMessage(ctx, room.jid, k.ref(), reason)
 		})
 		if err != nil {
 			fail("TEMPORARILY_UNAVAILABLE", "Not deleted: "+oneLine(err.Error()))

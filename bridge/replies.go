@@ -56,26 +56,204 @@ const (
 
 // knownMessage is what the gateway remembers of a message shown or sent
 // (messageStore): what CHATHISTORY references to it need and, while it is
-// kept, what references from XMPP and IRC need.
+// kept, what references from XMPP and IRC need. A busy user has thousands:
+// its own strings share one allocation (pack), and the conversation and
+// the nick are the strings its contact or room holds.
 type knownMessage struct {
-	msgid string // as IRC clients saw it
+	// strs is the text, then the other string fields' distinct values
+	// (a field equal to another shares its value), each after its length
+	// as a uvarint. which has 4 bits per field (msgField): 0 for "", n for
+	// the n-th value after the text, or sameAsConv or isOwnSender.
+	strs  string
+	which uint32
 	// shown: it was shown at shownAt (Unix nanoseconds, 0 for the zero
-	// time: a time.Time would take three times the room), with the archive
-	// id archiveID ("" when not known). kept: it is kept for references,
-	// with all the fields from ref on; else ref alone may be known, the
-	// XMPP id its msgid stands for (xmppRefFor). room: it is a group
-	// chat's.
+	// time: a time.Time would take three times the room). kept: it is kept
+	// for references, with all the fields; else its msgid, archive id and
+	// ref alone may be known. room: it is a group chat's.
 	shown, kept, room bool
 	shownAt           int64
-	archiveID         string
-	ref               string // the id XEP-0461 and XEP-0444 refer to it by (referenceID)
-	id                string // the stanza's id, which XEP-0308 corrections name
-	origin            string // its XEP-0359 origin-id, which XEP-0424 retractions name
-	stanzaID          string // its XEP-0359 stanza-id (a room's, or the user's server's)
 	conv              string // the conversation: the contact's bare JID or the room's
-	sender            string // the occupant JID in a room, a bare JID in a chat, ownSender for the user
 	nick              string // the sender as IRC showed them
-	text              string // the text, corrected when it was
+}
+
+// msgFields is a knownMessage's strings unpacked (fields), as keep takes
+// them.
+type msgFields struct {
+	msgid     string // as IRC clients saw it
+	archiveID string // its archive id when shown, "" when not known
+	// ref: the id XEP-0461 and XEP-0444 refer to it by (referenceID);
+	// when it is not kept, the XMPP id its msgid stands for (xmppRefFor).
+	ref      string
+	id       string // the stanza's id, which XEP-0308 corrections name
+	origin   string // its XEP-0359 origin-id, which XEP-0424 retractions name
+	stanzaID string // its XEP-0359 stanza-id (a room's, or the user's server's)
+	conv     string
+	sender   string // the occupant JID in a room, a bare JID in a chat, ownSender for the user
+	nick     string
+	text     string // the text, corrected when it was
+	room     bool
+}
+
+// msgField is a string field of a knownMessage other than the text.
+type msgField uint
+
+const (
+	fMsgid msgField = iota
+	fArchiveID
+	fRef
+	fID
+	fOrigin
+	fStanzaID
+	fSender
+	numFields
+)
+
+// Values of a field's 4 bits in knownMessage.which besides 0 and the
+// values' numbers (at most numFields).
+const (
+	sameAsConv  = 14 // the sender: the conversation's string
+	isOwnSender = 15 // the sender: ownSender
+)
+
+// values are the string fields of f other than the text, by msgField.
+func (f *msgFields) values() [numFields]*string {
+	return [numFields]*string{fMsgid: &f.msgid, fArchiveID: &f.archiveID, fRef: &f.ref, fID: &f.id, fOrigin: &f.origin, fStanzaID: &f.stanzaID, fSender: &f.sender}
+}
+
+// pack makes f the strings, conversation, nick and room of k.
+func (k *knownMessage) pack(f *msgFields) {
+	var distinct [numFields]string
+	n, size, which := 0, uvarintLen(len(f.text))+len(f.text), uint32(0)
+	for i, p := range f.values() {
+		v, sel := *p, 0
+		switch {
+		case v == "":
+		case msgField(i) == fSender && v == f.conv:
+			sel = sameAsConv
+		case msgField(i) == fSender && v == ownSender:
+			sel = isOwnSender
+		default:
+			sel = slices.Index(distinct[:n], v) + 1
+			if sel == 0 {
+				distinct[n] = v
+				n++
+				sel = n
+				size += uvarintLen(len(v)) + len(v)
+			}
+		}
+		which |= uint32(sel) << (4 * i)
+	}
+	var sb strings.Builder
+	sb.Grow(size)
+	writeUvarint(&sb, len(f.text))
+	sb.WriteString(f.text)
+	for _, v := range distinct[:n] {
+		writeUvarint(&sb, len(v))
+		sb.WriteString(v)
+	}
+	k.strs, k.which, k.conv, k.nick, k.room = sb.String(), which, f.conv, f.nick, f.room
+}
+
+// field is the value of f.
+func (k *knownMessage) field(f msgField) string {
+	sel := int(k.which >> (4 * f) & 0xf)
+	switch sel {
+	case 0:
+		return ""
+	case sameAsConv:
+		return k.conv
+	case isOwnSender:
+		return ownSender
+	}
+	s := k.strs
+	for ; ; sel-- {
+		n, w := readUvarint(s)
+		if sel == 0 {
+			return s[w : w+n]
+		}
+		s = s[w+n:]
+	}
+}
+
+// set makes v the value of f: the number of an equal value k has, else
+// k packed anew.
+func (k *knownMessage) set(f msgField, v string) {
+	sel := uint32(0)
+	for g := range numFields {
+		if s := k.which >> (4 * g) & 0xf; v != "" && s != 0 && s <= uint32(numFields) && k.field(g) == v {
+			sel = s
+			break
+		}
+	}
+	if sel != 0 || v == "" {
+		k.which = k.which&^(0xf<<(4*f)) | sel<<(4*f)
+		return
+	}
+	u := k.fields()
+	*u.values()[f] = v
+	k.pack(&u)
+}
+
+// setText makes text k's text.
+func (k *knownMessage) setText(text string) {
+	u := k.fields()
+	u.text = text
+	k.pack(&u)
+}
+
+// packed is a record of f.
+func packed(f msgFields) *knownMessage {
+	k := &knownMessage{}
+	k.pack(&f)
+	return k
+}
+
+// fields is k unpacked.
+func (k *knownMessage) fields() msgFields {
+	return msgFields{msgid: k.msgid(), archiveID: k.archiveID(), ref: k.ref(), id: k.id(), origin: k.origin(), stanzaID: k.stanzaID(),
+		conv: k.conv, sender: k.sender(), nick: k.nick, text: k.text(), room: k.room}
+}
+
+func (k *knownMessage) msgid() string     { return k.field(fMsgid) }
+func (k *knownMessage) archiveID() string { return k.field(fArchiveID) }
+func (k *knownMessage) ref() string       { return k.field(fRef) }
+func (k *knownMessage) id() string        { return k.field(fID) }
+func (k *knownMessage) origin() string    { return k.field(fOrigin) }
+func (k *knownMessage) stanzaID() string  { return k.field(fStanzaID) }
+func (k *knownMessage) sender() string    { return k.field(fSender) }
+
+func (k *knownMessage) text() string {
+	n, w := readUvarint(k.strs)
+	return k.strs[w : w+n]
+}
+
+// uvarintLen is the length of n as a uvarint.
+func uvarintLen(n int) int {
+	l := 1
+	for ; n >= 0x80; n >>= 7 {
+		l++
+	}
+	return l
+}
+
+// writeUvarint writes n as a uvarint.
+func writeUvarint(sb *strings.Builder, n int) {
+	for ; n >= 0x80; n >>= 7 {
+		sb.WriteByte(byte(n) | 0x80)
+	}
+	sb.WriteByte(byte(n))
+}
+
+// readUvarint is the uvarint s starts with, and its length.
+func readUvarint(s string) (n, w int) {
+	for shift := 0; ; shift += 7 {
+		b := s[w]
+		w++
+		n |= int(b&0x7f) << shift
+		if b < 0x80 {
+			return n, w
+		}
+	}
 }
 
 // at is when k was shown.
@@ -87,11 +265,12 @@ func (k *knownMessage) at() time.Time {
 }
 
 // xmppIDs are the ids by which XMPP may name k, "" for those it lacks.
-func (k *knownMessage) xmppIDs() [3]string { return [3]string{k.id, k.origin, k.stanzaID} }
+func (k *knownMessage) xmppIDs() [3]string { return [3]string{k.id(), k.origin(), k.stanzaID()} }
 
 // namedBy reports whether XMPP may name k by id (not "").
 func (k *knownMessage) namedBy(id string) bool {
-	return id != "" && (id == k.id || id == k.origin || id == k.stanzaID)
+	ids := k.xmppIDs()
+	return id != "" && slices.Contains(ids[:], id)
 }
 
 // xmppRef is the XMPP id k's msgid stands for (xmppRefFor), "" when not
@@ -99,11 +278,11 @@ func (k *knownMessage) namedBy(id string) bool {
 func (k *knownMessage) xmppRef() string {
 	switch {
 	case !k.kept || k.room:
-		return k.ref
-	case k.origin != "":
-		return k.origin
+		return k.ref()
+	case k.origin() != "":
+		return k.origin()
 	}
-	return k.id
+	return k.id()
 }
 
 // references keeps the sets of reactions and the user's last message per
@@ -168,7 +347,7 @@ func referenceID(m *xmpp.Message) string {
 // quoteOf is the short quote of k that leads a reply for those who do
 // not see the reference.
 func quoteOf(k *knownMessage) string {
-	return "> " + k.nick + ": " + excerpt(k.text)
+	return "> " + k.nick + ": " + excerpt(k.text())
 }
 
 // withReferences shows m's reply or correction as s (already given its
@@ -178,9 +357,6 @@ func (b *Bridge) withReferences(m *xmpp.Message, own bool, s *shown) {
 		return
 	}
 	conv, sender := b.sharedConv(convOf(m, own)), senderOf(m, own)
-	if sender == conv {
-		sender = conv // one copy of the string kept, not two
-	}
 	text := m.Body
 	switch {
 	case m.Replace != "":
@@ -188,16 +364,16 @@ func (b *Bridge) withReferences(m *xmpp.Message, own bool, s *shown) {
 		switch {
 		case orig == nil:
 			s.body = correctedMark + m.Body
-		case orig.sender != sender:
+		case orig.sender() != sender:
 			b.log.Info("correction of someone else's message ignored", "from", m.From, "replaces", m.Replace)
 		default:
-			s.body, s.replyTo = correctedMark+m.Body, orig.msgid
-			orig.text = keptText(m.Body, own)
+			s.body, s.replyTo = correctedMark+m.Body, orig.msgid()
+			orig.setText(keptText(m.Body, own))
 		}
 	case m.Reply != nil && m.ReplyText != "":
 		if orig := b.msgs.byXMPP(conv, m.Reply.ID); orig != nil {
 			text = m.ReplyText
-			s.body, s.replyTo = text, orig.msgid
+			s.body, s.replyTo = text, orig.msgid()
 			s.plain = quoteOf(orig) + "\n" + text
 		}
 	}
@@ -205,11 +381,7 @@ func (b *Bridge) withReferences(m *xmpp.Message, own bool, s *shown) {
 	if s.from != nil && !own {
 		nick = s.from.Name
 	}
-	origin := m.OriginID
-	if origin == m.ID {
-		origin = m.ID // one copy of the string kept, not two
-	}
-	b.msgs.keep(knownMessage{msgid: s.msgid, room: m.Type == "groupchat", ref: referenceID(m), id: m.ID, origin: origin, stanzaID: m.StanzaID,
+	b.msgs.keep(msgFields{msgid: s.msgid, room: m.Type == "groupchat", ref: referenceID(m), id: m.ID, origin: m.OriginID, stanzaID: m.StanzaID,
 		conv: conv, sender: sender, nick: nick, text: keptText(text, own)})
 }
 
@@ -229,7 +401,7 @@ func (b *Bridge) showReactions(m *xmpp.Message, own bool, base *shown) {
 	orig := b.msgs.byXMPP(conv, m.Reactions.ID)
 	key := conv + " " + m.Reactions.ID + " " + senderOf(m, own)
 	if orig != nil {
-		key = conv + " " + orig.msgid + " " + senderOf(m, own)
+		key = conv + " " + orig.msgid() + " " + senderOf(m, own)
 	}
 	prev, _ := b.refsOf.reactions.get(key)
 	added, removed := setChange(prev, m.Reactions.Emojis)
@@ -246,10 +418,10 @@ func (b *Bridge) showReactions(m *xmpp.Message, own bool, base *shown) {
 	s.body = reactionText(who, added, removed, orig)
 	if orig != nil {
 		for _, e := range added {
-			s.reacts = append(s.reacts, irc.Tags{"+draft/react": e, "+draft/reply": orig.msgid})
+			s.reacts = append(s.reacts, irc.Tags{"+draft/react": e, "+draft/reply": orig.msgid()})
 		}
 		for _, e := range removed {
-			s.reacts = append(s.reacts, irc.Tags{"+draft/unreact": e, "+draft/reply": orig.msgid})
+			s.reacts = append(s.reacts, irc.Tags{"+draft/unreact": e, "+draft/reply": orig.msgid()})
 		}
 	}
 	b.show(m, own, &s)
@@ -275,9 +447,9 @@ func setChange(prev, next []string) (added, removed []string) {
 func reactionText(who string, added, removed []string, orig *knownMessage) string {
 	what := "an earlier message"
 	if orig != nil {
-		what = orig.nick + "'s message " + excerpt(orig.text)
-		if orig.sender == ownSender {
-			what = "your message " + excerpt(orig.text)
+		what = orig.nick + "'s message " + excerpt(orig.text())
+		if orig.sender() == ownSender {
+			what = "your message " + excerpt(orig.text())
 		}
 	}
 	var parts []string
@@ -309,10 +481,10 @@ func (b *Bridge) resolve(r *ircd.Request, conv, target, msgid string) *knownMess
 	if k == nil {
 		// A message shown but no longer (or never) kept whole: the id alone.
 		if ref, ok := b.xmppRef(msgid); ok {
-			k = &knownMessage{msgid: msgid, ref: ref, conv: conv}
+			k = packed(msgFields{msgid: msgid, ref: ref, conv: conv})
 		}
 	}
-	if k == nil || k.conv != conv || k.ref == "" {
+	if k == nil || k.conv != conv || k.ref() == "" {
 		r.Fail("UNKNOWN_MSGID", []string{target, msgid}, "No such message here (it may be too old): nothing was sent")
 		return nil
 	}
@@ -330,8 +502,8 @@ func (b *Bridge) outRefs(r *ircd.Request, conv, target string, out *xmpp.OutMess
 		if orig == nil {
 			return false, false
 		}
-		out.Reply = &xmpp.OutReply{ID: orig.ref, To: to(orig.sender)}
-		if orig.text != "" {
+		out.Reply = &xmpp.OutReply{ID: orig.ref(), To: to(orig.sender())}
+		if orig.text() != "" {
 			out.Reply.Quote = quoteOf(orig) + "\n"
 		}
 		return false, true
@@ -341,20 +513,20 @@ func (b *Bridge) outRefs(r *ircd.Request, conv, target string, out *xmpp.OutMess
 	}
 	old, repl, global, isSed := parseSubstitution(out.Body)
 	last, _ := b.refsOf.lastOwn.get(conv)
-	if !isSed || last == nil || !strings.Contains(last.text, old) {
+	if !isSed || last == nil || !strings.Contains(last.text(), old) {
 		return false, true
 	}
 	n := 1
 	if global {
 		n = -1
 	}
-	out.Body = strings.Replace(last.text, old, repl, n)
-	out.Replace = last.id
+	out.Body = strings.Replace(last.text(), old, repl, n)
+	out.Replace = last.id()
 	// Its echo names the corrected message, as a correction from XMPP does.
 	if r.Msg.Tags == nil {
 		r.Msg.Tags = irc.Tags{}
 	}
-	r.Msg.Tags["+draft/reply"] = last.msgid
+	r.Msg.Tags["+draft/reply"] = last.msgid()
 	return true, true
 }
 
@@ -380,21 +552,21 @@ func (b *Bridge) noteOwnSent(conv string, out *xmpp.OutMessage, ref string) {
 		return
 	}
 	if out.Replace != "" {
-		if last, _ := b.refsOf.lastOwn.get(conv); last != nil && last.id == out.Replace {
-			last.text = out.Body
+		if last, _ := b.refsOf.lastOwn.get(conv); last != nil && last.id() == out.Replace {
+			last.setText(out.Body)
 		}
 		return
 	}
-	k := b.msgs.keep(knownMessage{msgid: out.ID, room: out.Type == "groupchat", ref: ref, id: out.ID, origin: out.ID, conv: conv, sender: ownSender, nick: b.userNick(),
-		text: strings.Clone(out.Body)}) // not the whole IRC line it may be part of
+	k := b.msgs.keep(msgFields{msgid: out.ID, room: out.Type == "groupchat", ref: ref, id: out.ID, origin: out.ID, conv: conv, sender: ownSender, nick: b.userNick(),
+		text: out.Body})
 	b.refsOf.lastOwn.put(conv, k)
 }
 
 // noteReflection: the room reflected the user's message sent as msgid,
 // with the stanza-id references to it use.
 func (b *Bridge) noteReflection(msgid string, m *xmpp.Message) {
-	if k := b.msgs.kept(msgid); k != nil && k.ref == "" {
-		v := *k
+	if k := b.msgs.kept(msgid); k != nil && k.ref() == "" {
+		v := k.fields()
 		v.ref = referenceID(m)
 		v.stanzaID = v.ref
 		b.msgs.keep(v)
@@ -431,7 +603,7 @@ func (b *Bridge) reactOut(r *ircd.Request, conv, target string, out *xmpp.OutMes
 	if orig == nil {
 		return false
 	}
-	key := conv + " " + orig.msgid + " " + ownSender
+	key := conv + " " + orig.msgid() + " " + ownSender
 	set, _ := b.refsOf.reactions.get(key)
 	set = slices.Clone(set)
 	switch {
@@ -445,7 +617,7 @@ func (b *Bridge) reactOut(r *ircd.Request, conv, target string, out *xmpp.OutMes
 		set = append(set, emoji)
 	}
 	b.refsOf.reactions.put(key, set)
-	out.Reactions = &xmpp.Reactions{ID: orig.ref, Emojis: set}
+	out.Reactions = &xmpp.Reactions{ID: orig.ref(), Emojis: set}
 	return true
 }
 

@@ -271,8 +271,8 @@ func TestHugeBodyKeptBounded(t *testing.T) {
 	huge := strings.Repeat("ab ", 100000)
 	h.event(aliceSays("a1", huge))
 	c.take()
-	if k := h.b.msgs.byXMPP("alice@example.org", "a1"); k == nil || len(k.text) > maxKnownText {
-		t.Fatalf("kept %d bytes of a %d-byte body", len(k.text), len(huge))
+	if k := h.b.msgs.byXMPP("alice@example.org", "a1"); k == nil || len(k.text()) > maxKnownText {
+		t.Fatalf("kept %d bytes of a %d-byte body", len(k.text()), len(huge))
 	}
 	reply := aliceSays("a2", "> …\nwow")
 	reply.Reply, reply.ReplyText = &xmpp.Reply{ID: "a1"}, "wow"
