@@ -11,7 +11,6 @@ import (
 
 // Limits of the archive catch-ups.
 const (
-	maxSeenIDs      = 2000             // stanza ids of messages already shown
 	archivePages    = 20               // pages of 100 fetched at most
 	archiveTimeout  = 2 * time.Minute  // for the whole catch-up
 	archiveOverlap  = 2 * time.Minute  // fetched before the last sign of life
@@ -54,11 +53,12 @@ type catchUp struct {
 	msgs  []xmpp.Message
 }
 
-// markSeen remembers the stanza id of a message shown to the user, so the
-// archive catch-up does not show it twice.
-func (b *Bridge) markSeen(id string) {
-	if id != "" {
-		b.seen.put(id, struct{}{})
+// markSeen remembers the stanza id of m (own: sent by the user), a chat
+// message shown to the user or a reaction taken in, with its record, so
+// that the archive catch-up does not show it twice.
+func (b *Bridge) markSeen(m *xmpp.Message, own bool) {
+	if m.StanzaID != "" {
+		b.msgs.markSeen(msgIDFor(m, own), m.StanzaID)
 	}
 }
 
@@ -172,7 +172,7 @@ func (b *Bridge) endCatchUp(cu *catchUp, err error, truncated, givenUp bool) {
 func (b *Bridge) onArchive(cu *catchUp, err error, truncated bool) {
 	shown := 0
 	for _, m := range cu.msgs {
-		if m.Type == "groupchat" || m.Type == "error" || m.Body == "" || b.seen.has(m.StanzaID) {
+		if m.Type == "groupchat" || m.Type == "error" || m.Body == "" || m.StanzaID != "" && b.msgs.seen(m.StanzaID) {
 			continue
 		}
 		if b.isOwnJID(m.From) {

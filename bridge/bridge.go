@@ -146,7 +146,6 @@ type Bridge struct {
 	lastErr       string
 	lastLive      time.Time          // when the stream last delivered something
 	lostAt        time.Time          // lastLive when the stream was lost; zero once caught up
-	seen          *bounded[struct{}] // stanza ids of messages shown
 	catchUps      []*catchUp         // archive catch-ups under way (archive.go)
 	requests      map[string]request // XMPP requests awaiting their answer, by id (requests.go)
 	msgs          *messageStore      // the messages shown or sent (identity.go)
@@ -391,7 +390,6 @@ func New(cfg Config, x XMPP) (*Bridge, error) {
 		contacts:    make(map[string]*contact),
 		requests:    make(map[string]request),
 		sent:        newBounded[sentMessage](maxSentIDs),
-		seen:        newBounded[struct{}](maxSeenIDs),
 		msgs:        newMessageStore(maxMsgRefs),
 		retracted:   newBounded[struct{}](maxRoomSent),
 		receipts:    newBounded[receipt](maxReceipts),

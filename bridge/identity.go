@@ -105,6 +105,7 @@ func baseMsgID(msgid string) string {
 type messageStore struct {
 	byMsgid hashIndex[string]
 	index   hashIndex[xmppKey]  // the kept ones, by their XMPP ids other than the msgid
+	seenIDs hashIndex[string]   // by their seen ids other than the msgid
 	order   ring[*knownMessage] // oldest first
 }
 
@@ -118,6 +119,12 @@ func newMessageStore(max int) *messageStore {
 		byMsgid: newHashIndex(func(msgid string) uint64 { return maphash.String(seed, msgid) },
 			func(k *knownMessage) [3]string { return [3]string{k.msgid()} }),
 		index: newHashIndex(func(key xmppKey) uint64 { return maphash.Comparable(seed, key) }, xmppKeys),
+		seenIDs: newHashIndex(func(id string) uint64 { return maphash.String(seed, id) }, func(k *knownMessage) [3]string {
+			if id := k.field(fSeenID); id != k.msgid() {
+				return [3]string{id}
+			}
+			return [3]string{}
+		}),
 		order: ring[*knownMessage]{max: max},
 	}
 }
@@ -147,6 +154,7 @@ func (ms *messageStore) record(msgid string) *knownMessage {
 	k := packed(msgFields{msgid: msgid})
 	if old, full := ms.order.push(k); full {
 		ms.byMsgid.remove(old)
+		ms.seenIDs.remove(old)
 		ms.unindex(old)
 	}
 	ms.byMsgid.add(k.msgid(), k)
@@ -158,7 +166,7 @@ func (ms *messageStore) record(msgid string) *knownMessage {
 func (ms *messageStore) keep(v msgFields) *knownMessage {
 	k := ms.record(v.msgid)
 	ms.unindex(k)
-	v.archiveID = k.archiveID()
+	v.archiveID, v.seenID = k.archiveID(), k.field(fSeenID)
 	k.pack(&v)
 	k.kept = true
 	for _, key := range xmppKeys(k) {
@@ -179,6 +187,26 @@ func (ms *messageStore) forget(k *knownMessage) {
 	ms.unindex(k)
 	k.kept = false
 	k.set(fRef, ref)
+}
+
+// markSeen notes that the message shown as msgid, with the stanza id
+// id, was shown to the user.
+func (ms *messageStore) markSeen(msgid, id string) {
+	k := ms.record(msgid)
+	ms.seenIDs.remove(k)
+	k.set(fSeenID, id)
+	if id != msgid {
+		ms.seenIDs.add(id, k)
+	}
+}
+
+// seen reports whether a message with the stanza id id was shown to the
+// user, among the newest maxMsgRefs.
+func (ms *messageStore) seen(id string) bool {
+	if k := ms.get(id); k != nil && k.field(fSeenID) == id {
+		return true
+	}
+	return ms.seenIDs.get(id) != nil
 }
 
 // kept finds the kept message a client names by msgid (of any of its

@@ -110,9 +110,9 @@ func (b *Bridge) sendOut(out *xmpp.OutMessage, c *contact) {
 
 // sentOut remembers out, sent to c as id.
 func (b *Bridge) sentOut(out *xmpp.OutMessage, c *contact, id string) {
-	b.rememberSent(id, c.jid, out.Body)
 	b.rememberRef(id, id)
 	b.noteOwnSent(strings.ToLower(xmpp.BareJID(c.jid)), out, id)
+	b.rememberSent(id, c.jid, out.Body)
 	b.noteSent()
 }
 
@@ -178,8 +178,8 @@ func (b *Bridge) flushPending() {
 			}
 			return
 		}
-		b.rememberSent(id, c.jid, p.out.Body)
 		b.rememberRef(id, id)
+		b.rememberSent(id, c.jid, p.out.Body)
 		b.queryNotice(c, "queued message sent: "+excerpt(p.out.Body))
 	}
 }
@@ -187,6 +187,14 @@ func (b *Bridge) flushPending() {
 func (b *Bridge) rememberSent(id, jid, body string) {
 	if id == "" {
 		return
+	}
+	// The copies in the message's record, when it has them: body may be
+	// part of the whole IRC line.
+	if k := b.msgs.get(id); k != nil {
+		id = k.msgid()
+		if k.text() == body {
+			body = k.text()
+		}
 	}
 	b.sent.put(id, sentMessage{jid: jid, body: body})
 }
@@ -239,7 +247,7 @@ func (b *Bridge) onMessage(m *xmpp.Message) {
 	// Archived copies (see onArchive) and offline deliveries of the same
 	// message carry the same stanza id. A named client's catch-up shows
 	// it again, to that client.
-	if m.StanzaID != "" && b.seen.has(m.StanzaID) && b.only == nil {
+	if m.StanzaID != "" && b.msgs.seen(m.StanzaID) && b.only == nil {
 		return
 	}
 	if peer == "" || b.isOwnJID(peer) {
@@ -281,7 +289,7 @@ func (b *Bridge) onMessage(m *xmpp.Message) {
 		b.show(m, own, &s)
 		b.receiptFor(c, m, s.msgid)
 	}
-	b.markSeen(m.StanzaID)
+	b.markSeen(m, own)
 }
 
 // chatPeer is the other end of a one-to-one message: its sender, or its

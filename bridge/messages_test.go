@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unsafe"
 
 	"xircd/xmpp"
 )
@@ -439,6 +440,21 @@ func TestWhoMask(t *testing.T) {
 		":irc.test 352 me * stranger elsewhere.net irc.test stranger H :0 stranger@elsewhere.net",
 		":irc.test 315 me stranger :End of /WHO list",
 	)
+}
+
+// What is remembered of a sent message to match an error reply takes no
+// copies of its own: its id and body are those of the message's record,
+// not the IRC line the body was part of.
+func TestSentSharesRecord(t *testing.T) {
+	h, c := online(t)
+	c.send("PRIVMSG Alice :hello there")
+	h.barrier()
+	id := h.b.sent.order.at(0)
+	sm, _ := h.b.sent.get(id)
+	k := h.b.msgs.get(id)
+	if k == nil || sm.body != "hello there" || unsafe.StringData(sm.body) != unsafe.StringData(k.text()) || unsafe.StringData(id) != unsafe.StringData(k.msgid()) {
+		t.Errorf("sent %q (%q) is not the record's %v", id, sm.body, k)
+	}
 }
 
 func TestSentIDsAreBounded(t *testing.T) {

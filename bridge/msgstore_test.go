@@ -21,15 +21,22 @@ func TestKnownMessagePacking(t *testing.T) {
 		{msgid: "1", archiveID: "2", ref: "3", id: "4", origin: "5", stanzaID: "6", conv: "r@x", sender: "r@x/bob", nick: "bob", text: "t", room: true},
 		{msgid: long, id: long + "y", sender: "b@x", conv: "a@x", text: long},
 		{msgid: "m", text: "", sender: "a@x"}, // a sender equal to conv only when conv is
+		{msgid: "m", conv: "r@x", sender: "r@x/"},
+		{msgid: "m", conv: "r@x", sender: "r@xx/bob"},
+		{msgid: "bob", conv: "r@x", sender: "r@x/bob", room: true},
 	} {
 		k := packed(f)
 		if got := k.fields(); got != f {
 			t.Errorf("packed %+.40v, got %+.40v", f, got)
 		}
 		distinct := map[string]bool{}
-		for _, p := range f.values() {
-			if *p != "" && *p != f.conv && *p != ownSender {
-				distinct[*p] = true
+		for i, p := range f.values() {
+			v := *p
+			if nick, ok := strings.CutPrefix(v, f.conv+"/"); ok && nick != "" && msgField(i) == fSender {
+				v = nick // an occupant's
+			}
+			if v != "" && v != f.conv && v != ownSender {
+				distinct[v] = true
 			}
 		}
 		size := len(f.text) + uvarintLen(len(f.text))
@@ -39,6 +46,13 @@ func TestKnownMessagePacking(t *testing.T) {
 		if len(k.strs) != size {
 			t.Errorf("%+.40v packed into %d bytes, want %d", f, len(k.strs), size)
 		}
+	}
+}
+
+// A record is 64 bytes, a size class of its own.
+func TestKnownMessageSize(t *testing.T) {
+	if size := unsafe.Sizeof(knownMessage{}); size > 64 {
+		t.Errorf("a record takes %d bytes", size)
 	}
 }
 
@@ -223,6 +237,40 @@ func TestMessageStoreModel(t *testing.T) {
 		}
 		if x, y := ms.index, ms.byMsgid; x.len()+len(x.shared) > 0 || y.len() != 6 || shared != len(y.over) {
 			t.Errorf("seed %d: left %d keys and %d shared hashes indexed, %d records (%d of them shared, counted %d)", seed, x.len(), len(x.shared), y.len(), len(y.over), shared)
+		}
+	}
+}
+
+// A stanza id shown to the user is known as long as its message's record
+// is, whether or not it is the msgid, and through a later keep of the
+// record.
+func TestMessageStoreSeen(t *testing.T) {
+	for _, hash := range []func(string) uint64{nil, func(string) uint64 { return 7 }} {
+		ms := newMessageStore(3)
+		if hash != nil {
+			collide(ms, hash)
+			ms.seenIDs.hash = hash
+		}
+		ms.markSeen("s1", "s1") // someone else's: its msgid is its stanza id
+		ms.keep(msgFields{msgid: "o2", id: "o2", origin: "o2", stanzaID: "s2", conv: "a@x"})
+		ms.markSeen("o2", "s2") // the user's carbon: the msgid is its origin-id
+		ms.keep(msgFields{msgid: "o2", id: "o2", origin: "o2", stanzaID: "s2", conv: "a@x", text: "again"})
+		for _, tc := range []struct {
+			id   string
+			want bool
+		}{{"s1", true}, {"s2", true}, {"o2", false}, {"s3", false}} {
+			if got := ms.seen(tc.id); got != tc.want {
+				t.Errorf("seen(%s) = %v, want %v", tc.id, got, tc.want)
+			}
+		}
+		ms.record("x1")
+		ms.record("x2")
+		if ms.seen("s1") || !ms.seen("s2") {
+			t.Error("s1 is not forgotten with its record, or s2 is")
+		}
+		ms.record("x3")
+		if ms.seen("s2") || ms.seenIDs.len() != 0 {
+			t.Errorf("s2 is not forgotten with its record: %d left", ms.seenIDs.len())
 		}
 	}
 }

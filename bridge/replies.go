@@ -64,12 +64,14 @@ type knownMessage struct {
 	// (a field equal to another shares its value), each after its length
 	// as a uvarint. which has 4 bits per field (msgField): 0 for "", n for
 	// the n-th value after the text, or sameAsConv or isOwnSender.
-	strs  string
-	which uint32
+	// senderInConv: the sender's value is the part after conv+"/".
+	strs         string
+	which        uint32
+	senderInConv bool
 	// shown: it was shown at shownAt (Unix nanoseconds, 0 for the zero
 	// time: a time.Time would take three times the room). kept: it is kept
-	// for references, with all the fields; else its msgid, archive id and
-	// ref alone may be known. room: it is a group chat's.
+	// for references, with all the fields; else its msgid, archive id,
+	// seen id and ref alone may be known. room: it is a group chat's.
 	shown, kept, room bool
 	shownAt           int64
 	conv              string // the conversation: the contact's bare JID or the room's
@@ -81,6 +83,7 @@ type knownMessage struct {
 type msgFields struct {
 	msgid     string // as IRC clients saw it
 	archiveID string // its archive id when shown, "" when not known
+	seenID    string // its stanza id, once shown to the user (messageStore.markSeen)
 	// ref: the id XEP-0461 and XEP-0444 refer to it by (referenceID);
 	// when it is not kept, the XMPP id its msgid stands for (xmppRefFor).
 	ref      string
@@ -100,6 +103,7 @@ type msgField uint
 const (
 	fMsgid msgField = iota
 	fArchiveID
+	fSeenID
 	fRef
 	fID
 	fOrigin
@@ -117,22 +121,26 @@ const (
 
 // values are the string fields of f other than the text, by msgField.
 func (f *msgFields) values() [numFields]*string {
-	return [numFields]*string{fMsgid: &f.msgid, fArchiveID: &f.archiveID, fRef: &f.ref, fID: &f.id, fOrigin: &f.origin, fStanzaID: &f.stanzaID, fSender: &f.sender}
+	return [numFields]*string{fMsgid: &f.msgid, fArchiveID: &f.archiveID, fSeenID: &f.seenID, fRef: &f.ref, fID: &f.id, fOrigin: &f.origin, fStanzaID: &f.stanzaID, fSender: &f.sender}
 }
 
 // pack makes f the strings, conversation, nick and room of k.
 func (k *knownMessage) pack(f *msgFields) {
 	var distinct [numFields]string
-	n, size, which := 0, uvarintLen(len(f.text))+len(f.text), uint32(0)
+	n, size, which, inConv := 0, uvarintLen(len(f.text))+len(f.text), uint32(0), false
 	for i, p := range f.values() {
 		v, sel := *p, 0
-		switch {
-		case v == "":
-		case msgField(i) == fSender && v == f.conv:
-			sel = sameAsConv
-		case msgField(i) == fSender && v == ownSender:
-			sel = isOwnSender
-		default:
+		if msgField(i) == fSender {
+			switch c := len(f.conv); {
+			case v == f.conv:
+				sel = sameAsConv
+			case v == ownSender:
+				sel = isOwnSender
+			case len(v) > c+1 && v[c] == '/' && v[:c] == f.conv: // an occupant of the room: its nick alone
+				v, inConv = v[c+1:], true
+			}
+		}
+		if v != "" && sel == 0 {
 			sel = slices.Index(distinct[:n], v) + 1
 			if sel == 0 {
 				distinct[n] = v
@@ -151,36 +159,47 @@ func (k *knownMessage) pack(f *msgFields) {
 		writeUvarint(&sb, len(v))
 		sb.WriteString(v)
 	}
-	k.strs, k.which, k.conv, k.nick, k.room = sb.String(), which, f.conv, f.nick, f.room
+	k.strs, k.which, k.senderInConv = sb.String(), which, inConv
+	k.conv, k.nick, k.room = f.conv, f.nick, f.room
+}
+
+// sel is f's 4 bits in which.
+func (k *knownMessage) sel(f msgField) uint32 { return k.which >> (4 * f) & 0xf }
+
+// value is the n-th value in strs, the text being the 0th.
+func (k *knownMessage) value(n uint32) string {
+	s := k.strs
+	for ; ; n-- {
+		l, w := readUvarint(s)
+		if n == 0 {
+			return s[w : w+l]
+		}
+		s = s[w+l:]
+	}
 }
 
 // field is the value of f.
 func (k *knownMessage) field(f msgField) string {
-	sel := int(k.which >> (4 * f) & 0xf)
-	switch sel {
-	case 0:
+	switch sel := k.sel(f); {
+	case sel == 0:
 		return ""
-	case sameAsConv:
+	case sel == sameAsConv:
 		return k.conv
-	case isOwnSender:
+	case sel == isOwnSender:
 		return ownSender
-	}
-	s := k.strs
-	for ; ; sel-- {
-		n, w := readUvarint(s)
-		if sel == 0 {
-			return s[w : w+n]
-		}
-		s = s[w+n:]
+	case f == fSender && k.senderInConv:
+		return k.conv + "/" + k.value(sel)
+	default:
+		return k.value(sel)
 	}
 }
 
-// set makes v the value of f: the number of an equal value k has, else
-// k packed anew.
+// set makes v the value of f (not the sender): the number of an equal
+// value k has, else k packed anew.
 func (k *knownMessage) set(f msgField, v string) {
 	sel := uint32(0)
 	for g := range numFields {
-		if s := k.which >> (4 * g) & 0xf; v != "" && s != 0 && s <= uint32(numFields) && k.field(g) == v {
+		if s := k.sel(g); v != "" && s != 0 && s <= uint32(numFields) && k.value(s) == v {
 			sel = s
 			break
 		}
@@ -210,7 +229,7 @@ func packed(f msgFields) *knownMessage {
 
 // fields is k unpacked.
 func (k *knownMessage) fields() msgFields {
-	return msgFields{msgid: k.msgid(), archiveID: k.archiveID(), ref: k.ref(), id: k.id(), origin: k.origin(), stanzaID: k.stanzaID(),
+	return msgFields{msgid: k.msgid(), archiveID: k.archiveID(), seenID: k.field(fSeenID), ref: k.ref(), id: k.id(), origin: k.origin(), stanzaID: k.stanzaID(),
 		conv: k.conv, sender: k.sender(), nick: k.nick, text: k.text(), room: k.room}
 }
 
@@ -222,10 +241,7 @@ func (k *knownMessage) origin() string    { return k.field(fOrigin) }
 func (k *knownMessage) stanzaID() string  { return k.field(fStanzaID) }
 func (k *knownMessage) sender() string    { return k.field(fSender) }
 
-func (k *knownMessage) text() string {
-	n, w := readUvarint(k.strs)
-	return k.strs[w : w+n]
-}
+func (k *knownMessage) text() string { return k.value(0) }
 
 // uvarintLen is the length of n as a uvarint.
 func uvarintLen(n int) int {
