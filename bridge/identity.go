@@ -101,7 +101,8 @@ func baseMsgID(msgid string) string {
 // reactions, corrections and retractions (replies.go, redact.go), the
 // resolution of msgids to XMPP ids and CHATHISTORY references
 // (chathistory.go) share; the records of messages kept for references are
-// also found by their conversation and XMPP ids.
+// also found by their conversation and XMPP ids, and the stanza ids shown
+// to the user (for the archive catch-up) are found in the records too.
 type messageStore struct {
 	byMsgid hashIndex[string]
 	index   hashIndex[xmppKey]  // the kept ones, by their XMPP ids other than the msgid
@@ -161,8 +162,8 @@ func (ms *messageStore) record(msgid string) *knownMessage {
 	return k
 }
 
-// keep makes v the kept record of its message (the time and archive id
-// it showed with stay), found by its XMPP ids, and returns it.
+// keep makes v the kept record of its message (the time, archive id and
+// seen id it showed with stay), found by its XMPP ids, and returns it.
 func (ms *messageStore) keep(v msgFields) *knownMessage {
 	k := ms.record(v.msgid)
 	ms.unindex(k)
