@@ -117,17 +117,19 @@ type xmppKey struct{ conv, id string }
 func newMessageStore(max int) *messageStore {
 	seed := maphash.MakeSeed()
 	return &messageStore{
-		byMsgid: newHashIndex(func(msgid string) uint64 { return maphash.String(seed, msgid) },
-			func(k *knownMessage) [3]string { return [3]string{k.msgid()} }),
-		index: newHashIndex(func(key xmppKey) uint64 { return maphash.Comparable(seed, key) }, xmppKeys),
-		seenIDs: newHashIndex(func(id string) uint64 { return maphash.String(seed, id) }, func(k *knownMessage) [3]string {
-			if id := k.field(fSeenID); id != k.msgid() {
-				return [3]string{id}
-			}
-			return [3]string{}
-		}),
-		order: ring[*knownMessage]{max: max},
+		byMsgid: hashIndex[string]{seed: seed, keys: func(k *knownMessage) [3]string { return [3]string{k.msgid()} }},
+		index:   hashIndex[xmppKey]{seed: seed, keys: xmppKeys},
+		seenIDs: hashIndex[string]{seed: seed, keys: seenKeys},
+		order:   ring[*knownMessage]{max: max},
 	}
+}
+
+// seenKeys are the keys of k in the store's seenIDs (zero: none).
+func seenKeys(k *knownMessage) [3]string {
+	if id := k.field(fSeenID); id != k.msgid() {
+		return [3]string{id}
+	}
+	return [3]string{}
 }
 
 // xmppKeys are the keys of k in the store's index (zero: none).
@@ -241,16 +243,22 @@ func (ms *messageStore) byXMPP(conv, id string) *knownMessage {
 // Each key names one record, the last one added with it. A hash that
 // several keys have (with a seeded 64-bit hash, as good as never) is
 // shared: its keys are in over, by the keys themselves.
+// The maps are made when first needed: most users' stores stay empty.
 type hashIndex[K comparable] struct {
 	byHash map[uint64]*knownMessage // the record of the one key with the hash
 	over   map[K]*knownMessage
 	shared map[uint64]int // the shared hashes: how many keys in over have each
-	hash   func(K) uint64
+	seed   maphash.Seed
 	keys   func(*knownMessage) [3]K // the keys a record is added with (zero: none)
+	with   func(K) uint64           // the hash, when not maphash's (tests make keys collide)
 }
 
-func newHashIndex[K comparable](hash func(K) uint64, keys func(*knownMessage) [3]K) hashIndex[K] {
-	return hashIndex[K]{byHash: map[uint64]*knownMessage{}, hash: hash, keys: keys}
+// hash is key's hash.
+func (x *hashIndex[K]) hash(key K) uint64 {
+	if x.with != nil {
+		return x.with(key)
+	}
+	return maphash.Comparable(x.seed, key)
 }
 
 // get is the record key names, nil when none.
@@ -275,6 +283,9 @@ func (x *hashIndex[K]) add(key K, k *knownMessage) {
 	}
 	o := x.byHash[h]
 	if o == nil || x.keyOf(o, h) == key {
+		if x.byHash == nil {
+			x.byHash = map[uint64]*knownMessage{}
+		}
 		x.byHash[h] = k
 		return
 	}

@@ -49,10 +49,15 @@ func TestKnownMessagePacking(t *testing.T) {
 	}
 }
 
-// A record is 64 bytes, a size class of its own.
-func TestKnownMessageSize(t *testing.T) {
+// A record is 64 bytes, a size class of its own; a store makes its maps
+// when it first needs them (most users' stay empty).
+func TestMessageStoreSizes(t *testing.T) {
 	if size := unsafe.Sizeof(knownMessage{}); size > 64 {
 		t.Errorf("a record takes %d bytes", size)
+	}
+	ms := newMessageStore(maxMsgRefs)
+	if ms.byMsgid.byHash != nil || ms.index.byHash != nil || ms.seenIDs.byHash != nil || ms.order.buf != nil {
+		t.Error("an empty store made its maps")
 	}
 }
 
@@ -139,8 +144,8 @@ func TestMessageStoreCollisions(t *testing.T) {
 
 // collide makes ms hash its keys with hash.
 func collide(ms *messageStore, hash func(string) uint64) {
-	ms.byMsgid.hash = hash
-	ms.index.hash = func(k xmppKey) uint64 { return hash(k.id) }
+	ms.byMsgid.with = hash
+	ms.index.with = func(k xmppKey) uint64 { return hash(k.id) }
 }
 
 // The store answers as plain maps of the keys would, however the keys'
@@ -249,7 +254,7 @@ func TestMessageStoreSeen(t *testing.T) {
 		ms := newMessageStore(3)
 		if hash != nil {
 			collide(ms, hash)
-			ms.seenIDs.hash = hash
+			ms.seenIDs.with = hash
 		}
 		ms.markSeen("s1", "s1") // someone else's: its msgid is its stanza id
 		ms.keep(msgFields{msgid: "o2", id: "o2", origin: "o2", stanzaID: "s2", conv: "a@x"})
