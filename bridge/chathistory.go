@@ -178,7 +178,8 @@ func (b *Bridge) rememberShown(msgid, archiveID string, at time.Time) {
 	if msgid != "" {
 		k := b.msgs.record(msgid)
 		k.set(fArchiveID, archiveID)
-		k.shown, k.shownAt = true, 0
+		k.flag(flagShown, true)
+		k.shownAt = 0
 		if !at.IsZero() {
 			k.shownAt = at.UnixNano()
 		}
@@ -188,7 +189,7 @@ func (b *Bridge) rememberShown(msgid, archiveID string, at time.Time) {
 // shownMsg is the record of the message shown as msgid, nil when none is
 // remembered.
 func (b *Bridge) shownMsg(msgid string) *knownMessage {
-	if k := b.msgs.get(msgid); k != nil && k.shown {
+	if k := b.msgs.get(msgid); k != nil && k.shown() {
 		return k
 	}
 	return nil

@@ -69,7 +69,7 @@ func (b *Bridge) rememberRef(msgid, ref string) {
 	if msgid == "" || ref == "" {
 		return
 	}
-	if k := b.msgs.record(msgid); !k.kept {
+	if k := b.msgs.record(msgid); !k.kept() {
 		k.set(fRef, ref) // a kept message knows it (knownMessage.xmppRef)
 	}
 }
@@ -135,7 +135,7 @@ func seenKeys(k *knownMessage) [3]string {
 // xmppKeys are the keys of k in the store's index (zero: none).
 func xmppKeys(k *knownMessage) [3]xmppKey {
 	var keys [3]xmppKey
-	if k.kept {
+	if k.kept() {
 		for i, id := range k.xmppIDs() {
 			if key := (xmppKey{k.conv, id}); id != "" && id != k.msgid() && !slices.Contains(keys[:], key) {
 				keys[i] = key
@@ -171,7 +171,7 @@ func (ms *messageStore) keep(v msgFields) *knownMessage {
 	ms.unindex(k)
 	v.archiveID, v.seenID = k.archiveID(), k.field(fSeenID)
 	k.pack(&v)
-	k.kept = true
+	k.flag(flagKept, true)
 	for _, key := range xmppKeys(k) {
 		if key != (xmppKey{}) {
 			ms.index.add(key, k)
@@ -188,7 +188,7 @@ func (ms *messageStore) unindex(k *knownMessage) { ms.index.remove(k) }
 func (ms *messageStore) forget(k *knownMessage) {
 	ref := k.xmppRef()
 	ms.unindex(k)
-	k.kept = false
+	k.flag(flagKept, false)
 	k.set(fRef, ref)
 }
 
@@ -215,10 +215,10 @@ func (ms *messageStore) seen(id string) bool {
 // kept finds the kept message a client names by msgid (of any of its
 // lines).
 func (ms *messageStore) kept(msgid string) *knownMessage {
-	if k := ms.get(msgid); k != nil && k.kept {
+	if k := ms.get(msgid); k != nil && k.kept() {
 		return k
 	}
-	if k := ms.get(baseMsgID(msgid)); k != nil && k.kept {
+	if k := ms.get(baseMsgID(msgid)); k != nil && k.kept() {
 		return k
 	}
 	return nil
@@ -231,7 +231,7 @@ func (ms *messageStore) byXMPP(conv, id string) *knownMessage {
 	}
 	// An id that is also the msgid is not in the index: the user's own
 	// messages go by their origin-id, others' by their stanza-id.
-	if k := ms.get(id); k != nil && k.kept && k.conv == conv && k.namedBy(id) {
+	if k := ms.get(id); k != nil && k.kept() && k.conv == conv && k.namedBy(id) {
 		return k
 	}
 	return nil

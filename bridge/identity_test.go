@@ -256,7 +256,7 @@ func TestMessageStore(t *testing.T) {
 	if k := ms.byXMPP("alice@example.org", "u1"); k == nil || k.text() != "three" {
 		t.Errorf("the id a later message took went with the message forgotten: %v", k)
 	}
-	if ms.index.len() != 1 || a.kept && ms.index.get(xmppKey{"alice@example.org", "u1"}) == a {
+	if ms.index.len() != 1 || a.kept() && ms.index.get(xmppKey{"alice@example.org", "u1"}) == a {
 		t.Errorf("index after forgetting: %v", ms.index)
 	}
 	// A retracted message is no longer kept; its msgid still resolves.

@@ -184,7 +184,7 @@ func (b *Bridge) onRoomRetraction(m *xmpp.Message) {
 	case rt.Moderated && k.sender() == ownSender:
 		text += "your message " + excerpt(k.text())
 	case rt.Moderated:
-		text += k.nick + "'s message " + excerpt(k.text())
+		text += k.nick() + "'s message " + excerpt(k.text())
 	default:
 		text += "the message " + excerpt(k.text())
 	}

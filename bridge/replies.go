@@ -57,26 +57,48 @@ const (
 // knownMessage is what the gateway remembers of a message shown or sent
 // (messageStore): what CHATHISTORY references to it need and, while it is
 // kept, what references from XMPP and IRC need. A busy user has thousands:
-// its own strings share one allocation (pack), and the conversation and
-// the nick are the strings its contact or room holds.
+// its own strings share one allocation (pack), the conversation is the
+// string its contact or room holds, and it takes 48 bytes.
 type knownMessage struct {
 	// strs is the text, then the other string fields' distinct values
 	// (a field equal to another shares its value), each after its length
-	// as a uvarint. which has 4 bits per field (msgField): 0 for "", n for
-	// the n-th value after the text, or sameAsConv or isOwnSender.
-	// senderInConv: the sender's value is the part after conv+"/".
-	strs         string
-	which        uint32
-	senderInConv bool
-	// shown: it was shown at shownAt (Unix nanoseconds, 0 for the zero
-	// time: a time.Time would take three times the room). kept: it is kept
-	// for references, with all the fields; else its msgid, archive id,
-	// seen id and ref alone may be known. room: it is a group chat's.
-	shown, kept, room bool
-	shownAt           int64
-	conv              string // the conversation: the contact's bare JID or the room's
-	nick              string // the sender as IRC showed them
+	// as a uvarint. bits has 4 bits per field (msgField): 0 for "", n for
+	// the n-th value after the text, or sameAsConv or isOwnSender; then
+	// the flags (msgFlag).
+	strs    string
+	conv    string // the conversation: the contact's bare JID or the room's
+	shownAt int64  // Unix nanoseconds (flagShown), 0 for the zero time: a time.Time would take three times the room
+	bits    uint64
 }
+
+// msgFlag is a flag of a knownMessage, in its bits after the fields'.
+type msgFlag uint64
+
+const (
+	// flagShown: it was shown, at shownAt.
+	flagShown msgFlag = 1 << (4*numFields + iota)
+	// flagKept: it is kept for references, with all the fields; else its
+	// msgid, archive id, seen id and ref alone may be known.
+	flagKept
+	flagRoom // a group chat's
+	// flagSenderInConv: the sender's value is the part after conv+"/".
+	flagSenderInConv
+)
+
+// has reports whether k has the flag f.
+func (k *knownMessage) has(f msgFlag) bool { return k.bits&uint64(f) != 0 }
+
+// flag sets or clears the flag f of k.
+func (k *knownMessage) flag(f msgFlag, on bool) {
+	k.bits &^= uint64(f)
+	if on {
+		k.bits |= uint64(f)
+	}
+}
+
+func (k *knownMessage) shown() bool { return k.has(flagShown) }
+func (k *knownMessage) kept() bool  { return k.has(flagKept) }
+func (k *knownMessage) room() bool  { return k.has(flagRoom) }
 
 // msgFields is a knownMessage's strings unpacked (fields), as keep takes
 // them.
@@ -92,7 +114,7 @@ type msgFields struct {
 	stanzaID string // its XEP-0359 stanza-id (a room's, or the user's server's)
 	conv     string
 	sender   string // the occupant JID in a room, a bare JID in a chat, ownSender for the user
-	nick     string
+	nick     string // the sender as IRC showed them
 	text     string // the text, corrected when it was
 	room     bool
 }
@@ -109,10 +131,11 @@ const (
 	fOrigin
 	fStanzaID
 	fSender
+	fNick
 	numFields
 )
 
-// Values of a field's 4 bits in knownMessage.which besides 0 and the
+// Values of a field's 4 bits in knownMessage.bits besides 0 and the
 // values' numbers (at most numFields).
 const (
 	sameAsConv  = 14 // the sender: the conversation's string
@@ -121,13 +144,13 @@ const (
 
 // values are the string fields of f other than the text, by msgField.
 func (f *msgFields) values() [numFields]*string {
-	return [numFields]*string{fMsgid: &f.msgid, fArchiveID: &f.archiveID, fSeenID: &f.seenID, fRef: &f.ref, fID: &f.id, fOrigin: &f.origin, fStanzaID: &f.stanzaID, fSender: &f.sender}
+	return [numFields]*string{fMsgid: &f.msgid, fArchiveID: &f.archiveID, fSeenID: &f.seenID, fRef: &f.ref, fID: &f.id, fOrigin: &f.origin, fStanzaID: &f.stanzaID, fSender: &f.sender, fNick: &f.nick}
 }
 
 // pack makes f the strings, conversation, nick and room of k.
 func (k *knownMessage) pack(f *msgFields) {
 	var distinct [numFields]string
-	n, size, which, inConv := 0, uvarintLen(len(f.text))+len(f.text), uint32(0), false
+	n, size, which, inConv := 0, uvarintLen(len(f.text))+len(f.text), uint64(0), false
 	for i, p := range f.values() {
 		v, sel := *p, 0
 		if msgField(i) == fSender {
@@ -149,7 +172,7 @@ func (k *knownMessage) pack(f *msgFields) {
 				size += uvarintLen(len(v)) + len(v)
 			}
 		}
-		which |= uint32(sel) << (4 * i)
+		which |= uint64(sel) << (4 * i)
 	}
 	var sb strings.Builder
 	sb.Grow(size)
@@ -159,15 +182,17 @@ func (k *knownMessage) pack(f *msgFields) {
 		writeUvarint(&sb, len(v))
 		sb.WriteString(v)
 	}
-	k.strs, k.which, k.senderInConv = sb.String(), which, inConv
-	k.conv, k.nick, k.room = f.conv, f.nick, f.room
+	k.strs, k.conv = sb.String(), f.conv
+	k.bits = k.bits&uint64(flagShown|flagKept) | which
+	k.flag(flagRoom, f.room)
+	k.flag(flagSenderInConv, inConv)
 }
 
-// sel is f's 4 bits in which.
-func (k *knownMessage) sel(f msgField) uint32 { return k.which >> (4 * f) & 0xf }
+// sel is f's 4 bits in bits.
+func (k *knownMessage) sel(f msgField) uint64 { return k.bits >> (4 * f) & 0xf }
 
 // value is the n-th value in strs, the text being the 0th.
-func (k *knownMessage) value(n uint32) string {
+func (k *knownMessage) value(n uint64) string {
 	s := k.strs
 	for ; ; n-- {
 		l, w := readUvarint(s)
@@ -187,7 +212,7 @@ func (k *knownMessage) field(f msgField) string {
 		return k.conv
 	case sel == isOwnSender:
 		return ownSender
-	case f == fSender && k.senderInConv:
+	case f == fSender && k.has(flagSenderInConv):
 		return k.conv + "/" + k.value(sel)
 	default:
 		return k.value(sel)
@@ -197,15 +222,15 @@ func (k *knownMessage) field(f msgField) string {
 // set makes v the value of f (not the sender): the number of an equal
 // value k has, else k packed anew.
 func (k *knownMessage) set(f msgField, v string) {
-	sel := uint32(0)
+	sel := uint64(0)
 	for g := range numFields {
-		if s := k.sel(g); v != "" && s != 0 && s <= uint32(numFields) && k.value(s) == v {
+		if s := k.sel(g); v != "" && s != 0 && s <= uint64(numFields) && k.value(s) == v {
 			sel = s
 			break
 		}
 	}
 	if sel != 0 || v == "" {
-		k.which = k.which&^(0xf<<(4*f)) | sel<<(4*f)
+		k.bits = k.bits&^(0xf<<(4*f)) | sel<<(4*f)
 		return
 	}
 	u := k.fields()
@@ -230,7 +255,7 @@ func packed(f msgFields) *knownMessage {
 // fields is k unpacked.
 func (k *knownMessage) fields() msgFields {
 	return msgFields{msgid: k.msgid(), archiveID: k.archiveID(), seenID: k.field(fSeenID), ref: k.ref(), id: k.id(), origin: k.origin(), stanzaID: k.stanzaID(),
-		conv: k.conv, sender: k.sender(), nick: k.nick, text: k.text(), room: k.room}
+		conv: k.conv, sender: k.sender(), nick: k.nick(), text: k.text(), room: k.room()}
 }
 
 func (k *knownMessage) msgid() string     { return k.field(fMsgid) }
@@ -238,6 +263,7 @@ func (k *knownMessage) archiveID() string { return k.field(fArchiveID) }
 func (k *knownMessage) ref() string       { return k.field(fRef) }
 func (k *knownMessage) id() string        { return k.field(fID) }
 func (k *knownMessage) origin() string    { return k.field(fOrigin) }
+func (k *knownMessage) nick() string      { return k.field(fNick) }
 func (k *knownMessage) stanzaID() string  { return k.field(fStanzaID) }
 func (k *knownMessage) sender() string    { return k.field(fSender) }
 
@@ -293,7 +319,7 @@ func (k *knownMessage) namedBy(id string) bool {
 // known.
 func (k *knownMessage) xmppRef() string {
 	switch {
-	case !k.kept || k.room:
+	case !k.kept() || k.room():
 		return k.ref()
 	case k.origin() != "":
 		return k.origin()
@@ -363,7 +389,7 @@ func referenceID(m *xmpp.Message) string {
 // quoteOf is the short quote of k that leads a reply for those who do
 // not see the reference.
 func quoteOf(k *knownMessage) string {
-	return "> " + k.nick + ": " + excerpt(k.text())
+	return "> " + k.nick() + ": " + excerpt(k.text())
 }
 
 // withReferences shows m's reply or correction as s (already given its
@@ -463,7 +489,7 @@ func setChange(prev, next []string) (added, removed []string) {
 func reactionText(who string, added, removed []string, orig *knownMessage) string {
 	what := "an earlier message"
 	if orig != nil {
-		what = orig.nick + "'s message " + excerpt(orig.text())
+		what = orig.nick() + "'s message " + excerpt(orig.text())
 		if orig.sender() == ownSender {
 			what = "your message " + excerpt(orig.text())
 		}
