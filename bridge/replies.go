@@ -65,9 +65,11 @@ type knownMessage struct {
 	// as a uvarint. bits has 4 bits per field (msgField): 0 for "", n for
 	// the n-th value after the text, or sameAsConv or isOwnSender; then
 	// the flags (msgFlag).
-	strs    string
-	conv    string // the conversation: the contact's bare JID or the room's
-	shownAt int64  // Unix nanoseconds (flagShown), 0 for the zero time: a time.Time would take three times the room
+	strs string
+	conv string // the conversation: the contact's bare JID or the room's
+	// shownAt: when it was shown (flagShown), in Unix nanoseconds, 0 for
+	// the zero time: a time.Time would take three times the room.
+	shownAt int64
 	bits    uint64
 }
 
