@@ -15,6 +15,7 @@ import (
 	"gopkg.in/irc.v4"
 
 	"xircd/internal/lazylog"
+	"xircd/internal/readable"
 )
 
 // conn is one client connection. The reader goroutine (serve) owns
@@ -34,6 +35,8 @@ type conn struct {
 	closeOnce  sync.Once
 	lastWriter sync.WaitGroup // done when the last writer closed the socket
 	reader     *lineReader
+	watch      *readable.Watch // where an idle reader waits
+	ended      func()          // called once the reader has finished
 
 	mu sync.Mutex
 	// nick is the nick given at registration; from Attach on the
@@ -54,7 +57,10 @@ type conn struct {
 	// (see currentBackend); written by the reader goroutine under mu.
 	backend Backend
 
-	// Reader goroutine only.
+	// Reader only (one goroutine at a time, see serve).
+	regDeadline    time.Time // registration must be done by then
+	lastActive     time.Time // when the client last sent a line
+	pingSent       time.Time // when the idle PING went, zero if none waits
 	pass           string
 	passGiven      bool
 	capNegotiating bool
@@ -79,6 +85,7 @@ func newConn(s *Server, nc net.Conn) *conn {
 		host:    host,
 		closing: make(chan struct{}),
 		reader:  newLineReader(nc),
+		watch:   readable.New(nc),
 	}
 	c.log = lazylog.New((*connLog)(c))
 	c.lastWriter.Add(1)
@@ -294,6 +301,7 @@ func (c *conn) abort(reason string) {
 	}
 	// Wakes the reader; it checks closing after setting its own deadline.
 	c.nc.SetReadDeadline(time.Now())
+	c.watch.Wake()
 }
 
 // errorGrace bounds the write of ERROR to a client dropped by abort.
@@ -357,15 +365,49 @@ func (c *conn) writeLoop() {
 }
 
 // endWriting ends the last writer: it closes the socket, which also ends
-// the reader's wait, and lets serve return.
+// the reader's wait, and lets the reader finish.
 func (c *conn) endWriting() {
-	c.nc.Close()
+	c.closeSocket()
 	c.lastWriter.Done()
 }
 
-// serve runs the connection until it closes.
-func (c *conn) serve() {
-	reason := c.readLoop()
+// closeSocket closes the socket, taking it out of the poller first.
+func (c *conn) closeSocket() {
+	c.watch.Stop()
+	c.nc.Close()
+}
+
+// serve runs the connection until it closes, then calls ended (if not
+// nil). An idle client keeps no goroutine: once nothing is left to read,
+// the reader waits in c.watch and goes on in a new goroutine once the
+// client sends. So serve returns when the client is first idle, or, with
+// no socket to wait for (a test's pipe), when the connection has ended.
+func (c *conn) serve(ended func()) {
+	c.ended = ended
+	if !c.s.allowed(c.nc.RemoteAddr()) {
+		c.log.Info("refused non-loopback client: no password configured")
+		c.finish("Only local connections are accepted")
+		return
+	}
+	c.regDeadline = time.Now().Add(c.s.cfg.RegistrationTimeout)
+	c.lastActive = time.Now()
+	c.readOn(false)
+}
+
+// readOn reads and runs commands until nothing is left to read, then
+// waits for more in c.watch; or until the connection ends. woken: c.watch
+// said the socket can be read, so the first read reads it.
+func (c *conn) readOn(woken bool) {
+	if reason, ended := c.readLoop(woken); ended {
+		c.finish(reason)
+	}
+}
+
+// readWoken goes on reading once c.watch says the socket can be read.
+func (c *conn) readWoken() { c.readOn(true) }
+
+// finish closes the connection for reason once the reader has ended.
+func (c *conn) finish(reason string) {
 	c.Close(reason)
 	if c.session != nil {
 		final, _ := c.reason()
@@ -377,20 +419,17 @@ func (c *conn) serve() {
 	c.s.removeConn(c)
 	c.lastWriter.Wait()
 	c.log.Debug("connection closed")
+	if c.ended != nil {
+		c.ended()
+	}
 }
 
-// readLoop reads and runs commands until the connection ends, and returns
-// why it ended. Deadlines implement the registration timeout and the idle
-// PING.
-func (c *conn) readLoop() string {
-	if !c.s.allowed(c.nc.RemoteAddr()) {
-		c.log.Info("refused non-loopback client: no password configured")
-		return "Only local connections are accepted"
-	}
+// readLoop reads and runs commands; it returns why the connection ended
+// and true, or false once it waits for the client in c.watch (see
+// readOn). Deadlines
+// implement the registration timeout and the idle PING.
+func (c *conn) readLoop(woken bool) (string, bool) {
 	cfg := &c.s.cfg
-	regDeadline := time.Now().Add(cfg.RegistrationTimeout)
-	lastActive := time.Now()
-	var pingSent time.Time
 	closed := func() (string, bool) {
 		select {
 		case <-c.closing:
@@ -401,23 +440,32 @@ func (c *conn) readLoop() string {
 		}
 	}
 	for {
+		var deadline time.Time
 		switch {
 		case !c.isRegistered():
-			c.nc.SetReadDeadline(regDeadline)
-		case !pingSent.IsZero():
-			c.nc.SetReadDeadline(pingSent.Add(cfg.PingTimeout))
+			deadline = c.regDeadline
+		case !c.pingSent.IsZero():
+			deadline = c.pingSent.Add(cfg.PingTimeout)
 		default:
-			c.nc.SetReadDeadline(lastActive.Add(cfg.PingInterval))
+			deadline = c.lastActive.Add(cfg.PingInterval)
 		}
+		c.nc.SetReadDeadline(deadline)
 		// After setting the deadline: abort closes closing before it
-		// moves the deadline to now to wake this read.
+		// moves the deadline to now and wakes c.watch.
 		if r, ok := closed(); ok {
-			return r
+			return r, true
 		}
+		// What the socket holds is read only after c.watch says so
+		// (woken): until then the read would wait in a goroutine.
+		if c.watch.Waits() && !woken && !c.reader.held(c.nc, deadline) {
+			c.watch.Await(deadline, c.readWoken)
+			return "", false
+		}
+		woken = false
 		line, err := c.reader.readLine()
 		if err != nil {
 			if r, ok := closed(); ok {
-				return r
+				return r, true
 			}
 			switch {
 			case errors.Is(err, errLineTooLong):
@@ -425,23 +473,23 @@ func (c *conn) readLoop() string {
 				continue
 			case errors.Is(err, os.ErrDeadlineExceeded):
 				if !c.isRegistered() {
-					return "Registration timed out"
+					return "Registration timed out", true
 				}
-				if pingSent.IsZero() {
-					pingSent = time.Now()
+				if c.pingSent.IsZero() {
+					c.pingSent = time.Now()
 					c.Send(&irc.Message{Command: "PING", Params: []string{cfg.ServerName}})
 					continue
 				}
-				return fmt.Sprintf("Ping timeout: %d seconds", int(cfg.PingTimeout/time.Second))
+				return fmt.Sprintf("Ping timeout: %d seconds", int(cfg.PingTimeout/time.Second)), true
 			default:
-				return "Connection closed"
+				return "Connection closed", true
 			}
 		}
-		lastActive = time.Now()
-		pingSent = time.Time{}
+		c.lastActive = time.Now()
+		c.pingSent = time.Time{}
 		if !c.handleLine(line) {
 			r, _ := c.reason()
-			return r
+			return r, true
 		}
 	}
 }

@@ -79,7 +79,7 @@ func FuzzReadPath(f *testing.F) {
 		mc := &memConn{in: bytes.NewReader(data)}
 		c := newConn(s, mc)
 		s.conns[c] = struct{}{}
-		c.serve()
+		c.serve(nil)
 		if strings.Contains(logBuf.String(), "panic") {
 			t.Fatalf("panic while handling input:\n%s", logBuf.String())
 		}

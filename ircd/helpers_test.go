@@ -148,14 +148,48 @@ func (s *fakeSession) Detach(reason string) {
 	}
 }
 
+// testListener is where a test's clients dial the server.
+type testListener interface {
+	net.Listener
+	Dial(timeout time.Duration) (net.Conn, error)
+}
+
+// tcpListener is a loopback TCP listener: its connections are sockets,
+// whose idle readers wait in the poller, where pipes' wait in a read.
+type tcpListener struct{ net.Listener }
+
+func (l tcpListener) Dial(timeout time.Duration) (net.Conn, error) {
+	return net.DialTimeout("tcp", l.Addr().String(), timeout)
+}
+
+func listenTCP(t *testing.T) testListener {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tcpListener{l}
+}
+
+// overPipesAndTCP runs test with a server on pipes, then on loopback TCP.
+func overPipesAndTCP(t *testing.T, test func(t *testing.T, listen func(*testing.T) testListener)) {
+	t.Run("pipe", func(t *testing.T) { test(t, func(*testing.T) testListener { return pipenet.Listen() }) })
+	t.Run("tcp", func(t *testing.T) { test(t, listenTCP) })
+}
+
 // testServer starts a server on a pipe listener.
-func testServer(t *testing.T, cfg Config, b Backend) (*Server, *pipenet.Listener) {
+func testServer(t *testing.T, cfg Config, b Backend) (*Server, testListener) {
+	t.Helper()
+	return testServerOn(t, pipenet.Listen(), cfg, b)
+}
+
+// testServerOn starts a server on l.
+func testServerOn(t *testing.T, l testListener, cfg Config, b Backend) (*Server, testListener) {
 	t.Helper()
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	s := NewServer(cfg, b)
-	l := pipenet.Listen()
 	done := make(chan error, 1)
 	go func() { done <- s.Serve(l) }()
 	t.Cleanup(func() {
@@ -179,7 +213,7 @@ type client struct {
 	r  *bufio.Reader
 }
 
-func dial(t *testing.T, l *pipenet.Listener) *client {
+func dial(t *testing.T, l testListener) *client {
 	t.Helper()
 	a, err := l.Dial(waitTimeout)
 	if err != nil {

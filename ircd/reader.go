@@ -2,8 +2,12 @@ package ircd
 
 import (
 	"bytes"
+	"crypto/tls"
 	"errors"
 	"io"
+	"net"
+	"os"
+	"time"
 )
 
 const (
@@ -64,32 +68,71 @@ func (lr *lineReader) readLine() ([]byte, error) {
 			}
 			return line, nil
 		}
-		if lr.discarding {
-			lr.start, lr.end = 0, 0
-		} else if lr.end-lr.start >= maxInputLen {
+		if !lr.discarding && lr.end-lr.start >= maxInputLen {
 			lr.start, lr.end = 0, 0
 			lr.discarding = true
 			return nil, errLineTooLong
 		}
-		if lr.start > 0 {
-			lr.end = copy(lr.buf, lr.buf[lr.start:lr.end])
-			lr.start = 0
-		}
-		switch {
-		case lr.end == len(lr.buf):
-			// A partial line fills the buffer: room for more of it.
-			buf := make([]byte, min(2*len(lr.buf), maxInputLen))
-			copy(buf, lr.buf[:lr.end])
-			lr.buf = buf
-		case lr.end == 0 && len(lr.buf) > idleInputLen:
-			lr.buf = make([]byte, idleInputLen)
-		}
-		n, err := lr.r.Read(lr.buf[lr.end:])
-		lr.end += n
-		if err != nil && n == 0 {
+		if n, err := lr.readMore(); err != nil && n == 0 {
 			return nil, err
 		}
 	}
+}
+
+// readMore makes room and reads once from the stream. The rest of an
+// overlong line is dropped as it comes.
+func (lr *lineReader) readMore() (int, error) {
+	if lr.discarding {
+		lr.start, lr.end = 0, 0
+	}
+	if lr.start > 0 {
+		lr.end = copy(lr.buf, lr.buf[lr.start:lr.end])
+		lr.start = 0
+	}
+	switch {
+	case lr.end == len(lr.buf):
+		// A partial line fills the buffer: room for more of it.
+		buf := make([]byte, min(2*len(lr.buf), maxInputLen))
+		copy(buf, lr.buf[:lr.end])
+		lr.buf = buf
+	case lr.end == 0 && len(lr.buf) > idleInputLen:
+		lr.buf = make([]byte, idleInputLen)
+	}
+	n, err := lr.r.Read(lr.buf[lr.end:])
+	lr.end += n
+	return n, err
+}
+
+// held reports whether readLine can return without waiting for the
+// socket: a whole line (or an overlong one) is buffered, or what the
+// layers above the socket hold (crypto/tls's records, the PROXY header's
+// reader) completes one, or reading failed for good. What they hold is
+// read with a deadline in the past, which reads nothing from the socket
+// itself and which both survive. It leaves nc's read deadline at
+// deadline. Before a TLS handshake nothing is held: a read would start
+// the handshake, which a deadline in the past would fail for good.
+func (lr *lineReader) held(nc net.Conn, deadline time.Time) bool {
+	if lr.complete() {
+		return true
+	}
+	if tc, ok := nc.(*tls.Conn); ok && !tc.ConnectionState().HandshakeComplete {
+		return false
+	}
+	nc.SetReadDeadline(time.Unix(1, 0))
+	defer nc.SetReadDeadline(deadline)
+	for !lr.complete() {
+		n, err := lr.readMore()
+		if err != nil && n == 0 {
+			return !errors.Is(err, os.ErrDeadlineExceeded)
+		}
+	}
+	return true
+}
+
+// complete reports whether a line, or the report of an overlong one, is
+// buffered.
+func (lr *lineReader) complete() bool {
+	return bytes.IndexByte(lr.buf[lr.start:lr.end], '\n') >= 0 || !lr.discarding && lr.end-lr.start >= maxInputLen
 }
 
 // tooLong reports whether a line (without CR LF) exceeds the limits: 8191

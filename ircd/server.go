@@ -218,10 +218,7 @@ func (s *Server) Serve(l net.Listener) error {
 		s.conns[c] = struct{}{}
 		s.wg.Add(1)
 		s.mu.Unlock()
-		go func() {
-			defer s.wg.Done()
-			c.serve()
-		}()
+		go c.serve(s.wg.Done)
 	}
 }
 
@@ -255,7 +252,7 @@ func (s *Server) Shutdown(reason string) {
 	}
 	// Clients that do not drain their queue are cut off.
 	for _, c := range conns {
-		c.nc.Close()
+		c.closeSocket()
 	}
 	select {
 	case <-done:

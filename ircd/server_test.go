@@ -16,50 +16,52 @@ import (
 )
 
 func TestRegistrationWelcomeBurst(t *testing.T) {
-	b := newFakeBackend()
-	_, l := testServer(t, Config{ServerName: "gw.test", Network: "TestNet", Version: "v1"}, b)
-	c := dial(t, l)
+	overPipesAndTCP(t, func(t *testing.T, listen func(*testing.T) testListener) {
+		b := newFakeBackend()
+		_, l := testServerOn(t, listen(t), Config{ServerName: "gw.test", Network: "TestNet", Version: "v1"}, b)
+		c := dial(t, l)
 
-	c.send("NICK me", "USER u 0 * :Real Name")
-	c.expect(irc.RPL_WELCOME, "me", "Welcome to the TestNet IRC Network me!u@localhost")
-	c.expect(irc.RPL_YOURHOST, "me", "Your host is gw.test, running version v1")
-	c.expect(irc.RPL_CREATED, "me")
-	c.expect(irc.RPL_MYINFO, "me", "gw.test", "v1")
-	var isupport []string
-	lines := 0
-	m := c.next()
-	for m.Command == irc.RPL_ISUPPORT {
-		lines++
-		if m.Trailing() != "are supported by this server" {
-			t.Errorf("005 trailing = %q", m.Trailing())
+		c.send("NICK me", "USER u 0 * :Real Name")
+		c.expect(irc.RPL_WELCOME, "me", "Welcome to the TestNet IRC Network me!u@localhost")
+		c.expect(irc.RPL_YOURHOST, "me", "Your host is gw.test, running version v1")
+		c.expect(irc.RPL_CREATED, "me")
+		c.expect(irc.RPL_MYINFO, "me", "gw.test", "v1")
+		var isupport []string
+		lines := 0
+		m := c.next()
+		for m.Command == irc.RPL_ISUPPORT {
+			lines++
+			if m.Trailing() != "are supported by this server" {
+				t.Errorf("005 trailing = %q", m.Trailing())
+			}
+			isupport = append(isupport, m.Params[1:len(m.Params)-1]...)
+			m = c.next()
 		}
-		isupport = append(isupport, m.Params[1:len(m.Params)-1]...)
-		m = c.next()
-	}
-	if lines < 2 {
-		t.Errorf("ISUPPORT in %d line(s), want it split", lines)
-	}
-	for _, want := range []string{"CASEMAPPING=ascii", "CHANTYPES=&#", "NETWORK=TestNet", "UTF8ONLY",
-		"NICKLEN=32", "CHANNELLEN=200", "TOPICLEN=390", "AWAYLEN=390", "PREFIX=(qaohv)~&@%+"} {
-		if !slices.Contains(isupport, want) {
-			t.Errorf("ISUPPORT lacks %s: %v", want, isupport)
+		if lines < 2 {
+			t.Errorf("ISUPPORT in %d line(s), want it split", lines)
 		}
-	}
-	if m.Command != irc.RPL_LUSERCLIENT || m.Trailing() != "There are 1 users and 0 invisible on 1 servers" {
-		t.Fatalf("got %q, want 251", m)
-	}
-	c.expect(irc.RPL_LUSERME, "me", "I have 1 clients and 0 servers")
-	c.expect(RPL_LOCALUSERS, "me", "1", "1")
-	c.expect(RPL_GLOBALUSERS, "me", "1", "1")
-	c.expect(irc.ERR_NOMOTD, "me", "MOTD File is missing")
+		for _, want := range []string{"CASEMAPPING=ascii", "CHANTYPES=&#", "NETWORK=TestNet", "UTF8ONLY",
+			"NICKLEN=32", "CHANNELLEN=200", "TOPICLEN=390", "AWAYLEN=390", "PREFIX=(qaohv)~&@%+"} {
+			if !slices.Contains(isupport, want) {
+				t.Errorf("ISUPPORT lacks %s: %v", want, isupport)
+			}
+		}
+		if m.Command != irc.RPL_LUSERCLIENT || m.Trailing() != "There are 1 users and 0 invisible on 1 servers" {
+			t.Fatalf("got %q, want 251", m)
+		}
+		c.expect(irc.RPL_LUSERME, "me", "I have 1 clients and 0 servers")
+		c.expect(RPL_LOCALUSERS, "me", "1", "1")
+		c.expect(RPL_GLOBALUSERS, "me", "1", "1")
+		c.expect(irc.ERR_NOMOTD, "me", "MOTD File is missing")
 
-	s := b.waitAttach(t)
-	if s.d.Nick() != "me" || s.d.User() != "u" || s.d.RealName() != "Real Name" || s.d.Account() != "" || s.d.ServerName() != "gw.test" {
-		t.Errorf("Downstream = %s!%s (%s) account %q server %s", s.d.Nick(), s.d.User(), s.d.RealName(), s.d.Account(), s.d.ServerName())
-	}
-	if s.d.HasCap("server-time") {
-		t.Error("HasCap(server-time) without CAP negotiation")
-	}
+		s := b.waitAttach(t)
+		if s.d.Nick() != "me" || s.d.User() != "u" || s.d.RealName() != "Real Name" || s.d.Account() != "" || s.d.ServerName() != "gw.test" {
+			t.Errorf("Downstream = %s!%s (%s) account %q server %s", s.d.Nick(), s.d.User(), s.d.RealName(), s.d.Account(), s.d.ServerName())
+		}
+		if s.d.HasCap("server-time") {
+			t.Error("HasCap(server-time) without CAP negotiation")
+		}
+	})
 }
 
 func TestMOTDLusersVersionTime(t *testing.T) {
@@ -470,55 +472,61 @@ func TestUserModes(t *testing.T) {
 }
 
 func TestPingPong(t *testing.T) {
-	b := newFakeBackend()
-	_, l := testServer(t, Config{PingInterval: 30 * time.Millisecond, PingTimeout: 100 * time.Millisecond}, b)
+	overPipesAndTCP(t, func(t *testing.T, listen func(*testing.T) testListener) {
+		b := newFakeBackend()
+		_, l := testServerOn(t, listen(t), Config{PingInterval: 30 * time.Millisecond, PingTimeout: 100 * time.Millisecond}, b)
 
-	// A client that answers keeps its connection across several PINGs.
-	c := dial(t, l)
-	c.register("me")
-	for i := 0; i < 3; i++ {
-		m := c.expect("PING", "xircd")
-		c.send("PONG :" + m.Params[0])
-	}
-	c.send("PING :still here")
-	c.until("PONG")
-
-	// One that does not is dropped.
-	quiet := dial(t, l)
-	quiet.register("quiet")
-	quiet.expect("PING")
-	if reason := quiet.expectClosed(); !strings.HasPrefix(reason, "Ping timeout") {
-		t.Errorf("ERROR reason %q", reason)
-	}
-	for {
-		if r := b.waitDetach(t); strings.HasPrefix(r, "Ping timeout") {
-			break
+		// A client that answers keeps its connection across several PINGs.
+		c := dial(t, l)
+		c.register("me")
+		for i := 0; i < 3; i++ {
+			m := c.expect("PING", "xircd")
+			c.send("PONG :" + m.Params[0])
 		}
-	}
+		c.send("PING :still here")
+		c.until("PONG")
+
+		// One that does not is dropped.
+		quiet := dial(t, l)
+		quiet.register("quiet")
+		quiet.expect("PING")
+		if reason := quiet.expectClosed(); !strings.HasPrefix(reason, "Ping timeout") {
+			t.Errorf("ERROR reason %q", reason)
+		}
+		for {
+			if r := b.waitDetach(t); strings.HasPrefix(r, "Ping timeout") {
+				break
+			}
+		}
+	})
 }
 
 func TestRegistrationTimeout(t *testing.T) {
-	_, l := testServer(t, Config{RegistrationTimeout: 50 * time.Millisecond}, newFakeBackend())
-	c := dial(t, l)
-	c.send("NICK slow")
-	if reason := c.expectClosed(); reason != "Registration timed out" {
-		t.Errorf("ERROR reason %q", reason)
-	}
+	overPipesAndTCP(t, func(t *testing.T, listen func(*testing.T) testListener) {
+		_, l := testServerOn(t, listen(t), Config{RegistrationTimeout: 50 * time.Millisecond}, newFakeBackend())
+		c := dial(t, l)
+		c.send("NICK slow")
+		if reason := c.expectClosed(); reason != "Registration timed out" {
+			t.Errorf("ERROR reason %q", reason)
+		}
+	})
 }
 
 func TestQuit(t *testing.T) {
-	b := newFakeBackend()
-	_, l := testServer(t, Config{}, b)
-	c := dial(t, l)
-	c.register("me")
-	b.waitAttach(t)
-	c.send("QUIT :see you")
-	if reason := c.expectClosed(); reason != "Quit: see you" {
-		t.Errorf("ERROR reason %q", reason)
-	}
-	if r := b.waitDetach(t); r != "Quit: see you" {
-		t.Errorf("Detach(%q)", r)
-	}
+	overPipesAndTCP(t, func(t *testing.T, listen func(*testing.T) testListener) {
+		b := newFakeBackend()
+		_, l := testServerOn(t, listen(t), Config{}, b)
+		c := dial(t, l)
+		c.register("me")
+		b.waitAttach(t)
+		c.send("QUIT :see you")
+		if reason := c.expectClosed(); reason != "Quit: see you" {
+			t.Errorf("ERROR reason %q", reason)
+		}
+		if r := b.waitDetach(t); r != "Quit: see you" {
+			t.Errorf("Detach(%q)", r)
+		}
+	})
 }
 
 func TestLabeledResponse(t *testing.T) {
@@ -642,14 +650,16 @@ func TestInvalidUTF8(t *testing.T) {
 }
 
 func TestMalformedLinesDoNotKill(t *testing.T) {
-	_, l := testServer(t, Config{}, newFakeBackend())
-	c := dial(t, l)
-	// "@a=b " panics inside irc.ParseMessage; ":prefix" alone is an error.
-	c.send("@a=b ", ":onlyprefix", "", "   ")
-	c.expect(ERR_UNKNOWNERROR, "*", "*", "Malformed line")
-	c.expect(ERR_UNKNOWNERROR, "*", "*", "Malformed line")
-	c.expect(ERR_UNKNOWNERROR, "*", "*", "Malformed line")
-	c.register("me")
+	overPipesAndTCP(t, func(t *testing.T, listen func(*testing.T) testListener) {
+		_, l := testServerOn(t, listen(t), Config{}, newFakeBackend())
+		c := dial(t, l)
+		// "@a=b " panics inside irc.ParseMessage; ":prefix" alone is an error.
+		c.send("@a=b ", ":onlyprefix", "", "   ")
+		c.expect(ERR_UNKNOWNERROR, "*", "*", "Malformed line")
+		c.expect(ERR_UNKNOWNERROR, "*", "*", "Malformed line")
+		c.expect(ERR_UNKNOWNERROR, "*", "*", "Malformed line")
+		c.register("me")
+	})
 }
 
 func TestBackendPanicClosesOnlyThatClient(t *testing.T) {
@@ -669,39 +679,41 @@ func TestBackendPanicClosesOnlyThatClient(t *testing.T) {
 }
 
 func TestInputTooLong(t *testing.T) {
-	b := newFakeBackend()
-	_, l := testServer(t, Config{}, b)
-	c := dial(t, l)
-	c.register("me")
-	b.waitAttach(t)
+	overPipesAndTCP(t, func(t *testing.T, listen func(*testing.T) testListener) {
+		b := newFakeBackend()
+		_, l := testServerOn(t, listen(t), Config{}, b)
+		c := dial(t, l)
+		c.register("me")
+		b.waitAttach(t)
 
-	// 1 MiB without a newline, then a normal command.
-	sent := make(chan error, 1)
-	go func() {
-		chunk := []byte(strings.Repeat("A", 64*1024))
-		for i := 0; i < 16; i++ {
-			if _, err := c.nc.Write(chunk); err != nil {
-				sent <- err
-				return
+		// 1 MiB without a newline, then a normal command.
+		sent := make(chan error, 1)
+		go func() {
+			chunk := []byte(strings.Repeat("A", 64*1024))
+			for i := 0; i < 16; i++ {
+				if _, err := c.nc.Write(chunk); err != nil {
+					sent <- err
+					return
+				}
 			}
+			_, err := c.nc.Write([]byte("\r\nPING :after\r\n"))
+			sent <- err
+		}()
+		c.expect(ERR_INPUTTOOLONG, "me", "Input line was too long")
+		if m := c.expect("PONG"); m.Trailing() != "after" {
+			t.Errorf("after overlong line: %q", m)
 		}
-		_, err := c.nc.Write([]byte("\r\nPING :after\r\n"))
-		sent <- err
-	}()
-	c.expect(ERR_INPUTTOOLONG, "me", "Input line was too long")
-	if m := c.expect("PONG"); m.Trailing() != "after" {
-		t.Errorf("after overlong line: %q", m)
-	}
-	if err := <-sent; err != nil {
-		t.Fatal(err)
-	}
+		if err := <-sent; err != nil {
+			t.Fatal(err)
+		}
 
-	// Just over the limit without tags, with a newline: 417 as well.
-	c.send("PRIVMSG bob :" + strings.Repeat("x", 510))
-	c.expect(ERR_INPUTTOOLONG)
-	// Big tags are fine as long as they fit their own budget.
-	c.send("@+x=" + strings.Repeat("t", 8000) + " PING :tagged")
-	c.expect("PONG", "xircd", "tagged")
+		// Just over the limit without tags, with a newline: 417 as well.
+		c.send("PRIVMSG bob :" + strings.Repeat("x", 510))
+		c.expect(ERR_INPUTTOOLONG)
+		// Big tags are fine as long as they fit their own budget.
+		c.send("@+x=" + strings.Repeat("t", 8000) + " PING :tagged")
+		c.expect("PONG", "xircd", "tagged")
+	})
 }
 
 func TestLineReaderMemoryFlat(t *testing.T) {
@@ -793,22 +805,24 @@ func TestSlowReaderDoesNotStallOthers(t *testing.T) {
 }
 
 func TestBackendClosesClient(t *testing.T) {
-	b := newFakeBackend()
-	_, l := testServer(t, Config{}, b)
-	c := dial(t, l)
-	c.register("me")
-	s := b.waitAttach(t)
-	s.d.Send(&irc.Message{Prefix: &irc.Prefix{Name: "xircd"}, Command: "NOTICE", Params: []string{"me", "bye now"}})
-	s.d.Close("Closed by the gateway")
-	c.expect("NOTICE", "me", "bye now")
-	if reason := c.expectClosed(); reason != "Closed by the gateway" {
-		t.Errorf("ERROR reason %q", reason)
-	}
-	if r := b.waitDetach(t); r != "Closed by the gateway" {
-		t.Errorf("Detach(%q)", r)
-	}
-	// Sending to a closed client is harmless.
-	s.d.Send(&irc.Message{Command: "NOTICE", Params: []string{"me", "late"}})
+	overPipesAndTCP(t, func(t *testing.T, listen func(*testing.T) testListener) {
+		b := newFakeBackend()
+		_, l := testServerOn(t, listen(t), Config{}, b)
+		c := dial(t, l)
+		c.register("me")
+		s := b.waitAttach(t)
+		s.d.Send(&irc.Message{Prefix: &irc.Prefix{Name: "xircd"}, Command: "NOTICE", Params: []string{"me", "bye now"}})
+		s.d.Close("Closed by the gateway")
+		c.expect("NOTICE", "me", "bye now")
+		if reason := c.expectClosed(); reason != "Closed by the gateway" {
+			t.Errorf("ERROR reason %q", reason)
+		}
+		if r := b.waitDetach(t); r != "Closed by the gateway" {
+			t.Errorf("Detach(%q)", r)
+		}
+		// Sending to a closed client is harmless.
+		s.d.Send(&irc.Message{Command: "NOTICE", Params: []string{"me", "late"}})
+	})
 }
 
 func TestLongReplyWithSmallQueue(t *testing.T) {
@@ -824,23 +838,25 @@ func TestLongReplyWithSmallQueue(t *testing.T) {
 }
 
 func TestShutdownReachesEveryClient(t *testing.T) {
-	b := newFakeBackend()
-	s, l := testServer(t, Config{}, b)
-	c1 := dial(t, l)
-	c1.register("one")
-	c2 := dial(t, l)
-	c2.send("NICK two") // not registered yet
-	c2.roundtrip()
-	b.waitAttach(t)
-	go s.Shutdown("server restart")
-	for _, c := range []*client{c1, c2} {
-		if reason := c.expectClosed(); reason != "server restart" {
-			t.Errorf("ERROR reason %q", reason)
+	overPipesAndTCP(t, func(t *testing.T, listen func(*testing.T) testListener) {
+		b := newFakeBackend()
+		s, l := testServerOn(t, listen(t), Config{}, b)
+		c1 := dial(t, l)
+		c1.register("one")
+		c2 := dial(t, l)
+		c2.send("NICK two") // not registered yet
+		c2.roundtrip()
+		b.waitAttach(t)
+		go s.Shutdown("server restart")
+		for _, c := range []*client{c1, c2} {
+			if reason := c.expectClosed(); reason != "server restart" {
+				t.Errorf("ERROR reason %q", reason)
+			}
 		}
-	}
-	if r := b.waitDetach(t); r != "server restart" {
-		t.Errorf("Detach(%q)", r)
-	}
+		if r := b.waitDetach(t); r != "server restart" {
+			t.Errorf("Detach(%q)", r)
+		}
+	})
 }
 
 // copyCountingHandler counts the copies made of it with attributes.

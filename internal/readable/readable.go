@@ -49,6 +49,10 @@ func New(nc net.Conn) *Watch {
 	}
 }
 
+// Waits reports whether Await waits for the socket; if not, its
+// function runs at once and must wait in its read.
+func (w *Watch) Waits() bool { return w.socket != nil }
+
 // Await runs f on a goroutine of its own once the socket can be read,
 // deadline (if not zero) has passed, Wake or Stop was called, or the
 // socket could not be waited for. f reads as it would have: a read

@@ -56,7 +56,7 @@ func notRan(t *testing.T, done chan struct{}, what string) {
 func TestAwaitRunsOnceDataArrives(t *testing.T) {
 	client, server := pair(t)
 	w := New(server)
-	if w.socket == nil {
+	if !w.Waits() {
 		t.Fatal("no socket found under a TCP connection")
 	}
 	f, done := ran()
@@ -160,6 +160,9 @@ func TestAwaitWithoutASocket(t *testing.T) {
 	defer a.Close()
 	defer b.Close()
 	w := New(b)
+	if w.Waits() {
+		t.Fatal("a pipe has no socket to wait for")
+	}
 	f, done := ran()
 	w.Await(time.Time{}, f)
 	waitRan(t, done, "at once")
