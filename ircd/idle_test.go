@@ -4,13 +4,14 @@ import (
 	"bytes"
 	"fmt"
 	"runtime"
+	"strings"
 	"testing"
 	"time"
 )
 
-// connGoroutines counts the goroutines running a client connection's
-// code.
-func connGoroutines() int {
+// connGoroutines returns the stacks of the goroutines running a client
+// connection's code.
+func connGoroutines() []string {
 	buf := make([]byte, 1<<20)
 	for {
 		n := runtime.Stack(buf, true)
@@ -20,18 +21,19 @@ func connGoroutines() int {
 		}
 		buf = make([]byte, 2*len(buf))
 	}
-	count := 0
+	var stacks []string
 	for _, g := range bytes.Split(buf, []byte("\n\n")) {
 		if bytes.Contains(g, []byte("xircd/ircd.(*conn)")) {
-			count++
+			stacks = append(stacks, string(g))
 		}
 	}
-	return count
+	return stacks
 }
 
 // Idle clients on sockets keep no goroutine: their readers wait in the
 // poller, and go on once a client sends.
 func TestIdleClientsKeepNoGoroutine(t *testing.T) {
+	noConnGoroutines(t, "before the test (earlier tests' connections)")
 	_, l := testServerOn(t, listenTCP(t), Config{}, newFakeBackend())
 	const n = 20
 	clients := make([]*client, n)
@@ -39,15 +41,22 @@ func TestIdleClientsKeepNoGoroutine(t *testing.T) {
 		clients[i] = dial(t, l)
 		clients[i].register(fmt.Sprintf("idle%d", i))
 	}
-	deadline := time.Now().Add(waitTimeout)
-	for connGoroutines() > 0 {
-		if time.Now().After(deadline) {
-			t.Fatalf("%d goroutines of connections for %d idle clients, want 0", connGoroutines(), n)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	noConnGoroutines(t, fmt.Sprintf("for %d idle clients", n))
 	for _, c := range clients {
 		c.send("PING :back")
 		c.until("PONG")
+	}
+}
+
+// noConnGoroutines waits until no goroutine runs a connection's code, or
+// fails the test with their stacks.
+func noConnGoroutines(t *testing.T, when string) {
+	t.Helper()
+	deadline := time.Now().Add(waitTimeout)
+	for stacks := connGoroutines(); len(stacks) > 0; stacks = connGoroutines() {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d goroutines of connections %s, want 0:\n%s", len(stacks), when, strings.Join(stacks, "\n\n"))
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }

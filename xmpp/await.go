@@ -7,30 +7,16 @@ import (
 	"time"
 )
 
-// awaitData sets the stream's read deadline and returns once the decoder
-// has data to read, or with the error its read would have met. An idle
-// stream's reader waits here, a few frames deep, rather than in a read
-// through the decoder, its buffer, TLS and the socket, 3 KiB deep: the
-// runtime can then shrink its stack (at a GC, by half while a quarter is
-// unused).
-func (c *conn) awaitData(deadline time.Time) error {
-	held, err := c.dataHeld(deadline)
-	if held || err != nil {
-		return err
-	}
-	return awaitReadable(c.socket)
-}
-
 // dataHeld sets the stream's read deadline and reports whether the
 // decoder can read without waiting for the socket (always without a
-// socket to wait for, see awaitReadable).
+// socket to wait for, see read).
 //
 // When the decoder's buffer is empty, TLS may still hold data it read
 // before (the rest of a record, or whole records): that is taken first,
 // through the buffer, with a deadline in the past, so that nothing waits
 // on a quiet socket while data is already there.
 func (c *conn) dataHeld(deadline time.Time) (bool, error) {
-	if c.socket == nil || c.in.Buffered() > 0 {
+	if !c.watch.Waits() || c.in.Buffered() > 0 {
 		c.netConn.SetReadDeadline(deadline)
 		return true, nil
 	}
@@ -53,7 +39,7 @@ func (c *conn) dataHeld(deadline time.Time) (bool, error) {
 var errNothingHeld = errors.New("xmpp: no data held")
 
 // streamSource is what the decoder's buffer reads: the stream, except
-// that while probing (see awaitData) the timeout of the deadline in the
+// that while probing (see dataHeld) the timeout of the deadline in the
 // past is never passed on as such. A bufio.Reader keeps an error that
 // comes with data and returns it once the data is read, and the decoder
 // keeps every error it sees.

@@ -61,14 +61,9 @@ func StacksWith(frame string) []string {
 	}
 }
 
-// waitsShallow reports whether a reader's stack is its wait for the
-// socket, not a read through the decoder and TLS.
-func waitsShallow(stack string) bool {
-	return strings.Contains(stack, "xmpp.(*conn).awaitData(") && !strings.Contains(stack, "crypto/tls.") && !strings.Contains(stack, "encoding/xml.")
-}
-
-// WaitReaderIdle waits until the process has one stream's reader and it
-// waits for the socket, or fails the test with the reader's stack.
+// WaitReaderIdle waits until no goroutine runs a stream's reader or the
+// session's supervision: an idle stream waits for its socket in the
+// poller. It fails the test with their stacks.
 func WaitReaderIdle(t interface {
 	Helper()
 	Fatalf(string, ...any)
@@ -76,12 +71,12 @@ func WaitReaderIdle(t interface {
 	t.Helper()
 	deadline := time.Now().Add(15 * time.Second)
 	for {
-		readers := StacksWith("xmpp.(*conn).reader(")
-		if len(readers) == 1 && waitsShallow(readers[0]) {
+		busy := append(StacksWith("xmpp.(*conn).read"), StacksWith("xmpp.(*Session).supervise")...)
+		if len(busy) == 0 {
 			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("want one reader waiting for its socket, have %d:\n%s", len(readers), strings.Join(readers, "\n\n"))
+			t.Fatalf("want no goroutine reading an idle stream, have %d:\n%s", len(busy), strings.Join(busy, "\n\n"))
 		}
 		time.Sleep(5 * time.Millisecond)
 	}

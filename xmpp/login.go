@@ -18,6 +18,7 @@ import (
 	"github.com/xdg-go/scram"
 
 	"xircd/internal/fifo"
+	"xircd/internal/readable"
 )
 
 // Namespaces of stream negotiation.
@@ -176,7 +177,7 @@ func (n *negotiation) run(ctx context.Context, raw net.Conn, tc *tls.Config, res
 	c := &conn{
 		s:         n.s,
 		netConn:   n.conn,
-		socket:    socketOf(raw),
+		watch:     readable.New(raw),
 		src:       n.src,
 		in:        n.in,
 		dec:       n.dec,

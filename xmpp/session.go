@@ -17,10 +17,10 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"xircd/internal/fifo"
+	"xircd/internal/readable"
 )
 
 // ErrNotConnected is returned by requests while the stream is down.
@@ -223,14 +223,15 @@ func (s *Session) backoff(attempt int) time.Duration {
 	return d/2 + time.Duration(mrand.Int64N(int64(d/2)+1))
 }
 
-func (s *Session) supervise() {
-	defer close(s.done)
-	attempt := 0
-	var res *smResumption // the last stream's, while it may be resumed
+func (s *Session) supervise() { s.superviseFrom(0, nil) }
+
+// superviseFrom connects and serves streams until the session closes:
+// first with res to resume and the connect attempt numbered attempt.
+// Once a stream's reader waits in the poller (see serve), it returns,
+// and the stream's end goes on with the supervision in a new goroutine
+// (streamEnded): a logged-in session keeps no goroutine of its own.
+func (s *Session) superviseFrom(attempt int, res *smResumption) {
 	for !s.isClosing() {
-		// The stream's reader runs in this goroutine (see serve): what
-		// comes before and after it lives in functions of their own, so
-		// that this frame stays small.
 		c, err := s.connect(s.closed, res)
 		if err != nil {
 			if s.isClosing() {
@@ -240,18 +241,48 @@ func (s *Session) supervise() {
 			attempt++
 			continue
 		}
-		err = s.serve(c)
-		res = nil
-		if c.sm.id != "" {
-			res = &c.sm
+		if !s.serve(c) {
+			return
 		}
-		if s.isClosing() {
+		var goOn bool
+		if res, goOn = s.afterStream(c); !goOn {
 			break
 		}
-		s.retry("xmpp connection lost", err, 0)
 		attempt = 1
 	}
+	s.supervised()
+}
+
+// supervised ends the supervision: the session is closed.
+func (s *Session) supervised() {
 	s.events.end(Disconnected{})
+	close(s.done)
+}
+
+// streamEnded goes on with the supervision once c, whose reader waited in
+// the poller, has ended.
+func (s *Session) streamEnded(c *conn) {
+	if res, goOn := s.afterStream(c); goOn {
+		s.superviseFrom(1, res)
+		return
+	}
+	s.supervised()
+}
+
+// afterStream ends c's stream, reports why it ended and waits before the
+// next attempt; goOn is false once the session closes. res is the
+// stream's state to resume, if it may be resumed.
+func (s *Session) afterStream(c *conn) (res *smResumption, goOn bool) {
+	c.stopOnClose()
+	err := s.endStream(c)
+	if c.sm.id != "" {
+		res = &c.sm
+	}
+	if s.isClosing() {
+		return nil, false
+	}
+	s.retry("xmpp connection lost", err, 0)
+	return res, true
 }
 
 // retry reports why the stream is down, and waits before the next
@@ -272,19 +303,14 @@ func (s *Session) sleep(d time.Duration) {
 	}
 }
 
-// serve runs one connection until it dies or the session closes.
-func (s *Session) serve(c *conn) error {
+// serve runs one connection until it dies or the session closes, and
+// returns true; or returns false once the stream's reader waits in the
+// poller: the stream then goes on without this goroutine, and its end
+// calls streamEnded.
+func (s *Session) serve(c *conn) bool {
 	s.startStream(c)
-	// The reader runs here, not in a goroutine of its own: one goroutine
-	// less per session. It returns once the connection has failed, or was
-	// closed by Close. What comes before and after it lives in functions
-	// of their own, so that this frame stays small: an idle reader's stack
-	// is then shallow enough for the runtime to shrink it to 8 KiB after
-	// the TLS handshake and a big roster grew it.
-	stop := context.AfterFunc(s.closed, c.closeStream)
-	c.reader()
-	stop()
-	return s.endStream(c)
+	c.stopOnClose = context.AfterFunc(s.closed, c.closeStream)
+	return c.read(false)
 }
 
 // startStream queues what a new or resumed stream starts with, starts its
@@ -439,17 +465,21 @@ type pendingIQ struct {
 
 // conn is one live stream.
 type conn struct {
-	s         *Session
-	netConn   net.Conn
-	socket    syscall.RawConn // the socket under netConn, nil if none (see awaitData)
-	src       *streamSource   // what in reads
-	in        *bufio.Reader   // what dec reads
-	dec       *xml.Decoder
-	jid       string  // full JID bound by the server
-	mech      string  // SASL mechanism of the login
-	maxBytes  int     // the server's stanza size limit (XEP-0478), 0 if none
-	smOffered bool    // the server offers stream management
-	resumedH  *uint32 // resumed stream: how many of our stanzas the server had
+	s       *Session
+	netConn net.Conn
+	watch   *readable.Watch // where the idle stream waits for its socket (see read)
+	// stopOnClose stops closing the stream once the session closes
+	// (serve); called once the stream has ended.
+	stopOnClose func() bool
+	readBy      time.Time     // the read deadline the idle stream waits for (see read)
+	src         *streamSource // what in reads
+	in          *bufio.Reader // what dec reads
+	dec         *xml.Decoder
+	jid         string  // full JID bound by the server
+	mech        string  // SASL mechanism of the login
+	maxBytes    int     // the server's stanza size limit (XEP-0478), 0 if none
+	smOffered   bool    // the server offers stream management
+	resumedH    *uint32 // resumed stream: how many of our stanzas the server had
 
 	done     chan struct{}
 	doneOnce sync.Once
@@ -503,6 +533,7 @@ func (c *conn) fail(err error) {
 		c.err = err
 		c.mu.Unlock()
 		close(c.done)
+		c.watch.Stop()
 		c.netConn.Close()
 	})
 }
@@ -823,66 +854,70 @@ func (c *conn) checkAlive() {
 	}
 }
 
-// reader reads the stream until it fails or is closed. It waits for
-// data in awaitData, a few frames deep: that wait is all an idle stream
-// keeps on the stack. What reads, decrypts, decodes and handles the data
-// runs deeper (8 KiB for a chat message through encoding/xml), in
-// readHeld, on a goroutine of its own that ends once the data is read:
-// the stack that grew for it is then free for the next stream's, while a
-// reader that grew would keep it until a GC shrinks it, every user's at
-// once after a message to all. One readHeld runs at a time, while the
-// reader waits for it, so the stream is read in order.
-func (c *conn) reader() {
+// read reads the stream until it fails or is closed, and returns true;
+// or returns false once nothing is left to read and it waits for the
+// socket in c.watch, to go on in a new goroutine (readWoken) once the
+// server sends, the read deadline passes or the stream closes. An idle
+// stream keeps no goroutine: one blocked in a read would keep its stack
+// (8 KiB after a chat message through encoding/xml) for as long as the
+// stream is idle, every user's. Without a socket to wait for (a test's
+// pipe), it reads in this goroutine until the stream ends. woken: c.watch
+// said the socket can be read, so the next read reads it.
+func (c *conn) read(woken bool) bool {
 	for {
 		// The deadline is a second line of defence behind checkAlive,
 		// for a writer stuck in a blocked write.
-		err := c.awaitData(c.readDeadline())
-		if err == nil {
-			done := make(chan error, 1)
-			go c.readHeld(done)
-			err = <-done
+		deadline := c.readDeadline()
+		if woken && !time.Now().Before(c.readBy) {
+			// Woken at the deadline it waited for: the read times out.
+			deadline = c.readBy
+		}
+		held, err := c.dataHeld(deadline)
+		if err == nil && !held && !woken {
+			c.readBy = deadline
+			c.watch.Await(deadline, c.readWoken)
+			return false
+		}
+		woken = false
+		for err == nil {
+			if err = c.readElement(); err != nil {
+				break
+			}
+			select {
+			case <-c.done:
+				return true
+			default:
+			}
+			if held, err = c.dataHeld(c.readDeadline()); !held {
+				break
+			}
 		}
 		if err != nil {
 			if errors.Is(err, io.EOF) {
 				err = errors.New("xmpp: server closed the connection")
 			}
 			c.fail(err)
-			return
+			return true
 		}
 		select {
 		case <-c.done:
-			return
+			return true
 		default:
 		}
+	}
+}
+
+// readWoken goes on reading once c.watch says the socket can be read,
+// and goes on with the supervision once the stream has ended.
+func (c *conn) readWoken() {
+	if c.read(true) {
+		c.s.streamEnded(c)
 	}
 }
 
 // readDeadline is the deadline of the stream's next read.
 func (c *conn) readDeadline() time.Time {
 	return time.Now().Add(c.s.cfg.DeadTimeout + c.s.cfg.PingInterval)
-}
-
-// readHeld reads and handles elements until the stream holds no more
-// data without waiting for the socket, and sends on done why the stream
-// cannot go on, or nil. See reader.
-func (c *conn) readHeld(done chan<- error) {
-	for {
-		if err := c.readElement(); err != nil {
-			done <- err
-			return
-		}
-		select {
-		case <-c.done:
-			done <- nil
-			return
-		default:
-		}
-		held, err := c.dataHeld(c.readDeadline())
-		if !held || err != nil {
-			done <- err
-			return
-		}
-	}
 }
 
 // readElement reads the stream's next token and handles the element it
