@@ -250,7 +250,7 @@ func (b *Bridge) senderOf(s *shown) (key, name string, stranger bool) {
 		return "\x00user", "you", false
 	case s.account != "":
 		key = xmpp.BareJID(s.account)
-		if c := b.contacts[key]; c != nil && c.inRoster {
+		if c := b.contacts.get(key); c != nil && c.inRoster {
 			return key, c.nick, false
 		}
 		return key, s.account, true

@@ -155,7 +155,7 @@ type Bridge struct {
 	newMsgID      func() string      // msgids of lines without an XMPP id (XMPP.NewID; tests count)
 	runCtx        context.Context
 	ownJID        string
-	contacts      map[string]*contact   // by bare JID (lower case)
+	contacts      contactSet            // by bare JID (lower case)
 	lastRes       map[*contact]string   // resource each contact's last message came from (target)
 	tempOrder     []string              // keys of strangers, oldest first
 	away          string                // the user's AWAY text, "" when present
@@ -387,7 +387,6 @@ func New(cfg Config, x XMPP) (*Bridge, error) {
 		strangers:   cfg.Strangers,
 		strangerAt:  newBounded[time.Time](maxTemp),
 		nicks:       newNickSpace(cfg.ServiceNick),
-		contacts:    make(map[string]*contact),
 		requests:    make(map[string]request),
 		sent:        newBounded[sentMessage](maxSentIDs),
 		msgs:        newMessageStore(maxMsgRefs),

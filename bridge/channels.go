@@ -184,7 +184,7 @@ func (c controlChannel) modes() (string, time.Time) { return "+nt", c.b.start }
 // listing counts the user, the service and the contacts shown.
 func (c controlChannel) listing() (int, string) {
 	n := 2
-	for _, ct := range c.b.contacts {
+	for _, ct := range c.b.contacts.all() {
 		if ct.view.shown {
 			n++
 		}

@@ -221,18 +221,18 @@ func (b *Bridge) cmdAdd(out func(string), args []string) {
 		return
 	}
 	item := xmpp.RosterItem{JID: jid}
-	if c := b.contacts[xmpp.BareJID(jid)]; c != nil && c.inRoster {
+	if c := b.contacts.get(xmpp.BareJID(jid)); c != nil && c.inRoster {
 		item.Name, item.Groups = c.name, c.groups.list()
 	}
 	if len(args) == 2 {
 		nick := args[1]
-		if err := b.nickFree(nick, b.contacts[xmpp.BareJID(jid)]); err != "" {
+		if err := b.nickFree(nick, b.contacts.get(xmpp.BareJID(jid))); err != "" {
 			out(err)
 			return
 		}
 		item.Name = nick
 		key := xmpp.BareJID(jid)
-		if c := b.contacts[key]; c != nil {
+		if c := b.contacts.get(key); c != nil {
 			b.setNick(c, nick)
 			c.override = true
 		}
@@ -319,7 +319,7 @@ func (b *Bridge) cmdAccept(out func(string), args []string) {
 		out("Could not accept " + jid + ": " + err.Error())
 		return
 	}
-	c := b.contacts[xmpp.BareJID(jid)]
+	c := b.contacts.get(xmpp.BareJID(jid))
 	if c == nil || !c.inRoster || c.sub&(subTo|subPending) == 0 {
 		if err := b.x.Subscribe(jid); err != nil {
 			out("Accepted " + jid + ", but asking for its presence failed: " + err.Error())
@@ -372,7 +372,7 @@ func (b *Bridge) cmdStatus(out func(string), args []string) {
 		out("XMPP: not connected (" + jid + ").")
 	}
 	total, online := 0, 0
-	for _, c := range b.contacts {
+	for _, c := range b.contacts.all() {
 		if c.inRoster {
 			total++
 			if len(c.resources) > 0 {

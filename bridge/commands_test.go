@@ -38,12 +38,12 @@ func TestNickAssignment(t *testing.T) {
 		"long@example.org":   strings.Repeat("x", ircd.NickLen),
 	}
 	for jid, nick := range want {
-		got := h.b.contacts[xmpp.BareJID(jid)]
+		got := h.b.contacts.get(xmpp.BareJID(jid))
 		if got == nil || got.nick != nick {
 			t.Errorf("%s: nick %v, want %q", jid, got, nick)
 		}
 	}
-	for _, ct := range h.b.contacts {
+	for _, ct := range h.b.contacts.all() {
 		if !ircd.ValidNick(ct.nick) {
 			t.Errorf("%s got invalid nick %q", ct.jid, ct.nick)
 		}
@@ -87,13 +87,13 @@ func TestRenameSurvivesRestart(t *testing.T) {
 	// nicks stay.
 	h2 := newHarness(t, Config{StateDir: dir})
 	h2.connect(item("bob@example.org", "Robert"), item("aaron@example.org", "ally"), item("alice@example.org", "Alice Smith"))
-	if got := h2.b.contacts["aaron@example.org"].nick; got != "ally_2" {
+	if got := h2.b.contacts.get("aaron@example.org").nick; got != "ally_2" {
 		t.Errorf("newcomer got %q, want ally_2", got)
 	}
-	if got := h2.b.contacts["alice@example.org"].nick; got != "ally" {
+	if got := h2.b.contacts.get("alice@example.org").nick; got != "ally" {
 		t.Errorf("after restart alice is %q, want ally", got)
 	}
-	if got := h2.b.contacts["bob@example.org"].nick; got != "Bob" {
+	if got := h2.b.contacts.get("bob@example.org").nick; got != "Bob" {
 		t.Errorf("after restart bob is %q, want Bob (persisted)", got)
 	}
 }
@@ -306,7 +306,7 @@ func TestNickChangeSharedByClients(t *testing.T) {
 	}
 	// New contacts avoid the user's nick.
 	h.event(xmpp.RosterPush{Item: item("newme@example.org", "")})
-	if got := h.b.contacts["newme@example.org"].nick; got != "newme_2" {
+	if got := h.b.contacts.get("newme@example.org").nick; got != "newme_2" {
 		t.Errorf("contact got %q, want newme_2", got)
 	}
 }
@@ -322,13 +322,13 @@ func TestIncompleteRosterKeepsRenames(t *testing.T) {
 	h.event(xmpp.Roster{})
 	h.event(xmpp.Connected{JID: "me@example.org/xircd"})
 	h.event(xmpp.Roster{Items: []xmpp.RosterItem{item("alice@example.org", "Alice")}})
-	if got := h.b.contacts["alice@example.org"].nick; got != "ally" {
+	if got := h.b.contacts.get("alice@example.org").nick; got != "ally" {
 		t.Errorf("after an empty roster alice is %q, want ally", got)
 	}
 	// An explicit removal forgets the nick.
 	h.event(xmpp.RosterPush{Item: xmpp.RosterItem{JID: "alice@example.org", Subscription: "remove"}})
 	h.event(xmpp.RosterPush{Item: item("alice@example.org", "Alice")})
-	if got := h.b.contacts["alice@example.org"].nick; got != "Alice" {
+	if got := h.b.contacts.get("alice@example.org").nick; got != "Alice" {
 		t.Errorf("after remove and add alice is %q, want Alice", got)
 	}
 }
@@ -355,14 +355,14 @@ func TestBlockedSavedNickIsKept(t *testing.T) {
 	h2.event(xmpp.Message{From: "alice@elsewhere.net/x", Type: "chat", Body: "hi"})
 	h2.event(xmpp.Roster{Items: []xmpp.RosterItem{item("alice@example.org", "alice")}})
 	c.take()
-	if got := h2.b.contacts["alice@example.org"].nick; got != "alice_2" {
+	if got := h2.b.contacts.get("alice@example.org").nick; got != "alice_2" {
 		t.Fatalf("contact got %q while a stranger is alice, want alice_2", got)
 	}
 	h2.stop()
 
 	h3 := newHarness(t, Config{StateDir: dir})
 	h3.connect(item("alice@example.org", "alice"))
-	if got := h3.b.contacts["alice@example.org"].nick; got != "alice" {
+	if got := h3.b.contacts.get("alice@example.org").nick; got != "alice" {
 		t.Errorf("saved nick not restored: %q", got)
 	}
 }

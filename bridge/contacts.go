@@ -262,8 +262,8 @@ func (b *Bridge) desiredView(c *contact) view {
 
 // sortedContacts returns the contacts ordered by nick, for stable output.
 func (b *Bridge) sortedContacts() []*contact {
-	cs := make([]*contact, 0, len(b.contacts))
-	for _, c := range b.contacts {
+	cs := make([]*contact, 0, b.contacts.len())
+	for _, c := range b.contacts.all() {
 		cs = append(cs, c)
 	}
 	slices.SortFunc(cs, func(a, b *contact) int { return ircd.CompareFolded(a.nick, b.nick) })
@@ -355,7 +355,7 @@ func (b *Bridge) setNick(c *contact, nick string) {
 // contact has now: a contact with its saved nick says so (nickSaved), so
 // that a user's roster needs no second table of its nicks.
 func (b *Bridge) savedNick(key string) string {
-	if c := b.contacts[key]; c != nil && c.nickSaved {
+	if c := b.contacts.get(key); c != nil && c.nickSaved {
 		return c.nick
 	}
 	return b.state.Nicks[key]
@@ -370,7 +370,7 @@ func (b *Bridge) saveNick(key, nick string) {
 // keepNick makes nick the saved nick of the contact with key, as the
 // state file has it or will once written.
 func (b *Bridge) keepNick(key, nick string) {
-	c := b.contacts[key]
+	c := b.contacts.get(key)
 	if c != nil && c.inRoster && c.nick == nick {
 		c.nickSaved = true
 		delete(b.state.Nicks, key)
@@ -385,8 +385,8 @@ func (b *Bridge) keepNick(key, nick string) {
 // rosterNicks yields the saved nicks that roster contacts keep
 // (contact.nickSaved), for the state file.
 func (b *Bridge) rosterNicks(yield func(key, nick string) bool) {
-	for key, c := range b.contacts {
-		if c.nickSaved && !yield(key, c.nick) {
+	for _, c := range b.contacts.all() {
+		if c.nickSaved && !yield(c.key(), c.nick) {
 			return
 		}
 	}
@@ -403,7 +403,7 @@ func (b *Bridge) compactSavedNicks() {
 // upsertContact adds or updates a roster contact from item and returns it.
 func (b *Bridge) upsertContact(item xmpp.RosterItem) *contact {
 	key := xmpp.BareJID(item.JID)
-	c := b.contacts[key]
+	c := b.contacts.get(key)
 	base := baseNick(item.Name, item.JID)
 	if c == nil {
 		c = &contact{jid: item.JID}
@@ -416,7 +416,7 @@ func (b *Bridge) upsertContact(item xmpp.RosterItem) *contact {
 			}
 			nick = b.nicks.unique(base, c)
 		}
-		b.contacts[key] = c
+		b.contacts.put(c)
 		b.nicks.hold(c, "", nick)
 		c.inRoster = true
 		// A saved nick that is blocked for now (say, by an occupant) stays
@@ -488,7 +488,7 @@ func (b *Bridge) removeContact(c *contact, reason string, forget bool) {
 	}
 	c.inRoster = false
 	b.render(c, reason)
-	delete(b.contacts, c.key())
+	b.contacts.remove(c.key())
 	delete(b.lastRes, c)
 	b.nicks.release(c, c.nick)
 	if forget {
@@ -508,14 +508,14 @@ func (b *Bridge) tempContact(jid string) *contact {
 	}
 	bare, _ := splitResource(jid)
 	key := xmpp.BareJID(bare)
-	if c := b.contacts[key]; c != nil {
+	if c := b.contacts.get(key); c != nil {
 		return c
 	}
 	for len(b.tempOrder) >= maxTemp {
-		old := b.contacts[b.tempOrder[0]]
+		old := b.contacts.get(b.tempOrder[0])
 		b.tempOrder = b.tempOrder[1:]
 		if old != nil && !old.inRoster {
-			delete(b.contacts, old.key())
+			b.contacts.remove(old.key())
 			delete(b.lastRes, old)
 			b.nicks.release(old, old.nick)
 		}
@@ -523,7 +523,7 @@ func (b *Bridge) tempContact(jid string) *contact {
 	b.tempOrder = append(b.tempOrder, key)
 	c := &contact{jid: bare}
 	c.nick = b.nicks.unique(baseNick("", bare), c)
-	b.contacts[key] = c
+	b.contacts.put(c)
 	b.nicks.hold(c, "", c.nick)
 	return c
 }
@@ -536,7 +536,7 @@ func (b *Bridge) contactByRef(ref string) *contact {
 	if c := b.contactByNick(ref); c != nil {
 		return c
 	}
-	return b.contacts[xmpp.BareJID(ref)]
+	return b.contacts.get(xmpp.BareJID(ref))
 }
 
 func (b *Bridge) isOwnJID(jid string) bool {
@@ -584,7 +584,7 @@ func (b *Bridge) onRoster(ev xmpp.Roster) {
 
 func (b *Bridge) scheduleSettle() {
 	shown := false
-	for _, c := range b.contacts {
+	for _, c := range b.contacts.all() {
 		shown = shown || c.view.shown
 	}
 	if b.settleAfter <= 0 || !shown {
@@ -611,14 +611,14 @@ func (b *Bridge) onRosterPush(ev xmpp.RosterPush) {
 		return
 	}
 	if it.Subscription == "remove" {
-		if c := b.contacts[xmpp.BareJID(it.JID)]; c != nil && c.inRoster {
+		if c := b.contacts.get(xmpp.BareJID(it.JID)); c != nil && c.inRoster {
 			b.removeContact(c, "removed from the roster", true)
 			b.announce("Contact "+c.nick+" ("+c.jid+") was removed from the roster.", true)
 		}
 		return
 	}
-	_, existed := b.contacts[xmpp.BareJID(it.JID)]
-	wasRoster := existed && b.contacts[xmpp.BareJID(it.JID)].inRoster
+	old := b.contacts.get(xmpp.BareJID(it.JID))
+	wasRoster := old != nil && old.inRoster
 	c := b.upsertContact(it)
 	if !wasRoster {
 		b.announce("Contact "+c.nick+" ("+c.jid+") was added to the roster.", true)
@@ -635,7 +635,7 @@ func (b *Bridge) onPresence(p xmpp.Presence) {
 	if !xmpp.ValidJID(bare) || b.isOwnJID(bare) {
 		return
 	}
-	c := b.contacts[xmpp.BareJID(bare)]
+	c := b.contacts.get(xmpp.BareJID(bare))
 	if c == nil {
 		return
 	}
@@ -666,7 +666,7 @@ func (b *Bridge) onSubscription(ev xmpp.Subscription) {
 		return
 	}
 	who := ev.From
-	if c := b.contacts[xmpp.BareJID(ev.From)]; c != nil && c.inRoster {
+	if c := b.contacts.get(xmpp.BareJID(ev.From)); c != nil && c.inRoster {
 		who = c.nick + " (" + c.jid + ")"
 	} else if ev.Nick != "" {
 		who = ev.From + " (" + oneLine(ev.Nick) + ")"
@@ -704,7 +704,7 @@ func (b *Bridge) onConnected(ev xmpp.Connected) {
 	}
 	// Presence restarts from nothing; the view keeps what clients saw so
 	// that contacts still online do not flap (see settle).
-	for _, c := range b.contacts {
+	for _, c := range b.contacts.all() {
 		c.resources = nil
 	}
 	b.lastRes = nil

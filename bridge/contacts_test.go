@@ -181,7 +181,7 @@ func TestSavedNicksKeptByContacts(t *testing.T) {
 		t.Errorf("saved nicks with alice out of the roster %v", got)
 	}
 	h.event(xmpp.Roster{Items: []xmpp.RosterItem{item("alice@example.org", "Alice"), item("bob@example.org", "Bob")}})
-	if got := h.b.contacts["alice@example.org"].nick; got != "ally" {
+	if got := h.b.contacts.get("alice@example.org").nick; got != "ally" {
 		t.Errorf("alice is back as %q, want ally", got)
 	}
 
@@ -210,7 +210,7 @@ func TestContactKeyInLowerCase(t *testing.T) {
 		t.Errorf("saved nicks %v and overrides %v, want %v and alice's", st.Nicks, st.Overrides, want)
 	}
 	h.event(xmpp.RosterPush{Item: xmpp.RosterItem{JID: "Alice@Example.org", Subscription: "remove"}})
-	if n, held := len(h.b.contacts), h.b.contactByNick("ally"); n != 0 || held != nil {
+	if n, held := h.b.contacts.len(), h.b.contactByNick("ally"); n != 0 || held != nil {
 		t.Errorf("after the removal: %d contacts, ally held by %v", n, held)
 	}
 }
@@ -253,5 +253,41 @@ func TestChatGoesToTheResourceLastHeard(t *testing.T) {
 	h.barrier()
 	if n := len(h.b.lastRes); n != maxTemp {
 		t.Errorf("%d resources last heard from kept for %d strangers", n, maxTemp)
+	}
+}
+
+// The contacts by key: found, replaced and removed by their bare JID,
+// listed in its order whatever the order they came in.
+func TestContactSet(t *testing.T) {
+	var s contactSet
+	jids := []string{"mallory@example.org", "alice@example.org", "zoe@example.net", "bob@example.org", "Carol@Example.org"}
+	for _, jid := range jids {
+		s.put(&contact{jid: jid})
+	}
+	if s.len() != len(jids) {
+		t.Fatalf("%d contacts, want %d", s.len(), len(jids))
+	}
+	for _, jid := range jids {
+		if c := s.get(xmpp.BareJID(jid)); c == nil || c.jid != jid {
+			t.Errorf("get(%q) = %v", xmpp.BareJID(jid), c)
+		}
+	}
+	if c := s.get("dave@example.org"); c != nil {
+		t.Errorf("a contact never put is found: %v", c)
+	}
+	again := &contact{jid: "bob@example.org"}
+	s.put(again)
+	if s.get("bob@example.org") != again || s.len() != len(jids) {
+		t.Error("put of a known key did not replace its contact")
+	}
+	s.remove("alice@example.org")
+	s.remove("nobody@example.org")
+	var keys []string
+	for _, c := range s.all() {
+		keys = append(keys, c.key())
+	}
+	want := []string{"bob@example.org", "carol@example.org", "mallory@example.org", "zoe@example.net"}
+	if !slices.Equal(keys, want) {
+		t.Errorf("after removing alice: %q, want %q", keys, want)
 	}
 }

@@ -255,7 +255,7 @@ func (b *Bridge) onMessage(m *xmpp.Message) {
 	}
 	_, res := splitResource(peer)
 	if m.Body == "" && m.Reactions == nil {
-		if c := b.contacts[xmpp.BareJID(peer)]; c != nil && m.ChatState != "" && m.Carbon != xmpp.CarbonSent {
+		if c := b.contacts.get(xmpp.BareJID(peer)); c != nil && m.ChatState != "" && m.Carbon != xmpp.CarbonSent {
 			c.chatStates = 1
 		}
 		b.showChatState(m, peer)
@@ -321,7 +321,7 @@ func (b *Bridge) showChatState(m *xmpp.Message, peer string) {
 	if typing == "" || m.Carbon != xmpp.NotCarbon {
 		return
 	}
-	c := b.contacts[xmpp.BareJID(peer)]
+	c := b.contacts.get(xmpp.BareJID(peer))
 	if c == nil {
 		return
 	}

@@ -389,7 +389,7 @@ func TestHostileXMPPInput(t *testing.T) {
 	c.take()
 	temps := 0
 	h.barrier()
-	for _, ct := range h.b.contacts {
+	for _, ct := range h.b.contacts.all() {
 		if !ct.inRoster {
 			temps++
 		}

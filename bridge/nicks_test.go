@@ -44,7 +44,7 @@ func TestRegisterWithContactsNick(t *testing.T) {
 	h.stop()
 	h2 := newHarness(t, Config{StateDir: dir})
 	h2.connect(item("carol@example.org", "carol"), item("dave@example.org", ""))
-	if got := h2.b.contacts["carol@example.org"].nick; got != "carol_2" {
+	if got := h2.b.contacts.get("carol@example.org").nick; got != "carol_2" {
 		t.Errorf("after a restart carol is %q, want carol_2", got)
 	}
 }
@@ -61,7 +61,7 @@ func TestSavedNickThatIsTheUsersIsReplaced(t *testing.T) {
 	c := h.attach("carol")
 	c.take()
 	h.connect(item("carol@example.org", "carol"))
-	if got := h.b.contacts["carol@example.org"].nick; got != "carol_2" {
+	if got := h.b.contacts.get("carol@example.org").nick; got != "carol_2" {
 		t.Errorf("contact is %q, want carol_2", got)
 	}
 	h.stop()
@@ -84,7 +84,7 @@ func TestLaterClientKeepsSharedNick(t *testing.T) {
 	b := h.attach("carol")
 	b.expectContains(":carol!user@localhost NICK me")
 	a.expect()
-	if got := h.b.contacts["carol@example.org"].nick; got != "carol" {
+	if got := h.b.contacts.get("carol@example.org").nick; got != "carol" {
 		t.Errorf("contact is %q, want carol", got)
 	}
 }
@@ -130,7 +130,7 @@ func TestServiceNickStaysReserved(t *testing.T) {
 	c.take()
 	c.send("NICK XIRCD")
 	c.expect(":irc.test 433 me XIRCD :Nickname is reserved for the gateway's service")
-	if got := h.b.contacts["xircd@example.org"].nick; got != "xircd_2" {
+	if got := h.b.contacts.get("xircd@example.org").nick; got != "xircd_2" {
 		t.Errorf("contact got %q, want xircd_2", got)
 	}
 }
@@ -142,7 +142,7 @@ func TestRosterPushWithUsersNick(t *testing.T) {
 	c.take()
 	h.event(xmpp.RosterPush{Item: item("carol@example.org", "Carol")})
 	c.expect(":xircd!xircd@irc.test NOTICE &xmpp :Contact Carol_2 (carol@example.org) was added to the roster.")
-	if got := h.b.contacts["carol@example.org"].nick; got != "Carol_2" {
+	if got := h.b.contacts.get("carol@example.org").nick; got != "Carol_2" {
 		t.Errorf("contact got %q, want Carol_2", got)
 	}
 	// A stranger whose localpart is the user's nick, too.

@@ -119,21 +119,20 @@ func (b *Bridge) omemoSendStatus(out func(string)) {
 	}
 	out("Your other OMEMO devices: " + strings.Join(others, ", ") + ".")
 	b.omemoTrustStatus(out)
-	var keys []string
-	for k := range b.contacts {
+	var listed []*contact // ordered by JID, as the contacts are
+	for _, c := range b.contacts.all() {
+		k := c.key()
 		_, set := b.state.OMEMO[k]
 		if l := b.omemoOut.lists[k]; set || l != nil && len(l.ids) > 0 {
-			keys = append(keys, k)
+			listed = append(listed, c)
 		}
 	}
-	if len(keys) == 0 {
+	if len(listed) == 0 {
 		out("No contact has OMEMO devices known or a mode set; each is \"auto\".")
 		return
 	}
-	sort.Strings(keys)
-	for _, k := range keys {
-		c := b.contacts[k]
-		out(c.nick + ": " + b.omemoMode(k) + "; " + b.omemoContactState(c))
+	for _, c := range listed {
+		out(c.nick + ": " + b.omemoMode(c.key()) + "; " + b.omemoContactState(c))
 	}
 }
 

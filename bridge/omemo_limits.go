@@ -31,7 +31,7 @@ func (b *Bridge) omemoUnwanted(m *xmpp.Message) bool {
 // omemoStranger reports whether jid is outside the roster and not the
 // user's own account.
 func (b *Bridge) omemoStranger(jid string) bool {
-	c := b.contacts[xmpp.BareJID(jid)]
+	c := b.contacts.get(xmpp.BareJID(jid))
 	return (c == nil || !c.inRoster) && !b.isOwnJID(jid)
 }
 

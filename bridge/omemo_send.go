@@ -379,7 +379,7 @@ func (b *Bridge) noteDeviceList(key string, ids []uint32) {
 	if changed {
 		b.saveOMEMOOut()
 	}
-	if b.omemo.dev != nil && b.omemoMode(key) != omemoOff && (key == b.ownKey() || b.contacts[key] != nil) {
+	if b.omemo.dev != nil && b.omemoMode(key) != omemoOff && (key == b.ownKey() || b.contacts.get(key) != nil) {
 		b.fetchBundles(key)
 	}
 }
@@ -432,7 +432,7 @@ func (b *Bridge) tellUnusable(key string, device uint32, why string) {
 		b.announce(text+" of your account is left out of encryption: "+why+".", true)
 		return
 	}
-	if c := b.contacts[key]; c != nil {
+	if c := b.contacts.get(key); c != nil {
 		b.queryNotice(c, text+" of "+c.nick+" is left out of encryption: "+why+".")
 		return
 	}
@@ -537,7 +537,7 @@ func (b *Bridge) noteEncrypted(m *xmpp.Message) {
 		return
 	}
 	key := xmpp.BareJID(m.From)
-	if b.contacts[key] == nil || b.isOwnJID(key) {
+	if b.contacts.get(key) == nil || b.isOwnJID(key) {
 		return
 	}
 	enc := m.OMEMO != nil

@@ -147,7 +147,7 @@ func (b *Bridge) omemoTrustName(jid string) (who, ref string) {
 	if b.isOwnJID(jid) {
 		return "your own", jid
 	}
-	if c := b.contacts[jid]; c != nil {
+	if c := b.contacts.get(jid); c != nil {
 		return c.nick + "'s", c.nick
 	}
 	return jid + "'s", jid

@@ -120,7 +120,7 @@ func (b *Bridge) resolveMarkTarget(target string) (t markTarget, ok bool) {
 // markIRCTarget is the IRC target of a conversation key, "" when no
 // client would know it.
 func (b *Bridge) markIRCTarget(key string) string {
-	if c := b.contacts[key]; c != nil {
+	if c := b.contacts.get(key); c != nil {
 		return c.nick
 	}
 	if r := b.roomByJID(key); r != nil {
@@ -324,7 +324,7 @@ func (b *Bridge) onMarkPublished(err error) {
 // sendDisplayed sends the contact of key a XEP-0333 displayed marker for
 // the latest message that asked for one and was shown at or before t.
 func (b *Bridge) sendDisplayed(key string, t time.Time) {
-	c := b.contacts[key]
+	c := b.contacts.get(key)
 	if c == nil || !c.seesPresence() || !b.readMarkers || !b.connected {
 		return
 	}

@@ -105,7 +105,7 @@ func (b *Bridge) onRetraction(m *xmpp.Message) {
 	if own {
 		peer = m.To
 	}
-	c := b.contacts[xmpp.BareJID(peer)]
+	c := b.contacts.get(xmpp.BareJID(peer))
 	if c == nil || m.Retract.Moderated {
 		b.log.Info("retraction ignored: not from a contact", "from", m.From)
 		return
@@ -241,7 +241,7 @@ func (b *Bridge) handleRedact(s *session, r *ircd.Request) error {
 		if room != nil {
 			to = room.jid
 		} else {
-			c = b.contacts[conv]
+			c = b.contacts.get(conv)
 			to, typ = b.target(c), "chat"
 		}
 		id := retractionID(k, room != nil)

@@ -355,7 +355,7 @@ func convOf(m *xmpp.Message, own bool) string {
 // sharedConv is conv as the string its contact or room holds: the
 // messages of a conversation then share one copy.
 func (b *Bridge) sharedConv(conv string) string {
-	if c := b.contacts[conv]; c != nil {
+	if c := b.contacts.get(conv); c != nil {
 		return c.key()
 	}
 	if r := b.rooms.byKey[conv]; r != nil {

@@ -191,7 +191,7 @@ func (b *Bridge) occupantContact(o *occupant) *contact {
 	if o.jid == "" || o.self {
 		return nil
 	}
-	if c := b.contacts[xmpp.BareJID(o.jid)]; c != nil && c.inRoster {
+	if c := b.contacts.get(xmpp.BareJID(o.jid)); c != nil && c.inRoster {
 		return c
 	}
 	return nil

@@ -31,7 +31,7 @@ func validStrangers(v string) bool {
 // shown: always for a roster contact and for what the user sent (carbons),
 // else as the strangers setting says.
 func (b *Bridge) admitStranger(m *xmpp.Message, peer string) bool {
-	if c := b.contacts[xmpp.BareJID(peer)]; c != nil && c.inRoster || m.Carbon == xmpp.CarbonSent {
+	if c := b.contacts.get(xmpp.BareJID(peer)); c != nil && c.inRoster || m.Carbon == xmpp.CarbonSent {
 		return true
 	}
 	bare, _ := splitResource(peer)

@@ -341,7 +341,7 @@ func BenchmarkUserRosterHeap(b *testing.B) {
 			writeHeapProfile(b, path)
 		}
 		for _, br := range brs {
-			if n := len(br.contacts); n != heapContacts {
+			if n := br.contacts.len(); n != heapContacts {
 				b.Fatalf("%d contacts, want %d", n, heapContacts)
 			}
 		}
