@@ -81,6 +81,13 @@ func TestPresenceChanges(t *testing.T) {
 	)
 	_ = got
 
+	// Another status with the same show is another away message.
+	h.event(avail("alice@example.org/phone", "away", "coffee", 5))
+	plain.expect()
+	notify.expect(":Alice!alice@example.org AWAY :away: coffee")
+	plain.send("WHOIS alice")
+	plain.expectContains(":irc.test 301 me Alice :away: coffee")
+
 	// A second resource with lower priority does not win even though it
 	// is more available; an equal priority decides by availability.
 	h.event(avail("alice@example.org/pc", "chat", "", 1))

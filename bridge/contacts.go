@@ -147,11 +147,31 @@ func (g groupSet) list() []string {
 }
 
 // view is a contact's membership in the control channel as clients see it.
+// The away message is kept as what it is made of (awayMessage): the
+// status is the string the contact's resource holds, not a second copy.
 type view struct {
 	shown  bool
 	voiced bool
-	away   string // away message, "" when not away
+	away   uint8  // 0 when not away, awayOffline, else 1 + the show's index in presenceShows
+	status string // the status in the away message
 }
+
+// awayOffline is view.away of an offline contact shown (show_offline).
+const awayOffline = uint8(len(presenceShows) + 1)
+
+// awayMessage is the away message, "" when not away.
+func (v view) awayMessage() string {
+	switch v.away {
+	case 0:
+		return ""
+	case awayOffline:
+		return "offline"
+	}
+	return awayText(presenceShows[v.away-1], v.status)
+}
+
+// sameAway reports whether v and w show the same away message.
+func (v view) sameAway(w view) bool { return v.away == w.away && v.status == w.status }
 
 // best returns the resource that represents the contact: highest
 // priority, then most available, then first by name. nil when offline.
@@ -250,12 +270,12 @@ func (b *Bridge) desiredView(c *contact) view {
 	if r := c.best(); r != nil {
 		v := view{shown: true, voiced: isVoicedShow(r.show())}
 		if !v.voiced {
-			v.away = awayText(r.show(), r.status)
+			v.away, v.status = r.showIdx+1, r.status
 		}
 		return v
 	}
 	if b.showOffline {
-		return view{shown: true, away: "offline"}
+		return view{shown: true, away: awayOffline}
 	}
 	return view{}
 }
@@ -308,13 +328,13 @@ func (b *Bridge) render(c *contact, quitReason string) {
 		// for that member and complains that its host is missing.
 		b.sessions.sendIn(b.control(), &irc.Message{Prefix: b.servicePrefix(), Command: "MODE", Params: []string{ch, mode, c.nick}})
 	}
-	if old.away != want.away {
+	if !old.sameAway(want) {
 		// Monitors learn that c came online before they learn it is away.
 		b.refreshMonitors()
 		b.toObservers(c, "away-notify", func() *irc.Message {
 			m := &irc.Message{Tags: accountTags(c.account()), Prefix: c.prefix(), Command: "AWAY"}
-			if want.away != "" {
-				m.Params = []string{want.away}
+			if away := want.awayMessage(); away != "" {
+				m.Params = []string{away}
 			}
 			return m
 		})

@@ -224,8 +224,8 @@ func (b *Bridge) contactPrivmsg(s *session, r *ircd.Request, c *contact, text st
 		text = encryptedEcho(text)
 	}
 	b.echo(s, r, out.ID, c.nick, text)
-	if !notice && c.view.away != "" && c.view.shown {
-		r.Numeric(irc.RPL_AWAY, c.nick, c.view.away)
+	if away := c.view.awayMessage(); !notice && away != "" && c.view.shown {
+		r.Numeric(irc.RPL_AWAY, c.nick, away)
 	}
 	b.sendChat(c, &out)
 	return nil
@@ -346,7 +346,7 @@ func (b *Bridge) everyone(s *session) []whoEntry {
 		{prefix: b.servicePrefix(), chanPfx: "@", realname: "xircd gateway service", inChan: true},
 	}
 	for _, c := range b.sortedContacts() {
-		e := whoEntry{prefix: c.prefix(), away: c.view.away != "", realname: c.realname(), inChan: c.view.shown}
+		e := whoEntry{prefix: c.prefix(), away: c.view.away != 0, realname: c.realname(), inChan: c.view.shown}
 		if c.view.voiced {
 			e.chanPfx = "+"
 		}
@@ -447,8 +447,8 @@ func (b *Bridge) whois(s *session, r *ircd.Request, nick string) {
 	}
 	r.Numeric(irc.RPL_WHOISSERVER, p.Name, b.cfg.ServerName, "XMPP contact")
 	r.Numeric(ircd.RPL_WHOISACCOUNT, p.Name, c.account(), "is logged in as")
-	if c.view.away != "" {
-		r.Numeric(irc.RPL_AWAY, p.Name, c.view.away)
+	if away := c.view.awayMessage(); away != "" {
+		r.Numeric(irc.RPL_AWAY, p.Name, away)
 	}
 	for _, line := range b.contactInfo(c) {
 		r.Numeric(ircd.RPL_WHOISSPECIAL, p.Name, line)
