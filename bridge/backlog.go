@@ -64,7 +64,7 @@ type droppedMessages struct {
 }
 
 func newBacklog(maxMessages, maxBytes int) *backlog {
-	return &backlog{maxMessages: maxMessages, maxBytes: maxBytes, senders: make(map[string]*backlogSender)}
+	return &backlog{maxMessages: maxMessages, maxBytes: maxBytes}
 }
 
 // shownSize is what s counts against the byte limit: its text, sender,
@@ -84,7 +84,7 @@ func (bl *backlog) add(s shown, key, name string, stranger bool) {
 	snd := bl.senders[key]
 	if snd == nil {
 		snd = &backlogSender{key: key, name: name, stranger: stranger}
-		bl.senders[key] = snd
+		putIn(&bl.senders, key, snd)
 	}
 	bl.seq++
 	snd.msgs = append(snd.msgs, keptMessage{s: s, seq: bl.seq, size: size})

@@ -9,7 +9,7 @@ type bounded[V any] struct {
 }
 
 func newBounded[V any](max int) *bounded[V] {
-	return &bounded[V]{m: make(map[string]V), order: ring[string]{max: max}}
+	return &bounded[V]{order: ring[string]{max: max}} // the map comes with the first key
 }
 
 // put adds k (forgetting the oldest key when full) or replaces its value.
@@ -19,7 +19,7 @@ func (b *bounded[V]) put(k string, v V) {
 			delete(b.m, old)
 		}
 	}
-	b.m[k] = v
+	putIn(&b.m, k, v)
 }
 
 func (b *bounded[V]) get(k string) (V, bool) {

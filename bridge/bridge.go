@@ -387,7 +387,6 @@ func New(cfg Config, x XMPP) (*Bridge, error) {
 		strangers:   cfg.Strangers,
 		strangerAt:  newBounded[time.Time](maxTemp),
 		nicks:       newNickSpace(cfg.ServiceNick),
-		requests:    make(map[string]request),
 		sent:        newBounded[sentMessage](maxSentIDs),
 		msgs:        newMessageStore(maxMsgRefs),
 		retracted:   newBounded[struct{}](maxRoomSent),
@@ -812,4 +811,13 @@ func (b *Bridge) serverPrefix() *irc.Prefix { return &irc.Prefix{Name: b.cfg.Ser
 
 func (b *Bridge) servicePrefix() *irc.Prefix {
 	return &irc.Prefix{Name: b.cfg.ServiceNick, User: b.cfg.ServiceNick, Host: b.cfg.ServerName}
+}
+
+// putIn sets (*m)[k] to v, making the map first: what most users leave
+// empty has no map until used, every user keeping a few dozen of them.
+func putIn[K comparable, V any](m *map[K]V, k K, v V) {
+	if *m == nil {
+		*m = make(map[K]V)
+	}
+	(*m)[k] = v
 }

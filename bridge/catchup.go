@@ -72,7 +72,7 @@ type catchUpState struct {
 
 // loadCatchUp reads dir's catch-up file; a missing file is a first start.
 func loadCatchUp(dir string) (catchUpState, error) {
-	st := catchUpState{clients: map[string]resumePoint{}}
+	var st catchUpState
 	if dir == "" {
 		return st, nil
 	}
@@ -89,9 +89,7 @@ func loadCatchUp(dir string) (catchUpState, error) {
 		return st, fmt.Errorf("bridge: catch-up file %s is corrupt: %w", st.path(), err)
 	}
 	st.position = f.Last
-	for name, rp := range f.Clients {
-		st.clients[name] = rp
-	}
+	st.clients = f.Clients
 	return st, nil
 }
 
@@ -240,24 +238,24 @@ func (b *Bridge) noteClientLeft(s *session) bool {
 		return false
 	}
 	// Everything shown until now went to s too.
-	rememberClient(b.caught.clients, name, resumePoint{ID: b.caught.position.ID, At: b.now()})
+	rememberClient(&b.caught.clients, name, resumePoint{ID: b.caught.position.ID, At: b.now()})
 	b.caught.dirty = true
 	return true
 }
 
 // rememberClient sets where client name is, forgetting the client that
 // left longest ago when maxClientNames are known.
-func rememberClient(clients map[string]resumePoint, name string, rp resumePoint) {
-	if _, ok := clients[name]; !ok && len(clients) >= maxClientNames {
+func rememberClient(clients *map[string]resumePoint, name string, rp resumePoint) {
+	if _, ok := (*clients)[name]; !ok && len(*clients) >= maxClientNames {
 		oldest := ""
-		for n, o := range clients {
-			if oldest == "" || o.At.Before(clients[oldest].At) {
+		for n, o := range *clients {
+			if oldest == "" || o.At.Before((*clients)[oldest].At) {
 				oldest = n
 			}
 		}
-		delete(clients, oldest)
+		delete(*clients, oldest)
 	}
-	clients[name] = rp
+	putIn(clients, name, rp)
 }
 
 // noteSentTo records, while s waits for its catch-up, the msgid of a

@@ -22,7 +22,7 @@ func TestCatchUpFileRoundTrip(t *testing.T) {
 	}
 	at := time.Date(2026, 3, 4, 5, 0, 0, 0, time.UTC)
 	st.position = resumePoint{ID: "s9", At: at}
-	st.clients["laptop"] = resumePoint{ID: "s8", At: at}
+	putIn(&st.clients, "laptop", resumePoint{ID: "s8", At: at})
 	if err := st.save(); err != nil {
 		t.Fatal(err)
 	}
@@ -198,12 +198,12 @@ func TestStartupCatchUpInterruptedByReconnect(t *testing.T) {
 }
 
 func TestClientNamesAreBounded(t *testing.T) {
-	clients := map[string]resumePoint{}
+	var clients map[string]resumePoint
 	for i := range maxClientNames {
-		rememberClient(clients, fmt.Sprintf("c%d", i), resumePoint{At: fixedNow.Add(time.Duration(i) * time.Minute)})
+		rememberClient(&clients, fmt.Sprintf("c%d", i), resumePoint{At: fixedNow.Add(time.Duration(i) * time.Minute)})
 	}
-	rememberClient(clients, "c0", resumePoint{At: fixedNow.Add(time.Hour * 2)}) // c0 leaves again
-	rememberClient(clients, "new", resumePoint{At: fixedNow.Add(time.Hour * 3)})
+	rememberClient(&clients, "c0", resumePoint{At: fixedNow.Add(time.Hour * 2)}) // c0 leaves again
+	rememberClient(&clients, "new", resumePoint{At: fixedNow.Add(time.Hour * 3)})
 	if len(clients) != maxClientNames {
 		t.Errorf("%d names kept, want %d", len(clients), maxClientNames)
 	}

@@ -237,7 +237,7 @@ func (b *Bridge) cmdAdd(out func(string), args []string) {
 			c.override = true
 		}
 		b.saveNick(key, nick)
-		b.state.Overrides[key] = true
+		putIn(&b.state.Overrides, key, true)
 		b.saveState()
 	}
 	if _, err := b.x.RosterSet(item); err != nil {
@@ -299,7 +299,7 @@ func (b *Bridge) cmdRename(out func(string), args []string) {
 	old := c.nick
 	c.override = true
 	if c.inRoster {
-		b.state.Overrides[c.key()] = true
+		putIn(&b.state.Overrides, c.key(), true)
 	}
 	b.setNick(c, nick)
 	b.saveState()
@@ -429,7 +429,7 @@ func (b *Bridge) cmdSet(out func(string), args []string) {
 			return
 		}
 		b.showOffline = v
-		b.state.Settings[key] = strconv.FormatBool(v)
+		putIn(&b.state.Settings, key, strconv.FormatBool(v))
 		b.saveState()
 		for _, c := range b.sortedContacts() {
 			b.render(c, "offline")
@@ -441,7 +441,7 @@ func (b *Bridge) cmdSet(out func(string), args []string) {
 			return
 		}
 		b.strangers = v
-		b.state.Settings[key] = v
+		putIn(&b.state.Settings, key, v)
 		b.saveState()
 	case "read_markers":
 		v, ok := parseBool(args[1])
@@ -450,7 +450,7 @@ func (b *Bridge) cmdSet(out func(string), args []string) {
 			return
 		}
 		b.readMarkers = v
-		b.state.Settings[key] = strconv.FormatBool(v)
+		putIn(&b.state.Settings, key, strconv.FormatBool(v))
 		b.saveState()
 	case "sed_corrections":
 		v, ok := parseBool(args[1])
@@ -459,7 +459,7 @@ func (b *Bridge) cmdSet(out func(string), args []string) {
 			return
 		}
 		b.sedCorrections = v
-		b.state.Settings[key] = strconv.FormatBool(v)
+		putIn(&b.state.Settings, key, strconv.FormatBool(v))
 		b.saveState()
 	}
 	out(key + " = " + b.settings()[key])

@@ -1,10 +1,12 @@
 package bridge
 
 import (
+	"context"
 	"maps"
 	"slices"
 	"strconv"
 	"testing"
+	"time"
 	"unsafe"
 
 	"xircd/xmpp"
@@ -27,6 +29,43 @@ func TestContactSize(t *testing.T) {
 func TestBridgeSize(t *testing.T) {
 	if n := unsafe.Sizeof(Bridge{}); n > 1280 {
 		t.Errorf("a Bridge takes %d bytes, more than 1280", n)
+	}
+}
+
+// Every user keeps a Bridge: the maps that most users leave empty are
+// made when first used, and the requests' table goes once none is
+// awaited (a map keeps its room when emptied).
+func TestBridgeMapsMadeOnUse(t *testing.T) {
+	b, err := New(Config{StateDir: t.TempDir()}, newFakeXMPP())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, made := range map[string]bool{
+		"requests":               b.requests != nil,
+		"nick overrides":         b.state.Overrides != nil,
+		"settings":               b.state.Settings != nil,
+		"backlog senders":        b.backlog.senders != nil,
+		"read markers":           b.read.marks != nil,
+		"named clients":          b.caught.clients != nil,
+		"sent stanza ids":        b.sent.m != nil,
+		"receipts owed":          b.receipts.m != nil,
+		"OMEMO sessions":         b.omemo.sessions != nil,
+		"OMEMO device lists":     b.omemoOut.lists != nil,
+		"OMEMO encrypted chats":  b.omemoOut.encrypted != nil,
+		"OMEMO bundles":          b.omemoOut.bundles != nil,
+		"OMEMO unusable devices": b.omemoOut.unusable != nil,
+		"OMEMO waiting chats":    b.omemoOut.waiting != nil,
+	} {
+		if made {
+			t.Errorf("a new user has a map of %s", name)
+		}
+	}
+	send := func(context.Context) (string, error) { return "q1", nil }
+	if err := b.startRequestIn(context.Background(), time.Minute, request{}, send); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := b.answered("q1"); !ok || b.requests != nil {
+		t.Errorf("answered request known %v, requests table %v left", ok, b.requests)
 	}
 }
 

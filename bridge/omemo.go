@@ -73,9 +73,8 @@ func loadOMEMO(dir string, files *fileWriter, made time.Time) omemoState {
 		return omemoState{}
 	}
 	st := omemoState{
-		dir:      dir,
-		files:    files,
-		sessions: map[string]*omemo.Session{},
+		dir:   dir,
+		files: files,
 	}
 	dev, err := st.keys()
 	if err == nil {
@@ -253,7 +252,7 @@ func (st *omemoState) decrypt(from omemoFrom, element []byte, archived bool, adm
 	}
 	// The session advanced and a pre-key may be used up (decryptPreKey
 	// saved the keys), whatever the payload holds: both are saved first.
-	st.sessions[key] = session
+	putIn(&st.sessions, key, session)
 	if err := st.saveSessions(); err != nil {
 		return decrypted{preKeyUsed: d.preKeyUsed}, fmt.Errorf("saving the OMEMO sessions: %w", err)
 	}

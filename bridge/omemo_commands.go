@@ -82,13 +82,10 @@ func (b *Bridge) cmdOMEMOMode(out func(string), args []string) {
 		out("No contact " + args[1] + ".")
 		return
 	}
-	if b.state.OMEMO == nil {
-		b.state.OMEMO = map[string]string{}
-	}
 	if mode == omemoAuto {
 		delete(b.state.OMEMO, c.key())
 	} else {
-		b.state.OMEMO[c.key()] = mode
+		putIn(&b.state.OMEMO, c.key(), mode)
 	}
 	b.saveState()
 	out("OMEMO for " + c.nick + ": " + mode + "; " + b.omemoContactState(c))

@@ -87,8 +87,7 @@ type omemoOutFile struct {
 // loadOMEMOOut reads the device lists kept in dir. A damaged file is
 // logged and forgotten: the lists are fetched again when needed.
 func loadOMEMOOut(dir string, log func(msg string, args ...any)) omemoOut {
-	o := omemoOut{lists: map[string]*deviceList{}, encrypted: map[string]bool{}, bundles: map[string]bool{},
-		unusable: map[string]string{}, waiting: map[string][]waitingChat{}}
+	var o omemoOut
 	if dir == "" {
 		return o
 	}
@@ -106,10 +105,10 @@ func loadOMEMOOut(dir string, log func(msg string, args ...any)) omemoOut {
 		return o
 	}
 	for jid, ids := range f.Devices {
-		o.lists[jid] = &deviceList{ids: ids, known: true}
+		putIn(&o.lists, jid, &deviceList{ids: ids, known: true})
 	}
 	for jid, enc := range f.Encrypted {
-		o.encrypted[jid] = enc
+		putIn(&o.encrypted, jid, enc)
 	}
 	return o
 }
@@ -224,7 +223,7 @@ func (b *Bridge) waitToSend(c *contact, out *xmpp.OutMessage, encrypt bool) {
 		b.retryList(c.key())
 		b.retryList(b.ownKey())
 	}
-	b.omemoOut.waiting[c.key()] = append(queue, waitingChat{c: c, out: *out, encrypt: encrypt})
+	putIn(&b.omemoOut.waiting, c.key(), append(queue, waitingChat{c: c, out: *out, encrypt: encrypt}))
 	b.flushWaiting(c.key())
 	if n := len(b.omemoOut.waiting[c.key()]); n > 0 && !b.connected {
 		b.queryNotice(c, "XMPP is not connected; message waiting ("+strconv.Itoa(n)+" for "+c.nick+"), it will be encrypted and sent on reconnect: "+excerpt(out.Body))
@@ -284,7 +283,7 @@ func (b *Bridge) fetchDeviceList(jid string) {
 	l := b.omemoOut.lists[jid]
 	if l == nil {
 		l = &deviceList{}
-		b.omemoOut.lists[jid] = l
+		putIn(&b.omemoOut.lists, jid, l)
 	}
 	if l.asking {
 		return
@@ -324,10 +323,10 @@ func (b *Bridge) fetchBundles(jid string) bool {
 		})
 		switch {
 		case err == nil:
-			b.omemoOut.bundles[k] = true
+			putIn(&b.omemoOut.bundles, k, true)
 		case errors.Is(err, xmpp.ErrNotConnected):
 		default:
-			b.omemoOut.unusable[k] = oneLine(err.Error())
+			putIn(&b.omemoOut.unusable, k, oneLine(err.Error()))
 		}
 	}
 	return done
@@ -340,7 +339,7 @@ func (b *Bridge) onDeviceList(ev xmpp.OMEMODeviceList) {
 	l := b.omemoOut.lists[key]
 	if l == nil {
 		l = &deviceList{}
-		b.omemoOut.lists[key] = l
+		putIn(&b.omemoOut.lists, key, l)
 	}
 	if ev.ID != "" {
 		l.asking = false
@@ -367,7 +366,7 @@ func (b *Bridge) noteDeviceList(key string, ids []uint32) {
 	l := b.omemoOut.lists[key]
 	if l == nil {
 		l = &deviceList{}
-		b.omemoOut.lists[key] = l
+		putIn(&b.omemoOut.lists, key, l)
 	}
 	changed := !l.known || !slices.Equal(l.ids, ids)
 	for _, id := range ids {
@@ -402,9 +401,9 @@ func (b *Bridge) onOMEMOBundle(ev xmpp.OMEMOBundle) {
 	case ev.Err != nil:
 		b.log.Info("OMEMO bundle not fetched", "jid", ev.JID, "device", ev.DeviceID, "err", ev.Err)
 		if errors.Is(ev.Err, xmpp.ErrNoOMEMOBundle) {
-			b.omemoOut.unusable[k] = "it published no bundle"
+			putIn(&b.omemoOut.unusable, k, "it published no bundle")
 		} else {
-			b.omemoOut.unusable[k] = "its bundle could not be fetched: " + oneLine(ev.Err.Error())
+			putIn(&b.omemoOut.unusable, k, "its bundle could not be fetched: "+oneLine(ev.Err.Error()))
 		}
 	case b.omemo.sessions[k] != nil:
 		// The device started a session meanwhile (a pre-key message): its
@@ -412,11 +411,11 @@ func (b *Bridge) onOMEMOBundle(ev xmpp.OMEMOBundle) {
 	default:
 		s, err := omemo.InitiateSession(rand.Reader, b.omemo.dev, ev.Bundle)
 		if err != nil {
-			b.omemoOut.unusable[k] = "its bundle is invalid: " + oneLine(err.Error())
+			putIn(&b.omemoOut.unusable, k, "its bundle is invalid: "+oneLine(err.Error()))
 			b.tellUnusable(key, ev.DeviceID, b.omemoOut.unusable[k])
 			break
 		}
-		b.omemo.sessions[k] = s
+		putIn(&b.omemo.sessions, k, s)
 		b.omemoObserve(key, ev.DeviceID, ev.Bundle.IdentityKey) // told now of a device that starts untrusted
 		if err := b.omemo.saveSessions(); err != nil {
 			b.log.Error("saving the OMEMO sessions failed", "err", err)
@@ -543,7 +542,7 @@ func (b *Bridge) noteEncrypted(m *xmpp.Message) {
 	enc := m.OMEMO != nil
 	if b.omemoOut.encrypted[key] != enc {
 		if enc {
-			b.omemoOut.encrypted[key] = true
+			putIn(&b.omemoOut.encrypted, key, true)
 		} else {
 			delete(b.omemoOut.encrypted, key)
 		}

@@ -74,7 +74,6 @@ type readState struct {
 
 func newReadState() readState {
 	return readState{
-		marks:   map[string]readMark{},
 		index:   newBounded[[]indexedMsg](maxMarkedChats),
 		waiting: newBounded[string](maxMarkedChats),
 	}
@@ -209,7 +208,7 @@ func (b *Bridge) setMark(key string, mk readMark) bool {
 	if !ok && len(b.read.marks) >= maxReadMarks {
 		return false
 	}
-	b.read.marks[key] = mk
+	putIn(&b.read.marks, key, mk)
 	if target := b.markIRCTarget(key); target != "" {
 		b.sendMarkRead(nil, target, mk)
 	} else if strings.HasPrefix(key, "irc:") {

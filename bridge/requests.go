@@ -75,7 +75,7 @@ func (b *Bridge) startRequestIn(parent context.Context, timeout time.Duration, r
 		return err
 	}
 	r.cancel = cancel
-	b.requests[id] = r
+	putIn(&b.requests, id, r)
 	return nil
 }
 
@@ -85,6 +85,9 @@ func (b *Bridge) answered(id string) (request, bool) {
 	r, ok := b.requests[id]
 	if ok {
 		delete(b.requests, id)
+		if len(b.requests) == 0 {
+			b.requests = nil // a map keeps its room when emptied; most of the time none is awaited
+		}
 		r.cancel()
 	}
 	return r, ok

@@ -50,12 +50,6 @@ func loadState(dir string) (*stateFile, error) {
 	if st.Nicks == nil {
 		st.Nicks = map[string]string{}
 	}
-	if st.Overrides == nil {
-		st.Overrides = map[string]bool{}
-	}
-	if st.Settings == nil {
-		st.Settings = map[string]string{}
-	}
 	return st, nil
 }
 

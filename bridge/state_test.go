@@ -14,8 +14,8 @@ func TestStateRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	st.Nicks["alice@example.org"] = "ally"
-	st.Overrides["alice@example.org"] = true
-	st.Settings["show_offline"] = "true"
+	putIn(&st.Overrides, "alice@example.org", true)
+	putIn(&st.Settings, "show_offline", "true")
 	if err := st.save(); err != nil {
 		t.Fatal(err)
 	}
