@@ -591,6 +591,11 @@ func (b *Bridge) onRoster(ev xmpp.Roster) {
 			b.removeContact(c, "removed from the roster", false)
 		}
 	}
+	// Room for the whole roster at once: grown a contact at a time, the
+	// tables every user keeps would end up to a quarter larger.
+	n := len(seen) + len(b.tempOrder)
+	b.contacts.list = withRoom(b.contacts.list, n)
+	b.nicks.contacts = withRoom(b.nicks.contacts, n)
 	for _, it := range items {
 		if seen[xmpp.BareJID(it.JID)] {
 			b.upsertContact(it)

@@ -2,6 +2,7 @@ package bridge
 
 import (
 	"context"
+	"fmt"
 	"maps"
 	"slices"
 	"strconv"
@@ -328,5 +329,21 @@ func TestContactSet(t *testing.T) {
 	want := []string{"bob@example.org", "carol@example.org", "mallory@example.org", "zoe@example.net"}
 	if !slices.Equal(keys, want) {
 		t.Errorf("after removing alice: %q, want %q", keys, want)
+	}
+}
+
+// A roster's contacts are kept in tables of its size, not grown one
+// contact at a time to up to a quarter more.
+func TestRosterTablesFit(t *testing.T) {
+	h := newHarness(t, Config{})
+	items := make([]xmpp.RosterItem, 50)
+	for i := range items {
+		items[i] = item(fmt.Sprintf("friend%02d@example.org", i), "")
+	}
+	h.connect(items...)
+	for name, s := range map[string][]*contact{"by JID": h.b.contacts.all(), "by nick": h.b.nicks.contacts} {
+		if len(s) != len(items) || cap(s)-len(s) >= 8 {
+			t.Errorf("contacts %s: %d in room for %d", name, len(s), cap(s))
+		}
 	}
 }

@@ -45,3 +45,11 @@ func (s *contactSet) len() int { return len(s.list) }
 // all returns the contacts ordered by key; callers must not modify the
 // slice, nor add or remove contacts while they go through it.
 func (s *contactSet) all() []*contact { return s.list }
+
+// withRoom returns s with room for n items in all.
+func withRoom[T any](s []T, n int) []T {
+	if n > cap(s) {
+		return slices.Grow(s, n-len(s))
+	}
+	return s
+}
