@@ -121,12 +121,12 @@ const (
 // Bridge is the gateway between one XMPP session and any number of attached
 // IRC clients. It implements ircd.Backend.
 type Bridge struct {
-	cfg   Config
+	cfg   Config // its Strangers is the setting, which "set strangers" changes (strangers.go)
 	x     XMPP
 	log   *slog.Logger
 	ops   chan op
 	done  chan struct{}
-	start time.Time
+	start int64 // when the bridge started, in Unix seconds: all clients are told of it
 
 	// Everything below is owned by the Run goroutine.
 	// The flags are side by side, as the struct's other small fields:
@@ -140,6 +140,10 @@ type Bridge struct {
 	showOffline bool
 	connected   bool
 	mam         bool // the server keeps the user's archive (XEP-0313)
+	readMarkers bool // XEP-0333 displayed markers to contacts who ask
+	// markRefusalTold: the user was told the server refused a marker.
+	markRefusalTold bool
+	sedCorrections  bool // "s/old/new/" corrects the user's last message (replies.go)
 	// downAnnounced: the user was told the connection is down; lastErr is
 	// why the last attempt failed.
 	downAnnounced bool
@@ -163,10 +167,8 @@ type Bridge struct {
 	pending       []pendingMessage      // unsent while XMPP is down
 	sent          *bounded[sentMessage] // by stanza id
 	backlog       *backlog              // messages kept while no client is attached (backlog.go)
-	strangers     string                // strangersAccept, strangersNotice or strangersIgnore (strangers.go)
 	strangerAt    *bounded[time.Time]   // when the user was last told that a stranger wrote, by bare JID
-	settleTimer   *time.Timer
-	settleC       <-chan time.Time
+	settleTimer   *time.Timer           // while a settle waits (scheduleSettle)
 	settleAfter   time.Duration
 	holdFor       time.Duration // how long a command waits for XMPP (maxHold; 0: not at all)
 	now           func() time.Time
@@ -178,16 +180,12 @@ type Bridge struct {
 	historyBatch int
 
 	// Read state and catch-ups (readmarkers.go, catchup.go).
-	read        readState    // read markers
-	resume      resumePoint  // where the start-up catch-up begins
-	caught      catchUpState // catch-up points kept in state_dir
-	omemo       omemoState   // xircd's OMEMO device (omemo.go)
-	omemoTrust  omemoTrust   // trust in other OMEMO devices (omemo_trust_irc.go)
-	omemoOut    omemoOut     // device lists and messages to encrypt (omemo_send.go)
-	readMarkers bool         // XEP-0333 displayed markers to contacts who ask
-	// markRefusalTold: the user was told the server refused a marker.
-	markRefusalTold bool
-	sedCorrections  bool // "s/old/new/" corrects the user's last message (replies.go)
+	read       readState    // read markers
+	resume     resumePoint  // where the start-up catch-up begins
+	caught     catchUpState // catch-up points kept in state_dir
+	omemo      omemoState   // xircd's OMEMO device (omemo.go)
+	omemoTrust omemoTrust   // trust in other OMEMO devices (omemo_trust_irc.go)
+	omemoOut   omemoOut     // device lists and messages to encrypt (omemo_send.go)
 	// only, while set, is the one client messages are for (a named
 	// client's catch-up); they are collected in onlyKept and replayed.
 	only     *session
@@ -376,7 +374,7 @@ func New(cfg Config, x XMPP) (*Bridge, error) {
 		log:         log,
 		ops:         make(chan op),
 		done:        make(chan struct{}),
-		start:       time.Now(),
+		start:       time.Now().Unix(),
 		state:       st,
 		omemo:       omemoAtStart(cfg, files),
 		omemoTrust:  loadOMEMOTrust(cfg.StateDir),
@@ -384,7 +382,6 @@ func New(cfg Config, x XMPP) (*Bridge, error) {
 		files:       files,
 		showOffline: cfg.ShowOffline,
 		backlog:     newBacklog(cfg.Backlog, cfg.BacklogBytes),
-		strangers:   cfg.Strangers,
 		strangerAt:  newBounded[time.Time](maxTemp),
 		nicks:       newNickSpace(cfg.ServiceNick),
 		sent:        newBounded[sentMessage](maxSentIDs),
@@ -405,7 +402,7 @@ func New(cfg Config, x XMPP) (*Bridge, error) {
 		b.showOffline = v == "true"
 	}
 	if v, ok := st.Settings["strangers"]; ok && validStrangers(v) {
-		b.strangers = v
+		b.cfg.Strangers = v
 	}
 	if v, ok := st.Settings["read_markers"]; ok {
 		b.readMarkers = v == "true"
@@ -444,8 +441,8 @@ func (b *Bridge) Run(ctx context.Context) error {
 			b.handleEvent(ev)
 		case o := <-b.ops:
 			b.handleOp(o)
-		case <-b.settleC:
-			b.settleC = nil
+		case <-b.settleDue():
+			b.settleTimer = nil
 			b.safely("settle", b.settle)
 		case <-b.caught.saveDue:
 			b.caught.saveDue = nil // flushCatchUpState writes it below

@@ -55,7 +55,6 @@ type catchUpFile struct {
 
 // catchUpState is the bridge's part in it.
 type catchUpState struct {
-	dir      string // state_dir; "" when nothing persists
 	position resumePoint
 	clients  map[string]resumePoint
 	dirty    bool
@@ -76,33 +75,34 @@ func loadCatchUp(dir string) (catchUpState, error) {
 	if dir == "" {
 		return st, nil
 	}
-	st.dir = dir
-	data, err := os.ReadFile(st.path())
+	path := catchUpPath(dir)
+	data, err := os.ReadFile(path)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		return st, nil
 	case err != nil:
-		return st, fmt.Errorf("bridge: reading %s: %w", st.path(), err)
+		return st, fmt.Errorf("bridge: reading %s: %w", path, err)
 	}
 	var f catchUpFile
 	if err := json.Unmarshal(data, &f); err != nil {
-		return st, fmt.Errorf("bridge: catch-up file %s is corrupt: %w", st.path(), err)
+		return st, fmt.Errorf("bridge: catch-up file %s is corrupt: %w", path, err)
 	}
 	st.position = f.Last
 	st.clients = f.Clients
 	return st, nil
 }
 
-// path is the catch-up file's path.
-func (st *catchUpState) path() string { return filepath.Join(st.dir, catchUpFileName) }
+// catchUpPath is the catch-up file's path in state_dir dir: the
+// directory is the bridge's Config.StateDir, not kept a second time.
+func catchUpPath(dir string) string { return filepath.Join(dir, catchUpFileName) }
 
-// save writes the catch-up file atomically.
-func (st *catchUpState) save() error {
+// save writes the catch-up file in dir atomically.
+func (st *catchUpState) save(dir string) error {
 	data, err := st.encode()
-	if err != nil || st.dir == "" {
+	if err != nil || dir == "" {
 		return err
 	}
-	return writeFileAtomic(st.path(), data)
+	return writeFileAtomic(catchUpPath(dir), data)
 }
 
 // encode is the catch-up file's content, from now on saved.
@@ -119,9 +119,9 @@ func (b *Bridge) saveCatchUp() {
 	data, err := b.caught.encode()
 	switch {
 	case err != nil:
-		b.log.Error("saving the catch-up point failed", "path", b.caught.path(), "err", err)
-	case b.caught.dir != "":
-		b.files.write(b.caught.path(), data)
+		b.log.Error("saving the catch-up point failed", "path", catchUpPath(b.cfg.StateDir), "err", err)
+	case b.cfg.StateDir != "":
+		b.files.write(catchUpPath(b.cfg.StateDir), data)
 	}
 }
 
@@ -130,7 +130,7 @@ func (b *Bridge) saveCatchUp() {
 // fires (Run then calls this again).
 func (b *Bridge) flushCatchUpState() {
 	st := &b.caught
-	if !st.dirty || st.dir == "" {
+	if !st.dirty || b.cfg.StateDir == "" {
 		return
 	}
 	if wait := time.Until(st.savedAt.Add(positionSaveEvery)); wait > 0 {

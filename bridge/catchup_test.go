@@ -23,7 +23,7 @@ func TestCatchUpFileRoundTrip(t *testing.T) {
 	at := time.Date(2026, 3, 4, 5, 0, 0, 0, time.UTC)
 	st.position = resumePoint{ID: "s9", At: at}
 	putIn(&st.clients, "laptop", resumePoint{ID: "s8", At: at})
-	if err := st.save(); err != nil {
+	if err := st.save(dir); err != nil {
 		t.Fatal(err)
 	}
 	again, err := loadCatchUp(dir)
@@ -172,7 +172,7 @@ func TestStartupCatchUpInterruptedByReconnect(t *testing.T) {
 	dir := t.TempDir()
 	st, _ := loadCatchUp(dir)
 	st.position = resumePoint{ID: "s1", At: fixedNow}
-	if err := st.save(); err != nil {
+	if err := st.save(dir); err != nil {
 		t.Fatal(err)
 	}
 	h := newHarness(t, Config{StateDir: dir})

@@ -175,11 +175,11 @@ func (c controlChannel) topicReplies(d ircd.Downstream, explicit bool) []*irc.Me
 	b, ch := c.b, c.name()
 	return []*irc.Message{
 		{Prefix: b.serverPrefix(), Command: irc.RPL_TOPIC, Params: []string{d.Nick(), ch, c.topic()}},
-		{Prefix: b.serverPrefix(), Command: ircd.RPL_TOPICWHOTIME, Params: []string{d.Nick(), ch, b.servicePrefix().String(), strconv.FormatInt(b.start.Unix(), 10)}},
+		{Prefix: b.serverPrefix(), Command: ircd.RPL_TOPICWHOTIME, Params: []string{d.Nick(), ch, b.servicePrefix().String(), strconv.FormatInt(b.start, 10)}},
 	}
 }
 
-func (c controlChannel) modes() (string, time.Time) { return "+nt", c.b.start }
+func (c controlChannel) modes() (string, time.Time) { return "+nt", time.Unix(c.b.start, 0) }
 
 // listing counts the user, the service and the contacts shown.
 func (c controlChannel) listing() (int, string) {

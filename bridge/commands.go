@@ -395,7 +395,7 @@ func (b *Bridge) cmdStatus(out func(string), args []string) {
 
 // settings are the keys "set" knows, with their current values.
 func (b *Bridge) settings() map[string]string {
-	return map[string]string{"show_offline": strconv.FormatBool(b.showOffline), "strangers": b.strangers, "read_markers": strconv.FormatBool(b.readMarkers),
+	return map[string]string{"show_offline": strconv.FormatBool(b.showOffline), "strangers": b.cfg.Strangers, "read_markers": strconv.FormatBool(b.readMarkers),
 		"sed_corrections": strconv.FormatBool(b.sedCorrections)}
 }
 
@@ -440,7 +440,7 @@ func (b *Bridge) cmdSet(out func(string), args []string) {
 			out("strangers takes accept, notice or ignore. Usage: set strangers accept|notice|ignore")
 			return
 		}
-		b.strangers = v
+		b.cfg.Strangers = v
 		putIn(&b.state.Settings, key, v)
 		b.saveState()
 	case "read_markers":

@@ -620,7 +620,15 @@ func (b *Bridge) scheduleSettle() {
 		b.settleTimer.Stop()
 	}
 	b.settleTimer = time.NewTimer(b.settleAfter)
-	b.settleC = b.settleTimer.C
+}
+
+// settleDue fires when the settle scheduleSettle waits for is due; nil
+// when none waits.
+func (b *Bridge) settleDue() <-chan time.Time {
+	if b.settleTimer == nil {
+		return nil
+	}
+	return b.settleTimer.C
 }
 
 // settle renders every contact after a roster (re)load.

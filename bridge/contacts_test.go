@@ -28,8 +28,8 @@ func TestContactSize(t *testing.T) {
 // Every user keeps a Bridge: the allocator's size classes around it are
 // 1152, 1280 and 1408 bytes.
 func TestBridgeSize(t *testing.T) {
-	if n := unsafe.Sizeof(Bridge{}); n > 1280 {
-		t.Errorf("a Bridge takes %d bytes, more than 1280", n)
+	if n := unsafe.Sizeof(Bridge{}); n > 1152 {
+		t.Errorf("a Bridge takes %d bytes, more than 1152", n)
 	}
 }
 

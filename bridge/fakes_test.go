@@ -694,7 +694,7 @@ func newHarness(t *testing.T, cfg Config, tweaks ...func(*Bridge)) *harness {
 	b.now = func() time.Time { return fixedNow }
 	msgids := 0
 	b.newMsgID = func() string { msgids++; return "m" + strconv.Itoa(msgids) }
-	b.start = fixedNow
+	b.start = fixedNow.Unix()
 	for _, f := range tweaks {
 		f(b)
 	}

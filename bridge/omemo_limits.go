@@ -25,7 +25,7 @@ const (
 // strangers setting does not show: it is not decrypted, as starting a
 // session and using a pre-key for it would be for nothing.
 func (b *Bridge) omemoUnwanted(m *xmpp.Message) bool {
-	return m.Type != "groupchat" && b.roomByJID(m.From) == nil && b.strangers != strangersAccept && b.omemoStranger(m.From)
+	return m.Type != "groupchat" && b.roomByJID(m.From) == nil && b.cfg.Strangers != strangersAccept && b.omemoStranger(m.From)
 }
 
 // omemoStranger reports whether jid is outside the roster and not the

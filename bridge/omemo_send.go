@@ -49,7 +49,6 @@ const (
 
 // omemoOut is what sending needs beyond the device and its sessions.
 type omemoOut struct {
-	dir string // state_dir; "" without one
 	// lists are the device lists, by bare JID (the account's own among
 	// them); encrypted says whether a contact's last message was.
 	lists     map[string]*deviceList
@@ -91,8 +90,8 @@ func loadOMEMOOut(dir string, log func(msg string, args ...any)) omemoOut {
 	if dir == "" {
 		return o
 	}
-	o.dir = dir
-	data, err := os.ReadFile(o.path())
+	path := omemoOutPath(dir)
+	data, err := os.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return o
 	}
@@ -101,7 +100,7 @@ func loadOMEMOOut(dir string, log func(msg string, args ...any)) omemoOut {
 		err = json.Unmarshal(data, &f)
 	}
 	if err != nil {
-		log("OMEMO device lists not read; they are fetched again", "path", o.path(), "err", err)
+		log("OMEMO device lists not read; they are fetched again", "path", path, "err", err)
 		return o
 	}
 	for jid, ids := range f.Devices {
@@ -113,8 +112,9 @@ func loadOMEMOOut(dir string, log func(msg string, args ...any)) omemoOut {
 	return o
 }
 
-// path is the device lists' file.
-func (o *omemoOut) path() string { return filepath.Join(o.dir, omemoDevicesFileName) }
+// omemoOutPath is the device lists' file in state_dir dir: the
+// directory is the bridge's Config.StateDir, not kept a second time.
+func omemoOutPath(dir string) string { return filepath.Join(dir, omemoDevicesFileName) }
 
 // encode is the device lists' file.
 func (o *omemoOut) encode() ([]byte, error) {
@@ -132,7 +132,7 @@ func (o *omemoOut) encode() ([]byte, error) {
 // with every push of a contact's device list, and a list lost to a crash
 // is fetched again.
 func (b *Bridge) saveOMEMOOut() {
-	if b.omemoOut.dir == "" {
+	if b.cfg.StateDir == "" {
 		return
 	}
 	data, err := b.omemoOut.encode()
@@ -140,7 +140,7 @@ func (b *Bridge) saveOMEMOOut() {
 		b.log.Error("saving the OMEMO device lists failed", "err", err)
 		return
 	}
-	b.files.write(b.omemoOut.path(), data)
+	b.files.write(omemoOutPath(b.cfg.StateDir), data)
 }
 
 // omemoMode is the user's choice for the contact key.

@@ -35,7 +35,7 @@ func (b *Bridge) admitStranger(m *xmpp.Message, peer string) bool {
 		return true
 	}
 	bare, _ := splitResource(peer)
-	switch b.strangers {
+	switch b.cfg.Strangers {
 	case strangersNotice:
 		key := xmpp.BareJID(bare)
 		if at, ok := b.strangerAt.get(key); ok && b.now().Sub(at) < strangerNoticeEvery {
