@@ -131,16 +131,19 @@ type Bridge struct {
 	// Everything below is owned by the Run goroutine.
 	// The flags are side by side, as the struct's other small fields:
 	// each alone would take a word.
-	state       *stateFile
-	files       *fileWriter // writes state and catch-up files (filewriter.go)
-	sessions    clients     // attached IRC clients
-	nicks       *nickSpace  // who holds which nick, the user's included
-	logins      int         // logins so far (not resumptions): whose work is scheduled (afterLogin)
-	stateDirty  bool
-	showOffline bool
-	connected   bool
-	mam         bool // the server keeps the user's archive (XEP-0313)
-	readMarkers bool // XEP-0333 displayed markers to contacts who ask
+	state    *stateFile
+	files    *fileWriter // writes state and catch-up files (filewriter.go)
+	sessions clients     // attached IRC clients
+	nicks    *nickSpace  // who holds which nick, the user's included
+	logins   uint32      // logins so far (not resumptions): whose work is scheduled (afterLogin)
+	// historyBatch numbers the batches of CHATHISTORY answers
+	// (chathistory.go). Two counters in one word.
+	historyBatch uint32
+	stateDirty   bool
+	showOffline  bool
+	connected    bool
+	mam          bool // the server keeps the user's archive (XEP-0313)
+	readMarkers  bool // XEP-0333 displayed markers to contacts who ask
 	// markRefusalTold: the user was told the server refused a marker.
 	markRefusalTold bool
 	sedCorrections  bool // "s/old/new/" corrects the user's last message (replies.go)
@@ -174,10 +177,8 @@ type Bridge struct {
 	now           func() time.Time
 	rooms         roomSet // group chats (rooms.go)
 
-	// setCap offers and withdraws draft/chathistory (SetCapSwitch);
-	// historyBatch numbers the batches of its answers (chathistory.go).
-	setCap       func(name string, on bool) error
-	historyBatch int
+	// setCap offers and withdraws draft/chathistory (SetCapSwitch).
+	setCap func(name string, on bool) error
 
 	// Read state and catch-ups (readmarkers.go, catchup.go).
 	read       readState    // read markers

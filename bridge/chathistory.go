@@ -642,7 +642,7 @@ func (b *Bridge) sendBatch(send func(*irc.Message), v viewer, target string, msg
 // historyBatchID names a new batch.
 func (b *Bridge) historyBatchID() string {
 	b.historyBatch++
-	return "H" + strconv.Itoa(b.historyBatch)
+	return "H" + strconv.FormatUint(uint64(b.historyBatch), 10)
 }
 
 // collectPeers notes the peers of kept (a page of the account's archive,

@@ -789,7 +789,7 @@ func (b *Bridge) onDisconnected(ev xmpp.Disconnected) {
 // opLoginWork: the work a login set off and Config.LoginWork scheduled may
 // begin, unless a newer login replaced that login.
 type opLoginWork struct {
-	login int
+	login uint32
 	run   func()
 }
 
