@@ -23,7 +23,7 @@ func (b *Bridge) blocking(out func(string), op, ref string) {
 	}
 	jid := ref
 	if c := b.contactByRef(ref); c != nil {
-		jid = c.jid
+		jid = c.jid()
 	} else if !xmpp.ValidJID(ref) {
 		out("No contact or JID \"" + ref + "\".")
 		return

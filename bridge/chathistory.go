@@ -210,7 +210,7 @@ func (cv historyConv) archive() (archive, with string) {
 	case cv.room != nil:
 		return cv.room.jid, ""
 	case cv.contact != nil:
-		return "", cv.contact.jid
+		return "", cv.contact.jid()
 	}
 	return "", ""
 }

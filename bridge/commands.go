@@ -222,7 +222,7 @@ func (b *Bridge) cmdAdd(out func(string), args []string) {
 	}
 	item := xmpp.RosterItem{JID: jid}
 	if c := b.contacts.get(xmpp.BareJID(jid)); c != nil && c.inRoster {
-		item.Name, item.Groups = c.name, c.groups.list()
+		item.Name, item.Groups = c.name(), c.groups.list()
 	}
 	if len(args) == 2 {
 		nick := args[1]
@@ -278,11 +278,11 @@ func (b *Bridge) cmdRemove(out func(string), args []string) {
 	if c == nil {
 		return
 	}
-	if _, err := b.x.RosterRemove(c.jid); err != nil {
-		out("Could not remove " + c.jid + ": " + err.Error())
+	if _, err := b.x.RosterRemove(c.jid()); err != nil {
+		out("Could not remove " + c.jid() + ": " + err.Error())
 		return
 	}
-	out("Removing " + c.nick + " (" + c.jid + ") from your roster.")
+	out("Removing " + c.nick + " (" + c.jid() + ") from your roster.")
 }
 
 func (b *Bridge) cmdRename(out func(string), args []string) {
@@ -309,7 +309,7 @@ func (b *Bridge) cmdRename(out func(string), args []string) {
 func (b *Bridge) cmdAccept(out func(string), args []string) {
 	jid := args[0]
 	if c := b.contactByRef(jid); c != nil {
-		jid = c.jid
+		jid = c.jid()
 	}
 	if !validBareJID(jid) {
 		out("\"" + args[0] + "\" is not a JID. Usage: accept JID")
@@ -334,7 +334,7 @@ func (b *Bridge) cmdAccept(out func(string), args []string) {
 func (b *Bridge) cmdDeny(out func(string), args []string) {
 	jid := args[0]
 	if c := b.contactByRef(jid); c != nil {
-		jid = c.jid
+		jid = c.jid()
 	}
 	if !validBareJID(jid) {
 		out("\"" + args[0] + "\" is not a JID. Usage: deny JID")

@@ -45,7 +45,7 @@ func TestNickAssignment(t *testing.T) {
 	}
 	for _, ct := range h.b.contacts.all() {
 		if !ircd.ValidNick(ct.nick) {
-			t.Errorf("%s got invalid nick %q", ct.jid, ct.nick)
+			t.Errorf("%s got invalid nick %q", ct.jid(), ct.nick)
 		}
 	}
 	// Only the service nick is refused: a contact's nick is the user's

@@ -20,9 +20,11 @@ import (
 // what can be derived is not stored (the name a nick was derived from is
 // baseNick(name, jid)) and what is stored is small (BenchmarkUserRosterHeap).
 type contact struct {
-	jid    string // bare JID as the server spelled it
+	// ids is the bare JID as the server spelled it and, when the roster
+	// names the contact, nameSep and the name: one string instead of two
+	// keeps the contact in the 96-byte size class (TestContactSize).
+	ids    string
 	nick   string
-	name   string
 	groups groupSet
 
 	// resources are the online resources ordered by name: usually one or
@@ -43,10 +45,40 @@ type contact struct {
 	chatStates int8
 }
 
+// nameSep separates the JID and the name in contact.ids: a control
+// character, which neither a valid JID nor XML text holds.
+const nameSep = "\x00"
+
+// newContact is a contact with jid, a bare JID, and no name.
+func newContact(jid string) *contact { return &contact{ids: jid} }
+
+// jid is the contact's bare JID as the server spelled it.
+func (c *contact) jid() string {
+	jid, _, _ := strings.Cut(c.ids, nameSep)
+	return jid
+}
+
+// name is the contact's roster name, "" for none.
+func (c *contact) name() string {
+	_, name, _ := strings.Cut(c.ids, nameSep)
+	return name
+}
+
+// setName makes name the contact's roster name.
+func (c *contact) setName(name string) {
+	if name == c.name() {
+		return
+	}
+	c.ids = c.jid()
+	if name != "" {
+		c.ids += nameSep + name
+	}
+}
+
 // key is the contact's key in Bridge.contacts and the state: its bare
 // JID in lower case. Derived rather than kept: servers send JIDs in lower
 // case, so that it is jid itself, without a copy.
-func (c *contact) key() string { return xmpp.BareJID(c.jid) }
+func (c *contact) key() string { return xmpp.BareJID(c.jid()) }
 
 // resource is one online resource of a contact.
 type resource struct {
@@ -210,7 +242,7 @@ func (c *contact) removeResource(id string) {
 
 // prefix is the contact's hostmask nick!localpart@domain.
 func (c *contact) prefix() *irc.Prefix {
-	local, domain := splitJID(c.jid)
+	local, domain := splitJID(c.jid())
 	if local == "" {
 		local = domain
 	}
@@ -219,15 +251,15 @@ func (c *contact) prefix() *irc.Prefix {
 
 // account is the contact's IRC account (account-tag, extended-join,
 // WHOIS 330): the bare JID, which the XMPP servers have authenticated.
-func (c *contact) account() string { return c.jid }
+func (c *contact) account() string { return c.jid() }
 
 // realname is what clients see as the contact's real name: the roster
 // name, else the JID.
 func (c *contact) realname() string {
-	if c.name != "" {
-		return cleanText(c.name)
+	if c.name() != "" {
+		return cleanText(c.name())
 	}
-	return c.jid
+	return c.jid()
 }
 
 // accountTags are the tags of a message sent by someone whose account is
@@ -244,9 +276,9 @@ func accountTags(account string) irc.Tags {
 // (forgotten when it goes offline), else the bare JID.
 func (b *Bridge) target(c *contact) string {
 	if res := b.lastRes[c]; res != "" {
-		return c.jid + "/" + res
+		return c.jid() + "/" + res
 	}
-	return c.jid
+	return c.jid()
 }
 
 // heardFrom notes that c's last message came from resource res. The
@@ -426,7 +458,7 @@ func (b *Bridge) upsertContact(item xmpp.RosterItem) *contact {
 	c := b.contacts.get(key)
 	base := baseNick(item.Name, item.JID)
 	if c == nil {
-		c = &contact{jid: item.JID}
+		c = newContact(item.JID)
 		c.override = b.state.Overrides[key]
 		saved := b.savedNick(key)
 		nick := saved
@@ -460,13 +492,14 @@ func (b *Bridge) upsertContact(item xmpp.RosterItem) *contact {
 			}
 			b.setNick(c, nick)
 			b.saveNick(key, c.nick)
-		} else if !c.override && base != baseNick(c.name, item.JID) {
+		} else if !c.override && base != baseNick(c.name(), item.JID) {
 			// The nick follows the roster name, unless the user chose it.
 			b.setNick(c, b.nicks.unique(base, c))
 		}
 	}
 	oldRealname := c.realname()
-	c.name, c.groups, c.sub = item.Name, makeGroupSet(item.Groups), parseSubscription(item.Subscription, item.Ask)
+	c.setName(item.Name)
+	c.groups, c.sub = makeGroupSet(item.Groups), parseSubscription(item.Subscription, item.Ask)
 	if c.realname() != oldRealname {
 		b.toObservers(c, "setname", func() *irc.Message {
 			return &irc.Message{Tags: accountTags(c.account()), Prefix: c.prefix(), Command: "SETNAME", Params: []string{c.realname()}}
@@ -541,7 +574,7 @@ func (b *Bridge) tempContact(jid string) *contact {
 		}
 	}
 	b.tempOrder = append(b.tempOrder, key)
-	c := &contact{jid: bare}
+	c := newContact(bare)
 	c.nick = b.nicks.unique(baseNick("", bare), c)
 	b.contacts.put(c)
 	b.nicks.hold(c, "", c.nick)
@@ -646,7 +679,7 @@ func (b *Bridge) onRosterPush(ev xmpp.RosterPush) {
 	if it.Subscription == "remove" {
 		if c := b.contacts.get(xmpp.BareJID(it.JID)); c != nil && c.inRoster {
 			b.removeContact(c, "removed from the roster", true)
-			b.announce("Contact "+c.nick+" ("+c.jid+") was removed from the roster.", true)
+			b.announce("Contact "+c.nick+" ("+c.jid()+") was removed from the roster.", true)
 		}
 		return
 	}
@@ -654,7 +687,7 @@ func (b *Bridge) onRosterPush(ev xmpp.RosterPush) {
 	wasRoster := old != nil && old.inRoster
 	c := b.upsertContact(it)
 	if !wasRoster {
-		b.announce("Contact "+c.nick+" ("+c.jid+") was added to the roster.", true)
+		b.announce("Contact "+c.nick+" ("+c.jid()+") was added to the roster.", true)
 	}
 	b.render(c, "")
 }
@@ -700,7 +733,7 @@ func (b *Bridge) onSubscription(ev xmpp.Subscription) {
 	}
 	who := ev.From
 	if c := b.contacts.get(xmpp.BareJID(ev.From)); c != nil && c.inRoster {
-		who = c.nick + " (" + c.jid + ")"
+		who = c.nick + " (" + c.jid() + ")"
 	} else if ev.Nick != "" {
 		who = ev.From + " (" + oneLine(ev.Nick) + ")"
 	}

@@ -6,6 +6,7 @@ import (
 	"maps"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 	"unsafe"
@@ -17,8 +18,8 @@ import (
 // resource: a field more can cost 16 bytes for each (the allocator's size
 // classes are 16 bytes apart).
 func TestContactSize(t *testing.T) {
-	if n := unsafe.Sizeof(contact{}); n > 112 {
-		t.Errorf("a contact takes %d bytes, more than 112", n)
+	if n := unsafe.Sizeof(contact{}); n > 96 {
+		t.Errorf("a contact takes %d bytes, more than 96", n)
 	}
 	if n := unsafe.Sizeof(resource{}); n > 48 {
 		t.Errorf("a resource takes %d bytes, more than 48", n)
@@ -297,26 +298,43 @@ func TestChatGoesToTheResourceLastHeard(t *testing.T) {
 	}
 }
 
+// A contact keeps its JID and roster name in one string; a roster push
+// with the same name keeps that string.
+func TestContactJIDAndName(t *testing.T) {
+	c := newContact("Alice@example.org")
+	for _, name := range []string{"", "Alice", "Alice Liddell", "", "Al"} {
+		c.setName(name)
+		if c.jid() != "Alice@example.org" || c.name() != name || c.key() != "alice@example.org" {
+			t.Errorf("after setName(%q): jid %q, name %q, key %q", name, c.jid(), c.name(), c.key())
+		}
+	}
+	ids := unsafe.StringData(c.ids)
+	c.setName(strings.Clone("Al"))
+	if unsafe.StringData(c.ids) != ids {
+		t.Error("the same name again made a new string")
+	}
+}
+
 // The contacts by key: found, replaced and removed by their bare JID,
 // listed in its order whatever the order they came in.
 func TestContactSet(t *testing.T) {
 	var s contactSet
 	jids := []string{"mallory@example.org", "alice@example.org", "zoe@example.net", "bob@example.org", "Carol@Example.org"}
 	for _, jid := range jids {
-		s.put(&contact{jid: jid})
+		s.put(newContact(jid))
 	}
 	if s.len() != len(jids) {
 		t.Fatalf("%d contacts, want %d", s.len(), len(jids))
 	}
 	for _, jid := range jids {
-		if c := s.get(xmpp.BareJID(jid)); c == nil || c.jid != jid {
+		if c := s.get(xmpp.BareJID(jid)); c == nil || c.jid() != jid {
 			t.Errorf("get(%q) = %v", xmpp.BareJID(jid), c)
 		}
 	}
 	if c := s.get("dave@example.org"); c != nil {
 		t.Errorf("a contact never put is found: %v", c)
 	}
-	again := &contact{jid: "bob@example.org"}
+	again := newContact("bob@example.org")
 	s.put(again)
 	if s.get("bob@example.org") != again || s.len() != len(jids) {
 		t.Error("put of a known key did not replace its contact")

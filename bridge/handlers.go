@@ -208,7 +208,7 @@ func (b *Bridge) contactPrivmsg(s *session, r *ircd.Request, c *contact, text st
 		return nil
 	}
 	out := xmpp.OutMessage{ID: b.x.NewID(), Body: body}
-	corrected, ok := b.outRefs(r, strings.ToLower(xmpp.BareJID(c.jid)), c.nick, &out, func(sender string) string {
+	corrected, ok := b.outRefs(r, strings.ToLower(xmpp.BareJID(c.jid())), c.nick, &out, func(sender string) string {
 		if sender == ownSender {
 			return xmpp.BareJID(b.x.JID())
 		}
@@ -476,11 +476,11 @@ func (b *Bridge) handleWhowas(s *session, r *ircd.Request) error {
 
 // contactInfo describes c for WHOIS and the info command.
 func (b *Bridge) contactInfo(c *contact) []string {
-	lines := []string{"JID: " + c.jid}
+	lines := []string{"JID: " + c.jid()}
 	if !c.inRoster {
-		lines = append(lines, "not in your roster (use \"add "+c.jid+"\" to add)")
+		lines = append(lines, "not in your roster (use \"add "+c.jid()+"\" to add)")
 	} else {
-		name := c.name
+		name := c.name()
 		if name == "" {
 			name = "(none)"
 		}

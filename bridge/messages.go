@@ -111,8 +111,8 @@ func (b *Bridge) sendOut(out *xmpp.OutMessage, c *contact) {
 // sentOut remembers out, sent to c as id.
 func (b *Bridge) sentOut(out *xmpp.OutMessage, c *contact, id string) {
 	b.rememberRef(id, id)
-	b.noteOwnSent(strings.ToLower(xmpp.BareJID(c.jid)), out, id)
-	b.rememberSent(id, c.jid, out.Body)
+	b.noteOwnSent(strings.ToLower(xmpp.BareJID(c.jid())), out, id)
+	b.rememberSent(id, c.jid(), out.Body)
 	b.noteSent()
 }
 
@@ -164,7 +164,7 @@ func (b *Bridge) flushPending() {
 		if c == nil {
 			continue
 		}
-		p.out.To = c.jid // the old resource may be gone
+		p.out.To = c.jid() // the old resource may be gone
 		id, err := b.x.SendMessage(p.out)
 		if err != nil {
 			for _, q := range queue[i:] {
@@ -179,7 +179,7 @@ func (b *Bridge) flushPending() {
 			return
 		}
 		b.rememberRef(id, id)
-		b.rememberSent(id, c.jid, p.out.Body)
+		b.rememberSent(id, c.jid(), p.out.Body)
 		b.queryNotice(c, "queued message sent: "+excerpt(p.out.Body))
 	}
 }

@@ -168,7 +168,7 @@ func (b *Bridge) takeUserNick(nick string) []string {
 	switch h := b.nicks.holder(nick).(type) {
 	case *contact:
 		b.setNick(h, b.nicks.unique(h.nick, h))
-		return []string{h.jid + " is now " + h.nick + why}
+		return []string{h.jid() + " is now " + h.nick + why}
 	case *occupant:
 		r := h.room
 		old := b.occupantPrefix(r, h)

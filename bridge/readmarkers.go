@@ -108,7 +108,7 @@ func (b *Bridge) resolveMarkTarget(target string) (t markTarget, ok bool) {
 		return markTarget{}, false
 	}
 	if c := b.nicks.contact(target); c != nil {
-		return markTarget{key: c.key(), jid: c.jid}, true
+		return markTarget{key: c.key(), jid: c.jid()}, true
 	}
 	if b.nicks.isService(target) || b.nicks.isUser(target) || b.nicks.occupant(target) != nil {
 		return markTarget{key: localMarkKey(target)}, true

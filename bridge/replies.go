@@ -700,7 +700,7 @@ func (b *Bridge) reactTagmsg(s *session, r *ircd.Request, target string) error {
 		return errNoSuchNick(target)
 	}
 	out := xmpp.OutMessage{ID: b.x.NewID()}
-	if !b.reactOut(r, strings.ToLower(xmpp.BareJID(c.jid)), target, &out) {
+	if !b.reactOut(r, strings.ToLower(xmpp.BareJID(c.jid())), target, &out) {
 		return nil
 	}
 	b.echo(s, r, out.ID, target)

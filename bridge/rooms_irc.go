@@ -428,7 +428,7 @@ func (c roomChannel) invite(req *ircd.Request, nick string) error {
 	jid := ""
 	switch h := b.nicks.holder(nick).(type) {
 	case *contact:
-		jid = h.jid
+		jid = h.jid()
 	case *occupant:
 		jid = h.jid
 	}
