@@ -21,7 +21,7 @@ import (
 // baseNick(name, jid)) and what is stored is small (BenchmarkUserRosterHeap).
 type contact struct {
 	// ids is the bare JID as the server spelled it and, when the roster
-	// names the contact, nameSep and the name: one string instead of two
+	// names the contact, fieldSep and the name: one string instead of two
 	// keeps the contact in the 96-byte size class (TestContactSize).
 	ids    string
 	nick   string
@@ -45,22 +45,22 @@ type contact struct {
 	chatStates int8
 }
 
-// nameSep separates the JID and the name in contact.ids: a control
-// character, which neither a valid JID nor XML text holds.
-const nameSep = "\x00"
+// fieldSep separates the two parts of contact.ids and resource.idStatus:
+// a NUL, which neither a valid JID nor XML text holds.
+const fieldSep = "\x00"
 
 // newContact is a contact with jid, a bare JID, and no name.
 func newContact(jid string) *contact { return &contact{ids: jid} }
 
 // jid is the contact's bare JID as the server spelled it.
 func (c *contact) jid() string {
-	jid, _, _ := strings.Cut(c.ids, nameSep)
+	jid, _, _ := strings.Cut(c.ids, fieldSep)
 	return jid
 }
 
 // name is the contact's roster name, "" for none.
 func (c *contact) name() string {
-	_, name, _ := strings.Cut(c.ids, nameSep)
+	_, name, _ := strings.Cut(c.ids, fieldSep)
 	return name
 }
 
@@ -71,7 +71,7 @@ func (c *contact) setName(name string) {
 	}
 	c.ids = c.jid()
 	if name != "" {
-		c.ids += nameSep + name
+		c.ids += fieldSep + name
 	}
 }
 
@@ -82,8 +82,10 @@ func (c *contact) key() string { return xmpp.BareJID(c.jid()) }
 
 // resource is one online resource of a contact.
 type resource struct {
-	id       string // resource part of the JID as received
-	status   string
+	// idStatus is the resource part of the JID as received and, when
+	// the presence has a status, fieldSep and the status: one string
+	// instead of two keeps a resource in 32 bytes (TestContactSize).
+	idStatus string
 	client   unique.Handle[string] // XEP-0115 caps node: most contacts share a few
 	priority int8                  // -128..127 (RFC 6121)
 	showIdx  uint8                 // index in presenceShows
@@ -96,18 +98,36 @@ var presenceShows = [...]string{"", "chat", "away", "xa", "dnd"}
 // newResource is the resource id of a presence p. The xmpp package passes
 // only the show values of presenceShows; any other counts as "".
 func newResource(id string, p xmpp.Presence) resource {
+	// A string of its own, not a slice of p.From, which would keep the
+	// whole JID.
+	var idStatus string
+	if status := oneLine(p.Status); status != "" {
+		idStatus = id + fieldSep + status
+	} else {
+		idStatus = strings.Clone(id)
+	}
 	return resource{
-		// Not a slice of p.From, which would keep the whole JID.
-		id:       strings.Clone(id),
-		status:   oneLine(p.Status),
+		idStatus: idStatus,
 		client:   unique.Make(oneLine(p.Client)),
 		priority: int8(max(-128, min(127, p.Priority))),
 		showIdx:  uint8(max(0, slices.Index(presenceShows[:], p.Show))),
 	}
 }
 
+// id is the resource part of the JID as received.
+func (r *resource) id() string {
+	id, _, _ := strings.Cut(r.idStatus, fieldSep)
+	return id
+}
+
+// status is the status of the resource's presence, "" for none.
+func (r *resource) status() string {
+	_, status, _ := strings.Cut(r.idStatus, fieldSep)
+	return status
+}
+
 // name is the resource's id made safe to show.
-func (r *resource) name() string { return oneLine(r.id) }
+func (r *resource) name() string { return oneLine(r.id()) }
 
 // show is the resource's show value: "", "chat", "away", "xa" or "dnd".
 func (r *resource) show() string { return presenceShows[r.showIdx] }
@@ -229,7 +249,7 @@ func (c *contact) sortedResources() []resource {
 // setResource adds r, or replaces the resource with the same id, keeping
 // the order by name.
 func (c *contact) setResource(r resource) {
-	c.removeResource(r.id)
+	c.removeResource(r.id())
 	name := r.name()
 	i := sort.Search(len(c.resources), func(i int) bool { return c.resources[i].name() > name })
 	c.resources = slices.Insert(c.resources, i, r)
@@ -237,7 +257,7 @@ func (c *contact) setResource(r resource) {
 
 // removeResource forgets the resource with id, if online.
 func (c *contact) removeResource(id string) {
-	c.resources = slices.DeleteFunc(c.resources, func(r resource) bool { return r.id == id })
+	c.resources = slices.DeleteFunc(c.resources, func(r resource) bool { return r.id() == id })
 }
 
 // prefix is the contact's hostmask nick!localpart@domain.
@@ -302,7 +322,7 @@ func (b *Bridge) desiredView(c *contact) view {
 	if r := c.best(); r != nil {
 		v := view{shown: true, voiced: isVoicedShow(r.show())}
 		if !v.voiced {
-			v.away, v.status = r.showIdx+1, r.status
+			v.away, v.status = r.showIdx+1, r.status()
 		}
 		return v
 	}

@@ -21,8 +21,8 @@ func TestContactSize(t *testing.T) {
 	if n := unsafe.Sizeof(contact{}); n > 96 {
 		t.Errorf("a contact takes %d bytes, more than 96", n)
 	}
-	if n := unsafe.Sizeof(resource{}); n > 48 {
-		t.Errorf("a resource takes %d bytes, more than 48", n)
+	if n := unsafe.Sizeof(resource{}); n > 32 {
+		t.Errorf("a resource takes %d bytes, more than 32", n)
 	}
 }
 
@@ -130,9 +130,9 @@ func TestNewResource(t *testing.T) {
 		{xmpp.Presence{Show: "bogus", Priority: 1000}, "", "", "", 127},
 	} {
 		r := newResource("phone", tc.p)
-		if r.id != "phone" || r.show() != tc.show || r.status != tc.status || r.clientNode() != tc.client || r.priority != tc.priority {
+		if r.id() != "phone" || r.show() != tc.show || r.status() != tc.status || r.clientNode() != tc.client || r.priority != tc.priority {
 			t.Errorf("newResource(%+v) = id %q, show %q, status %q, client %q, priority %d; want %q, %q, %q, %d",
-				tc.p, r.id, r.show(), r.status, r.clientNode(), r.priority, tc.show, tc.status, tc.client, tc.priority)
+				tc.p, r.id(), r.show(), r.status(), r.clientNode(), r.priority, tc.show, tc.status, tc.client, tc.priority)
 		}
 	}
 	if (&resource{}).clientNode() != "" {

@@ -500,8 +500,8 @@ func (b *Bridge) contactInfo(c *contact) []string {
 	}
 	for _, res := range rs {
 		line := "resource " + cleanText(res.name()) + ": " + showName(res.show())
-		if res.status != "" {
-			line += " (" + cleanText(res.status) + ")"
+		if status := res.status(); status != "" {
+			line += " (" + cleanText(status) + ")"
 		}
 		line += ", priority " + strconv.Itoa(int(res.priority))
 		if client := res.clientNode(); client != "" {
