@@ -476,9 +476,14 @@ func (b *Bridge) compactSavedNicks() {
 func (b *Bridge) upsertContact(item xmpp.RosterItem) *contact {
 	key := xmpp.BareJID(item.JID)
 	c := b.contacts.get(key)
-	base := baseNick(item.Name, item.JID)
+	var base, oldRealname string
 	if c == nil {
 		c = newContact(item.JID)
+		oldRealname = c.realname()
+		// Named first, so that a nick made of the name or the JID is a
+		// slice of the contact's own string, not of the item's.
+		c.setName(item.Name)
+		base = baseNick(c.name(), c.jid())
 		c.override = b.state.Overrides[key]
 		saved := b.savedNick(key)
 		nick := saved
@@ -501,6 +506,7 @@ func (b *Bridge) upsertContact(item xmpp.RosterItem) *contact {
 			b.keepNick(key, nick)
 		}
 	} else {
+		oldRealname, base = c.realname(), baseNick(item.Name, item.JID)
 		if !c.inRoster {
 			// A stranger joined the roster (or wrote before the roster
 			// arrived): it gets its saved or roster nick.
@@ -517,7 +523,6 @@ func (b *Bridge) upsertContact(item xmpp.RosterItem) *contact {
 			b.setNick(c, b.nicks.unique(base, c))
 		}
 	}
-	oldRealname := c.realname()
 	c.setName(item.Name)
 	c.groups, c.sub = makeGroupSet(item.Groups), parseSubscription(item.Subscription, item.Ask)
 	if c.realname() != oldRealname {

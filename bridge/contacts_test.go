@@ -315,6 +315,20 @@ func TestContactJIDAndName(t *testing.T) {
 	}
 }
 
+// A new contact's nick made of its roster name or its JID is a slice of
+// the contact's own string: the roster item's strings are not kept too.
+func TestNewContactNickIsItsOwnString(t *testing.T) {
+	h := newHarness(t, Config{})
+	h.connect(item("alice@example.org", strings.Clone("Alice")), item("bob@example.org", ""))
+	for _, key := range []string{"alice@example.org", "bob@example.org"} {
+		c := h.b.contacts.get(key)
+		start, nick := uintptr(unsafe.Pointer(unsafe.StringData(c.ids))), uintptr(unsafe.Pointer(unsafe.StringData(c.nick)))
+		if nick < start || nick >= start+uintptr(len(c.ids)) {
+			t.Errorf("%s: the nick %q is not a slice of %q", key, c.nick, c.ids)
+		}
+	}
+}
+
 // The contacts by key: found, replaced and removed by their bare JID,
 // listed in its order whatever the order they came in.
 func TestContactSet(t *testing.T) {
