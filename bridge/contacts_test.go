@@ -333,9 +333,11 @@ func TestNewContactNickIsItsOwnString(t *testing.T) {
 // listed in its order whatever the order they came in.
 func TestContactSet(t *testing.T) {
 	var s contactSet
-	jids := []string{"mallory@example.org", "alice@example.org", "zoe@example.net", "bob@example.org", "Carol@Example.org"}
+	jids := []string{"mallory@example.org", "alice@example.org", "zoe@example.net", "bob@example.org", "Carol@Example.org", "Émile@example.org", "al@example.org", "alice@example.org.uk"}
 	for _, jid := range jids {
-		s.put(newContact(jid))
+		c := newContact(jid)
+		c.setName("Some Name")
+		s.put(c)
 	}
 	if s.len() != len(jids) {
 		t.Fatalf("%d contacts, want %d", s.len(), len(jids))
@@ -359,7 +361,7 @@ func TestContactSet(t *testing.T) {
 	for _, c := range s.all() {
 		keys = append(keys, c.key())
 	}
-	want := []string{"bob@example.org", "carol@example.org", "mallory@example.org", "zoe@example.net"}
+	want := []string{"al@example.org", "alice@example.org.uk", "bob@example.org", "carol@example.org", "mallory@example.org", "zoe@example.net", "émile@example.org"}
 	if !slices.Equal(keys, want) {
 		t.Errorf("after removing alice: %q, want %q", keys, want)
 	}

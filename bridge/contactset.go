@@ -3,6 +3,7 @@ package bridge
 import (
 	"slices"
 	"strings"
+	"unicode/utf8"
 )
 
 // contactSet is the contacts by key (contact.key), sorted by it and
@@ -13,7 +14,27 @@ type contactSet struct{ list []*contact }
 
 // at returns where the contact with key is in list, or where it would go.
 func (s *contactSet) at(key string) (int, bool) {
-	return slices.BinarySearchFunc(s.list, key, func(c *contact, key string) int { return strings.Compare(c.key(), key) })
+	return slices.BinarySearchFunc(s.list, key, compareKey)
+}
+
+// compareKey compares c's key with key as strings.Compare(c.key(), key)
+// does, without the lower-cased copy's pass over the JID: servers send
+// JIDs in lower case, and a search compares with a dozen contacts.
+func compareKey(c *contact, key string) int {
+	for i := 0; i < len(c.ids); i++ {
+		b := c.ids[i]
+		switch {
+		case b == fieldSep[0]:
+			return strings.Compare(c.ids[:i], key)
+		case b >= utf8.RuneSelf || b == '/' || 'A' <= b && b <= 'Z':
+			return strings.Compare(c.key(), key)
+		case i == len(key) || b > key[i]:
+			return 1
+		case b < key[i]:
+			return -1
+		}
+	}
+	return strings.Compare(c.ids, key)
 }
 
 // get returns the contact with key, or nil.
