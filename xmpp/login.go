@@ -85,7 +85,8 @@ type negotiation struct {
 
 // connect dials, negotiates TLS, authenticates and binds a resource (or
 // resumes the stream management session of res), bounded by ctx and
-// ConnectTimeout: when ctx ends, connect returns at once.
+// ConnectTimeout: when ctx ends or Close cancels it, connect returns at
+// once.
 func (s *Session) connect(ctx context.Context, res *smResumption) (*conn, error) {
 	tc, err := s.tlsConfig()
 	if err != nil {
@@ -93,6 +94,8 @@ func (s *Session) connect(ctx context.Context, res *smResumption) (*conn, error)
 	}
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.ConnectTimeout)
 	defer cancel()
+	s.setCancelConnect(cancel)
+	defer s.setCancelConnect(nil)
 	n := &negotiation{s: s, addr: s.serverAddr(ctx), stage: "dial"}
 	raw, err := s.dial(ctx, "tcp", n.addr)
 	if err != nil {
@@ -111,6 +114,18 @@ func (s *Session) connect(ctx context.Context, res *smResumption) (*conn, error)
 	raw.SetDeadline(time.Time{})
 	c.lastRecv.Store(time.Now().UnixNano())
 	return c, nil
+}
+
+// setCancelConnect records how Close cancels the connection attempt under
+// way (nil: none is); when Close came first, the attempt is cancelled at
+// once.
+func (s *Session) setCancelConnect(cancel context.CancelFunc) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.cancelConnect = cancel
+	if cancel != nil && s.isClosing() {
+		cancel()
+	}
 }
 
 // fail wraps err as the ConnectError of the stage under way; when ctx

@@ -77,12 +77,11 @@ type Session struct {
 	capsVer string
 
 	events *eventQueue
-	// closed ends with Close; closing is its Done channel. A context, so
-	// that a live stream is closed by a callback (context.AfterFunc)
-	// instead of a goroutine waiting for it.
-	closed    context.Context
-	close     context.CancelFunc
-	closing   <-chan struct{}
+	// closing is closed by Close. Not a context: one that lives as long
+	// as the session would keep a map of its children, for good, once a
+	// connection attempt's context had been one. Close itself cancels
+	// the attempt under way (cancelConnect) or closes the stream (cur).
+	closing   chan struct{}
 	closeOnce sync.Once
 	done      chan struct{} // closed when the supervisor has finished
 
@@ -92,12 +91,13 @@ type Session struct {
 	// next, or reported.
 	sent sentLog
 
-	mu      sync.Mutex
-	started bool
-	cur     *conn
-	show    string
-	status  string
-	rooms   map[string]string // joined room (bare JID) -> our nick
+	mu            sync.Mutex
+	started       bool
+	cancelConnect context.CancelFunc // the connection attempt under way, if any
+	cur           *conn
+	show          string
+	status        string
+	rooms         map[string]string // joined room (bare JID) -> our nick
 }
 
 // dialTCP is how sessions reach their server: one for all of them.
@@ -109,15 +109,12 @@ func New(cfg Config) (*Session, error) {
 	if err := cfg.normalize(); err != nil {
 		return nil, err
 	}
-	closed, close := context.WithCancel(context.Background())
 	s := &Session{
 		cfg:     cfg,
 		bare:    cfg.JID,
 		domain:  cfg.JID[strings.IndexByte(cfg.JID, '@')+1:],
 		events:  newEventQueue(cfg.OnEvent),
-		closed:  closed,
-		close:   close,
-		closing: closed.Done(),
+		closing: make(chan struct{}),
 		done:    make(chan struct{}),
 		rooms:   map[string]string{},
 		dial:    dialTCP,
@@ -185,8 +182,15 @@ func (s *Session) Close() error {
 		s.mu.Lock()
 		started := s.started
 		s.started = true // a later Start must not run
-		s.close()
+		close(s.closing)
+		if s.cancelConnect != nil {
+			s.cancelConnect()
+		}
+		cur := s.cur
 		s.mu.Unlock()
+		if cur != nil {
+			cur.closeStream()
+		}
 		if !started {
 			s.events.end(nil)
 			close(s.done)
@@ -232,7 +236,7 @@ func (s *Session) supervise() { s.superviseFrom(0, nil) }
 // (streamEnded): a logged-in session keeps no goroutine of its own.
 func (s *Session) superviseFrom(attempt int, res *smResumption) {
 	for !s.isClosing() {
-		c, err := s.connect(s.closed, res)
+		c, err := s.connect(context.Background(), res)
 		if err != nil {
 			if s.isClosing() {
 				break
@@ -273,7 +277,6 @@ func (s *Session) streamEnded(c *conn) {
 // next attempt; goOn is false once the session closes. res is the
 // stream's state to resume, if it may be resumed.
 func (s *Session) afterStream(c *conn) (res *smResumption, goOn bool) {
-	c.stopOnClose()
 	err := s.endStream(c)
 	if c.sm.id != "" {
 		res = &c.sm
@@ -309,7 +312,6 @@ func (s *Session) sleep(d time.Duration) {
 // calls streamEnded.
 func (s *Session) serve(c *conn) bool {
 	s.startStream(c)
-	c.stopOnClose = context.AfterFunc(s.closed, c.closeStream)
 	return c.read(false)
 }
 
@@ -360,7 +362,11 @@ func (s *Session) startStream(c *conn) {
 	c.mu.Unlock()
 	s.mu.Lock()
 	s.cur = c
+	closing := s.isClosing() // else Close finds c in s.cur
 	s.mu.Unlock()
+	if closing {
+		c.closeStream()
+	}
 	s.log.Info("xmpp connected", "bound", c.jid, "sasl", c.mech, "resumed", c.resumedH != nil)
 	// Connected goes out before the reader starts, so that it precedes
 	// every event of this stream (the Roster first of all).
@@ -465,21 +471,18 @@ type pendingIQ struct {
 
 // conn is one live stream.
 type conn struct {
-	s       *Session
-	netConn net.Conn
-	watch   *readable.Watch // where the idle stream waits for its socket (see read)
-	// stopOnClose stops closing the stream once the session closes
-	// (serve); called once the stream has ended.
-	stopOnClose func() bool
-	readBy      time.Time     // the read deadline the idle stream waits for (see read)
-	src         *streamSource // what in reads
-	in          *bufio.Reader // what dec reads
-	dec         *xml.Decoder
-	jid         string  // full JID bound by the server
-	mech        string  // SASL mechanism of the login
-	maxBytes    int     // the server's stanza size limit (XEP-0478), 0 if none
-	smOffered   bool    // the server offers stream management
-	resumedH    *uint32 // resumed stream: how many of our stanzas the server had
+	s         *Session
+	netConn   net.Conn
+	watch     *readable.Watch // where the idle stream waits for its socket (see read)
+	readBy    time.Time       // the read deadline the idle stream waits for (see read)
+	src       *streamSource   // what in reads
+	in        *bufio.Reader   // what dec reads
+	dec       *xml.Decoder
+	jid       string  // full JID bound by the server
+	mech      string  // SASL mechanism of the login
+	maxBytes  int     // the server's stanza size limit (XEP-0478), 0 if none
+	smOffered bool    // the server offers stream management
+	resumedH  *uint32 // resumed stream: how many of our stanzas the server had
 
 	done     chan struct{}
 	doneOnce sync.Once
