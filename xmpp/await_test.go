@@ -1,6 +1,7 @@
 package xmpp
 
 import (
+	"bytes"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -14,6 +15,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"xircd/internal/netidle"
 )
 
 // tlsScripted starts a session whose scripted server is behind direct
@@ -132,7 +135,7 @@ func TestIdleWaitTakesWhatTLSHolds(t *testing.T) {
 		t.Run(tls.VersionName(v), func(t *testing.T) {
 			s, server, _ := tlsScripted(t, v)
 			// One record: the first stanza fills the buffer exactly.
-			server.Write([]byte(chat(t, "first", streamReadBuf) + chat(t, "second", 200) + chat(t, "third", 3000)))
+			server.Write([]byte(chat(t, "first", netidle.BufferSize) + chat(t, "second", 200) + chat(t, "third", 3000)))
 			for _, id := range []string{"first", "second", "third"} {
 				waitBody(t, s, id)
 			}
@@ -194,7 +197,7 @@ func TestIdleWaitDataThenPartialAlert(t *testing.T) {
 	s, server, socket := tlsScripted(t, tls.VersionTLS12)
 	split := socket.(*splitConn)
 	split.hold.Store(true)
-	server.Write([]byte(chat(t, "first", streamReadBuf) + chat(t, "second", 200)))
+	server.Write([]byte(chat(t, "first", netidle.BufferSize) + chat(t, "second", 200)))
 	server.CloseWrite()
 	split.SetWriteDeadline(time.Time{}) // CloseWrite let no more writes through
 	split.hold.Store(false)
@@ -209,4 +212,30 @@ func TestIdleWaitDataThenPartialAlert(t *testing.T) {
 	if d.Err == nil || !strings.Contains(d.Err.Error(), "unexpected EOF") && !strings.Contains(d.Err.Error(), "server closed the connection") {
 		t.Errorf("the stream ended with %v, want the end the server's alert made", d.Err)
 	}
+}
+
+// A stream that has read everything gives its read buffer back before it
+// waits for the socket.
+func TestIdleStreamHoldsNoReadBuffer(t *testing.T) {
+	s, server, _ := tlsScripted(t, tls.VersionTLS13)
+	body := strings.Repeat(".", 600) + "idle-token"
+	fmt.Fprintf(server, "<message from='bob@example.org/x' to='alice@example.org/x' type='chat' id='m1'><body>%s</body></message>", body)
+	waitEvent(t, s, func(ev Event) bool { m, ok := ev.(Message); return ok && m.Body == body })
+	WaitReaderIdle(t)
+	// The buffers given back last are kept: the stream's is among them,
+	// with what it read.
+	var taken []*[netidle.BufferSize]byte
+	defer func() {
+		for _, b := range taken {
+			netidle.Release(b)
+		}
+	}()
+	for range 4 {
+		b := netidle.Buffer()
+		taken = append(taken, b)
+		if bytes.Contains(b[:], []byte("idle-token")) {
+			return
+		}
+	}
+	t.Error("the idle stream kept its read buffer")
 }

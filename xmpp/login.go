@@ -1,7 +1,6 @@
 package xmpp
 
 import (
-	"bufio"
 	"context"
 	"crypto/tls"
 	"encoding/base64"
@@ -75,8 +74,7 @@ type negotiation struct {
 	addr     string
 	stage    string // ConnectError stage of the step under way
 	conn     net.Conn
-	src      *streamSource // what in reads
-	in       *bufio.Reader // what dec reads
+	in       *streamReader // what dec reads
 	dec      *xml.Decoder
 	tlsState *tls.ConnectionState // nil while unencrypted
 	features xmlFeatures
@@ -193,7 +191,6 @@ func (n *negotiation) run(ctx context.Context, raw net.Conn, tc *tls.Config, res
 		s:         n.s,
 		netConn:   n.conn,
 		watch:     readable.New(raw),
-		src:       n.src,
 		in:        n.in,
 		dec:       n.dec,
 		mech:      n.mech,
@@ -242,19 +239,15 @@ func (n *negotiation) startTLS(ctx context.Context, tc *tls.Config) error {
 	return nil
 }
 
-// streamReadBuf is the buffer between the stream and its XML decoder.
-const streamReadBuf = 1024
-
 // openStream opens a new stream (at the start, after TLS, after SASL)
 // and reads the server's features.
 func (n *negotiation) openStream() error {
 	n.stage = "stream"
 	// The decoder reads a byte at a time; without a ByteReader it would
 	// wrap the stream in a bufio.Reader of 4 KiB. The TLS connection
-	// already holds a whole record, so a small one costs only more calls
-	// that copy from it, and saves 3 KiB on every stream.
-	n.src = &streamSource{conn: n.conn}
-	n.in = bufio.NewReaderSize(n.src, streamReadBuf)
+	// already holds a whole record, so a small buffer costs only more
+	// calls that copy from it.
+	n.in = &streamReader{conn: n.conn}
 	n.dec = xml.NewDecoder(n.in)
 	err := n.write(fmt.Sprintf("<?xml version='1.0'?><stream:stream to='%s' xmlns='%s' xmlns:stream='%s' version='1.0' xml:lang='en'>",
 		escapeAttr(n.s.domain), nsClient, nsStream))

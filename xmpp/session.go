@@ -1,7 +1,6 @@
 package xmpp
 
 import (
-	"bufio"
 	"context"
 	"crypto/rand"
 	"encoding/base32"
@@ -475,8 +474,7 @@ type conn struct {
 	netConn   net.Conn
 	watch     *readable.Watch // where the idle stream waits for its socket (see read)
 	readBy    time.Time       // the read deadline the idle stream waits for (see read)
-	src       *streamSource   // what in reads
-	in        *bufio.Reader   // what dec reads
+	in        *streamReader   // what dec reads
 	dec       *xml.Decoder
 	jid       string  // full JID bound by the server
 	mech      string  // SASL mechanism of the login
@@ -878,6 +876,7 @@ func (c *conn) read(woken bool) bool {
 		held, err := c.dataHeld(deadline)
 		if err == nil && !held && !woken {
 			c.readBy = deadline
+			c.in.release() // an idle stream holds no read buffer either
 			c.watch.Await(deadline, c.readWoken)
 			return false
 		}

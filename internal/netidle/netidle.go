@@ -1,0 +1,26 @@
+// Package netidle lets a connection's reader wait for data without
+// holding a read buffer: the reader takes a buffer once data has come and
+// gives it back once it has read everything, so that an idle connection,
+// of which a server with many users has many, keeps none, and the few
+// connections reading at once share what the others gave back.
+package netidle
+
+import "sync"
+
+// BufferSize is the size of the buffers of Buffer.
+const BufferSize = 1024
+
+var buffers sync.Pool
+
+// Buffer returns a buffer of BufferSize bytes: one given back by Release,
+// or a new one.
+func Buffer() *[BufferSize]byte {
+	if b, ok := buffers.Get().(*[BufferSize]byte); ok {
+		return b
+	}
+	return new([BufferSize]byte)
+}
+
+// Release gives b back, for Buffer to return again; b must not be used
+// any more.
+func Release(b *[BufferSize]byte) { buffers.Put(b) }
