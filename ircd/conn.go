@@ -458,6 +458,7 @@ func (c *conn) readLoop(woken bool) (string, bool) {
 		// What the socket holds is read only after c.watch says so
 		// (woken): until then the read would wait in a goroutine.
 		if c.watch.Waits() && !woken && !c.reader.held(c.nc, deadline) {
+			c.reader.idle()
 			c.watch.Await(deadline, c.readWoken)
 			return "", false
 		}
@@ -506,7 +507,7 @@ func ParseLine(line string) (m *irc.Message, err error) {
 }
 
 // handleLine runs one line; it returns false when the connection must end.
-func (c *conn) handleLine(line []byte) (ok bool) {
+func (c *conn) handleLine(line string) (ok bool) {
 	if len(line) == 0 {
 		return true
 	}
@@ -517,12 +518,12 @@ func (c *conn) handleLine(line []byte) (ok bool) {
 			ok = false
 		}
 	}()
-	m, err := ParseLine(string(line))
+	m, err := ParseLine(line)
 	if err != nil {
 		c.numeric(ERR_UNKNOWNERROR, "*", "Malformed line")
 		return true
 	}
-	if !utf8.Valid(line) {
+	if !utf8.ValidString(line) {
 		c.sendReply(standardReply(c.s.cfg.ServerName, "FAIL", m.Command, "INVALID_UTF8", nil, "Line rejected: it is not valid UTF-8"))
 		return true
 	}

@@ -8,6 +8,8 @@ import (
 	"net"
 	"os"
 	"time"
+
+	"xircd/internal/netidle"
 )
 
 const (
@@ -20,9 +22,9 @@ const (
 	// reader's buffer never grows beyond it.
 	maxInputLen = MaxTagsLen + MaxLineLen
 	// idleInputLen is the reader's buffer while no long line is under way:
-	// a line without big tags fits, and an idle client, of which a server
-	// in multi-user mode has many, holds no more.
-	idleInputLen = 1024
+	// a line without big tags fits. An idle client, of which a server in
+	// multi-user mode has many, holds none (see lineReader).
+	idleInputLen = netidle.BufferSize
 )
 
 // errLineTooLong is returned once per overlong line; the rest of that line is
@@ -35,23 +37,21 @@ var errLineTooLong = errors.New("ircd: input line too long")
 // memory nor desynchronise the stream. It keeps partial input across read
 // errors, so a read deadline can interrupt it without losing data. The
 // buffer grows for a long line up to maxInputLen and goes back to
-// idleInputLen once it is empty again.
+// idleInputLen once it is empty again. It holds a buffer only while that
+// holds data: one of netidle's, given back once every line in it is read.
 type lineReader struct {
 	r          io.Reader
-	buf        []byte // idleInputLen, or up to maxInputLen while a long line arrives
+	buf        []byte // idleInputLen, or up to maxInputLen while a long line arrives; nil while empty
 	start, end int
 	discarding bool
 }
 
-func newLineReader(r io.Reader) *lineReader {
-	return &lineReader{r: r, buf: make([]byte, idleInputLen)}
-}
+func newLineReader(r io.Reader) *lineReader { return &lineReader{r: r} }
 
-// readLine returns the next line without its LF and a trailing CR. The slice
-// is only valid until the next call. It returns errLineTooLong for a line
-// that does not fit (exactly once per such line), and the reader's error
-// otherwise.
-func (lr *lineReader) readLine() ([]byte, error) {
+// readLine returns the next line without its LF and a trailing CR. It
+// returns errLineTooLong for a line that does not fit (exactly once per
+// such line), and the reader's error otherwise.
+func (lr *lineReader) readLine() (string, error) {
 	for {
 		if i := bytes.IndexByte(lr.buf[lr.start:lr.end], '\n'); i >= 0 {
 			line := lr.buf[lr.start : lr.start+i]
@@ -64,17 +64,24 @@ func (lr *lineReader) readLine() ([]byte, error) {
 				line = line[:n-1]
 			}
 			if tooLong(line) {
-				return nil, errLineTooLong
+				return "", errLineTooLong
 			}
-			return line, nil
+			s := string(line)
+			if lr.start == lr.end {
+				// The buffer goes back as soon as it is read, not once
+				// the line is handled, which may wait for the backend:
+				// a message to every user would hold every buffer.
+				lr.idle()
+			}
+			return s, nil
 		}
 		if !lr.discarding && lr.end-lr.start >= maxInputLen {
 			lr.start, lr.end = 0, 0
 			lr.discarding = true
-			return nil, errLineTooLong
+			return "", errLineTooLong
 		}
 		if n, err := lr.readMore(); err != nil && n == 0 {
-			return nil, err
+			return "", err
 		}
 	}
 }
@@ -90,13 +97,17 @@ func (lr *lineReader) readMore() (int, error) {
 		lr.start = 0
 	}
 	switch {
-	case lr.end == len(lr.buf):
+	case lr.end == 0 && len(lr.buf) > idleInputLen:
+		lr.release()
+	case lr.buf != nil && lr.end == len(lr.buf):
 		// A partial line fills the buffer: room for more of it.
 		buf := make([]byte, min(2*len(lr.buf), maxInputLen))
 		copy(buf, lr.buf[:lr.end])
+		lr.release()
 		lr.buf = buf
-	case lr.end == 0 && len(lr.buf) > idleInputLen:
-		lr.buf = make([]byte, idleInputLen)
+	}
+	if lr.buf == nil {
+		lr.buf = netidle.Buffer()[:]
 	}
 	n, err := lr.r.Read(lr.buf[lr.end:])
 	lr.end += n
@@ -127,6 +138,22 @@ func (lr *lineReader) held(nc net.Conn, deadline time.Time) bool {
 		}
 	}
 	return true
+}
+
+// idle gives the buffer back unless it holds part of a line: for a
+// reader about to wait for the client.
+func (lr *lineReader) idle() {
+	if lr.start == lr.end {
+		lr.start, lr.end = 0, 0
+		lr.release()
+	}
+}
+
+// release lets go of the buffer, giving it back to netidle when it is one
+// of its own.
+func (lr *lineReader) release() {
+	netidle.ReleaseSlice(lr.buf)
+	lr.buf = nil
 }
 
 // complete reports whether a line, or the report of an overlong one, is

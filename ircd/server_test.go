@@ -741,8 +741,8 @@ func TestLineReaderMemoryFlat(t *testing.T) {
 }
 
 // TestLineReaderShrinksWhenIdle: a long line (big tags) needs a big
-// buffer, which is let go once the line is read: an idle client holds
-// idleInputLen.
+// buffer, which is let go once the line is read: an idle client holds at
+// most idleInputLen.
 func TestLineReaderShrinksWhenIdle(t *testing.T) {
 	long := "@+x=" + strings.Repeat("t", 8000) + " PING :tagged"
 	r, w := io.Pipe()
@@ -759,12 +759,69 @@ func TestLineReaderShrinksWhenIdle(t *testing.T) {
 			break
 		}
 		got = append(got, string(line))
-		if string(line) == "PING :after" && cap(lr.buf) != idleInputLen {
-			t.Errorf("reader buffer after the long line: %d bytes, want %d", cap(lr.buf), idleInputLen)
+		if string(line) == "PING :after" && cap(lr.buf) > idleInputLen {
+			t.Errorf("reader buffer after the long line: %d bytes, want at most %d", cap(lr.buf), idleInputLen)
 		}
 	}
 	if !slices.Equal(got, []string{"NICK x", long, "PING :after"}) {
 		t.Errorf("lines %q", got)
+	}
+}
+
+// TestLineReaderHoldsNoBufferWhenEmpty: the reader takes a buffer when
+// data comes, gives it back once the last line in it is read, keeps it
+// while part of a line waits, and gives back one that a probe found empty
+// (idle).
+func TestLineReaderHoldsNoBufferWhenEmpty(t *testing.T) {
+	ln := listenTCP(t)
+	client, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	nc, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	lr := newLineReader(nc)
+	read := func(want string) {
+		t.Helper()
+		line, err := lr.readLine()
+		if err != nil || line != want {
+			t.Fatalf("read %q, %v; want %q", line, err, want)
+		}
+	}
+	// idle waits as the connection does: nothing is held, the buffer
+	// goes back unless part of a line waits.
+	idle := func() {
+		t.Helper()
+		if lr.held(nc, time.Time{}) {
+			t.Fatal("a quiet socket holds a line")
+		}
+		lr.idle()
+	}
+	idle()
+	if lr.buf != nil {
+		t.Errorf("a reader that never read holds %d bytes", cap(lr.buf))
+	}
+	io.WriteString(client, "NICK x\r\nPRIV")
+	read("NICK x")
+	idle()
+	if lr.buf == nil {
+		t.Fatal("the partial line was let go")
+	}
+	long := "@+x=" + strings.Repeat("t", 8000) + " PING :tagged"
+	io.WriteString(client, "MSG a :b\r\n"+long+"\r\n")
+	read("PRIVMSG a :b")
+	read(long)
+	if lr.buf != nil {
+		t.Errorf("after a long line, the reader holds %d bytes", cap(lr.buf))
+	}
+	io.WriteString(client, "PING :after\r\n")
+	read("PING :after")
+	if lr.buf != nil {
+		t.Errorf("once its last line is read, the reader holds %d bytes", cap(lr.buf))
 	}
 }
 

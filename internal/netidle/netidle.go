@@ -24,3 +24,13 @@ func Buffer() *[BufferSize]byte {
 // Release gives b back, for Buffer to return again; b must not be used
 // any more.
 func Release(b *[BufferSize]byte) { buffers.Put(b) }
+
+// ReleaseSlice gives back the array of b when it is one of Buffer's, as
+// a slice of it is (one that append grew is bigger): a buffer that went
+// from Buffer()[:0] to what it holds now, which must not be used any
+// more.
+func ReleaseSlice(b []byte) {
+	if cap(b) == BufferSize {
+		Release((*[BufferSize]byte)(b[:BufferSize]))
+	}
+}
