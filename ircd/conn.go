@@ -15,6 +15,7 @@ import (
 	"gopkg.in/irc.v4"
 
 	"xircd/internal/lazylog"
+	"xircd/internal/netidle"
 	"xircd/internal/readable"
 )
 
@@ -321,7 +322,10 @@ func (c *conn) reason() (string, bool) {
 // writes what is left, within WriteTimeout in all, then ERROR, and closes
 // the socket.
 func (c *conn) writeLoop() {
-	var buf []byte
+	// A buffer from the pool the readers share: a writer that ends
+	// gives it back instead of leaving it to the collector.
+	buf := netidle.Buffer()[:0]
+	defer func() { netidle.ReleaseSlice(buf) }()
 	var end time.Time // once closing, the deadline for what is left
 	for {
 		if _, abrupt := c.reason(); abrupt {

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"xircd/internal/fifo"
+	"xircd/internal/netidle"
 	"xircd/internal/readable"
 )
 
@@ -645,7 +646,10 @@ func (c *conn) startWriter() {
 // leaves c.writing set: none is needed any more.
 func (c *conn) writer() {
 	defer c.writers.Done()
-	var buf []byte
+	// A buffer from the pool the readers share: a writer that ends
+	// gives it back instead of leaving it to the collector.
+	buf := netidle.Buffer()[:0]
+	defer func() { netidle.ReleaseSlice(buf) }()
 	for {
 		select {
 		case <-c.done:

@@ -1,6 +1,7 @@
 package xmpp
 
 import (
+	"bytes"
 	"encoding/xml"
 	"errors"
 	"fmt"
@@ -10,6 +11,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"xircd/internal/netidle"
 )
 
 // streamEnd is what loggedIn passes on for the client's </stream:stream>.
@@ -409,4 +412,30 @@ func TestSendQueueBound(t *testing.T) {
 			t.Fatalf("message %d: got %q", i, got)
 		}
 	}
+}
+
+// A writer that is done gives its buffer back to the pool the readers
+// share, rather than leave it to the collector.
+func TestWriterGivesItsBufferBack(t *testing.T) {
+	// One P: what a goroutine gave back, the next Buffer finds.
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+	s, in, _ := loggedIn(t, false, nil)
+	for range 3 { // roster, carbons, presence
+		nextElement(t, in)
+	}
+	waitNoWriter(t)
+	// The pool may drop what it is given (at a collection, and at random
+	// with the race detector): a few tries.
+	for i := range 20 {
+		token := fmt.Sprintf("token%d", i)
+		sendBody(t, s, token)
+		if got := nextMessage(t, in); got != token {
+			t.Fatalf("got %q, want %q", got, token)
+		}
+		waitNoWriter(t)
+		if b := netidle.Buffer(); bytes.Contains(b[:], []byte(token)) {
+			return
+		}
+	}
+	t.Fatal("no writer gave its buffer back")
 }

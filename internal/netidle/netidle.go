@@ -2,7 +2,8 @@
 // holding a read buffer: the reader takes a buffer once data has come and
 // gives it back once it has read everything, so that an idle connection,
 // of which a server with many users has many, keeps none, and the few
-// connections reading at once share what the others gave back.
+// connections reading at once share what the others gave back. Writers
+// take their buffers from the same pool.
 package netidle
 
 import "sync"
