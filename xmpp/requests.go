@@ -33,31 +33,56 @@ func (s *Session) SendMessage(m OutMessage) (string, error) {
 		body = OMEMOFallback
 		fmt.Fprintf(&modern, "%s<encryption xmlns='%s' namespace='%s' name='OMEMO'/><store xmlns='%s'/>", m.OMEMO, nsEME, omemo.Namespace, nsHints)
 	}
-	// Written piece by piece rather than with fmt: this runs on the
-	// caller's goroutine for every message, and fmt's frames would make
-	// its stack deeper.
+	stanza := messageStanza(&m, typ, id, body, modern.String())
+	c, err := s.current()
+	if err != nil {
+		return "", err
+	}
+	m.ID, m.Type = id, typ
+	if err := c.sendItem(outItem{text: stanza, msg: &m}); err != nil {
+		return "", err
+	}
+	return id, nil
+}
+
+// messageStanza is the stanza of m with the given type, id, body and
+// modern elements. Written piece by piece rather than with fmt: this runs
+// on the caller's goroutine for every message, and fmt's frames would make
+// its stack deeper. The pieces are escaped first, so that the builder is
+// grown once, to the stanza's size, instead of once per doubling.
+func messageStanza(m *OutMessage, typ, id, body, modern string) string {
+	to, eid := escapeAttr(m.To), escapeAttr(id)
+	var text, subject, oob string
+	if body != "" {
+		text = escapeText(body)
+	}
+	if m.HasSubject {
+		subject = escapeText(m.Subject)
+	}
+	if m.OOBURL != "" {
+		oob = oobElement(m.OOBURL)
+	}
 	var b strings.Builder
+	b.Grow(len(to) + len(typ) + 2*len(eid) + len(text) + len(modern) + len(subject) + len(oob) + len(m.ChatState) + stanzaMarkup)
 	b.WriteString("<message to='")
-	b.WriteString(escapeAttr(m.To))
+	b.WriteString(to)
 	b.WriteString("' type='")
 	b.WriteString(typ)
 	b.WriteString("' id='")
-	b.WriteString(escapeAttr(id))
+	b.WriteString(eid)
 	b.WriteString("'>")
 	if body != "" {
 		b.WriteString("<body>")
-		b.WriteString(escapeText(body))
+		b.WriteString(text)
 		b.WriteString("</body>")
 	}
-	b.WriteString(modern.String())
+	b.WriteString(modern)
 	if m.HasSubject {
 		b.WriteString("<subject>")
-		b.WriteString(escapeText(m.Subject))
+		b.WriteString(subject)
 		b.WriteString("</subject>")
 	}
-	if m.OOBURL != "" {
-		b.WriteString(oobElement(m.OOBURL))
-	}
+	b.WriteString(oob)
 	if m.ChatState != "" {
 		b.WriteString("<")
 		b.WriteString(m.ChatState)
@@ -72,18 +97,14 @@ func (s *Session) SendMessage(m OutMessage) (string, error) {
 	b.WriteString("<origin-id xmlns='")
 	b.WriteString(nsSID)
 	b.WriteString("' id='")
-	b.WriteString(escapeAttr(id))
+	b.WriteString(eid)
 	b.WriteString("'/></message>")
-	c, err := s.current()
-	if err != nil {
-		return "", err
-	}
-	m.ID, m.Type = id, typ
-	if err := c.sendItem(outItem{text: b.String(), msg: &m}); err != nil {
-		return "", err
-	}
-	return id, nil
+	return b.String()
 }
+
+// stanzaMarkup is what messageStanza writes around the pieces it is
+// given, at most.
+const stanzaMarkup = len("<message to='' type='' id=''><body></body><subject></subject>< xmlns='" + nsChatStates + "'/><no-store xmlns='urn:xmpp:hints'/><origin-id xmlns='" + nsSID + "' id=''/></message>")
 
 // checkOut checks m's recipient, type and chat state; typ is its type,
 // "chat" when it has none.

@@ -268,3 +268,17 @@ func TestSendRefusesStanzaOverServerLimit(t *testing.T) {
 		t.Fatalf("queued %q", got.text)
 	}
 }
+
+// A message's stanza is made in one allocation, the size of the stanza,
+// whatever its length: not one per doubling of a growing buffer.
+func TestMessageStanzaAllocatesOnce(t *testing.T) {
+	m := &OutMessage{To: "bob@example.org", Body: strings.Repeat("hello there ", 40), ChatState: "active"}
+	var stanza string
+	if n := testing.AllocsPerRun(10, func() { stanza = messageStanza(m, "chat", "id1", m.Body, "") }); n != 1 {
+		t.Errorf("%v allocations for a message's stanza, want 1", n)
+	}
+	want := "<message to='bob@example.org' type='chat' id='id1'><body>" + m.Body + "</body><active xmlns='" + nsChatStates + "'/><origin-id xmlns='" + nsSID + "' id='id1'/></message>"
+	if stanza != want {
+		t.Errorf("stanza %q, want %q", stanza, want)
+	}
+}
