@@ -40,6 +40,9 @@ func FormatLines(m *irc.Message, keepTag func(key string) bool) []string {
 		return nil
 	}
 	var head strings.Builder
+	// Grown once, to the head's size unless sanitizing makes it longer,
+	// rather than once per doubling: a line is then two allocations.
+	head.Grow(headSize(m))
 	if m.Prefix != nil && m.Prefix.Name != "" {
 		head.WriteByte(':')
 		head.WriteString(sanitizeWord(m.Prefix.Name, "*"))
@@ -104,6 +107,21 @@ func FormatLines(m *irc.Message, keepTag func(key string) bool) []string {
 		}
 	}
 	return lines
+}
+
+// headSize is the size of m's head (prefix, command and middle
+// parameters) before sanitizing.
+func headSize(m *irc.Message) int {
+	n := len(m.Command)
+	if p := m.Prefix; p != nil {
+		n += len(p.Name) + len(p.User) + len(p.Host) + 4 // ':', '!', '@' and ' '
+	}
+	if len(m.Params) > 0 {
+		for _, p := range m.Params[:len(m.Params)-1] {
+			n += 1 + len(p)
+		}
+	}
+	return n
 }
 
 // namesOneMessage are the tags that identify one message: when the output

@@ -182,3 +182,18 @@ func checkLine(t testing.TB, l string) {
 		t.Fatalf("line is %d bytes without tags: %q", len(rest)+2, l)
 	}
 }
+
+// A message of one line is three allocations, its head, the line and the
+// slice that holds it, however long its head: the head's buffer is grown
+// once.
+func TestFormatLinesGrowsTheHeadOnce(t *testing.T) {
+	m := &irc.Message{Prefix: &irc.Prefix{Name: "somebody", User: "somebody", Host: "xmpp.example.org"}, Command: "PRIVMSG",
+		Params: []string{"mem00", "hello there"}}
+	var lines []string
+	if n := testing.AllocsPerRun(10, func() { lines = FormatLines(m, nil) }); n != 3 {
+		t.Errorf("%v allocations for one line, want 3", n)
+	}
+	if want := ":somebody!somebody@xmpp.example.org PRIVMSG mem00 :hello there"; len(lines) != 1 || lines[0] != want {
+		t.Errorf("lines %q, want %q", lines, want)
+	}
+}
