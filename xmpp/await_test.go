@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"math/big"
 	"net"
+	"runtime"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -238,4 +239,21 @@ func TestIdleStreamHoldsNoReadBuffer(t *testing.T) {
 		}
 	}
 	t.Error("the idle stream kept its read buffer")
+}
+
+// A message's fields do not carry over to the next message, which may be
+// decoded into the same struct.
+func TestMessageFieldsDoNotCarryOver(t *testing.T) {
+	// One P: the next message finds the struct the last one gave back.
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+	s, server, _ := tlsScripted(t, tls.VersionTLS13)
+	for i := range 10 {
+		fmt.Fprintf(server, "<message from='bob@example.org/x' to='alice@example.org/x' type='chat' id='a%d'><body>first</body><subject>topic</subject><thread>t1</thread></message>", i)
+		fmt.Fprintf(server, "<message from='bob@example.org/x' to='alice@example.org/x' type='chat' id='b%d'><body>second</body></message>", i)
+		id := fmt.Sprintf("b%d", i)
+		m := waitEvent(t, s, func(ev Event) bool { m, ok := ev.(Message); return ok && m.ID == id }).(Message)
+		if m.Body != "second" || m.HasSubject || m.Thread != "" {
+			t.Fatalf("message %d: body %q, subject %q (%v), thread %q: the first's carried over", i, m.Body, m.Subject, m.HasSubject, m.Thread)
+		}
+	}
 }

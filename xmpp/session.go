@@ -954,11 +954,16 @@ func (c *conn) readElement() error {
 func (c *conn) handle(start xml.StartElement) error {
 	switch start.Name.Space + " " + start.Name.Local {
 	case nsClient + " message":
-		var m xmlMessage
-		if err := c.dec.DecodeElement(&m, &start); err != nil {
+		m := messages.Get().(*xmlMessage)
+		err := c.dec.DecodeElement(m, &start)
+		if err == nil {
+			c.handleMessage(m)
+		}
+		*m = xmlMessage{}
+		messages.Put(m)
+		if err != nil {
 			return fmt.Errorf("xmpp: bad message: %w", err)
 		}
-		c.handleMessage(&m)
 	case nsClient + " presence":
 		var p xmlPresence
 		if err := c.dec.DecodeElement(&p, &start); err != nil {
@@ -988,6 +993,12 @@ func (c *conn) handle(start xml.StartElement) error {
 	}
 	return nil
 }
+
+// messages holds the structs messages are decoded into, for the next
+// message: one goes back once its message is handled, since nothing keeps
+// it (events keep what its fields point to), instead of 400 bytes of
+// garbage a message.
+var messages = sync.Pool{New: func() any { return new(xmlMessage) }}
 
 // fromServer reports whether from is our account or its server (or empty,
 // which means the same).
