@@ -124,9 +124,10 @@ type Bridge struct {
 	cfg   Config // its Strangers is the setting, which "set strangers" changes (strangers.go)
 	x     XMPP
 	log   *slog.Logger
-	ops   chan op
 	done  chan struct{}
 	start int64 // when the bridge started, in Unix seconds: all clients are told of it
+
+	owner *owner // runs the bridge only while there is something to handle (owner.go)
 
 	// Everything below is owned by the Run goroutine.
 	// The flags are side by side, as the struct's other small fields:
@@ -171,7 +172,8 @@ type Bridge struct {
 	sent          *bounded[sentMessage] // by stanza id
 	backlog       *backlog              // messages kept while no client is attached (backlog.go)
 	strangerAt    *bounded[time.Time]   // when the user was last told that a stranger wrote, by bare JID
-	settleTimer   *time.Timer           // while a settle waits (scheduleSettle)
+	settleTimer   *time.Timer           // scheduleSettle's, nil when none is set
+	settleGen     uint64                // which of scheduleSettle's timers is settleTimer
 	settleAfter   time.Duration
 	holdFor       time.Duration // how long a command waits for XMPP (maxHold; 0: not at all)
 	now           func() time.Time
@@ -307,6 +309,18 @@ type opDetach struct {
 	reason string
 }
 
+// opSettle: the contacts have had time to settle after a roster
+// (scheduleSettle); gen tells a stopped timer's late op from the current
+// one's.
+type opSettle struct{ gen uint64 }
+
+// opCatchUpSaveDue: a moved catch-up position may be written
+// (flushCatchUpState).
+type opCatchUpSaveDue struct{}
+
+func (opSettle) isOp()         {}
+func (opCatchUpSaveDue) isOp() {}
+
 // opHoldTimeout: a held command waited long enough (see heldCommand).
 type opHoldTimeout struct{ h *heldCommand }
 
@@ -373,8 +387,8 @@ func New(cfg Config, x XMPP) (*Bridge, error) {
 		cfg:         cfg,
 		x:           x,
 		log:         log,
-		ops:         make(chan op),
 		done:        make(chan struct{}),
+		owner:       new(owner),
 		start:       time.Now().Unix(),
 		state:       st,
 		omemo:       omemoAtStart(cfg, files),
@@ -416,54 +430,6 @@ func New(cfg Config, x XMPP) (*Bridge, error) {
 	return b, nil
 }
 
-// Run processes XMPP events and IRC requests until ctx is done or the XMPP
-// session's events end. It is the only goroutine touching the bridge's
-// state. It takes one event per turn, as it takes one request.
-func (b *Bridge) Run(ctx context.Context) error {
-	defer close(b.done)
-	defer b.stopRotation()
-	b.runCtx = ctx
-	events := b.x.EventsReady()
-	for {
-		select {
-		case <-ctx.Done():
-			b.flushState()
-			b.closeCatchUp()
-			b.files.flush()
-			return ctx.Err()
-		case <-events:
-			ev, ok := b.x.NextEvent()
-			if !ok {
-				b.flushState()
-				b.closeCatchUp()
-				b.files.flush()
-				return nil
-			}
-			b.handleEvent(ev)
-		case o := <-b.ops:
-			b.handleOp(o)
-		case <-b.settleDue():
-			b.settleTimer = nil
-			b.safely("settle", b.settle)
-		case <-b.caught.saveDue:
-			b.caught.saveDue = nil // flushCatchUpState writes it below
-		}
-		b.safely("monitor", b.refreshMonitors)
-		b.flushState()
-		b.flushCatchUpState()
-	}
-}
-
-// post hands o to the Run goroutine; false when Run has returned.
-func (b *Bridge) post(o op) bool {
-	select {
-	case b.ops <- o:
-		return true
-	case <-b.done:
-		return false
-	}
-}
-
 // CheckNick implements ircd.Backend: only the service nick is refused. A
 // contact or occupant holding the nick is moved aside when the user takes
 // it (see takeUserNick).
@@ -472,7 +438,12 @@ func (b *Bridge) CheckNick(nick string) error {
 	if !b.post(opCheckNick{nick: nick, reply: reply}) {
 		return nil
 	}
-	return <-reply
+	select {
+	case err := <-reply:
+		return err
+	case <-b.done:
+		return nil
+	}
 }
 
 // Features implements ircd.Backend: the bridge's commands
@@ -514,7 +485,12 @@ func (b *Bridge) Attach(d ircd.Downstream) ircd.Session {
 	if !b.post(opAttach{d: d, reply: reply}) {
 		return &session{b: b, d: d}
 	}
-	return <-reply
+	select {
+	case s := <-reply:
+		return s
+	case <-b.done:
+		return &session{b: b, d: d}
+	}
 }
 
 // errInternal answers a command whose handling failed unexpectedly.
@@ -551,6 +527,13 @@ func (b *Bridge) handleOtherOp(o op) {
 		b.safely("answer sent", func() { b.answerSent(o.s) })
 	case opUploadSlot:
 		b.safely("upload slot", func() { b.requestUploadSlot(o) })
+	case opSettle:
+		if b.settleTimer != nil && o.gen == b.settleGen {
+			b.settleTimer = nil
+			b.safely("settle", b.settle)
+		}
+	case opCatchUpSaveDue:
+		b.caught.saveDue = nil // endTurn writes it
 	case opRotateSignedPreKey:
 		b.safely("signed pre-key rotation", b.onRotationTimer)
 	case opLoginWork:

@@ -59,11 +59,9 @@ type catchUpState struct {
 	clients  map[string]resumePoint
 	dirty    bool
 	savedAt  time.Time
-	// saveDue fires when a moved position may be written (see
-	// flushCatchUpState); nil while no save waits. A timer's channel in
-	// Run's select, not a timer's function: that would start a goroutine
-	// for every save, of every user at once after a message to all.
-	saveDue <-chan time.Time
+	// saveDue posts opCatchUpSaveDue when a moved position may be
+	// written (see flushCatchUpState); nil while no save waits.
+	saveDue *time.Timer
 	// waiting are named clients whose catch-up waits for the connection
 	// or for the shared catch-up to end.
 	waiting []*session
@@ -135,7 +133,7 @@ func (b *Bridge) flushCatchUpState() {
 	}
 	if wait := time.Until(st.savedAt.Add(positionSaveEvery)); wait > 0 {
 		if st.saveDue == nil {
-			st.saveDue = time.After(wait)
+			st.saveDue = time.AfterFunc(wait, func() { b.post(opCatchUpSaveDue{}) })
 		}
 		return
 	}

@@ -218,8 +218,8 @@ func TestClientNamesAreBounded(t *testing.T) {
 }
 
 // A position that moved within positionSaveEvery of the last save is
-// written once that time has passed, by Run itself: no goroutine waits to
-// hand the save over while Run is busy (there would be one for every user
+// written once that time has passed, by the owner itself: no goroutine waits to
+// hand the save over while the owner is busy (there would be one for every user
 // at once, a second after a message to all of them).
 func TestCatchUpPointSavedLaterWithoutAGoroutine(t *testing.T) {
 	dir := t.TempDir()

@@ -677,16 +677,9 @@ func (b *Bridge) scheduleSettle() {
 	if b.settleTimer != nil {
 		b.settleTimer.Stop()
 	}
-	b.settleTimer = time.NewTimer(b.settleAfter)
-}
-
-// settleDue fires when the settle scheduleSettle waits for is due; nil
-// when none waits.
-func (b *Bridge) settleDue() <-chan time.Time {
-	if b.settleTimer == nil {
-		return nil
-	}
-	return b.settleTimer.C
+	b.settleGen++
+	gen := b.settleGen
+	b.settleTimer = time.AfterFunc(b.settleAfter, func() { b.post(opSettle{gen: gen}) })
 }
 
 // settle renders every contact after a roster (re)load.

@@ -39,6 +39,7 @@ type fakeXMPP struct {
 	jid    string
 
 	mu           sync.Mutex
+	wake         func() // NotifyEvents'
 	calls        []string
 	nextID       int // of messages
 	nextReq      int // of requests
@@ -277,6 +278,22 @@ func (f *fakeXMPP) takeCalls() []string {
 
 func (f *fakeXMPP) EventsReady() <-chan struct{} { return f.ready }
 
+func (f *fakeXMPP) NotifyEvents(wake func()) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.wake = wake
+}
+
+// notify tells the bridge that a token waits in ready.
+func (f *fakeXMPP) notify() {
+	f.mu.Lock()
+	wake := f.wake
+	f.mu.Unlock()
+	if wake != nil {
+		wake()
+	}
+}
+
 func (f *fakeXMPP) NextEvent() (xmpp.Event, bool) {
 	ev, ok := <-f.events
 	return ev, ok
@@ -292,6 +309,7 @@ func (f *fakeXMPP) send(ev xmpp.Event, done <-chan struct{}, timeout <-chan time
 	case <-timeout:
 		return false
 	}
+	f.notify()
 	select {
 	case f.events <- ev:
 		return true
@@ -381,6 +399,7 @@ func (f *fakeXMPP) Close() error {
 	case f.ready <- struct{}{}:
 	default:
 	}
+	f.notify()
 	return nil
 }
 

@@ -25,6 +25,9 @@ type XMPP interface {
 	// has ended (after Close) and every event was taken.
 	EventsReady() <-chan struct{}
 	NextEvent() (ev xmpp.Event, ok bool)
+	// NotifyEvents has wake called each time EventsReady gets a token
+	// for a new event or the end, from then on; wake must not block.
+	NotifyEvents(wake func())
 	// SendMessage sends a message and returns the stanza id it used (also
 	// used as its XEP-0359 origin-id): m.ID, or a new one.
 	SendMessage(m xmpp.OutMessage) (id string, err error)

@@ -21,6 +21,7 @@ const keepEventsCap = 16
 // channel held room for maxWaitingEvents from the start.
 type eventQueue struct {
 	onEvent func(Event) bool // Config.OnEvent
+	notify  func()           // NotifyEvents', under mu
 	// ready holds a token while events wait or once the queue has ended.
 	// Tokens are only put under mu, with an event or the end behind
 	// them, so that each token the receiver takes has one.
@@ -66,7 +67,7 @@ func (q *eventQueue) end(last Event) {
 		q.add(last)
 	}
 	q.ended = true
-	signal(q.ready)
+	q.signalReady()
 }
 
 // add appends ev unless onEvent drops it; q.mu is held.
@@ -75,7 +76,27 @@ func (q *eventQueue) add(ev Event) {
 		return
 	}
 	q.waiting.Push(ev)
+	q.signalReady()
+}
+
+// signalReady puts a token in ready for a new event or the end, and
+// tells notify; q.mu is held.
+func (q *eventQueue) signalReady() {
 	signal(q.ready)
+	if q.notify != nil {
+		q.notify()
+	}
+}
+
+// setNotify has f called at every signalReady from now on, and at once
+// if a token waits.
+func (q *eventQueue) setNotify(f func()) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.notify = f
+	if q.waiting.Len() > 0 || q.ended {
+		f()
+	}
 }
 
 // next takes the oldest waiting event. ok is false once the queue has

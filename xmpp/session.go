@@ -137,6 +137,12 @@ func (s *Session) JID() string { return s.bare }
 // events must be taken.
 func (s *Session) EventsReady() <-chan struct{} { return s.events.ready }
 
+// NotifyEvents has wake called, on the session's goroutines, each time
+// EventsReady gets a token for a new event or the end, from now on, and
+// at once if events wait: for a receiver that runs only while there is
+// something to take. wake must not block.
+func (s *Session) NotifyEvents(wake func()) { s.events.setNotify(wake) }
+
 // NextEvent takes the oldest waiting event. ok is false once the session
 // has ended (after Close) and every event was taken. After a token from
 // EventsReady it returns an event or the end; else ev may be nil: none

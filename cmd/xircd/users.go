@@ -321,18 +321,13 @@ func (us *users) attachBridge(u *user, x *userXMPP) error {
 	}
 	u.x, u.br, u.backend = x, br, backend
 	us.wg.Add(1)
-	go func() {
-		defer us.wg.Done()
-		us.stopped(u, br.Run(us.ctx))
-	}()
+	br.Start(us.ctx, func(err error) { us.stopped(u, err) })
 	return nil
 }
 
-// stopped logs why u's bridge stopped before shutdown. Not written in the
-// goroutine above: its logging call's arguments would take room in the
-// frame below the bridge's, and an idle bridge's stack could then not be
-// shrunk to 2 KiB.
+// stopped logs why u's bridge stopped before shutdown.
 func (us *users) stopped(u *user, err error) {
+	defer us.wg.Done()
 	if err != nil && us.ctx.Err() == nil {
 		us.log.Error("user session stopped", "user", u.jid, "err", err)
 	}

@@ -192,7 +192,7 @@ func TestUserGoroutines(t *testing.T) {
 	})
 	us.capSwitch = func(ircd.Backend) func(string, bool) error { return func(string, bool) error { return nil } }
 
-	const users, perUser = 3, 3
+	const users, perUser = 3, 0
 	var jids []string
 	for i := range users {
 		jid, err := srv.Register(fmt.Sprintf("cost%d", i), "secret")
