@@ -144,6 +144,7 @@ func run(cfg *Config, logger *slog.Logger) error {
 	logger.Info("xircd started", "version", version, "jid", cfg.XMPP.JID)
 
 	var runErr error
+	bridgeStopped := false
 	select {
 	case <-ctx.Done():
 		logger.Info("shutting down")
@@ -151,6 +152,7 @@ func run(cfg *Config, logger *slog.Logger) error {
 		runErr = fmt.Errorf("irc listener: %w", err)
 	case err := <-bridgeDone:
 		runErr = fmt.Errorf("bridge: %w", err)
+		bridgeStopped = true
 	}
 	stop()
 	if httpSrv != nil {
@@ -163,6 +165,14 @@ func run(cfg *Config, logger *slog.Logger) error {
 	case <-closed:
 	case <-time.After(5 * time.Second):
 		logger.Warn("XMPP session did not close in time")
+	}
+	// The bridge writes its state and catch-up point as it stops.
+	if !bridgeStopped {
+		select {
+		case <-bridgeDone:
+		case <-time.After(5 * time.Second):
+			logger.Warn("the bridge did not stop in time")
+		}
 	}
 	if errors.Is(runErr, net.ErrClosed) {
 		runErr = nil
