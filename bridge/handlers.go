@@ -46,7 +46,7 @@ func init() {
 		"KICK":        {(*Bridge).handleKick, 2},
 		"SETNAME":     {(*Bridge).handleSetname, 1},
 		"MONITOR":     {(*Bridge).handleMonitor, 1},
-		"MARKREAD":    {(*Bridge).handleMarkRead, 1},
+		"MARKREAD":    {(*Bridge).handleMarkRead, 0},
 		"REDACT":      {(*Bridge).handleRedact, 2},
 	}
 }

@@ -257,6 +257,11 @@ func (b *Bridge) markOnJoin(s *session, name string, send func(*irc.Message)) {
 
 // MARKREAD <target> [timestamp=<time>]
 func (b *Bridge) handleMarkRead(s *session, r *ircd.Request) error {
+	if len(r.Msg.Params) == 0 {
+		// draft/read-marker answers a missing target with FAIL, not 461.
+		r.Fail("NEED_MORE_PARAMS", nil, "MARKREAD needs a target")
+		return nil
+	}
 	target := r.Msg.Params[0]
 	t, ok := b.resolveMarkTarget(target)
 	if !ok {

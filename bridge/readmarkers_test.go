@@ -88,10 +88,10 @@ func TestMarkReadPublishesAndTellsEveryClient(t *testing.T) {
 	c.expect(":irc.test MARKREAD xircd *")
 	c.send("MARKREAD nobody timestamp=2026-03-04T05:00:03.000Z")
 	c.expect(":irc.test FAIL MARKREAD INVALID_PARAMS nobody :No such nick or channel")
+	c.send("MARKREAD")
+	c.expect(":irc.test FAIL MARKREAD NEED_MORE_PARAMS :MARKREAD needs a target")
 	c.send("MARKREAD Alice 2026-03-04T05:00:03.000Z")
 	c.expect(":irc.test FAIL MARKREAD INVALID_PARAMS Alice 2026-03-04T05:00:03.000Z :The timestamp must be timestamp=YYYY-MM-DDThh:mm:ss.sssZ")
-	c.send("MARKREAD")
-	c.expect(":irc.test 461 me MARKREAD :Not enough parameters")
 }
 
 func TestReadMarkersOffSendsNoChatMarker(t *testing.T) {
