@@ -216,6 +216,7 @@ type heldCommand struct {
 	done    chan error
 	waiting int // answers still to come
 	timer   *time.Timer
+	expired func() // if not nil, runs when the hold times out, before the answer
 }
 
 // maxHold bounds how long a command waits for XMPP before it is answered
@@ -251,6 +252,22 @@ func (h *heldCommand) reply(m *irc.Message) {
 		return
 	}
 	h.s.send(m)
+}
+
+// expire answers h, whose time is up, with what is there.
+func (b *Bridge) expire(h *heldCommand) {
+	if h.waiting > 0 && h.expired != nil {
+		h.expired()
+	}
+	b.answer(h)
+}
+
+// asAnswer runs f as part of h's command, which s sent: what f replies
+// or sends to s is the command's answer (see session.send).
+func (b *Bridge) asAnswer(s *session, h *heldCommand, f func()) {
+	b.curSess, b.curReq = s, h.r
+	defer func() { b.curSess, b.curReq = nil, nil }()
+	f()
 }
 
 // answer ends h whether or not everything it waited for came.
@@ -522,7 +539,7 @@ func (b *Bridge) handleOtherOp(o op) {
 	case opDetach:
 		b.safely("Detach", func() { b.detach(o.s, o.reason) })
 	case opHoldTimeout:
-		b.safely("hold timeout", func() { b.answer(o.h) })
+		b.safely("hold timeout", func() { b.expire(o.h) })
 	case opAnswerSent:
 		b.safely("answer sent", func() { b.answerSent(o.s) })
 	case opUploadSlot:

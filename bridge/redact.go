@@ -3,6 +3,7 @@ package bridge
 import (
 	"context"
 	"errors"
+	"slices"
 
 	"gopkg.in/irc.v4"
 
@@ -224,6 +225,10 @@ func (b *Bridge) handleRedact(s *session, r *ircd.Request) error {
 	room := b.roomByChannel(target)
 	if room != nil {
 		conv = room.key
+		if room.sent.has(msgid) {
+			b.awaitReflection(room, s, r)
+			return nil
+		}
 	} else if c := b.contactByRef(target); c != nil {
 		conv = c.key()
 	} else {
@@ -292,4 +297,59 @@ func (b *Bridge) onModerated(req request, err error) {
 		text = "The room does not support deleting messages (XEP-0425)"
 	}
 	req.s.send(&irc.Message{Prefix: b.serverPrefix(), Command: "FAIL", Params: []string{"REDACT", "REDACT_FORBIDDEN", req.what, req.msgid, text}})
+}
+
+// heldRedact is a REDACT of the user's message in a room, held until the
+// room reflects the message.
+type heldRedact struct {
+	msgid string
+	s     *session
+	h     *heldCommand
+}
+
+// awaitReflection holds r, a REDACT of a message the user sent to room
+// that the room has not reflected yet: a retraction names a room's
+// message by the id the room gives it (XEP-0424), which comes with the
+// reflection. The command is carried out once it comes
+// (redactReflected); after maxHold without it, nothing is deleted and
+// the answer says so. Where commands are not held, the command is
+// answered at once and carried out when the reflection comes.
+func (b *Bridge) awaitReflection(room *room, s *session, r *ircd.Request) {
+	// One whose message the room forgot unreflected waits no more.
+	room.redacts = slices.DeleteFunc(room.redacts, func(o heldRedact) bool { return !room.sent.has(o.msgid) })
+	w := heldRedact{msgid: r.Msg.Params[1], s: s, h: b.hold()}
+	w.h.expired = func() {
+		room.redacts = slices.DeleteFunc(room.redacts, func(o heldRedact) bool { return o.h == w.h })
+		r.Fail("TEMPORARILY_UNAVAILABLE", []string{r.Msg.Params[0], w.msgid}, "Not deleted: the room has not confirmed the message yet")
+	}
+	room.redacts = append(room.redacts, w)
+}
+
+// redactReflected handles the REDACTs that waited for the reflection of
+// msgid in room, as the answers of their commands.
+func (b *Bridge) redactReflected(room *room, msgid string) {
+	for i := 0; i < len(room.redacts); {
+		w := room.redacts[i]
+		if w.msgid != msgid {
+			i++
+			continue
+		}
+		room.redacts = slices.Delete(room.redacts, i, i+1)
+		switch {
+		case w.s.detached:
+		case w.h.waiting > 0:
+			b.asAnswer(w.s, w.h, func() {
+				b.safely("REDACT", func() { b.handleRedact(w.s, w.h.r) })
+			})
+		default:
+			// Answered already (commands are not held): what it says
+			// goes to the client on its own.
+			r := &ircd.Request{Msg: w.h.r.Msg, Client: w.h.r.Client}
+			b.safely("REDACT", func() { b.handleRedact(w.s, r) })
+			for _, m := range r.Replies() {
+				w.s.send(m)
+			}
+		}
+		b.release(w.h)
+	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 
 	"xircd/xmpp"
 )
@@ -189,10 +190,13 @@ func TestRedactInRoom(t *testing.T) {
 	if len(echo) != 1 || !strings.Contains(echo[0], "id=id1") {
 		t.Fatalf("calls = %q", echo)
 	}
+	// Before the room reflects it, the message has no id there yet: the
+	// REDACT waits for the reflection (answered at once here, where
+	// commands are not held).
 	c.send("REDACT #room id1")
-	c.expect(":irc.test FAIL REDACT UNKNOWN_MSGID #room id1 :No such message here (it may be too old): nothing was sent")
+	c.expect()
+	h.expectCalls()
 	h.event(xmpp.Message{ID: "id1", OriginID: "id1", StanzaID: "rs-own", From: roomJID + "/me", Type: "groupchat", Body: "hello all"})
-	c.send("REDACT #room id1")
 	h.expectCalls("retract to=room@conference.example.org type=groupchat id=rs-own")
 	c.expect(":me!user@localhost REDACT #room id1")
 	// The room reflects the retraction: not shown again.
@@ -311,5 +315,41 @@ func TestBlockingCommands(t *testing.T) {
 	h.event(xmpp.BlockPush{})
 	if got := lastLine(c.take()); !strings.HasSuffix(got, "NOTICE &xmpp :Another client of yours unblocked everyone.") {
 		t.Errorf("got %q", got)
+	}
+}
+
+// A REDACT of the user's room message sent before the room reflected it
+// is answered once the reflection comes, in the command's answer; without
+// the reflection in time, nothing is deleted and the answer says so.
+func TestRedactWaitsForTheReflection(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		holdFor time.Duration
+		reflect bool
+		want    []string
+	}{
+		{"reflected", time.Minute, true, []string{"@label=r1 :me!user@localhost REDACT #room id1"}},
+		{"not in time", time.Millisecond, false, []string{"@label=r1 :irc.test FAIL REDACT TEMPORARILY_UNAVAILABLE #room id1 :Not deleted: the room has not confirmed the message yet"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h, c := joinedRoom(t, "message-tags", "labeled-response", capRedaction)
+			h.b.holdFor = tc.holdFor
+			c.take()
+			c.send("PRIVMSG #room :hello all")
+			c.take()
+			h.x.takeCalls()
+			c.write("@label=r1 REDACT #room id1")
+			if tc.reflect {
+				h.event(xmpp.Message{ID: "id1", OriginID: "id1", StanzaID: "rs-own", From: roomJID + "/me", Type: "groupchat", Body: "hello all"})
+				h.expectCalls("retract to=room@conference.example.org type=groupchat id=rs-own")
+			}
+			c.expect(tc.want...)
+			if !tc.reflect {
+				// The reflection after the answer deletes nothing.
+				h.event(xmpp.Message{ID: "id1", OriginID: "id1", StanzaID: "rs-own", From: roomJID + "/me", Type: "groupchat", Body: "hello all"})
+				h.expectCalls()
+				c.expect()
+			}
+		})
 	}
 }

@@ -64,6 +64,9 @@ type room struct {
 	recent  *bounded[struct{}] // keys of recently shown messages (see recentKey)
 	lastAt  time.Time          // time of the last message shown
 	pending []xmpp.OutMessage  // messages the user sent while XMPP was down
+	// redacts are REDACTs of the user's messages here that wait for
+	// their reflection (see awaitReflection).
+	redacts []heldRedact
 	// waiters are the JOIN commands answered once the room lets us in.
 	waiters []*heldCommand
 }

@@ -73,6 +73,7 @@ func (b *Bridge) roomMessage(m *xmpp.Message) {
 		r.sent.remove(m.ID)
 		r.sent.remove(m.OriginID)
 		r.rememberRecent(recentKey(nick, m.Body), b.now())
+		b.redactReflected(r, sentID)
 		return
 	}
 	at, delayed := m.Delay, !m.Delay.IsZero()
