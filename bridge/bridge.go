@@ -262,10 +262,10 @@ func (b *Bridge) expire(h *heldCommand) {
 	b.answer(h)
 }
 
-// asAnswer runs f as part of h's command, which s sent: what f replies
-// or sends to s is the command's answer (see session.send).
-func (b *Bridge) asAnswer(s *session, h *heldCommand, f func()) {
-	b.curSess, b.curReq = s, h.r
+// asAnswer runs f as part of h's command: what f replies or sends to the
+// client that sent it is the command's answer (see session.send).
+func (b *Bridge) asAnswer(h *heldCommand, f func()) {
+	b.curSess, b.curReq = h.s, h.r
 	defer func() { b.curSess, b.curReq = nil, nil }()
 	f()
 }

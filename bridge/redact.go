@@ -226,7 +226,7 @@ func (b *Bridge) handleRedact(s *session, r *ircd.Request) error {
 	if room != nil {
 		conv = room.key
 		if room.sent.has(msgid) {
-			b.awaitReflection(room, s, r)
+			b.awaitReflection(room, r)
 			return nil
 		}
 	} else if c := b.contactByRef(target); c != nil {
@@ -303,8 +303,7 @@ func (b *Bridge) onModerated(req request, err error) {
 // room reflects the message.
 type heldRedact struct {
 	msgid string
-	s     *session
-	h     *heldCommand
+	h     *heldCommand // its command, and the client that sent it
 }
 
 // awaitReflection holds r, a REDACT of a message the user sent to room
@@ -314,10 +313,10 @@ type heldRedact struct {
 // (redactReflected); after maxHold without it, nothing is deleted and
 // the answer says so. Where commands are not held, the command is
 // answered at once and carried out when the reflection comes.
-func (b *Bridge) awaitReflection(room *room, s *session, r *ircd.Request) {
+func (b *Bridge) awaitReflection(room *room, r *ircd.Request) {
 	// One whose message the room forgot unreflected waits no more.
 	room.redacts = slices.DeleteFunc(room.redacts, func(o heldRedact) bool { return !room.sent.has(o.msgid) })
-	w := heldRedact{msgid: r.Msg.Params[1], s: s, h: b.hold()}
+	w := heldRedact{msgid: r.Msg.Params[1], h: b.hold()}
 	w.h.expired = func() {
 		room.redacts = slices.DeleteFunc(room.redacts, func(o heldRedact) bool { return o.h == w.h })
 		r.Fail("TEMPORARILY_UNAVAILABLE", []string{r.Msg.Params[0], w.msgid}, "Not deleted: the room has not confirmed the message yet")
@@ -336,18 +335,18 @@ func (b *Bridge) redactReflected(room *room, msgid string) {
 		}
 		room.redacts = slices.Delete(room.redacts, i, i+1)
 		switch {
-		case w.s.detached:
+		case w.h.s.detached:
 		case w.h.waiting > 0:
-			b.asAnswer(w.s, w.h, func() {
-				b.safely("REDACT", func() { b.handleRedact(w.s, w.h.r) })
+			b.asAnswer(w.h, func() {
+				b.safely("REDACT", func() { b.handleRedact(w.h.s, w.h.r) })
 			})
 		default:
 			// Answered already (commands are not held): what it says
 			// goes to the client on its own.
 			r := &ircd.Request{Msg: w.h.r.Msg, Client: w.h.r.Client}
-			b.safely("REDACT", func() { b.handleRedact(w.s, r) })
+			b.safely("REDACT", func() { b.handleRedact(w.h.s, r) })
 			for _, m := range r.Replies() {
-				w.s.send(m)
+				w.h.s.send(m)
 			}
 		}
 		b.release(w.h)
