@@ -52,22 +52,22 @@ const fieldSep = "\x00"
 // newContact is a contact with jid, a bare JID, and no name.
 func newContact(jid string) *contact { return &contact{ids: jid} }
 
-// fields are the two parts of a string of two joined by fieldSep; the
-// second is "" when there is no fieldSep.
-func fields(s string) (first, second string) {
+// splitJoined gives the two parts of a string of two joined by fieldSep;
+// the second is "" when there is no fieldSep.
+func splitJoined(s string) (first, second string) {
 	first, second, _ = strings.Cut(s, fieldSep)
 	return first, second
 }
 
 // jid is the contact's bare JID as the server spelled it.
 func (c *contact) jid() string {
-	jid, _ := fields(c.ids)
+	jid, _ := splitJoined(c.ids)
 	return jid
 }
 
 // name is the contact's roster name, "" for none.
 func (c *contact) name() string {
-	_, name := fields(c.ids)
+	_, name := splitJoined(c.ids)
 	return name
 }
 
@@ -123,13 +123,13 @@ func newResource(id string, p xmpp.Presence) resource {
 
 // id is the resource part of the JID as received.
 func (r *resource) id() string {
-	id, _ := fields(r.idStatus)
+	id, _ := splitJoined(r.idStatus)
 	return id
 }
 
 // status is the status of the resource's presence, "" for none.
 func (r *resource) status() string {
-	_, status := fields(r.idStatus)
+	_, status := splitJoined(r.idStatus)
 	return status
 }
 
