@@ -256,3 +256,18 @@ func TestLoginCostSmoke(t *testing.T) {
 		t.Errorf("%d rows, want the login and %d requests:\n%s", rows, len(loginRequests), md)
 	}
 }
+
+// A peak, once read, is remembered: VmHWM can read lower later (see
+// rssWatch.peak), and the peak at the end must not be below the one at
+// ready.
+func TestRSSPeakIsKept(t *testing.T) {
+	w := &rssWatch{pid: os.Getpid()}
+	p := w.peak()
+	if p <= 0 || int(w.highest.Load()) < p {
+		t.Fatalf("peak %d KiB, remembered %d KiB", p, w.highest.Load())
+	}
+	w.raise(int64(p) - 1)
+	if w.peak() < p {
+		t.Fatalf("a later peak %d KiB is below %d KiB", w.peak(), p)
+	}
+}

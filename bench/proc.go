@@ -98,7 +98,13 @@ type rssWatch struct {
 	pid     int
 	stop    chan struct{}
 	done    chan struct{}
-	highest atomic.Int64 // KiB, written by the watching goroutine only
+	highest atomic.Int64 // KiB, raised by the watching goroutine and by peak
+}
+
+// raise makes kib the highest reading if it is higher.
+func (w *rssWatch) raise(kib int64) {
+	for old := w.highest.Load(); kib > old && !w.highest.CompareAndSwap(old, kib); old = w.highest.Load() {
+	}
 }
 
 // watchRSS reads pid's resident size every 20 ms until close.
@@ -109,9 +115,7 @@ func watchRSS(pid int) *rssWatch {
 		t := time.NewTicker(20 * time.Millisecond)
 		defer t.Stop()
 		for {
-			if kib := int64(statusKiB(pid, "VmRSS")); kib > w.highest.Load() {
-				w.highest.Store(kib)
-			}
+			w.raise(int64(statusKiB(pid, "VmRSS")))
 			select {
 			case <-w.stop:
 				return
@@ -123,9 +127,12 @@ func watchRSS(pid int) *rssWatch {
 }
 
 // peak is the highest resident size so far: the higher of what the
-// readings saw and VmHWM.
+// readings saw and VmHWM. VmHWM is the higher of a mark Linux moves only
+// when memory is unmapped and the current size, so it can read lower
+// than it did: what it said is kept, and a later peak is never lower.
 func (w *rssWatch) peak() int {
-	return max(int(w.highest.Load()), statusKiB(w.pid, "VmHWM"))
+	w.raise(int64(statusKiB(w.pid, "VmHWM")))
+	return int(w.highest.Load())
 }
 
 func (w *rssWatch) close() {
